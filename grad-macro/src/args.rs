@@ -1,0 +1,49 @@
+//! The attribute's arguments: `#[differentiate]` or `#[differentiate(wrt(a, b))]`.
+
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Ident, Token};
+
+mod kw {
+    syn::custom_keyword!(wrt);
+}
+
+#[derive(Default)]
+pub struct Args {
+    /// The parameters listed in `wrt(...)`, in order; `None` without `wrt`.
+    pub wrt: Option<Vec<Ident>>,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut args = Args::default();
+        while !input.is_empty() {
+            let lookahead = input.lookahead1();
+            if lookahead.peek(kw::wrt) {
+                let key: kw::wrt = input.parse()?;
+                let content;
+                syn::parenthesized!(content in input);
+                let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                if args.wrt.is_some() {
+                    return Err(syn::Error::new(
+                        key.span,
+                        "duplicate `wrt` argument: list every parameter in one `wrt(...)`",
+                    ));
+                }
+                if names.is_empty() {
+                    return Err(syn::Error::new(
+                        key.span,
+                        "`wrt()` lists no parameter: name the parameters to differentiate, as in `wrt(w, b)`",
+                    ));
+                }
+                args.wrt = Some(names.into_iter().collect());
+            } else {
+                return Err(lookahead.error());
+            }
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
+        Ok(args)
+    }
+}

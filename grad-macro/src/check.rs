@@ -1,0 +1,212 @@
+//! The signature: which parameters are differentiated, and what `_grad` returns.
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::{FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Type};
+
+use crate::args::Args;
+use crate::ctxt::Ctxt;
+use crate::symbol;
+
+/// How a parameter's type reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// f32, f64 or a generic scalar `T`.
+    Float,
+    /// An nalgebra matrix or vector.
+    Matrix,
+    /// Integers, bools, strings, slices, tuples: never differentiated.
+    Constant,
+    /// A type the macro cannot classify (an alias): differentiated only if listed in `wrt`.
+    Unknown,
+}
+
+pub struct Param {
+    pub ident: Ident,
+    /// The type as written.
+    pub ty: Type,
+    /// Whether the type is `&T`.
+    pub is_ref: bool,
+    pub class: Class,
+    /// The gradient's type: the owned type of the parameter.
+    pub grad_ty: Type,
+}
+
+pub struct Signature {
+    pub params: Vec<Param>,
+    /// Indices into `params`, in the order the gradients are returned.
+    pub wrt: Vec<usize>,
+    /// The value's type.
+    pub ret: Type,
+    /// Generic type parameters (scalars): `_grad` bounds them by `Real`.
+    pub scalar_generics: Vec<Ident>,
+}
+
+/// Reads the signature, reporting everything unsupported into `cx`.
+pub fn signature(cx: &Ctxt, item: &ItemFn, args: &Args) -> Signature {
+    let sig = &item.sig;
+    if let Some(t) = &sig.asyncness {
+        cx.error_spanned_by(t, "`#[differentiate]` does not support `async fn`: write a synchronous function; only its gradient is generated");
+    }
+    if let Some(t) = &sig.unsafety {
+        cx.error_spanned_by(t, "`#[differentiate]` does not support `unsafe fn`: differentiate a safe function that wraps the unsafe call in a user rule");
+    }
+    if let Some(t) = &sig.constness {
+        cx.error_spanned_by(t, "`#[differentiate]` does not support `const fn`: remove `const`");
+    }
+    if let Some(abi) = &sig.abi {
+        cx.error_spanned_by(
+            abi,
+            "`#[differentiate]` does not support `extern` functions: differentiate a Rust function and wrap it",
+        );
+    }
+    if let Some(v) = &sig.variadic {
+        cx.error_spanned_by(v, "`#[differentiate]` does not support variadic functions");
+    }
+    let scalar_generics = generics(cx, item);
+    let params: Vec<Param> = sig.inputs.iter().filter_map(|arg| param(cx, arg, &scalar_generics)).collect();
+    let wrt = wrt(cx, &params, args);
+    let ret = ret(cx, sig);
+    Signature { params, wrt, ret, scalar_generics }
+}
+
+fn generics(cx: &Ctxt, item: &ItemFn) -> Vec<Ident> {
+    let mut scalars = Vec::new();
+    for p in &item.sig.generics.params {
+        match p {
+            GenericParam::Type(t) => scalars.push(t.ident.clone()),
+            GenericParam::Lifetime(_) | GenericParam::Const(_) => {}
+        }
+    }
+    if scalars.len() > 1 {
+        cx.error_spanned_by(
+            &item.sig.generics,
+            "`#[differentiate]` supports one generic type parameter, the scalar (`fn f<T: RealField + Copy>`); make the others concrete",
+        );
+    }
+    scalars
+}
+
+fn param(cx: &Ctxt, arg: &FnArg, generics: &[Ident]) -> Option<Param> {
+    let pat = match arg {
+        FnArg::Receiver(r) => {
+            cx.error_spanned_by(r, "`#[differentiate]` does not support methods: write a free function that takes the value as a parameter");
+            return None;
+        }
+        FnArg::Typed(pat) => pat,
+    };
+    let ident = match &*pat.pat {
+        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
+        other => {
+            cx.error_spanned_by(other, "`#[differentiate]` needs a plain name for every parameter: write `x: Type` and destructure in the body");
+            return None;
+        }
+    };
+    let ty = (*pat.ty).clone();
+    let (is_ref, inner) = match &ty {
+        Type::Reference(r) => {
+            if let Some(m) = &r.mutability {
+                cx.error_spanned_by(
+                    quote::quote!(#m #ident),
+                    "`#[differentiate]` does not support `&mut` parameters: take `&T` or `T` and return what the function computes",
+                );
+            }
+            (true, (*r.elem).clone())
+        }
+        t => (false, t.clone()),
+    };
+    let class = classify(&inner, generics);
+    if class == Class::Matrix && is_view(&inner) {
+        cx.error_spanned_by(
+            &ty,
+            "`#[differentiate]` does not support matrix-view parameters yet: take `&DMatrix<T>` or `&SMatrix<T, R, C>`",
+        );
+    }
+    Some(Param { ident, ty, is_ref, class, grad_ty: inner })
+}
+
+fn last_ident(ty: &Type) -> Option<&Ident> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| &s.ident),
+        Type::Paren(p) => last_ident(&p.elem),
+        Type::Group(g) => last_ident(&g.elem),
+        _ => None,
+    }
+}
+
+fn is_view(ty: &Type) -> bool {
+    last_ident(ty).is_some_and(|i| i.to_string().contains("View"))
+}
+
+fn classify(ty: &Type, generics: &[Ident]) -> Class {
+    match ty {
+        Type::Path(p)
+            if p.qself.is_none() && p.path.segments.len() == 1 && generics.contains(&p.path.segments[0].ident) =>
+        {
+            Class::Float
+        }
+        Type::Slice(_) | Type::Array(_) | Type::Tuple(_) | Type::Reference(_) | Type::Ptr(_) => Class::Constant,
+        _ => match last_ident(ty).map(|i| i.to_string()) {
+            Some(n) if symbol::is_float_type(&n) => Class::Float,
+            Some(n) if symbol::is_matrix_type(&n) || n.contains("View") && n.contains("Matrix") => Class::Matrix,
+            Some(n) if symbol::is_constant_type(&n) => Class::Constant,
+            _ => Class::Unknown,
+        },
+    }
+}
+
+fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
+    let Some(names) = &args.wrt else {
+        for p in params.iter().filter(|p| p.class == Class::Unknown) {
+            cx.error_spanned_by(
+                &p.ty,
+                format!(
+                    "cannot tell whether `{}` is differentiable from its type; list the parameters to differentiate, as in `#[differentiate(wrt({}))]`",
+                    p.ident, p.ident
+                ),
+            );
+        }
+        return (0..params.len()).filter(|&i| matches!(params[i].class, Class::Float | Class::Matrix)).collect();
+    };
+    let mut out: Vec<usize> = Vec::new();
+    for name in names {
+        match params.iter().position(|p| p.ident == *name) {
+            None => {
+                let list: Vec<String> = params.iter().map(|p| format!("`{}`", p.ident)).collect();
+                cx.error_spanned_by(name, format!("`wrt` names `{name}`, which is not a parameter; the parameters are {}", list.join(", ")));
+            }
+            Some(i) if out.contains(&i) => cx.error_spanned_by(name, format!("`{name}` is listed twice in `wrt`")),
+            Some(i) if params[i].class == Class::Constant => cx.error_spanned_by(
+                name,
+                format!(
+                    "`{name}` has type `{}`, which has no gradient: `wrt` takes float scalars (f32, f64) and nalgebra matrices",
+                    params[i].ty.to_token_stream()
+                ),
+            ),
+            Some(i) => out.push(i),
+        }
+    }
+    out
+}
+
+fn ret(cx: &Ctxt, sig: &syn::Signature) -> Type {
+    let ty = match &sig.output {
+        ReturnType::Default => {
+            cx.error_spanned_by(&sig.ident, "a `#[differentiate]` function must return its value: add `-> f64` (or f32) and return the scalar to differentiate");
+            return syn::parse_quote_spanned!(Span::call_site()=> f64);
+        }
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    let bad = match &ty {
+        Type::Tuple(t) if t.elems.is_empty() => Some("`()`".to_string()),
+        Type::Never(_) => Some("`!`".to_string()),
+        t => last_ident(t).map(|i| i.to_string()).filter(|n| symbol::is_constant_type(n)).map(|n| format!("`{n}`")),
+    };
+    if let Some(what) = bad {
+        cx.error_spanned_by(
+            &ty,
+            format!("a `#[differentiate]` function returns a float scalar (f32 or f64) to differentiate, not {what}"),
+        );
+    }
+    ty
+}

@@ -1,0 +1,39 @@
+//! Golden expansion tests: the expansion of a few functions, pretty-printed and compared with
+//! files checked in under `tests/expand/` (bless with `MATGRAD_BLESS=1`).
+
+use std::path::PathBuf;
+
+fn expand_pretty(item: proc_macro2::TokenStream, args: proc_macro2::TokenStream) -> String {
+    let tokens = crate::expand::differentiate(args, item);
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(e) => panic!("expansion does not parse: {e}\n{tokens}"),
+    }
+}
+
+fn golden(name: &str, item: proc_macro2::TokenStream, args: proc_macro2::TokenStream) {
+    let got = expand_pretty(item, args);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/expand").join(format!("{name}.rs"));
+    if std::env::var_os("MATGRAD_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(got == want, "expansion of `{name}` changed (bless with MATGRAD_BLESS=1):\n{got}");
+}
+
+#[test]
+fn network() {
+    golden(
+        "network",
+        quote::quote! {
+            fn loss(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+                let z = x * w;
+                let a = z.map(|v| 1.0 / (1.0 + (-v).exp()));
+                (a - y).norm_squared()
+            }
+        },
+        quote::quote!(wrt(w)),
+    );
+}

@@ -1,0 +1,31 @@
+//! The `#[differentiate]` attribute of [matgrad](https://docs.rs/matgrad).
+//!
+//! Stages, one module each, in one direction: [`args`] and [`check`] read the attribute and the
+//! signature, [`lower`] turns the body into the IR of [`ir`] (values and ops, each with its
+//! span), [`reverse`] plans the reverse sweep (activity, liveness, adjoint accumulation), and
+//! [`emit`] writes the `<name>_grad` function. [`expand`] strings them together and, on error,
+//! emits the user's function and a `_grad` stub beside the errors.
+
+mod args;
+mod check;
+mod ctxt;
+mod emit;
+mod expand;
+mod ir;
+mod lower;
+mod rename;
+mod reverse;
+mod symbol;
+
+use proc_macro::TokenStream;
+
+/// Generates `<name>_grad`, returning the function's value and its gradients.
+///
+/// See the crate documentation of `matgrad` for the contract and the supported body language.
+#[proc_macro_attribute]
+pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::differentiate(args.into(), item.into()).into()
+}
+
+#[cfg(test)]
+mod golden;

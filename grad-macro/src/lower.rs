@@ -1,0 +1,509 @@
+//! Lowering: the function body (syn) to the IR, resolving variables (shadowing and
+//! reassignment make new values), computing which values depend on a differentiated parameter,
+//! and reporting every construct that has no rule.
+
+mod messages;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{BinOp, Expr, ExprMethodCall, Pat, UnOp};
+
+use crate::check::Signature;
+use crate::ctxt::Ctxt;
+use crate::ir::{Body, Closure, Kind, Node, Op, Stmt, Value, ValueId};
+use crate::rename::{Renamer, Resolve};
+use crate::symbol::{self, Adj, Rule};
+use messages::Construct;
+
+pub struct Lowered {
+    pub values: Vec<Value>,
+    pub body: Body,
+    /// The values of the parameters, in signature order.
+    pub params: Vec<ValueId>,
+}
+
+/// Lowers `block`, the body of a function with signature `sig`.
+pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
+    let mut lx = Lower { cx, values: Vec::new(), scopes: vec![Vec::new()], stmts: Vec::new(), closure: None };
+    let mut params = Vec::new();
+    for (i, p) in sig.params.iter().enumerate() {
+        let active = sig.wrt.contains(&i);
+        let id = lx.push_value(p.ident.clone(), Kind::Param { is_ref: p.is_ref }, active, p.ident.span());
+        lx.bind(&p.ident, id);
+        params.push(id);
+    }
+    let ret = lx.block(&block.stmts, block.span());
+    if ret.is_none() && !cx.has_errors() {
+        cx.error_spanned_by(block, "the body must end with the value to differentiate (a tail expression or `return`)");
+    }
+    Lowered { values: lx.values, body: Body { stmts: lx.stmts, ret }, params }
+}
+
+struct Frame {
+    /// The scope depth where the closure starts: names found below it are captures.
+    base: usize,
+    captures: Vec<ValueId>,
+}
+
+struct Lower<'c> {
+    cx: &'c Ctxt,
+    values: Vec<Value>,
+    scopes: Vec<Vec<(String, ValueId)>>,
+    stmts: Vec<Stmt>,
+    closure: Option<Frame>,
+}
+
+impl Resolve for Lower<'_> {
+    fn resolve(&mut self, name: &Ident) -> Option<(TokenStream, usize)> {
+        let id = self.lookup(name)?;
+        let v = &self.values[id];
+        let toks = match &v.kind {
+            Kind::Inline(t) => t.clone(),
+            _ => v.ident.to_token_stream(),
+        };
+        Some((toks, id))
+    }
+}
+
+impl Lower<'_> {
+    fn push_value(&mut self, ident: Ident, kind: Kind, active: bool, span: Span) -> ValueId {
+        self.values.push(Value { ident, kind, active, span });
+        self.values.len() - 1
+    }
+
+    fn fresh(&mut self, hint: &str, kind: Kind, active: bool, span: Span) -> ValueId {
+        let ident = format_ident!("{}_{}", hint, self.values.len(), span = Span::mixed_site());
+        self.push_value(ident, kind, active, span)
+    }
+
+    fn bind(&mut self, name: &Ident, id: ValueId) {
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push((name.to_string(), id));
+        }
+    }
+
+    fn lookup(&mut self, name: &Ident) -> Option<ValueId> {
+        let name = name.to_string();
+        let (depth, id) = self
+            .scopes
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(d, s)| s.iter().rev().find(|(n, _)| *n == name).map(|(_, id)| (d, *id)))?;
+        match &self.closure {
+            Some(f) if depth < f.base && !matches!(self.values[id].kind, Kind::Inline(_)) => Some(self.capture(id)),
+            _ => Some(id),
+        }
+    }
+
+    fn capture(&mut self, outer: ValueId) -> ValueId {
+        let frame = self.closure.as_ref().expect("capture outside a closure");
+        if let Some(&c) = frame
+            .captures
+            .iter()
+            .find(|&&c| matches!(self.values[c].kind, Kind::Capture { outer: o, .. } if o == outer))
+        {
+            return c;
+        }
+        let v = &self.values[outer];
+        let (ident, is_ref, active, span) = (v.ident.clone(), v.is_ref(), v.active, v.span);
+        let id = self.push_value(ident, Kind::Capture { outer, is_ref }, active, span);
+        if let Some(f) = self.closure.as_mut() {
+            f.captures.push(id);
+        }
+        id
+    }
+
+    fn node(&mut self, op: Op, active: bool, span: Span) -> ValueId {
+        let out = self.fresh("t", Kind::Node, active, span);
+        self.stmts.push(Stmt::Node(Node { out, op, span, ty: None }));
+        out
+    }
+
+    fn rule(&mut self, rule: &'static Rule, args: Vec<ValueId>, span: Span) -> ValueId {
+        let active = args.iter().any(|&a| self.values[a].active);
+        self.node(Op::Rule { rule, args }, active, span)
+    }
+
+    // ----- statements -----
+
+    /// Lowers statements in a new scope; returns the tail value.
+    fn block(&mut self, stmts: &[syn::Stmt], span: Span) -> Option<ValueId> {
+        self.scopes.push(Vec::new());
+        let mut tail = None;
+        for (i, stmt) in stmts.iter().enumerate() {
+            let last = i + 1 == stmts.len();
+            match stmt {
+                syn::Stmt::Local(l) => self.local(l),
+                syn::Stmt::Item(item) => {
+                    self.stmts.push(Stmt::Effect { tokens: item.to_token_stream(), inputs: Vec::new() })
+                }
+                syn::Stmt::Expr(Expr::Return(r), _) if last => tail = self.ret(r),
+                syn::Stmt::Expr(e, None) if last => tail = self.expr(e),
+                syn::Stmt::Expr(e, _) => self.expr_stmt(e),
+                syn::Stmt::Macro(m) => self.macro_stmt(m),
+            }
+        }
+        self.scopes.pop();
+        if tail.is_none() && stmts.is_empty() {
+            self.cx.push(syn::Error::new(span, "an empty block has no value to differentiate"));
+        }
+        tail
+    }
+
+    fn ret(&mut self, r: &syn::ExprReturn) -> Option<ValueId> {
+        match &r.expr {
+            Some(e) => self.expr(e),
+            None => {
+                self.cx.error_spanned_by(r, "`return` needs the value: write `return value;`");
+                None
+            }
+        }
+    }
+
+    fn local(&mut self, l: &syn::Local) {
+        let (ident, ty) = match &l.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => (Some(&p.ident), None),
+            Pat::Type(t) => match &*t.pat {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => (Some(&p.ident), Some(&*t.ty)),
+                other => return self.cx.error_spanned_by(other, messages::PATTERN),
+            },
+            Pat::Wild(_) => (None, None),
+            other => return self.cx.error_spanned_by(other, messages::PATTERN),
+        };
+        let Some(init) = &l.init else {
+            return self
+                .cx
+                .error_spanned_by(l, "`let` without a value is not supported: bind the value where it is computed");
+        };
+        if let Some((else_token, _)) = &init.diverge {
+            return self.cx.error_spanned_by(else_token, "`let … else` is not supported in a `#[differentiate]` body");
+        }
+        let first_new = self.values.len();
+        let Some(mut id) = self.expr(&init.expr) else { return };
+        let ty = ty.filter(|t| !matches!(t, syn::Type::Reference(_)));
+        if let (Some(_), Kind::Inline(tokens)) = (ty, &self.values[id].kind) {
+            // A typed constant: bind it so that the annotation is kept.
+            let op = Op::Opaque { tokens: tokens.clone(), inputs: Vec::new() };
+            id = self.node(op, false, init.expr.span());
+        }
+        if id >= first_new && matches!(self.values[id].kind, Kind::Node) {
+            if let Some(name) = ident {
+                self.values[id].ident = format_ident!("{}_{}", name, id, span = Span::mixed_site());
+            }
+            if let Some(Stmt::Node(n)) = self.stmts.iter_mut().rev().find(|s| matches!(s, Stmt::Node(n) if n.out == id))
+            {
+                n.ty = ty.cloned();
+            }
+        }
+        if let Some(name) = ident {
+            self.bind(name, id);
+        }
+    }
+
+    fn expr_stmt(&mut self, e: &Expr) {
+        match e {
+            Expr::Assign(a) => {
+                let value = self.expr(&a.right);
+                self.assign(&a.left, value);
+            }
+            Expr::Binary(b) if compound(&b.op).is_some() => {
+                let Some(rule) = compound(&b.op) else { return };
+                let lhs = self.expr(&b.left);
+                let rhs = self.expr(&b.right);
+                let value = lhs.zip(rhs).map(|(l, r)| self.rule(rule, vec![l, r], e.span()));
+                self.assign(&b.left, value);
+            }
+            Expr::Return(r) => {
+                self.cx.error_spanned_by(
+                    r,
+                    "an early `return` is not supported yet: return the value at the end of the body",
+                );
+            }
+            Expr::Call(_) | Expr::MethodCall(_) | Expr::Macro(_) => {
+                self.opaque(e, Construct::Statement);
+            }
+            _ => {
+                self.expr(e);
+            }
+        }
+    }
+
+    fn assign(&mut self, place: &Expr, value: Option<ValueId>) {
+        let Expr::Path(p) = place else {
+            return self.cx.error_spanned_by(
+                place,
+                "assigning into part of a value is not supported: build a new matrix (for instance with `map` or a product) and bind it",
+            );
+        };
+        let Some(name) = p.path.get_ident() else {
+            return self.cx.error_spanned_by(place, "only local variables can be assigned to");
+        };
+        let Some(value) = value else { return };
+        let target = name.to_string();
+        if self
+            .closure
+            .as_ref()
+            .is_some_and(|f| self.scopes[f.base..].iter().all(|s| s.iter().all(|(n, _)| *n != target)))
+        {
+            return self.cx.error_spanned_by(place, "a `map` closure cannot assign to a variable outside it");
+        }
+        for scope in self.scopes.iter_mut().rev() {
+            if let Some(entry) = scope.iter_mut().rev().find(|(n, _)| *n == target) {
+                entry.1 = value;
+                return;
+            }
+        }
+        self.cx.error_spanned_by(place, format!("cannot find variable `{name}` to assign to"));
+    }
+
+    fn macro_stmt(&mut self, m: &syn::StmtMacro) {
+        let name = m.mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        if messages::EFFECT_MACROS.contains(&name.as_str()) {
+            let mut stmt = m.clone();
+            let mut r = Renamer::new(self);
+            r.visit_stmt_macro_mut(&mut stmt);
+            let mut inputs = r.reads;
+            inputs.extend(r.shape_reads);
+            self.stmts.push(Stmt::Effect { tokens: stmt.to_token_stream(), inputs });
+        } else {
+            let e = Expr::Macro(syn::ExprMacro { attrs: m.attrs.clone(), mac: m.mac.clone() });
+            self.opaque(&e, Construct::Statement);
+        }
+    }
+
+    // ----- expressions -----
+
+    fn expr(&mut self, e: &Expr) -> Option<ValueId> {
+        match e {
+            Expr::Lit(l) => Some(self.inline(l.to_token_stream(), e.span())),
+            Expr::Paren(p) => self.expr(&p.expr),
+            Expr::Group(g) => self.expr(&g.expr),
+            Expr::Reference(r) if r.mutability.is_none() => self.expr(&r.expr),
+            Expr::Unary(u) => match u.op {
+                UnOp::Deref(_) => self.expr(&u.expr),
+                UnOp::Neg(_) => {
+                    let x = self.expr(&u.expr)?;
+                    Some(self.rule(&symbol::NEG, vec![x], e.span()))
+                }
+                _ => self.opaque(e, Construct::Operator),
+            },
+            Expr::Binary(b) => self.binary(e, b),
+            Expr::Path(p) => match p.path.get_ident() {
+                Some(name) if p.qself.is_none() => match self.lookup(name) {
+                    Some(id) => Some(id),
+                    None => Some(self.inline(e.to_token_stream(), e.span())),
+                },
+                _ => Some(self.inline(e.to_token_stream(), e.span())),
+            },
+            Expr::MethodCall(m) => self.method_call(e, m),
+            Expr::Call(c) => self.call(e, c),
+            Expr::Index(i) => {
+                let base = self.expr(&i.expr)?;
+                let idx = self.opaque(&i.index, Construct::Index)?;
+                Some(self.rule(&symbol::INDEX, vec![base, idx], e.span()))
+            }
+            Expr::Block(b) if b.label.is_none() => self.block(&b.block.stmts, e.span()),
+            Expr::Unsafe(u) => {
+                self.cx.error_spanned_by(u.unsafe_token, "`unsafe` blocks are not supported in a `#[differentiate]` body: move the unsafe code into a function with a user rule");
+                None
+            }
+            Expr::Closure(c) => {
+                self.cx
+                    .error_spanned_by(c, "a closure is only supported as the argument of `map`: write `m.map(|v| …)`");
+                None
+            }
+            Expr::Return(r) => {
+                self.cx.error_spanned_by(
+                    r,
+                    "`return` inside an expression is not supported: return the value at the end of the body",
+                );
+                None
+            }
+            Expr::Try(t) => {
+                self.cx.error_spanned_by(t.question_token, "the `?` operator is not supported in a `#[differentiate]` body: the function returns a float, not a `Result`");
+                None
+            }
+            Expr::Await(a) => {
+                self.cx.error_spanned_by(a, "`.await` is not supported: `#[differentiate]` functions are synchronous");
+                None
+            }
+            Expr::If(_) | Expr::Match(_) => self.opaque(e, Construct::Branch),
+            Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => self.opaque(e, Construct::Loop),
+            Expr::Macro(_) => self.opaque(e, Construct::Macro),
+            Expr::Cast(_) => self.opaque(e, Construct::Cast),
+            Expr::Assign(a) => {
+                self.cx.error_spanned_by(
+                    a,
+                    "an assignment is a statement here: write it on its own line, ending with `;`",
+                );
+                None
+            }
+            _ => self.opaque(e, Construct::Expression),
+        }
+    }
+
+    fn inline(&mut self, tokens: TokenStream, span: Span) -> ValueId {
+        self.fresh("c", Kind::Inline(tokens), false, span)
+    }
+
+    fn binary(&mut self, e: &Expr, b: &syn::ExprBinary) -> Option<ValueId> {
+        let rule = match b.op {
+            BinOp::Add(_) => &symbol::ADD,
+            BinOp::Sub(_) => &symbol::SUB,
+            BinOp::Mul(_) => &symbol::MUL,
+            BinOp::Div(_) => &symbol::DIV,
+            op if compound(&op).is_some() => {
+                self.cx.error_spanned_by(
+                    e,
+                    "a compound assignment is a statement here: write it on its own line, ending with `;`",
+                );
+                return None;
+            }
+            _ => return self.opaque(e, Construct::Operator),
+        };
+        let l = self.expr(&b.left);
+        let r = self.expr(&b.right);
+        Some(self.rule(rule, vec![l?, r?], e.span()))
+    }
+
+    fn method_call(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {
+        let name = m.method.to_string();
+        if m.turbofish.is_none() {
+            if symbol::ALIAS_METHODS.contains(&name.as_str()) && m.args.is_empty() {
+                return self.expr(&m.receiver);
+            }
+            if name == "map" && m.args.len() == 1 {
+                return self.map(e, m);
+            }
+            if let Some(rule) = symbol::method(&name, m.args.len()) {
+                let mut args = vec![self.expr(&m.receiver)];
+                for (a, adj) in m.args.iter().zip(&rule.adj[1..]) {
+                    args.push(self.operand(a, *adj));
+                }
+                let args: Option<Vec<_>> = args.into_iter().collect();
+                return Some(self.rule(rule, args?, e.span()));
+            }
+        }
+        self.opaque(e, Construct::Method(&m.method))
+    }
+
+    /// An operand of a rule; a constant one (`powi`'s exponent) must not be differentiated.
+    fn operand(&mut self, a: &Expr, adj: Adj) -> Option<ValueId> {
+        if adj == Adj::Constant {
+            return self.opaque(a, Construct::ConstantArg);
+        }
+        self.expr(a)
+    }
+
+    fn call(&mut self, e: &Expr, c: &syn::ExprCall) -> Option<ValueId> {
+        let Expr::Path(p) = &*c.func else {
+            return self.opaque(e, Construct::Call(None));
+        };
+        let segs = &p.path.segments;
+        let last = segs.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        if segs.len() >= 2 {
+            if let Some(rule) = symbol::scalar_fn(&last, c.args.len()) {
+                let mut args = Vec::new();
+                for (a, adj) in c.args.iter().zip(rule.adj) {
+                    args.push(self.operand(a, *adj));
+                }
+                let args: Option<Vec<_>> = args.into_iter().collect();
+                return Some(self.rule(rule, args?, e.span()));
+            }
+            if symbol::CONSTRUCTORS.contains(&last.as_str()) {
+                return self.opaque(e, Construct::Constructor(&p.path));
+            }
+        }
+        self.opaque(e, Construct::Call(Some(&p.path)))
+    }
+
+    fn map(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {
+        let Expr::Closure(cl) = &m.args[0] else {
+            self.cx.error_spanned_by(
+                &m.args[0],
+                "`map` takes a closure here: write `m.map(|v| f(v))` so that its derivative can be derived",
+            );
+            return None;
+        };
+        if self.closure.is_some() {
+            self.cx.error_spanned_by(e, "`map` inside a `map` closure is not supported");
+            return None;
+        }
+        let input = self.expr(&m.receiver)?;
+        let pat = match (cl.inputs.first(), cl.inputs.len()) {
+            (Some(Pat::Type(t)), 1) => &*t.pat,
+            (Some(p), 1) => p,
+            _ => {
+                self.cx.error_spanned_by(&cl.inputs, "a `map` closure takes one entry: write `|v| …`");
+                return None;
+            }
+        };
+        let Pat::Ident(pat) = pat else {
+            self.cx.error_spanned_by(pat, "a `map` closure's parameter must be a plain name: write `|v| …`");
+            return None;
+        };
+        let name = pat.ident.clone();
+        let active_in = self.values[input].active;
+        let param = self.fresh(&name.to_string(), Kind::ClosureParam, active_in, name.span());
+        let outer_stmts = std::mem::take(&mut self.stmts);
+        self.scopes.push(vec![(name.to_string(), param)]);
+        self.closure = Some(Frame { base: self.scopes.len() - 1, captures: Vec::new() });
+        let ret = self.expr(&cl.body);
+        let frame = self.closure.take();
+        self.scopes.pop();
+        let stmts = std::mem::replace(&mut self.stmts, outer_stmts);
+        let captures = frame.map(|f| f.captures).unwrap_or_default();
+        let active = active_in || captures.iter().any(|&c| self.values[c].active);
+        let closure = Closure { param, captures, body: Body { stmts, ret: Some(ret?) } };
+        Some(self.node(Op::Map { input, closure: Box::new(closure) }, active, e.span()))
+    }
+
+    /// An expression the macro has no rule for: kept verbatim as a constant when it reads no
+    /// differentiated value, an error otherwise.
+    fn opaque(&mut self, e: &Expr, what: Construct) -> Option<ValueId> {
+        let mut copy = e.clone();
+        let mut r = Renamer::new(self);
+        r.visit_expr_mut(&mut copy);
+        let (reads, shape_reads) = (r.reads, r.shape_reads);
+        if let Some(&bad) = reads.iter().find(|&&id| self.values[id].active) {
+            let name = self.user_name(bad);
+            self.cx.push(messages::not_differentiable(e, &what, &name));
+            return None;
+        }
+        if reads.is_empty() && shape_reads.is_empty() && matches!(e, Expr::Lit(_) | Expr::Path(_)) {
+            return Some(self.inline(copy.to_token_stream(), e.span()));
+        }
+        let mut inputs = reads;
+        inputs.extend(shape_reads);
+        let tokens = copy.to_token_stream();
+        if matches!(what, Construct::Statement) {
+            self.stmts.push(Stmt::Effect { tokens, inputs });
+            return None;
+        }
+        Some(self.node(Op::Opaque { tokens: quote!(#tokens), inputs }, false, e.span()))
+    }
+
+    fn user_name(&self, id: ValueId) -> String {
+        let id = crate::ir::outer_of(&self.values, id);
+        for scope in self.scopes.iter().rev() {
+            if let Some((n, _)) = scope.iter().rev().find(|(_, v)| *v == id) {
+                return n.clone();
+            }
+        }
+        "a differentiated value".to_string()
+    }
+}
+
+/// The op of a compound assignment (`+=` is `+`).
+fn compound(op: &BinOp) -> Option<&'static Rule> {
+    match op {
+        BinOp::AddAssign(_) => Some(&symbol::ADD),
+        BinOp::SubAssign(_) => Some(&symbol::SUB),
+        BinOp::MulAssign(_) => Some(&symbol::MUL),
+        BinOp::DivAssign(_) => Some(&symbol::DIV),
+        _ => None,
+    }
+}

@@ -1,0 +1,114 @@
+//! The sentences of lowering's errors: what is unsupported, and what to write instead.
+
+use quote::ToTokens;
+use syn::{Expr, Ident, Path};
+
+use crate::symbol;
+
+/// What kind of construct had no rule.
+pub enum Construct<'a> {
+    Statement,
+    Operator,
+    Index,
+    Branch,
+    Loop,
+    Macro,
+    Cast,
+    Expression,
+    ConstantArg,
+    Method(&'a Ident),
+    Constructor(&'a Path),
+    Call(Option<&'a Path>),
+}
+
+pub const PATTERN: &str =
+    "`#[differentiate]` supports `let name = …;` and `let name: Type = …;`: bind one value per `let`";
+
+/// Macros whose statements are kept as written: they read values without producing one.
+pub const EFFECT_MACROS: &[&str] = &[
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "println",
+    "eprintln",
+    "print",
+    "eprint",
+];
+
+const ITERATOR_METHODS: &[&str] =
+    &["iter", "into_iter", "iter_mut", "fold", "row_iter", "column_iter", "for_each", "sum_by", "product"];
+
+/// The error for construct `what` in `e`, which reads the differentiated variable `var`.
+pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
+    let reads = format!("it reads `{var}`, which depends on a differentiated parameter");
+    let (tokens, msg) = match what {
+        Construct::Method(m) if ITERATOR_METHODS.contains(&m.to_string().as_str()) => (
+            m.to_token_stream(),
+            format!("iterator chains are not differentiable ({reads}): write the computation with matrix operations such as `sum()`, `map(|v| …)`, `dot` or `component_mul`"),
+        ),
+        Construct::Method(m) => {
+            let list: Vec<&str> = symbol::known_methods().collect();
+            (
+                m.to_token_stream(),
+                format!(
+                    "no derivative rule for the method `{m}`, and {reads}; methods with a rule: {}, and `map(|v| …)`",
+                    list.join(", ")
+                ),
+            )
+        }
+        Construct::Call(Some(p)) => (
+            p.to_token_stream(),
+            format!(
+                "no derivative rule for `{}`, and {reads}: write it with supported operations inside the function, or compute it outside and pass it in as a constant",
+                path_str(p)
+            ),
+        ),
+        Construct::Call(None) => (e.to_token_stream(), format!("calling this expression is not differentiable, and {reads}")),
+        Construct::Constructor(p) => (
+            p.to_token_stream(),
+            format!(
+                "`{}` builds a constant, but {reads}: build matrices from differentiated values with products, `map`, `+` and `-`",
+                path_str(p)
+            ),
+        ),
+        Construct::Macro => {
+            let path = match e {
+                Expr::Macro(m) => m.mac.path.to_token_stream(),
+                _ => e.to_token_stream(),
+            };
+            (path, format!("macros hide code from `#[differentiate]`, and {reads}: write the expression without the macro"))
+        }
+        Construct::Branch => (
+            e.to_token_stream(),
+            format!("`if` and `match` on differentiated values are not supported yet ({reads}): write the choice with `max`/`min`, or as a smooth expression"),
+        ),
+        Construct::Loop => (
+            e.to_token_stream(),
+            format!("loops over differentiated values are not supported yet ({reads}): write the loop with matrix operations, or unroll it"),
+        ),
+        Construct::Cast => {
+            (e.to_token_stream(), format!("an `as` cast is not differentiable ({reads}): differentiated values stay f32 or f64"))
+        }
+        Construct::Operator => {
+            (e.to_token_stream(), format!("this operator is not differentiable ({reads}): `+`, `-`, `*`, `/` and unary `-` are"))
+        }
+        Construct::Index => (e.to_token_stream(), format!("an index must be a constant, but {reads}")),
+        Construct::ConstantArg => (e.to_token_stream(), format!("this argument must be a constant (it has no derivative), but {reads}")),
+        Construct::Statement => (
+            e.to_token_stream(),
+            format!("this statement is not differentiable ({reads}): bind what it computes with `let`, using supported operations"),
+        ),
+        Construct::Expression => (
+            e.to_token_stream(),
+            format!("`#[differentiate]` has no rule for this expression ({reads}); see the README's table of supported operations"),
+        ),
+    };
+    syn::Error::new_spanned(tokens, msg)
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_token_stream().to_string().replace(' ', "")
+}

@@ -1,0 +1,161 @@
+//! Renames the variables of an expression copied verbatim into generated code, and records
+//! which values it reads: as values, or only through their shape (`x.nrows()`).
+
+use proc_macro2::{Ident, TokenStream, TokenTree};
+use syn::visit_mut::{self, VisitMut};
+use syn::{Expr, Pat};
+
+use crate::symbol;
+
+/// What a variable of the user's resolves to.
+pub trait Resolve {
+    /// The tokens to write instead of `name`, and the value read, if `name` is a variable.
+    fn resolve(&mut self, name: &Ident) -> Option<(TokenStream, usize)>;
+}
+
+pub struct Renamer<'r, R: Resolve> {
+    pub resolve: &'r mut R,
+    /// Values read as values.
+    pub reads: Vec<usize>,
+    /// Values read only for their shape.
+    pub shape_reads: Vec<usize>,
+    /// Names bound inside the expression (closure parameters, `let`s), not to rename.
+    bound: Vec<Vec<String>>,
+    in_shape: usize,
+}
+
+impl<'r, R: Resolve> Renamer<'r, R> {
+    pub fn new(resolve: &'r mut R) -> Self {
+        Renamer { resolve, reads: Vec::new(), shape_reads: Vec::new(), bound: Vec::new(), in_shape: 0 }
+    }
+
+    fn is_bound(&self, name: &str) -> bool {
+        self.bound.iter().any(|s| s.iter().any(|b| b == name))
+    }
+
+    fn record(&mut self, id: usize) {
+        if self.in_shape > 0 {
+            self.shape_reads.push(id);
+        } else {
+            self.reads.push(id);
+        }
+    }
+
+    /// Renames identifiers in a macro's tokens (their grammar is unknown: every identifier
+    /// that names a variable is taken as one).
+    pub fn tokens(&mut self, ts: TokenStream) -> TokenStream {
+        ts.into_iter()
+            .map(|tt| match tt {
+                TokenTree::Ident(i) if !self.is_bound(&i.to_string()) => match self.resolve.resolve(&i) {
+                    Some((toks, id)) => {
+                        self.record(id);
+                        TokenTree::Group(proc_macro2::Group::new(proc_macro2::Delimiter::None, toks))
+                    }
+                    None => TokenTree::Ident(i),
+                },
+                TokenTree::Group(g) => {
+                    let mut ng = proc_macro2::Group::new(g.delimiter(), self.tokens(g.stream()));
+                    ng.set_span(g.span());
+                    TokenTree::Group(ng)
+                }
+                other => other,
+            })
+            .collect()
+    }
+}
+
+fn pat_names(pat: &Pat, out: &mut Vec<String>) {
+    match pat {
+        Pat::Ident(p) => {
+            out.push(p.ident.to_string());
+            if let Some((_, sub)) = &p.subpat {
+                pat_names(sub, out);
+            }
+        }
+        Pat::Type(p) => pat_names(&p.pat, out),
+        Pat::Tuple(t) => t.elems.iter().for_each(|p| pat_names(p, out)),
+        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| pat_names(p, out)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| pat_names(&f.pat, out)),
+        Pat::Slice(s) => s.elems.iter().for_each(|p| pat_names(p, out)),
+        Pat::Reference(r) => pat_names(&r.pat, out),
+        Pat::Or(o) => o.cases.iter().for_each(|p| pat_names(p, out)),
+        Pat::Paren(p) => pat_names(&p.pat, out),
+        _ => {}
+    }
+}
+
+impl<R: Resolve> VisitMut for Renamer<'_, R> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        match e {
+            Expr::Path(p)
+                if p.qself.is_none() && p.path.segments.len() == 1 && p.path.segments[0].arguments.is_none() =>
+            {
+                let name = &p.path.segments[0].ident;
+                if self.is_bound(&name.to_string()) {
+                    return;
+                }
+                if let Some((toks, id)) = self.resolve.resolve(name) {
+                    self.record(id);
+                    *e = Expr::Verbatim(quote::quote!((#toks)));
+                }
+            }
+            Expr::MethodCall(m) if symbol::SHAPE_METHODS.contains(&m.method.to_string().as_str()) => {
+                self.in_shape += 1;
+                self.visit_expr_mut(&mut m.receiver);
+                self.in_shape -= 1;
+                for a in m.args.iter_mut() {
+                    self.visit_expr_mut(a);
+                }
+            }
+            Expr::Closure(c) => {
+                let mut names = Vec::new();
+                c.inputs.iter().for_each(|p| pat_names(p, &mut names));
+                self.bound.push(names);
+                self.visit_expr_mut(&mut c.body);
+                self.bound.pop();
+            }
+            Expr::Block(b) => {
+                self.bound.push(Vec::new());
+                visit_mut::visit_expr_block_mut(self, b);
+                self.bound.pop();
+            }
+            Expr::ForLoop(f) => {
+                self.visit_expr_mut(&mut f.expr);
+                let mut names = Vec::new();
+                pat_names(&f.pat, &mut names);
+                self.bound.push(names);
+                self.visit_block_mut(&mut f.body);
+                self.bound.pop();
+            }
+            Expr::Macro(m) => {
+                m.mac.tokens = self.tokens(std::mem::take(&mut m.mac.tokens));
+            }
+            _ => visit_mut::visit_expr_mut(self, e),
+        }
+    }
+
+    fn visit_arm_mut(&mut self, arm: &mut syn::Arm) {
+        let mut names = Vec::new();
+        pat_names(&arm.pat, &mut names);
+        self.bound.push(names);
+        visit_mut::visit_arm_mut(self, arm);
+        self.bound.pop();
+    }
+
+    fn visit_local_mut(&mut self, local: &mut syn::Local) {
+        if let Some(init) = &mut local.init {
+            self.visit_expr_mut(&mut init.expr);
+        }
+        let mut names = Vec::new();
+        pat_names(&local.pat, &mut names);
+        if let Some(top) = self.bound.last_mut() {
+            top.extend(names);
+        } else {
+            self.bound.push(names);
+        }
+    }
+
+    fn visit_stmt_macro_mut(&mut self, m: &mut syn::StmtMacro) {
+        m.mac.tokens = self.tokens(std::mem::take(&mut m.mac.tokens));
+    }
+}

@@ -1,0 +1,166 @@
+//! `+ - * /` and unary `-` on scalars and matrices.
+//!
+//! `+`, `-` and unary `-` pass the adjoint through unchanged (generated code moves or shares
+//! it); `*` and `/` need the operand types, so they go through [`MulRule`] and [`DivRule`].
+
+use super::lazy::Axpy;
+use super::matmul::{MatMulNT, MatMulTN};
+use crate::contrib::Contrib;
+use crate::value::{Real, Value};
+use nalgebra::allocator::Allocator;
+use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage};
+
+/// The reverse rule of `a * b`, chosen by the operand types.
+#[diagnostic::on_unimplemented(
+    message = "matgrad has no rule for `{Self} * {B}`",
+    note = "products of f32/f64 scalars and nalgebra matrices with matching scalar types are supported"
+)]
+pub trait MulRule<B: Value>: Value {
+    /// The adjoint type of the product.
+    type G;
+    /// The contribution to `ā`.
+    type Lhs<'a>: Contrib<Adj = Self::Adj>
+    where
+        Self: 'a,
+        B: 'a;
+    /// The contribution to `b̄`.
+    type Rhs<'a>: Contrib<Adj = B::Adj>
+    where
+        Self: 'a,
+        B: 'a;
+    /// `ā += ∂⟨Ḡ, a b⟩/∂a`
+    fn lhs<'a>(a: &'a Self, b: &'a B, g: &'a Self::G) -> Self::Lhs<'a>;
+    /// `b̄ += ∂⟨Ḡ, a b⟩/∂b`
+    fn rhs<'a>(a: &'a Self, b: &'a B, g: &'a Self::G) -> Self::Rhs<'a>;
+}
+
+// c = a b (scalars)
+// ā += ḡ b
+// b̄ += a ḡ
+impl<T: Real> MulRule<T> for T {
+    type G = T;
+    type Lhs<'a> = T;
+    type Rhs<'a> = T;
+    #[inline(always)]
+    fn lhs(_: &T, b: &T, g: &T) -> T {
+        *g * *b
+    }
+    #[inline(always)]
+    fn rhs(a: &T, _: &T, g: &T) -> T {
+        *a * *g
+    }
+}
+
+// Y = s X
+// s̄ += ⟨Ḡ, X⟩
+// X̄ += s Ḡ
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> MulRule<Matrix<T, R, C, S>> for T
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type G = OMatrix<T, R, C>;
+    type Lhs<'a>
+        = T
+    where
+        S: 'a;
+    type Rhs<'a>
+        = Axpy<'a, OMatrix<T, R, C>>
+    where
+        S: 'a;
+    #[inline]
+    fn lhs(_: &T, x: &Matrix<T, R, C, S>, g: &OMatrix<T, R, C>) -> T {
+        x.inner(g)
+    }
+    #[inline]
+    fn rhs<'a>(s: &'a T, _: &'a Matrix<T, R, C, S>, g: &'a OMatrix<T, R, C>) -> Self::Rhs<'a> {
+        Axpy { a: *s, x: g }
+    }
+}
+
+// Y = X s
+// X̄ += s Ḡ
+// s̄ += ⟨Ḡ, X⟩
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> MulRule<T> for Matrix<T, R, C, S>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type G = OMatrix<T, R, C>;
+    type Lhs<'a>
+        = Axpy<'a, OMatrix<T, R, C>>
+    where
+        S: 'a;
+    type Rhs<'a>
+        = T
+    where
+        S: 'a;
+    #[inline]
+    fn lhs<'a>(_: &'a Self, s: &'a T, g: &'a OMatrix<T, R, C>) -> Self::Lhs<'a> {
+        Axpy { a: *s, x: g }
+    }
+    #[inline]
+    fn rhs(x: &Self, _: &T, g: &OMatrix<T, R, C>) -> T {
+        x.inner(g)
+    }
+}
+
+// C = A B
+// Ā += Ḡ Bᵀ
+// B̄ += Aᵀ Ḡ
+impl<T, R1, C1, S1, C2, S2> MulRule<Matrix<T, C1, C2, S2>> for Matrix<T, R1, C1, S1>
+where
+    T: Real,
+    R1: Dim,
+    C1: Dim,
+    C2: Dim,
+    S1: Storage<T, R1, C1>,
+    S2: Storage<T, C1, C2>,
+    DefaultAllocator: Allocator<R1, C1> + Allocator<C1, C2> + Allocator<R1, C2>,
+    DefaultAllocator: Allocator<C2, C1> + Allocator<C1, R1>,
+{
+    type G = OMatrix<T, R1, C2>;
+    type Lhs<'a>
+        = MatMulNT<'a, T, R1, C2, nalgebra::Owned<T, R1, C2>, C1, S2>
+    where
+        Self: 'a,
+        S2: 'a;
+    type Rhs<'a>
+        = MatMulTN<'a, T, R1, C1, S1, C2, nalgebra::Owned<T, R1, C2>>
+    where
+        Self: 'a,
+        S2: 'a;
+    #[inline]
+    fn lhs<'a>(_: &'a Self, b: &'a Matrix<T, C1, C2, S2>, g: &'a Self::G) -> Self::Lhs<'a> {
+        MatMulNT { a: g, b }
+    }
+    #[inline]
+    fn rhs<'a>(a: &'a Self, _: &'a Matrix<T, C1, C2, S2>, g: &'a Self::G) -> Self::Rhs<'a> {
+        MatMulTN { a, b: g }
+    }
+}
+
+/// `c = a * b`: the contribution to `ā`.
+#[inline(always)]
+pub fn mul_lhs<'a, A: MulRule<B>, B: Value>(a: &'a A, b: &'a B, g: &'a A::G) -> A::Lhs<'a> {
+    A::lhs(a, b, g)
+}
+
+/// `c = a * b`: the contribution to `b̄`.
+#[inline(always)]
+pub fn mul_rhs<'a, A: MulRule<B>, B: Value>(a: &'a A, b: &'a B, g: &'a A::G) -> A::Rhs<'a> {
+    A::rhs(a, b, g)
+}
+
+// Y = X / s   (X a scalar or a matrix, s a scalar)
+// X̄ += Ḡ / s
+// s̄ -= ⟨Ḡ, X⟩ / s²
+/// `y = x / s`: the contribution to `x̄`.
+#[inline]
+pub fn div_lhs<'a, A: Value>(_x: &A, s: &A::Scalar, g: &'a A::Adj) -> Axpy<'a, A::Adj> {
+    Axpy { a: nalgebra::one::<A::Scalar>() / *s, x: g }
+}
+
+/// `y = x / s`: the contribution to `s̄`.
+#[inline]
+pub fn div_rhs<A: Value>(x: &A, s: &A::Scalar, g: &A::Adj) -> A::Scalar {
+    -x.inner(g) / (*s * *s)
+}

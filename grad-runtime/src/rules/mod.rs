@@ -1,0 +1,21 @@
+//! The adjoint rules, one small function per (op, operand), grouped by op family.
+//!
+//! Every rule takes the forward values it needs and `g`, the adjoint of the op's output, and
+//! returns a [`Contrib`](crate::contrib::Contrib) to the operand's adjoint. Sources: the seeds
+//! (matrix chain rule; right/left multiplication, elementwise functions, addition,
+//! broadcasting, Frobenius norm, sum, quadratic form), M. Giles, "An extended collection of
+//! matrix derivative results for forward and reverse mode AD" (2008), and The Matrix Cookbook.
+
+mod arith;
+mod elementwise;
+mod lazy;
+mod matmul;
+mod reduce;
+mod scalar;
+
+pub use arith::*;
+pub use elementwise::*;
+pub use lazy::*;
+pub use matmul::*;
+pub use reduce::*;
+pub use scalar::*;

@@ -1,0 +1,167 @@
+//! What a differentiable value is: a float scalar or an nalgebra matrix.
+
+use nalgebra::allocator::Allocator;
+use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, RawStorage, RealField, Storage, StorageMut};
+
+/// A float scalar matgrad differentiates: `f32` or `f64`.
+///
+/// Generic functions (`fn f<T: RealField + Copy>`) get a `_grad` bounded by `T: Real`.
+#[diagnostic::on_unimplemented(
+    message = "matgrad differentiates f32 and f64 scalars, not `{Self}`",
+    note = "the value of a `#[differentiate]` function and its float parameters must be f32 or f64"
+)]
+pub trait Real: RealField + Copy {}
+
+impl Real for f32 {}
+impl Real for f64 {}
+
+/// A value that has an adjoint: a [`Real`] scalar or an nalgebra matrix of one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a value matgrad can differentiate",
+    note = "differentiable values are f32/f64 scalars and nalgebra matrices or vectors of them"
+)]
+pub trait Value {
+    /// The scalar type.
+    type Scalar: Real;
+    /// The owned type of this value's adjoint (and gradient): same shape, owned storage.
+    type Adj: Adjoint<Scalar = Self::Scalar>;
+    /// An adjoint of zeros with this value's shape.
+    fn zeros_adj(&self) -> Self::Adj;
+    /// The Frobenius inner product `⟨self, adj⟩` (a product for scalars).
+    fn inner(&self, adj: &Self::Adj) -> Self::Scalar;
+}
+
+impl<T: Real> Value for T {
+    type Scalar = T;
+    type Adj = T;
+    fn zeros_adj(&self) -> T {
+        nalgebra::zero::<T>()
+    }
+    fn inner(&self, adj: &T) -> T {
+        *self * *adj
+    }
+}
+
+impl<T: Real, R: Dim, C: Dim, S: RawStorage<T, R, C>> Value for Matrix<T, R, C, S>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Scalar = T;
+    type Adj = OMatrix<T, R, C>;
+    fn zeros_adj(&self) -> OMatrix<T, R, C> {
+        let (r, c) = self.shape_generic();
+        OMatrix::zeros_generic(r, c)
+    }
+    fn inner(&self, adj: &OMatrix<T, R, C>) -> T {
+        self.zip_fold(adj, nalgebra::zero::<T>(), |acc, a, b| acc + a * b)
+    }
+}
+
+/// An owned adjoint: what gradients accumulate in.
+pub trait Adjoint: Clone {
+    /// The scalar type.
+    type Scalar: Real;
+    /// `self += other`
+    fn add_assign_ref(&mut self, other: &Self);
+    /// `self -= other`
+    fn sub_assign_ref(&mut self, other: &Self);
+    /// `self = -self`
+    fn neg_in_place(&mut self);
+    /// `self *= s`
+    fn scale_in_place(&mut self, s: Self::Scalar);
+    /// `self += a * x`
+    fn axpy_ref(&mut self, a: Self::Scalar, x: &Self);
+}
+
+impl<T: Real> Adjoint for T {
+    type Scalar = T;
+    fn add_assign_ref(&mut self, other: &T) {
+        *self += *other;
+    }
+    fn sub_assign_ref(&mut self, other: &T) {
+        *self -= *other;
+    }
+    fn neg_in_place(&mut self) {
+        *self = -*self;
+    }
+    fn scale_in_place(&mut self, s: T) {
+        *self *= s;
+    }
+    fn axpy_ref(&mut self, a: T, x: &T) {
+        *self += a * *x;
+    }
+}
+
+impl<T: Real, R: Dim, C: Dim, S> Adjoint for Matrix<T, R, C, S>
+where
+    S: StorageMut<T, R, C> + Storage<T, R, C> + Clone,
+{
+    type Scalar = T;
+    fn add_assign_ref(&mut self, other: &Self) {
+        *self += other;
+    }
+    fn sub_assign_ref(&mut self, other: &Self) {
+        *self -= other;
+    }
+    fn neg_in_place(&mut self) {
+        self.neg_mut();
+    }
+    fn scale_in_place(&mut self, s: T) {
+        *self *= s;
+    }
+    fn axpy_ref(&mut self, a: T, x: &Self) {
+        self.zip_apply(x, |y, x| *y += a * x);
+    }
+}
+
+/// How generated code passes an operand to an operator: scalars by value, matrices by
+/// reference, so that `s * &m`, `&m * s`, `&a * &b` and `s * t` are all written the same way.
+pub trait Operand {
+    /// `Self` for scalars, `&Self` for matrices.
+    type Ref<'a>
+    where
+        Self: 'a;
+    /// The operand form of `self`.
+    fn operand(&self) -> Self::Ref<'_>;
+}
+
+impl<T: Real> Operand for T {
+    type Ref<'a> = T;
+    fn operand(&self) -> T {
+        *self
+    }
+}
+
+impl<T, R: Dim, C: Dim, S: RawStorage<T, R, C>> Operand for Matrix<T, R, C, S> {
+    type Ref<'a>
+        = &'a Self
+    where
+        Self: 'a;
+    fn operand(&self) -> &Self {
+        self
+    }
+}
+
+/// The operand form of a value (see [`Operand`]).
+#[inline(always)]
+pub fn by_ref<V: Operand + ?Sized>(v: &V) -> V::Ref<'_> {
+    v.operand()
+}
+
+/// `1` of the type of `x`: the seed of a `map` closure's reverse sweep.
+#[inline(always)]
+pub fn one_like<T: Real>(_x: &T) -> T {
+    nalgebra::one::<T>()
+}
+
+/// The seed of the reverse sweep: `∂f/∂f = 1`.
+#[inline(always)]
+pub fn one<T: Real>() -> T {
+    nalgebra::one::<T>()
+}
+
+/// Zeros shaped like `v`: the gradient of a parameter no contribution reached.
+#[inline(always)]
+pub fn zero_like<V: Value + ?Sized>(v: &V) -> V::Adj {
+    v.zeros_adj()
+}

@@ -1,0 +1,39 @@
+//! # matgrad
+//!
+//! Compile-time reverse-mode gradients for Rust functions over nalgebra matrices.
+//!
+//! `#[differentiate]` reads a function's body at compile time, applies the adjoint
+//! (vector-Jacobian) rule of every operation, and emits a sibling `<name>_grad` that returns the
+//! value and the gradients. There is no tape, graph or dual number at run time: the generated
+//! code is plain nalgebra, as a careful person would write it by hand.
+//!
+//! ```
+//! use matgrad::differentiate;
+//! use nalgebra::DMatrix;
+//!
+//! #[differentiate(wrt(w))]
+//! fn loss(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+//!     let z = x * w;
+//!     let a = z.map(|v| 1.0 / (1.0 + (-v).exp()));
+//!     (a - y).norm_squared()
+//! }
+//!
+//! let x = DMatrix::from_fn(5, 3, |i, j| (i as f64 - j as f64) * 0.3);
+//! let w = DMatrix::from_fn(3, 2, |i, j| 0.1 * (i + 2 * j) as f64);
+//! let y = DMatrix::from_element(5, 2, 0.5);
+//! let (value, dw) = loss_grad(&w, &x, &y);
+//! assert_eq!(value, loss(&w, &x, &y));
+//! assert_eq!(dw.shape(), (3, 2));
+//! ```
+//!
+//! Gradients use the denominator layout: a gradient has the shape of its parameter. See the
+//! README for the body language, the supported operations and their rules.
+#![no_std]
+
+extern crate self as matgrad;
+
+pub use grad_macro::differentiate;
+pub use grad_runtime::{check_gradient, numeric_gradient, Adjoint, GradientCheck, Perturb, Real, Value};
+
+#[doc(hidden)]
+pub use grad_runtime::__private;
