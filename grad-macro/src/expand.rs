@@ -67,11 +67,20 @@ fn grad_fn(func: &ItemFn, sig: &Signature, body: TokenStream, stub: bool) -> Tok
         if wrt.is_empty() { "nothing".to_string() } else { wrt.join(", ") }
     );
     let allow = stub.then(|| quote!(#[allow(unused_variables, clippy::diverging_sub_expression)]));
+    // Calling `_grad` counts as using the function it differentiates.
+    let user = &func.sig.ident;
+    let type_args = func.sig.generics.params.iter().filter_map(|p| match p {
+        syn::GenericParam::Type(t) => Some(t.ident.clone()),
+        syn::GenericParam::Const(c) => Some(c.ident.clone()),
+        syn::GenericParam::Lifetime(_) => None,
+    });
+    let uses_user = quote!(let _ = #user::<#(#type_args),*>;);
     quote! {
         #(#attrs)*
         #[doc = #doc]
         #allow
         #vis fn #name<#params_g>(#(#params),*) -> (#ret, #(#grads),*) #where_clause {
+            #uses_user
             #body
         }
     }

@@ -1,0 +1,38 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use matgrad::{check_gradient, Perturb};
+use nalgebra::{DMatrix, Dim, OMatrix};
+
+/// A deterministic "random" matrix with entries in about [-1, 1], different for each `seed`.
+pub fn mat(r: usize, c: usize, seed: u64) -> DMatrix<f64> {
+    DMatrix::from_fn(r, c, |i, j| {
+        let k = (i * 7919 + j * 104_729) as u64 + seed * 15_485_863;
+        let x = (k.wrapping_mul(2_654_435_761) % 10_007) as f64 / 10_007.0;
+        2.0 * x - 1.0
+    })
+}
+
+/// Asserts that `grad` matches central differences of `f` at `x` (relative tolerance `tol`).
+pub fn assert_fd<V, F>(f: F, x: &V, grad: &V::Adj, tol: f64)
+where
+    V: Perturb<Scalar = f64>,
+    F: FnMut(&V) -> f64,
+{
+    let check = check_gradient(f, x, grad, 1e-6, tol);
+    assert!(check.ok, "gradient differs from central differences: {check:?}");
+}
+
+/// Asserts `a ≈ b` entrywise: `|a − b| ≤ tol · max(1, |b|)`.
+pub fn assert_close<R: Dim, C: Dim>(a: &OMatrix<f64, R, C>, b: &OMatrix<f64, R, C>, tol: f64)
+where
+    nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C>,
+{
+    assert_eq!(a.shape(), b.shape(), "shapes differ");
+    for (k, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        assert!((x - y).abs() <= tol * y.abs().max(1.0), "entry {k}: {x} vs {y}\n{a}\n{b}");
+    }
+}
+
+/// The shapes every matrix rule is tested on: square, tall, wide, 1×1, 1×n, n×1.
+pub const SHAPES: &[(usize, usize)] = &[(3, 3), (5, 2), (2, 4), (1, 1), (1, 4), (4, 1)];
