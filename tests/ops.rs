@@ -281,6 +281,7 @@ fn scalar_functions_on_scalars() {
 ///   y = 3x;  y ← y − x (= 2x);  y ← y * 2 (= 4x);  z = ⟨y, x⟩ = 4‖x‖²;  return z + z = 8‖x‖²
 /// ∂f/∂x = 16 x
 #[differentiate]
+#[allow(clippy::needless_return, clippy::assign_op_pattern)]
 fn bindings(x: &DMatrix<f64>) -> f64 {
     let y: DMatrix<f64> = x + x * 2.0;
     let mut y = y;

@@ -60,36 +60,35 @@ impl Emitter<'_> {
     /// `v` as a reference, as the rules take it.
     fn reference(&self, v: ValueId) -> TokenStream {
         let val = &self.values[v];
+        let (i, span) = (&val.ident, val.span);
         match &val.kind {
-            Kind::Inline(t) => quote!(&(#t)),
-            _ if val.is_ref() => val.ident.to_token_stream(),
-            _ => {
-                let i = &val.ident;
-                quote!(&#i)
-            }
+            Kind::Inline(t) => quote_spanned!(span=> &(#t)),
+            _ if val.is_ref() => i.to_token_stream(),
+            _ => quote_spanned!(span=> &#i),
         }
     }
 
     /// `v` as an operand of an operator or method: scalars by value, matrices by reference,
-    /// or moved (`move_it`) at their last use.
-    fn operand(&self, v: ValueId, move_it: bool) -> TokenStream {
+    /// or moved (`move_it`) at their last use. It carries `span`, the user's expression that
+    /// reads it, so a type error is reported there.
+    fn operand(&self, v: ValueId, move_it: bool, span: Span) -> TokenStream {
         let val = &self.values[v];
         let i = &val.ident;
         match &val.kind {
             Kind::Inline(t) => t.clone(),
             _ if move_it => quote!(#i),
-            _ if val.is_ref() => quote!(::matgrad::__private::by_ref(#i)),
-            _ => quote!(::matgrad::__private::by_ref(&#i)),
+            _ if val.is_ref() => quote_spanned!(span=> ::matgrad::__private::by_ref(#i)),
+            _ => quote_spanned!(span=> ::matgrad::__private::by_ref(&#i)),
         }
     }
 
     /// `v` as a plain value (an index, an integer exponent, the result).
     fn plain(&self, v: ValueId) -> TokenStream {
         let val = &self.values[v];
-        let i = &val.ident;
+        let (i, span) = (&val.ident, val.span);
         match &val.kind {
             Kind::Inline(t) => t.clone(),
-            _ if val.is_ref() => quote!(*#i),
+            _ if val.is_ref() => quote_spanned!(span=> *#i),
             _ => quote!(#i),
         }
     }
@@ -146,7 +145,7 @@ impl Emitter<'_> {
                 if plan.participates(self.values, node.out) {
                     return self.forward_map_d(node, *input, closure);
                 }
-                let x = self.operand(*input, false);
+                let x = self.operand(*input, false, span);
                 let p = self.ident(closure.param);
                 let (code, y, _) = self.body(&closure.body, TokenStream::new(), &[]);
                 quote_spanned!(span=> #x.map(|#p| { #code #y }))
@@ -156,7 +155,7 @@ impl Emitter<'_> {
     }
 
     fn forward_rule(&self, rule: &Rule, args: &[ValueId], span: Span, movable: impl Fn(usize) -> bool) -> TokenStream {
-        let op = |k: usize| self.operand(args[k], movable(k));
+        let op = |k: usize| self.operand(args[k], movable(k), span);
         match rule.fwd {
             Fwd::Add => {
                 let (a, b) = (op(0), op(1));
@@ -179,20 +178,20 @@ impl Emitter<'_> {
                 quote_spanned!(span=> -#a)
             }
             Fwd::Method("index") => {
-                let (m, idx) = (self.operand(args[0], false), self.plain(args[1]));
+                let (m, idx) = (self.operand(args[0], false, span), self.plain(args[1]));
                 quote_spanned!(span=> #m[#idx])
             }
             Fwd::Method(name) => {
                 let name = Ident::new(name, span);
-                let recv = self.operand(args[0], false);
-                let rest = args[1..].iter().map(|&a| self.operand(a, false));
+                let recv = self.operand(args[0], false, span);
+                let rest = args[1..].iter().map(|&a| self.operand(a, false, span));
                 quote_spanned!(span=> #recv.#name(#(#rest),*))
             }
             Fwd::Runtime(name) => {
                 let name = Ident::new(name, span);
                 let all = args.iter().zip(rule.adj).map(|(&a, adj)| match adj {
                     Adj::Constant => self.plain(a),
-                    _ => self.operand(a, false),
+                    _ => self.operand(a, false, span),
                 });
                 quote_spanned!(span=> ::matgrad::__private::#name(#(#all),*))
             }
@@ -213,8 +212,8 @@ impl Emitter<'_> {
         let partials = self.map_partials(node, closure);
         let inner: Vec<ValueId> = partials.iter().map(|(i, _)| *i).collect();
         let names = partials.iter().map(|(_, n)| n);
-        let (out, p, x, span) =
-            (self.ident(node.out), self.ident(closure.param), self.operand(input, false), node.span);
+        let (out, p, span) = (self.ident(node.out), self.ident(closure.param), node.span);
+        let x = self.operand(input, false, span);
         let (code, y, ds) = self.body(&closure.body, quote!(::matgrad::__private::one_like(&#p)), &inner);
         quote_spanned! {span=>
             let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });

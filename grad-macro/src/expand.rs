@@ -74,7 +74,7 @@ fn grad_fn(func: &ItemFn, sig: &Signature, body: TokenStream, stub: bool) -> Tok
         syn::GenericParam::Const(c) => Some(c.ident.clone()),
         syn::GenericParam::Lifetime(_) => None,
     });
-    let uses_user = quote!(let _ = #user::<#(#type_args),*>;);
+    let uses_user = (!stub).then(|| quote!(let _ = #user::<#(#type_args),*>;));
     quote! {
         #(#attrs)*
         #[doc = #doc]

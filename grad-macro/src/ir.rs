@@ -62,7 +62,7 @@ pub struct Node {
 
 #[derive(Debug)]
 pub enum Stmt {
-    Node(Node),
+    Node(Box<Node>),
     /// A statement kept as written (an assertion, an item), reading `inputs`.
     Effect {
         tokens: TokenStream,

@@ -118,7 +118,7 @@ impl Lower<'_> {
 
     fn node(&mut self, op: Op, active: bool, span: Span) -> ValueId {
         let out = self.fresh("t", Kind::Node, active, span);
-        self.stmts.push(Stmt::Node(Node { out, op, span, ty: None }));
+        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, ty: None })));
         out
     }
 
@@ -387,7 +387,16 @@ impl Lower<'_> {
                 return Some(self.rule(rule, args?, e.span()));
             }
         }
-        self.opaque(e, Construct::Method(&m.method))
+        // In an iterator chain, the iterator is what has no rule.
+        let mut culprit = &m.method;
+        let mut recv = &*m.receiver;
+        while let Expr::MethodCall(inner) = recv {
+            if messages::is_iterator_method(&inner.method) {
+                culprit = &inner.method;
+            }
+            recv = &inner.receiver;
+        }
+        self.opaque(e, Construct::Method(culprit))
     }
 
     /// An operand of a rule; a constant one (`powi`'s exponent) must not be differentiated.

@@ -116,14 +116,16 @@ where
         let (a, n) = (V::adj_entry(grad, k), V::adj_entry(&numeric, k));
         let err = (a - n).abs();
         let rel = err / nalgebra::RealField::max(n.abs(), nalgebra::one::<V::Scalar>());
-        if err > out.max_abs_error || err != err {
+        // NaN compares false everywhere: it counts as the worst error and fails the check.
+        let finite = rel.partial_cmp(&tol).is_some();
+        if err > out.max_abs_error || !finite {
             out.max_abs_error = err;
         }
-        if rel > out.max_rel_error || rel != rel {
+        if rel > out.max_rel_error || !finite {
             out.max_rel_error = rel;
             out.worst_entry = k;
         }
-        if !(rel <= tol) {
+        if !finite || rel > tol {
             out.ok = false;
         }
     }

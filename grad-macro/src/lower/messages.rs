@@ -41,11 +41,15 @@ pub const EFFECT_MACROS: &[&str] = &[
 const ITERATOR_METHODS: &[&str] =
     &["iter", "into_iter", "iter_mut", "fold", "row_iter", "column_iter", "for_each", "sum_by", "product"];
 
+pub fn is_iterator_method(m: &Ident) -> bool {
+    ITERATOR_METHODS.contains(&m.to_string().as_str())
+}
+
 /// The error for construct `what` in `e`, which reads the differentiated variable `var`.
 pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
     let reads = format!("it reads `{var}`, which depends on a differentiated parameter");
     let (tokens, msg) = match what {
-        Construct::Method(m) if ITERATOR_METHODS.contains(&m.to_string().as_str()) => (
+        Construct::Method(m) if is_iterator_method(m) => (
             m.to_token_stream(),
             format!("iterator chains are not differentiable ({reads}): write the computation with matrix operations such as `sum()`, `map(|v| …)`, `dot` or `component_mul`"),
         ),

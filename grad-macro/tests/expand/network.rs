@@ -9,6 +9,7 @@ fn loss_grad(
     x: &DMatrix<f64>,
     y: &DMatrix<f64>,
 ) -> (f64, DMatrix<f64>) {
+    let _ = loss;
     let z_3 = ::matgrad::__private::by_ref(x) * ::matgrad::__private::by_ref(w);
     let (a_11, [a_11_d0]) = ::matgrad::__private::map_d(
         ::matgrad::__private::by_ref(&z_3),

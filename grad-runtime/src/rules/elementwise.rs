@@ -2,6 +2,13 @@
 //! whose derivative the macro derived.
 
 use super::lazy::Hadamard;
+
+/// An owned matrix's storage.
+type Owned<T, R, C> = nalgebra::Owned<T, R, C>;
+/// `G ⊙ D` for an adjoint `G` and a stored derivative `D`.
+pub type StoredHadamard<'a, T, R, C> = Hadamard<'a, T, R, C, Owned<T, R, C>, Owned<T, R, C>>;
+/// The value of a `map` and its stored partial derivatives.
+pub type MapWithPartials<T, R, C, const N: usize> = (OMatrix<T, R, C>, [OMatrix<T, R, C>; N]);
 use crate::value::Real;
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage};
@@ -15,7 +22,7 @@ pub fn component_mul_lhs<'a, T: Real, R: Dim, C: Dim, SX, SY: Storage<T, R, C>>(
     _x: &'a Matrix<T, R, C, SX>,
     y: &'a Matrix<T, R, C, SY>,
     g: &'a OMatrix<T, R, C>,
-) -> Hadamard<'a, T, R, C, nalgebra::Owned<T, R, C>, SY>
+) -> Hadamard<'a, T, R, C, Owned<T, R, C>, SY>
 where
     DefaultAllocator: Allocator<R, C>,
 {
@@ -28,7 +35,7 @@ pub fn component_mul_rhs<'a, T: Real, R: Dim, C: Dim, SX: Storage<T, R, C>, SY>(
     x: &'a Matrix<T, R, C, SX>,
     _y: &'a Matrix<T, R, C, SY>,
     g: &'a OMatrix<T, R, C>,
-) -> Hadamard<'a, T, R, C, nalgebra::Owned<T, R, C>, SX>
+) -> Hadamard<'a, T, R, C, Owned<T, R, C>, SX>
 where
     DefaultAllocator: Allocator<R, C>,
 {
@@ -83,7 +90,7 @@ where
 pub fn map_d<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>, const N: usize, F>(
     x: &Matrix<T, R, C, S>,
     mut f: F,
-) -> (OMatrix<T, R, C>, [OMatrix<T, R, C>; N])
+) -> MapWithPartials<T, R, C, N>
 where
     F: FnMut(T) -> (T, [T; N]),
     DefaultAllocator: Allocator<R, C>,
@@ -108,7 +115,7 @@ where
 pub fn map_adj<'a, T: Real, R: Dim, C: Dim>(
     d: &'a OMatrix<T, R, C>,
     g: &'a OMatrix<T, R, C>,
-) -> Hadamard<'a, T, R, C, nalgebra::Owned<T, R, C>, nalgebra::Owned<T, R, C>>
+) -> StoredHadamard<'a, T, R, C>
 where
     DefaultAllocator: Allocator<R, C>,
 {

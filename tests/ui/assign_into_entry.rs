@@ -1,0 +1,11 @@
+use matgrad::differentiate;
+use nalgebra::DMatrix;
+
+#[differentiate]
+fn f(x: &DMatrix<f64>) -> f64 {
+    let mut y = x.clone();
+    y[(0, 0)] = 1.0;
+    y.sum()
+}
+
+fn main() {}

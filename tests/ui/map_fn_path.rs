@@ -1,0 +1,13 @@
+use matgrad::differentiate;
+use nalgebra::DMatrix;
+
+fn sq(v: f64) -> f64 {
+    v * v
+}
+
+#[differentiate]
+fn f(x: &DMatrix<f64>) -> f64 {
+    x.map(sq).sum()
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use matgrad::differentiate;
+
+#[differentiate]
+struct S;
+
+fn main() {}
