@@ -27,7 +27,11 @@ fn main() {
     let resid = &x - &d * &r;
     let closed_dd = -2.0 * &resid * r.transpose();
     let closed_dr = -2.0 * d.transpose() * &resid;
-    println!("|dD − closed form| = {:.2e}, |dR − closed form| = {:.2e}", (&dd - closed_dd).norm(), (&dr - closed_dr).norm());
+    println!(
+        "|dD − closed form| = {:.2e}, |dR − closed form| = {:.2e}",
+        (&dd - closed_dd).norm(),
+        (&dr - closed_dr).norm()
+    );
 
     let rate = 0.01;
     println!("step   ‖X − DR‖²");
