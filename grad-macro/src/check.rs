@@ -38,8 +38,6 @@ pub struct Signature {
     pub wrt: Vec<usize>,
     /// The value's type.
     pub ret: Type,
-    /// Generic type parameters (scalars): `_grad` bounds them by `Real`.
-    pub scalar_generics: Vec<Ident>,
 }
 
 /// Reads the signature, reporting everything unsupported into `cx`.
@@ -67,7 +65,7 @@ pub fn signature(cx: &Ctxt, item: &ItemFn, args: &Args) -> Signature {
     let params: Vec<Param> = sig.inputs.iter().filter_map(|arg| param(cx, arg, &scalar_generics)).collect();
     let wrt = wrt(cx, &params, args);
     let ret = ret(cx, sig);
-    Signature { params, wrt, ret, scalar_generics }
+    Signature { params, wrt, ret }
 }
 
 fn generics(cx: &Ctxt, item: &ItemFn) -> Vec<Ident> {

@@ -48,8 +48,8 @@ fn grad_fn(func: &ItemFn, sig: &Signature, body: TokenStream, stub: bool) -> Tok
     let vis = &func.vis;
     let name = format_ident!("{}_grad", func.sig.ident);
     let mut generics = func.sig.generics.clone();
-    for t in &sig.scalar_generics {
-        generics.make_where_clause().predicates.push(syn::parse_quote!(#t: ::matgrad::__private::Real));
+    for p in generics.type_params_mut() {
+        p.bounds.push(syn::parse_quote!(::matgrad::__private::Real));
     }
     let (params_g, where_clause) = (&generics.params, &generics.where_clause);
     let params = sig.params.iter().map(|p| {
