@@ -130,10 +130,12 @@ impl Emitter<'_> {
             Stmt::Effect { tokens, .. } => return tokens.clone(),
             Stmt::Node(node) => node,
         };
-        if !plan.read[node.out] && !matches!(node.op, Op::Opaque { .. }) {
-            return TokenStream::new(); // a pure value nothing reads
-        }
-        let out = self.ident(node.out);
+        // A value nothing reads is still computed, as the user's function computes it (and
+        // panics where it panics), but not bound.
+        let out = match plan.read[node.out] {
+            true => self.ident(node.out).to_token_stream(),
+            false => quote!(_),
+        };
         let ty = node.ty.as_ref().map(|t| quote!(: #t));
         let span = node.span;
         let value = match &node.op {

@@ -1,0 +1,26 @@
+#![no_std]
+
+use matgrad::differentiate;
+// In no_std, `v.tanh()` on f32 is the `ComplexField` method (the generated code does not need it).
+use nalgebra::{ComplexField, SMatrix, SVector};
+
+/// A small fixed-size loss: f(W) = ‖tanh(W x) − y‖² + 0.1 ‖W‖².
+#[differentiate(wrt(w))]
+pub fn loss(w: &SMatrix<f32, 3, 4>, x: &SVector<f32, 4>, y: &SVector<f32, 3>) -> f32 {
+    let h = (w * x).map(|v| v.tanh());
+    (h - y).norm_squared() + 0.1 * w.norm_squared()
+}
+
+/// One gradient step, callable from C.
+#[no_mangle]
+pub extern "C" fn matgrad_step(w: &mut [f32; 12], x: &[f32; 4], y: &[f32; 3], rate: f32) -> f32 {
+    let wm = SMatrix::<f32, 3, 4>::from_column_slice(w);
+    let (value, dw) = loss_grad(&wm, &SVector::from_column_slice(x), &SVector::from_column_slice(y));
+    w.copy_from_slice((wm - dw * rate).as_slice());
+    value
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
