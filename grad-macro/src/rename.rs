@@ -94,9 +94,10 @@ impl<R: Resolve> VisitMut for Renamer<'_, R> {
                 if self.is_bound(&name.to_string()) {
                     return;
                 }
+                // Replacements are atomic (an identifier, a literal, a path): no parentheses.
                 if let Some((toks, id)) = self.resolve.resolve(name) {
                     self.record(id);
-                    *e = Expr::Verbatim(quote::quote!((#toks)));
+                    *e = Expr::Verbatim(toks);
                 }
             }
             Expr::MethodCall(m) if symbol::SHAPE_METHODS.contains(&m.method.to_string().as_str()) => {
