@@ -112,3 +112,20 @@ fn chain_on_one_by_one() {
     let inner = (2.0 * (0.7 + 1.0) - 3.0) / 4.0;
     assert!((dx[0] - 2.0 * inner * 0.5).abs() < 1e-12);
 }
+
+mod visibility {
+    use matgrad::differentiate;
+
+    /// A `mut` parameter reassigned in the body: f(x) = (2x)² = 4x², f′ = 8x.
+    #[differentiate]
+    pub fn reassigned(mut x: f64) -> f64 {
+        x *= 2.0;
+        x * x
+    }
+}
+
+#[test]
+fn mut_parameters_and_visibility() {
+    // `reassigned_grad` is as public as `reassigned`.
+    assert_eq!(visibility::reassigned_grad(1.5), (9.0, 12.0));
+}
