@@ -179,7 +179,7 @@ impl Emitter<'_> {
                 let a = op(0);
                 quote_spanned!(span=> -#a)
             }
-            Fwd::Method("index") => {
+            Fwd::Index => {
                 let (m, idx) = (self.operand(args[0], false, span), self.plain(args[1]));
                 quote_spanned!(span=> #m[#idx])
             }

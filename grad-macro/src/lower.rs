@@ -261,7 +261,7 @@ impl Lower<'_> {
 
     fn macro_stmt(&mut self, m: &syn::StmtMacro) {
         let name = m.mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
-        if messages::EFFECT_MACROS.contains(&name.as_str()) {
+        if symbol::EFFECT_MACROS.contains(&name.as_str()) {
             let mut stmt = m.clone();
             let mut r = Renamer::new(self);
             r.visit_stmt_macro_mut(&mut stmt);

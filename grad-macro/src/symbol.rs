@@ -9,6 +9,8 @@ pub enum Fwd {
     Mul,
     Div,
     Neg,
+    /// `base[index]`.
+    Index,
     /// `recv.name(args…)`, an nalgebra method.
     Method(&'static str),
     /// `::matgrad::__private::name(args…)`, a scalar function (no_std-safe).
@@ -51,7 +53,7 @@ pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false);
 pub static MUL: Rule = rule!("*", Fwd::Mul, [R("mul_lhs"), R("mul_rhs")], false);
 pub static DIV: Rule = rule!("/", Fwd::Div, [R("div_lhs"), R("div_rhs")], false);
 pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false);
-pub static INDEX: Rule = rule!("index", Fwd::Method("index"), [R("index_adj"), Constant], false);
+pub static INDEX: Rule = rule!("index", Fwd::Index, [R("index_adj"), Constant], false);
 
 /// Methods on matrices (and `scale`/`add_scalar` on a matrix and a scalar), by name; the arity
 /// counts the arguments after the receiver.
@@ -112,6 +114,24 @@ pub const ALIAS_METHODS: &[&str] = &["clone", "clone_owned", "into_owned", "to_o
 
 /// Methods that read only a shape: their result is a constant.
 pub const SHAPE_METHODS: &[&str] = &["nrows", "ncols", "len", "shape", "is_empty", "is_square", "shape_generic"];
+
+/// Macros whose statements are kept as written in `_grad`: they read values without producing one.
+pub const EFFECT_MACROS: &[&str] = &[
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "println",
+    "eprintln",
+    "print",
+    "eprint",
+];
+
+/// Iterator methods: a chain through them has no rule (reported as an iterator chain).
+pub const ITERATOR_METHODS: &[&str] =
+    &["iter", "into_iter", "iter_mut", "fold", "row_iter", "column_iter", "for_each", "sum_by", "product"];
 
 /// Associated functions that build matrices from constants.
 pub const CONSTRUCTORS: &[&str] = &[

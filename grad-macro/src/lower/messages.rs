@@ -24,25 +24,8 @@ pub enum Construct<'a> {
 pub const PATTERN: &str =
     "`#[differentiate]` supports `let name = …;` and `let name: Type = …;`: bind one value per `let`";
 
-/// Macros whose statements are kept as written: they read values without producing one.
-pub const EFFECT_MACROS: &[&str] = &[
-    "assert",
-    "assert_eq",
-    "assert_ne",
-    "debug_assert",
-    "debug_assert_eq",
-    "debug_assert_ne",
-    "println",
-    "eprintln",
-    "print",
-    "eprint",
-];
-
-const ITERATOR_METHODS: &[&str] =
-    &["iter", "into_iter", "iter_mut", "fold", "row_iter", "column_iter", "for_each", "sum_by", "product"];
-
 pub fn is_iterator_method(m: &Ident) -> bool {
-    ITERATOR_METHODS.contains(&m.to_string().as_str())
+    symbol::ITERATOR_METHODS.contains(&m.to_string().as_str())
 }
 
 /// The error for construct `what` in `e`, which reads the differentiated variable `var`.
