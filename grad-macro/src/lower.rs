@@ -26,7 +26,15 @@ pub struct Lowered {
 
 /// Lowers `block`, the body of a function with signature `sig`.
 pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
-    let mut lx = Lower { cx, values: Vec::new(), scopes: vec![Vec::new()], stmts: Vec::new(), closure: None };
+    let mut lx = Lower {
+        cx,
+        values: Vec::new(),
+        scopes: vec![Vec::new()],
+        stmts: Vec::new(),
+        closure: None,
+        poisoned: Vec::new(),
+        touched_poison: false,
+    };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
         let active = sig.wrt.contains(&i);
@@ -53,10 +61,18 @@ struct Lower<'c> {
     scopes: Vec<Vec<(String, ValueId)>>,
     stmts: Vec<Stmt>,
     closure: Option<Frame>,
+    /// Names whose `let` was reported as an error: their uses report nothing more.
+    poisoned: Vec<String>,
+    /// Whether the expression being renamed read a poisoned name.
+    touched_poison: bool,
 }
 
 impl Resolve for Lower<'_> {
     fn resolve(&mut self, name: &Ident) -> Option<(TokenStream, usize)> {
+        if self.is_poisoned(name) {
+            self.touched_poison = true;
+            return None;
+        }
         let id = self.lookup(name)?;
         let v = &self.values[id];
         let toks = match &v.kind {
@@ -76,6 +92,15 @@ impl Lower<'_> {
     fn fresh(&mut self, hint: &str, kind: Kind, active: bool, span: Span) -> ValueId {
         let ident = format_ident!("{}_{}", hint, self.values.len(), span = Span::mixed_site());
         self.push_value(ident, kind, active, span)
+    }
+
+    fn is_poisoned(&self, name: &Ident) -> bool {
+        self.lookup_depth(name).is_none() && self.poisoned.iter().any(|p| *name == p)
+    }
+
+    fn lookup_depth(&self, name: &Ident) -> Option<usize> {
+        let name = name.to_string();
+        self.scopes.iter().rposition(|s| s.iter().any(|(n, _)| *n == name))
     }
 
     fn bind(&mut self, name: &Ident, id: ValueId) {
@@ -174,6 +199,7 @@ impl Lower<'_> {
             other => return self.cx.error_spanned_by(other, messages::PATTERN),
         };
         let Some(init) = &l.init else {
+            self.poisoned.extend(ident.map(|i| i.to_string()));
             return self
                 .cx
                 .error_spanned_by(l, "`let` without a value is not supported: bind the value where it is computed");
@@ -182,7 +208,10 @@ impl Lower<'_> {
             return self.cx.error_spanned_by(else_token, "`let … else` is not supported in a `#[differentiate]` body");
         }
         let first_new = self.values.len();
-        let Some(mut id) = self.expr(&init.expr) else { return };
+        let Some(mut id) = self.expr(&init.expr) else {
+            self.poisoned.extend(ident.map(|i| i.to_string()));
+            return;
+        };
         let ty = ty.filter(|t| !matches!(t, syn::Type::Reference(_)));
         if let (Some(_), Kind::Inline(tokens)) = (ty, &self.values[id].kind) {
             // A typed constant: bind it so that the annotation is kept.
@@ -242,6 +271,9 @@ impl Lower<'_> {
             return self.cx.error_spanned_by(place, "only local variables can be assigned to");
         };
         let Some(value) = value else { return };
+        if self.is_poisoned(name) {
+            return;
+        }
         let target = name.to_string();
         if self
             .closure
@@ -292,6 +324,7 @@ impl Lower<'_> {
             },
             Expr::Binary(b) => self.binary(e, b),
             Expr::Path(p) => match p.path.get_ident() {
+                Some(name) if p.qself.is_none() && self.is_poisoned(name) => None,
                 Some(name) if p.qself.is_none() => match self.lookup(name) {
                     Some(id) => Some(id),
                     None => Some(self.inline(e.to_token_stream(), e.span())),
@@ -474,9 +507,13 @@ impl Lower<'_> {
     /// differentiated value, an error otherwise.
     fn opaque(&mut self, e: &Expr, what: Construct) -> Option<ValueId> {
         let mut copy = e.clone();
+        self.touched_poison = false;
         let mut r = Renamer::new(self);
         r.visit_expr_mut(&mut copy);
         let (reads, shape_reads) = (r.reads, r.shape_reads);
+        if self.touched_poison {
+            return None; // already reported where the name was bound
+        }
         if let Some(&bad) = reads.iter().find(|&&id| self.values[id].active) {
             let name = self.user_name(bad);
             self.cx.push(messages::not_differentiable(e, &what, &name));
