@@ -95,12 +95,17 @@ impl Lower<'_> {
     }
 
     fn is_poisoned(&self, name: &Ident) -> bool {
-        self.lookup_depth(name).is_none() && self.poisoned.iter().any(|p| *name == p)
+        self.binding(name).is_none() && self.poisoned.iter().any(|p| *name == p)
     }
 
-    fn lookup_depth(&self, name: &Ident) -> Option<usize> {
+    /// The innermost binding of `name`: its scope depth and value.
+    fn binding(&self, name: &Ident) -> Option<(usize, ValueId)> {
         let name = name.to_string();
-        self.scopes.iter().rposition(|s| s.iter().any(|(n, _)| *n == name))
+        self.scopes
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(d, s)| s.iter().rev().find(|(n, _)| *n == name).map(|(_, id)| (d, *id)))
     }
 
     fn bind(&mut self, name: &Ident, id: ValueId) {
@@ -110,13 +115,7 @@ impl Lower<'_> {
     }
 
     fn lookup(&mut self, name: &Ident) -> Option<ValueId> {
-        let name = name.to_string();
-        let (depth, id) = self
-            .scopes
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(d, s)| s.iter().rev().find(|(n, _)| *n == name).map(|(_, id)| (d, *id)))?;
+        let (depth, id) = self.binding(name)?;
         match &self.closure {
             Some(f) if depth < f.base && !matches!(self.values[id].kind, Kind::Inline(_)) => Some(self.capture(id)),
             _ => Some(id),
@@ -124,7 +123,7 @@ impl Lower<'_> {
     }
 
     fn capture(&mut self, outer: ValueId) -> ValueId {
-        let frame = self.closure.as_ref().expect("capture outside a closure");
+        let Some(frame) = &self.closure else { return outer };
         if let Some(&c) = frame
             .captures
             .iter()
