@@ -17,6 +17,38 @@ pub struct Args {
 impl Parse for Args {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut args = Args::default();
+        args.parse_rest(input)?;
+        Ok(args)
+    }
+}
+
+/// `#[custom_vjp(rule)]` or `#[custom_vjp(rule, wrt(a, b))]`.
+pub struct RuleArgs {
+    /// The function computing the adjoints.
+    pub rule: syn::Path,
+    pub args: Args,
+}
+
+impl Parse for RuleArgs {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.is_empty() || input.peek(kw::wrt) {
+            return Err(input.error(
+                "`#[custom_vjp]` names the function computing the adjoints first: `#[custom_vjp(my_rule)]`, with `fn my_rule(<the parameters>, value: &R, adjoint: R) -> <gradients>`",
+            ));
+        }
+        let rule: syn::Path = input.parse()?;
+        let mut args = Args::default();
+        if !input.is_empty() {
+            input.parse::<Token![,]>()?;
+            args.parse_rest(input)?;
+        }
+        Ok(RuleArgs { rule, args })
+    }
+}
+
+impl Args {
+    fn parse_rest(&mut self, input: ParseStream) -> syn::Result<()> {
+        let args = self;
         while !input.is_empty() {
             let lookahead = input.lookahead1();
             if lookahead.peek(kw::wrt) {
@@ -44,6 +76,6 @@ impl Parse for Args {
                 input.parse::<Token![,]>()?;
             }
         }
-        Ok(args)
+        Ok(())
     }
 }

@@ -38,6 +38,8 @@ pub struct Signature {
     pub wrt: Vec<usize>,
     /// The value's type.
     pub ret: Type,
+    /// Whether the value is a matrix (then there is a `_vjp` but no `_grad`).
+    pub ret_is_matrix: bool,
 }
 
 /// Reads the signature, reporting everything unsupported into `cx`.
@@ -65,7 +67,8 @@ pub fn signature(cx: &Ctxt, item: &ItemFn, args: &Args) -> Signature {
     let params: Vec<Param> = sig.inputs.iter().filter_map(|arg| param(cx, arg, &scalar_generics)).collect();
     let wrt = wrt(cx, &params, args);
     let ret = ret(cx, sig);
-    Signature { params, wrt, ret }
+    let ret_is_matrix = classify(&ret, &scalar_generics) == Class::Matrix;
+    Signature { params, wrt, ret, ret_is_matrix }
 }
 
 fn generics(cx: &Ctxt, item: &ItemFn) -> Vec<Ident> {
@@ -203,7 +206,7 @@ fn ret(cx: &Ctxt, sig: &syn::Signature) -> Type {
     if let Some(what) = bad {
         cx.error_spanned_by(
             &ty,
-            format!("a `#[differentiate]` function returns a float scalar (f32 or f64) to differentiate, not {what}"),
+            format!("a `#[differentiate]` function returns a float scalar (f32 or f64) to differentiate, or a matrix (for its vector-Jacobian product), not {what}"),
         );
     }
     ty

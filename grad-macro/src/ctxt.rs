@@ -22,6 +22,16 @@ impl Ctxt {
         self.errors.borrow_mut().push(err);
     }
 
+    /// How many errors were reported.
+    pub fn len(&self) -> usize {
+        self.errors.borrow().len()
+    }
+
+    /// Forgets the errors reported after the first `len` (a construct lowered again).
+    pub fn truncate(&self, len: usize) {
+        self.errors.borrow_mut().truncate(len);
+    }
+
     pub fn has_errors(&self) -> bool {
         !self.errors.borrow().is_empty()
     }

@@ -22,30 +22,42 @@
 //! }
 //! ```
 
+use std::cell::RefCell;
+
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 
 use crate::check::Signature;
-use crate::ir::{Body, Closure, Kind, Node, Op, Stmt, Value, ValueId};
+use crate::ir::{Body, Branch, Closure, Head, Kind, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::reverse::{self, Plan};
 use crate::symbol::{Adj, Fwd, Rule};
 
-/// The body of `_grad`: forward pass, reverse sweep, and the tuple `(value, gradients…)`.
-pub fn grad_body(sig: &Signature, low: &Lowered) -> TokenStream {
-    let em = Emitter { values: &low.values };
-    let ret_ty = &sig.ret;
-    let seed = quote!(::matgrad::__private::one::<#ret_ty>());
+/// The parts of `<name>_pullback`: the forward pass, the reverse sweep, the value and the
+/// gradients of `wrt`.
+pub struct Parts {
+    /// Items the code needs (the enums that record which arm of a branch ran).
+    pub items: TokenStream,
+    pub forward: TokenStream,
+    /// The reverse sweep, starting from the result's adjoint `seed`.
+    pub reverse: TokenStream,
+    pub value: TokenStream,
+    pub grads: Vec<TokenStream>,
+}
+
+/// Emits the function's forward pass and reverse sweep; the result's adjoint is `seed`.
+pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident) -> Parts {
+    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()) };
     let wrt: Vec<ValueId> = sig.wrt.iter().map(|&i| low.params[i]).collect();
-    let (code, value, grads) = em.body(&low.body, seed, &wrt);
-    quote! {
-        #code
-        (#value, #(#grads),*)
-    }
+    let (forward, reverse, value, grads) = em.function(&low.body, quote!(#seed), &wrt);
+    let items = em.items.into_inner();
+    Parts { items: quote!(#(#items)*), forward, reverse, value, grads }
 }
 
 struct Emitter<'a> {
     values: &'a [Value],
+    /// Items emitted at the top of the function.
+    items: RefCell<Vec<TokenStream>>,
 }
 
 impl Emitter<'_> {
@@ -93,24 +105,28 @@ impl Emitter<'_> {
         }
     }
 
-    /// Forward pass and reverse sweep of `body`, seeding its result's adjoint with `seed`.
-    /// Returns the code, the result, and the adjoints of `wrt` (zeros where none arrived).
-    fn body(&self, body: &Body, seed: TokenStream, wrt: &[ValueId]) -> (TokenStream, TokenStream, Vec<TokenStream>) {
+    /// Forward pass and reverse sweep of a function's (or closure's) `body`, seeding its
+    /// result's adjoint with `seed`. Returns the forward code, the reverse code, the result,
+    /// and the adjoints of `wrt` (zeros where none arrived).
+    fn function(
+        &self,
+        body: &Body,
+        seed: TokenStream,
+        wrt: &[ValueId],
+    ) -> (TokenStream, TokenStream, TokenStream, Vec<TokenStream>) {
         let plan = reverse::plan(self.values, body);
         let mut born = vec![false; self.values.len()];
-        let mut code = TokenStream::new();
-        for (i, stmt) in body.stmts.iter().enumerate() {
-            code.extend(self.forward(stmt, i, &plan, body.ret));
-        }
+        let forward = self.block_forward(body, &plan, body.ret);
+        let mut rev = TokenStream::new();
         if let Some(ret) = body.ret.filter(|&r| self.values[r].active) {
-            code.extend(self.accumulate(ret, seed, &plan, &mut born));
+            rev.extend(self.accumulate(ret, seed, &plan, &mut born));
         }
-        for stmt in body.stmts.iter().rev() {
-            if let Stmt::Node(node) = stmt {
-                code.extend(self.reverse(node, &plan, &mut born));
-            }
-        }
-        let value = body.ret.map(|r| self.plain(r)).unwrap_or_else(|| quote!(::core::unreachable!()));
+        rev.extend(self.block_reverse(body, &plan, &mut born));
+        let value = match body.ret {
+            Some(r) if plan.rev_needed[r] || self.values[r].is_ref() => self.cloned(r),
+            Some(r) => self.plain(r),
+            None => quote!(::core::unreachable!()),
+        };
         let grads = wrt
             .iter()
             .map(|&w| {
@@ -122,13 +138,51 @@ impl Emitter<'_> {
                 }
             })
             .collect();
+        (forward, rev, value, grads)
+    }
+
+    /// A closure's body: forward pass and reverse sweep in one.
+    fn body(&self, body: &Body, seed: TokenStream, wrt: &[ValueId]) -> (TokenStream, TokenStream, Vec<TokenStream>) {
+        let (mut code, rev, value, grads) = self.function(body, seed, wrt);
+        code.extend(rev);
         (code, value, grads)
     }
 
-    fn forward(&self, stmt: &Stmt, at: usize, plan: &Plan, ret: Option<ValueId>) -> TokenStream {
+    /// A copy of `v` (an owned value from a reference, or a clone of a value still needed).
+    fn cloned(&self, v: ValueId) -> TokenStream {
+        let val = &self.values[v];
+        let (i, span) = (&val.ident, val.span);
+        match &val.kind {
+            Kind::Inline(t) => t.clone(),
+            _ if val.is_ref() => quote_spanned!(span=> ::core::clone::Clone::clone(#i)),
+            _ => quote_spanned!(span=> ::core::clone::Clone::clone(&#i)),
+        }
+    }
+
+    fn block_forward(&self, body: &Body, plan: &Plan, ret: Option<ValueId>) -> TokenStream {
+        let key = body.key();
+        body.stmts.iter().enumerate().map(|(i, stmt)| self.forward(stmt, (key, i), plan, ret)).collect()
+    }
+
+    fn block_reverse(&self, body: &Body, plan: &Plan, born: &mut [bool]) -> TokenStream {
+        let mut code = TokenStream::new();
+        for stmt in body.stmts.iter().rev() {
+            match stmt {
+                Stmt::Node(node) => code.extend(self.reverse(node, plan, born)),
+                Stmt::Effect { .. } => {}
+                Stmt::Branch(b) => code.extend(self.reverse_branch(stmt, b, plan, born)),
+                Stmt::Loop(l) => code.extend(self.reverse_loop(stmt, l, plan, born)),
+            }
+        }
+        code
+    }
+
+    fn forward(&self, stmt: &Stmt, at: (usize, usize), plan: &Plan, ret: Option<ValueId>) -> TokenStream {
         let node = match stmt {
             Stmt::Effect { tokens, .. } => return tokens.clone(),
             Stmt::Node(node) => node,
+            Stmt::Branch(b) => return self.forward_branch(stmt, b, at, plan),
+            Stmt::Loop(l) => return self.forward_loop(stmt, l, at, plan),
         };
         // A value nothing reads is still computed, as the user's function computes it (and
         // panics where it panics), but not bound.
@@ -152,8 +206,313 @@ impl Emitter<'_> {
                 let (code, y, _) = self.body(&closure.body, TokenStream::new(), &[]);
                 quote_spanned!(span=> #x.map(|#p| { #code #y }))
             }
+            Op::Call { func, args, by_ref, spans } => {
+                let argv = args.iter().enumerate().map(|(k, &a)| {
+                    let moved = reverse::movable(self.values, plan, ret, args, k, at);
+                    self.call_arg(a, by_ref[k], moved, spans[k])
+                });
+                let argv: Vec<TokenStream> = argv.collect();
+                if plan.participates(self.values, node.out) {
+                    let pb = self.pullback_ident(node.out);
+                    let f = pullback_path(func);
+                    return quote_spanned!(span=> let (#out, #pb) = #f(#(#argv),*););
+                }
+                quote_spanned!(span=> #func(#(#argv),*))
+            }
         };
         quote_spanned!(span=> let #out #ty = #value;)
+    }
+
+    /// An argument of a call, as the user wrote it (`&x` or `x`); a value still needed
+    /// afterwards is cloned rather than moved.
+    fn call_arg(&self, v: ValueId, by_ref: bool, moved: bool, span: Span) -> TokenStream {
+        let val = &self.values[v];
+        let i = &val.ident;
+        match &val.kind {
+            Kind::Inline(t) if by_ref => quote_spanned!(span=> &(#t)),
+            Kind::Inline(t) => t.clone(),
+            _ if by_ref => quote_spanned!(span=> &#i),
+            _ if val.is_ref() || moved => quote_spanned!(span=> #i),
+            _ => quote_spanned!(span=> ::core::clone::Clone::clone(&#i)),
+        }
+    }
+
+    fn pullback_ident(&self, out: ValueId) -> Ident {
+        format_ident!("{}_pullback", self.ident(out), span = Span::mixed_site())
+    }
+
+    /// The value an arm or a loop body gives a variable: moved when nothing else needs it.
+    fn result(&self, r: ValueId, plan: &Plan, inside: usize, at: (usize, usize), keep: bool) -> TokenStream {
+        let val = &self.values[r];
+        match &val.kind {
+            Kind::Inline(t) => t.clone(),
+            _ if val.is_ref() => self.cloned(r),
+            _ if plan.def[r] == inside => {
+                if keep {
+                    self.cloned(r)
+                } else {
+                    self.ident(r).to_token_stream()
+                }
+            }
+            Kind::Node if !keep && !plan.rev_needed[r] && plan.last_use[r] == Some(at) => {
+                self.ident(r).to_token_stream()
+            }
+            _ => self.cloned(r),
+        }
+    }
+
+    /// The values of `body` its reverse pass reads, kept on the tape.
+    fn saved(&self, body: &Body, plan: &Plan) -> Vec<ValueId> {
+        let mut own = body.own();
+        own.retain(|&v| plan.rev_needed[v]);
+        own.sort_unstable();
+        own.dedup();
+        own
+    }
+
+    fn enum_ident(&self, tape: ValueId) -> Ident {
+        format_ident!("Branch{}", tape, span = Span::mixed_site())
+    }
+
+    fn forward_branch(&self, stmt: &Stmt, b: &Branch, at: (usize, usize), plan: &Plan) -> TokenStream {
+        let part = plan.stmt_participates(self.values, stmt);
+        let e = self.enum_ident(b.tape);
+        if part {
+            let vars: Vec<Ident> = (0..b.arms.len()).map(|k| format_ident!("A{}", k)).collect();
+            self.items.borrow_mut().push(quote! {
+                enum #e<#(#vars),*> { #(#vars(#vars)),* }
+            });
+        }
+        let arms: Vec<TokenStream> = b
+            .arms
+            .iter()
+            .enumerate()
+            .map(|(k, arm)| {
+                let code = self.block_forward(&arm.body, plan, None);
+                let key = arm.body.key();
+                let results = arm.results.iter().enumerate().map(|(j, &r)| {
+                    let repeated = arm.results[j + 1..].contains(&r);
+                    let saved_here = plan.def[r] == key && plan.rev_needed[r];
+                    self.result(r, plan, key, at, repeated || saved_here)
+                });
+                let results: Vec<TokenStream> = results.collect();
+                let tape = part.then(|| {
+                    let saved = self.saved(&arm.body, plan).into_iter().map(|v| {
+                        if arm.results.contains(&v) {
+                            self.cloned(v)
+                        } else {
+                            self.ident(v).to_token_stream()
+                        }
+                    });
+                    let var = format_ident!("A{}", k);
+                    quote!(#e::#var((#(#saved,)*)))
+                });
+                match (results.is_empty(), &tape) {
+                    (true, None) => quote!({ #code }),
+                    _ => quote!({ #code (#(#results,)* #tape) }),
+                }
+            })
+            .collect();
+        let expr = match &b.head {
+            Head::If { conds } => {
+                let mut it = arms.iter();
+                let first = it.next();
+                let mut code = quote!();
+                for (c, arm) in conds.iter().zip(arms.iter()) {
+                    if code.is_empty() {
+                        code = quote!(if #c #arm);
+                    } else {
+                        code = quote!(#code else if #c #arm);
+                    }
+                }
+                let _ = first;
+                match arms.last() {
+                    Some(last) if arms.len() > conds.len() => quote!(#code else #last),
+                    _ => code,
+                }
+            }
+            Head::Match { scrutinee, pats } => quote!(match #scrutinee { #(#pats => #arms,)* }),
+        };
+        let outs = b.outs.iter().map(|&o| match plan.read[o] {
+            true => self.ident(o).to_token_stream(),
+            false => quote!(_),
+        });
+        let outs: Vec<TokenStream> = outs.collect();
+        let span = b.span;
+        match (outs.is_empty(), part) {
+            (true, false) => quote_spanned!(span=> #expr;),
+            _ => {
+                let tape = part.then(|| self.ident(b.tape));
+                quote_spanned!(span=> let (#(#outs,)* #tape) = #expr;)
+            }
+        }
+    }
+
+    fn reverse_branch(&self, stmt: &Stmt, b: &Branch, plan: &Plan, born: &mut [bool]) -> TokenStream {
+        if !plan.stmt_participates(self.values, stmt) {
+            return TokenStream::new();
+        }
+        let mut code = self.pre_zero(stmt, plan, born);
+        let e = self.enum_ident(b.tape);
+        let mut arms = Vec::new();
+        for (k, arm) in b.arms.iter().enumerate() {
+            let mut body = TokenStream::new();
+            for (j, &o) in b.outs.iter().enumerate() {
+                let r = arm.results[j];
+                if plan.participates(self.values, o) && born[o] && self.values[r].active {
+                    let d = self.adj(o);
+                    body.extend(self.accumulate(r, quote!(#d), plan, born));
+                }
+            }
+            body.extend(self.block_reverse(&arm.body, plan, born));
+            let saved = self.saved(&arm.body, plan).into_iter().map(|v| self.ident(v));
+            let var = format_ident!("A{}", k);
+            arms.push(quote!(#[allow(unused_variables)] #e::#var((#(#saved,)*)) => { #body }));
+        }
+        let tape = self.ident(b.tape);
+        code.extend(quote!(match #tape { #(#arms)* }));
+        code
+    }
+
+    /// Starts at zero the adjoints that `stmt`'s reverse pass adds to and that do not exist
+    /// yet: inside an arm or a loop body, a contribution cannot be the first.
+    fn pre_zero(&self, stmt: &Stmt, plan: &Plan, born: &mut [bool]) -> TokenStream {
+        let mut code = TokenStream::new();
+        for t in plan.outer_targets(self.values, stmt) {
+            if !born[t] {
+                born[t] = true;
+                let (d, r) = (self.adj(t), self.reference(t));
+                code.extend(quote!(let mut #d = ::matgrad::__private::zero_like(#r);));
+            }
+        }
+        code
+    }
+
+    fn forward_loop(&self, stmt: &Stmt, l: &Loop, at: (usize, usize), plan: &Plan) -> TokenStream {
+        let part = plan.stmt_participates(self.values, stmt);
+        let key = l.body.key();
+        let end = (key, l.body.stmts.len());
+        let mut code = TokenStream::new();
+        for (k, c) in l.carried.iter().enumerate() {
+            let repeated = l.carried[..k].iter().any(|o| o.before == c.before);
+            let init = self.result(c.before, plan, usize::MAX, at, repeated);
+            let out = self.ident(c.out);
+            code.extend(quote!(let mut #out = #init;));
+        }
+        let tape = self.ident(l.tape);
+        let iter = &l.iter;
+        let iter = if part {
+            match &l.fixed_len {
+                Some(n) => {
+                    code.extend(quote!(let mut #tape = ::matgrad::__private::FixedTape::<_, { #n }>::new();));
+                    iter.clone()
+                }
+                None => {
+                    let it = format_ident!("{}_iter", tape, span = Span::mixed_site());
+                    code.extend(quote! {
+                        let #it = ::core::iter::IntoIterator::into_iter(#iter);
+                        let mut #tape = ::matgrad::__private::VecTape::with_capacity(::core::iter::Iterator::size_hint(&#it).0);
+                    });
+                    quote!(#it)
+                }
+            }
+        } else {
+            iter.clone()
+        };
+        let pat = match l.var {
+            Some(v) if plan.read[v] => self.ident(v).to_token_stream(),
+            _ => quote!(_),
+        };
+        let mut body = TokenStream::new();
+        for c in &l.carried {
+            if plan.read[c.inner] {
+                let (inner, out) = (self.ident(c.inner), self.ident(c.out));
+                body.extend(quote!(let #inner = #out;));
+            }
+        }
+        body.extend(self.block_forward(&l.body, plan, None));
+        if part {
+            let results: Vec<ValueId> = l.carried.iter().map(|c| c.result).collect();
+            let saved = self.saved(&l.body, plan).into_iter().map(|v| {
+                if results.contains(&v) {
+                    self.cloned(v)
+                } else {
+                    self.ident(v).to_token_stream()
+                }
+            });
+            body.extend(quote!(#tape.push((#(#saved,)*));));
+        }
+        for (k, c) in l.carried.iter().enumerate() {
+            let repeated = l.carried[..k].iter().any(|o| o.result == c.result);
+            let r = self.result(c.result, plan, key, end, repeated);
+            let out = self.ident(c.out);
+            body.extend(quote!(#out = #r;));
+        }
+        let span = l.span;
+        code.extend(quote_spanned!(span=> for #pat in #iter { #body }));
+        code
+    }
+
+    fn reverse_loop(&self, stmt: &Stmt, l: &Loop, plan: &Plan, born: &mut [bool]) -> TokenStream {
+        if !plan.stmt_participates(self.values, stmt) {
+            return TokenStream::new();
+        }
+        let mut code = self.pre_zero(stmt, plan, born);
+        let carried: Vec<_> = l.carried.iter().filter(|c| plan.carried_participates(self.values, c)).collect();
+        let carry = |c: &crate::ir::Carried| format_ident!("d_{}_carry", self.ident(c.out), span = Span::mixed_site());
+        for c in &carried {
+            let dc = carry(c);
+            let init = if born[c.out] {
+                self.adj(c.out).to_token_stream()
+            } else {
+                let r = self.reference(c.out);
+                quote!(::matgrad::__private::zero_like(#r))
+            };
+            code.extend(quote!(let mut #dc = #init;));
+        }
+        let mut body = TokenStream::new();
+        for c in &carried {
+            if !self.values[c.result].active {
+                continue;
+            }
+            let dc = carry(c);
+            let seed = if plan.participates(self.values, c.inner) {
+                quote!(#dc)
+            } else {
+                quote!(::matgrad::__private::take_zeroed(&mut #dc))
+            };
+            body.extend(self.accumulate(c.result, seed, plan, born));
+        }
+        body.extend(self.block_reverse(&l.body, plan, born));
+        for c in &carried {
+            if !plan.participates(self.values, c.inner) {
+                continue;
+            }
+            let dc = carry(c);
+            if born[c.inner] {
+                let d = self.adj(c.inner);
+                body.extend(quote!(#dc = #d;));
+            } else {
+                let r = self.reference(c.out);
+                body.extend(quote!(#dc = ::matgrad::__private::zero_like(#r);));
+            }
+        }
+        let saved = self.saved(&l.body, plan).into_iter().map(|v| self.ident(v));
+        let (tape, item) = (self.ident(l.tape), format_ident!("{}_item", self.ident(l.tape), span = Span::mixed_site()));
+        code.extend(quote! {
+            while let ::core::option::Option::Some(#item) = #tape.pop() {
+                #[allow(unused_variables)]
+                let (#(#saved,)*) = #item;
+                #body
+            }
+        });
+        for c in &carried {
+            if plan.participates(self.values, c.inner) && self.values[c.before].active {
+                let dc = carry(c);
+                code.extend(self.accumulate(c.before, quote!(#dc), plan, born));
+            }
+        }
+        code
     }
 
     fn forward_rule(&self, rule: &Rule, args: &[ValueId], span: Span, movable: impl Fn(usize) -> bool) -> TokenStream {
@@ -294,8 +653,37 @@ impl Emitter<'_> {
                     code.extend(self.accumulate(target, contrib, plan, born));
                 }
             }
+            Op::Call { args, spans, .. } => {
+                let pb = self.pullback_ident(node.out);
+                let gs: Vec<TokenStream> = args
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &a)| match self.values[a].active {
+                        true => format_ident!("{}_g{}", self.ident(node.out), k, span = Span::mixed_site()).to_token_stream(),
+                        false => quote!(_),
+                    })
+                    .collect();
+                code.extend(quote_spanned!(span=> let (#(#gs,)*) = #pb(#g);));
+                for (k, &a) in args.iter().enumerate() {
+                    if self.values[a].active {
+                        let gk = &gs[k];
+                        let sp = spans[k];
+                        let contrib = quote_spanned!(sp=> ::matgrad::__private::gradient(#gk));
+                        code.extend(self.accumulate(a, contrib, plan, born));
+                    }
+                }
+            }
             Op::Opaque { .. } => {}
         }
         code
     }
+}
+
+/// `f_pullback` for the path `f` (its generic arguments kept), spanned at `f`.
+fn pullback_path(func: &syn::Path) -> syn::Path {
+    let mut p = func.clone();
+    if let Some(last) = p.segments.last_mut() {
+        last.ident = format_ident!("{}_pullback", last.ident, span = last.ident.span());
+    }
+    p
 }

@@ -27,5 +27,18 @@ pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::differentiate(args.into(), item.into()).into()
 }
 
+/// Declares the adjoint rule of a function the macro cannot or should not see into (a solver,
+/// an FFI call, a numerically special formula): `#[custom_vjp(my_rule)]` or
+/// `#[custom_vjp(my_rule, wrt(a))]`.
+///
+/// The rule takes the function's parameters, a reference to its value and the value's adjoint,
+/// and returns the gradients of the `wrt` parameters (one bare, several in a tuple). It
+/// generates `<name>_pullback` (so that `#[differentiate]` functions calling it differentiate
+/// through the rule), `<name>_grad` for a scalar value and `<name>_vjp`.
+#[proc_macro_attribute]
+pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::custom_vjp(args.into(), item.into()).into()
+}
+
 #[cfg(test)]
 mod golden;

@@ -2,6 +2,7 @@
 //! reassignment make new values), computing which values depend on a differentiated parameter,
 //! and reporting every construct that has no rule.
 
+mod control;
 mod messages;
 
 use proc_macro2::{Ident, Span, TokenStream};
@@ -42,11 +43,11 @@ pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
         lx.bind(&p.ident, id);
         params.push(id);
     }
-    let ret = lx.block(&block.stmts, block.span());
+    let ret = lx.block(&block.stmts);
     if ret.is_none() && !cx.has_errors() {
         cx.error_spanned_by(block, "the body must end with the value to differentiate (a tail expression or `return`)");
     }
-    Lowered { values: lx.values, body: Body { stmts: lx.stmts, ret }, params }
+    Lowered { values: lx.values, body: Body { stmts: lx.stmts, ret, bound: Vec::new() }, params }
 }
 
 struct Frame {
@@ -154,7 +155,7 @@ impl Lower<'_> {
     // ----- statements -----
 
     /// Lowers statements in a new scope; returns the tail value.
-    fn block(&mut self, stmts: &[syn::Stmt], span: Span) -> Option<ValueId> {
+    fn block(&mut self, stmts: &[syn::Stmt]) -> Option<ValueId> {
         self.scopes.push(Vec::new());
         let mut tail = None;
         for (i, stmt) in stmts.iter().enumerate() {
@@ -165,15 +166,12 @@ impl Lower<'_> {
                     self.stmts.push(Stmt::Effect { tokens: item.to_token_stream(), inputs: Vec::new() })
                 }
                 syn::Stmt::Expr(Expr::Return(r), _) if last => tail = self.ret(r),
-                syn::Stmt::Expr(e, None) if last => tail = self.expr(e),
+                syn::Stmt::Expr(e, None) if last && !control::is_statement_like(e) => tail = self.expr(e),
                 syn::Stmt::Expr(e, _) => self.expr_stmt(e),
                 syn::Stmt::Macro(m) => self.macro_stmt(m),
             }
         }
         self.scopes.pop();
-        if tail.is_none() && stmts.is_empty() {
-            self.cx.push(syn::Error::new(span, "an empty block has no value to differentiate"));
-        }
         tail
     }
 
@@ -253,10 +251,28 @@ impl Lower<'_> {
             Expr::Call(_) | Expr::MethodCall(_) | Expr::Macro(_) => {
                 self.opaque(e, Construct::Statement);
             }
+            Expr::If(_) | Expr::Match(_) => {
+                self.branch(e, false);
+            }
+            Expr::ForLoop(f) => self.for_loop(f),
+            Expr::While(_) | Expr::Loop(_) | Expr::Break(_) | Expr::Continue(_) => self.unsupported_loop(e),
+            Expr::Block(b) if b.label.is_none() => {
+                self.block(&b.block.stmts);
+            }
             _ => {
                 self.expr(e);
             }
         }
+    }
+
+    fn unsupported_loop(&mut self, e: &Expr) {
+        let (tokens, msg) = match e {
+            Expr::While(w) => (w.while_token.to_token_stream(), "`while` loops are not supported: the reverse pass needs the number of iterations; write `for _ in 0..max_iter { … }` with a bound, and choose per iteration with `if`"),
+            Expr::Loop(l) => (l.loop_token.to_token_stream(), "`loop` is not supported: the reverse pass needs the number of iterations; write `for _ in 0..max_iter { … }` with a bound"),
+            Expr::Break(b) => (b.break_token.to_token_stream(), "`break` is not supported in a `#[differentiate]` body: run the loop for its whole range, and leave a variable unchanged with `if` in the iterations to skip"),
+            _ => (e.to_token_stream(), "`continue` is not supported in a `#[differentiate]` body: put the rest of the iteration under an `if`"),
+        };
+        self.cx.error_spanned_by(tokens, msg);
     }
 
     fn assign(&mut self, place: &Expr, value: Option<ValueId>) {
@@ -337,7 +353,14 @@ impl Lower<'_> {
                 let idx = self.opaque(&i.index, Construct::Index)?;
                 Some(self.rule(&symbol::INDEX, vec![base, idx], e.span()))
             }
-            Expr::Block(b) if b.label.is_none() => self.block(&b.block.stmts, e.span()),
+            Expr::Block(b) if b.label.is_none() => {
+                let errors = self.cx.len();
+                let v = self.block(&b.block.stmts);
+                if v.is_none() && self.cx.len() == errors {
+                    self.cx.error_spanned_by(e, "this block has no value: end it with an expression without `;`");
+                }
+                v
+            }
             Expr::Unsafe(u) => {
                 self.cx.error_spanned_by(u.unsafe_token, "`unsafe` blocks are not supported in a `#[differentiate]` body: move the unsafe code into a function with a user rule");
                 None
@@ -362,8 +385,18 @@ impl Lower<'_> {
                 self.cx.error_spanned_by(a, "`.await` is not supported: `#[differentiate]` functions are synchronous");
                 None
             }
-            Expr::If(_) | Expr::Match(_) => self.opaque(e, Construct::Branch),
-            Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => self.opaque(e, Construct::Loop),
+            Expr::If(_) | Expr::Match(_) => self.branch(e, true),
+            Expr::ForLoop(_) => {
+                self.cx.error_spanned_by(
+                    e,
+                    "a `for` loop has no value: write it as a statement, and use the variables it assigns after it",
+                );
+                None
+            }
+            Expr::While(_) | Expr::Loop(_) | Expr::Break(_) | Expr::Continue(_) => {
+                self.unsupported_loop(e);
+                None
+            }
             Expr::Macro(_) => self.opaque(e, Construct::Macro),
             Expr::Cast(_) => self.opaque(e, Construct::Cast),
             Expr::Assign(a) => {
@@ -458,7 +491,33 @@ impl Lower<'_> {
                 return self.opaque(e, Construct::Constructor(&p.path));
             }
         }
-        self.opaque(e, Construct::Call(Some(&p.path)))
+        if p.qself.is_none() && !self.reads_active(e) {
+            return self.opaque(e, Construct::Call(Some(&p.path)));
+        }
+        if p.qself.is_some() || p.path.segments.len() > 1 && symbol::is_std_path(&p.path) {
+            return self.opaque(e, Construct::Call(Some(&p.path)));
+        }
+        // A function differentiated through its pullback (composition).
+        let mut args = Vec::new();
+        let mut by_ref = Vec::new();
+        for a in &c.args {
+            by_ref.push(matches!(a, Expr::Reference(r) if r.mutability.is_none()));
+            args.push(self.expr(a));
+        }
+        let args: Vec<ValueId> = args.into_iter().collect::<Option<_>>()?;
+        let spans = c.args.iter().map(|a| a.span()).collect();
+        let active = args.iter().any(|&a| self.values[a].active);
+        let op = Op::Call { func: p.path.clone(), args, by_ref, spans };
+        Some(self.node(op, active, e.span()))
+    }
+
+    /// Whether `e` reads a differentiated value.
+    fn reads_active(&mut self, e: &Expr) -> bool {
+        let mut copy = e.clone();
+        let mut r = Renamer::new(self);
+        r.visit_expr_mut(&mut copy);
+        let reads = r.reads;
+        reads.iter().any(|&v| self.values[v].active)
     }
 
     fn map(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {
@@ -498,7 +557,7 @@ impl Lower<'_> {
         let stmts = std::mem::replace(&mut self.stmts, outer_stmts);
         let captures = frame.map(|f| f.captures).unwrap_or_default();
         let active = active_in || captures.iter().any(|&c| self.values[c].active);
-        let closure = Closure { param, captures, body: Body { stmts, ret: Some(ret?) } };
+        let closure = Closure { param, captures, body: Body { stmts, ret: Some(ret?), bound: Vec::new() } };
         Some(self.node(Op::Map { input, closure: Box::new(closure) }, active, e.span()))
     }
 

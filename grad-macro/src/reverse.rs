@@ -2,6 +2,11 @@
 //! adjoint receives (to start it with the first and accumulate the rest in place), which
 //! forward values the reverse pass reads, and where a forward value is last used (so that it
 //! can be moved there instead of borrowed).
+//!
+//! Control flow: a value computed in an arm or a loop body reaches the result only through the
+//! statement's outputs, so a branch or loop takes part when one of its outputs does. A loop's
+//! carried value takes part when its value after the loop does, or when its value at the start
+//! of an iteration does (the previous iteration's result then does): that is a fixed point.
 
 use crate::ir::{outer_of, Body, Kind, Op, Stmt, Value, ValueId};
 use crate::symbol::Adj;
@@ -13,20 +18,87 @@ pub struct Plan {
     pub contribs: Vec<usize>,
     /// The reverse pass reads the value.
     pub rev_needed: Vec<bool>,
-    /// The statement that reads the value last in the forward pass.
-    pub last_use: Vec<Option<usize>>,
+    /// The statement that reads the value last in the forward pass, in the body that defines
+    /// it: `(body key, index)`; an arm's results and a loop's carried values count as read
+    /// after its last statement.
+    pub last_use: Vec<Option<(usize, usize)>>,
     /// Some statement reads the value (forward or reverse).
     pub read: Vec<bool>,
+    /// The body that defines each value.
+    pub def: Vec<usize>,
 }
 
 impl Plan {
-    /// Whether node output `out` takes part in the reverse sweep.
-    pub fn participates(&self, values: &[Value], out: ValueId) -> bool {
-        values[out].active && self.useful[out]
+    /// Whether value `v` takes part in the reverse sweep.
+    pub fn participates(&self, values: &[Value], v: ValueId) -> bool {
+        values[v].active && self.useful[v]
+    }
+
+    /// Whether a branch or loop statement has a reverse pass.
+    pub fn stmt_participates(&self, values: &[Value], stmt: &Stmt) -> bool {
+        match stmt {
+            Stmt::Branch(b) => b.outs.iter().any(|&o| self.participates(values, o)),
+            Stmt::Loop(l) => l.carried.iter().any(|c| self.carried_participates(values, c)),
+            Stmt::Node(n) => self.participates(values, n.out),
+            Stmt::Effect { .. } => false,
+        }
+    }
+
+    pub fn carried_participates(&self, values: &[Value], c: &crate::ir::Carried) -> bool {
+        self.participates(values, c.out) || self.participates(values, c.inner)
+    }
+
+    /// The adjoint contributions made inside `stmt` (a branch or loop) to values defined
+    /// outside it: their adjoints must exist before its reverse pass.
+    pub fn outer_targets(&self, values: &[Value], stmt: &Stmt) -> Vec<ValueId> {
+        let mut inside = Vec::new();
+        stmt.defines(&mut inside);
+        let mut targets = Vec::new();
+        self.targets(values, stmt, &mut targets);
+        targets.retain(|t| !inside.contains(t));
+        targets.sort_unstable();
+        targets.dedup();
+        targets
+    }
+
+    fn targets(&self, values: &[Value], stmt: &Stmt, out: &mut Vec<ValueId>) {
+        let active = |v: ValueId| values[v].active;
+        match stmt {
+            Stmt::Node(n) if self.participates(values, n.out) => match &n.op {
+                Op::Rule { rule, args } => out.extend(
+                    args.iter().zip(rule.adj).filter(|(&a, adj)| active(a) && **adj != Adj::Constant).map(|(&a, _)| a),
+                ),
+                Op::Map { input, closure } => {
+                    let outer = closure.captures.iter().map(|&c| outer_of(values, c));
+                    out.extend(std::iter::once(*input).chain(outer).filter(|&v| active(v)));
+                }
+                Op::Call { args, .. } => out.extend(args.iter().copied().filter(|&a| active(a))),
+                Op::Opaque { .. } => {}
+            },
+            Stmt::Node(_) | Stmt::Effect { .. } => {}
+            Stmt::Branch(b) => {
+                for (j, &o) in b.outs.iter().enumerate() {
+                    if self.participates(values, o) {
+                        out.extend(b.arms.iter().map(|a| a.results[j]).filter(|&r| active(r)));
+                    }
+                }
+                for arm in &b.arms {
+                    arm.body.stmts.iter().for_each(|s| self.targets(values, s, out));
+                }
+            }
+            Stmt::Loop(l) => {
+                for c in &l.carried {
+                    if self.carried_participates(values, c) && active(c.result) {
+                        out.push(c.result);
+                    }
+                }
+                l.body.stmts.iter().for_each(|s| self.targets(values, s, out));
+            }
+        }
     }
 }
 
-/// Plans the reverse sweep of `body`, whose result's adjoint is seeded with 1.
+/// Plans the reverse sweep of `body`, whose result's adjoint is seeded.
 pub fn plan(values: &[Value], body: &Body) -> Plan {
     let n = values.len();
     let mut p = Plan {
@@ -35,7 +107,9 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         rev_needed: vec![false; n],
         last_use: vec![None; n],
         read: vec![false; n],
+        def: vec![body.key(); n],
     };
+    define(body, &mut p.def);
     if let Some(ret) = body.ret {
         p.useful[ret] = true;
         p.read[ret] = true;
@@ -43,59 +117,238 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
             p.contribs[ret] += 1;
         }
     }
-    for stmt in body.stmts.iter().rev() {
-        let Stmt::Node(node) = stmt else { continue };
-        if !p.participates(values, node.out) {
-            continue;
-        }
-        match &node.op {
-            Op::Rule { rule, args } => {
-                let mut reads_values = false;
-                for (&arg, adj) in args.iter().zip(rule.adj) {
-                    if !values[arg].active || *adj == Adj::Constant {
-                        continue;
-                    }
-                    p.useful[arg] = true;
-                    p.contribs[arg] += 1;
-                    reads_values |= matches!(adj, Adj::Rule(_));
-                }
-                if reads_values {
-                    args.iter().for_each(|&a| p.rev_needed[a] = true);
-                    if rule.needs_out {
-                        p.rev_needed[node.out] = true;
-                    }
-                }
-            }
-            Op::Map { input, closure } => {
-                let outer = closure.captures.iter().map(|&c| outer_of(values, c));
-                for v in std::iter::once(*input).chain(outer) {
-                    if values[v].active {
-                        p.useful[v] = true;
-                        p.contribs[v] += 1;
-                    }
-                }
-            }
-            Op::Opaque { .. } => {}
-        }
-    }
-    for (i, stmt) in body.stmts.iter().enumerate() {
-        let inputs = match stmt {
-            Stmt::Node(node) => node.op.inputs(values),
-            Stmt::Effect { inputs, .. } => inputs.clone(),
-        };
-        for v in inputs {
-            p.last_use[v] = Some(i);
-            p.read[v] = true;
-        }
-    }
+    while mark_useful(values, body, &mut p) {}
+    count(values, body, &mut p);
+    last_uses(values, body, &mut p);
     for v in 0..n {
         p.read[v] |= p.rev_needed[v];
     }
     p
 }
 
-/// Whether the forward statement `at`, reading `v` as operand `k` of `args`, may move `v`.
-pub fn movable(values: &[Value], plan: &Plan, ret: Option<ValueId>, args: &[ValueId], k: usize, at: usize) -> bool {
+fn define(body: &Body, def: &mut [usize]) {
+    for &v in &body.own() {
+        def[v] = body.key();
+    }
+    for stmt in &body.stmts {
+        match stmt {
+            Stmt::Branch(b) => b.arms.iter().for_each(|a| define(&a.body, def)),
+            Stmt::Loop(l) => define(&l.body, def),
+            Stmt::Node(_) | Stmt::Effect { .. } => {}
+        }
+    }
+}
+
+fn set(flag: &mut bool) -> bool {
+    !std::mem::replace(flag, true)
+}
+
+/// One backward pass marking what reaches the result; whether anything changed.
+fn mark_useful(values: &[Value], body: &Body, p: &mut Plan) -> bool {
+    let mut changed = false;
+    for stmt in body.stmts.iter().rev() {
+        match stmt {
+            Stmt::Node(node) => {
+                if !p.participates(values, node.out) {
+                    continue;
+                }
+                match &node.op {
+                    Op::Rule { rule, args } => {
+                        for (&arg, adj) in args.iter().zip(rule.adj) {
+                            if values[arg].active && *adj != Adj::Constant {
+                                changed |= set(&mut p.useful[arg]);
+                            }
+                        }
+                    }
+                    Op::Map { input, closure } => {
+                        let outer = closure.captures.iter().map(|&c| outer_of(values, c));
+                        for v in std::iter::once(*input).chain(outer) {
+                            if values[v].active {
+                                changed |= set(&mut p.useful[v]);
+                            }
+                        }
+                    }
+                    Op::Call { args, .. } => {
+                        for &a in args {
+                            if values[a].active {
+                                changed |= set(&mut p.useful[a]);
+                            }
+                        }
+                    }
+                    Op::Opaque { .. } => {}
+                }
+            }
+            Stmt::Effect { .. } => {}
+            Stmt::Branch(b) => {
+                for (j, &o) in b.outs.iter().enumerate() {
+                    if p.participates(values, o) {
+                        for arm in &b.arms {
+                            changed |= set(&mut p.useful[arm.results[j]]);
+                        }
+                    }
+                }
+                for arm in &b.arms {
+                    changed |= mark_useful(values, &arm.body, p);
+                }
+            }
+            Stmt::Loop(l) => {
+                for c in &l.carried {
+                    if p.carried_participates(values, c) {
+                        changed |= set(&mut p.useful[c.result]);
+                    }
+                }
+                changed |= mark_useful(values, &l.body, p);
+                for c in &l.carried {
+                    if p.participates(values, c.inner) {
+                        changed |= set(&mut p.useful[c.before]);
+                    }
+                }
+            }
+        }
+    }
+    changed
+}
+
+/// Counts contributions and marks what the reverse pass reads.
+fn count(values: &[Value], body: &Body, p: &mut Plan) {
+    for stmt in body.stmts.iter().rev() {
+        match stmt {
+            Stmt::Node(node) => {
+                if !p.participates(values, node.out) {
+                    continue;
+                }
+                match &node.op {
+                    Op::Rule { rule, args } => {
+                        let mut reads_values = false;
+                        for (&arg, adj) in args.iter().zip(rule.adj) {
+                            if !values[arg].active || *adj == Adj::Constant {
+                                continue;
+                            }
+                            p.contribs[arg] += 1;
+                            reads_values |= matches!(adj, Adj::Rule(_));
+                        }
+                        if reads_values {
+                            args.iter().for_each(|&a| p.rev_needed[a] = true);
+                            if rule.needs_out {
+                                p.rev_needed[node.out] = true;
+                            }
+                        }
+                    }
+                    Op::Map { input, closure } => {
+                        let outer = closure.captures.iter().map(|&c| outer_of(values, c));
+                        for v in std::iter::once(*input).chain(outer) {
+                            if values[v].active {
+                                p.contribs[v] += 1;
+                            }
+                        }
+                    }
+                    Op::Call { args, .. } => {
+                        for &a in args {
+                            if values[a].active {
+                                p.contribs[a] += 1;
+                            }
+                        }
+                    }
+                    Op::Opaque { .. } => {}
+                }
+            }
+            Stmt::Effect { .. } => {}
+            Stmt::Branch(b) => {
+                if !p.stmt_participates(values, stmt) {
+                    continue;
+                }
+                for (j, &o) in b.outs.iter().enumerate() {
+                    if p.participates(values, o) {
+                        for arm in &b.arms {
+                            if values[arm.results[j]].active {
+                                p.contribs[arm.results[j]] += 1;
+                            }
+                        }
+                    }
+                }
+                for arm in &b.arms {
+                    count(values, &arm.body, p);
+                }
+                p.rev_needed[b.tape] = true;
+                for t in p.outer_targets(values, stmt) {
+                    p.rev_needed[t] = true;
+                }
+            }
+            Stmt::Loop(l) => {
+                if !p.stmt_participates(values, stmt) {
+                    continue;
+                }
+                for c in &l.carried {
+                    if p.carried_participates(values, c) {
+                        if values[c.result].active {
+                            p.contribs[c.result] += 1;
+                        }
+                        p.rev_needed[c.out] = true;
+                    }
+                }
+                count(values, &l.body, p);
+                for c in &l.carried {
+                    if p.participates(values, c.inner) && values[c.before].active {
+                        p.contribs[c.before] += 1;
+                    }
+                }
+                p.rev_needed[l.tape] = true;
+                for t in p.outer_targets(values, stmt) {
+                    p.rev_needed[t] = true;
+                }
+            }
+        }
+    }
+}
+
+fn last_uses(values: &[Value], body: &Body, p: &mut Plan) {
+    let key = body.key();
+    let mut reads = Vec::new();
+    for (i, stmt) in body.stmts.iter().enumerate() {
+        reads.clear();
+        stmt.reads(values, &mut reads);
+        for &v in &reads {
+            p.read[v] = true;
+            if p.def[v] == key {
+                p.last_use[v] = Some((key, i));
+            }
+        }
+        match stmt {
+            Stmt::Branch(b) => {
+                for arm in &b.arms {
+                    last_uses(values, &arm.body, p);
+                    let end = arm.body.stmts.len();
+                    for &r in &arm.results {
+                        if p.def[r] == arm.body.key() {
+                            p.last_use[r] = Some((arm.body.key(), end));
+                        }
+                    }
+                }
+            }
+            Stmt::Loop(l) => {
+                last_uses(values, &l.body, p);
+                let end = l.body.stmts.len();
+                for c in &l.carried {
+                    if p.def[c.result] == l.body.key() {
+                        p.last_use[c.result] = Some((l.body.key(), end));
+                    }
+                }
+            }
+            Stmt::Node(_) | Stmt::Effect { .. } => {}
+        }
+    }
+}
+
+/// Whether the forward statement `at` of body `key`, reading `v` as operand `k` of `args`, may
+/// move `v`.
+pub fn movable(
+    values: &[Value],
+    plan: &Plan,
+    ret: Option<ValueId>,
+    args: &[ValueId],
+    k: usize,
+    at: (usize, usize),
+) -> bool {
     let v = args[k];
     matches!(values[v].kind, Kind::Node)
         && !plan.rev_needed[v]

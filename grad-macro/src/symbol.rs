@@ -200,3 +200,9 @@ pub fn is_constant_type(name: &str) -> bool {
 pub fn is_float_type(name: &str) -> bool {
     name == "f32" || name == "f64"
 }
+
+/// Paths into the standard library and nalgebra: their functions have no pullback.
+pub fn is_std_path(path: &syn::Path) -> bool {
+    let first = path.segments.first().map(|s| s.ident.to_string()).unwrap_or_default();
+    ["std", "core", "alloc", "nalgebra", "na", "f32", "f64"].contains(&first.as_str())
+}

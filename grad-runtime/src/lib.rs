@@ -17,10 +17,12 @@ extern crate alloc;
 extern crate std;
 
 mod contrib;
+mod control;
 mod fdiff;
 mod rules;
 mod value;
 
+pub use control::NoGradient;
 pub use fdiff::{check_gradient, numeric_gradient, GradientCheck, Perturb};
 pub use value::{Adjoint, Real, Value};
 
@@ -28,6 +30,9 @@ pub use value::{Adjoint, Real, Value};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::contrib::{add_to, init, shared, Contrib, Neg, Shared};
+    #[cfg(feature = "alloc")]
+    pub use crate::control::VecTape;
+    pub use crate::control::{gradient, take_zeroed, FixedTape, Gradient, NoGradient};
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, zero_like, Adjoint, Operand, Real, Value};
     pub use nalgebra;

@@ -10,8 +10,6 @@ pub enum Construct<'a> {
     Statement,
     Operator,
     Index,
-    Branch,
-    Loop,
     Macro,
     Cast,
     Expression,
@@ -49,7 +47,7 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
         Construct::Call(Some(p)) => (
             p.to_token_stream(),
             format!(
-                "no derivative rule for `{}`, and {reads}: write it with supported operations inside the function, or compute it outside and pass it in as a constant",
+                "no derivative rule for `{}`, and {reads}: put `#[differentiate]` on it (or declare its rule with `#[custom_vjp(rule)]`), write it with supported operations, or compute it outside and pass it in as a constant",
                 path_str(p)
             ),
         ),
@@ -68,14 +66,6 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
             };
             (path, format!("macros hide code from `#[differentiate]`, and {reads}: write the expression without the macro"))
         }
-        Construct::Branch => (
-            e.to_token_stream(),
-            format!("`if` and `match` on differentiated values are not supported yet ({reads}): write the choice with `max`/`min`, or as a smooth expression"),
-        ),
-        Construct::Loop => (
-            e.to_token_stream(),
-            format!("loops over differentiated values are not supported yet ({reads}): write the loop with matrix operations, or unroll it"),
-        ),
         Construct::Cast => {
             (e.to_token_stream(), format!("an `as` cast is not differentiable ({reads}): differentiated values stay f32 or f64"))
         }

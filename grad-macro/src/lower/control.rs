@@ -1,0 +1,500 @@
+//! Lowering control flow: branches (`if`, `if let`, `match`) and `for` loops become statements
+//! holding bodies of their own. A variable assigned inside becomes an output of the statement
+//! (the value it has after it); the bodies see the values it had before.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{Expr, Pat};
+
+use super::Lower;
+use crate::ir::{Arm, Body, Branch, Carried, Head, Kind, Loop, Stmt, ValueId};
+use crate::rename::Renamer;
+
+/// The code of one arm.
+enum ArmSrc<'e> {
+    Block(&'e syn::Block),
+    Expr(&'e Expr),
+    /// The `else` the user did not write.
+    Empty,
+}
+
+/// Everything a lowering attempt adds, so that it can be undone and redone.
+struct Mark {
+    values: usize,
+    errors: usize,
+    poisoned: usize,
+    captures: usize,
+}
+
+impl Lower<'_> {
+    /// `if`/`else` chains, `if let` and `match`. With `want_value`, every arm must end with a
+    /// value: the branch's value.
+    pub(super) fn branch(&mut self, e: &Expr, want_value: bool) -> Option<ValueId> {
+        let span = e.span();
+        let mut srcs: Vec<ArmSrc> = Vec::new();
+        let mut heads: Vec<&Expr> = Vec::new();
+        let mut match_arms: Vec<&syn::Arm> = Vec::new();
+        let mut scrutinee = None;
+        match e {
+            Expr::If(first) => {
+                let mut cur = first;
+                loop {
+                    heads.push(&cur.cond);
+                    srcs.push(ArmSrc::Block(&cur.then_branch));
+                    match cur.else_branch.as_ref().map(|(_, e)| &**e) {
+                        Some(Expr::If(next)) => cur = next,
+                        Some(Expr::Block(b)) => {
+                            srcs.push(ArmSrc::Block(&b.block));
+                            break;
+                        }
+                        Some(other) => {
+                            srcs.push(ArmSrc::Expr(other));
+                            break;
+                        }
+                        None => {
+                            srcs.push(ArmSrc::Empty);
+                            break;
+                        }
+                    }
+                }
+            }
+            Expr::Match(m) => {
+                scrutinee = Some(&*m.expr);
+                for arm in &m.arms {
+                    match_arms.push(arm);
+                    srcs.push(ArmSrc::Expr(&arm.body));
+                }
+            }
+            _ => return None,
+        }
+
+        // The conditions (or scrutinee), patterns and guards, renamed. They choose the arm and
+        // are not differentiated; a pattern may bind only constants.
+        let mut inputs = Vec::new();
+        let mut bindings: Vec<Vec<ValueId>> = vec![Vec::new(); srcs.len()];
+        let head = if let Some(scrut) = scrutinee {
+            let (tokens, reads, active) = self.condition(scrut)?;
+            inputs.extend(reads);
+            let mut pats = Vec::new();
+            for (k, arm) in match_arms.iter().enumerate() {
+                bindings[k] = self.pattern_bindings(&arm.pat, active, scrut)?;
+                let pat = &arm.pat;
+                let guard = match &arm.guard {
+                    Some((if_token, g)) => {
+                        self.scopes.push(self.bound_names(&arm.pat, &bindings[k]));
+                        let renamed = self.condition(g);
+                        self.scopes.pop();
+                        let (tokens, reads, _) = renamed?;
+                        inputs.extend(reads);
+                        quote!(#if_token #tokens)
+                    }
+                    None => TokenStream::new(),
+                };
+                pats.push(quote!(#pat #guard));
+            }
+            Head::Match { scrutinee: tokens, pats }
+        } else {
+            let mut conds = Vec::new();
+            for (k, cond) in heads.iter().enumerate() {
+                let tokens = match cond {
+                    Expr::Let(l) => {
+                        let (tokens, reads, active) = self.condition(&l.expr)?;
+                        inputs.extend(reads);
+                        bindings[k] = self.pattern_bindings(&l.pat, active, &l.expr)?;
+                        let (let_token, pat, eq) = (&l.let_token, &l.pat, &l.eq_token);
+                        quote!(#let_token #pat #eq #tokens)
+                    }
+                    other => {
+                        let (tokens, reads, _) = self.condition(other)?;
+                        inputs.extend(reads);
+                        tokens
+                    }
+                };
+                conds.push(tokens);
+            }
+            Head::If { conds }
+        };
+
+        // The variables the arms assign, with their values before the branch.
+        let names = self.assigned(srcs.iter().filter_map(|s| match s {
+            ArmSrc::Block(b) => Some(Assigned::Block(b)),
+            ArmSrc::Expr(e) => Some(Assigned::Expr(e)),
+            ArmSrc::Empty => None,
+        }));
+        let pre: Vec<ValueId> = names.iter().filter_map(|n| self.lookup(&n.1)).collect();
+        if pre.len() != names.len() {
+            return None;
+        }
+
+        let errors_before = self.cx.len();
+        let mut arms = Vec::new();
+        let mut missing_value = None;
+        for (k, src) in srcs.iter().enumerate() {
+            let mut scope = self.bound_names_of(&bindings[k]);
+            scope.extend(names.iter().map(|n| n.0.clone()).zip(pre.iter().copied()));
+            self.scopes.push(scope);
+            let outer = std::mem::take(&mut self.stmts);
+            let tail = match src {
+                ArmSrc::Block(b) => self.block_or_unit(&b.stmts),
+                ArmSrc::Expr(e) => self.arm_expr(e),
+                ArmSrc::Empty => None,
+            };
+            let mut results: Vec<ValueId> = names.iter().filter_map(|n| self.lookup(&n.1)).collect();
+            let stmts = std::mem::replace(&mut self.stmts, outer);
+            self.scopes.pop();
+            if want_value {
+                match tail {
+                    Some(t) => results.insert(0, t),
+                    None => missing_value = missing_value.or(Some(k)),
+                }
+            }
+            arms.push(Arm { body: Body { stmts, ret: None, bound: bindings[k].clone() }, results });
+        }
+        if let Some(k) = missing_value {
+            if self.cx.len() == errors_before {
+                let what = match srcs[k] {
+                    ArmSrc::Empty => "this `if` has no `else`, so it has no value when the condition is false: add an `else` arm",
+                    _ => "every arm of a branch used as a value must end with a value (an expression without `;`)",
+                };
+                self.cx.push(syn::Error::new(span, what));
+            }
+            return None;
+        }
+
+        // One output per position; a position where every arm gives the same value needs none.
+        let npos = arms.first().map_or(0, |a| a.results.len());
+        let mut outs = Vec::new();
+        let mut value_of = Vec::new();
+        let mut keep = Vec::new();
+        for j in 0..npos {
+            let first = arms[0].results[j];
+            if arms.iter().all(|a| a.results[j] == first) {
+                value_of.push(first);
+                continue;
+            }
+            let active = arms.iter().any(|a| self.values[a.results[j]].active);
+            let hint = if want_value && j == 0 { "branch".to_string() } else { names[j - usize::from(want_value)].0.clone() };
+            let out = self.fresh(&hint, Kind::Node, active, span);
+            outs.push(out);
+            keep.push(j);
+            value_of.push(out);
+        }
+        for arm in &mut arms {
+            arm.results = keep.iter().map(|&j| arm.results[j]).collect();
+        }
+        let tape = self.fresh("branch", Kind::Node, false, span);
+        self.stmts.push(Stmt::Branch(Box::new(Branch { head, arms, outs, tape, inputs, span })));
+        let offset = usize::from(want_value);
+        for (n, &v) in names.iter().zip(&value_of[offset..]) {
+            self.rebind(&n.0, v);
+        }
+        want_value.then(|| value_of[0])
+    }
+
+    /// A `for` loop over a constant iterable.
+    pub(super) fn for_loop(&mut self, f: &syn::ExprForLoop) {
+        if let Some(label) = &f.label {
+            return self.cx.error_spanned_by(label, "loop labels are not supported in a `#[differentiate]` body");
+        }
+        let Some((iter, inputs, active)) = self.condition(&f.expr) else { return };
+        if active {
+            return self.cx.error_spanned_by(
+                &f.expr,
+                "a loop must run over constants (a range such as `0..n`, or a constant collection), not over a differentiated value: loop over indices, as in `for j in 0..m.ncols() { let col = m.column(j); … }`",
+            );
+        }
+        let var_name = match &*f.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() && p.mutability.is_none() => Some(p.ident.clone()),
+            Pat::Wild(_) => None,
+            other => {
+                return self.cx.error_spanned_by(
+                    other,
+                    "a `for` loop's pattern must be one name (or `_`): write `for i in …` and destructure inside the body",
+                )
+            }
+        };
+        let fixed_len = fixed_len(&f.expr, inputs.is_empty());
+        let names = self.assigned(std::iter::once(Assigned::Block(&f.body)));
+        let before: Vec<ValueId> = names.iter().filter_map(|n| self.lookup(&n.1)).collect();
+        if before.len() != names.len() {
+            return;
+        }
+        let span = f.span();
+
+        // A variable is differentiated in the loop if it is before it, or becomes so in the
+        // body: lower the body again until that is settled.
+        let mut active: Vec<bool> = before.iter().map(|&b| self.values[b].active).collect();
+        let mark = self.mark();
+        let (var, inners, body_stmts, results) = loop {
+            let var = var_name.as_ref().map(|n| {
+                let ident = format_ident!("{}_{}", n, self.values.len(), span = Span::mixed_site());
+                self.push_value(ident, Kind::Node, false, n.span())
+            });
+            let inners: Vec<ValueId> = names
+                .iter()
+                .zip(&active)
+                .map(|(n, &a)| self.fresh(&n.0, Kind::Node, a, n.1.span()))
+                .collect();
+            let mut scope: Vec<(String, ValueId)> = names.iter().map(|n| n.0.clone()).zip(inners.iter().copied()).collect();
+            if let (Some(n), Some(v)) = (&var_name, var) {
+                scope.push((n.to_string(), v));
+            }
+            self.scopes.push(scope);
+            let outer = std::mem::take(&mut self.stmts);
+            self.block_or_unit(&f.body.stmts);
+            let results: Vec<ValueId> = names.iter().filter_map(|n| self.lookup(&n.1)).collect();
+            let stmts = std::mem::replace(&mut self.stmts, outer);
+            self.scopes.pop();
+            let grown: Vec<bool> =
+                active.iter().zip(&results).map(|(&a, &r)| a || self.values[r].active).collect();
+            if grown == active || results.len() != names.len() {
+                break (var, inners, stmts, results);
+            }
+            active = grown;
+            self.undo(&mark);
+        };
+        if results.len() != names.len() {
+            return;
+        }
+        let mut carried = Vec::new();
+        let mut bound: Vec<ValueId> = var.into_iter().collect();
+        for (k, n) in names.iter().enumerate() {
+            let out = self.fresh(&n.0, Kind::Node, active[k], span);
+            carried.push(Carried { before: before[k], inner: inners[k], result: results[k], out });
+            bound.push(inners[k]);
+            self.rebind(&n.0, out);
+        }
+        let tape = self.fresh("tape", Kind::Node, false, span);
+        let body = Body { stmts: body_stmts, ret: None, bound };
+        self.stmts.push(Stmt::Loop(Box::new(Loop { var, iter, inputs, fixed_len, carried, body, tape, span })));
+    }
+
+    /// Lowers a block's statements; its tail value, if any.
+    fn block_or_unit(&mut self, stmts: &[syn::Stmt]) -> Option<ValueId> {
+        self.block(stmts)
+    }
+
+    /// The code after `=>` in a match arm.
+    fn arm_expr(&mut self, e: &Expr) -> Option<ValueId> {
+        match e {
+            Expr::Block(b) if b.label.is_none() => self.block_or_unit(&b.block.stmts),
+            e if is_statement_like(e) => {
+                self.expr_stmt(e);
+                None
+            }
+            e => self.expr(e),
+        }
+    }
+
+    /// A condition, scrutinee, guard or iterable: renamed, with the values it reads and
+    /// whether one of them is differentiated.
+    fn condition(&mut self, e: &Expr) -> Option<(TokenStream, Vec<ValueId>, bool)> {
+        let mut copy = e.clone();
+        self.touched_poison = false;
+        let mut r = Renamer::new(self);
+        r.visit_expr_mut(&mut copy);
+        let (mut reads, shape_reads) = (r.reads, r.shape_reads);
+        if self.touched_poison {
+            return None;
+        }
+        let active = reads.iter().any(|&v| self.values[v].active);
+        reads.extend(shape_reads);
+        Some((copy.to_token_stream(), reads, active))
+    }
+
+    /// The values a pattern binds (constants). A pattern on a differentiated value may bind
+    /// nothing: what it binds would be taken for a constant.
+    fn pattern_bindings(&mut self, pat: &Pat, scrutinee_active: bool, scrutinee: &Expr) -> Option<Vec<ValueId>> {
+        let mut idents = Vec::new();
+        binding_idents(pat, &mut idents);
+        if scrutinee_active && !idents.is_empty() {
+            self.cx.error_spanned_by(
+                pat,
+                format!(
+                    "this pattern binds `{}` from `{}`, which depends on a differentiated parameter; a binding would lose its derivative: bind the value with `let` (as in `let v = m.try_inverse().unwrap();`) and branch on a constant",
+                    idents[0],
+                    scrutinee.to_token_stream()
+                ),
+            );
+            return None;
+        }
+        Some(idents.into_iter().map(|i| self.push_value(i.clone(), Kind::Node, false, i.span())).collect())
+    }
+
+    fn bound_names(&self, pat: &Pat, ids: &[ValueId]) -> Vec<(String, ValueId)> {
+        let mut idents = Vec::new();
+        binding_idents(pat, &mut idents);
+        idents.iter().map(|i| i.to_string()).zip(ids.iter().copied()).collect()
+    }
+
+    fn bound_names_of(&self, ids: &[ValueId]) -> Vec<(String, ValueId)> {
+        ids.iter().map(|&v| (self.values[v].ident.to_string(), v)).collect()
+    }
+
+    /// The variables assigned in `srcs` that are bound outside them (and, in a `map` closure,
+    /// inside the closure), in order of first assignment.
+    fn assigned<'e>(&self, srcs: impl Iterator<Item = Assigned<'e>>) -> Vec<(String, syn::Ident)> {
+        let mut v = AssignedNames::default();
+        for s in srcs {
+            match s {
+                Assigned::Block(b) => v.visit_block(b),
+                Assigned::Expr(e) => v.visit_expr(e),
+            }
+        }
+        let base = self.closure.as_ref().map_or(0, |f| f.base);
+        let mut out: Vec<(String, syn::Ident)> = Vec::new();
+        for ident in v.names {
+            let name = ident.to_string();
+            if out.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            if self.binding(&ident).is_some_and(|(depth, _)| depth >= base) {
+                out.push((name, ident));
+            }
+        }
+        out
+    }
+
+    /// Points the innermost binding of `name` at `value`.
+    fn rebind(&mut self, name: &str, value: ValueId) {
+        for scope in self.scopes.iter_mut().rev() {
+            if let Some(entry) = scope.iter_mut().rev().find(|(n, _)| n == name) {
+                entry.1 = value;
+                return;
+            }
+        }
+    }
+
+    fn mark(&self) -> Mark {
+        Mark {
+            values: self.values.len(),
+            errors: self.cx.len(),
+            poisoned: self.poisoned.len(),
+            captures: self.closure.as_ref().map_or(0, |f| f.captures.len()),
+        }
+    }
+
+    fn undo(&mut self, m: &Mark) {
+        self.values.truncate(m.values);
+        self.cx.truncate(m.errors);
+        self.poisoned.truncate(m.poisoned);
+        if let Some(f) = self.closure.as_mut() {
+            f.captures.truncate(m.captures);
+        }
+    }
+}
+
+enum Assigned<'e> {
+    Block(&'e syn::Block),
+    Expr(&'e Expr),
+}
+
+#[derive(Default)]
+struct AssignedNames {
+    names: Vec<syn::Ident>,
+}
+
+impl<'ast> Visit<'ast> for AssignedNames {
+    fn visit_expr_assign(&mut self, a: &'ast syn::ExprAssign) {
+        if let Expr::Path(p) = &*a.left {
+            self.names.extend(p.path.get_ident().cloned());
+        }
+        syn::visit::visit_expr_assign(self, a);
+    }
+
+    fn visit_expr_binary(&mut self, b: &'ast syn::ExprBinary) {
+        if super::compound(&b.op).is_some() {
+            if let Expr::Path(p) = &*b.left {
+                self.names.extend(p.path.get_ident().cloned());
+            }
+        }
+        syn::visit::visit_expr_binary(self, b);
+    }
+
+    // A closure cannot assign outside itself (reported where it is lowered); items are apart.
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
+/// The identifiers a pattern binds (an uppercase identifier is a constant or a unit variant).
+fn binding_idents(pat: &Pat, out: &mut Vec<syn::Ident>) {
+    match pat {
+        Pat::Ident(p) => {
+            if !p.ident.to_string().starts_with(|c: char| c.is_ascii_uppercase()) {
+                out.push(p.ident.clone());
+            }
+            if let Some((_, sub)) = &p.subpat {
+                binding_idents(sub, out);
+            }
+        }
+        Pat::Type(p) => binding_idents(&p.pat, out),
+        Pat::Tuple(t) => t.elems.iter().for_each(|p| binding_idents(p, out)),
+        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| binding_idents(p, out)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| binding_idents(&f.pat, out)),
+        Pat::Slice(s) => s.elems.iter().for_each(|p| binding_idents(p, out)),
+        Pat::Reference(r) => binding_idents(&r.pat, out),
+        Pat::Or(o) => {
+            // Every case binds the same names.
+            if let Some(first) = o.cases.first() {
+                binding_idents(first, out);
+            }
+        }
+        Pat::Paren(p) => binding_idents(&p.pat, out),
+        _ => {}
+    }
+}
+
+/// Statements that have no value: assignments, loops, and branches whose arms end with `;`.
+pub(super) fn is_statement_like(e: &Expr) -> bool {
+    match e {
+        Expr::Assign(_) | Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => true,
+        Expr::Binary(b) => super::compound(&b.op).is_some(),
+        Expr::If(i) => {
+            block_is_unit(&i.then_branch)
+                && i.else_branch.as_ref().is_none_or(|(_, e)| match &**e {
+                    Expr::Block(b) => block_is_unit(&b.block),
+                    other => is_statement_like(other),
+                })
+        }
+        Expr::Match(m) => m.arms.iter().all(|a| match &*a.body {
+            Expr::Block(b) => block_is_unit(&b.block),
+            other => is_statement_like(other),
+        }),
+        _ => false,
+    }
+}
+
+fn block_is_unit(b: &syn::Block) -> bool {
+    match b.stmts.last() {
+        None => true,
+        Some(syn::Stmt::Expr(e, None)) => is_statement_like(e),
+        Some(_) => true,
+    }
+}
+
+/// The trip count of `a..b` or `a..=b` when it is known at compile time: integer literals, or
+/// `0..N` with `N` a constant.
+fn fixed_len(iter: &Expr, constant: bool) -> Option<TokenStream> {
+    let Expr::Range(r) = iter else { return None };
+    let int = |e: &Expr| match e {
+        Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => i.base10_parse::<usize>().ok(),
+        _ => None,
+    };
+    let closed = matches!(r.limits, syn::RangeLimits::Closed(_));
+    let start = r.start.as_deref()?;
+    let end = r.end.as_deref()?;
+    match (int(start), int(end)) {
+        (Some(a), Some(b)) => {
+            let n = (b + usize::from(closed)).saturating_sub(a);
+            Some(proc_macro2::Literal::usize_unsuffixed(n).into_token_stream())
+        }
+        (Some(0), None) if constant && !closed => match end {
+            Expr::Path(p) if p.qself.is_none() => Some(p.to_token_stream()),
+            _ => None,
+        },
+        _ => None,
+    }
+}

@@ -1,0 +1,77 @@
+//! What generated code needs for control flow and composition: tapes that keep each loop
+//! iteration's values for the reverse pass, and the gradient slots of a pullback.
+
+use crate::value::{Adjoint, Value};
+
+/// A loop's tape when its trip count is a compile-time constant `N`: an array on the stack.
+///
+/// `push` and `pop` work as a stack; generated code pushes once per iteration, so the tape is
+/// never full.
+pub struct FixedTape<T, const N: usize> {
+    items: [Option<T>; N],
+    len: usize,
+}
+
+impl<T, const N: usize> FixedTape<T, N> {
+    /// An empty tape.
+    #[inline(always)]
+    pub fn new() -> Self {
+        FixedTape { items: [const { None }; N], len: 0 }
+    }
+
+    /// Keeps one iteration's values.
+    ///
+    /// # Panics
+    /// If the tape holds `N` iterations already (the loop ran more often than its range says).
+    #[inline(always)]
+    pub fn push(&mut self, item: T) {
+        assert!(self.len < N, "matgrad: a loop ran more than its {N} iterations");
+        self.items[self.len] = Some(item);
+        self.len += 1;
+    }
+
+    /// The last iteration's values, removed.
+    #[inline(always)]
+    pub fn pop(&mut self) -> Option<T> {
+        self.len = self.len.checked_sub(1)?;
+        self.items[self.len].take()
+    }
+}
+
+impl<T, const N: usize> Default for FixedTape<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A loop's tape when its trip count is known only at run time.
+#[cfg(feature = "alloc")]
+pub type VecTape<T> = alloc::vec::Vec<T>;
+
+/// The gradient slot of a parameter a function is not differentiated with respect to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoGradient;
+
+/// A gradient returned by a called function's pullback, for an argument that depends on a
+/// differentiated value.
+#[diagnostic::on_unimplemented(
+    message = "this argument depends on a differentiated value, but the called function is not differentiated with respect to it",
+    label = "no gradient for this argument",
+    note = "add the parameter to the `wrt(...)` of the called function's `#[differentiate]` (or `#[custom_vjp]`), or pass a constant"
+)]
+pub trait Gradient {}
+
+impl<A: Adjoint> Gradient for A {}
+
+/// Checks that a pullback's slot holds a gradient.
+#[inline(always)]
+pub fn gradient<G: Gradient>(g: G) -> G {
+    g
+}
+
+/// The adjoint `a` held, leaving zeros of its shape in its place.
+#[inline(always)]
+pub fn take_zeroed<A: Adjoint + Value<Adj = A>>(a: &mut A) -> A {
+    let zeros = a.zeros_adj();
+    core::mem::replace(a, zeros)
+}
