@@ -33,9 +33,7 @@
 extern crate self as matgrad;
 
 pub use grad_macro::{custom_vjp, differentiate};
-pub use grad_runtime::{
-    check_gradient, numeric_gradient, Adjoint, GradientCheck, NoGradient, Perturb, Real, Value,
-};
+pub use grad_runtime::{check_gradient, numeric_gradient, Adjoint, GradientCheck, NoGradient, Perturb, Real, Value};
 
 #[doc(hidden)]
 pub use grad_runtime::__private;

@@ -498,7 +498,8 @@ impl Emitter<'_> {
             }
         }
         let saved = self.saved(&l.body, plan).into_iter().map(|v| self.ident(v));
-        let (tape, item) = (self.ident(l.tape), format_ident!("{}_item", self.ident(l.tape), span = Span::mixed_site()));
+        let (tape, item) =
+            (self.ident(l.tape), format_ident!("{}_item", self.ident(l.tape), span = Span::mixed_site()));
         code.extend(quote! {
             while let ::core::option::Option::Some(#item) = #tape.pop() {
                 #[allow(unused_variables)]
@@ -659,7 +660,8 @@ impl Emitter<'_> {
                     .iter()
                     .enumerate()
                     .map(|(k, &a)| match self.values[a].active {
-                        true => format_ident!("{}_g{}", self.ident(node.out), k, span = Span::mixed_site()).to_token_stream(),
+                        true => format_ident!("{}_g{}", self.ident(node.out), k, span = Span::mixed_site())
+                            .to_token_stream(),
                         false => quote!(_),
                     })
                     .collect();

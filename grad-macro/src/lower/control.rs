@@ -156,7 +156,9 @@ impl Lower<'_> {
         if let Some(k) = missing_value {
             if self.cx.len() == errors_before {
                 let what = match srcs[k] {
-                    ArmSrc::Empty => "this `if` has no `else`, so it has no value when the condition is false: add an `else` arm",
+                    ArmSrc::Empty => {
+                        "this `if` has no `else`, so it has no value when the condition is false: add an `else` arm"
+                    }
                     _ => "every arm of a branch used as a value must end with a value (an expression without `;`)",
                 };
                 self.cx.push(syn::Error::new(span, what));
@@ -176,7 +178,8 @@ impl Lower<'_> {
                 continue;
             }
             let active = arms.iter().any(|a| self.values[a.results[j]].active);
-            let hint = if want_value && j == 0 { "branch".to_string() } else { names[j - usize::from(want_value)].0.clone() };
+            let hint =
+                if want_value && j == 0 { "branch".to_string() } else { names[j - usize::from(want_value)].0.clone() };
             let out = self.fresh(&hint, Kind::Node, active, span);
             outs.push(out);
             keep.push(j);
@@ -207,14 +210,14 @@ impl Lower<'_> {
             );
         }
         let var_name = match &*f.pat {
-            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() && p.mutability.is_none() => Some(p.ident.clone()),
-            Pat::Wild(_) => None,
-            other => {
-                return self.cx.error_spanned_by(
-                    other,
-                    "a `for` loop's pattern must be one name (or `_`): write `for i in …` and destructure inside the body",
-                )
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() && p.mutability.is_none() => {
+                Some(p.ident.clone())
             }
+            Pat::Wild(_) => None,
+            other => return self.cx.error_spanned_by(
+                other,
+                "a `for` loop's pattern must be one name (or `_`): write `for i in …` and destructure inside the body",
+            ),
         };
         let fixed_len = fixed_len(&f.expr, inputs.is_empty());
         let names = self.assigned(std::iter::once(Assigned::Block(&f.body)));
@@ -233,12 +236,10 @@ impl Lower<'_> {
                 let ident = format_ident!("{}_{}", n, self.values.len(), span = Span::mixed_site());
                 self.push_value(ident, Kind::Node, false, n.span())
             });
-            let inners: Vec<ValueId> = names
-                .iter()
-                .zip(&active)
-                .map(|(n, &a)| self.fresh(&n.0, Kind::Node, a, n.1.span()))
-                .collect();
-            let mut scope: Vec<(String, ValueId)> = names.iter().map(|n| n.0.clone()).zip(inners.iter().copied()).collect();
+            let inners: Vec<ValueId> =
+                names.iter().zip(&active).map(|(n, &a)| self.fresh(&n.0, Kind::Node, a, n.1.span())).collect();
+            let mut scope: Vec<(String, ValueId)> =
+                names.iter().map(|n| n.0.clone()).zip(inners.iter().copied()).collect();
             if let (Some(n), Some(v)) = (&var_name, var) {
                 scope.push((n.to_string(), v));
             }
@@ -248,8 +249,7 @@ impl Lower<'_> {
             let results: Vec<ValueId> = names.iter().filter_map(|n| self.lookup(&n.1)).collect();
             let stmts = std::mem::replace(&mut self.stmts, outer);
             self.scopes.pop();
-            let grown: Vec<bool> =
-                active.iter().zip(&results).map(|(&a, &r)| a || self.values[r].active).collect();
+            let grown: Vec<bool> = active.iter().zip(&results).map(|(&a, &r)| a || self.values[r].active).collect();
             if grown == active || results.len() != names.len() {
                 break (var, inners, stmts, results);
             }
