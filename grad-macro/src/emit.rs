@@ -270,6 +270,40 @@ impl Emitter<'_> {
         own
     }
 
+    /// What else the reverse pass of `body` reads: the derivatives a differentiated `map`
+    /// stored, and the pullbacks of calls.
+    fn saved_extra(&self, body: &Body, plan: &Plan) -> Vec<Ident> {
+        let mut out = Vec::new();
+        for stmt in &body.stmts {
+            let Stmt::Node(node) = stmt else { continue };
+            if !plan.participates(self.values, node.out) {
+                continue;
+            }
+            match &node.op {
+                Op::Map { closure, .. } => out.extend(self.map_partials(node, closure).into_iter().map(|(_, d)| d)),
+                Op::Call { .. } => out.push(self.pullback_ident(node.out)),
+                Op::Rule { .. } | Op::Opaque { .. } => {}
+            }
+        }
+        out
+    }
+
+    /// The bindings that restore `saved` from a tape: a nested loop's tape is popped, so it is
+    /// bound `mut`.
+    fn restore(&self, body: &Body, saved: Vec<ValueId>, extra: Vec<Ident>) -> Vec<TokenStream> {
+        let tapes: Vec<ValueId> =
+            body.stmts.iter().filter_map(|s| if let Stmt::Loop(l) = s { Some(l.tape) } else { None }).collect();
+        let vals = saved.into_iter().map(|v| {
+            let i = self.ident(v);
+            if tapes.contains(&v) {
+                quote!(mut #i)
+            } else {
+                quote!(#i)
+            }
+        });
+        vals.chain(extra.into_iter().map(|i| i.to_token_stream())).collect()
+    }
+
     fn enum_ident(&self, tape: ValueId) -> Ident {
         format_ident!("Branch{}", tape, span = Span::mixed_site())
     }
@@ -304,6 +338,8 @@ impl Emitter<'_> {
                             self.ident(v).to_token_stream()
                         }
                     });
+                    let extra = self.saved_extra(&arm.body, plan);
+                    let saved = saved.chain(extra.into_iter().map(|i| i.to_token_stream()));
                     let var = format_ident!("A{}", k);
                     quote!(#e::#var((#(#saved,)*)))
                 });
@@ -365,7 +401,7 @@ impl Emitter<'_> {
                 }
             }
             body.extend(self.block_reverse(&arm.body, plan, born));
-            let saved = self.saved(&arm.body, plan).into_iter().map(|v| self.ident(v));
+            let saved = self.restore(&arm.body, self.saved(&arm.body, plan), self.saved_extra(&arm.body, plan));
             let var = format_ident!("A{}", k);
             arms.push(quote!(#[allow(unused_variables)] #e::#var((#(#saved,)*)) => { #body }));
         }
@@ -440,6 +476,8 @@ impl Emitter<'_> {
                     self.ident(v).to_token_stream()
                 }
             });
+            let extra = self.saved_extra(&l.body, plan);
+            let saved = saved.chain(extra.into_iter().map(|i| i.to_token_stream()));
             body.extend(quote!(#tape.push((#(#saved,)*));));
         }
         for (k, c) in l.carried.iter().enumerate() {
@@ -493,11 +531,11 @@ impl Emitter<'_> {
                 let d = self.adj(c.inner);
                 body.extend(quote!(#dc = #d;));
             } else {
-                let r = self.reference(c.out);
-                body.extend(quote!(#dc = ::matgrad::__private::zero_like(#r);));
+                // The plan says a contribution reaches the carried value; none did.
+                body.extend(quote!(::core::compile_error!("matgrad: internal error: no adjoint for a loop-carried value; please report this function");));
             }
         }
-        let saved = self.saved(&l.body, plan).into_iter().map(|v| self.ident(v));
+        let saved = self.restore(&l.body, self.saved(&l.body, plan), self.saved_extra(&l.body, plan));
         let (tape, item) =
             (self.ident(l.tape), format_ident!("{}_item", self.ident(l.tape), span = Span::mixed_site()));
         code.extend(quote! {

@@ -37,3 +37,41 @@ fn network() {
         quote::quote!(wrt(w)),
     );
 }
+
+#[test]
+fn recurrence() {
+    golden(
+        "recurrence",
+        quote::quote! {
+            fn rnn(w: &DMatrix<f64>, u: &DMatrix<f64>, h0: &DVector<f64>, xs: &DMatrix<f64>, steps: usize) -> f64 {
+                let mut h = h0.clone();
+                for k in 0..steps {
+                    h = (w * &h + u * xs.column(k)).map(|v| v.tanh());
+                }
+                h.norm_squared()
+            }
+        },
+        quote::quote!(wrt(w, u, h0)),
+    );
+}
+
+#[test]
+fn nested() {
+    golden(
+        "nested",
+        quote::quote! {
+            fn nested(x: &DMatrix<f64>, s: f64) -> f64 {
+                let mut acc = 0.0;
+                for i in 0..x.nrows() {
+                    let weight = (i + 1) as f64;
+                    for j in 0..x.ncols() {
+                        let v = x[(i, j)];
+                        acc += weight * v * v * s;
+                    }
+                }
+                acc
+            }
+        },
+        quote::quote!(),
+    );
+}

@@ -283,7 +283,11 @@ fn count(values: &[Value], body: &Body, p: &mut Plan) {
                         if values[c.result].active {
                             p.contribs[c.result] += 1;
                         }
-                        p.rev_needed[c.out] = true;
+                        // Without an adjoint after the loop, the carried one starts at zeros
+                        // of its shape.
+                        if !p.participates(values, c.out) {
+                            p.rev_needed[c.out] = true;
+                        }
                     }
                 }
                 count(values, &l.body, p);
