@@ -32,7 +32,8 @@ pub struct RuleArgs {
 impl Parse for RuleArgs {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         if input.is_empty() || input.peek(kw::wrt) {
-            return Err(input.error(
+            return Err(syn::Error::new(
+                input.span(),
                 "`#[custom_vjp]` names the function computing the adjoints first: `#[custom_vjp(my_rule)]`, with `fn my_rule(<the parameters>, value: &R, adjoint: R) -> <gradients>`",
             ));
         }

@@ -59,14 +59,25 @@ pub struct NoGradient;
     label = "no gradient for this argument",
     note = "add the parameter to the `wrt(...)` of the called function's `#[differentiate]` (or `#[custom_vjp]`), or pass a constant"
 )]
-pub trait Gradient {}
+pub trait Gradient {
+    /// The gradient's type.
+    type Adj: Adjoint;
+    /// The gradient.
+    fn into_adj(self) -> Self::Adj;
+}
 
-impl<A: Adjoint> Gradient for A {}
+impl<A: Adjoint> Gradient for A {
+    type Adj = A;
+    #[inline(always)]
+    fn into_adj(self) -> A {
+        self
+    }
+}
 
 /// Checks that a pullback's slot holds a gradient.
 #[inline(always)]
-pub fn gradient<G: Gradient>(g: G) -> G {
-    g
+pub fn gradient<G: Gradient>(g: G) -> G::Adj {
+    g.into_adj()
 }
 
 /// The adjoint `a` held, leaving zeros of its shape in its place.

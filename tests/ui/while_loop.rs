@@ -2,7 +2,11 @@ use matgrad::differentiate;
 
 #[differentiate]
 fn f(x: f64) -> f64 {
-    if x > 0.0 { x } else { -x }
+    let mut y = x;
+    while y < 10.0 {
+        y = y * 2.0;
+    }
+    y
 }
 
 fn main() {}
