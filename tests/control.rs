@@ -11,8 +11,9 @@ use nalgebra::{DMatrix, DVector, SMatrix, SVector};
 
 // ---------------------------------------------------------------- branches
 
-/// f = ‖A‖² if `square` else ‖A‖⁴; ∂f/∂A = 2A, or 4‖A‖²A.
+/// f = ‖A‖² if `square` else ‖A‖⁴; ∂f/∂A = 2A, or 4‖A‖²A. (An arm binds a value.)
 #[differentiate(wrt(a))]
+#[allow(clippy::let_and_return)]
 fn branch_on_param(a: &DMatrix<f64>, square: bool) -> f64 {
     let n = a.norm_squared();
     if square {
@@ -120,10 +121,10 @@ fn match_with_bindings_and_guards() {
 fn if_let_and_no_else(a: &DMatrix<f64>, b: &DMatrix<f64>, scale: Option<f64>, add: bool) -> f64 {
     let mut s = a.clone();
     if let Some(k) = scale {
-        s = s * k;
+        s *= k;
     }
     if add {
-        s = s + b;
+        s += b;
     }
     s.norm_squared()
 }
@@ -265,7 +266,7 @@ fn nested_loops() {
 fn power_trace(a: &DMatrix<f64>, n: usize) -> f64 {
     let mut p = DMatrix::identity(a.nrows(), a.ncols());
     for _ in 0..n {
-        p = p * a;
+        p *= a;
     }
     p.trace()
 }
@@ -367,7 +368,7 @@ fn softplus(v: f64) -> f64 {
 /// Σ softplus(x_ij) + softplus(s)·‖X‖²: composition inside `map`, twice in a body.
 #[differentiate]
 fn uses_softplus(x: &DMatrix<f64>, s: f64) -> f64 {
-    x.map(|v| softplus(v)).sum() + softplus(s) * x.norm_squared()
+    x.map(softplus).sum() + softplus(s) * x.norm_squared()
 }
 
 #[test]

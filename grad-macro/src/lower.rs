@@ -521,13 +521,24 @@ impl Lower<'_> {
     }
 
     fn map(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {
-        let Expr::Closure(cl) = &m.args[0] else {
-            self.cx.error_spanned_by(
-                &m.args[0],
-                "`map` takes a closure here: write `m.map(|v| f(v))` so that its derivative can be derived",
-            );
-            return None;
+        // `m.map(f)` is `m.map(|v| f(v))`.
+        let synthesized: syn::ExprClosure;
+        let arg = match &m.args[0] {
+            Expr::Path(p) if p.qself.is_none() => {
+                let v = Ident::new("v", p.span());
+                synthesized = syn::parse_quote_spanned!(p.span()=> |#v| #p(#v));
+                &synthesized
+            }
+            Expr::Closure(cl) => cl,
+            other => {
+                self.cx.error_spanned_by(
+                    other,
+                    "`map` takes a closure or a function name here: write `m.map(|v| f(v))` so that its derivative can be derived",
+                );
+                return None;
+            }
         };
+        let cl = arg;
         if self.closure.is_some() {
             self.cx.error_spanned_by(e, "`map` inside a `map` closure is not supported");
             return None;

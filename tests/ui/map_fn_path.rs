@@ -1,6 +1,7 @@
 use matgrad::differentiate;
 use nalgebra::DMatrix;
 
+/// Not differentiated: it has no pullback.
 fn sq(v: f64) -> f64 {
     v * v
 }
