@@ -78,3 +78,50 @@ fn dynamic_grad_allocates_only_intermediates() {
     eprintln!("network: forward {forward} allocations, gradient {grad}");
     assert!(grad <= 7, "network_grad made {grad} allocations");
 }
+
+/// A loop with a constant trip count over fixed-size matrices: its tape is an array on the
+/// stack. f(R, t) = Σᵢ ‖R pᵢ + t − qᵢ‖² in f32.
+#[differentiate(wrt(r, t))]
+fn pose(r: &SMatrix<f32, 3, 3>, t: &SVector<f32, 3>, p: &SMatrix<f32, 3, 8>, q: &SMatrix<f32, 3, 8>) -> f32 {
+    let mut total = 0.0;
+    for i in 0..8 {
+        let e = r * p.column(i) + t - q.column(i);
+        total += e.norm_squared();
+    }
+    total
+}
+
+/// A recurrence with a branch per step and a constant trip count: still no heap.
+#[differentiate(wrt(w))]
+fn recurrence(w: &SMatrix<f64, 3, 3>, h0: &SVector<f64, 3>, gate: [bool; 6]) -> f64 {
+    let mut h = *h0;
+    for k in 0..6 {
+        if gate[k] {
+            h = (w * h).map(|v| v.tanh());
+        } else {
+            h = w.transpose() * h;
+        }
+    }
+    h.norm_squared()
+}
+
+#[test]
+fn fixed_size_loops_do_not_allocate() {
+    let r = SMatrix::<f32, 3, 3>::identity();
+    let t = SVector::<f32, 3>::new(0.1, -0.2, 0.3);
+    let p = SMatrix::<f32, 3, 8>::from_fn(|i, j| (i + j) as f32 * 0.1);
+    let q = SMatrix::<f32, 3, 8>::from_fn(|i, j| (i * j) as f32 * 0.1);
+    let ((value, dr, _), count) = allocations_in(|| pose_grad(&r, &t, &p, &q));
+    assert_eq!(count, 0, "the fixed-size loop's gradient allocated");
+    assert_eq!(value, pose(&r, &t, &p, &q));
+    assert!(dr.norm() > 0.0);
+
+    let w = SMatrix::<f64, 3, 3>::from_fn(|i, j| 0.3 * (i as f64 - j as f64) + 0.5 * (i == j) as u8 as f64);
+    let h0 = SVector::<f64, 3>::new(0.5, -0.4, 0.3);
+    let gate = [true, false, true, true, false, true];
+    let ((value, dw), count) = allocations_in(|| recurrence_grad(&w, &h0, gate));
+    assert_eq!(count, 0, "the fixed-size recurrence's gradient allocated");
+    assert_eq!(value, recurrence(&w, &h0, gate));
+    let check = matgrad::check_gradient(|w: &SMatrix<f64, 3, 3>| recurrence(w, &h0, gate), &w, &dw, 1e-6, 1e-7);
+    assert!(check.ok, "{check:?}");
+}

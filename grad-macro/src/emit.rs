@@ -212,7 +212,8 @@ impl Emitter<'_> {
                     self.call_arg(a, by_ref[k], moved, spans[k])
                 });
                 let argv: Vec<TokenStream> = argv.collect();
-                if plan.participates(self.values, node.out) {
+                if plan.participates(self.values, node.out) && crate::ir::call_keeps_pullback(self.values, args, by_ref)
+                {
                     let pb = self.pullback_ident(node.out);
                     let f = pullback_path(func);
                     return quote_spanned!(span=> let (#out, #pb) = #f(#(#argv),*););
@@ -231,6 +232,8 @@ impl Emitter<'_> {
         match &val.kind {
             Kind::Inline(t) if by_ref => quote_spanned!(span=> &(#t)),
             Kind::Inline(t) => t.clone(),
+            // `&x` of a reference parameter is the parameter itself (with its lifetime).
+            _ if by_ref && val.is_ref() => quote_spanned!(span=> #i),
             _ if by_ref => quote_spanned!(span=> &#i),
             _ if val.is_ref() || moved => quote_spanned!(span=> #i),
             _ => quote_spanned!(span=> ::core::clone::Clone::clone(&#i)),
@@ -281,8 +284,10 @@ impl Emitter<'_> {
             }
             match &node.op {
                 Op::Map { closure, .. } => out.extend(self.map_partials(node, closure).into_iter().map(|(_, d)| d)),
-                Op::Call { .. } => out.push(self.pullback_ident(node.out)),
-                Op::Rule { .. } | Op::Opaque { .. } => {}
+                Op::Call { args, by_ref, .. } if crate::ir::call_keeps_pullback(self.values, args, by_ref) => {
+                    out.push(self.pullback_ident(node.out))
+                }
+                Op::Call { .. } | Op::Rule { .. } | Op::Opaque { .. } => {}
             }
         }
         out
@@ -692,8 +697,14 @@ impl Emitter<'_> {
                     code.extend(self.accumulate(target, contrib, plan, born));
                 }
             }
-            Op::Call { args, spans, .. } => {
+            Op::Call { func, args, by_ref, spans } => {
                 let pb = self.pullback_ident(node.out);
+                if !crate::ir::call_keeps_pullback(self.values, args, by_ref) {
+                    // The pullback again, from the arguments kept for the reverse pass.
+                    let argv = args.iter().enumerate().map(|(k, &a)| self.call_arg(a, by_ref[k], false, spans[k]));
+                    let f = pullback_path(func);
+                    code.extend(quote_spanned!(span=> let (_, #pb) = #f(#(#argv),*);));
+                }
                 let gs: Vec<TokenStream> = args
                     .iter()
                     .enumerate()

@@ -250,6 +250,14 @@ impl Body {
     }
 }
 
+/// Whether a call may keep its callee's pullback from the forward pass: the pullback borrows
+/// the arguments passed by reference, so they must be the function's own reference
+/// parameters (which outlive it). Otherwise the reverse pass calls the pullback again
+/// (recomputing the callee's forward pass) with the arguments, kept until then.
+pub fn call_keeps_pullback(values: &[Value], args: &[ValueId], by_ref: &[bool]) -> bool {
+    args.iter().zip(by_ref).all(|(&a, &r)| !r || values[a].is_ref())
+}
+
 /// The outer value a capture stands for.
 pub fn outer_of(values: &[Value], capture: ValueId) -> ValueId {
     match values[capture].kind {

@@ -348,6 +348,8 @@ impl Lower<'_> {
             },
             Expr::MethodCall(m) => self.method_call(e, m),
             Expr::Call(c) => self.call(e, c),
+            // Indexing a constant (a slice, an array, a constant matrix) is written as is.
+            Expr::Index(i) if !self.reads_active(&i.expr) => self.opaque(e, Construct::Index),
             Expr::Index(i) => {
                 let base = self.expr(&i.expr)?;
                 let idx = self.opaque(&i.index, Construct::Index)?;

@@ -242,11 +242,14 @@ fn count(values: &[Value], body: &Body, p: &mut Plan) {
                             }
                         }
                     }
-                    Op::Call { args, .. } => {
+                    Op::Call { args, by_ref, .. } => {
                         for &a in args {
                             if values[a].active {
                                 p.contribs[a] += 1;
                             }
+                        }
+                        if !crate::ir::call_keeps_pullback(values, args, by_ref) {
+                            args.iter().for_each(|&a| p.rev_needed[a] = true);
                         }
                     }
                     Op::Opaque { .. } => {}

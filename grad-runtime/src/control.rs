@@ -86,3 +86,33 @@ pub fn take_zeroed<A: Adjoint + Value<Adj = A>>(a: &mut A) -> A {
     let zeros = a.zeros_adj();
     core::mem::replace(a, zeros)
 }
+
+/// Without the `alloc` feature, a loop whose trip count is not a compile-time constant has
+/// nowhere to keep its iterations: using it is a compile error saying so.
+#[cfg(not(feature = "alloc"))]
+pub struct VecTape<T>(core::marker::PhantomData<T>);
+
+/// Implemented for nothing: the bound of [`VecTape::with_capacity`] without `alloc`.
+#[cfg(not(feature = "alloc"))]
+#[diagnostic::on_unimplemented(
+    message = "this loop's trip count is not a compile-time constant, so its reverse pass keeps its iterations on the heap, and matgrad is built without `alloc`",
+    note = "loop over a constant range (`for i in 0..8`, or `0..N` with `N` a constant), or enable matgrad's `alloc` feature"
+)]
+pub trait HeapTapeNeedsAlloc {}
+
+#[cfg(not(feature = "alloc"))]
+impl<T> VecTape<T> {
+    /// Unusable without `alloc`.
+    pub fn with_capacity(_: usize) -> Self
+    where
+        T: HeapTapeNeedsAlloc,
+    {
+        VecTape(core::marker::PhantomData)
+    }
+    /// Unusable without `alloc`.
+    pub fn push(&mut self, _: T) {}
+    /// Unusable without `alloc`.
+    pub fn pop(&mut self) -> Option<T> {
+        None
+    }
+}

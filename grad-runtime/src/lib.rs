@@ -30,7 +30,6 @@ pub use value::{Adjoint, Real, Value};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::contrib::{add_to, init, shared, Contrib, Neg, Shared};
-    #[cfg(feature = "alloc")]
     pub use crate::control::VecTape;
     pub use crate::control::{gradient, take_zeroed, FixedTape, Gradient, NoGradient};
     pub use crate::rules::*;

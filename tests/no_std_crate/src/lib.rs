@@ -11,6 +11,34 @@ pub fn loss(w: &SMatrix<f32, 3, 4>, x: &SVector<f32, 4>, y: &SVector<f32, 3>) ->
     (h - y).norm_squared() + 0.1 * w.norm_squared()
 }
 
+/// A loop with a constant trip count and a branch: its tape is an array on the stack.
+/// f(R, t) = Σᵢ wᵢ ‖R pᵢ + t − qᵢ‖², with weight 1 or ½.
+#[differentiate(wrt(r, t))]
+pub fn pose(r: &SMatrix<f32, 3, 3>, t: &SVector<f32, 3>, p: &SMatrix<f32, 3, 8>, q: &SMatrix<f32, 3, 8>) -> f32 {
+    let mut total = 0.0;
+    for i in 0..8 {
+        let e = r * p.column(i) + t - q.column(i);
+        if i % 2 == 0 {
+            total += e.norm_squared();
+        } else {
+            total += 0.5 * e.norm_squared();
+        }
+    }
+    total
+}
+
+/// One gradient step of the pose, callable from C.
+#[no_mangle]
+pub extern "C" fn matgrad_pose_step(r: &mut [f32; 9], t: &mut [f32; 3], p: &[f32; 24], q: &[f32; 24], rate: f32) -> f32 {
+    let rm = SMatrix::<f32, 3, 3>::from_column_slice(r);
+    let tv = SVector::<f32, 3>::from_column_slice(t);
+    let (pm, qm) = (SMatrix::<f32, 3, 8>::from_column_slice(p), SMatrix::<f32, 3, 8>::from_column_slice(q));
+    let (value, dr, dt) = pose_grad(&rm, &tv, &pm, &qm);
+    r.copy_from_slice((rm - dr * rate).as_slice());
+    t.copy_from_slice((tv - dt * rate).as_slice());
+    value
+}
+
 /// One gradient step, callable from C.
 #[no_mangle]
 pub extern "C" fn matgrad_step(w: &mut [f32; 12], x: &[f32; 4], y: &[f32; 3], rate: f32) -> f32 {
