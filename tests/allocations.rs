@@ -91,8 +91,10 @@ fn pose(r: &SMatrix<f32, 3, 3>, t: &SVector<f32, 3>, p: &SMatrix<f32, 3, 8>, q: 
     total
 }
 
-/// A recurrence with a branch per step and a constant trip count: still no heap.
+/// A recurrence with a branch per step and a constant trip count: still no heap. (A range,
+/// not `for g in gate`: only a range's trip count is known to the macro.)
 #[differentiate(wrt(w))]
+#[allow(clippy::needless_range_loop)]
 fn recurrence(w: &SMatrix<f64, 3, 3>, h0: &SVector<f64, 3>, gate: [bool; 6]) -> f64 {
     let mut h = *h0;
     for k in 0..6 {

@@ -487,8 +487,8 @@ fn step(w: &DMatrix<f64>, h: &DVector<f64>, x: f64) -> DVector<f64> {
 #[differentiate(wrt(w, h0))]
 fn unrolled(w: &DMatrix<f64>, h0: &DVector<f64>, xs: &[f64]) -> f64 {
     let mut h = h0.clone();
-    for k in 0..xs.len() {
-        h = step(w, &h, xs[k]);
+    for &x in xs {
+        h = step(w, &h, x);
     }
     h.sum()
 }
@@ -512,4 +512,25 @@ fn composition_with_local_arguments_and_in_loops() {
     assert_eq!(v, unrolled(&w, &h0, &xs));
     assert_fd(|w: &DMatrix<f64>| unrolled(w, &h0, &xs), &w, &dw, 1e-7);
     assert_fd(|h0: &DVector<f64>| unrolled(&w, h0, &xs), &h0, &dh0, 1e-7);
+}
+
+/// A loop over a constant collection with a destructuring pattern: f = Σ (a x + b)², ∂/∂x = Σ 2a(ax + b).
+#[differentiate(wrt(x))]
+fn over_pairs(x: f64, pairs: &[(f64, f64)]) -> f64 {
+    let mut acc = 0.0;
+    for &(a, b) in pairs {
+        let r = a * x + b;
+        acc += r * r;
+    }
+    acc
+}
+
+#[test]
+fn loop_over_a_constant_collection_with_a_pattern() {
+    let pairs = [(1.0, 0.5), (-2.0, 0.25), (0.5, -1.0)];
+    let x = 0.7;
+    let (v, dx) = over_pairs_grad(x, &pairs);
+    assert_eq!(v, over_pairs(x, &pairs));
+    let want: f64 = pairs.iter().map(|&(a, b)| 2.0 * a * (a * x + b)).sum();
+    assert!((dx - want).abs() < 1e-12, "{dx} vs {want}");
 }

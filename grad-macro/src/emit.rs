@@ -460,10 +460,7 @@ impl Emitter<'_> {
         } else {
             iter.clone()
         };
-        let pat = match l.var {
-            Some(v) if plan.read[v] => self.ident(v).to_token_stream(),
-            _ => quote!(_),
-        };
+        let pat = &l.pat;
         let mut body = TokenStream::new();
         for c in &l.carried {
             if plan.read[c.inner] {

@@ -113,8 +113,8 @@ pub struct Arm {
 /// `for pat in iter { body }`.
 #[derive(Debug)]
 pub struct Loop {
-    /// The loop variable, or `None` for `_`.
-    pub var: Option<ValueId>,
+    /// The loop's pattern as written; the constants it binds are the first of `body.bound`.
+    pub pat: TokenStream,
     /// The iterable, renamed; it reads only constants.
     pub iter: TokenStream,
     pub inputs: Vec<ValueId>,

@@ -2,8 +2,8 @@
 //! holding bodies of their own. A variable assigned inside becomes an output of the statement
 //! (the value it has after it); the bodies see the values it had before.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, ToTokens};
+use proc_macro2::TokenStream;
+use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
@@ -209,16 +209,6 @@ impl Lower<'_> {
                 "a loop must run over constants (a range such as `0..n`, or a constant collection), not over a differentiated value: loop over indices, as in `for j in 0..m.ncols() { let col = m.column(j); … }`",
             );
         }
-        let var_name = match &*f.pat {
-            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() && p.mutability.is_none() => {
-                Some(p.ident.clone())
-            }
-            Pat::Wild(_) => None,
-            other => return self.cx.error_spanned_by(
-                other,
-                "a `for` loop's pattern must be one name (or `_`): write `for i in …` and destructure inside the body",
-            ),
-        };
         let fixed_len = fixed_len(&f.expr, inputs.is_empty());
         let names = self.assigned(std::iter::once(Assigned::Block(&f.body)));
         let before: Vec<ValueId> = names.iter().filter_map(|n| self.lookup(&n.1)).collect();
@@ -231,18 +221,14 @@ impl Lower<'_> {
         // body: lower the body again until that is settled.
         let mut active: Vec<bool> = before.iter().map(|&b| self.values[b].active).collect();
         let mark = self.mark();
-        let (var, inners, body_stmts, results) = loop {
-            let var = var_name.as_ref().map(|n| {
-                let ident = format_ident!("{}_{}", n, self.values.len(), span = Span::mixed_site());
-                self.push_value(ident, Kind::Node, false, n.span())
-            });
+        let (vars, inners, body_stmts, results) = loop {
+            // The pattern's bindings are constants, as the iterable is.
+            let Some(vars) = self.pattern_bindings(&f.pat, false, &f.expr) else { return };
             let inners: Vec<ValueId> =
                 names.iter().zip(&active).map(|(n, &a)| self.fresh(&n.0, Kind::Node, a, n.1.span())).collect();
             let mut scope: Vec<(String, ValueId)> =
                 names.iter().map(|n| n.0.clone()).zip(inners.iter().copied()).collect();
-            if let (Some(n), Some(v)) = (&var_name, var) {
-                scope.push((n.to_string(), v));
-            }
+            scope.extend(self.bound_names_of(&vars));
             self.scopes.push(scope);
             let outer = std::mem::take(&mut self.stmts);
             self.block_or_unit(&f.body.stmts);
@@ -251,7 +237,7 @@ impl Lower<'_> {
             self.scopes.pop();
             let grown: Vec<bool> = active.iter().zip(&results).map(|(&a, &r)| a || self.values[r].active).collect();
             if grown == active || results.len() != names.len() {
-                break (var, inners, stmts, results);
+                break (vars, inners, stmts, results);
             }
             active = grown;
             self.undo(&mark);
@@ -260,7 +246,7 @@ impl Lower<'_> {
             return;
         }
         let mut carried = Vec::new();
-        let mut bound: Vec<ValueId> = var.into_iter().collect();
+        let mut bound: Vec<ValueId> = vars.clone();
         for (k, n) in names.iter().enumerate() {
             let out = self.fresh(&n.0, Kind::Node, active[k], span);
             carried.push(Carried { before: before[k], inner: inners[k], result: results[k], out });
@@ -269,7 +255,8 @@ impl Lower<'_> {
         }
         let tape = self.fresh("tape", Kind::Node, false, span);
         let body = Body { stmts: body_stmts, ret: None, bound };
-        self.stmts.push(Stmt::Loop(Box::new(Loop { var, iter, inputs, fixed_len, carried, body, tape, span })));
+        let pat = f.pat.to_token_stream();
+        self.stmts.push(Stmt::Loop(Box::new(Loop { pat, iter, inputs, fixed_len, carried, body, tape, span })));
     }
 
     /// Lowers a block's statements; its tail value, if any.

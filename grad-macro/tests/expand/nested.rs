@@ -22,17 +22,17 @@ fn nested_pullback<'mg>(
     let mut tape_17 = ::matgrad::__private::VecTape::with_capacity(
         ::core::iter::Iterator::size_hint(&tape_17_iter).0,
     );
-    for i_3 in tape_17_iter {
+    for i in tape_17_iter {
         let acc_4 = acc_16;
-        let weight_5 = (i_3 + 1) as f64;
+        let weight_5 = (i + 1) as f64;
         let mut acc_14 = acc_4;
         let tape_15_iter = ::core::iter::IntoIterator::into_iter(0..x.ncols());
         let mut tape_15 = ::matgrad::__private::VecTape::with_capacity(
             ::core::iter::Iterator::size_hint(&tape_15_iter).0,
         );
-        for j_6 in tape_15_iter {
+        for j in tape_15_iter {
             let acc_7 = acc_14;
-            let t_8 = (i_3, j_6);
+            let t_8 = (i, j);
             let v_9 = ::matgrad::__private::by_ref(x)[t_8];
             let t_10 = ::matgrad::__private::by_ref(&weight_5)
                 * ::matgrad::__private::by_ref(&v_9);

@@ -38,10 +38,10 @@ fn rnn_pullback<'mg>(
     let mut tape_15 = ::matgrad::__private::VecTape::with_capacity(
         ::core::iter::Iterator::size_hint(&tape_15_iter).0,
     );
-    for k_5 in tape_15_iter {
+    for k in tape_15_iter {
         let h_6 = h_14;
         let t_7 = ::matgrad::__private::by_ref(w) * ::matgrad::__private::by_ref(&h_6);
-        let t_8 = xs.column(k_5);
+        let t_8 = xs.column(k);
         let t_9 = ::matgrad::__private::by_ref(u) * ::matgrad::__private::by_ref(&t_8);
         let t_10 = t_7 + t_9;
         let (t_13, [t_13_d0]) = ::matgrad::__private::map_d(
