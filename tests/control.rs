@@ -534,3 +534,26 @@ fn loop_over_a_constant_collection_with_a_pattern() {
     let want: f64 = pairs.iter().map(|&(a, b)| 2.0 * a * (a * x + b)).sum();
     assert!((dx - want).abs() < 1e-12, "{dx} vs {want}");
 }
+
+/// The value a loop variable starts from is also read in the body: it must not be moved.
+/// f = ‖h‖² with h = a + n·a = (n + 1)a, a = 2x; ∂f/∂x = 4(n + 1)²·2x… computed: 8(n + 1)² x.
+#[differentiate]
+fn start_value_read_in_body(x: &DVector<f64>, n: usize) -> f64 {
+    let a = x * 2.0;
+    let mut h = a.clone();
+    for _ in 0..n {
+        h += &a;
+    }
+    h.norm_squared()
+}
+
+#[test]
+fn loop_start_value_read_in_the_body() {
+    let x = DVector::from_vec(vec![0.5, -1.0]);
+    for n in [0, 1, 3] {
+        let (v, dx) = start_value_read_in_body_grad(&x, n);
+        assert_eq!(v, start_value_read_in_body(&x, n));
+        let k = (n + 1) as f64;
+        assert_close(&dx, &(8.0 * k * k * &x), 1e-12);
+    }
+}

@@ -434,9 +434,14 @@ impl Emitter<'_> {
         let key = l.body.key();
         let end = (key, l.body.stmts.len());
         let mut code = TokenStream::new();
+        let mut body_reads = Vec::new();
+        l.body.stmts.iter().for_each(|s| s.reads(self.values, &mut body_reads));
         for (k, c) in l.carried.iter().enumerate() {
-            let repeated = l.carried[..k].iter().any(|o| o.before == c.before);
-            let init = self.result(c.before, plan, usize::MAX, at, repeated);
+            // Moved into the loop's variable unless the body (or another variable) reads it.
+            let keep = l.carried[..k].iter().any(|o| o.before == c.before)
+                || body_reads.contains(&c.before)
+                || l.carried.iter().any(|o| o.result == c.before);
+            let init = self.result(c.before, plan, usize::MAX, at, keep);
             let out = self.ident(c.out);
             code.extend(quote!(let mut #out = #init;));
         }
