@@ -65,21 +65,29 @@ impl<'r, R: Resolve> Renamer<'r, R> {
 }
 
 fn pat_names(pat: &Pat, out: &mut Vec<String>) {
+    let mut idents = Vec::new();
+    pat_idents(pat, &mut idents);
+    out.extend(idents.iter().map(|i| i.to_string()));
+}
+
+/// The identifiers a pattern binds (or, for an uppercase one, may name a constant).
+pub fn pat_idents(pat: &Pat, out: &mut Vec<Ident>) {
     match pat {
         Pat::Ident(p) => {
-            out.push(p.ident.to_string());
+            out.push(p.ident.clone());
             if let Some((_, sub)) = &p.subpat {
-                pat_names(sub, out);
+                pat_idents(sub, out);
             }
         }
-        Pat::Type(p) => pat_names(&p.pat, out),
-        Pat::Tuple(t) => t.elems.iter().for_each(|p| pat_names(p, out)),
-        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| pat_names(p, out)),
-        Pat::Struct(s) => s.fields.iter().for_each(|f| pat_names(&f.pat, out)),
-        Pat::Slice(s) => s.elems.iter().for_each(|p| pat_names(p, out)),
-        Pat::Reference(r) => pat_names(&r.pat, out),
-        Pat::Or(o) => o.cases.iter().for_each(|p| pat_names(p, out)),
-        Pat::Paren(p) => pat_names(&p.pat, out),
+        Pat::Type(p) => pat_idents(&p.pat, out),
+        Pat::Tuple(t) => t.elems.iter().for_each(|p| pat_idents(p, out)),
+        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| pat_idents(p, out)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| pat_idents(&f.pat, out)),
+        Pat::Slice(s) => s.elems.iter().for_each(|p| pat_idents(p, out)),
+        Pat::Reference(r) => pat_idents(&r.pat, out),
+        // Every case binds the same names.
+        Pat::Or(o) => o.cases.iter().take(1).for_each(|p| pat_idents(p, out)),
+        Pat::Paren(p) => pat_idents(&p.pat, out),
         _ => {}
     }
 }

@@ -64,17 +64,7 @@ impl Plan {
     fn targets(&self, values: &[Value], stmt: &Stmt, out: &mut Vec<ValueId>) {
         let active = |v: ValueId| values[v].active;
         match stmt {
-            Stmt::Node(n) if self.participates(values, n.out) => match &n.op {
-                Op::Rule { rule, args } => out.extend(
-                    args.iter().zip(rule.adj).filter(|(&a, adj)| active(a) && **adj != Adj::Constant).map(|(&a, _)| a),
-                ),
-                Op::Map { input, closure } => {
-                    let outer = closure.captures.iter().map(|&c| outer_of(values, c));
-                    out.extend(std::iter::once(*input).chain(outer).filter(|&v| active(v)));
-                }
-                Op::Call { args, .. } => out.extend(args.iter().copied().filter(|&a| active(a))),
-                Op::Opaque { .. } => {}
-            },
+            Stmt::Node(n) if self.participates(values, n.out) => out.extend(node_targets(values, &n.op)),
             Stmt::Node(_) | Stmt::Effect { .. } => {}
             Stmt::Branch(b) => {
                 for (j, &o) in b.outs.iter().enumerate() {
@@ -95,6 +85,22 @@ impl Plan {
                 l.body.stmts.iter().for_each(|s| self.targets(values, s, out));
             }
         }
+    }
+}
+
+/// The values a participating node's reverse pass contributes to.
+fn node_targets(values: &[Value], op: &Op) -> Vec<ValueId> {
+    let active = |v: &ValueId| values[*v].active;
+    match op {
+        Op::Rule { rule, args } => {
+            args.iter().zip(rule.adj).filter(|(a, adj)| active(a) && **adj != Adj::Constant).map(|(&a, _)| a).collect()
+        }
+        Op::Map { input, closure } => {
+            let outer = closure.captures.iter().map(|&c| outer_of(values, c));
+            std::iter::once(*input).chain(outer).filter(active).collect()
+        }
+        Op::Call { args, .. } => args.iter().copied().filter(active).collect(),
+        Op::Opaque { .. } => Vec::new(),
     }
 }
 
@@ -149,33 +155,10 @@ fn mark_useful(values: &[Value], body: &Body, p: &mut Plan) -> bool {
     for stmt in body.stmts.iter().rev() {
         match stmt {
             Stmt::Node(node) => {
-                if !p.participates(values, node.out) {
-                    continue;
-                }
-                match &node.op {
-                    Op::Rule { rule, args } => {
-                        for (&arg, adj) in args.iter().zip(rule.adj) {
-                            if values[arg].active && *adj != Adj::Constant {
-                                changed |= set(&mut p.useful[arg]);
-                            }
-                        }
+                if p.participates(values, node.out) {
+                    for t in node_targets(values, &node.op) {
+                        changed |= set(&mut p.useful[t]);
                     }
-                    Op::Map { input, closure } => {
-                        let outer = closure.captures.iter().map(|&c| outer_of(values, c));
-                        for v in std::iter::once(*input).chain(outer) {
-                            if values[v].active {
-                                changed |= set(&mut p.useful[v]);
-                            }
-                        }
-                    }
-                    Op::Call { args, .. } => {
-                        for &a in args {
-                            if values[a].active {
-                                changed |= set(&mut p.useful[a]);
-                            }
-                        }
-                    }
-                    Op::Opaque { .. } => {}
                 }
             }
             Stmt::Effect { .. } => {}
@@ -217,16 +200,13 @@ fn count(values: &[Value], body: &Body, p: &mut Plan) {
                 if !p.participates(values, node.out) {
                     continue;
                 }
+                for t in node_targets(values, &node.op) {
+                    p.contribs[t] += 1;
+                }
                 match &node.op {
                     Op::Rule { rule, args } => {
-                        let mut reads_values = false;
-                        for (&arg, adj) in args.iter().zip(rule.adj) {
-                            if !values[arg].active || *adj == Adj::Constant {
-                                continue;
-                            }
-                            p.contribs[arg] += 1;
-                            reads_values |= matches!(adj, Adj::Rule(_));
-                        }
+                        let reads_values =
+                            args.iter().zip(rule.adj).any(|(&a, adj)| values[a].active && matches!(adj, Adj::Rule(_)));
                         if reads_values {
                             args.iter().for_each(|&a| p.rev_needed[a] = true);
                             if rule.needs_out {
@@ -234,25 +214,10 @@ fn count(values: &[Value], body: &Body, p: &mut Plan) {
                             }
                         }
                     }
-                    Op::Map { input, closure } => {
-                        let outer = closure.captures.iter().map(|&c| outer_of(values, c));
-                        for v in std::iter::once(*input).chain(outer) {
-                            if values[v].active {
-                                p.contribs[v] += 1;
-                            }
-                        }
+                    Op::Call { args, by_ref, .. } if !crate::ir::call_keeps_pullback(values, args, by_ref) => {
+                        args.iter().for_each(|&a| p.rev_needed[a] = true);
                     }
-                    Op::Call { args, by_ref, .. } => {
-                        for &a in args {
-                            if values[a].active {
-                                p.contribs[a] += 1;
-                            }
-                        }
-                        if !crate::ir::call_keeps_pullback(values, args, by_ref) {
-                            args.iter().for_each(|&a| p.rev_needed[a] = true);
-                        }
-                    }
-                    Op::Opaque { .. } => {}
+                    Op::Call { .. } | Op::Map { .. } | Op::Opaque { .. } => {}
                 }
             }
             Stmt::Effect { .. } => {}

@@ -408,30 +408,9 @@ impl<'ast> Visit<'ast> for AssignedNames {
 
 /// The identifiers a pattern binds (an uppercase identifier is a constant or a unit variant).
 fn binding_idents(pat: &Pat, out: &mut Vec<syn::Ident>) {
-    match pat {
-        Pat::Ident(p) => {
-            if !p.ident.to_string().starts_with(|c: char| c.is_ascii_uppercase()) {
-                out.push(p.ident.clone());
-            }
-            if let Some((_, sub)) = &p.subpat {
-                binding_idents(sub, out);
-            }
-        }
-        Pat::Type(p) => binding_idents(&p.pat, out),
-        Pat::Tuple(t) => t.elems.iter().for_each(|p| binding_idents(p, out)),
-        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| binding_idents(p, out)),
-        Pat::Struct(s) => s.fields.iter().for_each(|f| binding_idents(&f.pat, out)),
-        Pat::Slice(s) => s.elems.iter().for_each(|p| binding_idents(p, out)),
-        Pat::Reference(r) => binding_idents(&r.pat, out),
-        Pat::Or(o) => {
-            // Every case binds the same names.
-            if let Some(first) = o.cases.first() {
-                binding_idents(first, out);
-            }
-        }
-        Pat::Paren(p) => binding_idents(&p.pat, out),
-        _ => {}
-    }
+    let mut all = Vec::new();
+    crate::rename::pat_idents(pat, &mut all);
+    out.extend(all.into_iter().filter(|i| !i.to_string().starts_with(|c: char| c.is_ascii_uppercase())));
 }
 
 /// Statements that have no value: assignments, loops, and branches whose arms end with `;`.
