@@ -18,9 +18,11 @@ extern crate std;
 
 mod contrib;
 mod fdiff;
+mod loss;
 mod rules;
 mod value;
 
+pub use loss::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, softmax_rows};
 pub use fdiff::{check_gradient, numeric_gradient, GradientCheck, Perturb};
 pub use value::{Adjoint, Real, Value};
 
