@@ -183,11 +183,18 @@ impl Emitter<'_> {
                 let (m, idx) = (self.operand(args[0], false, span), self.plain(args[1]));
                 quote_spanned!(span=> #m[#idx])
             }
-            Fwd::Method(name) => {
-                let name = Ident::new(name, span);
-                let recv = self.operand(args[0], false, span);
-                let rest = args[1..].iter().map(|&a| self.operand(a, false, span));
-                quote_spanned!(span=> #recv.#name(#(#rest),*))
+            Fwd::Method(name) => self.method_call(rule, name, args, false, span, &movable),
+            Fwd::Consume(name) => self.method_call(rule, name, args, true, span, &movable),
+            Fwd::Unwrap { name, consume } => {
+                let n = rule.adj.len();
+                let call = self.method_call(rule, name, &args[..n], consume, span, &movable);
+                match args.get(n) {
+                    Some(&msg) => {
+                        let msg = self.plain(msg);
+                        quote_spanned!(span=> #call.expect(#msg))
+                    }
+                    None => quote_spanned!(span=> #call.unwrap()),
+                }
             }
             Fwd::Runtime(name) => {
                 let name = Ident::new(name, span);
@@ -198,6 +205,33 @@ impl Emitter<'_> {
                 quote_spanned!(span=> ::matgrad::__private::#name(#(#all),*))
             }
         }
+    }
+
+    /// `recv.name(args…)`; a receiver the method consumes is moved when dead, cloned otherwise.
+    /// Constant arguments (indices, exponents) are written as plain values.
+    fn method_call(
+        &self,
+        rule: &Rule,
+        name: &str,
+        args: &[ValueId],
+        consume: bool,
+        span: Span,
+        movable: &impl Fn(usize) -> bool,
+    ) -> TokenStream {
+        let name = Ident::new(name, span);
+        let recv = match (&self.values[args[0]].kind, consume) {
+            (Kind::Inline(_), _) | (_, false) => self.operand(args[0], false, span),
+            _ if movable(0) => self.ident(args[0]).to_token_stream(),
+            _ => {
+                let r = self.operand(args[0], false, span);
+                quote_spanned!(span=> #r.clone_owned())
+            }
+        };
+        let rest = args.iter().zip(rule.adj).skip(1).map(|(&a, adj)| match adj {
+            Adj::Constant => self.plain(a),
+            _ => self.operand(a, false, span),
+        });
+        quote_spanned!(span=> #recv.#name(#(#rest),*))
     }
 
     /// The identifiers of the derivative matrices a differentiated `map` stores.
@@ -259,7 +293,8 @@ impl Emitter<'_> {
                     let contrib = match rule.adj[k] {
                         Adj::Rule(f) => {
                             let f = Ident::new(f, span);
-                            let refs = args.iter().map(|&a| self.reference(a));
+                            // (an `expect` message, past the rule's operands, is not passed)
+                            let refs = args.iter().take(rule.adj.len()).map(|&a| self.reference(a));
                             let out = rule.needs_out.then(|| {
                                 let r = self.reference(node.out);
                                 quote!(#r,)

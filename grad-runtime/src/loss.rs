@@ -12,7 +12,10 @@ use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
 /// every sample.
 ///
 /// Adjoint: `M̄ += Ḡ`, `b̄ += row_sum(Ḡ)` (seed 001, "row broadcasted addition").
-pub fn add_row_vector<T: Real, R: Dim, C: Dim, SM, SB>(m: &Matrix<T, R, C, SM>, b: &Matrix<T, U1, C, SB>) -> OMatrix<T, R, C>
+pub fn add_row_vector<T: Real, R: Dim, C: Dim, SM, SB>(
+    m: &Matrix<T, R, C, SM>,
+    b: &Matrix<T, U1, C, SB>,
+) -> OMatrix<T, R, C>
 where
     SM: Storage<T, R, C>,
     SB: Storage<T, U1, C>,

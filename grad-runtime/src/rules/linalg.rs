@@ -11,7 +11,9 @@
 use crate::contrib::Neg;
 use crate::value::{Real, Value};
 use nalgebra::allocator::Allocator;
-use nalgebra::{Cholesky, DefaultAllocator, Dim, DimDiff, DimMin, DimMinimum, DimSub, Matrix, OMatrix, Storage, U1, LU};
+use nalgebra::{
+    Cholesky, DefaultAllocator, Dim, DimDiff, DimMin, DimMinimum, DimSub, Matrix, OMatrix, Storage, LU, U1,
+};
 
 /// `(M + Mᵀ)/2`, in place.
 fn symmetrize<T: Real, D: Dim>(m: &mut OMatrix<T, D, D>)

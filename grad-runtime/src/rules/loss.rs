@@ -67,13 +67,7 @@ where
     DefaultAllocator: Allocator<R, C> + Allocator<R, U1>,
 {
     let (r, c) = z.shape_generic();
-    OMatrix::from_fn_generic(r, c, |i, j| {
-        if l[i].is_finite() {
-            g[i] * (z[(i, j)] - l[i]).exp()
-        } else {
-            T::zero()
-        }
-    })
+    OMatrix::from_fn_generic(r, c, |i, j| if l[i].is_finite() { g[i] * (z[(i, j)] - l[i]).exp() } else { T::zero() })
 }
 
 // s = (1/m) Σᵢ (lseᵢ Σⱼ Yᵢⱼ − ⟨Yᵢ, Zᵢ⟩)

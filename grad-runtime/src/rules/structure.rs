@@ -248,7 +248,11 @@ where
 }
 
 /// `v = x.column(j)`: the contribution to `x̄`.
-pub fn column_adj<T: Real, R: Dim, C: Dim, S>(x: &Matrix<T, R, C, S>, j: &usize, g: &OMatrix<T, R, U1>) -> OMatrix<T, R, C>
+pub fn column_adj<T: Real, R: Dim, C: Dim, S>(
+    x: &Matrix<T, R, C, S>,
+    j: &usize,
+    g: &OMatrix<T, R, U1>,
+) -> OMatrix<T, R, C>
 where
     S: Storage<T, R, C>,
     DefaultAllocator: Allocator<R, C> + Allocator<R, U1>,
@@ -301,7 +305,10 @@ where
 // d = diag(X)       (X square)
 // X̄ᵢᵢ += d̄ᵢ
 /// `d = x.diagonal()`: the contribution to `x̄`.
-pub fn diagonal_adj<T: Real, D: DimMin<D, Output = D>, S>(x: &Matrix<T, D, D, S>, g: &OMatrix<T, D, U1>) -> OMatrix<T, D, D>
+pub fn diagonal_adj<T: Real, D: DimMin<D, Output = D>, S>(
+    x: &Matrix<T, D, D, S>,
+    g: &OMatrix<T, D, U1>,
+) -> OMatrix<T, D, D>
 where
     S: Storage<T, D, D>,
     DefaultAllocator: Allocator<D, D> + Allocator<D>,
