@@ -4,15 +4,15 @@
 //! path that starts with `matgrad` (`matgrad::softmax_rows(&z)`). Rows are samples: a
 //! softmax or log-sum-exp is taken over each row.
 
-use crate::value::Real;
 use nalgebra::allocator::Allocator;
+use nalgebra::RealField;
 use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
 
 /// `M + 1 b`: the row vector `b` (1×n) added to every row of `M` (m×n), a bias added to
 /// every sample.
 ///
 /// Adjoint: `M̄ += Ḡ`, `b̄ += row_sum(Ḡ)` (seed 001, "row broadcasted addition").
-pub fn add_row_vector<T: Real, R: Dim, C: Dim, SM, SB>(
+pub fn add_row_vector<T: RealField + Copy, R: Dim, C: Dim, SM, SB>(
     m: &Matrix<T, R, C, SM>,
     b: &Matrix<T, U1, C, SB>,
 ) -> OMatrix<T, R, C>
@@ -31,7 +31,7 @@ where
 /// `M + c 1ᵀ`: the column vector `c` (m×1) added to every column of `M` (m×n).
 ///
 /// Adjoint: `M̄ += Ḡ`, `c̄ += column_sum(Ḡ)` (seed 001, "column broadcasted addition").
-pub fn add_column_vector<T: Real, R: Dim, C: Dim, SM, SC>(
+pub fn add_column_vector<T: RealField + Copy, R: Dim, C: Dim, SM, SC>(
     m: &Matrix<T, R, C, SM>,
     c: &Matrix<T, R, U1, SC>,
 ) -> OMatrix<T, R, C>
@@ -49,7 +49,9 @@ where
 
 /// Row-wise softmax: `Yᵢⱼ = exp(Zᵢⱼ − lseᵢ)`, each row a probability vector (computed with
 /// the row maximum subtracted, so it never overflows).
-pub fn softmax_rows<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(z: &Matrix<T, R, C, S>) -> OMatrix<T, R, C>
+pub fn softmax_rows<T: RealField + Copy, R: Dim, C: Dim, S: Storage<T, R, C>>(
+    z: &Matrix<T, R, C, S>,
+) -> OMatrix<T, R, C>
 where
     DefaultAllocator: Allocator<R, C> + Allocator<R, U1>,
 {
@@ -63,7 +65,9 @@ where
 
 /// Row-wise log-sum-exp: `lseᵢ = ln Σⱼ exp(Zᵢⱼ)` (m×1), numerically stable
 /// (`max + ln Σ exp(Z − max)`). A row of `−∞` gives `−∞`.
-pub fn logsumexp_rows<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(z: &Matrix<T, R, C, S>) -> OMatrix<T, R, U1>
+pub fn logsumexp_rows<T: RealField + Copy, R: Dim, C: Dim, S: Storage<T, R, C>>(
+    z: &Matrix<T, R, C, S>,
+) -> OMatrix<T, R, U1>
 where
     DefaultAllocator: Allocator<R, U1>,
 {
@@ -80,7 +84,7 @@ where
 
 /// Mean cross-entropy of logits `Z` (m×n) against targets `Y` (m×n, each row a probability
 /// vector, usually one-hot): `−(1/m) Σᵢⱼ Yᵢⱼ ln softmax(Z)ᵢⱼ = (1/m) Σᵢ (lseᵢ Σⱼ Yᵢⱼ − ⟨Yᵢ, Zᵢ⟩)`.
-pub fn cross_entropy<T: Real, R: Dim, C: Dim, SZ, SY>(z: &Matrix<T, R, C, SZ>, y: &Matrix<T, R, C, SY>) -> T
+pub fn cross_entropy<T: RealField + Copy, R: Dim, C: Dim, SZ, SY>(z: &Matrix<T, R, C, SZ>, y: &Matrix<T, R, C, SY>) -> T
 where
     SZ: Storage<T, R, C>,
     SY: Storage<T, R, C>,

@@ -1,0 +1,187 @@
+//! Reductions, extrema, views, diagonal, Kronecker products, and the broadcasting and loss
+//! helpers, through `#[differentiate]`: central differences on square, tall, wide, 1×1 and 1×n
+//! shapes, closed forms where they are short, and the documented tie-breaking of extrema.
+
+mod common;
+
+use common::{assert_close, assert_fd, mat, SHAPES};
+use matgrad::{check_gradient, differentiate};
+use nalgebra::{DMatrix, DVector, RowDVector, SMatrix};
+
+/// f(X) = ⟨u, row_sum X⟩ + ⟨v, column_sum X⟩ + 3 mean X + ⟨u, row_mean X⟩ + ⟨v, column_mean X⟩
+/// ∂f/∂X = 1u + v1ᵀ + 3/(mn) + 1u/m + v1ᵀ/n
+#[differentiate(wrt(x))]
+fn sums(x: &DMatrix<f64>, u: &RowDVector<f64>, v: &DVector<f64>) -> f64 {
+    x.row_sum().dot(u) + x.column_sum().dot(v) + 3.0 * x.mean() + x.row_mean().dot(u) + x.column_mean().dot(v)
+}
+
+#[test]
+fn row_and_column_reductions() {
+    for &(r, c) in SHAPES {
+        let x = mat(r, c, 1);
+        let u = RowDVector::from_fn(c, |_, j| 1.0 + j as f64);
+        let v = DVector::from_fn(r, |i, _| 0.5 - i as f64);
+        let (_, dx) = sums_grad(&x, &u, &v);
+        let (m, n) = (r as f64, c as f64);
+        let want = DMatrix::from_fn(r, c, |i, j| u[j] * (1.0 + 1.0 / m) + v[i] * (1.0 + 1.0 / n) + 3.0 / (m * n));
+        assert_close(&dx, &want, 1e-12);
+        assert_fd(|x: &DMatrix<f64>| sums(x, &u, &v), &x, &dx, 1e-7);
+    }
+}
+
+/// f(X, Y) = 2 max X − min X + amax X + ⟨W, sup(X, Y)⟩ + ⟨W, inf(X, Y)⟩ ² …
+#[differentiate]
+fn extrema(x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    let s = x.sup(y);
+    let i = x.inf(y);
+    2.0 * x.max() - x.min() + x.amax() + s.norm_squared() + 3.0 * i.sum()
+}
+
+#[test]
+fn extrema_match_differences() {
+    for &(r, c) in SHAPES {
+        let (x, y) = (mat(r, c, 2), mat(r, c, 3));
+        let (_, dx, dy) = extrema_grad(&x, &y);
+        assert_fd(|x: &DMatrix<f64>| extrema(x, &y), &x, &dx, 1e-6);
+        assert_fd(|y: &DMatrix<f64>| extrema(&x, y), &y, &dy, 1e-6);
+    }
+}
+
+/// Ties: `max`, `min` and `amax` send all of s̄ to the first extremal entry (column-major);
+/// `sup`/`inf` send Ḡ to the left operand; `amax` at 0 gives 0.
+#[differentiate]
+fn ties(x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    x.max() + 10.0 * x.min() + 100.0 * x.sup(y).sum() + 1000.0 * x.inf(y).sum()
+}
+
+#[differentiate]
+fn amax_only(x: &DMatrix<f64>) -> f64 {
+    x.amax()
+}
+
+#[test]
+fn extrema_at_ties() {
+    let x = DMatrix::from_row_slice(2, 2, &[1.0, 3.0, 3.0, -2.0]);
+    let y = x.clone();
+    let (_, dx, dy) = ties_grad(&x, &y);
+    // max 3 first at (1, 0) (column-major), min −2 at (1, 1); sup and inf all to x
+    assert_close(&dx, &DMatrix::from_row_slice(2, 2, &[1100.0, 1100.0, 1101.0, 1110.0]), 0.0);
+    assert_close(&dy, &DMatrix::zeros(2, 2), 0.0);
+    let (_, d0) = amax_only_grad(&DMatrix::zeros(2, 3));
+    assert_close(&d0, &DMatrix::zeros(2, 3), 0.0);
+    let (_, dn) = amax_only_grad(&DMatrix::from_row_slice(1, 3, &[1.0, -4.0, 4.0]));
+    assert_close(&dn, &DMatrix::from_row_slice(1, 3, &[0.0, -1.0, 0.0]), 0.0);
+}
+
+/// f(X) = ‖row 0‖² + ⟨w, column c−1⟩ + ‖rows(0, r)‖ + sum(columns(0, 1)) + ‖view‖² + ‖diag‖²
+#[differentiate(wrt(x))]
+fn views(x: &DMatrix<f64>, i: usize, j: &usize) -> f64 {
+    let r = x.row(i);
+    let c = x.column(*j);
+    let rs = x.rows(0, 1);
+    let cs = x.columns(0, 1);
+    let v = x.view((0, 0), (1, 1));
+    r.norm_squared() + 2.0 * c.sum() + rs.norm() + 3.0 * cs.sum() + v.norm_squared()
+}
+
+#[test]
+fn views_match_differences() {
+    for &(r, c) in SHAPES {
+        let x = mat(r, c, 4) + DMatrix::from_element(r, c, 0.1);
+        let (i, j) = (r - 1, c - 1);
+        let (_, dx) = views_grad(&x, i, &j);
+        assert_fd(|x: &DMatrix<f64>| views(x, i, &j), &x, &dx, 1e-6);
+    }
+}
+
+/// f(X, d) = ‖diag X‖² + ⟨W, diag(d)⟩ + ⟨K, X ⊗ B⟩ + ⟨K', A ⊗ X⟩
+#[differentiate(wrt(x, d))]
+fn diag_kron(x: &DMatrix<f64>, d: &DVector<f64>, b: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    let dm = DMatrix::from_diagonal(d);
+    let k1 = x.kronecker(b);
+    let k2 = b.kronecker(x);
+    x.diagonal().norm_squared() + dm.dot(w) + k1.norm_squared() + k2.sum()
+}
+
+#[test]
+fn diagonal_and_kronecker() {
+    for &n in &[1, 2, 3] {
+        for &(p, q) in &[(2, 3), (1, 1), (3, 1)] {
+            let (x, d, b, w) = (mat(n, n, 5), DVector::from_fn(n, |i, _| i as f64 - 0.3), mat(p, q, 6), mat(n, n, 7));
+            let (_, dx, dd) = diag_kron_grad(&x, &d, &b, &w);
+            assert_fd(|x: &DMatrix<f64>| diag_kron(x, &d, &b, &w), &x, &dx, 1e-6);
+            let dd = DMatrix::from_column_slice(n, 1, dd.as_slice());
+            let dm = DMatrix::from_column_slice(n, 1, d.as_slice());
+            assert_fd(
+                |d: &DMatrix<f64>| diag_kron(&x, &DVector::from_column_slice(d.as_slice()), &b, &w),
+                &dm,
+                &dd,
+                1e-6,
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------- broadcasting and losses
+
+/// A softmax classifier: f(W, b) = cross_entropy(X W + 1b, Y) + ‖softmax_rows(Z)‖² + Σ lse(Z)
+/// + ‖Z + c1ᵀ‖²
+#[differentiate(wrt(w, b, c))]
+fn classifier(w: &DMatrix<f64>, b: &RowDVector<f64>, c: &DVector<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    let z = matgrad::add_row_vector(&(x * w), b);
+    let p = matgrad::softmax_rows(&z);
+    let l = ::matgrad::logsumexp_rows(&z);
+    let zc = matgrad::add_column_vector(&z, c);
+    matgrad::cross_entropy(&z, y) + p.norm_squared() + l.sum() + zc.norm_squared()
+}
+
+#[test]
+fn broadcasting_and_losses_match_differences() {
+    for &(m, k, n) in &[(5, 3, 4), (1, 1, 1), (1, 4, 3), (3, 2, 1)] {
+        let (w, x) = (mat(k, n, 8), mat(m, k, 9));
+        let b = RowDVector::from_fn(n, |_, j| 0.2 * j as f64);
+        let c = DVector::from_fn(m, |i, _| 0.1 - 0.3 * i as f64);
+        let y = DMatrix::from_fn(m, n, |i, j| if j == i % n { 1.0 } else { 0.0 });
+        let (v, dw, db, dc) = classifier_grad(&w, &b, &c, &x, &y);
+        assert_eq!(v, classifier(&w, &b, &c, &x, &y));
+        assert_fd(|w: &DMatrix<f64>| classifier(w, &b, &c, &x, &y), &w, &dw, 1e-6);
+        let f = |b: &RowDVector<f64>| classifier(&w, b, &c, &x, &y);
+        assert!(check_gradient(f, &b, &db, 1e-6, 1e-6).ok);
+        let f = |c: &DVector<f64>| classifier(&w, &b, c, &x, &y);
+        assert!(check_gradient(f, &c, &dc, 1e-6, 1e-6).ok);
+    }
+}
+
+/// The cross-entropy's closed form: ∂/∂Z = (softmax(Z) − Y)/m for one-hot Y.
+#[differentiate(wrt(z))]
+fn ce(z: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    matgrad::cross_entropy(z, y)
+}
+
+#[test]
+fn cross_entropy_closed_form_and_stability() {
+    let z = DMatrix::from_row_slice(2, 3, &[1000.0, 0.0, -1000.0, 1.0, 2.0, 3.0]);
+    let y = DMatrix::from_row_slice(2, 3, &[0.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+    let (v, dz) = ce_grad(&z, &y);
+    assert!(v.is_finite());
+    assert_close(&dz, &((matgrad::softmax_rows(&z) - &y) / 2.0), 1e-12);
+    assert!((matgrad::logsumexp_rows(&z)[0] - 1000.0).abs() < 1e-12);
+}
+
+/// Static sizes and f32: f(X) = ‖row_sum X‖² + max X + ‖softmax_rows(X)‖² + sum(X ⊗ X)
+#[differentiate]
+fn fixed<T: nalgebra::RealField + Copy>(x: &SMatrix<T, 2, 3>) -> T {
+    let p = matgrad::softmax_rows(x);
+    let k = x.kronecker(x);
+    x.row_sum().norm_squared() + x.max() + p.norm_squared() + k.sum() + x.column(1).sum()
+}
+
+#[test]
+fn fixed_sizes_in_f64_and_f32() {
+    let x = SMatrix::<f64, 2, 3>::from_fn(|i, j| 0.3 * i as f64 - 0.7 * j as f64 + 0.1);
+    let (_, dx) = fixed_grad(&x);
+    assert!(check_gradient(fixed::<f64>, &x, &dx, 1e-6, 1e-6).ok);
+    let x32 = x.map(|v| v as f32);
+    let (_, dx32) = fixed_grad(&x32);
+    assert!(check_gradient(fixed::<f32>, &x32, &dx32, 1e-2, 2e-2).ok);
+}
