@@ -217,7 +217,7 @@ pub fn scalar_fn(name: &str, nargs: usize) -> Option<&'static Rule> {
 /// Every method name with a rule, for "did you mean" lists.
 pub fn known_methods() -> impl Iterator<Item = &'static str> {
     let mut names: Vec<&'static str> = Vec::new();
-    for (_, r) in METHODS.iter().chain(SCALAR_FNS) {
+    for (_, r) in METHODS.iter().chain(UNWRAPPED).chain(SCALAR_FNS) {
         if !names.contains(&r.name) {
             names.push(r.name);
         }
