@@ -311,10 +311,10 @@ fn cookbook_trace_identities() {
 /// f(X) = ln det(X) + tr(X⁻¹) + ln det(XXᵀ) via Cholesky + ⟨1, (XXᵀ)⁻¹ X⟩ via LU
 #[differentiate(wrt(x))]
 fn fixed<T: nalgebra::RealField + Copy>(x: &SMatrix<T, 3, 3>) -> T {
-    let inv = x.clone().try_inverse().unwrap();
+    let inv = x.try_inverse().unwrap();
     let s = x * x.transpose();
     let chol = s.cholesky().unwrap();
-    let lu = s.clone().lu();
+    let lu = s.lu();
     let y = lu.solve(x).unwrap();
     x.determinant().ln() + inv.trace() + chol.ln_determinant() + y.sum()
 }
