@@ -288,15 +288,16 @@ where
     into_view(x, (0, *j), g)
 }
 
-/// `v = x.view((i, j), (r, c))`: the contribution to `x̄`.
-pub fn view_adj<T: Real, R: Dim, C: Dim, S>(
+/// `v = x.view((i, j), (r, c))`: the contribution to `x̄` (`Ḡ` is r×c, dynamic).
+pub fn view_adj<T: Real, R: Dim, C: Dim, S, R2: Dim, C2: Dim, SG>(
     x: &Matrix<T, R, C, S>,
     start: &(usize, usize),
     _shape: &(usize, usize),
-    g: &OMatrix<T, Dyn, Dyn>,
+    g: &Matrix<T, R2, C2, SG>,
 ) -> OMatrix<T, R, C>
 where
     S: Storage<T, R, C>,
+    SG: Storage<T, R2, C2>,
     DefaultAllocator: Allocator<R, C>,
 {
     into_view(x, *start, g)
