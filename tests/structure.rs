@@ -122,6 +122,67 @@ fn diagonal_and_kronecker() {
     }
 }
 
+/// f(X) = ‖X[idx, :]‖² + sum(X[:, jdx] ⊙ W) + ‖reshape(X)‖ + sum(X[[0, 0], :]), with repeated
+/// indices
+#[differentiate(wrt(x))]
+fn select_reshape(x: &DMatrix<f64>, idx: &[usize], jdx: &Vec<usize>, w: &DMatrix<f64>) -> f64 {
+    let r = x.select_rows(idx);
+    let c = x.select_columns(jdx);
+    let flat = x.clone().reshape_generic(nalgebra::Dyn(1), nalgebra::Dyn(x.len()));
+    let rows2 = x.select_rows(&[0, 0]);
+    r.norm_squared() + c.component_mul(w).sum() + flat.norm() + rows2.sum()
+}
+
+#[test]
+fn select_and_reshape_match_differences() {
+    for &(r, c) in SHAPES {
+        let x = mat(r, c, 31) + DMatrix::from_element(r, c, 0.2);
+        let idx = [r - 1, 0, r - 1];
+        let jdx = vec![0, c - 1, 0, 0];
+        let w = mat(r, 4, 32);
+        let (_, dx) = select_reshape_grad(&x, &idx, &jdx, &w);
+        assert_fd(|x: &DMatrix<f64>| select_reshape(x, &idx, &jdx, &w), &x, &dx, 1e-6);
+    }
+}
+
+/// Fixed views with a turbofish on a static matrix:
+/// f(X) = ‖X[0..2, 1..3]‖² + sum(X[1, :]) · 2 + ⟨1, X[:, 2..4]⟩ and a reshape 2×6 → 3×4
+#[differentiate]
+fn fixed_views<T: nalgebra::RealField + Copy>(x: &SMatrix<T, 2, 6>) -> T {
+    let v = x.fixed_view::<2, 2>(0, 1);
+    let r = x.fixed_rows::<1>(1);
+    let c = x.fixed_columns::<2>(2);
+    let m = x.reshape_generic(nalgebra::Const::<3>, nalgebra::Const::<4>);
+    v.norm_squared() + (r.sum() + r.sum()) + c.sum() + m.row(2).norm_squared()
+}
+
+#[test]
+fn fixed_views_in_f64_and_f32() {
+    let x = SMatrix::<f64, 2, 6>::from_fn(|i, j| 0.3 * i as f64 - 0.2 * j as f64 + 0.05 * (i * j) as f64);
+    let (_, dx) = fixed_views_grad(&x);
+    // closed form: 2X on the 2×2 view, +2 on row 1, +1 on columns 2..4, 2X on the entries
+    // that land in row 2 of the 3×4 reshape (column-major: linear indices 2, 5, 8, 11)
+    let mut want = SMatrix::<f64, 2, 6>::zeros();
+    for i in 0..2 {
+        for j in 1..3 {
+            want[(i, j)] += 2.0 * x[(i, j)];
+        }
+        for j in 2..4 {
+            want[(i, j)] += 1.0;
+        }
+    }
+    for j in 0..6 {
+        want[(1, j)] += 2.0;
+    }
+    for k in [2, 5, 8, 11] {
+        want[k] += 2.0 * x[k];
+    }
+    assert!((dx - want).norm() < 1e-12, "{dx}{want}");
+    let x32 = x.map(|v| v as f32);
+    let (_, dx32) = fixed_views_grad(&x32);
+    assert!(check_gradient(fixed_views::<f32>, &x32, &dx32, 1e-2, 1e-2).ok);
+}
+
 // ---------------------------------------------------------------- broadcasting and losses
 
 /// A softmax classifier: f(W, b) = cross_entropy(X W + 1b, Y) + ‖softmax_rows(Z)‖² + Σ lse(Z)

@@ -183,11 +183,16 @@ impl Emitter<'_> {
                 let (m, idx) = (self.operand(args[0], false, span), self.plain(args[1]));
                 quote_spanned!(span=> #m[#idx])
             }
-            Fwd::Method(name) => self.method_call(rule, name, args, false, span, &movable),
-            Fwd::Consume(name) => self.method_call(rule, name, args, true, span, &movable),
+            Fwd::Method(name) => self.method_call(rule, name, args, false, None, span, &movable),
+            Fwd::Consume(name) => self.method_call(rule, name, args, true, None, span, &movable),
+            Fwd::Turbofish(name) => {
+                let n = rule.adj.len();
+                let fish = args.get(n).map(|&t| self.plain(t));
+                self.method_call(rule, name, &args[..n], false, fish, span, &movable)
+            }
             Fwd::Unwrap { name, consume } => {
                 let n = rule.adj.len();
-                let call = self.method_call(rule, name, &args[..n], consume, span, &movable);
+                let call = self.method_call(rule, name, &args[..n], consume, None, span, &movable);
                 match args.get(n) {
                     Some(&msg) => {
                         let msg = self.plain(msg);
@@ -207,14 +212,17 @@ impl Emitter<'_> {
         }
     }
 
-    /// `recv.name(args…)`; a receiver the method consumes is moved when dead, cloned otherwise.
-    /// Constant arguments (indices, exponents) are written as plain values.
+    /// `recv.name(args…)`, or `recv.name::<…>(args…)` with `fish`; a receiver the method
+    /// consumes is moved when dead, cloned otherwise. Constant arguments (indices, exponents)
+    /// are written as plain values.
+    #[allow(clippy::too_many_arguments)]
     fn method_call(
         &self,
         rule: &Rule,
         name: &str,
         args: &[ValueId],
         consume: bool,
+        fish: Option<TokenStream>,
         span: Span,
         movable: &impl Fn(usize) -> bool,
     ) -> TokenStream {
@@ -231,7 +239,7 @@ impl Emitter<'_> {
             Adj::Constant => self.plain(a),
             _ => self.operand(a, false, span),
         });
-        quote_spanned!(span=> #recv.#name(#(#rest),*))
+        quote_spanned!(span=> #recv.#name #fish (#(#rest),*))
     }
 
     /// The identifiers of the derivative matrices a differentiated `map` stores.

@@ -412,6 +412,15 @@ impl Lower<'_> {
                 return v;
             }
         }
+        if let (Some(fish), Some(rule)) = (&m.turbofish, symbol::turbofish(&name, m.args.len())) {
+            let mut args = vec![self.expr(&m.receiver)];
+            for (a, adj) in m.args.iter().zip(&rule.adj[1..]) {
+                args.push(self.operand(a, *adj));
+            }
+            args.push(Some(self.inline(fish.to_token_stream(), fish.span())));
+            let args: Option<Vec<_>> = args.into_iter().collect();
+            return Some(self.rule(rule, args?, e.span()));
+        }
         if m.turbofish.is_none() && symbol::DECOMPOSITIONS.contains(&name.as_str()) {
             if let Some(v) = self.decomposition_not_supported(e, m) {
                 return v;

@@ -25,6 +25,9 @@ pub enum Fwd {
         name: &'static str,
         consume: bool,
     },
+    /// `recv.name::<…>(args…)`: the turbofish is the op's last argument, an inline value past
+    /// the rule's operands.
+    Turbofish(&'static str),
 }
 
 /// How an op's adjoint reaches one of its operands.
@@ -108,7 +111,30 @@ static METHODS: &[(usize, Rule)] = &[
     (2, rule!("view", Fwd::Method("view"), [R("view_adj"), Constant, Constant], false)),
     (0, rule!("diagonal", Fwd::Method("diagonal"), [R("diagonal_adj")], false)),
     (1, rule!("kronecker", Fwd::Method("kronecker"), [R("kronecker_lhs"), R("kronecker_rhs")], false)),
+    (1, rule!("select_rows", Fwd::Method("select_rows"), [R("select_rows_adj"), Constant], false)),
+    (1, rule!("select_columns", Fwd::Method("select_columns"), [R("select_columns_adj"), Constant], false)),
+    (
+        2,
+        rule!(
+            "reshape_generic",
+            Fwd::Consume("reshape_generic"),
+            [R("reshape_generic_adj"), Constant, Constant],
+            false
+        ),
+    ),
 ];
+
+/// Methods written with a turbofish (`x.fixed_view::<2, 1>(i, j)`), by name and arity.
+static TURBOFISH: &[(usize, Rule)] = &[
+    (2, rule!("fixed_view", Fwd::Turbofish("fixed_view"), [R("fixed_view_adj"), Constant, Constant], false)),
+    (1, rule!("fixed_rows", Fwd::Turbofish("fixed_rows"), [R("fixed_rows_adj"), Constant], false)),
+    (1, rule!("fixed_columns", Fwd::Turbofish("fixed_columns"), [R("fixed_columns_adj"), Constant], false)),
+];
+
+/// The rule of `recv.name::<…>(args…)`.
+pub fn turbofish(name: &str, arity: usize) -> Option<&'static Rule> {
+    find(TURBOFISH, name, arity)
+}
 
 /// Methods returning an `Option`, differentiated when `.unwrap()` or `.expect(msg)` follows
 /// them directly (`s.clone().cholesky().unwrap()`); the arity counts the method's arguments.
@@ -217,7 +243,7 @@ pub fn scalar_fn(name: &str, nargs: usize) -> Option<&'static Rule> {
 /// Every method name with a rule, for "did you mean" lists.
 pub fn known_methods() -> impl Iterator<Item = &'static str> {
     let mut names: Vec<&'static str> = Vec::new();
-    for (_, r) in METHODS.iter().chain(UNWRAPPED).chain(SCALAR_FNS) {
+    for (_, r) in METHODS.iter().chain(UNWRAPPED).chain(TURBOFISH).chain(SCALAR_FNS) {
         if !names.contains(&r.name) {
             names.push(r.name);
         }

@@ -425,3 +425,147 @@ where
     }
     out
 }
+
+/// `v = x.fixed_view::<R2, C2>(i, j)`: the contribution to `x̄` (the view's shape is `Ḡ`'s).
+pub fn fixed_view_adj<T: Real, R: Dim, C: Dim, S, R2: Dim, C2: Dim, SG>(
+    x: &Matrix<T, R, C, S>,
+    i: &usize,
+    j: &usize,
+    g: &Matrix<T, R2, C2, SG>,
+) -> OMatrix<T, R, C>
+where
+    S: Storage<T, R, C>,
+    SG: Storage<T, R2, C2>,
+    DefaultAllocator: Allocator<R, C>,
+{
+    into_view(x, (*i, *j), g)
+}
+
+/// `v = x.fixed_rows::<N>(i)`: the contribution to `x̄`.
+pub fn fixed_rows_adj<T: Real, R: Dim, C: Dim, S, R2: Dim, SG>(
+    x: &Matrix<T, R, C, S>,
+    i: &usize,
+    g: &Matrix<T, R2, C, SG>,
+) -> OMatrix<T, R, C>
+where
+    S: Storage<T, R, C>,
+    SG: Storage<T, R2, C>,
+    DefaultAllocator: Allocator<R, C>,
+{
+    into_view(x, (*i, 0), g)
+}
+
+/// `v = x.fixed_columns::<N>(j)`: the contribution to `x̄`.
+pub fn fixed_columns_adj<T: Real, R: Dim, C: Dim, S, C2: Dim, SG>(
+    x: &Matrix<T, R, C, S>,
+    j: &usize,
+    g: &Matrix<T, R, C2, SG>,
+) -> OMatrix<T, R, C>
+where
+    S: Storage<T, R, C>,
+    SG: Storage<T, R, C2>,
+    DefaultAllocator: Allocator<R, C>,
+{
+    into_view(x, (0, *j), g)
+}
+
+/// A list of indices, as `select_rows`/`select_columns` take it (`&[usize]`, `&Vec<usize>`,
+/// `&[usize; N]`).
+#[diagnostic::on_unimplemented(
+    message = "matgrad differentiates `select_rows`/`select_columns` with a slice, array or `Vec` of `usize`, not `{Self}`",
+    note = "pass the indices as `&idx` with `idx: Vec<usize>`, `[usize; N]` or `&[usize]`"
+)]
+pub trait Indices {
+    /// The indices.
+    fn indices(&self) -> &[usize];
+}
+
+impl Indices for [usize] {
+    fn indices(&self) -> &[usize] {
+        self
+    }
+}
+
+impl<const N: usize> Indices for [usize; N] {
+    fn indices(&self) -> &[usize] {
+        self
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Indices for alloc::vec::Vec<usize> {
+    fn indices(&self) -> &[usize] {
+        self
+    }
+}
+
+impl<I: Indices + ?Sized> Indices for &I {
+    fn indices(&self) -> &[usize] {
+        (**self).indices()
+    }
+}
+
+// Y = X[idx, :]   (row k of Y is row idxₖ of X)
+// X̄[idxₖ, :] += Ȳ[k, :]      (repeated indices accumulate)
+/// `y = x.select_rows(&idx)`: the contribution to `x̄`.
+pub fn select_rows_adj<T: Real, R: Dim, C: Dim, S, I, R2: Dim, SG>(
+    x: &Matrix<T, R, C, S>,
+    idx: &I,
+    g: &Matrix<T, R2, C, SG>,
+) -> OMatrix<T, R, C>
+where
+    S: Storage<T, R, C>,
+    SG: Storage<T, R2, C>,
+    I: Indices + ?Sized,
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut out = zeros_like(x);
+    for (k, &i) in idx.indices().iter().enumerate() {
+        for j in 0..x.ncols() {
+            out[(i, j)] += g[(k, j)];
+        }
+    }
+    out
+}
+
+// Y = X[:, idx]
+// X̄[:, idxₖ] += Ȳ[:, k]      (repeated indices accumulate)
+/// `y = x.select_columns(&idx)`: the contribution to `x̄`.
+pub fn select_columns_adj<T: Real, R: Dim, C: Dim, S, I, C2: Dim, SG>(
+    x: &Matrix<T, R, C, S>,
+    idx: &I,
+    g: &Matrix<T, R, C2, SG>,
+) -> OMatrix<T, R, C>
+where
+    S: Storage<T, R, C>,
+    SG: Storage<T, R, C2>,
+    I: Indices + ?Sized,
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut out = zeros_like(x);
+    for (k, &j) in idx.indices().iter().enumerate() {
+        for i in 0..x.nrows() {
+            out[(i, j)] += g[(i, k)];
+        }
+    }
+    out
+}
+
+// Y = reshape(X)   (column-major: the entries in the same order)
+// X̄ += reshape(Ȳ) back to X's shape
+/// `y = x.reshape_generic(r, c)`: the contribution to `x̄`.
+pub fn reshape_generic_adj<T: Real, R: Dim, C: Dim, S, A, B, R2: Dim, C2: Dim>(
+    x: &Matrix<T, R, C, S>,
+    _r: &A,
+    _c: &B,
+    g: &OMatrix<T, R2, C2>,
+) -> OMatrix<T, R, C>
+where
+    S: Storage<T, R, C>,
+    DefaultAllocator: Allocator<R, C> + Allocator<R2, C2>,
+    nalgebra::Owned<T, R2, C2>:
+        nalgebra::base::storage::ReshapableStorage<T, R2, C2, R, C, Output = nalgebra::Owned<T, R, C>>,
+{
+    let (r, c) = x.shape_generic();
+    g.clone().reshape_generic(r, c)
+}
