@@ -346,3 +346,132 @@ fn dynamic_f32() {
     let check = check_gradient(dyn32, &x, &dx, 1e-2, 2e-2);
     assert!(check.ok, "{check:?}");
 }
+
+// ---------------------------------------------------------------- every rule, f32 and f64, dynamic and static
+
+/// Every square linear-algebra rule in one function, stamped out for `DMatrix` and for
+/// `SMatrix` of several sizes, and checked against central differences in f64 and f32:
+/// f(X, B) = tr X⁻¹ + det X + ln det S + det S + tr S⁻¹ + ‖chol(S)‖² + Σ S⁻¹B (Cholesky)
+/// + Σ X⁻¹B (LU) + Σ L⁻¹B + Σ U⁻¹B + max λ(S) + ‖λ(S)‖² + Σσ(X) + tr X³ + ‖diag X‖²
+/// + Σ diag(diag X) B, with S = XXᵀ + I.
+macro_rules! linalg_sweep {
+    ($name:ident, $m:ty, $b:ty) => {
+        #[differentiate(wrt(x, b))]
+        fn $name<T: nalgebra::RealField + Copy>(x: &$m, b: &$b, id: &$m) -> T {
+            let inv = x.clone_owned().try_inverse().unwrap();
+            let s = x * x.transpose() + id;
+            let chol = s.clone_owned().cholesky().expect("S is positive definite");
+            let lu = x.clone_owned().lu();
+            let y1 = chol.solve(b);
+            let y2 = lu.solve(b).unwrap();
+            let y3 = x.solve_lower_triangular(b).unwrap();
+            let y4 = x.solve_upper_triangular(b).expect("nonzero diagonal");
+            let eig = s.symmetric_eigenvalues();
+            let sv = x.singular_values();
+            let d = x.diagonal();
+            let dm = nalgebra::OMatrix::from_diagonal(&d);
+            let t1 = inv.trace() + x.determinant() + chol.ln_determinant() + chol.determinant();
+            let t2 = chol.inverse().trace() + chol.l().norm_squared() + y1.sum() + y2.sum();
+            let t3 = y3.sum() + y4.sum() + eig.max() + eig.norm_squared() + sv.sum();
+            t1 + t2 + t3 + x.pow(3).trace() + d.norm_squared() + (dm * b).sum()
+        }
+    };
+}
+
+linalg_sweep!(sweep_dyn, DMatrix<T>, DMatrix<T>);
+linalg_sweep!(sweep_1, SMatrix<T, 1, 1>, SMatrix<T, 1, 3>);
+linalg_sweep!(sweep_2, SMatrix<T, 2, 2>, SMatrix<T, 2, 1>);
+linalg_sweep!(sweep_3, SMatrix<T, 3, 3>, SMatrix<T, 3, 2>);
+
+/// Checks `grad` against central differences in f64 (tight) or f32 (loose).
+fn fd<V: matgrad::Perturb>(f: impl FnMut(&V) -> V::Scalar, x: &V, grad: &V::Adj, f32: bool) {
+    let (h, tol) = if f32 { (2e-2, 3e-2) } else { (1e-6, 1e-6) };
+    let check = check_gradient(f, x, grad, nalgebra::convert(h), nalgebra::convert(tol));
+    assert!(check.ok, "{check:?}");
+}
+
+/// The sweep's inputs: X regular with distinct singular values, B.
+fn sweep_inputs(n: usize, k: usize) -> (DMatrix<f64>, DMatrix<f64>) {
+    (generic(n, n, 40) * 0.5 + DMatrix::identity(n, n) * 2.0, mat(n, k, 41))
+}
+
+#[test]
+fn every_linalg_rule_dynamic_f64_and_f32() {
+    for &(n, k) in &[(1, 1), (2, 3), (3, 1), (4, 2)] {
+        let (x, b) = sweep_inputs(n, k);
+        let id = DMatrix::identity(n, n);
+        let (_, dx, db) = sweep_dyn_grad(&x, &b, &id);
+        fd(|x: &DMatrix<f64>| sweep_dyn(x, &b, &id), &x, &dx, false);
+        fd(|b: &DMatrix<f64>| sweep_dyn(&x, b, &id), &b, &db, false);
+        let (x, b, id) = (x.map(|v| v as f32), b.map(|v| v as f32), id.map(|v| v as f32));
+        let (_, dx, db) = sweep_dyn_grad(&x, &b, &id);
+        fd(|x: &DMatrix<f32>| sweep_dyn(x, &b, &id), &x, &dx, true);
+        fd(|b: &DMatrix<f32>| sweep_dyn(&x, b, &id), &b, &db, true);
+    }
+}
+
+macro_rules! static_sweep {
+    ($test:ident, $f:ident, $f_grad:ident, $n:literal, $k:literal) => {
+        #[test]
+        fn $test() {
+            let (x, b) = sweep_inputs($n, $k);
+            let x = SMatrix::<f64, $n, $n>::from_column_slice(x.as_slice());
+            let b = SMatrix::<f64, $n, $k>::from_column_slice(b.as_slice());
+            let id = SMatrix::<f64, $n, $n>::identity();
+            let (_, dx, db) = $f_grad(&x, &b, &id);
+            fd(|x: &SMatrix<f64, $n, $n>| $f(x, &b, &id), &x, &dx, false);
+            fd(|b: &SMatrix<f64, $n, $k>| $f(&x, b, &id), &b, &db, false);
+            let (x, b, id) = (x.cast::<f32>(), b.cast::<f32>(), id.cast::<f32>());
+            let (_, dx, db) = $f_grad(&x, &b, &id);
+            fd(|x: &SMatrix<f32, $n, $n>| $f(x, &b, &id), &x, &dx, true);
+            fd(|b: &SMatrix<f32, $n, $k>| $f(&x, b, &id), &b, &db, true);
+        }
+    };
+}
+
+static_sweep!(every_linalg_rule_static_1x1, sweep_1, sweep_1_grad, 1, 3);
+static_sweep!(every_linalg_rule_static_2x2, sweep_2, sweep_2_grad, 2, 1);
+static_sweep!(every_linalg_rule_static_3x3, sweep_3, sweep_3_grad, 3, 2);
+
+/// Singular values on non-square static and dynamic shapes, f32 and f64.
+macro_rules! sv_sweep {
+    ($name:ident, $m:ty) => {
+        #[differentiate]
+        fn $name<T: nalgebra::RealField + Copy>(x: &$m) -> T {
+            let s = x.singular_values();
+            s.max() + s.norm_squared() + s.sum()
+        }
+    };
+}
+
+sv_sweep!(sv_dyn, DMatrix<T>);
+sv_sweep!(sv_tall, SMatrix<T, 4, 2>);
+sv_sweep!(sv_wide, SMatrix<T, 2, 3>);
+sv_sweep!(sv_row, SMatrix<T, 1, 4>);
+
+#[test]
+fn singular_values_every_shape_and_type() {
+    for &(r, c) in &[(3, 3), (5, 2), (2, 4), (1, 1), (1, 4), (4, 1)] {
+        let x = generic(r, c, 42);
+        let (_, dx) = sv_dyn_grad(&x);
+        fd(sv_dyn::<f64>, &x, &dx, false);
+        let x = x.map(|v| v as f32);
+        let (_, dx) = sv_dyn_grad(&x);
+        fd(sv_dyn::<f32>, &x, &dx, true);
+    }
+    let x = SMatrix::<f64, 4, 2>::from_column_slice(generic(4, 2, 43).as_slice());
+    let (_, dx) = sv_tall_grad(&x);
+    fd(sv_tall::<f64>, &x, &dx, false);
+    let (_, dx) = sv_tall_grad(&x.cast::<f32>());
+    fd(sv_tall::<f32>, &x.cast::<f32>(), &dx, true);
+    let x = SMatrix::<f64, 2, 3>::from_column_slice(generic(2, 3, 44).as_slice());
+    let (_, dx) = sv_wide_grad(&x);
+    fd(sv_wide::<f64>, &x, &dx, false);
+    let (_, dx) = sv_wide_grad(&x.cast::<f32>());
+    fd(sv_wide::<f32>, &x.cast::<f32>(), &dx, true);
+    let x = SMatrix::<f64, 1, 4>::from_column_slice(generic(1, 4, 45).as_slice());
+    let (_, dx) = sv_row_grad(&x);
+    fd(sv_row::<f64>, &x, &dx, false);
+    let (_, dx) = sv_row_grad(&x.cast::<f32>());
+    fd(sv_row::<f32>, &x.cast::<f32>(), &dx, true);
+}

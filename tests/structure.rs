@@ -246,3 +246,95 @@ fn fixed_sizes_in_f64_and_f32() {
     let (_, dx32) = fixed_grad(&x32);
     assert!(check_gradient(fixed::<f32>, &x32, &dx32, 1e-2, 2e-2).ok);
 }
+
+// ---------------------------------------------------------------- every rule, f32 and f64, dynamic and static
+
+/// Every reduction, view, structural and loss rule in one function, stamped out for `DMatrix`
+/// and `SMatrix` of several shapes, checked against central differences in f64 and f32.
+macro_rules! structure_sweep {
+    ($name:ident, $m:ty, $row:ty, $col:ty, $k:ty) => {
+        #[differentiate(wrt(x, y, u, v, k))]
+        fn $name<T: nalgebra::RealField + Copy>(x: &$m, y: &$m, u: &$row, v: &$col, k: &$k) -> T {
+            let t1 = x.row_sum().dot(u) + x.column_sum().dot(v) + x.mean() + x.row_mean().dot(u);
+            let t2 = x.column_mean().dot(v) + x.max() + y.min() + x.amax();
+            let t3 = x.sup(y).norm_squared() + x.inf(y).sum() + x.row(0).norm_squared() + x.column(0).sum();
+            let t4 = x.rows(0, 1).norm() + x.columns(0, 1).sum() + x.view((0, 0), (1, 1)).sum();
+            let t5 = x.select_rows(&[0, 0]).sum() + x.select_columns(&[0]).norm_squared();
+            let t6 = x.kronecker(k).norm_squared() + k.kronecker(y).sum();
+            let t7 = matgrad::softmax_rows(x).norm_squared() + matgrad::logsumexp_rows(y).sum();
+            let t8 = matgrad::cross_entropy(x, y) + matgrad::add_row_vector(x, u).norm_squared();
+            t1 + t2 + t3 + t4 + t5 + t6 + t7 + t8 + matgrad::add_column_vector(y, v).norm_squared()
+        }
+    };
+}
+
+structure_sweep!(st_dyn, DMatrix<T>, RowDVector<T>, DVector<T>, DMatrix<T>);
+structure_sweep!(st_3x3, SMatrix<T, 3, 3>, nalgebra::RowSVector<T, 3>, nalgebra::SVector<T, 3>, SMatrix<T, 2, 1>);
+structure_sweep!(st_4x2, SMatrix<T, 4, 2>, nalgebra::RowSVector<T, 2>, nalgebra::SVector<T, 4>, SMatrix<T, 1, 3>);
+structure_sweep!(st_2x4, SMatrix<T, 2, 4>, nalgebra::RowSVector<T, 4>, nalgebra::SVector<T, 2>, SMatrix<T, 2, 2>);
+structure_sweep!(st_1x1, SMatrix<T, 1, 1>, nalgebra::RowSVector<T, 1>, nalgebra::SVector<T, 1>, SMatrix<T, 1, 1>);
+structure_sweep!(st_1x4, SMatrix<T, 1, 4>, nalgebra::RowSVector<T, 4>, nalgebra::SVector<T, 1>, SMatrix<T, 3, 2>);
+
+/// Checks `grad` against central differences in f64 (tight) or f32 (loose).
+fn fd<V: matgrad::Perturb>(f: impl FnMut(&V) -> V::Scalar, x: &V, grad: &V::Adj, f32: bool) {
+    let (h, tol) = if f32 { (1e-2, 3e-2) } else { (1e-6, 1e-6) };
+    let check = check_gradient(f, x, grad, nalgebra::convert(h), nalgebra::convert(tol));
+    assert!(check.ok, "{check:?}");
+}
+
+/// Inputs with distinct entries: on every shape of the sweep, `x` and `0.9 y` differ by more
+/// than 0.045 entrywise, and so do the two largest entries of `x` and of `|x|` and the two
+/// smallest of `y` (no kink of `sup`/`inf`/`max`/`min`/`amax` within the f32 step).
+fn distinct(r: usize, c: usize, seed: u64) -> DMatrix<f64> {
+    DMatrix::from_fn(r, c, |i, j| 3.25 * ((i * c + j) as f64) + 0.11 * seed as f64 - 0.5 * (i as f64)).map(|v| v.sin())
+}
+
+/// `m` converted to any float type and any (matching) static or dynamic shape.
+fn to<T: matgrad::Real, R: nalgebra::Dim, C: nalgebra::Dim>(m: &DMatrix<f64>) -> nalgebra::OMatrix<T, R, C>
+where
+    nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C>,
+{
+    let (r, c) = (R::from_usize(m.nrows()), C::from_usize(m.ncols()));
+    nalgebra::OMatrix::from_iterator_generic(r, c, m.iter().map(|&v| nalgebra::convert(v)))
+}
+
+macro_rules! check_sweep {
+    ($f:ident, $g:ident, $t:ty, $r:expr, $c:expr, $kr:expr, $kc:expr) => {{
+        let f32 = core::mem::size_of::<$t>() == 4;
+        let x = to(&distinct($r, $c, 1));
+        let y = to(&(distinct($r, $c, 2) * 0.9));
+        let u = to(&distinct(1, $c, 3));
+        let v = to(&distinct($r, 1, 4));
+        let k = to(&distinct($kr, $kc, 5));
+        let (_, dx, dy, du, dv, dk) = $g::<$t>(&x, &y, &u, &v, &k);
+        fd(|x: &_| $f::<$t>(x, &y, &u, &v, &k), &x, &dx, f32);
+        fd(|y: &_| $f::<$t>(&x, y, &u, &v, &k), &y, &dy, f32);
+        fd(|u: &_| $f::<$t>(&x, &y, u, &v, &k), &u, &du, f32);
+        fd(|v: &_| $f::<$t>(&x, &y, &u, v, &k), &v, &dv, f32);
+        fd(|k: &_| $f::<$t>(&x, &y, &u, &v, k), &k, &dk, f32);
+    }};
+}
+
+#[test]
+fn every_structure_rule_dynamic_f64_and_f32() {
+    for &(r, c) in SHAPES {
+        check_sweep!(st_dyn, st_dyn_grad, f64, r, c, 2, 3);
+        check_sweep!(st_dyn, st_dyn_grad, f32, r, c, 2, 3);
+    }
+}
+
+macro_rules! static_structure {
+    ($test:ident, $f:ident, $g:ident, $r:literal, $c:literal, $kr:literal, $kc:literal) => {
+        #[test]
+        fn $test() {
+            check_sweep!($f, $g, f64, $r, $c, $kr, $kc);
+            check_sweep!($f, $g, f32, $r, $c, $kr, $kc);
+        }
+    };
+}
+
+static_structure!(every_structure_rule_static_3x3, st_3x3, st_3x3_grad, 3, 3, 2, 1);
+static_structure!(every_structure_rule_static_4x2, st_4x2, st_4x2_grad, 4, 2, 1, 3);
+static_structure!(every_structure_rule_static_2x4, st_2x4, st_2x4_grad, 2, 4, 2, 2);
+static_structure!(every_structure_rule_static_1x1, st_1x1, st_1x1_grad, 1, 1, 1, 1);
+static_structure!(every_structure_rule_static_1x4, st_1x4, st_1x4_grad, 1, 4, 3, 2);
