@@ -475,3 +475,55 @@ fn singular_values_every_shape_and_type() {
     let (_, dx) = sv_row_grad(&x.cast::<f32>());
     fd(sv_row::<f32>, &x.cast::<f32>(), &dx, true);
 }
+
+// ---------------------------------------------------------------- LU determinant, quadform, singular inputs
+
+/// f(A, B) = det A (through `lu()`) + ⟨W, quadform(A, B)⟩ = det A + ⟨W, BᵀAB⟩
+/// ∂/∂A = det(A) A⁻ᵀ + B W Bᵀ,  ∂/∂B = A B Wᵀ + Aᵀ B W
+#[differentiate]
+fn lu_det_quadform(a: &DMatrix<f64>, b: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    let lu = a.clone().lu();
+    lu.determinant() + matgrad::quadform(a, b).dot(w)
+}
+
+#[test]
+fn lu_determinant_and_quadform() {
+    for &(n, k) in &[(1, 1), (3, 2), (2, 4), (4, 1)] {
+        let (a, b, w) = (regular(n, 50), mat(n, k, 51), mat(k, k, 52));
+        let (_, da, db, _) = lu_det_quadform_grad(&a, &b, &w);
+        let d = a.determinant();
+        let ait = a.clone().try_inverse().unwrap().transpose();
+        assert_close(&da, &(ait * d + &b * &w * b.transpose()), 1e-10);
+        assert_close(&db, &(&a * &b * w.transpose() + a.transpose() * &b * &w), 1e-10);
+        assert_fd(|a: &DMatrix<f64>| lu_det_quadform(a, &b, &w), &a, &da, 1e-6);
+    }
+    // singular A through LU: the cofactor matrix, as for `determinant()` on the matrix
+    let a = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 4.0]);
+    let (b, w) = (DMatrix::zeros(2, 1), DMatrix::zeros(1, 1));
+    let (_, da, _, _) = lu_det_quadform_grad(&a, &b, &w);
+    assert_close(&da, &DMatrix::from_row_slice(2, 2, &[4.0, -2.0, -2.0, 1.0]), 1e-12);
+}
+
+/// A singular matrix has no inverse and a non-positive-definite one no Cholesky factor: the
+/// `_grad` panics exactly where the function does, with the user's message.
+#[differentiate]
+fn inv_sum(x: &DMatrix<f64>) -> f64 {
+    x.clone().try_inverse().expect("x must be invertible").sum()
+}
+
+#[differentiate]
+fn chol_logdet(s: &DMatrix<f64>) -> f64 {
+    s.clone().cholesky().expect("s must be positive definite").ln_determinant()
+}
+
+#[test]
+#[should_panic(expected = "x must be invertible")]
+fn inverse_of_a_singular_matrix_panics_like_the_function() {
+    inv_sum_grad(&DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 4.0]));
+}
+
+#[test]
+#[should_panic(expected = "s must be positive definite")]
+fn cholesky_of_an_indefinite_matrix_panics_like_the_function() {
+    chol_logdet_grad(&DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]));
+}

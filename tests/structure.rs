@@ -338,3 +338,19 @@ static_structure!(every_structure_rule_static_4x2, st_4x2, st_4x2_grad, 4, 2, 1,
 static_structure!(every_structure_rule_static_2x4, st_2x4, st_2x4_grad, 2, 4, 2, 2);
 static_structure!(every_structure_rule_static_1x1, st_1x1, st_1x1_grad, 1, 1, 1, 1);
 static_structure!(every_structure_rule_static_1x4, st_1x4, st_1x4_grad, 1, 4, 3, 2);
+
+/// A row of −∞ logits: its log-sum-exp is −∞ and its gradient 0 (no NaN); other rows are
+/// unaffected.
+#[differentiate]
+fn lse_sum(z: &DMatrix<f64>) -> f64 {
+    matgrad::logsumexp_rows(z).sum()
+}
+
+#[test]
+fn logsumexp_of_a_row_of_minus_infinity() {
+    let z = DMatrix::from_row_slice(2, 2, &[f64::NEG_INFINITY, f64::NEG_INFINITY, 0.0, 0.0]);
+    assert_eq!(matgrad::logsumexp_rows(&z)[0], f64::NEG_INFINITY);
+    let (v, dz) = lse_sum_grad(&z);
+    assert_eq!(v, f64::NEG_INFINITY);
+    assert_eq!(dz, DMatrix::from_row_slice(2, 2, &[0.0, 0.0, 0.5, 0.5]));
+}

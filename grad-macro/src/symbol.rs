@@ -197,6 +197,7 @@ static HELPERS: &[(usize, Rule)] = &[
     (1, rule!("softmax_rows", Fwd::Runtime("softmax_rows"), [R("softmax_rows_adj")], true)),
     (1, rule!("logsumexp_rows", Fwd::Runtime("logsumexp_rows"), [R("logsumexp_rows_adj")], true)),
     (2, rule!("cross_entropy", Fwd::Runtime("cross_entropy"), [R("cross_entropy_lhs"), R("cross_entropy_rhs")], false)),
+    (2, rule!("quadform", Fwd::Runtime("quadform"), [R("quadform_lhs"), R("quadform_rhs")], false)),
 ];
 
 /// The rule of `matgrad::name(args…)`.

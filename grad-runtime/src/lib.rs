@@ -23,7 +23,7 @@ mod rules;
 mod value;
 
 pub use fdiff::{check_gradient, numeric_gradient, GradientCheck, Perturb};
-pub use loss::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, softmax_rows};
+pub use loss::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
 pub use value::{Adjoint, Real, Value};
 
 /// Items used by generated code. Not a stable API.

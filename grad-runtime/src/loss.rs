@@ -99,3 +99,19 @@ where
     }
     s / nalgebra::convert::<f64, T>(z.nrows() as f64)
 }
+
+/// The quadratic form `Bᵀ A B` (A n×n, B n×k). nalgebra's own `quadform` updates a matrix in
+/// place; this is the value, for `#[differentiate]` bodies.
+///
+/// Adjoint: `Ā += B C̄ Bᵀ`, `B̄ += A B C̄ᵀ + Aᵀ B C̄`.
+pub fn quadform<T: RealField + Copy, N: Dim, K: Dim, SA, SB>(
+    a: &Matrix<T, N, N, SA>,
+    b: &Matrix<T, N, K, SB>,
+) -> OMatrix<T, K, K>
+where
+    SA: Storage<T, N, N>,
+    SB: Storage<T, N, K>,
+    DefaultAllocator: Allocator<K, K> + Allocator<N, K> + Allocator<K, N>,
+{
+    b.transpose() * (a * b)
+}

@@ -69,7 +69,7 @@ where
 /// The reverse rule of `determinant()`, on a matrix or a Cholesky factorization.
 #[diagnostic::on_unimplemented(
     message = "matgrad has no `determinant` rule for `{Self}`",
-    note = "`determinant()` is differentiated on square matrices and on `cholesky()` factorizations"
+    note = "`determinant()` is differentiated on square matrices and on `cholesky()` and `lu()` factorizations"
 )]
 pub trait DetRule: Value {
     /// `Ā += d̄ ∂det(A)/∂A` given `d = det A`.
@@ -100,6 +100,24 @@ where
 {
     fn det_adj(&self, d: T, g: T) -> OMatrix<T, D, D> {
         self.inverse() * (g * d)
+    }
+}
+
+// d = det A     (lu = A.lu())
+// Ā += d̄ d A⁻ᵀ   (the cofactor matrix d̄ cof(A) where A is singular)
+impl<T: Real, D: DimMin<D, Output = D>> DetRule for LU<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    fn det_adj(&self, d: T, g: T) -> OMatrix<T, D, D> {
+        if d != nalgebra::zero::<T>() {
+            if let Some(inv) = self.try_inverse() {
+                return inv.transpose() * (g * d);
+            }
+        }
+        let mut a = self.l() * self.u();
+        self.p().inv_permute_rows(&mut a);
+        cofactors(&a) * g
     }
 }
 

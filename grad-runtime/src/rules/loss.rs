@@ -4,7 +4,7 @@ use crate::value::Real;
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
 
-pub use crate::loss::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, softmax_rows};
+pub use crate::loss::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
 
 // Y = M + 1 b    (b a row)
 // b̄ += row_sum(Ḡ)
@@ -110,4 +110,37 @@ where
     let lse = logsumexp_rows(z);
     let (r, c) = z.shape_generic();
     OMatrix::from_fn_generic(r, c, |i, j| k * (lse[i] - z[(i, j)]))
+}
+
+// C = Bᵀ A B
+// Ā += B C̄ Bᵀ
+// B̄ += A B C̄ᵀ + Aᵀ B C̄
+/// `c = quadform(&a, &b)`: the contribution to `ā`.
+pub fn quadform_lhs<T: Real, N: Dim, K: Dim, SA, SB>(
+    _a: &Matrix<T, N, N, SA>,
+    b: &Matrix<T, N, K, SB>,
+    g: &OMatrix<T, K, K>,
+) -> OMatrix<T, N, N>
+where
+    SA: Storage<T, N, N>,
+    SB: Storage<T, N, K>,
+    DefaultAllocator: Allocator<N, N> + Allocator<K, K> + Allocator<N, K> + Allocator<K, N>,
+{
+    b * g * b.transpose()
+}
+
+/// `c = quadform(&a, &b)`: the contribution to `b̄`.
+pub fn quadform_rhs<T: Real, N: Dim, K: Dim, SA, SB>(
+    a: &Matrix<T, N, N, SA>,
+    b: &Matrix<T, N, K, SB>,
+    g: &OMatrix<T, K, K>,
+) -> OMatrix<T, N, K>
+where
+    SA: Storage<T, N, N>,
+    SB: Storage<T, N, K>,
+    DefaultAllocator: Allocator<N, N> + Allocator<K, K> + Allocator<N, K> + Allocator<K, N>,
+{
+    let ab = a * b;
+    let atb = a.tr_mul(b);
+    ab * g.transpose() + atb * g
 }
