@@ -354,3 +354,27 @@ fn logsumexp_of_a_row_of_minus_infinity() {
     assert_eq!(v, f64::NEG_INFINITY);
     assert_eq!(dz, DMatrix::from_row_slice(2, 2, &[0.0, 0.0, 0.5, 0.5]));
 }
+
+/// A view borrows the matrix it views: the generated code must not move that matrix into a
+/// later `+` while the view (or a view of it) is still read, in the forward or reverse pass.
+/// f(A, B) = ‖(A + B)[0, 0..1]‖ + Σ(A + 2B) + Σ row 0 of (A + B)
+#[differentiate]
+fn views_outlive_moves(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    let x = a + b;
+    let r = x.row(0);
+    let r2 = r.columns(0, 1);
+    let y = &x + b;
+    let k = r.sum();
+    assert!(k.is_finite());
+    r2.norm() + y.sum() + k
+}
+
+#[test]
+fn views_keep_their_matrix_alive() {
+    for &(r, c) in SHAPES {
+        let (a, b) = (mat(r, c, 60), mat(r, c, 61));
+        let (_, da, db) = views_outlive_moves_grad(&a, &b);
+        assert_fd(|a: &DMatrix<f64>| views_outlive_moves(a, &b), &a, &da, 1e-6);
+        assert_fd(|b: &DMatrix<f64>| views_outlive_moves(&a, b), &b, &db, 1e-6);
+    }
+}

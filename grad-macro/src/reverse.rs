@@ -88,10 +88,26 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
             p.read[v] = true;
         }
     }
+    keep_viewed(body, &mut p);
     for v in 0..n {
         p.read[v] |= p.rev_needed[v];
     }
     p
+}
+
+/// A view borrows its receiver: the receiver is not moved before the view's last use, nor at
+/// all when the reverse pass reads the view. Views of views pass this on, hence the reverse
+/// order.
+fn keep_viewed(body: &Body, p: &mut Plan) {
+    for stmt in body.stmts.iter().rev() {
+        let Stmt::Node(node) = stmt else { continue };
+        let Op::Rule { rule, args } = &node.op else { continue };
+        if crate::symbol::borrows_receiver(rule) {
+            let recv = args[0];
+            p.last_use[recv] = p.last_use[recv].max(p.last_use[node.out]);
+            p.rev_needed[recv] |= p.rev_needed[node.out];
+        }
+    }
 }
 
 /// Whether the forward statement `at`, reading `v` as operand `k` of `args`, may move `v`.

@@ -131,6 +131,13 @@ static TURBOFISH: &[(usize, Rule)] = &[
     (1, rule!("fixed_columns", Fwd::Turbofish("fixed_columns"), [R("fixed_columns_adj"), Constant], false)),
 ];
 
+/// Whether the op's result borrows its receiver (a view: `row`, `columns`, `fixed_view`, …),
+/// so that the receiver must outlive it.
+pub fn borrows_receiver(rule: &Rule) -> bool {
+    const VIEWS: &[&str] = &["row", "column", "rows", "columns", "view", "fixed_view", "fixed_rows", "fixed_columns"];
+    matches!(rule.fwd, Fwd::Method(_) | Fwd::Turbofish(_)) && VIEWS.contains(&rule.name)
+}
+
 /// The rule of `recv.name::<…>(args…)`.
 pub fn turbofish(name: &str, arity: usize) -> Option<&'static Rule> {
     find(TURBOFISH, name, arity)
