@@ -13,4 +13,10 @@ fn svd_whole(a: &DMatrix<f64>) -> f64 {
     svd.singular_values.sum()
 }
 
+#[differentiate]
+fn left_vectors(a: &DMatrix<f64>) -> f64 {
+    let u = a.clone().svd(true, false).u;
+    u.unwrap().sum()
+}
+
 fn main() {}
