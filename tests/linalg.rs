@@ -204,20 +204,22 @@ fn lu_solve_matches_differences() {
 
 // ---------------------------------------------------------------- spectra
 
-/// f(A) = Σᵢ wᵢ λᵢ(A + Aᵀ), both spellings
+/// f(A) = Σᵢ wᵢ λᵢ(A + Aᵀ) + Σᵢ wᵢ λᵢ(A + Aᵀ)³, both spellings (the order of the eigenvalues
+/// matters: the `_grad`'s value must be the function's)
 #[differentiate(wrt(a))]
 fn eigen(a: &DMatrix<f64>, w: &DVector<f64>) -> f64 {
     let s = a + a.transpose();
     let l1 = s.symmetric_eigenvalues();
     let l2 = s.clone().symmetric_eigen().eigenvalues;
-    l1.dot(w) + l2.norm_squared()
+    l1.dot(w) + l2.map(|v| v.powi(3)).dot(w)
 }
 
 #[test]
 fn symmetric_eigenvalues_match_differences() {
     for &n in SIZES {
         let (a, w) = (generic(n, n, 18), vector(n, 19));
-        let (_, da) = eigen_grad(&a, &w);
+        let (v, da) = eigen_grad(&a, &w);
+        assert_eq!(v, eigen(&a, &w));
         assert_fd(|a: &DMatrix<f64>| eigen(a, &w), &a, &da, 1e-6);
     }
 }
@@ -235,12 +237,12 @@ fn eigenvalues_at_a_repeated_eigenvalue() {
     assert_close(&ds, &DMatrix::identity(3, 3), 1e-12);
 }
 
-/// f(A) = Σᵢ wᵢ σᵢ(A) + ‖σ(A)‖², both spellings
+/// f(A) = Σᵢ wᵢ σᵢ(A) + Σᵢ wᵢ σᵢ(A)³, both spellings (in the same, descending order)
 #[differentiate(wrt(a))]
 fn singular(a: &DMatrix<f64>, w: &DVector<f64>) -> f64 {
     let s1 = a.singular_values();
     let s2 = a.clone().svd(true, true).singular_values;
-    s1.dot(w) + s2.norm_squared()
+    s1.dot(w) + s2.map(|v| v.powi(3)).dot(w)
 }
 
 #[test]
@@ -248,7 +250,8 @@ fn singular_values_match_differences() {
     for &(r, c) in &[(3, 3), (5, 2), (2, 4), (1, 1), (1, 4)] {
         let a = generic(r, c, 20);
         let w = vector(r.min(c), 21);
-        let (_, da) = singular_grad(&a, &w);
+        let (v, da) = singular_grad(&a, &w);
+        assert_eq!(v, singular(&a, &w));
         assert_fd(|a: &DMatrix<f64>| singular(a, &w), &a, &da, 1e-6);
     }
 }

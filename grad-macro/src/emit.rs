@@ -190,6 +190,11 @@ impl Emitter<'_> {
                 let fish = args.get(n).map(|&t| self.plain(t));
                 self.method_call(rule, name, &args[..n], false, fish, span, &movable)
             }
+            Fwd::Field { name, field } => {
+                let call = self.method_call(rule, name, args, true, None, span, &movable);
+                let field = Ident::new(field, span);
+                quote_spanned!(span=> #call.#field)
+            }
             Fwd::Unwrap { name, consume } => {
                 let n = rule.adj.len();
                 let call = self.method_call(rule, name, &args[..n], consume, None, span, &movable);

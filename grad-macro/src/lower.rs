@@ -517,9 +517,13 @@ impl Lower<'_> {
         if let (Expr::MethodCall(m), syn::Member::Named(field)) = (&*f.base, &f.member) {
             let method = m.method.to_string();
             if m.turbofish.is_none() && symbol::DECOMPOSITIONS.contains(&method.as_str()) {
-                if let Some(rule) = symbol::decomposition_field(&method, &field.to_string()) {
-                    let x = self.expr(&m.receiver)?;
-                    return Some(self.rule(rule, vec![x], e.span()));
+                if let Some(rule) = symbol::decomposition_field(&method, m.args.len(), &field.to_string()) {
+                    let mut args = vec![self.expr(&m.receiver)];
+                    for (a, adj) in m.args.iter().zip(&rule.adj[1..]) {
+                        args.push(self.operand(a, *adj));
+                    }
+                    let args: Option<Vec<_>> = args.into_iter().collect();
+                    return Some(self.rule(rule, args?, e.span()));
                 }
                 if self.reads_active(e) {
                     self.cx.error_spanned_by(field, messages::decomposition(&m.method, Some(field)));

@@ -28,6 +28,11 @@ pub enum Fwd {
     /// `recv.name::<…>(args…)`: the turbofish is the op's last argument, an inline value past
     /// the rule's operands.
     Turbofish(&'static str),
+    /// `recv.name(args…).field`, the method consuming its receiver as for [`Fwd::Consume`].
+    Field {
+        name: &'static str,
+        field: &'static str,
+    },
 }
 
 /// How an op's adjoint reaches one of its operands.
@@ -180,18 +185,35 @@ pub fn returns_option(name: &str, arity: usize) -> bool {
     unwrapped(name, arity).is_some() && method(name, arity).is_none()
 }
 
-/// `a.symmetric_eigen().eigenvalues` and `a.svd(u, v).singular_values`: a field of a
-/// decomposition, differentiated as the method that computes only that field.
-pub fn decomposition_field(method: &str, field: &str) -> Option<&'static Rule> {
+/// Fields of decompositions with a rule: the values, not the vectors.
+static FIELDS: &[(usize, Rule)] = &[
+    (
+        0,
+        rule!(
+            "symmetric_eigen",
+            Fwd::Field { name: "symmetric_eigen", field: "eigenvalues" },
+            [R("symmetric_eigenvalues_adj")],
+            false
+        ),
+    ),
+    (
+        2,
+        rule!(
+            "svd",
+            Fwd::Field { name: "svd", field: "singular_values" },
+            [R("svd_singular_values_adj"), Constant, Constant],
+            false
+        ),
+    ),
+];
+
+/// The rule of `a.method(args…).field` (`a.symmetric_eigen().eigenvalues`,
+/// `a.svd(u, v).singular_values`), `arity` counting `args`.
+pub fn decomposition_field(method: &str, arity: usize, field: &str) -> Option<&'static Rule> {
     match (method, field) {
-        ("symmetric_eigen", "eigenvalues") => method_rule("symmetric_eigenvalues", 0),
-        ("svd", "singular_values") => method_rule("singular_values", 0),
+        ("symmetric_eigen", "eigenvalues") | ("svd", "singular_values") => find(FIELDS, method, arity),
         _ => None,
     }
-}
-
-fn method_rule(name: &str, arity: usize) -> Option<&'static Rule> {
-    find(METHODS, name, arity)
 }
 
 /// Decompositions whose vectors have no rule: why, and what to write instead.

@@ -375,3 +375,27 @@ where
         _ => a.map(|_| nalgebra::zero::<T>()),
     }
 }
+
+/// `σ = a.svd(u, v).singular_values`: the contribution to `ā` (as [`singular_values_adj`]; the
+/// flags only say which vectors the forward pass computed).
+pub fn svd_singular_values_adj<T: Real, R, C, S>(
+    a: &Matrix<T, R, C, S>,
+    _u: &bool,
+    _v: &bool,
+    g: &OMatrix<T, DimMinimum<R, C>, U1>,
+) -> OMatrix<T, R, C>
+where
+    R: DimMin<C>,
+    C: Dim,
+    S: Storage<T, R, C>,
+    DimMinimum<R, C>: DimSub<U1>,
+    DefaultAllocator: Allocator<R, C>
+        + Allocator<C>
+        + Allocator<R>
+        + Allocator<DimDiff<DimMinimum<R, C>, U1>>
+        + Allocator<DimMinimum<R, C>, C>
+        + Allocator<R, DimMinimum<R, C>>
+        + Allocator<DimMinimum<R, C>>,
+{
+    singular_values_adj(a, g)
+}
