@@ -1,6 +1,8 @@
 //! Reductions, extrema, views, diagonal, Kronecker products, and the broadcasting and loss
 //! helpers, through `#[differentiate]`: central differences on square, tall, wide, 1×1 and 1×n
 //! shapes, closed forms where they are short, and the documented tie-breaking of extrema.
+// nalgebra's own `stack!` expands to `let ref …` in the functions below.
+#![allow(clippy::toplevel_ref_arg)]
 
 mod common;
 
@@ -377,4 +379,61 @@ fn views_keep_their_matrix_alive() {
         assert_fd(|a: &DMatrix<f64>| views_outlive_moves(a, &b), &a, &da, 1e-6);
         assert_fd(|b: &DMatrix<f64>| views_outlive_moves(&a, b), &b, &db, 1e-6);
     }
+}
+
+// ---------------------------------------------------------------- concatenation
+
+/// nalgebra's `stack!`: f(A, B, C) = ⟨W, [A B; C Cᵣ] ⊙ [A B; C Cᵣ]⟩ + Σ[A; A], where the
+/// block Cᵣ = C[:, ..c₂] is a view of C and A is used twice.
+/// ∂/∂A = 2 W₁₁ ⊙ A + 2, ∂/∂B = 2 W₁₂ ⊙ B, ∂/∂C = 2 W₂₁ ⊙ C + [2 W₂₂ ⊙ Cᵣ, 0] (block by block).
+#[differentiate]
+fn concat(a: &DMatrix<f64>, b: &DMatrix<f64>, c: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    let cr = c.columns(0, b.ncols());
+    let m = nalgebra::stack![a, b; c, cr];
+    let twice = nalgebra::stack![a; a];
+    m.component_mul(&m).dot(w) + twice.sum()
+}
+
+#[test]
+fn stack_matches_closed_form_and_differences() {
+    for &(r1, r2, c1, c2) in &[(2, 3, 2, 1), (1, 1, 1, 1), (3, 2, 4, 1), (1, 4, 3, 2)] {
+        let (a, b, c) = (mat(r1, c1, 70), mat(r1, c2, 71), mat(r2, c1, 72));
+        let w = mat(r1 + r2, c1 + c2, 73);
+        let (v, da, db, dc, _) = concat_grad(&a, &b, &c, &w);
+        assert_eq!(v, concat(&a, &b, &c, &w));
+        let want_a = w.view((0, 0), (r1, c1)).component_mul(&a) * 2.0 + DMatrix::from_element(r1, c1, 2.0);
+        assert_close(&da, &want_a, 1e-12);
+        assert_close(&db, &(w.view((0, c1), (r1, c2)).component_mul(&b) * 2.0), 1e-12);
+        let mut want_c = w.view((r1, 0), (r2, c1)).component_mul(&c) * 2.0;
+        let cr = c.columns(0, c2);
+        want_c.columns_mut(0, c2).zip_apply(&(w.view((r1, c1), (r2, c2)).component_mul(&cr) * 2.0), |d, x| *d += x);
+        assert_close(&dc, &want_c, 1e-12);
+        assert_fd(|a: &DMatrix<f64>| concat(a, &b, &c, &w), &a, &da, 1e-7);
+    }
+}
+
+/// `stack!` on static sizes, f64 and f32: f(X, Y, Z) = ‖[X Y; Z₁ Z₂]‖² + Σ[X; X] (X 2×2, Y 2×3,
+/// Z 1×5 split into the views Z₁ = Z[:, ..2], Z₂ = Z[:, 2..])
+#[differentiate]
+fn concat_fixed<T: nalgebra::RealField + Copy>(x: &SMatrix<T, 2, 2>, y: &SMatrix<T, 2, 3>, z: &SMatrix<T, 1, 5>) -> T {
+    let z1 = z.fixed_columns::<2>(0);
+    let z2 = z.fixed_columns::<3>(2);
+    let m = nalgebra::stack![x, y; z1, z2];
+    let xx = nalgebra::stack![x; x];
+    m.norm_squared() + xx.sum()
+}
+
+#[test]
+fn stack_on_static_sizes() {
+    let x = SMatrix::<f64, 2, 2>::new(1.0, -2.0, 0.5, 3.0);
+    let y = SMatrix::<f64, 2, 3>::from_fn(|i, j| i as f64 - 0.5 * j as f64);
+    let z = SMatrix::<f64, 1, 5>::from_fn(|_, j| 0.25 * j as f64);
+    let (v, dx, dy, dz) = concat_fixed_grad(&x, &y, &z);
+    assert_eq!(v, concat_fixed(&x, &y, &z));
+    assert_eq!(dx, x * 2.0 + SMatrix::<f64, 2, 2>::from_element(2.0));
+    assert_eq!((dy, dz), (y * 2.0, z * 2.0));
+    let (x, y, z) = (x.cast::<f32>(), y.cast::<f32>(), z.cast::<f32>());
+    let (v, dx, _, _) = concat_fixed_grad(&x, &y, &z);
+    assert_eq!(v, concat_fixed(&x, &y, &z));
+    assert_eq!(dx, x * 2.0 + SMatrix::<f32, 2, 2>::from_element(2.0));
 }

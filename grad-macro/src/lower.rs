@@ -6,6 +6,7 @@ mod messages;
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{BinOp, Expr, ExprMethodCall, Pat, UnOp};
@@ -365,6 +366,9 @@ impl Lower<'_> {
             }
             Expr::If(_) | Expr::Match(_) => self.opaque(e, Construct::Branch),
             Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => self.opaque(e, Construct::Loop),
+            Expr::Macro(m) if m.mac.path.segments.last().is_some_and(|s| s.ident == symbol::STACK_MACRO) => {
+                self.stack(e, &m.mac)
+            }
             Expr::Macro(_) => self.opaque(e, Construct::Macro),
             Expr::Cast(_) => self.opaque(e, Construct::Cast),
             Expr::Assign(a) => {
@@ -532,6 +536,40 @@ impl Lower<'_> {
             }
         }
         self.opaque(e, Construct::Expression)
+    }
+
+    /// `stack![a, b; c, d]`: each block row joined with `hstack`, the rows with `vstack`.
+    ///
+    /// Input: `stack![a, b; c, d]`
+    /// Output: `vstack(&hstack(&a, &b), &hstack(&c, &d))`
+    fn stack(&mut self, e: &Expr, mac: &syn::Macro) -> Option<ValueId> {
+        type Row = Punctuated<Expr, syn::Token![,]>;
+        let parser = |input: syn::parse::ParseStream| {
+            Punctuated::<Row, syn::Token![;]>::parse_terminated_with(input, Row::parse_separated_nonempty)
+        };
+        let rows = match mac.parse_body_with(parser) {
+            Ok(rows) if !rows.is_empty() => rows,
+            _ => return self.opaque(e, Construct::Macro),
+        };
+        let mut joined = Vec::new();
+        for row in &rows {
+            let mut acc: Option<Option<ValueId>> = None;
+            for block in row {
+                if matches!(block, Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(_), .. })) {
+                    self.cx.error_spanned_by(block, "a zero block in `stack!` is not supported here: write it as a matrix, `DMatrix::zeros(r, c)` or `SMatrix::zeros()`");
+                    return None;
+                }
+                let b = self.expr(block);
+                acc = Some(match acc {
+                    None => b,
+                    Some(a) => a.zip(b).map(|(a, b)| self.rule(&symbol::HSTACK, vec![a, b], e.span())),
+                });
+            }
+            joined.push(acc.flatten());
+        }
+        let mut rows = joined.into_iter();
+        let first = rows.next().flatten();
+        rows.fold(first, |a, b| a.zip(b).map(|(a, b)| self.rule(&symbol::VSTACK, vec![a, b], e.span())))
     }
 
     /// An operand of a rule; a constant one (`powi`'s exponent) must not be differentiated.

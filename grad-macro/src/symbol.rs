@@ -234,6 +234,12 @@ pub fn helper(name: &str, nargs: usize) -> Option<&'static Rule> {
     find(HELPERS, name, nargs)
 }
 
+/// `stack![a, b; c, d]` (nalgebra's concatenation) is lowered to block rows of `hstack`
+/// joined by `vstack`.
+pub const STACK_MACRO: &str = "stack";
+pub static HSTACK: Rule = rule!("hstack", Fwd::Runtime("hstack"), [R("hstack_lhs"), R("hstack_rhs")], false);
+pub static VSTACK: Rule = rule!("vstack", Fwd::Runtime("vstack"), [R("vstack_lhs"), R("vstack_rhs")], false);
+
 /// `Matrix::from_diagonal(&d)`: the one constructor whose argument is differentiated.
 pub static FROM_DIAGONAL: Rule = rule!("from_diagonal", Fwd::Runtime("from_diagonal"), [R("from_diagonal_adj")], false);
 

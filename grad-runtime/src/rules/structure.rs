@@ -6,7 +6,7 @@
 
 use crate::value::Real;
 use nalgebra::allocator::Allocator;
-use nalgebra::{DefaultAllocator, Dim, DimMin, DimMul, DimProd, Dyn, Matrix, OMatrix, Storage, U1};
+use nalgebra::{DefaultAllocator, Dim, DimAdd, DimMin, DimMul, DimProd, DimSum, Dyn, Matrix, OMatrix, Storage, U1};
 
 fn zeros_like<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(x: &Matrix<T, R, C, S>) -> OMatrix<T, R, C>
 where
@@ -568,4 +568,119 @@ where
 {
     let (r, c) = x.shape_generic();
     g.clone().reshape_generic(r, c)
+}
+
+/// `[A B]`: the columns of `b` after those of `a` (what `stack![a, b]` builds). Panics, as
+/// `stack!` does, when the heights differ.
+pub fn hstack<T: Real, R: Dim, C1, C2: Dim, SA, SB>(
+    a: &Matrix<T, R, C1, SA>,
+    b: &Matrix<T, R, C2, SB>,
+) -> OMatrix<T, R, DimSum<C1, C2>>
+where
+    C1: DimAdd<C2>,
+    SA: Storage<T, R, C1>,
+    SB: Storage<T, R, C2>,
+    DefaultAllocator: Allocator<R, DimSum<C1, C2>>,
+{
+    assert_eq!(a.nrows(), b.nrows(), "stack!: the blocks of a block row must have the same height");
+    let ((r, c1), c2) = (a.shape_generic(), b.shape_generic().1);
+    let n1 = c1.value();
+    OMatrix::from_fn_generic(r, c1.add(c2), |i, j| if j < n1 { a[(i, j)] } else { b[(i, j - n1)] })
+}
+
+/// `[A; B]`: the rows of `b` below those of `a` (what `stack![a; b]` builds). Panics, as
+/// `stack!` does, when the widths differ.
+pub fn vstack<T: Real, R1, R2: Dim, C: Dim, SA, SB>(
+    a: &Matrix<T, R1, C, SA>,
+    b: &Matrix<T, R2, C, SB>,
+) -> OMatrix<T, DimSum<R1, R2>, C>
+where
+    R1: DimAdd<R2>,
+    SA: Storage<T, R1, C>,
+    SB: Storage<T, R2, C>,
+    DefaultAllocator: Allocator<DimSum<R1, R2>, C>,
+{
+    assert_eq!(a.ncols(), b.ncols(), "stack!: the blocks of a block column must have the same width");
+    let ((r1, c), r2) = (a.shape_generic(), b.shape_generic().0);
+    let n1 = r1.value();
+    OMatrix::from_fn_generic(r1.add(r2), c, |i, j| if i < n1 { a[(i, j)] } else { b[(i - n1, j)] })
+}
+
+/// `Ḡ[at.0.., at.1..]` with the shape of `like`: a block's share of a concatenation's adjoint.
+fn block_of<T: Real, R: Dim, C: Dim, S, R2: Dim, C2: Dim, SG>(
+    like: &Matrix<T, R, C, S>,
+    at: (usize, usize),
+    g: &Matrix<T, R2, C2, SG>,
+) -> OMatrix<T, R, C>
+where
+    S: Storage<T, R, C>,
+    SG: Storage<T, R2, C2>,
+    DefaultAllocator: Allocator<R, C>,
+{
+    let (r, c) = like.shape_generic();
+    OMatrix::from_fn_generic(r, c, |i, j| g[(at.0 + i, at.1 + j)])
+}
+
+// Y = [A B]
+// Ā += Ḡ[:, ..nₐ]
+// B̄ += Ḡ[:, nₐ..]
+/// `y = hstack(&a, &b)` (a block row of `stack!`): the contribution to `ā`.
+pub fn hstack_lhs<T: Real, R: Dim, C1: Dim, C2: Dim, SA, SB, SG, CG: Dim>(
+    a: &Matrix<T, R, C1, SA>,
+    _b: &Matrix<T, R, C2, SB>,
+    g: &Matrix<T, R, CG, SG>,
+) -> OMatrix<T, R, C1>
+where
+    SA: Storage<T, R, C1>,
+    SG: Storage<T, R, CG>,
+    DefaultAllocator: Allocator<R, C1>,
+{
+    block_of(a, (0, 0), g)
+}
+
+/// `y = hstack(&a, &b)`: the contribution to `b̄`.
+pub fn hstack_rhs<T: Real, R: Dim, C1: Dim, C2: Dim, SA, SB, SG, CG: Dim>(
+    a: &Matrix<T, R, C1, SA>,
+    b: &Matrix<T, R, C2, SB>,
+    g: &Matrix<T, R, CG, SG>,
+) -> OMatrix<T, R, C2>
+where
+    SA: Storage<T, R, C1>,
+    SB: Storage<T, R, C2>,
+    SG: Storage<T, R, CG>,
+    DefaultAllocator: Allocator<R, C2>,
+{
+    block_of(b, (0, a.ncols()), g)
+}
+
+// Y = [A; B]
+// Ā += Ḡ[..mₐ, :]
+// B̄ += Ḡ[mₐ.., :]
+/// `y = vstack(&a, &b)` (block rows of `stack!`): the contribution to `ā`.
+pub fn vstack_lhs<T: Real, R1: Dim, R2: Dim, C: Dim, SA, SB, SG, RG: Dim>(
+    a: &Matrix<T, R1, C, SA>,
+    _b: &Matrix<T, R2, C, SB>,
+    g: &Matrix<T, RG, C, SG>,
+) -> OMatrix<T, R1, C>
+where
+    SA: Storage<T, R1, C>,
+    SG: Storage<T, RG, C>,
+    DefaultAllocator: Allocator<R1, C>,
+{
+    block_of(a, (0, 0), g)
+}
+
+/// `y = vstack(&a, &b)`: the contribution to `b̄`.
+pub fn vstack_rhs<T: Real, R1: Dim, R2: Dim, C: Dim, SA, SB, SG, RG: Dim>(
+    a: &Matrix<T, R1, C, SA>,
+    b: &Matrix<T, R2, C, SB>,
+    g: &Matrix<T, RG, C, SG>,
+) -> OMatrix<T, R2, C>
+where
+    SA: Storage<T, R1, C>,
+    SB: Storage<T, R2, C>,
+    SG: Storage<T, RG, C>,
+    DefaultAllocator: Allocator<R2, C>,
+{
+    block_of(b, (a.nrows(), 0), g)
 }
