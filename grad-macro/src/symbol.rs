@@ -216,8 +216,8 @@ pub fn decomposition_field(method: &str, arity: usize, field: &str) -> Option<&'
     }
 }
 
-/// Decompositions whose vectors have no rule: why, and what to write instead.
-pub const DECOMPOSITIONS: &[&str] = &["symmetric_eigen", "svd", "svd_unordered", "eigen", "schur", "qr", "udu"];
+/// Decompositions into values and vectors: only the values have a rule (see `decomposition_field`).
+pub const DECOMPOSITIONS: &[&str] = &["symmetric_eigen", "svd", "svd_unordered"];
 
 /// Helper functions of `matgrad` (`matgrad::softmax_rows(&z)`), by name and argument count.
 static HELPERS: &[(usize, Rule)] = &[
