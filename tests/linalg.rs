@@ -530,3 +530,30 @@ fn inverse_of_a_singular_matrix_panics_like_the_function() {
 fn cholesky_of_an_indefinite_matrix_panics_like_the_function() {
     chol_logdet_grad(&DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]));
 }
+
+/// The inverse through an LU factorization that also solves:
+/// f(A, B) = ⟨W, A⁻¹⟩ + Σ A⁻¹B, one `lu()` for both; the closed form of the first term is
+/// −A⁻ᵀ W A⁻ᵀ (as for `try_inverse()` on the matrix).
+#[differentiate(wrt(a))]
+fn lu_inverse(a: &DMatrix<f64>, b: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    let lu = a.clone().lu();
+    let inv = lu.try_inverse().expect("invertible");
+    let x = lu.solve(b).unwrap();
+    inv.dot(w) + x.sum()
+}
+
+#[test]
+fn lu_try_inverse() {
+    for &(n, k) in &[(1, 1), (3, 2), (4, 3)] {
+        let (a, b, w) = (regular(n, 53), mat(n, k, 54), mat(n, n, 55));
+        let (v, da) = lu_inverse_grad(&a, &b, &w);
+        assert_eq!(v, lu_inverse(&a, &b, &w));
+        assert_fd(|a: &DMatrix<f64>| lu_inverse(a, &b, &w), &a, &da, 1e-6);
+        let (_, da0) = lu_inverse_grad(&a, &DMatrix::zeros(n, k), &w);
+        let ait = a.clone().try_inverse().unwrap().transpose();
+        let ones = DMatrix::from_element(n, k, 1.0);
+        let ax = a.clone().lu().solve(&DMatrix::zeros(n, k)).unwrap();
+        let want = -(&ait * &w * &ait) - &ait * ones * ax.transpose();
+        assert_close(&da0, &want, 1e-10);
+    }
+}

@@ -218,7 +218,7 @@ impl Emitter<'_> {
     }
 
     /// `recv.name(args…)`, or `recv.name::<…>(args…)` with `fish`; a receiver the method
-    /// consumes is moved when dead, cloned otherwise. Constant arguments (indices, exponents)
+    /// consumes is moved when dead, cloned otherwise (`take`: a factorization is lent). Constant arguments (indices, exponents)
     /// are written as plain values.
     #[allow(clippy::too_many_arguments)]
     fn method_call(
@@ -236,8 +236,8 @@ impl Emitter<'_> {
             (Kind::Inline(_), _) | (_, false) => self.operand(args[0], false, span),
             _ if movable(0) => self.ident(args[0]).to_token_stream(),
             _ => {
-                let r = self.operand(args[0], false, span);
-                quote_spanned!(span=> #r.clone_owned())
+                let r = self.reference(args[0]);
+                quote_spanned!(span=> ::matgrad::__private::take(#r))
             }
         };
         let rest = args.iter().zip(rule.adj).skip(1).map(|(&a, adj)| match adj {

@@ -16,7 +16,8 @@ pub enum Fwd {
     /// `::matgrad::__private::name(args…)`, a scalar function (no_std-safe) or a helper.
     Runtime(&'static str),
     /// `recv.name(args…)` where the method takes its receiver by value (`lu`): the receiver is
-    /// moved when nothing reads it afterwards, cloned (`clone_owned`) otherwise.
+    /// moved when nothing reads it afterwards, cloned otherwise (`take`; a factorization, whose
+    /// methods take `&self`, is lent).
     Consume(&'static str),
     /// `recv.name(args…).unwrap()` for a method returning an `Option`; `.expect(msg)` when the op
     /// has one argument more than the rule has adjoints (the message, last). `consume` as for

@@ -31,6 +31,6 @@ pub use value::{Adjoint, Real, Value};
 pub mod __private {
     pub use crate::contrib::{add_to, init, shared, Contrib, Neg, Shared};
     pub use crate::rules::*;
-    pub use crate::value::{by_ref, one, one_like, zero_like, Adjoint, Operand, Real, Value};
+    pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
     pub use nalgebra;
 }

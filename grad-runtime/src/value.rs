@@ -230,3 +230,47 @@ where
         self
     }
 }
+
+/// The receiver of a method that may take `self` by value (`try_inverse`, `cholesky`, `lu`),
+/// when the value is still needed afterwards: a matrix is cloned (`clone_owned`), a
+/// factorization, whose methods take `&self`, is lent.
+pub trait Receiver {
+    /// What the method is called on.
+    type Taken<'a>
+    where
+        Self: 'a;
+    /// The receiver.
+    fn take(&self) -> Self::Taken<'_>;
+}
+
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> Receiver for Matrix<T, R, C, S>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Taken<'a>
+        = OMatrix<T, R, C>
+    where
+        Self: 'a;
+    fn take(&self) -> OMatrix<T, R, C> {
+        self.clone_owned()
+    }
+}
+
+impl<T: Real, D: nalgebra::DimMin<D, Output = D>> Receiver for nalgebra::LU<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    type Taken<'a>
+        = &'a Self
+    where
+        Self: 'a;
+    fn take(&self) -> &Self {
+        self
+    }
+}
+
+/// The receiver of a by-value method call on a value still needed (see [`Receiver`]).
+#[inline(always)]
+pub fn take<V: Receiver + ?Sized>(v: &V) -> V::Taken<'_> {
+    v.take()
+}

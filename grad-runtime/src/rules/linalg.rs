@@ -33,9 +33,9 @@ where
 
 // C = A⁻¹
 // Ā -= Cᵀ Ḡ Cᵀ
-/// `c = a.try_inverse().unwrap()`: the contribution to `ā`.
-pub fn try_inverse_adj<T: Real, D: Dim, S>(
-    _a: &Matrix<T, D, D, S>,
+/// `c = a.try_inverse().unwrap()`, `a` a matrix or its `lu()`: the contribution to `ā`.
+pub fn try_inverse_adj<T: Real, D: Dim, V: Value<Adj = OMatrix<T, D, D>>>(
+    _a: &V,
     c: &OMatrix<T, D, D>,
     g: &OMatrix<T, D, D>,
 ) -> Neg<OMatrix<T, D, D>>
