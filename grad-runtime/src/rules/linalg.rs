@@ -1,5 +1,10 @@
 //! Linear algebra: inverse, solves, determinants, factorizations and spectra.
 //!
+//! Singular points: `det` has the cofactor matrix as its gradient at a singular matrix; an
+//! inverse, a solve or a Cholesky factorization of a singular (or indefinite) matrix fails in
+//! the forward pass, which panics in `unwrap`/`expect` exactly where the function does; repeated
+//! eigenvalues and singular values are described at their rules.
+//!
 //! A factorization (`Cholesky`, `LU`) stands for the matrix it factors: its adjoint is that
 //! matrix's adjoint (see [`Value`](crate::Value)), so a rule on a factorization contributes to
 //! the factored matrix. Cholesky rules treat `S` as symmetric and return the symmetric gradient
@@ -33,6 +38,7 @@ where
 
 // C = A⁻¹
 // Ā -= Cᵀ Ḡ Cᵀ
+// (A singular has no inverse: the forward pass's `unwrap`/`expect` panics, as the function does)
 /// `c = a.try_inverse().unwrap()`, `a` a matrix or its `lu()`: the contribution to `ā`.
 pub fn try_inverse_adj<T: Real, D: Dim, V: Value<Adj = OMatrix<T, D, D>>>(
     _a: &V,
