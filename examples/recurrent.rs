@@ -5,7 +5,8 @@
 //!
 //! The recurrent step is its own `#[differentiate]` function (matrix-valued); the loss calls
 //! it in a loop, and its gradient flows through it (back-propagation through time, generated
-//! at compile time: the loop keeps each step's pullback on a tape).
+//! at compile time: the loop keeps each step's state on a tape, and the reverse pass calls the
+//! cell's pullback on it).
 //!
 //! Run with `cargo run --release --example recurrent`.
 

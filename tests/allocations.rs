@@ -127,3 +127,29 @@ fn fixed_size_loops_do_not_allocate() {
     let check = matgrad::check_gradient(|w: &SMatrix<f64, 3, 3>| recurrence(w, &h0, gate), &w, &dw, 1e-6, 1e-7);
     assert!(check.ok, "{check:?}");
 }
+
+/// Fixed-size linear algebra: a Gaussian negative log-likelihood through one Cholesky
+/// factorization, an inverse, a determinant, eigenvalues, views and a row-wise softmax.
+#[differentiate(wrt(a))]
+fn gaussian(a: &SMatrix<f64, 3, 3>, c: &SMatrix<f64, 3, 3>) -> f64 {
+    let s = a * a.transpose() + SMatrix::<f64, 3, 3>::identity();
+    let chol = s.cholesky().expect("positive definite");
+    let inv = a.try_inverse().unwrap();
+    let p = matgrad::softmax_rows(&inv);
+    chol.ln_determinant()
+        + chol.solve(c).trace()
+        + a.determinant()
+        + s.symmetric_eigenvalues().max()
+        + p.row(0).sum()
+        + inv.fixed_view::<2, 2>(1, 1).norm_squared()
+}
+
+#[test]
+fn fixed_size_linear_algebra_does_not_allocate() {
+    let a = SMatrix::<f64, 3, 3>::from_fn(|i, j| if i == j { 2.0 } else { 0.1 * (i as f64 - j as f64) });
+    let c = SMatrix::<f64, 3, 3>::identity();
+    let ((value, da), count) = allocations_in(|| gaussian_grad(&a, &c));
+    assert_eq!(count, 0, "the fixed-size linear-algebra gradient allocated");
+    assert_eq!(value, gaussian(&a, &c));
+    assert!(da.norm() > 0.0);
+}

@@ -212,12 +212,6 @@ impl Emitter<'_> {
                     self.call_arg(a, by_ref[k], moved, spans[k])
                 });
                 let argv: Vec<TokenStream> = argv.collect();
-                if plan.participates(self.values, node.out) && crate::ir::call_keeps_pullback(self.values, args, by_ref)
-                {
-                    let pb = self.pullback_ident(node.out);
-                    let f = pullback_path(func);
-                    return quote_spanned!(span=> let (#out, #pb) = #f(#(#argv),*););
-                }
                 quote_spanned!(span=> #func(#(#argv),*))
             }
         };
@@ -238,10 +232,6 @@ impl Emitter<'_> {
             _ if val.is_ref() || moved => quote_spanned!(span=> #i),
             _ => quote_spanned!(span=> ::core::clone::Clone::clone(&#i)),
         }
-    }
-
-    fn pullback_ident(&self, out: ValueId) -> Ident {
-        format_ident!("{}_pullback", self.ident(out), span = Span::mixed_site())
     }
 
     /// The value an arm or a loop body gives a variable: moved when nothing else needs it.
@@ -274,7 +264,7 @@ impl Emitter<'_> {
     }
 
     /// What else the reverse pass of `body` reads: the derivatives a differentiated `map`
-    /// stored, and the pullbacks of calls.
+    /// stored.
     fn saved_extra(&self, body: &Body, plan: &Plan) -> Vec<Ident> {
         let mut out = Vec::new();
         for stmt in &body.stmts {
@@ -284,9 +274,6 @@ impl Emitter<'_> {
             }
             match &node.op {
                 Op::Map { closure, .. } => out.extend(self.map_partials(node, closure).into_iter().map(|(_, d)| d)),
-                Op::Call { args, by_ref, .. } if crate::ir::call_keeps_pullback(self.values, args, by_ref) => {
-                    out.push(self.pullback_ident(node.out))
-                }
                 Op::Call { .. } | Op::Rule { .. } | Op::Opaque { .. } => {}
             }
         }
@@ -588,11 +575,28 @@ impl Emitter<'_> {
                 let (m, idx) = (self.operand(args[0], false, span), self.plain(args[1]));
                 quote_spanned!(span=> #m[#idx])
             }
-            Fwd::Method(name) => {
-                let name = Ident::new(name, span);
-                let recv = self.operand(args[0], false, span);
-                let rest = args[1..].iter().map(|&a| self.operand(a, false, span));
-                quote_spanned!(span=> #recv.#name(#(#rest),*))
+            Fwd::Method(name) => self.method_call(rule, name, args, false, None, span, &movable),
+            Fwd::Consume(name) => self.method_call(rule, name, args, true, None, span, &movable),
+            Fwd::Turbofish(name) => {
+                let n = rule.adj.len();
+                let fish = args.get(n).map(|&t| self.plain(t));
+                self.method_call(rule, name, &args[..n], false, fish, span, &movable)
+            }
+            Fwd::Field { name, field } => {
+                let call = self.method_call(rule, name, args, true, None, span, &movable);
+                let field = Ident::new(field, span);
+                quote_spanned!(span=> #call.#field)
+            }
+            Fwd::Unwrap { name, consume } => {
+                let n = rule.adj.len();
+                let call = self.method_call(rule, name, &args[..n], consume, None, span, &movable);
+                match args.get(n) {
+                    Some(&msg) => {
+                        let msg = self.plain(msg);
+                        quote_spanned!(span=> #call.expect(#msg))
+                    }
+                    None => quote_spanned!(span=> #call.unwrap()),
+                }
             }
             Fwd::Runtime(name) => {
                 let name = Ident::new(name, span);
@@ -603,6 +607,36 @@ impl Emitter<'_> {
                 quote_spanned!(span=> ::matgrad::__private::#name(#(#all),*))
             }
         }
+    }
+
+    /// `recv.name(args…)`, or `recv.name::<…>(args…)` with `fish`; a receiver the method
+    /// consumes is moved when dead, cloned otherwise (`take`: a factorization is lent). Constant arguments (indices, exponents)
+    /// are written as plain values.
+    #[allow(clippy::too_many_arguments)]
+    fn method_call(
+        &self,
+        rule: &Rule,
+        name: &str,
+        args: &[ValueId],
+        consume: bool,
+        fish: Option<TokenStream>,
+        span: Span,
+        movable: &impl Fn(usize) -> bool,
+    ) -> TokenStream {
+        let name = Ident::new(name, span);
+        let recv = match (&self.values[args[0]].kind, consume) {
+            (Kind::Inline(_), _) | (_, false) => self.operand(args[0], false, span),
+            _ if movable(0) => self.ident(args[0]).to_token_stream(),
+            _ => {
+                let r = self.reference(args[0]);
+                quote_spanned!(span=> ::matgrad::__private::take(#r))
+            }
+        };
+        let rest = args.iter().zip(rule.adj).skip(1).map(|(&a, adj)| match adj {
+            Adj::Constant => self.plain(a),
+            _ => self.operand(a, false, span),
+        });
+        quote_spanned!(span=> #recv.#name #fish (#(#rest),*))
     }
 
     /// The identifiers of the derivative matrices a differentiated `map` stores.
@@ -664,7 +698,8 @@ impl Emitter<'_> {
                     let contrib = match rule.adj[k] {
                         Adj::Rule(f) => {
                             let f = Ident::new(f, span);
-                            let refs = args.iter().map(|&a| self.reference(a));
+                            // (an `expect` message, past the rule's operands, is not passed)
+                            let refs = args.iter().take(rule.adj.len()).map(|&a| self.reference(a));
                             let out = rule.needs_out.then(|| {
                                 let r = self.reference(node.out);
                                 quote!(#r,)
@@ -700,23 +735,21 @@ impl Emitter<'_> {
                 }
             }
             Op::Call { func, args, by_ref, spans } => {
-                let pb = self.pullback_ident(node.out);
-                if !crate::ir::call_keeps_pullback(self.values, args, by_ref) {
-                    // The pullback again, from the arguments kept for the reverse pass.
-                    let argv = args.iter().enumerate().map(|(k, &a)| self.call_arg(a, by_ref[k], false, spans[k]));
-                    let f = pullback_path(func);
-                    code.extend(quote_spanned!(span=> let (_, #pb) = #f(#(#argv),*);));
-                }
+                // The callee's pullback, from the arguments and the value kept for the reverse pass.
+                let argv = args.iter().enumerate().map(|(k, &a)| self.call_arg(a, by_ref[k], false, spans[k]));
+                let f = pullback_path(func);
+                let value = self.reference(node.out);
                 let gs: Vec<TokenStream> = args
                     .iter()
                     .enumerate()
                     .map(|(k, &a)| match self.values[a].active {
-                        true => format_ident!("{}_g{}", self.ident(node.out), k, span = Span::mixed_site())
-                            .to_token_stream(),
+                        // Spanned at the argument, so that a missing gradient is reported there
+                        // (no user variable is named like this).
+                        true => format_ident!("{}_g{}", self.ident(node.out), k, span = spans[k]).to_token_stream(),
                         false => quote!(_),
                     })
                     .collect();
-                code.extend(quote_spanned!(span=> let (#(#gs,)*) = #pb(#g);));
+                code.extend(quote_spanned!(span=> let (#(#gs,)*) = #f(#(#argv,)* #value, #g);));
                 for (k, &a) in args.iter().enumerate() {
                     if self.values[a].active {
                         let gk = &gs[k];

@@ -1,10 +1,11 @@
 //! The expansion: the user's function unchanged, and beside it
-//! - `<name>_pullback`: the value, and a closure mapping the value's adjoint to one gradient
-//!   slot per parameter (`NoGradient` for parameters outside `wrt`). It is how a
-//!   `#[differentiate]` function calls another, and what `#[custom_vjp]` declares.
-//! - `<name>_grad` (scalar functions): the value and the gradients of `wrt`.
-//! - `<name>_vjp`: the value and the vector-Jacobian products of `wrt` for a given adjoint of
-//!   the value (for matrix-valued functions).
+//! - `<name>_vjp(params…, adjoint)`: the value and the vector-Jacobian products of `wrt` for a
+//!   given adjoint of the value: forward pass, then reverse sweep, in one function.
+//! - `<name>_grad(params…)` (scalar functions): `_vjp` with adjoint 1.
+//! - `<name>_pullback(params…, &value, adjoint)`: one gradient slot per parameter
+//!   (`NoGradient` for parameters outside `wrt`). It is how a `#[differentiate]` function calls
+//!   another (which recomputes its forward pass), and what `#[custom_vjp]` declares (which
+//!   does not).
 //!
 //! On error, stubs with the right signatures stand next to the errors, so callers see only the
 //! real error.
@@ -34,23 +35,24 @@ pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
     let gen = Gen::new(&func, &sig);
     match cx.check() {
         Ok(()) => {
-            let seed = format_ident!("_seed", span = Span::mixed_site());
+            let seed = format_ident!("adjoint", span = Span::mixed_site());
             let parts = emit::pullback_parts(&sig, &lowered, &seed);
             let user = &func.sig.ident;
             let type_args = gen.type_args();
             let (items, forward, value, reverse) = (&parts.items, &parts.forward, &parts.value, &parts.reverse);
-            let slots = gen.slots(&parts.grads);
-            let ret = &sig.ret;
+            let grads = &parts.grads;
             let body = quote! {
                 // Calling the generated functions counts as using the function they differentiate.
                 let _ = #user::<#(#type_args),*>;
                 #items
                 #forward
-                (#value, move |#seed: #ret| { #reverse (#(#slots,)*) })
+                #reverse
+                (#value, #(#grads),*)
             };
-            let pullback = gen.pullback(Some(body));
-            let wrappers = gen.wrappers(false);
-            quote!(#func #pullback #wrappers)
+            let vjp = gen.vjp(Some(body));
+            let grad = gen.grad(false);
+            let pullback = gen.pullback_via_vjp(false);
+            quote!(#func #vjp #grad #pullback)
         }
         Err(err) => {
             let stubs = gen.stubs();
@@ -85,7 +87,6 @@ pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#func #stubs #err);
         }
     };
-    let user = &func.sig.ident;
     let ret = &sig.ret;
     // The rule's expected signature: the parameters, `&value`, the value's adjoint; the
     // gradients of `wrt` (one bare, several in a tuple).
@@ -103,31 +104,19 @@ pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let rule_path = &rule.rule;
     let rule_var = format_ident!("rule", span = Span::mixed_site());
-    let value = format_ident!("value", span = Span::mixed_site());
-    let seed = format_ident!("_seed", span = Span::mixed_site());
-    let args_call = sig.params.iter().map(|p| {
-        let i = &p.ident;
-        if p.is_ref {
-            quote!(#i)
-        } else {
-            quote!(::core::clone::Clone::clone(&#i))
-        }
-    });
     let args_rule = sig.params.iter().map(|p| &p.ident);
-    let type_args = gen.type_args();
     let slots = gen.slots(&grad_idents.iter().map(|i| i.to_token_stream()).collect::<Vec<_>>());
+    let (value, adjoint) = gen.value_adjoint();
     // The rule's path keeps its span, so a signature mismatch is reported on it.
     let body = quote! {
         let #rule_var: fn(#(#param_tys,)* &#ret, #ret) -> #grads_ty = #rule_path;
-        let #value = #user::<#(#type_args),*>(#(#args_call),*);
-        (::core::clone::Clone::clone(&#value), move |#seed: #ret| {
-            let #pat = #rule_var(#(#args_rule,)* &#value, #seed);
-            (#(#slots,)*)
-        })
+        let #pat = #rule_var(#(#args_rule,)* #value, #adjoint);
+        (#(#slots,)*)
     };
     let pullback = gen.pullback(Some(body));
-    let wrappers = gen.wrappers(false);
-    quote!(#func #pullback #wrappers)
+    let vjp = gen.vjp_via_pullback(false);
+    let grad = gen.grad(false);
+    quote!(#func #pullback #vjp #grad)
 }
 
 fn parse_fn(item: &TokenStream, attr: &str) -> Result<ItemFn, TokenStream> {
@@ -222,146 +211,154 @@ impl<'a> Gen<'a> {
             .collect()
     }
 
-    /// `<name>_pullback`, with `body` (a stub without).
-    fn pullback(&self, body: Option<TokenStream>) -> TokenStream {
+    /// The hygienic names of `_pullback`'s and `_vjp`'s last parameters.
+    fn value_adjoint(&self) -> (syn::Ident, syn::Ident) {
+        (format_ident!("value", span = Span::mixed_site()), format_ident!("adjoint", span = Span::mixed_site()))
+    }
+
+    fn grad_types(&self) -> Vec<&Type> {
+        self.sig.wrt.iter().map(|&i| &self.sig.params[i].grad_ty).collect()
+    }
+
+    fn grad_names(&self) -> Vec<syn::Ident> {
+        let name = |i: usize| format_ident!("d_{}", self.sig.params[i].ident, span = Span::mixed_site());
+        self.sig.wrt.iter().map(|&i| name(i)).collect()
+    }
+
+    /// The parameters as arguments of a call.
+    fn args(&self) -> Vec<&syn::Ident> {
+        self.sig.params.iter().map(|p| &p.ident).collect()
+    }
+
+    /// A generated function: the user's attributes, a doc line, visibility and generics.
+    fn item(
+        &self,
+        name: &str,
+        doc: String,
+        params: TokenStream,
+        ret: TokenStream,
+        body: Option<TokenStream>,
+    ) -> TokenStream {
         let vis = &self.func.vis;
-        let name = self.name("pullback");
-        let mut generics = self.generics();
-        // References the closure keeps get the lifetime `'mg`.
-        let mg = syn::Lifetime::new("'mg", Span::mixed_site());
-        let mut uses_mg = false;
-        let params: Vec<TokenStream> = self
-            .sig
-            .params
-            .iter()
-            .map(|p| {
-                let i = &p.ident;
-                match &p.ty {
-                    Type::Reference(r) if r.lifetime.is_none() => {
-                        uses_mg = true;
-                        let mut r = r.clone();
-                        r.lifetime = Some(mg.clone());
-                        quote!(#i: #r)
-                    }
-                    t => quote!(#i: #t),
-                }
-            })
-            .collect();
-        if uses_mg {
-            generics.params.insert(0, syn::parse_quote!(#mg));
-        }
-        let captured = generics.params.iter().map(|p| match p {
-            GenericParam::Lifetime(l) => l.lifetime.to_token_stream(),
-            GenericParam::Type(t) => t.ident.to_token_stream(),
-            GenericParam::Const(c) => c.ident.to_token_stream(),
-        });
-        let captured: Vec<TokenStream> = captured.collect();
+        let name = self.name(name);
+        let generics = self.generics();
         let (params_g, where_clause) = (&generics.params, &generics.where_clause);
-        let ret = &self.sig.ret;
-        let slot_tys = self.slot_types();
         let attrs = self.attrs();
-        let doc = format!(
-            " The value of [`{}`] and its pullback: a function from the value's adjoint to one gradient per parameter (`NoGradient` for parameters not differentiated; differentiated here: {}). Generated by matgrad; a `#[differentiate]` function calling `{}` uses it.",
-            self.func.sig.ident,
-            self.wrt_list(),
-            self.func.sig.ident
-        );
-        let body = body.unwrap_or_else(|| {
-            quote! {
-                (::core::unreachable!(), move |_: #ret| -> (#(#slot_tys,)*) { ::core::unreachable!() })
-            }
-        });
+        let (allow, body) = match body {
+            Some(b) => (None, b),
+            None => (
+                Some(quote!(#[allow(unused_variables, clippy::diverging_sub_expression)])),
+                quote!(::core::unreachable!()),
+            ),
+        };
         quote! {
             #(#attrs)*
             #[doc = #doc]
-            #[allow(dead_code, unreachable_code, unused_variables, unused_assignments, clippy::all)]
-            #[inline]
-            #vis fn #name<#params_g>(#(#params),*)
-                -> (#ret, impl ::core::ops::FnOnce(#ret) -> (#(#slot_tys,)*) + use<#(#captured),*>)
-                #where_clause
-            {
+            #allow
+            #vis fn #name<#params_g>(#params) -> #ret #where_clause {
                 #body
             }
         }
     }
 
-    /// `<name>_grad` (for a scalar value) and `<name>_vjp`, calling `<name>_pullback`.
-    fn wrappers(&self, stub: bool) -> TokenStream {
-        let vis = &self.func.vis;
-        let generics = self.generics();
-        let (params_g, where_clause) = (&generics.params, &generics.where_clause);
+    /// `<name>_vjp(params…, adjoint) -> (value, gradients…)`.
+    fn vjp(&self, body: Option<TokenStream>) -> TokenStream {
+        let (user, wrt) = (&self.func.sig.ident, self.wrt_list());
+        let doc = format!(
+            " The value of [`{user}`] and the vector-Jacobian products with respect to {wrt}: the gradients of `⟨adjoint, {user}(…)⟩` for the adjoint of the value (its shape) given last. Generated by `#[differentiate]`."
+        );
+        let params = self.params();
+        let (_, adjoint) = self.value_adjoint();
+        let ret = &self.sig.ret;
+        let grads = self.grad_types();
+        let item = self.item("vjp", doc, quote!(#(#params,)* #adjoint: #ret), quote!((#ret, #(#grads),*)), body);
+        quote!(#[allow(dead_code)] #item)
+    }
+
+    /// `<name>_grad(params…) -> (value, gradients…)` for a scalar value: `_vjp` with adjoint 1.
+    fn grad(&self, stub: bool) -> TokenStream {
+        if self.sig.ret_is_matrix {
+            return TokenStream::new();
+        }
+        let (user, wrt) = (&self.func.sig.ident, self.wrt_list());
+        let doc = format!(
+            " The value of [`{user}`] and its gradient with respect to {wrt}, in that order, by reverse-mode differentiation. Generated by `#[differentiate]`."
+        );
         let params = self.params();
         let ret = &self.sig.ret;
-        let grads = self.sig.wrt.iter().map(|&i| &self.sig.params[i].grad_ty);
-        let grads: Vec<&Type> = grads.collect();
-        let pb = self.name("pullback");
-        let args = self.sig.params.iter().map(|p| &p.ident);
-        let args: Vec<&syn::Ident> = args.collect();
-        let names: Vec<syn::Ident> = self
-            .sig
-            .wrt
-            .iter()
-            .map(|&i| format_ident!("d_{}", self.sig.params[i].ident, span = Span::mixed_site()))
-            .collect();
-        let pats = self.slots(&names.iter().map(|n| n.to_token_stream()).collect::<Vec<_>>());
-        let pats = pats.iter().map(|p| if p.to_string().contains("NoGradient") { quote!(_) } else { p.clone() });
-        let pats: Vec<TokenStream> = pats.collect();
-        let value = format_ident!("value", span = Span::mixed_site());
-        let pullback = format_ident!("pullback", span = Span::mixed_site());
-        let adjoint = format_ident!("adjoint", span = Span::mixed_site());
-        let call = |seed: TokenStream| {
-            if stub {
-                quote!(::core::unreachable!())
-            } else {
-                quote! {
-                    let (#value, #pullback) = #pb(#(#args),*);
-                    let (#(#pats,)*) = #pullback(#seed);
-                    (#value, #(#names),*)
-                }
-            }
-        };
-        let allow = stub.then(|| quote!(#[allow(unused_variables, clippy::diverging_sub_expression)]));
-        let attrs: Vec<&syn::Attribute> = self.attrs().collect();
+        let grads = self.grad_types();
+        let (vjp, args) = (self.name("vjp"), self.args());
+        let body = (!stub).then(|| quote!(#vjp(#(#args,)* ::matgrad::__private::one::<#ret>())));
+        let item = self.item("grad", doc, quote!(#(#params),*), quote!((#ret, #(#grads),*)), body);
+        quote!(#[inline] #item)
+    }
+
+    /// `<name>_pullback(params…, &value, adjoint) -> (slot per parameter…)`, with `body`.
+    fn pullback(&self, body: Option<TokenStream>) -> TokenStream {
         let user = &self.func.sig.ident;
-        let wrt = self.wrt_list();
-        let grad = (!self.sig.ret_is_matrix).then(|| {
-            let name = self.name("grad");
-            let doc = format!(
-                " The value of [`{user}`] and its gradient with respect to {wrt}, in that order, by reverse-mode differentiation. Generated by matgrad."
-            );
-            let body = call(quote!(::matgrad::__private::one::<#ret>()));
+        let doc = format!(
+            " The gradients of `⟨adjoint, {user}(…)⟩` with respect to every parameter (`NoGradient` for those not differentiated: here {}), given the value. A `#[differentiate]` function calling `{user}` calls it in its reverse pass. Generated by matgrad.",
+            self.wrt_list()
+        );
+        let params = self.params();
+        let (value, adjoint) = self.value_adjoint();
+        let ret = &self.sig.ret;
+        let slot_tys = self.slot_types();
+        let item = self.item(
+            "pullback",
+            doc,
+            quote!(#(#params,)* #value: &#ret, #adjoint: #ret),
+            quote!((#(#slot_tys,)*)),
+            body,
+        );
+        quote!(#[allow(dead_code, unused_variables)] #[doc(hidden)] #item)
+    }
+
+    /// `_pullback` over `_vjp`: the forward pass is recomputed (the value given is not enough).
+    fn pullback_via_vjp(&self, stub: bool) -> TokenStream {
+        let (vjp, args) = (self.name("vjp"), self.args());
+        let (_, adjoint) = self.value_adjoint();
+        let names = self.grad_names();
+        let slots = self.slots(&names.iter().map(|n| n.to_token_stream()).collect::<Vec<_>>());
+        let body = (!stub).then(|| {
             quote! {
-                #(#attrs)*
-                #[doc = #doc]
-                #allow
-                #vis fn #name<#params_g>(#(#params),*) -> (#ret, #(#grads),*) #where_clause {
-                    #body
-                }
+                let (_, #(#names),*) = #vjp(#(#args,)* #adjoint);
+                (#(#slots,)*)
             }
         });
-        let vjp = {
-            let name = self.name("vjp");
-            let doc = format!(
-                " The value of [`{user}`] and the vector-Jacobian products with respect to {wrt}: the gradients of `⟨adjoint, {user}(…)⟩`, for the adjoint (same shape as the value) given last. Generated by matgrad."
-            );
-            let body = call(quote!(#adjoint));
-            quote! {
-                #(#attrs)*
-                #[doc = #doc]
-                #[allow(dead_code)]
-                #allow
-                #vis fn #name<#params_g>(#(#params,)* #adjoint: #ret) -> (#ret, #(#grads),*) #where_clause {
-                    #body
-                }
+        self.pullback(body)
+    }
+
+    /// `_vjp` over a declared `_pullback`: the function, then its rule.
+    fn vjp_via_pullback(&self, stub: bool) -> TokenStream {
+        let (user, pullback) = (&self.func.sig.ident, self.name("pullback"));
+        let (value, adjoint) = self.value_adjoint();
+        let names = self.grad_names();
+        let pats = self.slots(&names.iter().map(|n| n.to_token_stream()).collect::<Vec<_>>());
+        let pats = pats.iter().map(|p| if p.to_string().contains("NoGradient") { quote!(_) } else { p.clone() });
+        let call_args = self.sig.params.iter().map(|p| {
+            let i = &p.ident;
+            match p.is_ref {
+                true => quote!(#i),
+                false => quote!(::core::clone::Clone::clone(&#i)),
             }
-        };
-        quote!(#grad #vjp)
+        });
+        let (args, type_args) = (self.args(), self.type_args());
+        let body = (!stub).then(|| {
+            quote! {
+                let #value = #user::<#(#type_args),*>(#(#call_args),*);
+                let (#(#pats,)*) = #pullback(#(#args,)* &#value, #adjoint);
+                (#value, #(#names),*)
+            }
+        });
+        self.vjp(body)
     }
 
     /// Stubs of every generated function, for when the expansion failed.
     fn stubs(&self) -> TokenStream {
+        let vjp = self.vjp(None);
+        let grad = self.grad(true);
         let pullback = self.pullback(None);
-        let wrappers = self.wrappers(true);
-        quote!(#pullback #wrappers)
+        quote!(#vjp #grad #pullback)
     }
 }

@@ -7,6 +7,7 @@ mod messages;
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{BinOp, Expr, ExprMethodCall, Pat, UnOp};
@@ -347,6 +348,7 @@ impl Lower<'_> {
                 _ => Some(self.inline(e.to_token_stream(), e.span())),
             },
             Expr::MethodCall(m) => self.method_call(e, m),
+            Expr::Field(f) => self.field(e, f),
             Expr::Call(c) => self.call(e, c),
             // Indexing a constant (a slice, an array, a constant matrix) is written as is.
             Expr::Index(i) if !self.reads_active(&i.expr) => self.opaque(e, Construct::Index),
@@ -399,6 +401,9 @@ impl Lower<'_> {
                 self.unsupported_loop(e);
                 None
             }
+            Expr::Macro(m) if m.mac.path.segments.last().is_some_and(|s| s.ident == symbol::STACK_MACRO) => {
+                self.stack(e, &m.mac)
+            }
             Expr::Macro(_) => self.opaque(e, Construct::Macro),
             Expr::Cast(_) => self.opaque(e, Construct::Cast),
             Expr::Assign(a) => {
@@ -438,6 +443,28 @@ impl Lower<'_> {
 
     fn method_call(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {
         let name = m.method.to_string();
+        if let Some(v) = self.unwrapped(e, m) {
+            return v;
+        }
+        if m.turbofish.is_none() && symbol::returns_option(&name, m.args.len()) {
+            if let Some(v) = self.option_not_unwrapped(e, m) {
+                return v;
+            }
+        }
+        if let (Some(fish), Some(rule)) = (&m.turbofish, symbol::turbofish(&name, m.args.len())) {
+            let mut args = vec![self.expr(&m.receiver)];
+            for (a, adj) in m.args.iter().zip(&rule.adj[1..]) {
+                args.push(self.operand(a, *adj));
+            }
+            args.push(Some(self.inline(fish.to_token_stream(), fish.span())));
+            let args: Option<Vec<_>> = args.into_iter().collect();
+            return Some(self.rule(rule, args?, e.span()));
+        }
+        if m.turbofish.is_none() && symbol::DECOMPOSITIONS.contains(&name.as_str()) {
+            if let Some(v) = self.decomposition_not_supported(e, m) {
+                return v;
+            }
+        }
         if m.turbofish.is_none() {
             if symbol::ALIAS_METHODS.contains(&name.as_str()) && m.args.is_empty() {
                 return self.expr(&m.receiver);
@@ -466,6 +493,120 @@ impl Lower<'_> {
         self.opaque(e, Construct::Method(culprit))
     }
 
+    /// `recv.f(args…).unwrap()` or `.expect(msg)` for a method `f` returning an `Option`
+    /// (`try_inverse`, `cholesky`, `solve`): one op, so that the reverse pass reads the
+    /// unwrapped value. `None` when `m` is not of this form.
+    fn unwrapped(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<Option<ValueId>> {
+        let expect = match (m.method.to_string().as_str(), m.args.len()) {
+            ("unwrap", 0) => false,
+            ("expect", 1) => true,
+            _ => return None,
+        };
+        let Expr::MethodCall(inner) = &*m.receiver else { return None };
+        if m.turbofish.is_some() || inner.turbofish.is_some() {
+            return None;
+        }
+        let rule = symbol::unwrapped(&inner.method.to_string(), inner.args.len())?;
+        let mut args = vec![self.expr(&inner.receiver)];
+        for (a, adj) in inner.args.iter().zip(&rule.adj[1..]) {
+            args.push(self.operand(a, *adj));
+        }
+        if expect {
+            args.push(self.opaque(&m.args[0], Construct::ConstantArg));
+        }
+        let args: Option<Vec<_>> = args.into_iter().collect();
+        Some(args.map(|args| self.rule(rule, args, e.span())))
+    }
+
+    /// `try_inverse()` (…) whose `Option` is not unwrapped at once: an error when it reads a
+    /// differentiated value, `None` (lower it as usual) otherwise.
+    fn option_not_unwrapped(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<Option<ValueId>> {
+        let reads_active = self.reads_active(e);
+        reads_active.then(|| {
+            let name = &m.method;
+            self.cx.error_spanned_by(
+                name,
+                format!("`{name}` returns an `Option`: unwrap it where it is called, `{name}(…).unwrap()` or `{name}(…).expect(\"…\")`, so that its derivative can be taken"),
+            );
+            None
+        })
+    }
+
+    /// A decomposition (`symmetric_eigen()`, `svd(…)`) not followed by a supported field:
+    /// an error when it reads a differentiated value.
+    fn decomposition_not_supported(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<Option<ValueId>> {
+        self.reads_active(e).then(|| {
+            self.cx.error_spanned_by(&m.method, messages::decomposition(&m.method, None));
+            None
+        })
+    }
+
+    /// Whether `e` reads a value that depends on a differentiated parameter.
+    fn reads_active(&mut self, e: &Expr) -> bool {
+        let mut copy = e.clone();
+        let mut r = Renamer::new(self);
+        r.visit_expr_mut(&mut copy);
+        let reads = r.reads;
+        reads.iter().any(|&id| self.values[id].active)
+    }
+
+    /// `a.symmetric_eigen().eigenvalues`, `a.svd(true, true).singular_values`: the rule of the
+    /// field alone. Other fields of a decomposition of a differentiated value are errors.
+    fn field(&mut self, e: &Expr, f: &syn::ExprField) -> Option<ValueId> {
+        if let (Expr::MethodCall(m), syn::Member::Named(field)) = (&*f.base, &f.member) {
+            let method = m.method.to_string();
+            if m.turbofish.is_none() && symbol::DECOMPOSITIONS.contains(&method.as_str()) {
+                if let Some(rule) = symbol::decomposition_field(&method, m.args.len(), &field.to_string()) {
+                    let mut args = vec![self.expr(&m.receiver)];
+                    for (a, adj) in m.args.iter().zip(&rule.adj[1..]) {
+                        args.push(self.operand(a, *adj));
+                    }
+                    let args: Option<Vec<_>> = args.into_iter().collect();
+                    return Some(self.rule(rule, args?, e.span()));
+                }
+                if self.reads_active(e) {
+                    self.cx.error_spanned_by(field, messages::decomposition(&m.method, Some(field)));
+                    return None;
+                }
+            }
+        }
+        self.opaque(e, Construct::Expression)
+    }
+
+    /// `stack![a, b; c, d]`: each block row joined with `hstack`, the rows with `vstack`.
+    ///
+    /// Input: `stack![a, b; c, d]`
+    /// Output: `vstack(&hstack(&a, &b), &hstack(&c, &d))`
+    fn stack(&mut self, e: &Expr, mac: &syn::Macro) -> Option<ValueId> {
+        type Row = Punctuated<Expr, syn::Token![,]>;
+        let parser = |input: syn::parse::ParseStream| {
+            Punctuated::<Row, syn::Token![;]>::parse_terminated_with(input, Row::parse_separated_nonempty)
+        };
+        let rows = match mac.parse_body_with(parser) {
+            Ok(rows) if !rows.is_empty() => rows,
+            _ => return self.opaque(e, Construct::Macro),
+        };
+        let mut joined = Vec::new();
+        for row in &rows {
+            let mut acc: Option<Option<ValueId>> = None;
+            for block in row {
+                if matches!(block, Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(_), .. })) {
+                    self.cx.error_spanned_by(block, "a zero block in `stack!` is not supported here: write it as a matrix, `DMatrix::zeros(r, c)` or `SMatrix::zeros()`");
+                    return None;
+                }
+                let b = self.expr(block);
+                acc = Some(match acc {
+                    None => b,
+                    Some(a) => a.zip(b).map(|(a, b)| self.rule(&symbol::HSTACK, vec![a, b], e.span())),
+                });
+            }
+            joined.push(acc.flatten());
+        }
+        let mut rows = joined.into_iter();
+        let first = rows.next().flatten();
+        rows.fold(first, |a, b| a.zip(b).map(|(a, b)| self.rule(&symbol::VSTACK, vec![a, b], e.span())))
+    }
+
     /// An operand of a rule; a constant one (`powi`'s exponent) must not be differentiated.
     fn operand(&mut self, a: &Expr, adj: Adj) -> Option<ValueId> {
         if adj == Adj::Constant {
@@ -480,6 +621,15 @@ impl Lower<'_> {
         };
         let segs = &p.path.segments;
         let last = segs.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let helper = match (segs.len(), segs.first()) {
+            (2, Some(first)) if first.ident == "matgrad" => symbol::helper(&last, c.args.len()),
+            _ => None,
+        };
+        let from_diagonal = segs.len() >= 2 && last == "from_diagonal" && c.args.len() == 1;
+        if let Some(rule) = helper.or(from_diagonal.then_some(&symbol::FROM_DIAGONAL)) {
+            let args: Option<Vec<_>> = c.args.iter().map(|a| self.expr(a)).collect();
+            return Some(self.rule(rule, args?, e.span()));
+        }
         if segs.len() >= 2 {
             if let Some(rule) = symbol::scalar_fn(&last, c.args.len()) {
                 let mut args = Vec::new();
@@ -511,15 +661,6 @@ impl Lower<'_> {
         let active = args.iter().any(|&a| self.values[a].active);
         let op = Op::Call { func: p.path.clone(), args, by_ref, spans };
         Some(self.node(op, active, e.span()))
-    }
-
-    /// Whether `e` reads a differentiated value.
-    fn reads_active(&mut self, e: &Expr) -> bool {
-        let mut copy = e.clone();
-        let mut r = Renamer::new(self);
-        r.visit_expr_mut(&mut copy);
-        let reads = r.reads;
-        reads.iter().any(|&v| self.values[v].active)
     }
 
     fn map(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {

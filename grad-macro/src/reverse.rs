@@ -126,10 +126,34 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     while mark_useful(values, body, &mut p) {}
     count(values, body, &mut p);
     last_uses(values, body, &mut p);
+    keep_viewed(body, &mut p);
     for v in 0..n {
         p.read[v] |= p.rev_needed[v];
     }
     p
+}
+
+/// A view borrows its receiver: the receiver is not moved before the view's last use, nor at
+/// all when the reverse pass reads the view. Views of views pass this on, hence the reverse
+/// order.
+fn keep_viewed(body: &Body, p: &mut Plan) {
+    for stmt in body.stmts.iter().rev() {
+        match stmt {
+            Stmt::Node(node) => {
+                let Op::Rule { rule, args } = &node.op else { continue };
+                if crate::symbol::borrows_receiver(rule) {
+                    let recv = args[0];
+                    if p.def[recv] == p.def[node.out] {
+                        p.last_use[recv] = p.last_use[recv].max(p.last_use[node.out]);
+                    }
+                    p.rev_needed[recv] |= p.rev_needed[node.out];
+                }
+            }
+            Stmt::Branch(b) => b.arms.iter().for_each(|a| keep_viewed(&a.body, p)),
+            Stmt::Loop(l) => keep_viewed(&l.body, p),
+            Stmt::Effect { .. } => {}
+        }
+    }
 }
 
 fn define(body: &Body, def: &mut [usize]) {
@@ -214,10 +238,12 @@ fn count(values: &[Value], body: &Body, p: &mut Plan) {
                             }
                         }
                     }
-                    Op::Call { args, by_ref, .. } if !crate::ir::call_keeps_pullback(values, args, by_ref) => {
+                    // The callee's pullback reads the arguments and the value.
+                    Op::Call { args, .. } => {
                         args.iter().for_each(|&a| p.rev_needed[a] = true);
+                        p.rev_needed[node.out] = true;
                     }
-                    Op::Call { .. } | Op::Map { .. } | Op::Opaque { .. } => {}
+                    Op::Map { .. } | Op::Opaque { .. } => {}
                 }
             }
             Stmt::Effect { .. } => {}

@@ -13,8 +13,27 @@ pub enum Fwd {
     Index,
     /// `recv.name(args…)`, an nalgebra method.
     Method(&'static str),
-    /// `::matgrad::__private::name(args…)`, a scalar function (no_std-safe).
+    /// `::matgrad::__private::name(args…)`, a scalar function (no_std-safe) or a helper.
     Runtime(&'static str),
+    /// `recv.name(args…)` where the method takes its receiver by value (`lu`): the receiver is
+    /// moved when nothing reads it afterwards, cloned otherwise (`take`; a factorization, whose
+    /// methods take `&self`, is lent).
+    Consume(&'static str),
+    /// `recv.name(args…).unwrap()` for a method returning an `Option`; `.expect(msg)` when the op
+    /// has one argument more than the rule has adjoints (the message, last). `consume` as for
+    /// [`Fwd::Consume`].
+    Unwrap {
+        name: &'static str,
+        consume: bool,
+    },
+    /// `recv.name::<…>(args…)`: the turbofish is the op's last argument, an inline value past
+    /// the rule's operands.
+    Turbofish(&'static str),
+    /// `recv.name(args…).field`, the method consuming its receiver as for [`Fwd::Consume`].
+    Field {
+        name: &'static str,
+        field: &'static str,
+    },
 }
 
 /// How an op's adjoint reaches one of its operands.
@@ -69,7 +88,161 @@ static METHODS: &[(usize, Rule)] = &[
     (0, rule!("trace", Fwd::Method("trace"), [R("trace_adj")], false)),
     (1, rule!("add_scalar", Fwd::Method("add_scalar"), [Pass, R("add_scalar_rhs")], false)),
     (1, rule!("scale", Fwd::Method("scale"), [R("mul_lhs"), R("mul_rhs")], false)),
+    // linear algebra (rules/linalg.rs); `solve`, `inverse`, `l`, `ln_determinant` on a Cholesky
+    // factorization, `solve` also on an LU one (see UNWRAPPED).
+    (0, rule!("determinant", Fwd::Method("determinant"), [R("determinant_adj")], true)),
+    (0, rule!("ln_determinant", Fwd::Method("ln_determinant"), [R("ln_determinant_adj")], false)),
+    (0, rule!("inverse", Fwd::Method("inverse"), [R("chol_inverse_adj")], true)),
+    (0, rule!("l", Fwd::Method("l"), [R("chol_l_adj")], true)),
+    (1, rule!("solve", Fwd::Method("solve"), [R("solve_lhs"), R("solve_rhs")], true)),
+    (0, rule!("lu", Fwd::Consume("lu"), [Pass], false)),
+    (0, rule!("symmetric_eigenvalues", Fwd::Method("symmetric_eigenvalues"), [R("symmetric_eigenvalues_adj")], false)),
+    (0, rule!("singular_values", Fwd::Method("singular_values"), [R("singular_values_adj")], false)),
+    (1, rule!("pow", Fwd::Method("pow"), [R("pow_adj"), Constant], false)),
+    // reductions and structure (rules/structure.rs)
+    (0, rule!("row_sum", Fwd::Method("row_sum"), [R("row_sum_adj")], false)),
+    (0, rule!("column_sum", Fwd::Method("column_sum"), [R("column_sum_adj")], false)),
+    (0, rule!("mean", Fwd::Method("mean"), [R("mean_adj")], false)),
+    (0, rule!("row_mean", Fwd::Method("row_mean"), [R("row_mean_adj")], false)),
+    (0, rule!("column_mean", Fwd::Method("column_mean"), [R("column_mean_adj")], false)),
+    (0, rule!("max", Fwd::Method("max"), [R("max_adj")], true)),
+    (0, rule!("min", Fwd::Method("min"), [R("min_adj")], true)),
+    (0, rule!("amax", Fwd::Method("amax"), [R("amax_adj")], true)),
+    (1, rule!("sup", Fwd::Method("sup"), [R("sup_lhs"), R("sup_rhs")], false)),
+    (1, rule!("inf", Fwd::Method("inf"), [R("inf_lhs"), R("inf_rhs")], false)),
+    (1, rule!("row", Fwd::Method("row"), [R("row_adj"), Constant], false)),
+    (1, rule!("column", Fwd::Method("column"), [R("column_adj"), Constant], false)),
+    (2, rule!("rows", Fwd::Method("rows"), [R("rows_adj"), Constant, Constant], false)),
+    (2, rule!("columns", Fwd::Method("columns"), [R("columns_adj"), Constant, Constant], false)),
+    (2, rule!("view", Fwd::Method("view"), [R("view_adj"), Constant, Constant], false)),
+    (0, rule!("diagonal", Fwd::Method("diagonal"), [R("diagonal_adj")], false)),
+    (1, rule!("kronecker", Fwd::Method("kronecker"), [R("kronecker_lhs"), R("kronecker_rhs")], false)),
+    (1, rule!("select_rows", Fwd::Method("select_rows"), [R("select_rows_adj"), Constant], false)),
+    (1, rule!("select_columns", Fwd::Method("select_columns"), [R("select_columns_adj"), Constant], false)),
+    (
+        2,
+        rule!(
+            "reshape_generic",
+            Fwd::Consume("reshape_generic"),
+            [R("reshape_generic_adj"), Constant, Constant],
+            false
+        ),
+    ),
 ];
+
+/// Methods written with a turbofish (`x.fixed_view::<2, 1>(i, j)`), by name and arity.
+static TURBOFISH: &[(usize, Rule)] = &[
+    (2, rule!("fixed_view", Fwd::Turbofish("fixed_view"), [R("fixed_view_adj"), Constant, Constant], false)),
+    (1, rule!("fixed_rows", Fwd::Turbofish("fixed_rows"), [R("fixed_rows_adj"), Constant], false)),
+    (1, rule!("fixed_columns", Fwd::Turbofish("fixed_columns"), [R("fixed_columns_adj"), Constant], false)),
+];
+
+/// Whether the op's result borrows its receiver (a view: `row`, `columns`, `fixed_view`, …),
+/// so that the receiver must outlive it.
+pub fn borrows_receiver(rule: &Rule) -> bool {
+    const VIEWS: &[&str] = &["row", "column", "rows", "columns", "view", "fixed_view", "fixed_rows", "fixed_columns"];
+    matches!(rule.fwd, Fwd::Method(_) | Fwd::Turbofish(_)) && VIEWS.contains(&rule.name)
+}
+
+/// The rule of `recv.name::<…>(args…)`.
+pub fn turbofish(name: &str, arity: usize) -> Option<&'static Rule> {
+    find(TURBOFISH, name, arity)
+}
+
+/// Methods returning an `Option`, differentiated when `.unwrap()` or `.expect(msg)` follows
+/// them directly (`s.clone().cholesky().unwrap()`); the arity counts the method's arguments.
+static UNWRAPPED: &[(usize, Rule)] = &[
+    (0, rule!("try_inverse", Fwd::Unwrap { name: "try_inverse", consume: true }, [R("try_inverse_adj")], true)),
+    (0, rule!("cholesky", Fwd::Unwrap { name: "cholesky", consume: true }, [Pass], false)),
+    (1, rule!("solve", Fwd::Unwrap { name: "solve", consume: false }, [R("solve_lhs"), R("solve_rhs")], true)),
+    (
+        1,
+        rule!(
+            "solve_lower_triangular",
+            Fwd::Unwrap { name: "solve_lower_triangular", consume: false },
+            [R("solve_lower_triangular_lhs"), R("solve_lower_triangular_rhs")],
+            true
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "solve_upper_triangular",
+            Fwd::Unwrap { name: "solve_upper_triangular", consume: false },
+            [R("solve_upper_triangular_lhs"), R("solve_upper_triangular_rhs")],
+            true
+        ),
+    ),
+];
+
+/// The rule of `recv.name(args).unwrap()` (or `.expect(msg)`), `arity` counting `args`.
+pub fn unwrapped(name: &str, arity: usize) -> Option<&'static Rule> {
+    find(UNWRAPPED, name, arity)
+}
+
+/// Whether `name(…)` with `arity` arguments is a method whose `Option` result must be
+/// unwrapped where it is called (`solve` on a Cholesky factorization returns no `Option`).
+pub fn returns_option(name: &str, arity: usize) -> bool {
+    unwrapped(name, arity).is_some() && method(name, arity).is_none()
+}
+
+/// Fields of decompositions with a rule: the values, not the vectors.
+static FIELDS: &[(usize, Rule)] = &[
+    (
+        0,
+        rule!(
+            "symmetric_eigen",
+            Fwd::Field { name: "symmetric_eigen", field: "eigenvalues" },
+            [R("symmetric_eigenvalues_adj")],
+            false
+        ),
+    ),
+    (
+        2,
+        rule!(
+            "svd",
+            Fwd::Field { name: "svd", field: "singular_values" },
+            [R("svd_singular_values_adj"), Constant, Constant],
+            false
+        ),
+    ),
+];
+
+/// The rule of `a.method(args…).field` (`a.symmetric_eigen().eigenvalues`,
+/// `a.svd(u, v).singular_values`), `arity` counting `args`.
+pub fn decomposition_field(method: &str, arity: usize, field: &str) -> Option<&'static Rule> {
+    match (method, field) {
+        ("symmetric_eigen", "eigenvalues") | ("svd", "singular_values") => find(FIELDS, method, arity),
+        _ => None,
+    }
+}
+
+/// Decompositions into values and vectors: only the values have a rule (see `decomposition_field`).
+pub const DECOMPOSITIONS: &[&str] = &["symmetric_eigen", "svd", "svd_unordered"];
+
+/// Helper functions of `matgrad` (`matgrad::softmax_rows(&z)`), by name and argument count.
+static HELPERS: &[(usize, Rule)] = &[
+    (2, rule!("add_row_vector", Fwd::Runtime("add_row_vector"), [Pass, R("add_row_vector_rhs")], false)),
+    (2, rule!("add_column_vector", Fwd::Runtime("add_column_vector"), [Pass, R("add_column_vector_rhs")], false)),
+    (1, rule!("softmax_rows", Fwd::Runtime("softmax_rows"), [R("softmax_rows_adj")], true)),
+    (1, rule!("logsumexp_rows", Fwd::Runtime("logsumexp_rows"), [R("logsumexp_rows_adj")], true)),
+    (2, rule!("cross_entropy", Fwd::Runtime("cross_entropy"), [R("cross_entropy_lhs"), R("cross_entropy_rhs")], false)),
+    (2, rule!("quadform", Fwd::Runtime("quadform"), [R("quadform_lhs"), R("quadform_rhs")], false)),
+];
+
+/// The rule of `matgrad::name(args…)`.
+pub fn helper(name: &str, nargs: usize) -> Option<&'static Rule> {
+    find(HELPERS, name, nargs)
+}
+
+/// `stack![a, b; c, d]` (nalgebra's concatenation) is lowered to block rows of `hstack`
+/// joined by `vstack`.
+pub const STACK_MACRO: &str = "stack";
+pub static HSTACK: Rule = rule!("hstack", Fwd::Runtime("hstack"), [R("hstack_lhs"), R("hstack_rhs")], false);
+pub static VSTACK: Rule = rule!("vstack", Fwd::Runtime("vstack"), [R("vstack_lhs"), R("vstack_rhs")], false);
+
+/// `Matrix::from_diagonal(&d)`: the one constructor whose argument is differentiated.
+pub static FROM_DIAGONAL: Rule = rule!("from_diagonal", Fwd::Runtime("from_diagonal"), [R("from_diagonal_adj")], false);
 
 /// Scalar functions, written `x.f(…)` or `T::f(x, …)`; the arity counts the arguments after `x`.
 static SCALAR_FNS: &[(usize, Rule)] = &[
@@ -106,7 +279,13 @@ pub fn scalar_fn(name: &str, nargs: usize) -> Option<&'static Rule> {
 
 /// Every method name with a rule, for "did you mean" lists.
 pub fn known_methods() -> impl Iterator<Item = &'static str> {
-    METHODS.iter().chain(SCALAR_FNS).map(|(_, r)| r.name)
+    let mut names: Vec<&'static str> = Vec::new();
+    for (_, r) in METHODS.iter().chain(UNWRAPPED).chain(TURBOFISH).chain(SCALAR_FNS) {
+        if !names.contains(&r.name) {
+            names.push(r.name);
+        }
+    }
+    names.into_iter()
 }
 
 /// Methods that return their receiver's value unchanged.
@@ -204,5 +383,5 @@ pub fn is_float_type(name: &str) -> bool {
 /// Paths into the standard library and nalgebra: their functions have no pullback.
 pub fn is_std_path(path: &syn::Path) -> bool {
     let first = path.segments.first().map(|s| s.ident.to_string()).unwrap_or_default();
-    ["std", "core", "alloc", "nalgebra", "na", "f32", "f64"].contains(&first.as_str())
+    ["std", "core", "alloc", "nalgebra", "na", "f32", "f64", "matgrad"].contains(&first.as_str())
 }

@@ -19,11 +19,13 @@ extern crate std;
 mod contrib;
 mod control;
 mod fdiff;
+mod loss;
 mod rules;
 mod value;
 
 pub use control::NoGradient;
 pub use fdiff::{check_gradient, numeric_gradient, GradientCheck, Perturb};
+pub use loss::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
 pub use value::{Adjoint, Real, Value};
 
 /// Items used by generated code. Not a stable API.
@@ -33,6 +35,6 @@ pub mod __private {
     pub use crate::control::VecTape;
     pub use crate::control::{gradient, take_zeroed, FixedTape, Gradient, NoGradient};
     pub use crate::rules::*;
-    pub use crate::value::{by_ref, one, one_like, zero_like, Adjoint, Operand, Real, Value};
+    pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
     pub use nalgebra;
 }

@@ -165,3 +165,112 @@ pub fn one<T: Real>() -> T {
 pub fn zero_like<V: Value + ?Sized>(v: &V) -> V::Adj {
     v.zeros_adj()
 }
+
+// A factorization stands for the matrix it factors: its adjoint is that matrix's adjoint, so
+// `cholesky()` and `lu()` pass the adjoint straight through, and the rules on a factorization
+// (`solve`, `inverse`, `determinant`, …) contribute to the factored matrix.
+
+impl<T: Real, D: Dim> Value for nalgebra::Cholesky<T, D>
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    type Scalar = T;
+    type Adj = OMatrix<T, D, D>;
+    fn zeros_adj(&self) -> OMatrix<T, D, D> {
+        let (r, c) = self.l_dirty().shape_generic();
+        OMatrix::zeros_generic(r, c)
+    }
+    /// `⟨S, adj⟩` with `S = L Lᵀ` the factored matrix.
+    fn inner(&self, adj: &OMatrix<T, D, D>) -> T {
+        let l = self.l();
+        (&l * l.transpose()).inner(adj)
+    }
+}
+
+impl<T: Real, D: nalgebra::DimMin<D, Output = D>> Value for nalgebra::LU<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    type Scalar = T;
+    type Adj = OMatrix<T, D, D>;
+    fn zeros_adj(&self) -> OMatrix<T, D, D> {
+        let (r, c) = self.u().shape_generic();
+        OMatrix::zeros_generic(r, c)
+    }
+    /// `⟨A, adj⟩` with `A = P⁻¹ L U` the factored matrix.
+    fn inner(&self, adj: &OMatrix<T, D, D>) -> T {
+        let mut a = self.l() * self.u();
+        self.p().inv_permute_rows(&mut a);
+        a.inner(adj)
+    }
+}
+
+impl<T: Real, D: Dim> Operand for nalgebra::Cholesky<T, D>
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    type Ref<'a>
+        = &'a Self
+    where
+        Self: 'a;
+    fn operand(&self) -> &Self {
+        self
+    }
+}
+
+impl<T: Real, D: nalgebra::DimMin<D, Output = D>> Operand for nalgebra::LU<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    type Ref<'a>
+        = &'a Self
+    where
+        Self: 'a;
+    fn operand(&self) -> &Self {
+        self
+    }
+}
+
+/// The receiver of a method that may take `self` by value (`try_inverse`, `cholesky`, `lu`),
+/// when the value is still needed afterwards: a matrix is cloned (`clone_owned`), a
+/// factorization, whose methods take `&self`, is lent.
+pub trait Receiver {
+    /// What the method is called on.
+    type Taken<'a>
+    where
+        Self: 'a;
+    /// The receiver.
+    fn take(&self) -> Self::Taken<'_>;
+}
+
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> Receiver for Matrix<T, R, C, S>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Taken<'a>
+        = OMatrix<T, R, C>
+    where
+        Self: 'a;
+    fn take(&self) -> OMatrix<T, R, C> {
+        self.clone_owned()
+    }
+}
+
+impl<T: Real, D: nalgebra::DimMin<D, Output = D>> Receiver for nalgebra::LU<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    type Taken<'a>
+        = &'a Self
+    where
+        Self: 'a;
+    fn take(&self) -> &Self {
+        self
+    }
+}
+
+/// The receiver of a by-value method call on a value still needed (see [`Receiver`]).
+#[inline(always)]
+pub fn take<V: Receiver + ?Sized>(v: &V) -> V::Taken<'_> {
+    v.take()
+}

@@ -89,3 +89,19 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
 fn path_str(p: &Path) -> String {
     p.to_token_stream().to_string().replace(' ', "")
 }
+
+/// Why the vectors of a decomposition have no rule, and what to write instead.
+pub fn decomposition(method: &Ident, field: Option<&Ident>) -> String {
+    let what = match field {
+        Some(f) => format!("`{method}().{f}` of a differentiated matrix is not supported"),
+        None => {
+            format!("`{method}()` of a differentiated matrix is only supported followed by the field of its values")
+        }
+    };
+    format!(
+        "{what}: eigenvectors and singular vectors have no \
+         stable derivative (it is infinite at repeated values, and each vector's sign is arbitrary); \
+         differentiate values instead: `symmetric_eigenvalues()` or `symmetric_eigen().eigenvalues`, \
+         `singular_values()` or `svd(…).singular_values`"
+    )
+}

@@ -9,13 +9,19 @@
 mod arith;
 mod elementwise;
 mod lazy;
+mod linalg;
+mod loss;
 mod matmul;
 mod reduce;
 mod scalar;
+mod structure;
 
 pub use arith::*;
 pub use elementwise::*;
 pub use lazy::*;
+pub use linalg::*;
+pub use loss::*;
 pub use matmul::*;
 pub use reduce::*;
 pub use scalar::*;
+pub use structure::*;

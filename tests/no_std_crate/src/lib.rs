@@ -39,6 +39,19 @@ pub extern "C" fn matgrad_pose_step(r: &mut [f32; 9], t: &mut [f32; 3], p: &[f32
     value
 }
 
+/// Linear algebra on fixed sizes with no heap: a Gaussian negative log-likelihood through a
+/// Cholesky factorization, an inverse, a determinant and eigenvalues.
+#[differentiate(wrt(s))]
+pub fn nll(s: &SMatrix<f32, 3, 3>, c: &SMatrix<f32, 3, 3>) -> f32 {
+    let chol = s.cholesky().expect("positive definite");
+    let inv = s.try_inverse().unwrap();
+    chol.ln_determinant()
+        + chol.solve(c).trace()
+        + inv.row_sum().sum()
+        + s.determinant()
+        + s.symmetric_eigenvalues().max()
+}
+
 /// One gradient step, callable from C.
 #[no_mangle]
 pub extern "C" fn matgrad_step(w: &mut [f32; 12], x: &[f32; 4], y: &[f32; 3], rate: f32) -> f32 {

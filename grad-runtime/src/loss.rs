@@ -1,0 +1,117 @@
+//! Broadcasting and the usual loss pieces, as plain functions.
+//!
+//! They work anywhere, and `#[differentiate]` knows their adjoints when they are called by a
+//! path that starts with `matgrad` (`matgrad::softmax_rows(&z)`). Rows are samples: a
+//! softmax or log-sum-exp is taken over each row.
+
+use nalgebra::allocator::Allocator;
+use nalgebra::RealField;
+use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
+
+/// `M + 1 b`: the row vector `b` (1×n) added to every row of `M` (m×n), a bias added to
+/// every sample.
+///
+/// Adjoint: `M̄ += Ḡ`, `b̄ += row_sum(Ḡ)` (seed 001, "row broadcasted addition").
+pub fn add_row_vector<T: RealField + Copy, R: Dim, C: Dim, SM, SB>(
+    m: &Matrix<T, R, C, SM>,
+    b: &Matrix<T, U1, C, SB>,
+) -> OMatrix<T, R, C>
+where
+    SM: Storage<T, R, C>,
+    SB: Storage<T, U1, C>,
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut out = m.clone_owned();
+    for mut row in out.row_iter_mut() {
+        row += b;
+    }
+    out
+}
+
+/// `M + c 1ᵀ`: the column vector `c` (m×1) added to every column of `M` (m×n).
+///
+/// Adjoint: `M̄ += Ḡ`, `c̄ += column_sum(Ḡ)` (seed 001, "column broadcasted addition").
+pub fn add_column_vector<T: RealField + Copy, R: Dim, C: Dim, SM, SC>(
+    m: &Matrix<T, R, C, SM>,
+    c: &Matrix<T, R, U1, SC>,
+) -> OMatrix<T, R, C>
+where
+    SM: Storage<T, R, C>,
+    SC: Storage<T, R, U1>,
+    DefaultAllocator: Allocator<R, C>,
+{
+    let mut out = m.clone_owned();
+    for mut col in out.column_iter_mut() {
+        col += c;
+    }
+    out
+}
+
+/// Row-wise softmax: `Yᵢⱼ = exp(Zᵢⱼ − lseᵢ)`, each row a probability vector (computed with
+/// the row maximum subtracted, so it never overflows).
+pub fn softmax_rows<T: RealField + Copy, R: Dim, C: Dim, S: Storage<T, R, C>>(
+    z: &Matrix<T, R, C, S>,
+) -> OMatrix<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C> + Allocator<R, U1>,
+{
+    let lse = logsumexp_rows(z);
+    let mut y = z.clone_owned();
+    for (i, mut row) in y.row_iter_mut().enumerate() {
+        row.apply(|v| *v = (*v - lse[i]).exp());
+    }
+    y
+}
+
+/// Row-wise log-sum-exp: `lseᵢ = ln Σⱼ exp(Zᵢⱼ)` (m×1), numerically stable
+/// (`max + ln Σ exp(Z − max)`). A row of `−∞` gives `−∞`.
+pub fn logsumexp_rows<T: RealField + Copy, R: Dim, C: Dim, S: Storage<T, R, C>>(
+    z: &Matrix<T, R, C, S>,
+) -> OMatrix<T, R, U1>
+where
+    DefaultAllocator: Allocator<R, U1>,
+{
+    let (r, _) = z.shape_generic();
+    OMatrix::from_fn_generic(r, U1, |i, _| {
+        let row = z.row(i);
+        let m = row.iter().copied().fold(T::min_value().unwrap_or(-T::one() / T::zero()), |a, b| a.max(b));
+        if !m.is_finite() {
+            return m;
+        }
+        m + row.iter().fold(T::zero(), |s, &v| s + (v - m).exp()).ln()
+    })
+}
+
+/// Mean cross-entropy of logits `Z` (m×n) against targets `Y` (m×n, each row a probability
+/// vector, usually one-hot): `−(1/m) Σᵢⱼ Yᵢⱼ ln softmax(Z)ᵢⱼ = (1/m) Σᵢ (lseᵢ Σⱼ Yᵢⱼ − ⟨Yᵢ, Zᵢ⟩)`.
+pub fn cross_entropy<T: RealField + Copy, R: Dim, C: Dim, SZ, SY>(z: &Matrix<T, R, C, SZ>, y: &Matrix<T, R, C, SY>) -> T
+where
+    SZ: Storage<T, R, C>,
+    SY: Storage<T, R, C>,
+    DefaultAllocator: Allocator<R, U1>,
+{
+    let lse = logsumexp_rows(z);
+    let mut s = T::zero();
+    for i in 0..z.nrows() {
+        for j in 0..z.ncols() {
+            s += y[(i, j)] * (lse[i] - z[(i, j)]);
+        }
+    }
+    s / nalgebra::convert::<f64, T>(z.nrows() as f64)
+}
+
+/// The quadratic form `Bᵀ A B` (A n×n, B n×k). nalgebra's own `quadform` updates a matrix in
+/// place; this is the value, for `#[differentiate]` bodies.
+///
+/// Adjoint: `Ā += B C̄ Bᵀ`, `B̄ += A B C̄ᵀ + Aᵀ B C̄`.
+pub fn quadform<T: RealField + Copy, N: Dim, K: Dim, SA, SB>(
+    a: &Matrix<T, N, N, SA>,
+    b: &Matrix<T, N, K, SB>,
+) -> OMatrix<T, K, K>
+where
+    SA: Storage<T, N, N>,
+    SB: Storage<T, N, K>,
+    DefaultAllocator: Allocator<K, K> + Allocator<N, K> + Allocator<K, N>,
+{
+    b.transpose() * (a * b)
+}

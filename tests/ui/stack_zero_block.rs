@@ -1,0 +1,10 @@
+use matgrad::differentiate;
+use nalgebra::DMatrix;
+
+#[differentiate]
+fn padded(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    let m = nalgebra::stack![a, 0; 0, b];
+    m.norm_squared()
+}
+
+fn main() {}
