@@ -557,3 +557,41 @@ fn loop_start_value_read_in_the_body() {
         assert_close(&dx, &(8.0 * k * k * &x), 1e-12);
     }
 }
+
+/// Views of a differentiated matrix indexed by the loop variable: points P (3×n) pulled to
+/// targets Q, f = Σᵢ ‖pᵢ − qᵢ‖² + Σᵢ ‖P[0..3, i]‖² (the second with `fixed_view`), so
+/// ∂f/∂P = 2(P − Q) + 2P.
+#[differentiate(wrt(p))]
+fn views_in_a_loop(p: &SMatrix<f64, 3, 5>, q: &SMatrix<f64, 3, 5>) -> f64 {
+    let mut total = 0.0;
+    for i in 0..5 {
+        let e = p.column(i) - q.column(i);
+        let v = p.fixed_view::<3, 1>(0, i);
+        total += e.norm_squared() + v.norm_squared();
+    }
+    total
+}
+
+#[differentiate(wrt(p))]
+fn dynamic_columns_in_a_loop(p: &DMatrix<f64>, q: &DMatrix<f64>) -> f64 {
+    let mut total = 0.0;
+    for i in 0..p.ncols() {
+        let e = p.column(i) - q.column(i);
+        total += e.norm_squared();
+    }
+    total
+}
+
+#[test]
+fn views_indexed_by_the_loop_variable() {
+    let p = SMatrix::<f64, 3, 5>::from_fn(|i, j| (i as f64 - j as f64) * 0.3);
+    let q = SMatrix::<f64, 3, 5>::from_fn(|i, j| (i * j) as f64 * 0.1);
+    let (v, dp) = views_in_a_loop_grad(&p, &q);
+    assert_eq!(v, views_in_a_loop(&p, &q));
+    assert!((dp - (2.0 * (p - q) + 2.0 * p)).abs().max() < 1e-12);
+    for (r, c) in [(3, 4), (1, 1), (1, 5)] {
+        let (p, q) = (mat(r, c, 28), mat(r, c, 29));
+        let (_, dp) = dynamic_columns_in_a_loop_grad(&p, &q);
+        assert_close(&dp, &(2.0 * (&p - &q)), 1e-12);
+    }
+}
