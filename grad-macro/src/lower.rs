@@ -233,6 +233,8 @@ impl Lower<'_> {
 
     fn expr_stmt(&mut self, e: &Expr) {
         match e {
+            // An empty statement, `;`.
+            Expr::Verbatim(v) if v.is_empty() => {}
             Expr::Assign(a) => {
                 let value = self.expr(&a.right);
                 self.assign(&a.left, value);
