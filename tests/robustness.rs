@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
 
-use common::mat;
+use common::{assert_fd, mat};
 use matgrad::differentiate;
 use nalgebra::DMatrix;
 
@@ -162,6 +162,21 @@ fn empty_matrices() {
 }
 
 // Regressions found by fuzzing the expansion.
+
+/// A statement that calls a function on constants was emitted without its `;`.
+#[differentiate]
+fn constant_call_statement(x: &DMatrix<f64>, n: usize) -> f64 {
+    core::hint::black_box(n);
+    x.sum()
+}
+
+#[test]
+fn a_constant_call_statement_is_kept() {
+    let x = mat(2, 2, 5);
+    let (v, dx) = constant_call_statement_grad(&x, 4);
+    assert_eq!(v, x.sum());
+    assert_fd(|x| constant_call_statement(x, 4), &x, &dx, 1e-8);
+}
 
 /// An empty statement `;` was emitted as `let _ = ;`.
 #[differentiate]

@@ -527,7 +527,7 @@ impl Lower<'_> {
         inputs.extend(shape_reads);
         let tokens = copy.to_token_stream();
         if matches!(what, Construct::Statement) {
-            self.stmts.push(Stmt::Effect { tokens, inputs });
+            self.stmts.push(Stmt::Effect { tokens: quote!(#tokens;), inputs });
             return None;
         }
         Some(self.node(Op::Opaque { tokens: quote!(#tokens), inputs }, false, e.span()))
