@@ -28,4 +28,6 @@ pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod golden;
