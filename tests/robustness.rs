@@ -191,3 +191,21 @@ fn empty_statement(x: f64) -> f64 {
 fn an_empty_statement_is_ignored() {
     assert_eq!(empty_statement_grad(3.0), (9.0, 6.0));
 }
+
+// Regressions found by the property test of the whole pipeline (tests/pipeline).
+
+/// A `map` of a differentiated value whose result nothing reads: its closure was emitted with a
+/// reverse sweep seeded by nothing (`init()`), which did not compile.
+#[differentiate]
+fn unread_map(a: &DMatrix<f64>, s: f64) -> f64 {
+    let _unread = a.map(|v| (v * s).tanh());
+    a.norm_squared()
+}
+
+/// f(A, s) = ‖A‖²: ∂f/∂A = 2A, ∂f/∂s = 0.
+#[test]
+fn an_unread_map_costs_nothing() {
+    let a = mat(2, 3, 6);
+    let (v, da, ds) = unread_map_grad(&a, 0.5);
+    assert_eq!((v, da, ds), (a.norm_squared(), 2.0 * &a, 0.0));
+}

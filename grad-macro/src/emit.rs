@@ -37,7 +37,7 @@ pub fn grad_body(sig: &Signature, low: &Lowered) -> TokenStream {
     let ret_ty = &sig.ret;
     let seed = quote!(::matgrad::__private::one::<#ret_ty>());
     let wrt: Vec<ValueId> = sig.wrt.iter().map(|&i| low.params[i]).collect();
-    let (code, value, grads) = em.body(&low.body, seed, &wrt);
+    let (code, value, grads) = em.body(&low.body, Some(seed), &wrt);
     quote! {
         #code
         (#value, #(#grads),*)
@@ -93,16 +93,22 @@ impl Emitter<'_> {
         }
     }
 
-    /// Forward pass and reverse sweep of `body`, seeding its result's adjoint with `seed`.
+    /// Forward pass and reverse sweep of `body`, seeding its result's adjoint with `seed`
+    /// (no reverse sweep without a seed: a `map` whose result no gradient reads).
     /// Returns the code, the result, and the adjoints of `wrt` (zeros where none arrived).
-    fn body(&self, body: &Body, seed: TokenStream, wrt: &[ValueId]) -> (TokenStream, TokenStream, Vec<TokenStream>) {
+    fn body(
+        &self,
+        body: &Body,
+        seed: Option<TokenStream>,
+        wrt: &[ValueId],
+    ) -> (TokenStream, TokenStream, Vec<TokenStream>) {
         let plan = reverse::plan(self.values, body);
         let mut born = vec![false; self.values.len()];
         let mut code = TokenStream::new();
         for (i, stmt) in body.stmts.iter().enumerate() {
             code.extend(self.forward(stmt, i, &plan, body.ret));
         }
-        if let Some(ret) = body.ret.filter(|&r| self.values[r].active) {
+        if let (Some(ret), Some(seed)) = (body.ret.filter(|&r| self.values[r].active), seed) {
             code.extend(self.accumulate(ret, seed, &plan, &mut born));
         }
         for stmt in body.stmts.iter().rev() {
@@ -149,7 +155,7 @@ impl Emitter<'_> {
                 }
                 let x = self.operand(*input, false, span);
                 let p = self.ident(closure.param);
-                let (code, y, _) = self.body(&closure.body, TokenStream::new(), &[]);
+                let (code, y, _) = self.body(&closure.body, None, &[]);
                 quote_spanned!(span=> #x.map(|#p| { #code #y }))
             }
         };
@@ -216,7 +222,7 @@ impl Emitter<'_> {
         let names = partials.iter().map(|(_, n)| n);
         let (out, p, span) = (self.ident(node.out), self.ident(closure.param), node.span);
         let x = self.operand(input, false, span);
-        let (code, y, ds) = self.body(&closure.body, quote!(::matgrad::__private::one_like(&#p)), &inner);
+        let (code, y, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
         quote_spanned! {span=>
             let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });
         }
