@@ -147,8 +147,24 @@ impl Lower<'_> {
     }
 
     fn rule(&mut self, rule: &'static Rule, args: Vec<ValueId>, span: Span) -> ValueId {
+        self.check_captured_matrix(rule, &args, span);
         let active = args.iter().any(|&a| self.values[a].active);
         self.node(Op::Rule { rule, args }, active, span)
+    }
+
+    /// A `map` closure's derivative is per entry: it can capture differentiated scalars, not
+    /// matrices (as the matrix operand of `rule`).
+    fn check_captured_matrix(&self, rule: &Rule, args: &[ValueId], span: Span) {
+        if self.closure.is_none() {
+            return;
+        }
+        let n = symbol::matrix_operands(rule).min(args.len());
+        let captured =
+            args[..n].iter().find(|&&a| self.values[a].active && matches!(self.values[a].kind, Kind::Capture { .. }));
+        if let Some(&m) = captured {
+            let name = self.user_name(m);
+            self.cx.push(syn::Error::new(span, messages::captured_matrix(&name)));
+        }
     }
 
     // ----- statements -----

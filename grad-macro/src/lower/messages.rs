@@ -96,6 +96,13 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
     syn::Error::new_spanned(tokens, msg)
 }
 
+/// A `map` closure uses the differentiated matrix `name` from outside it.
+pub fn captured_matrix(name: &str) -> String {
+    format!(
+        "a `map` closure can capture differentiated scalars, not the differentiated matrix `{name}`: compute the scalar before the closure (`let e = {name}[0];` or `let e = {name}.sum();`) and use `e` inside it"
+    )
+}
+
 fn path_str(p: &Path) -> String {
     p.to_token_stream().to_string().replace(' ', "")
 }
