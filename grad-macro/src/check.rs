@@ -177,8 +177,8 @@ fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
             Some(i) if params[i].class == Class::Constant => cx.error_spanned_by(
                 name,
                 format!(
-                    "`{name}` has type `{}`, which has no gradient: `wrt` takes float scalars (f32, f64) and nalgebra matrices",
-                    params[i].ty.to_token_stream()
+                    "`{name}` has type `{}`, which has no gradient: remove it from `wrt`, which takes float scalars (f32, f64) and nalgebra matrices",
+                    type_str(&params[i].ty)
                 ),
             ),
             Some(i) => out.push(i),
@@ -195,16 +195,46 @@ fn ret(cx: &Ctxt, sig: &syn::Signature) -> Type {
         }
         ReturnType::Type(_, ty) => (**ty).clone(),
     };
-    let bad = match &ty {
-        Type::Tuple(t) if t.elems.is_empty() => Some("`()`".to_string()),
-        Type::Never(_) => Some("`!`".to_string()),
-        t => last_ident(t).map(|i| i.to_string()).filter(|n| symbol::is_constant_type(n)).map(|n| format!("`{n}`")),
+    let (what, instead) = match &ty {
+        Type::Tuple(t) if t.elems.is_empty() => ("`()`".to_string(), "return the scalar to differentiate, as in `-> f64`"),
+        Type::Never(_) => ("`!`".to_string(), "return the scalar to differentiate, as in `-> f64`"),
+        Type::Tuple(_) => ("a tuple".to_string(), "return one scalar; differentiate each value in its own function"),
+        Type::Reference(r) => {
+            cx.error_spanned_by(
+                &ty,
+                format!(
+                    "a `#[differentiate]` function returns its value, not a reference: write `-> {}`",
+                    type_str(&r.elem)
+                ),
+            );
+            return (*r.elem).clone();
+        }
+        Type::Array(_) | Type::Slice(_) => {
+            ("an array".to_string(), "return one scalar, such as the sum or the squared norm of the entries")
+        }
+        t => match last_ident(t).map(|i| i.to_string()) {
+            Some(n) if symbol::is_constant_type(&n) => {
+                (format!("`{n}`"), "return the float value to differentiate, as in `-> f64`")
+            }
+            Some(n) if symbol::is_matrix_type(&n) => (
+                format!("a matrix (`{}`)", type_str(t)),
+                "reduce it to the scalar to differentiate, as in `.sum()` or `.norm_squared()` (Jacobians of matrix-valued functions are not generated)",
+            ),
+            _ => return ty,
+        },
     };
-    if let Some(what) = bad {
-        cx.error_spanned_by(
-            &ty,
-            format!("a `#[differentiate]` function returns a float scalar (f32 or f64) to differentiate, not {what}"),
-        );
-    }
+    cx.error_spanned_by(
+        &ty,
+        format!(
+            "a `#[differentiate]` function returns a float scalar (f32 or f64) to differentiate, not {what}: {instead}"
+        ),
+    );
     ty
+}
+
+/// A type as the user would write it: `&[f64]`, `DMatrix<f64>`.
+pub fn type_str(ty: &Type) -> String {
+    let s = ty.to_token_stream().to_string();
+    let s = s.replace("& ", "&").replace(" <", "<").replace("< ", "<").replace(" >", ">").replace(" ,", ",");
+    s.replace(" ;", ";").replace("[ ", "[").replace(" ]", "]")
 }
