@@ -163,6 +163,7 @@ impl Program {
     /// accumulated with a compound assignment).
     fn statement(&mut self, rng: &mut Rng, scope: &mut Vec<Val>, k: usize) {
         let Some((expr, shape)) = expr(rng, scope) else { return };
+        let expr = expr.replace("{F}", self.float);
         let roll = rng.below(100);
         if roll < 8 {
             self.stmts.push(format!("let _u{k} = {expr};"));
@@ -175,6 +176,17 @@ impl Program {
         } else {
             format!("x{k}")
         };
+        if (84..88).contains(&roll) {
+            // Reassignment of a mutable binding, and a compound product with a scalar.
+            let s = scalar(rng, scope);
+            self.stmts.push(format!("let mut {name} = {expr};"));
+            match shape {
+                Shape::Scalar => self.stmts.push(format!("{name} = {name} * {name} + {s};")),
+                Shape::Mat(..) => self.stmts.push(format!("{name} *= {s};")),
+            }
+            scope.push(Val { name, shape, is_ref: false });
+            return;
+        }
         if roll >= 88 {
             if let Some(other) = same_shape(rng, scope, shape) {
                 let op = if rng.chance(50) { "+=" } else { "-=" };
@@ -343,6 +355,11 @@ const CLOSURES: &[&str] = &[
     "(v + {s}).tanh()",
     "v.cos() * {s} + v",
     "(v * v + 0.5).sqrt()",
+    "{ let w = v * v; w.sin() + w }",
+    "{F}::tanh(v) * {s}",
+    "(v * v + 1.0).recip()",
+    "v.sinh() - v.cosh()",
+    "(v + 2.0).abs() - v",
 ];
 
 /// Scalar expressions over `x` and `y`.
@@ -359,6 +376,13 @@ const SCALAR_OPS: &[&str] = &[
     "({x} * {x} + 1.0).ln()",
     "{x}.sin().exp()",
     "-{x}",
+    "({x} * {x} + 1.0).powf({e})",
+    "{x}.max({y})",
+    "{x}.min({y}) * {x}",
+    "{F}::exp({x}.sin())",
+    "{F}::powi({x}, 3)",
+    "(-{x} * {x} - 0.5).abs()",
+    "{x}.sinh() + {x}.cosh()",
 ];
 
 /// A random expression over `scope` and its shape, or `None` when the drawn op does not apply.
@@ -407,7 +431,8 @@ fn expr(rng: &mut Rng, scope: &[Val]) -> Option<(String, Shape)> {
         }
         10..=12 => {
             let body = rng.pick(CLOSURES).replace("{s}", &scalar(rng, scope));
-            m(format!("{na}.map(|v| {body})"))
+            let v = if rng.chance(20) { "v: {F}" } else { "v" };
+            m(format!("{na}.map(|{v}| {body})"))
         }
         13 => m(format!("{na}.add_scalar({})", scalar(rng, scope))),
         14 => m(format!("{na}.scale({})", scalar(rng, scope))),
@@ -455,7 +480,10 @@ fn scalar_expr(rng: &mut Rng, scope: &[Val], a: &Val) -> Option<(String, Shape)>
                 all => rng.pick(&all).name.clone(),
             };
             let y = scalar(rng, scope);
-            rng.pick(SCALAR_OPS).replace("{x}", &x).replace("{y}", &y)
+            // A bounded exponent for `powf`: a tanh, or a literal.
+            let e =
+                if y.starts_with(|c: char| c.is_ascii_digit() || c == '-') { y.clone() } else { format!("{y}.tanh()") };
+            rng.pick(SCALAR_OPS).replace("{x}", &x).replace("{y}", &y).replace("{e}", &e)
         }
     };
     Some((s, Shape::Scalar))
