@@ -155,12 +155,19 @@ fn classify(ty: &Type, generics: &[Ident]) -> Class {
 
 fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
     let Some(names) = &args.wrt else {
+        let known: Vec<String> = params
+            .iter()
+            .filter(|p| matches!(p.class, Class::Float | Class::Matrix))
+            .map(|p| p.ident.to_string())
+            .collect();
         for p in params.iter().filter(|p| p.class == Class::Unknown) {
+            let example = if known.is_empty() { p.ident.to_string() } else { known.join(", ") };
             cx.error_spanned_by(
                 &p.ty,
                 format!(
-                    "cannot tell whether `{}` is differentiable from its type; list the parameters to differentiate, as in `#[differentiate(wrt({}))]`",
-                    p.ident, p.ident
+                    "cannot tell whether `{}` is differentiable from its type `{}`; list the parameters to differentiate, as in `#[differentiate(wrt({example}))]`",
+                    p.ident,
+                    type_str(&p.ty)
                 ),
             );
         }

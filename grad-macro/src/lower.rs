@@ -384,6 +384,7 @@ impl Lower<'_> {
             Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => self.opaque(e, Construct::Loop),
             Expr::Macro(_) => self.opaque(e, Construct::Macro),
             Expr::Cast(_) => self.opaque(e, Construct::Cast),
+            Expr::Array(_) | Expr::Tuple(_) | Expr::Struct(_) | Expr::Repeat(_) => self.opaque(e, Construct::Aggregate),
             Expr::Assign(a) => {
                 self.cx.error_spanned_by(
                     a,

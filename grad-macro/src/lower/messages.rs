@@ -14,6 +14,8 @@ pub enum Construct<'a> {
     Loop,
     Macro,
     Cast,
+    /// An array, tuple or struct literal.
+    Aggregate,
     Expression,
     ConstantArg,
     Method(&'a Ident),
@@ -77,12 +79,19 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
             format!("loops over differentiated values are not supported yet ({reads}): write the loop with matrix operations, or unroll it"),
         ),
         Construct::Cast => {
-            (e.to_token_stream(), format!("an `as` cast is not differentiable ({reads}): differentiated values stay f32 or f64"))
+            (e.to_token_stream(), format!("an `as` cast is not differentiable ({reads}): differentiated values stay f32 or f64; remove the cast and write the function in one float type"))
         }
         Construct::Operator => {
             (e.to_token_stream(), format!("this operator is not differentiable ({reads}): `+`, `-`, `*`, `/` and unary `-` are"))
         }
-        Construct::Index => (e.to_token_stream(), format!("an index must be a constant, but {reads}")),
+        Construct::Index => (
+            e.to_token_stream(),
+            format!("an index must be a constant, but {reads}: compute it from parameters that are not differentiated"),
+        ),
+        Construct::Aggregate => (
+            e.to_token_stream(),
+            format!("arrays, tuples and structs of differentiated values are not supported ({reads}): keep each value in its own `let`, or build a matrix with products and sums"),
+        ),
         Construct::ConstantArg => (e.to_token_stream(), format!("this argument must be a constant (it has no derivative), but {reads}")),
         Construct::Statement => (
             e.to_token_stream(),
