@@ -180,7 +180,7 @@ fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
                 let list: Vec<String> = params.iter().map(|p| format!("`{}`", p.ident)).collect();
                 cx.error_spanned_by(name, format!("`wrt` names `{name}`, which is not a parameter; the parameters are {}", list.join(", ")));
             }
-            Some(i) if out.contains(&i) => cx.error_spanned_by(name, format!("`{name}` is listed twice in `wrt`")),
+            Some(i) if out.contains(&i) => cx.error_spanned_by(name, format!("`{name}` is listed twice in `wrt`: list it once")),
             Some(i) if params[i].class == Class::Constant => cx.error_spanned_by(
                 name,
                 format!(

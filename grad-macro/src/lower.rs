@@ -489,7 +489,7 @@ impl Lower<'_> {
             return None;
         };
         if self.closure.is_some() {
-            self.cx.error_spanned_by(e, "`map` inside a `map` closure is not supported");
+            self.cx.error_spanned_by(e, "`map` inside a `map` closure is not supported: compute what the inner `map` reduces to before the outer one (`let s = m.map(|w| …).sum();`) and use that scalar inside");
             return None;
         }
         let input = self.expr(&m.receiver)?;

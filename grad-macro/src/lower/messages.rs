@@ -92,7 +92,10 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
             e.to_token_stream(),
             format!("arrays, tuples and structs of differentiated values are not supported ({reads}): keep each value in its own `let`, or build a matrix with products and sums"),
         ),
-        Construct::ConstantArg => (e.to_token_stream(), format!("this argument must be a constant (it has no derivative), but {reads}")),
+        Construct::ConstantArg => (
+            e.to_token_stream(),
+            format!("this argument must be a constant (it has no derivative), but {reads}: `powi` takes a constant integer exponent; for a differentiated exponent write `x.powf(y)`"),
+        ),
         Construct::Statement => (
             e.to_token_stream(),
             format!("this statement is not differentiable ({reads}): bind what it computes with `let`, using supported operations"),
