@@ -459,3 +459,25 @@ fn five_hundred_errors_are_all_reported_quickly() {
     assert_eq!(out.matches("compile_error").count(), 500);
     assert!(took < Duration::from_secs(2), "500 errors took {took:?}");
 }
+
+#[test]
+fn long_and_deep_expressions_expand() {
+    // A 600-term sum (a left-leaning tree 600 deep) and 100 nested parentheses and blocks. (Each
+    // node's span is found by printing its subtree, so a single expression costs quadratic time:
+    // 2000 terms take about 2 s in a debug build; statements, as above, are linear.)
+    let terms = (0..600).map(|k| if k % 2 == 0 { quote!(x) } else { quote!(x.sin()) });
+    let sum = quote!(fn long(x: f64) -> f64 { #(#terms)+* });
+    let mut deep = quote!(x);
+    for k in 0..100 {
+        deep = if k % 2 == 0 { quote!((#deep * 1.5)) } else { quote!({ let y = #deep; y }) };
+    }
+    let deep = quote!(fn deep(x: f64) -> f64 { #deep });
+    for item in [sum, deep] {
+        let start = Instant::now();
+        check(quote!(), item.clone()).unwrap();
+        let took = start.elapsed();
+        let out = crate::expand::differentiate(quote!(), item).to_string();
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+    }
+}
