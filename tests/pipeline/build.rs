@@ -83,6 +83,8 @@ struct Val {
 struct Program {
     index: usize,
     float: &'static str,
+    /// Generic over the scalar `T: RealField + Copy` (checked at f64).
+    generic: bool,
     fixed: bool,
     params: Vec<Param>,
     explicit_wrt: bool,
@@ -92,12 +94,20 @@ struct Program {
 
 const DIMS: &[usize] = &[1, 2, 3, 4];
 
+thread_local! {
+    /// Whether the program being drawn is generic: nalgebra has `f64 * Matrix`, not `T * Matrix`.
+    static GENERIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl Program {
     fn generate(rng: &mut Rng, index: usize) -> Program {
         let float = if rng.chance(15) { "f32" } else { "f64" };
+        let generic = float == "f64" && rng.chance(15);
+        GENERIC.with(|g| g.set(generic));
         let mut p = Program {
             index,
             float,
+            generic,
             fixed: rng.chance(35),
             params: Vec::new(),
             explicit_wrt: rng.chance(40),
@@ -117,7 +127,7 @@ impl Program {
             .collect();
         if p.params.iter().any(|q| q.name == "n") {
             // A constant computed from a parameter that is not differentiated.
-            p.stmts.push(format!("let k = n as {float} * 0.25;"));
+            p.stmts.push(format!("let k = n as {} * 0.25;", if generic { "f64" } else { float }));
             scope.push(Val { name: "k".into(), shape: Shape::Scalar, is_ref: false });
         }
         let n = 2 + rng.below(8);
@@ -151,11 +161,50 @@ impl Program {
         }
     }
 
-    fn ty(&self, shape: Shape) -> String {
+    /// The type of a value of `shape` over the scalar `float`.
+    fn ty(&self, shape: Shape, float: &str) -> String {
         match shape {
-            Shape::Scalar => self.float.to_string(),
-            Shape::Mat(r, c) if self.fixed => format!("SMatrix<{}, {r}, {c}>", self.float),
-            Shape::Mat(..) => format!("DMatrix<{}>", self.float),
+            Shape::Scalar => float.to_string(),
+            Shape::Mat(r, c) if self.fixed => format!("SMatrix<{float}, {r}, {c}>"),
+            Shape::Mat(..) => format!("DMatrix<{float}>"),
+        }
+    }
+
+    /// Code with its float literals converted to `T` in a generic program:
+    /// `0.5` → `nalgebra::convert::<f64, T>(0.5)`, and the constant `k` too.
+    fn literals(&self, code: &str) -> String {
+        if !self.generic {
+            return code.to_string();
+        }
+        if let Some(rest) = code.strip_prefix("let k = n as f64") {
+            return format!("let k: T = nalgebra::convert(n as f64{}", rest.replacen(';', ");", 1));
+        }
+        let chars: Vec<char> = code.chars().collect();
+        let mut out = String::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let starts =
+                chars[i].is_ascii_digit() && (i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_'));
+            let end =
+                (i..chars.len()).find(|&j| !(chars[j].is_ascii_digit() || chars[j] == '.')).unwrap_or(chars.len());
+            let lit: String = chars[i..end.max(i)].iter().collect();
+            if starts && lit.contains('.') {
+                write!(out, "nalgebra::convert::<f64, T>({lit})").unwrap();
+                i = end;
+            } else {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    /// The scalar type as the source writes it.
+    fn src_float(&self) -> &'static str {
+        if self.generic {
+            "T"
+        } else {
+            self.float
         }
     }
 
@@ -163,7 +212,7 @@ impl Program {
     /// accumulated with a compound assignment).
     fn statement(&mut self, rng: &mut Rng, scope: &mut Vec<Val>, k: usize) {
         let Some((expr, shape)) = expr(rng, scope) else { return };
-        let expr = expr.replace("{F}", self.float);
+        let expr = expr.replace("{F}", self.src_float());
         let roll = rng.below(100);
         if roll < 8 {
             self.stmts.push(format!("let _u{k} = {expr};"));
@@ -228,11 +277,14 @@ impl Program {
             .iter()
             .map(|q| match (q.name == "n", q.pass) {
                 (true, _) => "n: usize".to_string(),
-                (false, Pass::Ref) if q.shape != Shape::Scalar => format!("{}: &{}", q.name, self.ty(q.shape)),
-                _ => format!("{}: {}", q.name, self.ty(q.shape)),
+                (false, Pass::Ref) if q.shape != Shape::Scalar => {
+                    format!("{}: &{}", q.name, self.ty(q.shape, self.src_float()))
+                }
+                _ => format!("{}: {}", q.name, self.ty(q.shape, self.src_float())),
             })
             .collect();
-        format!("fn p{}({}) -> {}", self.index, params.join(", "), self.float)
+        let generics = if self.generic { "<T: RealField + Copy>" } else { "" };
+        format!("fn p{}{generics}({}) -> {}", self.index, params.join(", "), self.src_float())
     }
 
     fn source(&self) -> String {
@@ -245,11 +297,11 @@ impl Program {
         }
         writeln!(s, "{} {{", self.signature()).unwrap();
         for st in &self.stmts {
-            writeln!(s, "    {st}").unwrap();
+            writeln!(s, "    {}", self.literals(st)).unwrap();
         }
         match self.index % 5 {
-            0 => writeln!(s, "    return {};\n}}", self.ret).unwrap(),
-            _ => writeln!(s, "    {}\n}}", self.ret).unwrap(),
+            0 => writeln!(s, "    return {};\n}}", self.literals(&self.ret)).unwrap(),
+            _ => writeln!(s, "    {}\n}}", self.literals(&self.ret)).unwrap(),
         }
         s
     }
@@ -300,7 +352,7 @@ impl Program {
         writeln!(s, "    let (value, {}) = p{k}_grad({});", grads.join(", "), self.args(None)).unwrap();
         writeln!(s, "    same_value(value, p{k}({}))?;", self.args(None)).unwrap();
         for (i, q) in self.params.iter().enumerate().filter(|(_, q)| q.wrt) {
-            let x_ty = self.ty(q.shape);
+            let x_ty = self.ty(q.shape, self.float);
             writeln!(
                 s,
                 "    fd(\"{n}\", |x: &{x_ty}| p{k}({args}), &in_{n}, &g_{n})?;",
@@ -419,7 +471,8 @@ fn expr(rng: &mut Rng, scope: &[Val]) -> Option<(String, Shape)> {
             Some((format!("{na}.tr_mul({})", operand(b)), Shape::Mat(c, cb)))
         }
         5 => Some((format!("{na}.transpose()"), Shape::Mat(c, r))),
-        6 => m(format!("{} * {oa}", scalar(rng, scope))),
+        6 if !GENERIC.with(|g| g.get()) => m(format!("{} * {oa}", scalar(rng, scope))),
+        6 => m(format!("{oa} * {}", scalar(rng, scope))),
         7 => m(format!("{oa} * {}", scalar(rng, scope))),
         8 => {
             let b = same_shape(rng, scope, a.shape)?;

@@ -17,6 +17,7 @@ pub struct Program {
 mod programs {
     use super::*;
     use matgrad::differentiate;
+    use nalgebra::RealField;
     include!(concat!(env!("OUT_DIR"), "/programs.rs"));
 }
 
