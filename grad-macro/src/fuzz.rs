@@ -161,8 +161,10 @@ fn check(args: TokenStream, item: TokenStream) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Runs `cases` cases (times `MATGRAD_FUZZ_SCALE`, 1 by default: raise it for a longer search).
 fn run<S: Strategy>(cases: u32, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
-    let config = Config { cases, failure_persistence: None, max_shrink_iters: 512, ..Config::default() };
+    let scale: u32 = std::env::var("MATGRAD_FUZZ_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let config = Config { cases: cases * scale, failure_persistence: None, max_shrink_iters: 512, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     if let Err(e) = runner.run(&strategy, test) {
         panic!("{e}");
@@ -232,6 +234,18 @@ fn seeds() -> Vec<TokenStream> {
                 let c = a * b - a / b;
                 let d = { let e = c.tanh(); e * e };
                 return d.max(a.min(b)) + f64::sqrt(a * a + 1.0);
+            }
+        },
+        quote! {
+            fn p<T: RealField + Copy>(a: &SMatrix<T, 2, 3>, b: SMatrix<T, 3, 1>, s: T, n: usize) -> T {
+                let k: T = nalgebra::convert(n as f64 * 0.25);
+                let mut x0 = a * b;
+                x0 *= s;
+                let x1 = { let e = x0[0]; a.map(|v: T| { let w = v * e; w.sin() + w * k }) };
+                let x2 = x1.component_div(&x1.map(|v| v * v + nalgebra::convert::<f64, T>(0.5)));
+                let mut acc = x2.tr_mul(&x1).trace();
+                acc = acc * acc + T::tanh(s);
+                acc - x0.norm()
             }
         },
     ]
