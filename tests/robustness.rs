@@ -11,7 +11,7 @@ use std::sync::Once;
 
 use common::{assert_fd, mat};
 use matgrad::differentiate;
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 
 thread_local! {
     /// Whether this thread expects a panic, and the message and location of the last one.
@@ -89,6 +89,22 @@ fn shape_mismatches_panic_as_nalgebra_does() {
     same_panic(|| inner(&a, &c), || inner_grad(&a, &c));
 }
 
+#[differentiate]
+fn linear_entry(v: &DVector<f64>, k: usize) -> f64 {
+    v[k].powi(2) + v.sum()
+}
+
+#[test]
+fn a_linear_index_out_of_bounds_panics_as_nalgebra_does() {
+    let v = DVector::from_column_slice(&[1.0, -2.0, 0.5]);
+    let (msg, _) = same_panic(|| linear_entry(&v, 3), || linear_entry_grad(&v, 3));
+    assert!(msg.contains("out of bounds"), "{msg}");
+    // ∂(v₂² + Σv)/∂v = 2v₂e₂ + 1.
+    assert_eq!(linear_entry_grad(&v, 2).1.as_slice(), &[1.0, 1.0, 2.0]);
+    let empty = DVector::<f64>::zeros(0);
+    same_panic(|| linear_entry(&empty, 0), || linear_entry_grad(&empty, 0));
+}
+
 #[test]
 fn an_index_out_of_bounds_panics_as_nalgebra_does() {
     let a = mat(2, 3, 4);
@@ -126,6 +142,23 @@ fn nan_propagates_to_its_own_entry() {
     assert!(v.is_nan());
     assert_eq!((dx[0], dx[2]), (2.0, -4.0));
     assert!(dx[1].is_nan());
+}
+
+/// f(A, B) = sum(A B): ∂f/∂A = 1 Bᵀ (entry (i, j) is the sum of row j of B), ∂f/∂B = Aᵀ 1.
+/// A NaN in row 1 of B poisons the value and column 1 of ∂f/∂A only; ∂f/∂B stays finite.
+#[test]
+fn nan_in_a_product_follows_the_maths() {
+    let a = mat(2, 3, 7);
+    let mut b = mat(3, 2, 8);
+    b[(1, 0)] = f64::NAN;
+    let (v, da, db) = product_grad(&a, &b);
+    assert!(v.is_nan());
+    for i in 0..2 {
+        assert!(da[(i, 1)].is_nan());
+        assert_eq!(da[(i, 0)], b[(0, 0)] + b[(0, 1)]);
+        assert_eq!(da[(i, 2)], b[(2, 0)] + b[(2, 1)]);
+    }
+    assert!(db.iter().all(|x| x.is_finite()));
 }
 
 /// f(X) = Σ exp(Xᵢⱼ): ∂f/∂Xᵢⱼ = exp(Xᵢⱼ); at +∞ both are +∞, at −∞ both are 0.
