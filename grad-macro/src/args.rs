@@ -54,9 +54,12 @@ impl Args {
             let lookahead = input.lookahead1();
             if lookahead.peek(kw::wrt) {
                 let key: kw::wrt = input.parse()?;
+                if !input.peek(syn::token::Paren) {
+                    return Err(input.error("write `wrt(x, …)`: the parameters to differentiate go in parentheses"));
+                }
                 let content;
                 syn::parenthesized!(content in input);
-                let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                let names = Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, param_name)?;
                 if args.wrt.is_some() {
                     return Err(syn::Error::new(
                         key.span,
@@ -70,6 +73,12 @@ impl Args {
                     ));
                 }
                 args.wrt = Some(names.into_iter().collect());
+            } else if input.peek(Ident) {
+                let unknown: Ident = input.parse()?;
+                return Err(syn::Error::new(
+                    unknown.span(),
+                    format!("unknown argument `{unknown}`: `#[differentiate]` takes `wrt(a, b)`, the parameters to differentiate"),
+                ));
             } else {
                 return Err(lookahead.error());
             }
@@ -79,4 +88,9 @@ impl Args {
         }
         Ok(())
     }
+}
+
+/// A parameter name in `wrt(...)`.
+fn param_name(input: ParseStream) -> syn::Result<Ident> {
+    input.parse().map_err(|e| syn::Error::new(e.span(), "`wrt` lists parameter names, as in `wrt(x, y)`"))
 }

@@ -158,12 +158,19 @@ fn classify(ty: &Type, generics: &[Ident]) -> Class {
 
 fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
     let Some(names) = &args.wrt else {
+        let known: Vec<String> = params
+            .iter()
+            .filter(|p| matches!(p.class, Class::Float | Class::Matrix))
+            .map(|p| p.ident.to_string())
+            .collect();
         for p in params.iter().filter(|p| p.class == Class::Unknown) {
+            let example = if known.is_empty() { p.ident.to_string() } else { known.join(", ") };
             cx.error_spanned_by(
                 &p.ty,
                 format!(
-                    "cannot tell whether `{}` is differentiable from its type; list the parameters to differentiate, as in `#[differentiate(wrt({}))]`",
-                    p.ident, p.ident
+                    "cannot tell whether `{}` is differentiable from its type `{}`; list the parameters to differentiate, as in `#[differentiate(wrt({example}))]`",
+                    p.ident,
+                    type_str(&p.ty)
                 ),
             );
         }
@@ -176,12 +183,12 @@ fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
                 let list: Vec<String> = params.iter().map(|p| format!("`{}`", p.ident)).collect();
                 cx.error_spanned_by(name, format!("`wrt` names `{name}`, which is not a parameter; the parameters are {}", list.join(", ")));
             }
-            Some(i) if out.contains(&i) => cx.error_spanned_by(name, format!("`{name}` is listed twice in `wrt`")),
+            Some(i) if out.contains(&i) => cx.error_spanned_by(name, format!("`{name}` is listed twice in `wrt`: list it once")),
             Some(i) if params[i].class == Class::Constant => cx.error_spanned_by(
                 name,
                 format!(
-                    "`{name}` has type `{}`, which has no gradient: `wrt` takes float scalars (f32, f64) and nalgebra matrices",
-                    params[i].ty.to_token_stream()
+                    "`{name}` has type `{}`, which has no gradient: remove it from `wrt`, which takes float scalars (f32, f64) and nalgebra matrices",
+                    type_str(&params[i].ty)
                 ),
             ),
             Some(i) => out.push(i),
@@ -198,16 +205,44 @@ fn ret(cx: &Ctxt, sig: &syn::Signature) -> Type {
         }
         ReturnType::Type(_, ty) => (**ty).clone(),
     };
-    let bad = match &ty {
-        Type::Tuple(t) if t.elems.is_empty() => Some("`()`".to_string()),
-        Type::Never(_) => Some("`!`".to_string()),
-        t => last_ident(t).map(|i| i.to_string()).filter(|n| symbol::is_constant_type(n)).map(|n| format!("`{n}`")),
+    let (what, instead) = match &ty {
+        Type::Tuple(t) if t.elems.is_empty() => {
+            ("`()`".to_string(), "return the scalar to differentiate, as in `-> f64`")
+        }
+        Type::Never(_) => ("`!`".to_string(), "return the scalar to differentiate, as in `-> f64`"),
+        Type::Tuple(_) => ("a tuple".to_string(), "return one scalar; differentiate each value in its own function"),
+        Type::Reference(r) => {
+            cx.error_spanned_by(
+                &ty,
+                format!(
+                    "a `#[differentiate]` function returns its value, not a reference: write `-> {}`",
+                    type_str(&r.elem)
+                ),
+            );
+            return (*r.elem).clone();
+        }
+        Type::Array(_) | Type::Slice(_) => {
+            ("an array".to_string(), "return one scalar, such as the sum or the squared norm of the entries")
+        }
+        t => match last_ident(t).map(|i| i.to_string()) {
+            Some(n) if symbol::is_constant_type(&n) => {
+                (format!("`{n}`"), "return the float value to differentiate, as in `-> f64`")
+            }
+            _ => return ty,
+        },
     };
-    if let Some(what) = bad {
-        cx.error_spanned_by(
-            &ty,
-            format!("a `#[differentiate]` function returns a float scalar (f32 or f64) to differentiate, or a matrix (for its vector-Jacobian product), not {what}"),
-        );
-    }
+    cx.error_spanned_by(
+        &ty,
+        format!(
+            "a `#[differentiate]` function returns a float scalar (f32 or f64) to differentiate, or a matrix (for its vector-Jacobian product `_vjp`), not {what}: {instead}"
+        ),
+    );
     ty
+}
+
+/// A type as the user would write it: `&[f64]`, `DMatrix<f64>`.
+pub fn type_str(ty: &Type) -> String {
+    let s = ty.to_token_stream().to_string();
+    let s = s.replace("& ", "&").replace(" <", "<").replace("< ", "<").replace(" >", ">").replace(" ,", ",");
+    s.replace(" ;", ";").replace("[ ", "[").replace(" ]", "]")
 }

@@ -49,7 +49,7 @@ pub struct Parts {
 pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident) -> Parts {
     let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()) };
     let wrt: Vec<ValueId> = sig.wrt.iter().map(|&i| low.params[i]).collect();
-    let (forward, reverse, value, grads) = em.function(&low.body, quote!(#seed), &wrt);
+    let (forward, reverse, value, grads) = em.function(&low.body, Some(quote!(#seed)), &wrt);
     let items = em.items.into_inner();
     Parts { items: quote!(#(#items)*), forward, reverse, value, grads }
 }
@@ -106,22 +106,25 @@ impl Emitter<'_> {
     }
 
     /// Forward pass and reverse sweep of a function's (or closure's) `body`, seeding its
-    /// result's adjoint with `seed`. Returns the forward code, the reverse code, the result,
-    /// and the adjoints of `wrt` (zeros where none arrived).
+    /// result's adjoint with `seed` (no reverse sweep without a seed: a `map` whose result no
+    /// gradient reads). Returns the forward code, the reverse code, the result, and the
+    /// adjoints of `wrt` (zeros where none arrived).
     fn function(
         &self,
         body: &Body,
-        seed: TokenStream,
+        seed: Option<TokenStream>,
         wrt: &[ValueId],
     ) -> (TokenStream, TokenStream, TokenStream, Vec<TokenStream>) {
         let plan = reverse::plan(self.values, body);
         let mut born = vec![false; self.values.len()];
         let forward = self.block_forward(body, &plan, body.ret);
         let mut rev = TokenStream::new();
-        if let Some(ret) = body.ret.filter(|&r| self.values[r].active) {
-            rev.extend(self.accumulate(ret, seed, &plan, &mut born));
+        if let Some(seed) = seed {
+            if let Some(ret) = body.ret.filter(|&r| self.values[r].active) {
+                rev.extend(self.accumulate(ret, seed, &plan, &mut born));
+            }
+            rev.extend(self.block_reverse(body, &plan, &mut born));
         }
-        rev.extend(self.block_reverse(body, &plan, &mut born));
         let value = match body.ret {
             Some(r) if plan.rev_needed[r] || self.values[r].is_ref() => self.cloned(r),
             Some(r) => self.plain(r),
@@ -142,7 +145,12 @@ impl Emitter<'_> {
     }
 
     /// A closure's body: forward pass and reverse sweep in one.
-    fn body(&self, body: &Body, seed: TokenStream, wrt: &[ValueId]) -> (TokenStream, TokenStream, Vec<TokenStream>) {
+    fn body(
+        &self,
+        body: &Body,
+        seed: Option<TokenStream>,
+        wrt: &[ValueId],
+    ) -> (TokenStream, TokenStream, Vec<TokenStream>) {
         let (mut code, rev, value, grads) = self.function(body, seed, wrt);
         code.extend(rev);
         (code, value, grads)
@@ -203,7 +211,7 @@ impl Emitter<'_> {
                 }
                 let x = self.operand(*input, false, span);
                 let p = self.ident(closure.param);
-                let (code, y, _) = self.body(&closure.body, TokenStream::new(), &[]);
+                let (code, y, _) = self.body(&closure.body, None, &[]);
                 quote_spanned!(span=> #x.map(|#p| { #code #y }))
             }
             Op::Call { func, args, by_ref, spans } => {
@@ -655,7 +663,7 @@ impl Emitter<'_> {
         let names = partials.iter().map(|(_, n)| n);
         let (out, p, span) = (self.ident(node.out), self.ident(closure.param), node.span);
         let x = self.operand(input, false, span);
-        let (code, y, ds) = self.body(&closure.body, quote!(::matgrad::__private::one_like(&#p)), &inner);
+        let (code, y, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
         quote_spanned! {span=>
             let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });
         }

@@ -41,4 +41,6 @@ pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod golden;

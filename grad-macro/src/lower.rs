@@ -149,8 +149,24 @@ impl Lower<'_> {
     }
 
     fn rule(&mut self, rule: &'static Rule, args: Vec<ValueId>, span: Span) -> ValueId {
+        self.check_captured_matrix(rule, &args, span);
         let active = args.iter().any(|&a| self.values[a].active);
         self.node(Op::Rule { rule, args }, active, span)
+    }
+
+    /// A `map` closure's derivative is per entry: it can capture differentiated scalars, not
+    /// matrices (as the matrix operand of `rule`).
+    fn check_captured_matrix(&self, rule: &Rule, args: &[ValueId], span: Span) {
+        if self.closure.is_none() {
+            return;
+        }
+        let n = symbol::matrix_operands(rule).min(args.len());
+        let captured =
+            args[..n].iter().find(|&&a| self.values[a].active && matches!(self.values[a].kind, Kind::Capture { .. }));
+        if let Some(&m) = captured {
+            let name = self.user_name(m);
+            self.cx.push(syn::Error::new(span, messages::captured_matrix(&name)));
+        }
     }
 
     // ----- statements -----
@@ -232,6 +248,8 @@ impl Lower<'_> {
 
     fn expr_stmt(&mut self, e: &Expr) {
         match e {
+            // An empty statement, `;`.
+            Expr::Verbatim(v) if v.is_empty() => {}
             Expr::Assign(a) => {
                 let value = self.expr(&a.right);
                 self.assign(&a.left, value);
@@ -406,6 +424,7 @@ impl Lower<'_> {
             }
             Expr::Macro(_) => self.opaque(e, Construct::Macro),
             Expr::Cast(_) => self.opaque(e, Construct::Cast),
+            Expr::Array(_) | Expr::Tuple(_) | Expr::Struct(_) | Expr::Repeat(_) => self.opaque(e, Construct::Aggregate),
             Expr::Assign(a) => {
                 self.cx.error_spanned_by(
                     a,
@@ -683,7 +702,7 @@ impl Lower<'_> {
         };
         let cl = arg;
         if self.closure.is_some() {
-            self.cx.error_spanned_by(e, "`map` inside a `map` closure is not supported");
+            self.cx.error_spanned_by(e, "`map` inside a `map` closure is not supported: compute what the inner `map` reduces to before the outer one (`let s = m.map(|w| …).sum();`) and use that scalar inside");
             return None;
         }
         let input = self.expr(&m.receiver)?;
@@ -738,7 +757,7 @@ impl Lower<'_> {
         inputs.extend(shape_reads);
         let tokens = copy.to_token_stream();
         if matches!(what, Construct::Statement) {
-            self.stmts.push(Stmt::Effect { tokens, inputs });
+            self.stmts.push(Stmt::Effect { tokens: quote!(#tokens;), inputs });
             return None;
         }
         Some(self.node(Op::Opaque { tokens: quote!(#tokens), inputs }, false, e.span()))

@@ -277,6 +277,19 @@ pub fn scalar_fn(name: &str, nargs: usize) -> Option<&'static Rule> {
     nargs.checked_sub(1).and_then(|arity| find(SCALAR_FNS, name, arity))
 }
 
+/// How many leading operands of `rule` are matrices: the receiver and matrix arguments of a
+/// matrix method, the base of an index; 0 for scalar ops.
+pub fn matrix_operands(rule: &Rule) -> usize {
+    if std::ptr::eq(rule, &INDEX) {
+        return 1;
+    }
+    match METHODS.iter().find(|(_, r)| std::ptr::eq(r, rule)) {
+        Some((_, r)) if matches!(r.name, "add_scalar" | "scale") => 1,
+        Some((arity, _)) => arity + 1,
+        None => 0,
+    }
+}
+
 /// Every method name with a rule, for "did you mean" lists.
 pub fn known_methods() -> impl Iterator<Item = &'static str> {
     let mut names: Vec<&'static str> = Vec::new();

@@ -12,6 +12,8 @@ pub enum Construct<'a> {
     Index,
     Macro,
     Cast,
+    /// An array, tuple or struct literal.
+    Aggregate,
     Expression,
     ConstantArg,
     Method(&'a Ident),
@@ -67,13 +69,23 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
             (path, format!("macros hide code from `#[differentiate]`, and {reads}: write the expression without the macro"))
         }
         Construct::Cast => {
-            (e.to_token_stream(), format!("an `as` cast is not differentiable ({reads}): differentiated values stay f32 or f64"))
+            (e.to_token_stream(), format!("an `as` cast is not differentiable ({reads}): differentiated values stay f32 or f64; remove the cast and write the function in one float type"))
         }
         Construct::Operator => {
             (e.to_token_stream(), format!("this operator is not differentiable ({reads}): `+`, `-`, `*`, `/` and unary `-` are"))
         }
-        Construct::Index => (e.to_token_stream(), format!("an index must be a constant, but {reads}")),
-        Construct::ConstantArg => (e.to_token_stream(), format!("this argument must be a constant (it has no derivative), but {reads}")),
+        Construct::Index => (
+            e.to_token_stream(),
+            format!("an index must be a constant, but {reads}: compute it from parameters that are not differentiated"),
+        ),
+        Construct::Aggregate => (
+            e.to_token_stream(),
+            format!("arrays, tuples and structs of differentiated values are not supported ({reads}): keep each value in its own `let`, or build a matrix with products and sums"),
+        ),
+        Construct::ConstantArg => (
+            e.to_token_stream(),
+            format!("this argument must be a constant (it has no derivative), but {reads}: `powi` takes a constant integer exponent; for a differentiated exponent write `x.powf(y)`"),
+        ),
         Construct::Statement => (
             e.to_token_stream(),
             format!("this statement is not differentiable ({reads}): bind what it computes with `let`, using supported operations"),
@@ -84,6 +96,13 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
         ),
     };
     syn::Error::new_spanned(tokens, msg)
+}
+
+/// A `map` closure uses the differentiated matrix `name` from outside it.
+pub fn captured_matrix(name: &str) -> String {
+    format!(
+        "a `map` closure can capture differentiated scalars, not the differentiated matrix `{name}`: compute the scalar before the closure (`let e = {name}[0];` or `let e = {name}.sum();`) and use `e` inside it"
+    )
 }
 
 fn path_str(p: &Path) -> String {

@@ -1,0 +1,1 @@
+//! Empty: the generated programs live in `tests/programs.rs` (see `build.rs`).
