@@ -188,7 +188,7 @@ impl Program {
             let end =
                 (i..chars.len()).find(|&j| !(chars[j].is_ascii_digit() || chars[j] == '.')).unwrap_or(chars.len());
             let lit: String = chars[i..end.max(i)].iter().collect();
-            if starts && lit.contains('.') {
+            if starts && lit.contains('.') && !lit.contains("..") {
                 write!(out, "nalgebra::convert::<f64, T>({lit})").unwrap();
                 i = end;
             } else {
@@ -211,6 +211,9 @@ impl Program {
     /// One statement: a new binding (sometimes shadowing, sometimes unused, sometimes
     /// accumulated with a compound assignment).
     fn statement(&mut self, rng: &mut Rng, scope: &mut Vec<Val>, k: usize) {
+        if rng.chance(20) && self.control(rng, scope, k) {
+            return;
+        }
         let Some((expr, shape)) = expr(rng, scope) else { return };
         let expr = expr.replace("{F}", self.src_float());
         let roll = rng.below(100);
@@ -248,6 +251,69 @@ impl Program {
         }
         self.stmts.push(format!("let {name} = {expr};"));
         scope.push(Val { name, shape, is_ref: false });
+    }
+
+    /// Control flow binding `x{k}`: a branch with a value, an `if` without `else` that
+    /// reassigns, a loop-carried value (over a constant or a run-time range), or an
+    /// accumulator indexing a matrix by the loop variable. False when nothing fits.
+    fn control(&mut self, rng: &mut Rng, scope: &mut Vec<Val>, k: usize) -> bool {
+        let Some((e, shape)) = expr(rng, scope) else { return false };
+        let e = e.replace("{F}", self.src_float());
+        let name = format!("x{k}");
+        let has_n = self.params.iter().any(|q| q.name == "n");
+        let cond = match rng.below(3) {
+            0 if has_n => "n > 2".to_string(),
+            _ => format!("{} > 0.1", scalar(rng, scope)),
+        };
+        // Another value of the same shape for the other arm, or a multiple of the first.
+        let mut other = format!("({e}) * 0.5");
+        for _ in 0..4 {
+            if let Some((e2, s2)) = expr(rng, scope) {
+                if s2 == shape {
+                    other = e2.replace("{F}", self.src_float());
+                    break;
+                }
+            }
+        }
+        let trip = match has_n && rng.chance(40) {
+            true => "0..n".to_string(),
+            false => format!("0..{}", 1 + rng.below(3)),
+        };
+        match rng.below(4) {
+            0 => self.stmts.push(format!("let {name} = if {cond} {{ {e} }} else {{ {other} }};")),
+            1 => {
+                self.stmts.push(format!("let mut {name} = {e};"));
+                self.stmts.push(format!("if {cond} {{ {name} = {other}; }}"));
+            }
+            2 => {
+                let step = match shape {
+                    Shape::Scalar => format!("{name} = {name} * 0.5 + {};", scalar(rng, scope)),
+                    Shape::Mat(..) => match same_shape(rng, scope, shape) {
+                        Some(b) => format!("{name} = {name}.map(|v| v.tanh()) * 0.5 + {};", operand(&b)),
+                        None => format!("{name} = {name}.map(|v| v.sin()) * 0.5;"),
+                    },
+                };
+                self.stmts.push(format!("let mut {name} = {e};"));
+                self.stmts.push(format!("for _ in {trip} {{ {step} }}"));
+            }
+            _ => {
+                let mats = matrices(scope);
+                if mats.is_empty() {
+                    return false;
+                }
+                let a = rng.pick(&mats).clone();
+                let s = scalar(rng, scope);
+                self.stmts.push(format!("let mut {name} = 0.0;"));
+                self.stmts.push(format!(
+                    "for i in 0..{0}.nrows() {{ if i % 2 == 0 {{ {name} += {0}[(i, 0)] * {s}; }} else {{ {name} -= {0}[(i, 0)].sin(); }} }}",
+                    a.name
+                ));
+                scope.push(Val { name, shape: Shape::Scalar, is_ref: false });
+                return true;
+            }
+        }
+        scope.push(Val { name, shape, is_ref: false });
+        true
     }
 
     /// The value: a sum of two or three reductions of values in scope, always including the
