@@ -29,7 +29,7 @@ use crate::check::Signature;
 use crate::ir::{Body, Closure, Kind, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::reverse::{self, Plan};
-use crate::symbol::{Adj, Fwd, Rule};
+use crate::symbol::{self, Adj, Fwd, Rule};
 
 /// The body of `_grad`: forward pass, reverse sweep, and the tuple `(value, gradients…)`.
 pub fn grad_body(sig: &Signature, low: &Lowered) -> TokenStream {
@@ -145,7 +145,8 @@ impl Emitter<'_> {
             Op::Opaque { tokens, .. } => tokens.clone(),
             Op::Map { input, closure } => {
                 if plan.participates(self.values, node.out) {
-                    return self.forward_map_d(node, *input, closure);
+                    let move_input = reverse::movable(self.values, plan, ret, &[*input], 0, at);
+                    return self.forward_map_d(node, *input, closure, move_input);
                 }
                 let x = self.operand(*input, false, span);
                 let p = self.ident(closure.param);
@@ -210,12 +211,12 @@ impl Emitter<'_> {
             .collect()
     }
 
-    fn forward_map_d(&self, node: &Node, input: ValueId, closure: &Closure) -> TokenStream {
+    fn forward_map_d(&self, node: &Node, input: ValueId, closure: &Closure, move_input: bool) -> TokenStream {
         let partials = self.map_partials(node, closure);
         let inner: Vec<ValueId> = partials.iter().map(|(i, _)| *i).collect();
         let names = partials.iter().map(|(_, n)| n);
         let (out, p, span) = (self.ident(node.out), self.ident(closure.param), node.span);
-        let x = self.operand(input, false, span);
+        let x = self.operand(input, move_input, span);
         let (code, y, ds) = self.body(&closure.body, quote!(::matgrad::__private::one_like(&#p)), &inner);
         quote_spanned! {span=>
             let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });
@@ -225,6 +226,10 @@ impl Emitter<'_> {
     /// Adds `contrib` to the adjoint of `target`: the first contribution starts it.
     fn accumulate(&self, target: ValueId, contrib: TokenStream, plan: &Plan, born: &mut [bool]) -> TokenStream {
         let d = self.adj(target);
+        let contrib = match plan.negated[target] {
+            true => quote!(::matgrad::__private::Neg(#contrib)),
+            false => contrib,
+        };
         if born[target] {
             return quote!(::matgrad::__private::add_to(&mut #d, #contrib););
         }
@@ -251,6 +256,7 @@ impl Emitter<'_> {
                 // Rules first, then the pass-through contributions; the last of those moves Ḡ.
                 let passes = active.iter().filter(|&&(k, _)| matches!(rule.adj[k], Adj::Pass | Adj::PassNeg)).count();
                 let mut passes_left = passes;
+                let mut rules_left = active.len() - passes;
                 let ordered = active
                     .iter()
                     .filter(|&&(k, _)| matches!(rule.adj[k], Adj::Rule(_)))
@@ -258,19 +264,27 @@ impl Emitter<'_> {
                 for &(k, arg) in ordered {
                     let contrib = match rule.adj[k] {
                         Adj::Rule(f) => {
-                            let f = Ident::new(f, span);
-                            let refs = args.iter().map(|&a| self.reference(a));
+                            // The last rule reading the values may take the dead ones by value.
+                            rules_left -= 1;
+                            let owning = rules_left == 0 && symbol::takes_owned(f);
+                            let pass = |v: ValueId| match owning && reverse::owned_in_reverse(plan, node.out, args, v) {
+                                true => self.ident(v).to_token_stream(),
+                                false => self.reference(v),
+                            };
+                            let refs = args.iter().map(|&a| pass(a));
                             let out = rule.needs_out.then(|| {
-                                let r = self.reference(node.out);
+                                let r = pass(node.out);
                                 quote!(#r,)
                             });
-                            quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out &#g))
+                            let g = if owning && passes == 0 { quote!(#g) } else { quote!(&#g) };
+                            let f = Ident::new(f, span);
+                            quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #g))
                         }
                         Adj::Pass | Adj::PassNeg => {
                             passes_left -= 1;
                             let flow =
                                 if passes_left == 0 { quote!(#g) } else { quote!(::matgrad::__private::shared(&#g)) };
-                            if rule.adj[k] == Adj::PassNeg {
+                            if rule.adj[k] == Adj::PassNeg && !plan.negated[node.out] {
                                 quote!(::matgrad::__private::Neg(#flow))
                             } else {
                                 flow
@@ -282,9 +296,15 @@ impl Emitter<'_> {
                 }
             }
             Op::Map { input, closure } => {
-                for (inner, d) in self.map_partials(node, closure) {
+                // The captures' partials first, so that the entry's, last, moves Ḡ; each stored
+                // derivative is read once, and moved.
+                let mut partials = self.map_partials(node, closure);
+                partials.rotate_left(usize::from(self.values[closure.param].active));
+                let n = partials.len();
+                for (i, (inner, d)) in partials.into_iter().enumerate() {
                     let (target, contrib) = if inner == closure.param {
-                        (*input, quote_spanned!(span=> ::matgrad::__private::map_adj(&#d, &#g)))
+                        let g = if i + 1 == n { quote!(#g) } else { quote!(&#g) };
+                        (*input, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g)))
                     } else {
                         (
                             crate::ir::outer_of(self.values, inner),

@@ -17,6 +17,12 @@ pub struct Plan {
     pub last_use: Vec<Option<usize>>,
     /// Some statement reads the value (forward or reverse).
     pub read: Vec<bool>,
+    /// For a forward value the reverse sweep reads: the node (by its output) whose adjoint rules
+    /// read it last, where it may be moved into the rule (never a parameter or the result).
+    pub last_reader: Vec<Option<ValueId>>,
+    /// The value's adjoint is kept negated (`d_v = −v̄`): it comes from `-x` or `c - x` with a
+    /// constant `c`, so the sign folds into the contributions to it instead of costing a pass.
+    pub negated: Vec<bool>,
 }
 
 impl Plan {
@@ -35,6 +41,8 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         rev_needed: vec![false; n],
         last_use: vec![None; n],
         read: vec![false; n],
+        last_reader: vec![None; n],
+        negated: vec![false; n],
     };
     if let Some(ret) = body.ret {
         p.useful[ret] = true;
@@ -51,6 +59,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         match &node.op {
             Op::Rule { rule, args } => {
                 let mut reads_values = false;
+                let (mut all_neg, mut any) = (true, false);
                 for (&arg, adj) in args.iter().zip(rule.adj) {
                     if !values[arg].active || *adj == Adj::Constant {
                         continue;
@@ -58,11 +67,15 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
                     p.useful[arg] = true;
                     p.contribs[arg] += 1;
                     reads_values |= matches!(adj, Adj::Rule(_));
+                    all_neg &= *adj == Adj::PassNeg;
+                    any = true;
                 }
+                p.negated[node.out] = any && all_neg;
                 if reads_values {
-                    args.iter().for_each(|&a| p.rev_needed[a] = true);
-                    if rule.needs_out {
-                        p.rev_needed[node.out] = true;
+                    // Statements are visited last to first: the reader kept is the sweep's last.
+                    for &a in args.iter().chain(rule.needs_out.then_some(&node.out)) {
+                        p.rev_needed[a] = true;
+                        p.last_reader[a] = Some(node.out);
                     }
                 }
             }
@@ -90,8 +103,17 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     }
     for v in 0..n {
         p.read[v] |= p.rev_needed[v];
+        if !matches!(values[v].kind, Kind::Node) || Some(v) == body.ret {
+            p.last_reader[v] = None;
+        }
     }
     p
+}
+
+/// Whether the reverse rule of node `out` (operands `args`) may take `v` by value: it is `v`'s
+/// last reader and reads it once.
+pub fn owned_in_reverse(plan: &Plan, out: ValueId, args: &[ValueId], v: ValueId) -> bool {
+    plan.last_reader[v] == Some(out) && args.iter().filter(|&&a| a == v).count() <= 1
 }
 
 /// Whether the forward statement `at`, reading `v` as operand `k` of `args`, may move `v`.

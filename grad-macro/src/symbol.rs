@@ -55,6 +55,17 @@ pub static DIV: Rule = rule!("/", Fwd::Div, [R("div_lhs"), R("div_rhs")], false)
 pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false);
 pub static INDEX: Rule = rule!("index", Fwd::Index, [R("index_adj"), Constant], false);
 
+/// Adjoint functions that take every argument (the op's inputs, its output, `ḡ`) by reference or
+/// by value: generated code moves a value into them at its last use, and they compute their
+/// contribution in its buffer instead of allocating.
+const OWNING_ADJ: &[&str] =
+    &["norm_squared_adj", "norm_adj", "dot_lhs", "dot_rhs", "sum_adj", "component_mul_lhs", "component_mul_rhs"];
+
+/// Whether the adjoint function `f` accepts its arguments by value (see [`OWNING_ADJ`]).
+pub fn takes_owned(f: &str) -> bool {
+    OWNING_ADJ.contains(&f)
+}
+
 /// Methods on matrices (and `scale`/`add_scalar` on a matrix and a scalar), by name; the arity
 /// counts the arguments after the receiver.
 static METHODS: &[(usize, Rule)] = &[

@@ -165,3 +165,128 @@ pub fn one<T: Real>() -> T {
 pub fn zero_like<V: Value + ?Sized>(v: &V) -> V::Adj {
     v.zeros_adj()
 }
+
+/// A matrix a rule reads: borrowed (`&M`, any storage), or owned when generated code passes it
+/// at its last use, so that the rule can write its result into the matrix's buffer instead of
+/// allocating a new one.
+pub trait MatArg: Sized {
+    /// The scalar type.
+    type T: Real;
+    /// The number of rows.
+    type R: Dim;
+    /// The number of columns.
+    type C: Dim;
+    /// The storage.
+    type S: Storage<Self::T, Self::R, Self::C>;
+    /// Whether the argument is owned (its buffer can be reused).
+    const OWNED: bool;
+    /// The matrix.
+    fn mat(&self) -> &Matrix<Self::T, Self::R, Self::C, Self::S>;
+    /// The matrix as an owned one: moved when owned, copied when borrowed.
+    fn into_mat(self) -> OMatrix<Self::T, Self::R, Self::C>
+    where
+        DefaultAllocator: Allocator<Self::R, Self::C>;
+    /// `f(x)` entrywise, into the argument's buffer when it is owned.
+    fn map_into(self, f: impl FnMut(Self::T) -> Self::T) -> OMatrix<Self::T, Self::R, Self::C>
+    where
+        DefaultAllocator: Allocator<Self::R, Self::C>;
+    /// `f(x, y)` entrywise, into the argument's buffer when it is owned.
+    fn zip_into<S2: Storage<Self::T, Self::R, Self::C>>(
+        self,
+        y: &Matrix<Self::T, Self::R, Self::C, S2>,
+        f: impl FnMut(Self::T, Self::T) -> Self::T,
+    ) -> OMatrix<Self::T, Self::R, Self::C>
+    where
+        DefaultAllocator: Allocator<Self::R, Self::C>;
+}
+
+impl<'a, T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> MatArg for &'a Matrix<T, R, C, S> {
+    type T = T;
+    type R = R;
+    type C = C;
+    type S = S;
+    const OWNED: bool = false;
+    #[inline(always)]
+    fn mat(&self) -> &Matrix<T, R, C, S> {
+        self
+    }
+    #[inline]
+    fn into_mat(self) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        self.clone_owned()
+    }
+    #[inline]
+    fn map_into(self, f: impl FnMut(T) -> T) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        self.map(f)
+    }
+    #[inline]
+    fn zip_into<S2: Storage<T, R, C>>(self, y: &Matrix<T, R, C, S2>, f: impl FnMut(T, T) -> T) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        self.zip_map(y, f)
+    }
+}
+
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> MatArg for Matrix<T, R, C, S> {
+    type T = T;
+    type R = R;
+    type C = C;
+    type S = S;
+    const OWNED: bool = true;
+    #[inline(always)]
+    fn mat(&self) -> &Matrix<T, R, C, S> {
+        self
+    }
+    #[inline]
+    fn into_mat(self) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        // A move for owned storage (the only kind generated code passes by value).
+        self.into_owned()
+    }
+    #[inline]
+    fn map_into(self, mut f: impl FnMut(T) -> T) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let mut m = self.into_owned();
+        m.apply(|v| *v = f(*v));
+        m
+    }
+    #[inline]
+    fn zip_into<S2: Storage<T, R, C>>(self, y: &Matrix<T, R, C, S2>, mut f: impl FnMut(T, T) -> T) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let mut m = self.into_owned();
+        m.zip_apply(y, |v, w| *v = f(*v, w));
+        m
+    }
+}
+
+/// A scalar a rule reads, by value or by reference (generated code passes it either way).
+pub trait ScalarIn<T: Real>: Copy {
+    /// The scalar.
+    fn get(self) -> T;
+}
+
+impl<T: Real> ScalarIn<T> for T {
+    #[inline(always)]
+    fn get(self) -> T {
+        self
+    }
+}
+
+impl<T: Real> ScalarIn<T> for &T {
+    #[inline(always)]
+    fn get(self) -> T {
+        *self
+    }
+}
