@@ -410,3 +410,82 @@ fn f32_scalar_and_static_vector() {
     assert!((ds - 3.0).abs() < 1e-6);
     assert!((dv - v * (0.25 / 3.0)).norm() < 1e-6);
 }
+
+// ---------------------------------------------------------------- products on the fast kernel
+
+/// f(A, B) = ⟨W₁, A B⟩ + ⟨W₂, A C⟩ + ⟨W₃, D B⟩ (W, C, D constant)
+/// ∂f/∂A = W₁ Bᵀ + W₂ Cᵀ,  ∂f/∂B = Aᵀ W₁ + Dᵀ W₃
+/// The first contribution to each adjoint starts it, the second accumulates into it (gemm with
+/// β = 1): both paths of both transposed products.
+#[differentiate(wrt(a, b))]
+fn products(
+    a: &DMatrix<f64>,
+    b: &DMatrix<f64>,
+    c: &DMatrix<f64>,
+    d: &DMatrix<f64>,
+    w1: &DMatrix<f64>,
+    w2: &DMatrix<f64>,
+    w3: &DMatrix<f64>,
+) -> f64 {
+    (a * b).dot(w1) + (a * c).dot(w2) + (d * b).dot(w3)
+}
+
+#[differentiate(wrt(a, b))]
+fn products32(a: &DMatrix<f32>, b: &DMatrix<f32>, w: &DMatrix<f32>) -> f32 {
+    (a * b).dot(w)
+}
+
+/// Transposed products take nalgebra's fast kernel through strided views only when every
+/// dimension exceeds 5 (below, `gemm` would run `axpy` on a strided view, which is out of
+/// bounds in nalgebra 0.35): shapes on both sides of the limit, in every position.
+#[test]
+fn products_on_both_sides_of_the_fast_kernel_limit() {
+    for (m, k, n) in
+        [(5, 5, 5), (6, 6, 6), (5, 6, 7), (6, 5, 7), (7, 6, 5), (6, 7, 5), (9, 6, 8), (1, 6, 6), (40, 33, 17)]
+    {
+        let (a, b) = (mat(m, k, 1), mat(k, n, 2));
+        let (c, d) = (mat(k, 3, 3), mat(4, k, 4));
+        let (w1, w2, w3) = (mat(m, n, 5), mat(m, 3, 6), mat(4, n, 7));
+        let (value, da, db) = products_grad(&a, &b, &c, &d, &w1, &w2, &w3);
+        assert_eq!(value, products(&a, &b, &c, &d, &w1, &w2, &w3));
+        assert_close(&da, &(&w1 * b.transpose() + &w2 * c.transpose()), 1e-12);
+        assert_close(&db, &(a.transpose() * &w1 + d.transpose() * &w3), 1e-12);
+
+        let f = |a: &DMatrix<f64>| a.map(|v| v as f32);
+        let (a32, b32, w32) = (f(&a), f(&b), f(&w1));
+        let (_, da32, db32) = products32_grad(&a32, &b32, &w32);
+        assert!((da32 - &w32 * b32.transpose()).norm() <= 1e-4 * (1.0 + w32.norm() * b32.norm()));
+        assert!((db32 - a32.transpose() * &w32).norm() <= 1e-4 * (1.0 + w32.norm() * a32.norm()));
+    }
+}
+
+// ---------------------------------------------------------------- values moved into rules
+
+/// Every rule that takes a dead value or the last use of an adjoint by value, fed temporaries
+/// that die there: f(X, Y) = ‖X + Y‖² + ‖2X‖ + Σ(X ⊙ Y) + ⟨X − Y, X + Y⟩ − ‖−(X ⊙ X)‖² + Σ(−Y)
+/// ∂f/∂X = 2(X + Y) + 2X/‖X‖ + Y + 2X − 4 X³ (entrywise cube)
+/// ∂f/∂Y = 2(X + Y) + X − 2Y − 1
+#[differentiate]
+fn moved(x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    let s = x + y;
+    let n = (x * 2.0).norm();
+    let p = x.component_mul(y).sum();
+    let d = (x - y).dot(&(x + y));
+    let q = -x.component_mul(x);
+    s.norm_squared() + n + p + d - q.norm_squared() + (-y).sum()
+}
+
+#[test]
+fn rules_reuse_dead_values() {
+    for &(r, c) in SHAPES {
+        let (x, y) = (mat(r, c, 8), mat(r, c, 9));
+        let (value, dx, dy) = moved_grad(&x, &y);
+        assert_eq!(value, moved(&x, &y));
+        let cube = x.map(|v| v * v * v);
+        let want_x = 2.0 * (&x + &y) + &x * (2.0 / x.norm()) + &y + 2.0 * &x - 4.0 * cube;
+        let want_y = 2.0 * (&x + &y) + &x - 2.0 * &y - DMatrix::from_element(r, c, 1.0);
+        assert_close(&dx, &want_x, 1e-12);
+        assert_close(&dy, &want_y, 1e-12);
+        assert_fd(|x| moved(x, &y), &x, &dx, 1e-6);
+    }
+}

@@ -4,7 +4,7 @@
 //! it); `*` and `/` need the operand types, so they go through [`MulRule`] and [`DivRule`].
 
 use super::lazy::Axpy;
-use super::matmul::{MatMulNT, MatMulTN};
+use super::matmul::{GradMulT, TMulGrad};
 use crate::contrib::Contrib;
 use crate::value::{Real, Value};
 use nalgebra::allocator::Allocator;
@@ -115,26 +115,26 @@ where
     S1: Storage<T, R1, C1>,
     S2: Storage<T, C1, C2>,
     DefaultAllocator: Allocator<R1, C1> + Allocator<C1, C2> + Allocator<R1, C2>,
-    DefaultAllocator: Allocator<C2, C1> + Allocator<C1, R1>,
+    DefaultAllocator: Allocator<C2, C1> + Allocator<C1, R1> + Allocator<C2, R1>,
 {
     type G = OMatrix<T, R1, C2>;
     type Lhs<'a>
-        = MatMulNT<'a, T, R1, C2, nalgebra::Owned<T, R1, C2>, C1, S2>
+        = GradMulT<'a, T, R1, C2, nalgebra::Owned<T, R1, C2>, C1, S2>
     where
         Self: 'a,
         S2: 'a;
     type Rhs<'a>
-        = MatMulTN<'a, T, R1, C1, S1, C2, nalgebra::Owned<T, R1, C2>>
+        = TMulGrad<'a, T, R1, C1, S1, C2, nalgebra::Owned<T, R1, C2>>
     where
         Self: 'a,
         S2: 'a;
     #[inline]
     fn lhs<'a>(_: &'a Self, b: &'a Matrix<T, C1, C2, S2>, g: &'a Self::G) -> Self::Lhs<'a> {
-        MatMulNT { a: g, b }
+        GradMulT { g, b }
     }
     #[inline]
     fn rhs<'a>(a: &'a Self, _: &'a Matrix<T, C1, C2, S2>, g: &'a Self::G) -> Self::Rhs<'a> {
-        MatMulTN { a, b: g }
+        TMulGrad { a, g }
     }
 }
 
