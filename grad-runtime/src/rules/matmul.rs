@@ -209,7 +209,8 @@ where
 /// `Aᵀ Ḡ` (A is R×K, Ḡ is R×C and owned): the contribution of `A B` to `B̄`.
 ///
 /// On the fast kernel it is computed as `(B̄)ᵀ = Ḡᵀ A`, writing through a transposed view of the
-/// result with `Ḡᵀ` a view of `Ḡ`: no copy of `A`. Otherwise it multiplies the copy `Aᵀ`.
+/// result with `Ḡᵀ` a view of `Ḡ`: no copy of `A`. Otherwise (small or static sizes) it is
+/// `tr_mul`/`gemm_tr`, dot products of columns, which need no copy either.
 pub struct TMulGrad<'a, T, R: Dim, K: Dim, SA, C: Dim, SG> {
     /// The left factor of the product.
     pub a: &'a Matrix<T, R, K, SA>,
@@ -228,7 +229,7 @@ where
         if fast_kernel::<T, R, K, C>([r, k, c]) {
             transposed_mut(acc).gemm(nalgebra::one::<T>(), &transposed(self.g), self.a, beta);
         } else {
-            acc.gemm(nalgebra::one::<T>(), &self.a.transpose(), self.g, beta);
+            acc.gemm_tr(nalgebra::one::<T>(), self.a, self.g, beta);
         }
     }
 }
@@ -247,7 +248,7 @@ where
             self.gemm_into(&mut out, nalgebra::zero::<T>());
             out
         } else {
-            self.a.transpose() * self.g
+            self.a.tr_mul(self.g)
         }
     }
     #[inline]
