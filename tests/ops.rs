@@ -489,3 +489,27 @@ fn rules_reuse_dead_values() {
         assert_fd(|x| moved(x, &y), &x, &dx, 1e-6);
     }
 }
+
+/// Terms of sums whose adjoints borrow the sum's (nested sums, a difference):
+/// f(A) = ‖(2A + A⊙A) + sin A‖² − Σ(3A − A⊙A)
+/// ∂f/∂A = 2S ⊙ (2 + 2A + cos A) − (3 − 2A), S = 2A + A⊙A + sin A
+#[differentiate]
+fn terms(a: &DMatrix<f64>) -> f64 {
+    let s = (a * 2.0 + a.component_mul(a)) + a.map(|v| v.sin());
+    let t = a * 3.0 - a.component_mul(a);
+    s.norm_squared() - t.sum()
+}
+
+#[test]
+fn terms_of_sums_share_the_adjoint() {
+    for &(r, c) in SHAPES {
+        let a = mat(r, c, 10);
+        let (value, da) = terms_grad(&a);
+        assert_eq!(value, terms(&a));
+        let s = &a * 2.0 + a.component_mul(&a) + a.map(f64::sin);
+        let factor = a.map(|v| 2.0 + 2.0 * v + v.cos());
+        let want = 2.0 * s.component_mul(&factor) - a.map(|v| 3.0 - 2.0 * v);
+        assert_close(&da, &want, 1e-12);
+        assert_fd(terms, &a, &da, 1e-6);
+    }
+}

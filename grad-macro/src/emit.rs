@@ -243,6 +243,8 @@ impl Emitter<'_> {
             return TokenStream::new();
         }
         let g = self.adj(node.out);
+        // Ḡ as a reference (it already is one when it aliases the adjoint of a sum).
+        let g_ref = if plan.alias[node.out] { quote!(#g) } else { quote!(&#g) };
         let span = node.span;
         let mut code = TokenStream::new();
         match &node.op {
@@ -257,6 +259,9 @@ impl Emitter<'_> {
                 let passes = active.iter().filter(|&&(k, _)| matches!(rule.adj[k], Adj::Pass | Adj::PassNeg)).count();
                 let mut passes_left = passes;
                 let mut rules_left = active.len() - passes;
+                // Terms of a sum that receive nothing else borrow Ḡ; then nothing moves it.
+                let aliased = active.iter().any(|&(k, a)| rule.adj[k] == Adj::Pass && passes > 1 && plan.alias[a]);
+                let movable_g = !aliased && !plan.alias[node.out];
                 let ordered = active
                     .iter()
                     .filter(|&&(k, _)| matches!(rule.adj[k], Adj::Rule(_)))
@@ -276,14 +281,22 @@ impl Emitter<'_> {
                                 let r = pass(node.out);
                                 quote!(#r,)
                             });
-                            let g = if owning && passes == 0 { quote!(#g) } else { quote!(&#g) };
+                            let g = if owning && passes == 0 { quote!(#g) } else { g_ref.clone() };
                             let f = Ident::new(f, span);
                             quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #g))
                         }
+                        Adj::Pass if aliased && plan.alias[arg] => {
+                            born[arg] = true;
+                            let d = self.adj(arg);
+                            code.extend(quote!(let #d = #g_ref;));
+                            continue;
+                        }
                         Adj::Pass | Adj::PassNeg => {
                             passes_left -= 1;
-                            let flow =
-                                if passes_left == 0 { quote!(#g) } else { quote!(::matgrad::__private::shared(&#g)) };
+                            let flow = match passes_left == 0 && movable_g {
+                                true => quote!(#g),
+                                false => quote!(::matgrad::__private::shared(#g_ref)),
+                            };
                             if rule.adj[k] == Adj::PassNeg && !plan.negated[node.out] {
                                 quote!(::matgrad::__private::Neg(#flow))
                             } else {
@@ -303,12 +316,12 @@ impl Emitter<'_> {
                 let n = partials.len();
                 for (i, (inner, d)) in partials.into_iter().enumerate() {
                     let (target, contrib) = if inner == closure.param {
-                        let g = if i + 1 == n { quote!(#g) } else { quote!(&#g) };
+                        let g = if i + 1 == n { quote!(#g) } else { g_ref.clone() };
                         (*input, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g)))
                     } else {
                         (
                             crate::ir::outer_of(self.values, inner),
-                            quote_spanned!(span=> ::matgrad::__private::map_capture_adj(&#d, &#g)),
+                            quote_spanned!(span=> ::matgrad::__private::map_capture_adj(&#d, #g_ref)),
                         )
                     };
                     code.extend(self.accumulate(target, contrib, plan, born));

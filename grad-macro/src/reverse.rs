@@ -23,6 +23,9 @@ pub struct Plan {
     /// The value's adjoint is kept negated (`d_v = −v̄`): it comes from `-x` or `c - x` with a
     /// constant `c`, so the sign folds into the contributions to it instead of costing a pass.
     pub negated: Vec<bool>,
+    /// The value's adjoint is a reference to the adjoint of the sum it is one of several terms
+    /// of (`a + b`): it receives nothing else, so the sum's adjoint is not copied for it.
+    pub alias: Vec<bool>,
 }
 
 impl Plan {
@@ -43,7 +46,9 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         read: vec![false; n],
         last_reader: vec![None; n],
         negated: vec![false; n],
+        alias: vec![false; n],
     };
+    let mut terms = Vec::new();
     if let Some(ret) = body.ret {
         p.useful[ret] = true;
         p.read[ret] = true;
@@ -71,6 +76,10 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
                     any = true;
                 }
                 p.negated[node.out] = any && all_neg;
+                let passed = |(&a, adj): (&ValueId, &Adj)| values[a].active && *adj == Adj::Pass;
+                if args.iter().zip(rule.adj).filter(|&t| passed(t)).count() > 1 {
+                    terms.extend(args.iter().zip(rule.adj).filter(|&t| passed(t)).map(|(&a, _)| a));
+                }
                 if reads_values {
                     // Statements are visited last to first: the reader kept is the sweep's last.
                     for &a in args.iter().chain(rule.needs_out.then_some(&node.out)) {
@@ -100,6 +109,9 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
             p.last_use[v] = Some(i);
             p.read[v] = true;
         }
+    }
+    for v in terms {
+        p.alias[v] = matches!(values[v].kind, Kind::Node) && p.contribs[v] == 1 && !p.negated[v];
     }
     for v in 0..n {
         p.read[v] |= p.rev_needed[v];
