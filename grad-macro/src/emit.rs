@@ -16,11 +16,15 @@
 //!     let z_2 = by_ref(x) * by_ref(w);
 //!     let t_3 = by_ref(&z_2).norm_squared();
 //!     let d_t_3 = init(one::<f64>());
-//!     let d_z_2 = init(norm_squared_adj(&z_2, &d_t_3));
+//!     let d_z_2 = init(norm_squared_adj(z_2, d_t_3));
 //!     let d_w = init(mul_rhs(x, w, &d_z_2));
 //!     (t_3, d_w)
 //! }
 //! ```
+//! Buffers are reused where the maths allows: a forward value that the reverse sweep reads last
+//! in a rule that can compute in its buffer (`symbol::takes_owned`) is moved there, as is the
+//! adjoint at its last use (`2 z` above is computed in `z`'s buffer); the terms of a sum borrow
+//! its adjoint; the adjoint of `-x` or `c - x` is kept negated so that the sign costs no pass.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};

@@ -115,7 +115,9 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     }
     for v in 0..n {
         p.read[v] |= p.rev_needed[v];
-        if !matches!(values[v].kind, Kind::Node) || Some(v) == body.ret {
+    }
+    for (v, value) in values.iter().enumerate() {
+        if !matches!(value.kind, Kind::Node) || Some(v) == body.ret {
             p.last_reader[v] = None;
         }
     }

@@ -200,7 +200,7 @@ pub trait MatArg: Sized {
         DefaultAllocator: Allocator<Self::R, Self::C>;
 }
 
-impl<'a, T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> MatArg for &'a Matrix<T, R, C, S> {
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> MatArg for &Matrix<T, R, C, S> {
     type T = T;
     type R = R;
     type C = C;
