@@ -200,39 +200,45 @@ pub trait MatArg: Sized {
         DefaultAllocator: Allocator<Self::R, Self::C>;
 }
 
-impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> MatArg for &Matrix<T, R, C, S> {
-    type T = T;
-    type R = R;
-    type C = C;
-    type S = S;
+/// Borrowed: computed into a new matrix.
+impl<X: MatArg> MatArg for &X {
+    type T = X::T;
+    type R = X::R;
+    type C = X::C;
+    type S = X::S;
     const OWNED: bool = false;
     #[inline(always)]
-    fn mat(&self) -> &Matrix<T, R, C, S> {
-        self
+    fn mat(&self) -> &Matrix<X::T, X::R, X::C, X::S> {
+        (**self).mat()
     }
     #[inline]
-    fn into_mat(self) -> OMatrix<T, R, C>
+    fn into_mat(self) -> OMatrix<X::T, X::R, X::C>
     where
-        DefaultAllocator: Allocator<R, C>,
+        DefaultAllocator: Allocator<X::R, X::C>,
     {
-        self.clone_owned()
+        self.mat().clone_owned()
     }
     #[inline]
-    fn map_into(self, f: impl FnMut(T) -> T) -> OMatrix<T, R, C>
+    fn map_into(self, f: impl FnMut(X::T) -> X::T) -> OMatrix<X::T, X::R, X::C>
     where
-        DefaultAllocator: Allocator<R, C>,
+        DefaultAllocator: Allocator<X::R, X::C>,
     {
-        self.map(f)
+        self.mat().map(f)
     }
     #[inline]
-    fn zip_into<S2: Storage<T, R, C>>(self, y: &Matrix<T, R, C, S2>, f: impl FnMut(T, T) -> T) -> OMatrix<T, R, C>
+    fn zip_into<S2: Storage<X::T, X::R, X::C>>(
+        self,
+        y: &Matrix<X::T, X::R, X::C, S2>,
+        f: impl FnMut(X::T, X::T) -> X::T,
+    ) -> OMatrix<X::T, X::R, X::C>
     where
-        DefaultAllocator: Allocator<R, C>,
+        DefaultAllocator: Allocator<X::R, X::C>,
     {
-        self.zip_map(y, f)
+        self.mat().zip_map(y, f)
     }
 }
 
+/// Owned: computed in its buffer.
 impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> MatArg for Matrix<T, R, C, S> {
     type T = T;
     type R = R;
