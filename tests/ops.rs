@@ -513,3 +513,21 @@ fn terms_of_sums_share_the_adjoint() {
         assert_fd(terms, &a, &da, 1e-6);
     }
 }
+
+/// Scalar quotients, with numerator 1 (the reciprocal form, differentiated from its value) and
+/// others: f(x, s) = x/s + 2/s + 1/(s x)
+/// ∂f/∂x = 1/s − 1/(s x²),  ∂f/∂s = −x/s² − 2/s² − 1/(s² x)
+#[differentiate]
+fn quotients(x: f64, s: f64) -> f64 {
+    x / s + 2.0 / s + 1.0 / (s * x)
+}
+
+#[test]
+fn scalar_quotients() {
+    for (x, s) in [(0.7, 1.3), (-2.0, 0.5), (3.0, -4.0)] {
+        let (value, dx, ds) = quotients_grad(x, s);
+        assert_eq!(value, quotients(x, s));
+        assert!((dx - (1.0 / s - 1.0 / (s * x * x))).abs() < 1e-12);
+        assert!((ds - (-x / (s * s) - 2.0 / (s * s) - 1.0 / (s * s * x))).abs() < 1e-12);
+    }
+}

@@ -51,7 +51,7 @@ use Adj::{Constant, Pass, PassNeg, Rule as R};
 pub static ADD: Rule = rule!("+", Fwd::Add, [Pass, Pass], false);
 pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false);
 pub static MUL: Rule = rule!("*", Fwd::Mul, [R("mul_lhs"), R("mul_rhs")], false);
-pub static DIV: Rule = rule!("/", Fwd::Div, [R("div_lhs"), R("div_rhs")], false);
+pub static DIV: Rule = rule!("/", Fwd::Div, [R("div_lhs"), R("div_rhs")], true);
 pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false);
 pub static INDEX: Rule = rule!("index", Fwd::Index, [R("index_adj"), Constant], false);
 

@@ -29,6 +29,8 @@ pub trait Value {
     fn zeros_adj(&self) -> Self::Adj;
     /// The Frobenius inner product `⟨self, adj⟩` (a product for scalars).
     fn inner(&self, adj: &Self::Adj) -> Self::Scalar;
+    /// The value itself if it is a scalar.
+    fn as_scalar(&self) -> Option<Self::Scalar>;
 }
 
 impl<T: Real> Value for T {
@@ -39,6 +41,10 @@ impl<T: Real> Value for T {
     }
     fn inner(&self, adj: &T) -> T {
         *self * *adj
+    }
+    #[inline(always)]
+    fn as_scalar(&self) -> Option<T> {
+        Some(*self)
     }
 }
 
@@ -54,6 +60,10 @@ where
     }
     fn inner(&self, adj: &OMatrix<T, R, C>) -> T {
         self.zip_fold(adj, nalgebra::zero::<T>(), |acc, a, b| acc + a * b)
+    }
+    #[inline(always)]
+    fn as_scalar(&self) -> Option<T> {
+        None
     }
 }
 

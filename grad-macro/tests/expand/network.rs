@@ -22,7 +22,7 @@ fn loss_grad(
                 ::matgrad::__private::one_like(&v_4),
             );
             let d_t_9 = ::matgrad::__private::init(
-                ::matgrad::__private::div_rhs(&(1.0), &t_9, &d_t_10),
+                ::matgrad::__private::div_rhs(&(1.0), &t_9, &t_10, &d_t_10),
             );
             let d_t_8 = ::matgrad::__private::init(d_t_9);
             let d_t_7 = ::matgrad::__private::init(

@@ -152,15 +152,24 @@ pub fn mul_rhs<'a, A: MulRule<B>, B: Value>(a: &'a A, b: &'a B, g: &'a A::G) -> 
 
 // Y = X / s   (X a scalar or a matrix, s a scalar)
 // X̄ += Ḡ / s
-// s̄ -= ⟨Ḡ, X⟩ / s²
+// s̄ -= ⟨Ḡ, X⟩ / s² = ⟨Ḡ, Y⟩ / s, and for X = 1 (a reciprocal) ḡ y², with no division
 /// `y = x / s`: the contribution to `x̄`.
 #[inline]
-pub fn div_lhs<'a, A: Value>(_x: &A, s: &A::Scalar, g: &'a A::Adj) -> Axpy<'a, A::Adj> {
+pub fn div_lhs<'a, A: Value, Y>(_x: &A, s: &A::Scalar, _y: &Y, g: &'a A::Adj) -> Axpy<'a, A::Adj> {
     Axpy { a: nalgebra::one::<A::Scalar>() / *s, x: g }
 }
 
-/// `y = x / s`: the contribution to `s̄`.
+/// `y = x / s`: the contribution to `s̄` (from the forward value `y`).
 #[inline]
-pub fn div_rhs<A: Value>(x: &A, s: &A::Scalar, g: &A::Adj) -> A::Scalar {
-    -x.inner(g) / (*s * *s)
+pub fn div_rhs<A: Value, Y: Value<Scalar = A::Scalar, Adj = A::Adj>>(
+    x: &A,
+    s: &A::Scalar,
+    y: &Y,
+    g: &A::Adj,
+) -> A::Scalar {
+    let yg = y.inner(g);
+    match (x.as_scalar(), y.as_scalar()) {
+        (Some(x), Some(y)) if x == nalgebra::one::<A::Scalar>() => -(yg * y),
+        _ => -yg / *s,
+    }
 }

@@ -95,16 +95,16 @@ where
         return (y, core::array::from_fn(|_| OMatrix::zeros_generic(r, c)));
     }
     if N == 1 {
-        // The partial is collected while the entries are mapped in place.
-        let d = OMatrix::from_iterator_generic(
-            r,
-            c,
-            y.iter_mut().map(|v| {
-                let (fv, dv) = f(*v);
-                *v = fv;
-                dv.first().copied().unwrap_or_else(nalgebra::zero)
-            }),
-        );
+        // The partial is written as the entries are mapped in place (both column-major).
+        let ys = y.as_mut_slice();
+        let mut k = 0;
+        let d = OMatrix::from_fn_generic(r, c, |_, _| {
+            let v = &mut ys[k];
+            k += 1;
+            let (fv, dv) = f(*v);
+            *v = fv;
+            dv.first().copied().unwrap_or_else(nalgebra::zero)
+        });
         let mut d = Some(d);
         return (y, core::array::from_fn(|_| d.take().unwrap_or_else(|| OMatrix::zeros_generic(r, c))));
     }
