@@ -106,27 +106,15 @@ fn network_hand(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> (f64, D
     (value, tr_mul_fast(x, &g))
 }
 
-/// dD = −2(X − DR)Rᵀ, dR = −2Dᵀ(X − DR). The product DR is turned into −2(X − DR) in place, in
-/// the same pass that accumulates ‖X − DR‖² (four partial sums, so the pass vectorises).
+/// dD = −2(X − DR)Rᵀ, dR = −2Dᵀ(X − DR). The product DR is turned into E = 2(DR − X) in place.
+/// (nalgebra's vectorised `-=`, `norm_squared` and `*=` measured faster here than one fused
+/// hand-unrolled pass that accumulates the value and scales together: 15 µs against 19 µs at
+/// 64×128, 2.83 ms against 2.91 ms at 512×1024.)
 fn dictionary_hand(x: &DMatrix<f64>, d: &DMatrix<f64>, r: &DMatrix<f64>) -> (f64, DMatrix<f64>, DMatrix<f64>) {
     let mut e = d * r;
-    let mut acc = [0.0f64; 4];
-    let (es, xs) = (e.as_mut_slice(), x.as_slice());
-    let mut e_chunks = es.chunks_exact_mut(4);
-    let mut x_chunks = xs.chunks_exact(4);
-    for (ec, xc) in (&mut e_chunks).zip(&mut x_chunks) {
-        for i in 0..4 {
-            let r = xc[i] - ec[i];
-            acc[i] += r * r;
-            ec[i] = -2.0 * r;
-        }
-    }
-    for (ev, xv) in e_chunks.into_remainder().iter_mut().zip(x_chunks.remainder()) {
-        let r = xv - *ev;
-        acc[0] += r * r;
-        *ev = -2.0 * r;
-    }
-    let value = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    e -= x;
+    let value = e.norm_squared();
+    e *= 2.0;
     let dd = mul_tr_fast(&e, r);
     let dr = tr_mul_fast(d, &e);
     (value, dd, dr)
