@@ -531,3 +531,23 @@ fn scalar_quotients() {
         assert!((ds - (-x / (s * s) - 2.0 / (s * s) - 1.0 / (s * s * x))).abs() < 1e-12);
     }
 }
+
+/// Negations whose adjoints are kept negated: as the result, and read twice.
+/// f(X) = −(‖N‖² + Σ N) with N = −X⊙X:  ∂f/∂X = −(2N + 1) ⊙ (−2X) = 2X ⊙ (1 − 2X⊙X)
+#[differentiate]
+fn negations(x: &DMatrix<f64>) -> f64 {
+    let n = -x.component_mul(x);
+    -(n.norm_squared() + n.sum())
+}
+
+#[test]
+fn negated_adjoints() {
+    for &(r, c) in SHAPES {
+        let x = mat(r, c, 11);
+        let (value, dx) = negations_grad(&x);
+        assert_eq!(value, negations(&x));
+        let want = x.map(|v| 2.0 * v * (1.0 - 2.0 * v * v));
+        assert_close(&dx, &want, 1e-12);
+        assert_fd(negations, &x, &dx, 1e-6);
+    }
+}
