@@ -16,7 +16,7 @@ import re
 import sys
 
 FUNCTIONS = ("generated", "hand", "forward")
-FAMILIES = ("network", "dictionary")
+FAMILIES = ("network", "dictionary", "mlp", "gaussian", "pose")
 
 
 def load(criterion_dir):

@@ -595,3 +595,32 @@ fn views_indexed_by_the_loop_variable() {
         assert_close(&dp, &(2.0 * (&p - &q)), 1e-12);
     }
 }
+
+/// Values defined before a loop and read by rules inside it and after it: the adjoint of a
+/// sum's term accumulates over iterations, and no rule moves a value another still reads.
+/// f = Σ_k ‖a + y‖² + ‖a‖² + Σ_k ⟨a, a⟩ with a = 2x, n iterations:
+/// ∂f/∂x = 2·[2n(a + y) + 2a + 2n·a].
+#[differentiate(wrt(x))]
+fn values_across_a_loop(x: &DVector<f64>, y: &DVector<f64>, n: usize) -> f64 {
+    let a = x * 2.0;
+    let mut acc = 0.0;
+    for _ in 0..n {
+        let s = &a + y;
+        acc += s.norm_squared() + a.dot(&a);
+    }
+    let z = a.norm_squared();
+    z + acc
+}
+
+#[test]
+fn values_read_inside_and_after_a_loop() {
+    let (x, y) = (DVector::from_vec(vec![0.5, -1.0, 0.25]), DVector::from_vec(vec![0.1, 0.2, -0.3]));
+    for n in [0, 1, 3] {
+        let (v, dx) = values_across_a_loop_grad(&x, &y, n);
+        assert!((v - values_across_a_loop(&x, &y, n)).abs() < 1e-12);
+        let a = &x * 2.0;
+        let k = n as f64;
+        let want = 2.0 * (2.0 * k * (&a + &y) + 2.0 * &a + 2.0 * k * &a);
+        assert_close(&dx, &want, 1e-12);
+    }
+}

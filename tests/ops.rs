@@ -410,3 +410,144 @@ fn f32_scalar_and_static_vector() {
     assert!((ds - 3.0).abs() < 1e-6);
     assert!((dv - v * (0.25 / 3.0)).norm() < 1e-6);
 }
+
+// ---------------------------------------------------------------- products on the fast kernel
+
+/// f(A, B) = ⟨W₁, A B⟩ + ⟨W₂, A C⟩ + ⟨W₃, D B⟩ (W, C, D constant)
+/// ∂f/∂A = W₁ Bᵀ + W₂ Cᵀ,  ∂f/∂B = Aᵀ W₁ + Dᵀ W₃
+/// The first contribution to each adjoint starts it, the second accumulates into it (gemm with
+/// β = 1): both paths of both transposed products.
+#[differentiate(wrt(a, b))]
+fn products(
+    a: &DMatrix<f64>,
+    b: &DMatrix<f64>,
+    c: &DMatrix<f64>,
+    d: &DMatrix<f64>,
+    w1: &DMatrix<f64>,
+    w2: &DMatrix<f64>,
+    w3: &DMatrix<f64>,
+) -> f64 {
+    (a * b).dot(w1) + (a * c).dot(w2) + (d * b).dot(w3)
+}
+
+#[differentiate(wrt(a, b))]
+fn products32(a: &DMatrix<f32>, b: &DMatrix<f32>, w: &DMatrix<f32>) -> f32 {
+    (a * b).dot(w)
+}
+
+/// Transposed products take nalgebra's fast kernel through strided views only when every
+/// dimension exceeds 5 (below, `gemm` would run `axpy` on a strided view, which is out of
+/// bounds in nalgebra 0.35): shapes on both sides of the limit, in every position.
+#[test]
+fn products_on_both_sides_of_the_fast_kernel_limit() {
+    for (m, k, n) in
+        [(5, 5, 5), (6, 6, 6), (5, 6, 7), (6, 5, 7), (7, 6, 5), (6, 7, 5), (9, 6, 8), (1, 6, 6), (40, 33, 17)]
+    {
+        let (a, b) = (mat(m, k, 1), mat(k, n, 2));
+        let (c, d) = (mat(k, 3, 3), mat(4, k, 4));
+        let (w1, w2, w3) = (mat(m, n, 5), mat(m, 3, 6), mat(4, n, 7));
+        let (value, da, db) = products_grad(&a, &b, &c, &d, &w1, &w2, &w3);
+        assert_eq!(value, products(&a, &b, &c, &d, &w1, &w2, &w3));
+        assert_close(&da, &(&w1 * b.transpose() + &w2 * c.transpose()), 1e-12);
+        assert_close(&db, &(a.transpose() * &w1 + d.transpose() * &w3), 1e-12);
+
+        let f = |a: &DMatrix<f64>| a.map(|v| v as f32);
+        let (a32, b32, w32) = (f(&a), f(&b), f(&w1));
+        let (_, da32, db32) = products32_grad(&a32, &b32, &w32);
+        assert!((da32 - &w32 * b32.transpose()).norm() <= 1e-4 * (1.0 + w32.norm() * b32.norm()));
+        assert!((db32 - a32.transpose() * &w32).norm() <= 1e-4 * (1.0 + w32.norm() * a32.norm()));
+    }
+}
+
+// ---------------------------------------------------------------- values moved into rules
+
+/// Every rule that takes a dead value or the last use of an adjoint by value, fed temporaries
+/// that die there: f(X, Y) = ‖X + Y‖² + ‖2X‖ + Σ(X ⊙ Y) + ⟨X − Y, X + Y⟩ − ‖−(X ⊙ X)‖² + Σ(−Y)
+/// ∂f/∂X = 2(X + Y) + 2X/‖X‖ + Y + 2X − 4 X³ (entrywise cube)
+/// ∂f/∂Y = 2(X + Y) + X − 2Y − 1
+#[differentiate]
+fn moved(x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    let s = x + y;
+    let n = (x * 2.0).norm();
+    let p = x.component_mul(y).sum();
+    let d = (x - y).dot(&(x + y));
+    let q = -x.component_mul(x);
+    s.norm_squared() + n + p + d - q.norm_squared() + (-y).sum()
+}
+
+#[test]
+fn rules_reuse_dead_values() {
+    for &(r, c) in SHAPES {
+        let (x, y) = (mat(r, c, 8), mat(r, c, 9));
+        let (value, dx, dy) = moved_grad(&x, &y);
+        assert_eq!(value, moved(&x, &y));
+        let cube = x.map(|v| v * v * v);
+        let want_x = 2.0 * (&x + &y) + &x * (2.0 / x.norm()) + &y + 2.0 * &x - 4.0 * cube;
+        let want_y = 2.0 * (&x + &y) + &x - 2.0 * &y - DMatrix::from_element(r, c, 1.0);
+        assert_close(&dx, &want_x, 1e-12);
+        assert_close(&dy, &want_y, 1e-12);
+        assert_fd(|x| moved(x, &y), &x, &dx, 1e-6);
+    }
+}
+
+/// Terms of sums whose adjoints borrow the sum's (nested sums, a difference):
+/// f(A) = ‖(2A + A⊙A) + sin A‖² − Σ(3A − A⊙A)
+/// ∂f/∂A = 2S ⊙ (2 + 2A + cos A) − (3 − 2A), S = 2A + A⊙A + sin A
+#[differentiate]
+fn terms(a: &DMatrix<f64>) -> f64 {
+    let s = (a * 2.0 + a.component_mul(a)) + a.map(|v| v.sin());
+    let t = a * 3.0 - a.component_mul(a);
+    s.norm_squared() - t.sum()
+}
+
+#[test]
+fn terms_of_sums_share_the_adjoint() {
+    for &(r, c) in SHAPES {
+        let a = mat(r, c, 10);
+        let (value, da) = terms_grad(&a);
+        assert_eq!(value, terms(&a));
+        let s = &a * 2.0 + a.component_mul(&a) + a.map(f64::sin);
+        let factor = a.map(|v| 2.0 + 2.0 * v + v.cos());
+        let want = 2.0 * s.component_mul(&factor) - a.map(|v| 3.0 - 2.0 * v);
+        assert_close(&da, &want, 1e-12);
+        assert_fd(terms, &a, &da, 1e-6);
+    }
+}
+
+/// Scalar quotients, with numerator 1 (the reciprocal form, differentiated from its value) and
+/// others: f(x, s) = x/s + 2/s + 1/(s x)
+/// ∂f/∂x = 1/s − 1/(s x²),  ∂f/∂s = −x/s² − 2/s² − 1/(s² x)
+#[differentiate]
+fn quotients(x: f64, s: f64) -> f64 {
+    x / s + 2.0 / s + 1.0 / (s * x)
+}
+
+#[test]
+fn scalar_quotients() {
+    for (x, s) in [(0.7, 1.3), (-2.0, 0.5), (3.0, -4.0)] {
+        let (value, dx, ds) = quotients_grad(x, s);
+        assert_eq!(value, quotients(x, s));
+        assert!((dx - (1.0 / s - 1.0 / (s * x * x))).abs() < 1e-12);
+        assert!((ds - (-x / (s * s) - 2.0 / (s * s) - 1.0 / (s * s * x))).abs() < 1e-12);
+    }
+}
+
+/// Negations whose adjoints are kept negated: as the result, and read twice.
+/// f(X) = −(‖N‖² + Σ N) with N = −X⊙X:  ∂f/∂X = −(2N + 1) ⊙ (−2X) = 2X ⊙ (1 − 2X⊙X)
+#[differentiate]
+fn negations(x: &DMatrix<f64>) -> f64 {
+    let n = -x.component_mul(x);
+    -(n.norm_squared() + n.sum())
+}
+
+#[test]
+fn negated_adjoints() {
+    for &(r, c) in SHAPES {
+        let x = mat(r, c, 11);
+        let (value, dx) = negations_grad(&x);
+        assert_eq!(value, negations(&x));
+        let want = x.map(|v| 2.0 * v * (1.0 - 2.0 * v * v));
+        assert_close(&dx, &want, 1e-12);
+        assert_fd(negations, &x, &dx, 1e-6);
+    }
+}

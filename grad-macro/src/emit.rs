@@ -16,11 +16,15 @@
 //!     let z_2 = by_ref(x) * by_ref(w);
 //!     let t_3 = by_ref(&z_2).norm_squared();
 //!     let d_t_3 = init(one::<f64>());
-//!     let d_z_2 = init(norm_squared_adj(&z_2, &d_t_3));
+//!     let d_z_2 = init(norm_squared_adj(z_2, d_t_3));
 //!     let d_w = init(mul_rhs(x, w, &d_z_2));
 //!     (t_3, d_w)
 //! }
 //! ```
+//! Buffers are reused where the maths allows: a forward value that the reverse sweep reads last
+//! in a rule that can compute in its buffer (`symbol::takes_owned`) is moved there, as is the
+//! adjoint at its last use (`2 z` above is computed in `z`'s buffer); the terms of a sum borrow
+//! its adjoint; the adjoint of `-x` or `c - x` is kept negated so that the sign costs no pass.
 
 use std::cell::RefCell;
 
@@ -31,7 +35,7 @@ use crate::check::Signature;
 use crate::ir::{Body, Branch, Closure, Head, Kind, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::reverse::{self, Plan};
-use crate::symbol::{Adj, Fwd, Rule};
+use crate::symbol::{self, Adj, Fwd, Rule};
 
 /// The parts of `<name>_pullback`: the forward pass, the reverse sweep, the value and the
 /// gradients of `wrt`.
@@ -207,7 +211,8 @@ impl Emitter<'_> {
             Op::Opaque { tokens, .. } => tokens.clone(),
             Op::Map { input, closure } => {
                 if plan.participates(self.values, node.out) {
-                    return self.forward_map_d(node, *input, closure);
+                    let move_input = reverse::movable(self.values, plan, ret, &[*input], 0, at);
+                    return self.forward_map_d(node, *input, closure, move_input);
                 }
                 let x = self.operand(*input, false, span);
                 let p = self.ident(closure.param);
@@ -657,12 +662,12 @@ impl Emitter<'_> {
             .collect()
     }
 
-    fn forward_map_d(&self, node: &Node, input: ValueId, closure: &Closure) -> TokenStream {
+    fn forward_map_d(&self, node: &Node, input: ValueId, closure: &Closure, move_input: bool) -> TokenStream {
         let partials = self.map_partials(node, closure);
         let inner: Vec<ValueId> = partials.iter().map(|(i, _)| *i).collect();
         let names = partials.iter().map(|(_, n)| n);
         let (out, p, span) = (self.ident(node.out), self.ident(closure.param), node.span);
-        let x = self.operand(input, false, span);
+        let x = self.operand(input, move_input, span);
         let (code, y, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
         quote_spanned! {span=>
             let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });
@@ -672,6 +677,10 @@ impl Emitter<'_> {
     /// Adds `contrib` to the adjoint of `target`: the first contribution starts it.
     fn accumulate(&self, target: ValueId, contrib: TokenStream, plan: &Plan, born: &mut [bool]) -> TokenStream {
         let d = self.adj(target);
+        let contrib = match plan.negated[target] {
+            true => quote!(::matgrad::__private::Neg(#contrib)),
+            false => contrib,
+        };
         if born[target] {
             return quote!(::matgrad::__private::add_to(&mut #d, #contrib););
         }
@@ -685,6 +694,8 @@ impl Emitter<'_> {
             return TokenStream::new();
         }
         let g = self.adj(node.out);
+        // Ḡ as a reference (it already is one when it aliases the adjoint of a sum).
+        let g_ref = if plan.alias[node.out] { quote!(#g) } else { quote!(&#g) };
         let span = node.span;
         let mut code = TokenStream::new();
         match &node.op {
@@ -698,6 +709,10 @@ impl Emitter<'_> {
                 // Rules first, then the pass-through contributions; the last of those moves Ḡ.
                 let passes = active.iter().filter(|&&(k, _)| matches!(rule.adj[k], Adj::Pass | Adj::PassNeg)).count();
                 let mut passes_left = passes;
+                let mut rules_left = active.len() - passes;
+                // Terms of a sum that receive nothing else borrow Ḡ; then nothing moves it.
+                let aliased = active.iter().any(|&(k, a)| rule.adj[k] == Adj::Pass && passes > 1 && plan.alias[a]);
+                let movable_g = !aliased && !plan.alias[node.out];
                 let ordered = active
                     .iter()
                     .filter(|&&(k, _)| matches!(rule.adj[k], Adj::Rule(_)))
@@ -705,20 +720,36 @@ impl Emitter<'_> {
                 for &(k, arg) in ordered {
                     let contrib = match rule.adj[k] {
                         Adj::Rule(f) => {
-                            let f = Ident::new(f, span);
+                            // The last rule reading the values may take the dead ones by value.
+                            rules_left -= 1;
+                            let owning = rules_left == 0 && symbol::takes_owned(f);
+                            let pass = |v: ValueId| match owning && reverse::owned_in_reverse(plan, node.out, args, v) {
+                                true => self.ident(v).to_token_stream(),
+                                false => self.reference(v),
+                            };
                             // (an `expect` message, past the rule's operands, is not passed)
-                            let refs = args.iter().take(rule.adj.len()).map(|&a| self.reference(a));
+                            let refs = args.iter().take(rule.adj.len()).map(|&a| pass(a));
                             let out = rule.needs_out.then(|| {
-                                let r = self.reference(node.out);
+                                let r = pass(node.out);
                                 quote!(#r,)
                             });
-                            quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out &#g))
+                            let g = if owning && passes == 0 { quote!(#g) } else { g_ref.clone() };
+                            let f = Ident::new(f, span);
+                            quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #g))
+                        }
+                        Adj::Pass if aliased && plan.alias[arg] => {
+                            born[arg] = true;
+                            let d = self.adj(arg);
+                            code.extend(quote!(let #d = #g_ref;));
+                            continue;
                         }
                         Adj::Pass | Adj::PassNeg => {
                             passes_left -= 1;
-                            let flow =
-                                if passes_left == 0 { quote!(#g) } else { quote!(::matgrad::__private::shared(&#g)) };
-                            if rule.adj[k] == Adj::PassNeg {
+                            let flow = match passes_left == 0 && movable_g {
+                                true => quote!(#g),
+                                false => quote!(::matgrad::__private::shared(#g_ref)),
+                            };
+                            if rule.adj[k] == Adj::PassNeg && !plan.negated[node.out] {
                                 quote!(::matgrad::__private::Neg(#flow))
                             } else {
                                 flow
@@ -730,13 +761,19 @@ impl Emitter<'_> {
                 }
             }
             Op::Map { input, closure } => {
-                for (inner, d) in self.map_partials(node, closure) {
+                // The captures' partials first, so that the entry's, last, moves Ḡ; each stored
+                // derivative is read once, and moved.
+                let mut partials = self.map_partials(node, closure);
+                partials.rotate_left(usize::from(self.values[closure.param].active));
+                let n = partials.len();
+                for (i, (inner, d)) in partials.into_iter().enumerate() {
                     let (target, contrib) = if inner == closure.param {
-                        (*input, quote_spanned!(span=> ::matgrad::__private::map_adj(&#d, &#g)))
+                        let g = if i + 1 == n { quote!(#g) } else { g_ref.clone() };
+                        (*input, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g)))
                     } else {
                         (
                             crate::ir::outer_of(self.values, inner),
-                            quote_spanned!(span=> ::matgrad::__private::map_capture_adj(&#d, &#g)),
+                            quote_spanned!(span=> ::matgrad::__private::map_capture_adj(&#d, #g_ref)),
                         )
                     };
                     code.extend(self.accumulate(target, contrib, plan, born));
@@ -757,7 +794,12 @@ impl Emitter<'_> {
                         false => quote!(_),
                     })
                     .collect();
-                code.extend(quote_spanned!(span=> let (#(#gs,)*) = #f(#(#argv,)* #value, #g);));
+                // The adjoint of a sum's term is the sum's, borrowed: the pullback takes its own.
+                let g_owned = match plan.alias[node.out] {
+                    true => quote!(::core::clone::Clone::clone(#g)),
+                    false => quote!(#g),
+                };
+                code.extend(quote_spanned!(span=> let (#(#gs,)*) = #f(#(#argv,)* #value, #g_owned);));
                 for (k, &a) in args.iter().enumerate() {
                     if self.values[a].active {
                         let gk = &gs[k];

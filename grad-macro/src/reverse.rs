@@ -26,7 +26,21 @@ pub struct Plan {
     pub read: Vec<bool>,
     /// The body that defines each value.
     pub def: Vec<usize>,
+    /// For a forward value the reverse sweep reads: the node (by its output) whose adjoint rules
+    /// read it last, where it may be moved into the rule (never a parameter or the result).
+    /// [`BLOCKED`] when the last reader is something else (a call's pullback, a rule in a
+    /// branch or loop the value is defined outside of, the zeros an adjoint starts from).
+    pub last_reader: Vec<Option<ValueId>>,
+    /// The value's adjoint is kept negated (`d_v = −v̄`): it comes from `-x` or `c - x` with a
+    /// constant `c`, so the sign folds into the contributions to it instead of costing a pass.
+    pub negated: Vec<bool>,
+    /// The value's adjoint is a reference to the adjoint of the sum it is one of several terms
+    /// of (`a + b`): it receives nothing else, so the sum's adjoint is not copied for it.
+    pub alias: Vec<bool>,
 }
+
+/// A last reader that may not move the value.
+pub const BLOCKED: ValueId = usize::MAX;
 
 impl Plan {
     /// Whether value `v` takes part in the reverse sweep.
@@ -114,6 +128,9 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         last_use: vec![None; n],
         read: vec![false; n],
         def: vec![body.key(); n],
+        last_reader: vec![None; n],
+        negated: vec![false; n],
+        alias: vec![false; n],
     };
     define(body, &mut p.def);
     if let Some(ret) = body.ret {
@@ -124,13 +141,34 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         }
     }
     while mark_useful(values, body, &mut p) {}
-    count(values, body, &mut p);
+    let mut terms = Vec::new();
+    count(values, body, &mut p, &mut terms);
     last_uses(values, body, &mut p);
     keep_viewed(body, &mut p);
+    // A term's adjoint can be the sum's, borrowed, when the sum's is all it receives and the
+    // two live in the same body (a term defined outside a loop accumulates over iterations).
+    for (v, sum) in terms {
+        p.alias[v] = p.contribs[v] == 1 && !p.negated[v] && p.def[v] == p.def[sum] && Some(v) != body.ret;
+    }
     for v in 0..n {
         p.read[v] |= p.rev_needed[v];
+        if !matches!(values[v].kind, Kind::Node) || Some(v) == body.ret {
+            p.last_reader[v] = None;
+        }
     }
     p
+}
+
+/// Whether the reverse rule of node `out` (operands `args`) may take `v` by value: it is `v`'s
+/// last reader and reads it once.
+pub fn owned_in_reverse(plan: &Plan, out: ValueId, args: &[ValueId], v: ValueId) -> bool {
+    plan.last_reader[v] == Some(out) && args.iter().filter(|&&a| a == v).count() <= 1
+}
+
+/// Records that the reverse pass reads `v` where it may not move it.
+fn read_blocked(p: &mut Plan, v: ValueId) {
+    p.rev_needed[v] = true;
+    p.last_reader[v] = Some(BLOCKED);
 }
 
 /// A view borrows its receiver: the receiver is not moved before the view's last use, nor at
@@ -216,8 +254,10 @@ fn mark_useful(values: &[Value], body: &Body, p: &mut Plan) -> bool {
     changed
 }
 
-/// Counts contributions and marks what the reverse pass reads.
-fn count(values: &[Value], body: &Body, p: &mut Plan) {
+/// Counts contributions and marks what the reverse pass reads (visiting statements last to
+/// first, as the reverse sweep runs them, so that the last reader recorded is the sweep's last).
+/// `terms` collects the terms of sums, with the sum.
+fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, ValueId)>) {
     for stmt in body.stmts.iter().rev() {
         match stmt {
             Stmt::Node(node) => {
@@ -229,19 +269,30 @@ fn count(values: &[Value], body: &Body, p: &mut Plan) {
                 }
                 match &node.op {
                     Op::Rule { rule, args } => {
-                        let reads_values =
-                            args.iter().zip(rule.adj).any(|(&a, adj)| values[a].active && matches!(adj, Adj::Rule(_)));
-                        if reads_values {
-                            args.iter().for_each(|&a| p.rev_needed[a] = true);
-                            if rule.needs_out {
-                                p.rev_needed[node.out] = true;
+                        let active: Vec<(ValueId, Adj)> = args
+                            .iter()
+                            .zip(rule.adj)
+                            .filter(|(&a, adj)| values[a].active && **adj != Adj::Constant)
+                            .map(|(&a, &adj)| (a, adj))
+                            .collect();
+                        p.negated[node.out] = !active.is_empty() && active.iter().all(|&(_, adj)| adj == Adj::PassNeg);
+                        let passed: Vec<ValueId> =
+                            active.iter().filter(|&&(_, adj)| adj == Adj::Pass).map(|&(a, _)| a).collect();
+                        if passed.len() > 1 && node_out_only(values, body, &passed) {
+                            terms.extend(passed.iter().map(|&a| (a, node.out)));
+                        }
+                        if active.iter().any(|&(_, adj)| matches!(adj, Adj::Rule(_))) {
+                            let read = args.iter().take(rule.adj.len()).chain(rule.needs_out.then_some(&node.out));
+                            for &a in read {
+                                p.rev_needed[a] = true;
+                                p.last_reader[a] = Some(if p.def[a] == p.def[node.out] { node.out } else { BLOCKED });
                             }
                         }
                     }
                     // The callee's pullback reads the arguments and the value.
                     Op::Call { args, .. } => {
-                        args.iter().for_each(|&a| p.rev_needed[a] = true);
-                        p.rev_needed[node.out] = true;
+                        args.iter().for_each(|&a| read_blocked(p, a));
+                        read_blocked(p, node.out);
                     }
                     Op::Map { .. } | Op::Opaque { .. } => {}
                 }
@@ -261,11 +312,11 @@ fn count(values: &[Value], body: &Body, p: &mut Plan) {
                     }
                 }
                 for arm in &b.arms {
-                    count(values, &arm.body, p);
+                    count(values, &arm.body, p, terms);
                 }
                 p.rev_needed[b.tape] = true;
                 for t in p.outer_targets(values, stmt) {
-                    p.rev_needed[t] = true;
+                    read_blocked(p, t);
                 }
             }
             Stmt::Loop(l) => {
@@ -280,11 +331,11 @@ fn count(values: &[Value], body: &Body, p: &mut Plan) {
                         // Without an adjoint after the loop, the carried one starts at zeros
                         // of its shape.
                         if !p.participates(values, c.out) {
-                            p.rev_needed[c.out] = true;
+                            read_blocked(p, c.out);
                         }
                     }
                 }
-                count(values, &l.body, p);
+                count(values, &l.body, p, terms);
                 for c in &l.carried {
                     if p.participates(values, c.inner) && values[c.before].active {
                         p.contribs[c.before] += 1;
@@ -292,11 +343,21 @@ fn count(values: &[Value], body: &Body, p: &mut Plan) {
                 }
                 p.rev_needed[l.tape] = true;
                 for t in p.outer_targets(values, stmt) {
-                    p.rev_needed[t] = true;
+                    read_blocked(p, t);
                 }
             }
         }
     }
+}
+
+/// Whether every value of `vs` is the output of a node of `body` (not a parameter, a pattern's
+/// binding, a loop's carried value or a branch's output, whose adjoints region code assigns).
+fn node_out_only(values: &[Value], body: &Body, vs: &[ValueId]) -> bool {
+    vs.iter().all(|&v| matches!(values[v].kind, Kind::Node) && body_nodes(body).any(|out| out == v))
+}
+
+fn body_nodes(body: &Body) -> impl Iterator<Item = ValueId> + '_ {
+    body.stmts.iter().filter_map(|s| if let Stmt::Node(n) = s { Some(n.out) } else { None })
 }
 
 fn last_uses(values: &[Value], body: &Body, p: &mut Plan) {

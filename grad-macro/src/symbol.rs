@@ -70,9 +70,20 @@ use Adj::{Constant, Pass, PassNeg, Rule as R};
 pub static ADD: Rule = rule!("+", Fwd::Add, [Pass, Pass], false);
 pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false);
 pub static MUL: Rule = rule!("*", Fwd::Mul, [R("mul_lhs"), R("mul_rhs")], false);
-pub static DIV: Rule = rule!("/", Fwd::Div, [R("div_lhs"), R("div_rhs")], false);
+pub static DIV: Rule = rule!("/", Fwd::Div, [R("div_lhs"), R("div_rhs")], true);
 pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false);
 pub static INDEX: Rule = rule!("index", Fwd::Index, [R("index_adj"), Constant], false);
+
+/// Adjoint functions that take every argument (the op's inputs, its output, `ḡ`) by reference or
+/// by value: generated code moves a value into them at its last use, and they compute their
+/// contribution in its buffer instead of allocating.
+const OWNING_ADJ: &[&str] =
+    &["norm_squared_adj", "norm_adj", "dot_lhs", "dot_rhs", "sum_adj", "component_mul_lhs", "component_mul_rhs"];
+
+/// Whether the adjoint function `f` accepts its arguments by value (see [`OWNING_ADJ`]).
+pub fn takes_owned(f: &str) -> bool {
+    OWNING_ADJ.contains(&f)
+}
 
 /// Methods on matrices (and `scale`/`add_scalar` on a matrix and a scalar), by name; the arity
 /// counts the arguments after the receiver.

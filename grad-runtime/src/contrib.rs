@@ -19,6 +19,13 @@ pub trait Contrib: Sized {
     fn sub_from(self, acc: &mut Self::Adj) {
         acc.sub_assign_ref(&self.init());
     }
+    /// The negated contribution as a new adjoint. Contributions that scale something override
+    /// it to fold the sign into the scaling (one pass instead of two).
+    fn init_neg(self) -> Self::Adj {
+        let mut a = self.init();
+        a.neg_in_place();
+        a
+    }
 }
 
 impl<A: Adjoint> Contrib for A {
@@ -63,9 +70,7 @@ impl<C: Contrib> Contrib for Neg<C> {
     type Adj = C::Adj;
     #[inline(always)]
     fn init(self) -> C::Adj {
-        let mut a = self.0.init();
-        a.neg_in_place();
-        a
+        self.0.init_neg()
     }
     #[inline(always)]
     fn add_to(self, acc: &mut C::Adj) {
@@ -74,6 +79,10 @@ impl<C: Contrib> Contrib for Neg<C> {
     #[inline(always)]
     fn sub_from(self, acc: &mut C::Adj) {
         self.0.add_to(acc);
+    }
+    #[inline(always)]
+    fn init_neg(self) -> C::Adj {
+        self.0.init()
     }
 }
 

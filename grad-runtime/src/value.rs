@@ -29,6 +29,8 @@ pub trait Value {
     fn zeros_adj(&self) -> Self::Adj;
     /// The Frobenius inner product `⟨self, adj⟩` (a product for scalars).
     fn inner(&self, adj: &Self::Adj) -> Self::Scalar;
+    /// The value itself if it is a scalar.
+    fn as_scalar(&self) -> Option<Self::Scalar>;
 }
 
 impl<T: Real> Value for T {
@@ -39,6 +41,10 @@ impl<T: Real> Value for T {
     }
     fn inner(&self, adj: &T) -> T {
         *self * *adj
+    }
+    #[inline(always)]
+    fn as_scalar(&self) -> Option<T> {
+        Some(*self)
     }
 }
 
@@ -54,6 +60,10 @@ where
     }
     fn inner(&self, adj: &OMatrix<T, R, C>) -> T {
         self.zip_fold(adj, nalgebra::zero::<T>(), |acc, a, b| acc + a * b)
+    }
+    #[inline(always)]
+    fn as_scalar(&self) -> Option<T> {
+        None
     }
 }
 
@@ -185,6 +195,9 @@ where
         let l = self.l();
         (&l * l.transpose()).inner(adj)
     }
+    fn as_scalar(&self) -> Option<T> {
+        None
+    }
 }
 
 impl<T: Real, D: nalgebra::DimMin<D, Output = D>> Value for nalgebra::LU<T, D, D>
@@ -202,6 +215,9 @@ where
         let mut a = self.l() * self.u();
         self.p().inv_permute_rows(&mut a);
         a.inner(adj)
+    }
+    fn as_scalar(&self) -> Option<T> {
+        None
     }
 }
 
@@ -273,4 +289,135 @@ where
 #[inline(always)]
 pub fn take<V: Receiver + ?Sized>(v: &V) -> V::Taken<'_> {
     v.take()
+}
+
+/// A matrix a rule reads: borrowed (`&M`, any storage), or owned when generated code passes it
+/// at its last use, so that the rule can write its result into the matrix's buffer instead of
+/// allocating a new one.
+pub trait MatArg: Sized {
+    /// The scalar type.
+    type T: Real;
+    /// The number of rows.
+    type R: Dim;
+    /// The number of columns.
+    type C: Dim;
+    /// The storage.
+    type S: Storage<Self::T, Self::R, Self::C>;
+    /// Whether the argument is owned (its buffer can be reused).
+    const OWNED: bool;
+    /// The matrix.
+    fn mat(&self) -> &Matrix<Self::T, Self::R, Self::C, Self::S>;
+    /// The matrix as an owned one: moved when owned, copied when borrowed.
+    fn into_mat(self) -> OMatrix<Self::T, Self::R, Self::C>
+    where
+        DefaultAllocator: Allocator<Self::R, Self::C>;
+    /// `f(x)` entrywise, into the argument's buffer when it is owned.
+    fn map_into(self, f: impl FnMut(Self::T) -> Self::T) -> OMatrix<Self::T, Self::R, Self::C>
+    where
+        DefaultAllocator: Allocator<Self::R, Self::C>;
+    /// `f(x, y)` entrywise, into the argument's buffer when it is owned.
+    fn zip_into<S2: Storage<Self::T, Self::R, Self::C>>(
+        self,
+        y: &Matrix<Self::T, Self::R, Self::C, S2>,
+        f: impl FnMut(Self::T, Self::T) -> Self::T,
+    ) -> OMatrix<Self::T, Self::R, Self::C>
+    where
+        DefaultAllocator: Allocator<Self::R, Self::C>;
+}
+
+/// Borrowed: computed into a new matrix.
+impl<X: MatArg> MatArg for &X {
+    type T = X::T;
+    type R = X::R;
+    type C = X::C;
+    type S = X::S;
+    const OWNED: bool = false;
+    #[inline(always)]
+    fn mat(&self) -> &Matrix<X::T, X::R, X::C, X::S> {
+        (**self).mat()
+    }
+    #[inline]
+    fn into_mat(self) -> OMatrix<X::T, X::R, X::C>
+    where
+        DefaultAllocator: Allocator<X::R, X::C>,
+    {
+        self.mat().clone_owned()
+    }
+    #[inline]
+    fn map_into(self, f: impl FnMut(X::T) -> X::T) -> OMatrix<X::T, X::R, X::C>
+    where
+        DefaultAllocator: Allocator<X::R, X::C>,
+    {
+        self.mat().map(f)
+    }
+    #[inline]
+    fn zip_into<S2: Storage<X::T, X::R, X::C>>(
+        self,
+        y: &Matrix<X::T, X::R, X::C, S2>,
+        f: impl FnMut(X::T, X::T) -> X::T,
+    ) -> OMatrix<X::T, X::R, X::C>
+    where
+        DefaultAllocator: Allocator<X::R, X::C>,
+    {
+        self.mat().zip_map(y, f)
+    }
+}
+
+/// Owned: computed in its buffer.
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> MatArg for Matrix<T, R, C, S> {
+    type T = T;
+    type R = R;
+    type C = C;
+    type S = S;
+    const OWNED: bool = true;
+    #[inline(always)]
+    fn mat(&self) -> &Matrix<T, R, C, S> {
+        self
+    }
+    #[inline]
+    fn into_mat(self) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        // A move for owned storage (the only kind generated code passes by value).
+        self.into_owned()
+    }
+    #[inline]
+    fn map_into(self, mut f: impl FnMut(T) -> T) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let mut m = self.into_owned();
+        m.apply(|v| *v = f(*v));
+        m
+    }
+    #[inline]
+    fn zip_into<S2: Storage<T, R, C>>(self, y: &Matrix<T, R, C, S2>, mut f: impl FnMut(T, T) -> T) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        let mut m = self.into_owned();
+        m.zip_apply(y, |v, w| *v = f(*v, w));
+        m
+    }
+}
+
+/// A scalar a rule reads, by value or by reference (generated code passes it either way).
+pub trait ScalarIn<T: Real>: Copy {
+    /// The scalar.
+    fn get(self) -> T;
+}
+
+impl<T: Real> ScalarIn<T> for T {
+    #[inline(always)]
+    fn get(self) -> T {
+        self
+    }
+}
+
+impl<T: Real> ScalarIn<T> for &T {
+    #[inline(always)]
+    fn get(self) -> T {
+        *self
+    }
 }

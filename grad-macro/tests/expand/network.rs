@@ -14,7 +14,7 @@ fn loss_vjp(
     let _ = loss;
     let z_3 = ::matgrad::__private::by_ref(x) * ::matgrad::__private::by_ref(w);
     let (a_11, [a_11_d0]) = ::matgrad::__private::map_d(
-        ::matgrad::__private::by_ref(&z_3),
+        z_3,
         |v_4| {
             let t_7 = -::matgrad::__private::by_ref(&v_4);
             let t_8 = ::matgrad::__private::exp(::matgrad::__private::by_ref(&t_7));
@@ -24,25 +24,27 @@ fn loss_vjp(
                 ::matgrad::__private::one_like(&v_4),
             );
             let d_t_9 = ::matgrad::__private::init(
-                ::matgrad::__private::div_rhs(&(1.0), &t_9, &d_t_10),
+                ::matgrad::__private::div_rhs(&(1.0), &t_9, &t_10, &d_t_10),
             );
             let d_t_8 = ::matgrad::__private::init(d_t_9);
             let d_t_7 = ::matgrad::__private::init(
-                ::matgrad::__private::exp_adj(&t_7, &t_8, &d_t_8),
+                ::matgrad::__private::Neg(
+                    ::matgrad::__private::exp_adj(&t_7, &t_8, &d_t_8),
+                ),
             );
-            let d_v_4 = ::matgrad::__private::init(::matgrad::__private::Neg(d_t_7));
-            (t_10, [d_v_4])
+            let d_v_4 = ::matgrad::__private::init(d_t_7);
+            (::core::clone::Clone::clone(&t_10), [d_v_4])
         },
     );
     let t_12 = a_11 - ::matgrad::__private::by_ref(y);
     let t_13 = ::matgrad::__private::by_ref(&t_12).norm_squared();
     let d_t_13 = ::matgrad::__private::init(adjoint);
     let d_t_12 = ::matgrad::__private::init(
-        ::matgrad::__private::norm_squared_adj(&t_12, &d_t_13),
+        ::matgrad::__private::norm_squared_adj(t_12, d_t_13),
     );
     let d_a_11 = ::matgrad::__private::init(d_t_12);
     let d_z_3 = ::matgrad::__private::init(
-        ::matgrad::__private::map_adj(&a_11_d0, &d_a_11),
+        ::matgrad::__private::map_adj(a_11_d0, d_a_11),
     );
     let d_w = ::matgrad::__private::init(::matgrad::__private::mul_rhs(x, w, &d_z_3));
     (t_13, d_w)

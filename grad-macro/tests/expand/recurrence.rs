@@ -35,7 +35,7 @@ fn rnn_vjp(
         let t_10 = ::matgrad::__private::by_ref(u) * ::matgrad::__private::by_ref(&t_9);
         let t_11 = t_7 + t_10;
         let (t_14, [t_14_d0]) = ::matgrad::__private::map_d(
-            ::matgrad::__private::by_ref(&t_11),
+            t_11,
             |v_12| {
                 let t_13 = ::matgrad::__private::tanh(
                     ::matgrad::__private::by_ref(&v_12),
@@ -55,7 +55,7 @@ fn rnn_vjp(
     let t_17 = ::matgrad::__private::by_ref(&h_15).norm_squared();
     let d_t_17 = ::matgrad::__private::init(adjoint);
     let d_h_15 = ::matgrad::__private::init(
-        ::matgrad::__private::norm_squared_adj(&h_15, &d_t_17),
+        ::matgrad::__private::norm_squared_adj(h_15, d_t_17),
     );
     let mut d_w = ::matgrad::__private::zero_like(w);
     let mut d_u = ::matgrad::__private::zero_like(u);
@@ -65,20 +65,20 @@ fn rnn_vjp(
         let (h_6, t_9, t_14_d0) = tape_16_item;
         let d_t_14 = ::matgrad::__private::init(d_h_15_carry);
         let d_t_11 = ::matgrad::__private::init(
-            ::matgrad::__private::map_adj(&t_14_d0, &d_t_14),
+            ::matgrad::__private::map_adj(t_14_d0, d_t_14),
         );
-        let d_t_7 = ::matgrad::__private::init(::matgrad::__private::shared(&d_t_11));
-        let d_t_10 = ::matgrad::__private::init(d_t_11);
+        let d_t_7 = &d_t_11;
+        let d_t_10 = &d_t_11;
         ::matgrad::__private::add_to(
             &mut d_u,
-            ::matgrad::__private::mul_lhs(u, &t_9, &d_t_10),
+            ::matgrad::__private::mul_lhs(u, &t_9, d_t_10),
         );
         ::matgrad::__private::add_to(
             &mut d_w,
-            ::matgrad::__private::mul_lhs(w, &h_6, &d_t_7),
+            ::matgrad::__private::mul_lhs(w, &h_6, d_t_7),
         );
         let d_h_6 = ::matgrad::__private::init(
-            ::matgrad::__private::mul_rhs(w, &h_6, &d_t_7),
+            ::matgrad::__private::mul_rhs(w, &h_6, d_t_7),
         );
         d_h_15_carry = d_h_6;
     }

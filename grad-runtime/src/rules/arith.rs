@@ -4,7 +4,7 @@
 //! it); `*` and `/` need the operand types, so they go through [`MulRule`] and [`DivRule`].
 
 use super::lazy::Axpy;
-use super::matmul::{MatMulNT, MatMulTN};
+use super::matmul::{GradMulT, TMulGrad};
 use crate::contrib::Contrib;
 use crate::value::{Real, Value};
 use nalgebra::allocator::Allocator;
@@ -115,26 +115,26 @@ where
     S1: Storage<T, R1, C1>,
     S2: Storage<T, C1, C2>,
     DefaultAllocator: Allocator<R1, C1> + Allocator<C1, C2> + Allocator<R1, C2>,
-    DefaultAllocator: Allocator<C2, C1> + Allocator<C1, R1>,
+    DefaultAllocator: Allocator<C2, C1> + Allocator<C1, R1> + Allocator<C2, R1>,
 {
     type G = OMatrix<T, R1, C2>;
     type Lhs<'a>
-        = MatMulNT<'a, T, R1, C2, nalgebra::Owned<T, R1, C2>, C1, S2>
+        = GradMulT<'a, T, R1, C2, nalgebra::Owned<T, R1, C2>, C1, S2>
     where
         Self: 'a,
         S2: 'a;
     type Rhs<'a>
-        = MatMulTN<'a, T, R1, C1, S1, C2, nalgebra::Owned<T, R1, C2>>
+        = TMulGrad<'a, T, R1, C1, S1, C2, nalgebra::Owned<T, R1, C2>>
     where
         Self: 'a,
         S2: 'a;
     #[inline]
     fn lhs<'a>(_: &'a Self, b: &'a Matrix<T, C1, C2, S2>, g: &'a Self::G) -> Self::Lhs<'a> {
-        MatMulNT { a: g, b }
+        GradMulT { g, b }
     }
     #[inline]
     fn rhs<'a>(a: &'a Self, _: &'a Matrix<T, C1, C2, S2>, g: &'a Self::G) -> Self::Rhs<'a> {
-        MatMulTN { a, b: g }
+        TMulGrad { a, g }
     }
 }
 
@@ -152,15 +152,24 @@ pub fn mul_rhs<'a, A: MulRule<B>, B: Value>(a: &'a A, b: &'a B, g: &'a A::G) -> 
 
 // Y = X / s   (X a scalar or a matrix, s a scalar)
 // X̄ += Ḡ / s
-// s̄ -= ⟨Ḡ, X⟩ / s²
+// s̄ -= ⟨Ḡ, X⟩ / s² = ⟨Ḡ, Y⟩ / s, and for X = 1 (a reciprocal) ḡ y², with no division
 /// `y = x / s`: the contribution to `x̄`.
 #[inline]
-pub fn div_lhs<'a, A: Value>(_x: &A, s: &A::Scalar, g: &'a A::Adj) -> Axpy<'a, A::Adj> {
+pub fn div_lhs<'a, A: Value, Y>(_x: &A, s: &A::Scalar, _y: &Y, g: &'a A::Adj) -> Axpy<'a, A::Adj> {
     Axpy { a: nalgebra::one::<A::Scalar>() / *s, x: g }
 }
 
-/// `y = x / s`: the contribution to `s̄`.
+/// `y = x / s`: the contribution to `s̄` (from the forward value `y`).
 #[inline]
-pub fn div_rhs<A: Value>(x: &A, s: &A::Scalar, g: &A::Adj) -> A::Scalar {
-    -x.inner(g) / (*s * *s)
+pub fn div_rhs<A: Value, Y: Value<Scalar = A::Scalar, Adj = A::Adj>>(
+    x: &A,
+    s: &A::Scalar,
+    y: &Y,
+    g: &A::Adj,
+) -> A::Scalar {
+    let yg = y.inner(g);
+    match (x.as_scalar(), y.as_scalar()) {
+        (Some(x), Some(y)) if x == nalgebra::one::<A::Scalar>() => -(yg * y),
+        _ => -yg / *s,
+    }
 }

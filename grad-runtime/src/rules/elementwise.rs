@@ -1,7 +1,7 @@
 //! Elementwise ops: Hadamard product and quotient, `add_scalar`, and `map` with a closure
 //! whose derivative the macro derived.
 
-use super::lazy::Hadamard;
+use super::lazy::{ElementwiseMul, Hadamard};
 
 /// An owned matrix's storage.
 type Owned<T, R, C> = nalgebra::Owned<T, R, C>;
@@ -9,37 +9,32 @@ type Owned<T, R, C> = nalgebra::Owned<T, R, C>;
 pub type StoredHadamard<'a, T, R, C> = Hadamard<'a, T, R, C, Owned<T, R, C>, Owned<T, R, C>>;
 /// The value of a `map` and its stored partial derivatives.
 pub type MapWithPartials<T, R, C, const N: usize> = (OMatrix<T, R, C>, [OMatrix<T, R, C>; N]);
-use crate::value::Real;
+use crate::value::{MatArg, Real};
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage};
 
 // Z = X ⊙ Y
 // X̄ += Ḡ ⊙ Y
 // Ȳ += Ḡ ⊙ X
-/// `z = x.component_mul(&y)`: the contribution to `x̄`.
+/// `z = x.component_mul(&y)`: the contribution to `x̄`. Every argument may be borrowed or owned
+/// (moved at its last use); the product is computed into an owned operand's buffer.
 #[inline]
-pub fn component_mul_lhs<'a, T: Real, R: Dim, C: Dim, SX, SY: Storage<T, R, C>>(
-    _x: &'a Matrix<T, R, C, SX>,
-    y: &'a Matrix<T, R, C, SY>,
-    g: &'a OMatrix<T, R, C>,
-) -> Hadamard<'a, T, R, C, Owned<T, R, C>, SY>
-where
-    DefaultAllocator: Allocator<R, C>,
-{
-    Hadamard { g, v: y }
+pub fn component_mul_lhs<X, Y: MatArg, G: MatArg<T = Y::T, R = Y::R, C = Y::C>>(
+    _x: X,
+    y: Y,
+    g: G,
+) -> ElementwiseMul<G, Y> {
+    ElementwiseMul { a: g, b: y }
 }
 
 /// `z = x.component_mul(&y)`: the contribution to `ȳ`.
 #[inline]
-pub fn component_mul_rhs<'a, T: Real, R: Dim, C: Dim, SX: Storage<T, R, C>, SY>(
-    x: &'a Matrix<T, R, C, SX>,
-    _y: &'a Matrix<T, R, C, SY>,
-    g: &'a OMatrix<T, R, C>,
-) -> Hadamard<'a, T, R, C, Owned<T, R, C>, SX>
-where
-    DefaultAllocator: Allocator<R, C>,
-{
-    Hadamard { g, v: x }
+pub fn component_mul_rhs<X: MatArg, Y, G: MatArg<T = X::T, R = X::R, C = X::C>>(
+    x: X,
+    _y: Y,
+    g: G,
+) -> ElementwiseMul<G, X> {
+    ElementwiseMul { a: g, b: x }
 }
 
 // Z = X ⊘ Y
@@ -85,22 +80,38 @@ where
 
 /// Forward pass of `y = x.map(f)` where `f` also returns its partial derivatives: with respect
 /// to the entry (when `x` is differentiated) and to each differentiated captured scalar.
-/// Returns `Y` and one matrix `Dₖ = ∂f/∂(k-th input)` per partial, all of `x`'s shape.
+/// Returns `Y` and one matrix `Dₖ = ∂f/∂(k-th input)` per partial, all of `x`'s shape. `x` may be
+/// passed owned (at its last use): `Y` is then written into its buffer. Nothing is zero-filled.
 #[inline]
-pub fn map_d<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>, const N: usize, F>(
-    x: &Matrix<T, R, C, S>,
-    mut f: F,
-) -> MapWithPartials<T, R, C, N>
+pub fn map_d<X: MatArg, const N: usize, F>(x: X, mut f: F) -> MapWithPartials<X::T, X::R, X::C, N>
 where
-    F: FnMut(T) -> (T, [T; N]),
-    DefaultAllocator: Allocator<R, C>,
+    F: FnMut(X::T) -> (X::T, [X::T; N]),
+    DefaultAllocator: Allocator<X::R, X::C>,
 {
-    let (r, c) = x.shape_generic();
-    let mut y = OMatrix::zeros_generic(r, c);
-    let mut d: [OMatrix<T, R, C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
-    for (k, v) in x.iter().enumerate() {
+    let (r, c) = x.mat().shape_generic();
+    let mut y = x.into_mat();
+    if N == 0 {
+        y.apply(|v| *v = f(*v).0);
+        return (y, core::array::from_fn(|_| OMatrix::zeros_generic(r, c)));
+    }
+    if N == 1 {
+        // The partial is written as the entries are mapped in place (both column-major).
+        let ys = y.as_mut_slice();
+        let mut k = 0;
+        let d = OMatrix::from_fn_generic(r, c, |_, _| {
+            let v = &mut ys[k];
+            k += 1;
+            let (fv, dv) = f(*v);
+            *v = fv;
+            dv.first().copied().unwrap_or_else(nalgebra::zero)
+        });
+        let mut d = Some(d);
+        return (y, core::array::from_fn(|_| d.take().unwrap_or_else(|| OMatrix::zeros_generic(r, c))));
+    }
+    let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
+    for (k, v) in y.iter_mut().enumerate() {
         let (fv, dv) = f(*v);
-        y[k] = fv;
+        *v = fv;
         for (dn, dvn) in d.iter_mut().zip(dv) {
             dn[k] = dvn;
         }
@@ -110,16 +121,11 @@ where
 
 // Y = f(X) elementwise, D = f′(X) stored by the forward pass
 // X̄ += Ḡ ⊙ D
-/// `y = x.map(f)`: the contribution to `x̄`, from the stored derivative `d`.
+/// `y = x.map(f)`: the contribution to `x̄`, from the stored derivative `d` (moved in by
+/// generated code, so that `Ḡ ⊙ D` is computed in place).
 #[inline]
-pub fn map_adj<'a, T: Real, R: Dim, C: Dim>(
-    d: &'a OMatrix<T, R, C>,
-    g: &'a OMatrix<T, R, C>,
-) -> StoredHadamard<'a, T, R, C>
-where
-    DefaultAllocator: Allocator<R, C>,
-{
-    Hadamard { g, v: d }
+pub fn map_adj<D: MatArg, G: MatArg<T = D::T, R = D::R, C = D::C>>(d: D, g: G) -> ElementwiseMul<G, D> {
+    ElementwiseMul { a: g, b: d }
 }
 
 // Y = f(X; s) elementwise with a captured scalar s, D = ∂f/∂s stored by the forward pass

@@ -1,7 +1,7 @@
 //! Lazy contributions: computed straight into a new adjoint, or accumulated in place.
 
 use crate::contrib::Contrib;
-use crate::value::{Adjoint, Real};
+use crate::value::{Adjoint, MatArg, Real};
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage};
 
@@ -98,6 +98,113 @@ where
     }
     #[inline]
     fn add_to(self, acc: &mut OMatrix<T, R, C>) {
+        acc.add_scalar_mut(self.s);
+    }
+}
+
+/// `a · X` for a matrix `X` borrowed or owned ([`MatArg`]): an owned `X` is scaled in place
+/// when it starts an adjoint, and a sign in front ([`Neg`](crate::contrib::Neg)) folds into `a`.
+pub struct Scaled<X: MatArg> {
+    /// The factor.
+    pub a: X::T,
+    /// The matrix scaled.
+    pub x: X,
+}
+
+impl<X: MatArg> Contrib for Scaled<X>
+where
+    DefaultAllocator: Allocator<X::R, X::C>,
+{
+    type Adj = OMatrix<X::T, X::R, X::C>;
+    #[inline]
+    fn init(self) -> Self::Adj {
+        let a = self.a;
+        self.x.map_into(|v| a * v)
+    }
+    #[inline]
+    fn init_neg(self) -> Self::Adj {
+        let a = -self.a;
+        self.x.map_into(|v| a * v)
+    }
+    #[inline]
+    fn add_to(self, acc: &mut Self::Adj) {
+        let a = self.a;
+        acc.zip_apply(self.x.mat(), |y, x| *y += a * x);
+    }
+    #[inline]
+    fn sub_from(self, acc: &mut Self::Adj) {
+        let a = self.a;
+        acc.zip_apply(self.x.mat(), |y, x| *y -= a * x);
+    }
+}
+
+/// `A ⊙ B` for matrices borrowed or owned ([`MatArg`]): computed into an owned operand's
+/// buffer when it starts an adjoint, accumulated with `cmpy` otherwise.
+pub struct ElementwiseMul<A, B> {
+    /// One factor (usually an adjoint).
+    pub a: A,
+    /// The other (a forward value or a stored derivative).
+    pub b: B,
+}
+
+impl<A: MatArg, B: MatArg<T = A::T, R = A::R, C = A::C>> Contrib for ElementwiseMul<A, B>
+where
+    DefaultAllocator: Allocator<A::R, A::C>,
+{
+    type Adj = OMatrix<A::T, A::R, A::C>;
+    #[inline]
+    fn init(self) -> Self::Adj {
+        if B::OWNED && !A::OWNED {
+            self.b.zip_into(self.a.mat(), |b, a| a * b)
+        } else {
+            self.a.zip_into(self.b.mat(), |a, b| a * b)
+        }
+    }
+    #[inline]
+    fn init_neg(self) -> Self::Adj {
+        if B::OWNED && !A::OWNED {
+            self.b.zip_into(self.a.mat(), |b, a| -(a * b))
+        } else {
+            self.a.zip_into(self.b.mat(), |a, b| -(a * b))
+        }
+    }
+    #[inline]
+    fn add_to(self, acc: &mut Self::Adj) {
+        acc.cmpy(nalgebra::one::<A::T>(), self.a.mat(), self.b.mat(), nalgebra::one::<A::T>());
+    }
+    #[inline]
+    fn sub_from(self, acc: &mut Self::Adj) {
+        acc.cmpy(-nalgebra::one::<A::T>(), self.a.mat(), self.b.mat(), nalgebra::one::<A::T>());
+    }
+}
+
+/// `s 11ᵀ` shaped like a matrix borrowed or owned ([`MatArg`]): an owned one is filled in place.
+pub struct Filled<X: MatArg> {
+    /// The value of every entry.
+    pub s: X::T,
+    /// The matrix whose shape (and, when owned, buffer) is taken.
+    pub like: X,
+}
+
+impl<X: MatArg> Contrib for Filled<X>
+where
+    DefaultAllocator: Allocator<X::R, X::C>,
+{
+    type Adj = OMatrix<X::T, X::R, X::C>;
+    #[inline]
+    fn init(self) -> Self::Adj {
+        let s = self.s;
+        if X::OWNED {
+            let mut m = self.like.into_mat();
+            m.fill(s);
+            m
+        } else {
+            let (r, c) = self.like.mat().shape_generic();
+            OMatrix::from_element_generic(r, c, s)
+        }
+    }
+    #[inline]
+    fn add_to(self, acc: &mut Self::Adj) {
         acc.add_scalar_mut(self.s);
     }
 }

@@ -1,64 +1,53 @@
 //! Matrix-to-scalar ops: inner product, norms, sum, trace, and indexing.
 
-use super::lazy::{Fill, ScaledValue};
+use super::lazy::{Filled, Scaled};
 use crate::contrib::Contrib;
-use crate::value::Real;
+use crate::value::{MatArg, Real, ScalarIn};
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage};
 
 // s = ⟨X, Y⟩ = Σᵢⱼ Xᵢⱼ Yᵢⱼ
 // X̄ += s̄ Y
 // Ȳ += s̄ X
-/// `s = x.dot(&y)`: the contribution to `x̄`.
+/// `s = x.dot(&y)`: the contribution to `x̄`. Every argument may be borrowed or owned (moved at
+/// its last use); an owned `y` is scaled in place.
 #[inline]
-pub fn dot_lhs<'a, T: Real, R: Dim, C: Dim, SX, SY>(
-    _x: &'a Matrix<T, R, C, SX>,
-    y: &'a Matrix<T, R, C, SY>,
-    g: &T,
-) -> ScaledValue<'a, T, R, C, SY> {
-    ScaledValue { a: *g, v: y }
+pub fn dot_lhs<X, Y: MatArg, G: ScalarIn<Y::T>>(_x: X, y: Y, g: G) -> Scaled<Y> {
+    Scaled { a: g.get(), x: y }
 }
 
 /// `s = x.dot(&y)`: the contribution to `ȳ`.
 #[inline]
-pub fn dot_rhs<'a, T: Real, R: Dim, C: Dim, SX, SY>(
-    x: &'a Matrix<T, R, C, SX>,
-    _y: &'a Matrix<T, R, C, SY>,
-    g: &T,
-) -> ScaledValue<'a, T, R, C, SX> {
-    ScaledValue { a: *g, v: x }
+pub fn dot_rhs<X: MatArg, Y, G: ScalarIn<X::T>>(x: X, _y: Y, g: G) -> Scaled<X> {
+    Scaled { a: g.get(), x }
 }
 
 // s = ‖X‖²_F
 // X̄ += 2 s̄ X
-/// `s = x.norm_squared()`: the contribution to `x̄`.
+/// `s = x.norm_squared()`: the contribution to `x̄` (computed in `x`'s buffer when `x` is
+/// passed owned, at its last use).
 #[inline]
-pub fn norm_squared_adj<'a, T: Real, R: Dim, C: Dim, S>(
-    x: &'a Matrix<T, R, C, S>,
-    g: &T,
-) -> ScaledValue<'a, T, R, C, S> {
-    ScaledValue { a: *g + *g, v: x }
+pub fn norm_squared_adj<X: MatArg, G: ScalarIn<X::T>>(x: X, g: G) -> Scaled<X> {
+    let g = g.get();
+    Scaled { a: g + g, x }
 }
 
 // s = ‖X‖_F
 // X̄ += s̄ X / ‖X‖        (0 at X = 0: the minimum-norm subgradient, as PyTorch)
 /// `s = x.norm()`: the contribution to `x̄`; `n` is the forward value `‖x‖`.
 #[inline]
-pub fn norm_adj<'a, T: Real, R: Dim, C: Dim, S>(
-    x: &'a Matrix<T, R, C, S>,
-    n: &T,
-    g: &T,
-) -> ScaledValue<'a, T, R, C, S> {
-    let a = if *n == nalgebra::zero::<T>() { nalgebra::zero::<T>() } else { *g / *n };
-    ScaledValue { a, v: x }
+pub fn norm_adj<X: MatArg, N: ScalarIn<X::T>, G: ScalarIn<X::T>>(x: X, n: N, g: G) -> Scaled<X> {
+    let (n, g) = (n.get(), g.get());
+    let a = if n == nalgebra::zero::<X::T>() { nalgebra::zero::<X::T>() } else { g / n };
+    Scaled { a, x }
 }
 
 // s = Σᵢⱼ Xᵢⱼ
 // X̄ += s̄ 11ᵀ
 /// `s = x.sum()`: the contribution to `x̄`.
 #[inline]
-pub fn sum_adj<'a, T: Real, R: Dim, C: Dim, S>(x: &'a Matrix<T, R, C, S>, g: &T) -> Fill<'a, T, R, C, S> {
-    Fill { s: *g, like: x }
+pub fn sum_adj<X: MatArg, G: ScalarIn<X::T>>(x: X, g: G) -> Filled<X> {
+    Filled { s: g.get(), like: x }
 }
 
 /// `s̄ I` with the shape of a value: the contribution of `trace`.
