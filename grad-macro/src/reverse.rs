@@ -150,9 +150,9 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     for (v, sum) in terms {
         p.alias[v] = p.contribs[v] == 1 && !p.negated[v] && p.def[v] == p.def[sum] && Some(v) != body.ret;
     }
-    for v in 0..n {
+    for (v, value) in values.iter().enumerate() {
         p.read[v] |= p.rev_needed[v];
-        if !matches!(values[v].kind, Kind::Node) || Some(v) == body.ret {
+        if !matches!(value.kind, Kind::Node) || Some(v) == body.ret {
             p.last_reader[v] = None;
         }
     }
