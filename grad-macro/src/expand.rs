@@ -255,6 +255,8 @@ impl<'a> Gen<'a> {
             #(#attrs)*
             #[doc = #doc]
             #allow
+            // `_vjp` and `_pullback` take one or two more parameters than the function.
+            #[allow(clippy::too_many_arguments)]
             #vis fn #name<#params_g>(#params) -> #ret #where_clause {
                 #body
             }
