@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use matgrad::differentiate;
-use nalgebra::{DMatrix, DMatrixView, DVector, RowDVector, SMatrix, SVector};
+use nalgebra::{DMatrix, DMatrixView, RowDVector, SMatrix, SVector};
 
 // ---------------------------------------------------------------------------------------------
 // The functions differentiated.
@@ -33,9 +33,8 @@ fn dictionary(x: &DMatrix<f64>, d: &DMatrix<f64>, r: &DMatrix<f64>) -> f64 {
     (x - d * r).norm_squared()
 }
 
-/// Two-layer perceptron with biases: f(W₁, b₁, W₂, b₂) = ‖tanh(XW₁ + 1b₁)W₂ + 1b₂ − Y‖²_F.
-// TODO(broadcast): write the bias adds with the broadcast helpers once they land; today a user
-// writes the outer product with a constant column of ones.
+/// Two-layer perceptron with biases: f(W₁, b₁, W₂, b₂) = ‖tanh(XW₁ + 1b₁)W₂ + 1b₂ − Y‖²_F,
+/// the biases added with matgrad's broadcast helper.
 #[differentiate(wrt(w1, b1, w2, b2))]
 fn mlp(
     w1: &DMatrix<f64>,
@@ -45,19 +44,16 @@ fn mlp(
     x: &DMatrix<f64>,
     y: &DMatrix<f64>,
 ) -> f64 {
-    let ones = DVector::from_element(x.nrows(), 1.0);
-    let h = (x * w1 + &ones * b1).map(|v| v.tanh());
-    let out = h * w2 + &ones * b2;
+    let h = matgrad::add_row_vector(&(x * w1), b1).map(|v| v.tanh());
+    let out = matgrad::add_row_vector(&(h * w2), b2);
     (out - y).norm_squared()
 }
 
 /// Gaussian negative log-likelihood (up to constants): f(S) = ln det S + tr(S⁻¹C), S SPD.
-// TODO(linalg): differentiate this once the cholesky/inverse rules land; until then the group
-// times the hand-written gradient and the forward pass only.
+#[differentiate(wrt(s))]
 fn gaussian(s: &DMatrix<f64>, c: &DMatrix<f64>) -> f64 {
     let chol = s.clone().cholesky().expect("S is SPD");
-    let ln_det = 2.0 * chol.l_dirty().diagonal().iter().map(|v| v.ln()).sum::<f64>();
-    ln_det + chol.solve(c).trace()
+    chol.ln_determinant() + chol.solve(c).trace()
 }
 
 /// Pose residual over 8 points: f(R, t) = ‖RP + t1ᵀ − Q‖²_F, fixed sizes.
@@ -320,13 +316,16 @@ fn bench_gaussian(c: &mut Criterion) {
         let b = data(n, n, 12, 1.0);
         let cov = &b * b.transpose() / n as f64;
 
-        let (v_hand, _ds_hand) = gaussian_hand(&s, &cov);
+        let (v_hand, ds_hand) = gaussian_hand(&s, &cov);
+        let (v_gen, ds_gen) = gaussian_grad(&s, &cov);
         let name = format!("gaussian/{n}");
         assert_value(&name, gaussian(&s, &cov), v_hand);
-        // TODO(linalg): compare and time the generated gradient once cholesky/inverse have rules.
+        assert_value(&name, v_gen, v_hand);
+        assert_rel(&format!("{name} dS"), &ds_gen, &ds_hand);
 
         let mut group = c.benchmark_group(&name);
         configure(&mut group, false);
+        group.bench_function("generated", |b| b.iter(|| gaussian_grad(black_box(&s), black_box(&cov))));
         group.bench_function("hand", |b| b.iter(|| gaussian_hand(black_box(&s), black_box(&cov))));
         group.bench_function("forward", |b| b.iter(|| gaussian(black_box(&s), black_box(&cov))));
         group.finish();

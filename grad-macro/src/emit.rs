@@ -612,10 +612,11 @@ impl Emitter<'_> {
                 }
             }
             Fwd::Runtime(name) => {
+                let moves_first = crate::symbol::MOVES_FIRST.contains(&name);
                 let name = Ident::new(name, span);
-                let all = args.iter().zip(rule.adj).map(|(&a, adj)| match adj {
+                let all = args.iter().zip(rule.adj).enumerate().map(|(k, (&a, adj))| match adj {
                     Adj::Constant => self.plain(a),
-                    _ => self.operand(a, false, span),
+                    _ => self.operand(a, k == 0 && moves_first && movable(k), span),
                 });
                 quote_spanned!(span=> ::matgrad::__private::#name(#(#all),*))
             }

@@ -241,6 +241,10 @@ static HELPERS: &[(usize, Rule)] = &[
     (2, rule!("quadform", Fwd::Runtime("quadform"), [R("quadform_lhs"), R("quadform_rhs")], false)),
 ];
 
+/// Runtime functions whose first operand may be moved in at its last use (they take any
+/// `MatArg` and compute in its buffer).
+pub const MOVES_FIRST: &[&str] = &["add_row_vector", "add_column_vector"];
+
 /// The rule of `matgrad::name(args…)`.
 pub fn helper(name: &str, nargs: usize) -> Option<&'static Rule> {
     find(HELPERS, name, nargs)

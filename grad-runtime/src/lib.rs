@@ -25,7 +25,9 @@ mod value;
 
 pub use control::NoGradient;
 pub use fdiff::{check_gradient, numeric_gradient, GradientCheck, Perturb};
-pub use loss::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
+pub use loss::{
+    add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows, OwnedOrBorrowed,
+};
 pub use value::{Adjoint, Real, Value};
 
 /// Items used by generated code. Not a stable API.

@@ -12,35 +12,71 @@ use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
 /// every sample.
 ///
 /// Adjoint: `M̄ += Ḡ`, `b̄ += row_sum(Ḡ)` (seed 001, "row broadcasted addition").
-pub fn add_row_vector<T: RealField + Copy, R: Dim, C: Dim, SM, SB>(
-    m: &Matrix<T, R, C, SM>,
-    b: &Matrix<T, U1, C, SB>,
-) -> OMatrix<T, R, C>
+///
+/// `m` may be borrowed (`&M`) or owned; an owned `m` is added to in its own buffer.
+pub fn add_row_vector<M, SB>(m: M, b: &Matrix<M::T, U1, M::C, SB>) -> OMatrix<M::T, M::R, M::C>
 where
-    SM: Storage<T, R, C>,
-    SB: Storage<T, U1, C>,
-    DefaultAllocator: Allocator<R, C>,
+    M: OwnedOrBorrowed,
+    SB: Storage<M::T, U1, M::C>,
+    DefaultAllocator: Allocator<M::R, M::C>,
 {
-    let mut out = m.clone_owned();
-    for mut row in out.row_iter_mut() {
-        row += b;
+    let mut out = m.into_mat();
+    for (mut col, &bj) in out.column_iter_mut().zip(b.iter()) {
+        col.add_scalar_mut(bj);
     }
     out
+}
+
+/// A matrix passed by reference (copied) or by value (its buffer reused).
+pub trait OwnedOrBorrowed {
+    /// The scalar type.
+    type T: RealField + Copy;
+    /// The number of rows.
+    type R: Dim;
+    /// The number of columns.
+    type C: Dim;
+    /// The matrix, owned.
+    fn into_mat(self) -> OMatrix<Self::T, Self::R, Self::C>
+    where
+        DefaultAllocator: Allocator<Self::R, Self::C>;
+}
+
+impl<T: RealField + Copy, R: Dim, C: Dim> OwnedOrBorrowed for OMatrix<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type T = T;
+    type R = R;
+    type C = C;
+    fn into_mat(self) -> OMatrix<T, R, C> {
+        self
+    }
+}
+
+impl<T: RealField + Copy, R: Dim, C: Dim, S: Storage<T, R, C>> OwnedOrBorrowed for &Matrix<T, R, C, S> {
+    type T = T;
+    type R = R;
+    type C = C;
+    fn into_mat(self) -> OMatrix<T, R, C>
+    where
+        DefaultAllocator: Allocator<R, C>,
+    {
+        self.clone_owned()
+    }
 }
 
 /// `M + c 1ᵀ`: the column vector `c` (m×1) added to every column of `M` (m×n).
 ///
 /// Adjoint: `M̄ += Ḡ`, `c̄ += column_sum(Ḡ)` (seed 001, "column broadcasted addition").
-pub fn add_column_vector<T: RealField + Copy, R: Dim, C: Dim, SM, SC>(
-    m: &Matrix<T, R, C, SM>,
-    c: &Matrix<T, R, U1, SC>,
-) -> OMatrix<T, R, C>
+///
+/// `m` may be borrowed (`&M`) or owned; an owned `m` is added to in its own buffer.
+pub fn add_column_vector<M, SC>(m: M, c: &Matrix<M::T, M::R, U1, SC>) -> OMatrix<M::T, M::R, M::C>
 where
-    SM: Storage<T, R, C>,
-    SC: Storage<T, R, U1>,
-    DefaultAllocator: Allocator<R, C>,
+    M: OwnedOrBorrowed,
+    SC: Storage<M::T, M::R, U1>,
+    DefaultAllocator: Allocator<M::R, M::C>,
 {
-    let mut out = m.clone_owned();
+    let mut out = m.into_mat();
     for mut col in out.column_iter_mut() {
         col += c;
     }
