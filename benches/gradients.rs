@@ -44,8 +44,8 @@ fn mlp(
     x: &DMatrix<f64>,
     y: &DMatrix<f64>,
 ) -> f64 {
-    let h = matgrad::add_row_vector(&(x * w1), b1).map(|v| v.tanh());
-    let out = matgrad::add_row_vector(&(h * w2), b2);
+    let h = matgrad::add_row_vector(x * w1, b1).map(|v| v.tanh());
+    let out = matgrad::add_row_vector(h * w2, b2);
     (out - y).norm_squared()
 }
 

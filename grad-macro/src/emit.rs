@@ -714,10 +714,9 @@ impl Emitter<'_> {
                 // Terms of a sum that receive nothing else borrow Ḡ; then nothing moves it.
                 let aliased = active.iter().any(|&(k, a)| rule.adj[k] == Adj::Pass && passes > 1 && plan.alias[a]);
                 let movable_g = !aliased && !plan.alias[node.out];
-                let ordered = active
-                    .iter()
-                    .filter(|&&(k, _)| matches!(rule.adj[k], Adj::Rule(_)))
-                    .chain(active.iter().filter(|&&(k, _)| !matches!(rule.adj[k], Adj::Rule(_))));
+                let reads_g = |k: usize| matches!(rule.adj[k], Adj::Rule(_) | Adj::OfAdjoint(_));
+                let ordered =
+                    active.iter().filter(|&&(k, _)| reads_g(k)).chain(active.iter().filter(|&&(k, _)| !reads_g(k)));
                 for &(k, arg) in ordered {
                     let contrib = match rule.adj[k] {
                         Adj::Rule(f) => {
@@ -737,6 +736,11 @@ impl Emitter<'_> {
                             let g = if owning && passes == 0 { quote!(#g) } else { g_ref.clone() };
                             let f = Ident::new(f, span);
                             quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #g))
+                        }
+                        Adj::OfAdjoint(f) => {
+                            rules_left -= 1;
+                            let f = Ident::new(f, span);
+                            quote_spanned!(span=> ::matgrad::__private::#f(#g_ref))
                         }
                         Adj::Pass if aliased && plan.alias[arg] => {
                             born[arg] = true;

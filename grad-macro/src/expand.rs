@@ -274,7 +274,8 @@ impl<'a> Gen<'a> {
         let ret = &self.sig.ret;
         let grads = self.grad_types();
         let item = self.item("vjp", doc, quote!(#(#params,)* #adjoint: #ret), quote!((#ret, #(#grads),*)), body);
-        quote!(#[allow(dead_code)] #item)
+        // `_grad` is `_vjp` with adjoint 1: inlined, the constant folds away.
+        quote!(#[allow(dead_code)] #[inline] #item)
     }
 
     /// `<name>_grad(params…) -> (value, gradients…)` for a scalar value: `_vjp` with adjoint 1.

@@ -107,3 +107,34 @@ fn mlp() {
         quote::quote!(wrt(w1, b1, w2)),
     );
 }
+
+/// The benchmarks' fixed-size pose residual: no allocation, the sum's terms borrow its adjoint.
+#[test]
+fn pose() {
+    golden(
+        "pose",
+        quote::quote! {
+            fn pose(r: &SMatrix<f64, 3, 3>, t: &SVector<f64, 3>, p: &SMatrix<f64, 3, 8>, q: &SMatrix<f64, 3, 8>) -> f64 {
+                let ones = SMatrix::<f64, 1, 8>::from_element(1.0);
+                (r * p + t * ones - q).norm_squared()
+            }
+        },
+        quote::quote!(wrt(r, t)),
+    );
+}
+
+/// The benchmarks' perceptron, biases added with the broadcast helper.
+#[test]
+fn perceptron() {
+    golden(
+        "perceptron",
+        quote::quote! {
+            fn mlp(w1: &DMatrix<f64>, b1: &RowDVector<f64>, w2: &DMatrix<f64>, b2: &RowDVector<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+                let h = matgrad::add_row_vector(x * w1, b1).map(|v| v.tanh());
+                let out = matgrad::add_row_vector(h * w2, b2);
+                (out - y).norm_squared()
+            }
+        },
+        quote::quote!(wrt(w1, b1, w2, b2)),
+    );
+}

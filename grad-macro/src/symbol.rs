@@ -45,6 +45,9 @@ pub enum Adj {
     PassNeg,
     /// `ā += rule(inputs…, [output], &ḡ)`, a runtime function returning a contribution.
     Rule(&'static str),
+    /// `ā += f(&ḡ)`: a contribution computed from the adjoint alone (`row_sum(Ḡ)` for a
+    /// broadcast bias), so the reverse pass keeps no forward value for it.
+    OfAdjoint(&'static str),
     /// The operand is not differentiable (an exponent of `powi`, an index): it must be constant.
     Constant,
 }
@@ -65,7 +68,7 @@ macro_rules! rule {
     };
 }
 
-use Adj::{Constant, Pass, PassNeg, Rule as R};
+use Adj::{Constant, OfAdjoint, Pass, PassNeg, Rule as R};
 
 pub static ADD: Rule = rule!("+", Fwd::Add, [Pass, Pass], false);
 pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false);
@@ -233,8 +236,8 @@ pub const DECOMPOSITIONS: &[&str] = &["symmetric_eigen", "svd", "svd_unordered"]
 
 /// Helper functions of `matgrad` (`matgrad::softmax_rows(&z)`), by name and argument count.
 static HELPERS: &[(usize, Rule)] = &[
-    (2, rule!("add_row_vector", Fwd::Runtime("add_row_vector"), [Pass, R("add_row_vector_rhs")], false)),
-    (2, rule!("add_column_vector", Fwd::Runtime("add_column_vector"), [Pass, R("add_column_vector_rhs")], false)),
+    (2, rule!("add_row_vector", Fwd::Runtime("add_row_vector"), [Pass, OfAdjoint("row_sum_of")], false)),
+    (2, rule!("add_column_vector", Fwd::Runtime("add_column_vector"), [Pass, OfAdjoint("column_sum_of")], false)),
     (1, rule!("softmax_rows", Fwd::Runtime("softmax_rows"), [R("softmax_rows_adj")], true)),
     (1, rule!("logsumexp_rows", Fwd::Runtime("logsumexp_rows"), [R("logsumexp_rows_adj")], true)),
     (2, rule!("cross_entropy", Fwd::Runtime("cross_entropy"), [R("cross_entropy_lhs"), R("cross_entropy_rhs")], false)),

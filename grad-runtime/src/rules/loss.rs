@@ -6,30 +6,22 @@ use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
 
 pub use crate::loss::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
 
-// Y = M + 1 b    (b a row)
-// b̄ += row_sum(Ḡ)
-/// `y = add_row_vector(&m, &b)`: the contribution to `b̄` (`M̄` receives `Ḡ` unchanged).
-pub fn add_row_vector_rhs<T: Real, R: Dim, C: Dim, SM, SB>(
-    _m: &Matrix<T, R, C, SM>,
-    _b: &Matrix<T, U1, C, SB>,
-    g: &OMatrix<T, R, C>,
-) -> OMatrix<T, U1, C>
+// Y = M + 1 b   (b a row)
+// M̄ += Ḡ,  b̄ += row_sum(Ḡ)
+/// `y = add_row_vector(m, &b)`: the contribution to `b̄`, `row_sum(Ḡ)`, from `Ḡ` alone.
+pub fn row_sum_of<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(g: &Matrix<T, R, C, S>) -> OMatrix<T, U1, C>
 where
-    DefaultAllocator: Allocator<R, C> + Allocator<U1, C>,
+    DefaultAllocator: Allocator<U1, C>,
 {
     g.row_sum()
 }
 
 // Y = M + c 1ᵀ   (c a column)
-// c̄ += column_sum(Ḡ)
-/// `y = add_column_vector(&m, &c)`: the contribution to `c̄` (`M̄` receives `Ḡ` unchanged).
-pub fn add_column_vector_rhs<T: Real, R: Dim, C: Dim, SM, SC>(
-    _m: &Matrix<T, R, C, SM>,
-    _c: &Matrix<T, R, U1, SC>,
-    g: &OMatrix<T, R, C>,
-) -> OMatrix<T, R, U1>
+// M̄ += Ḡ,  c̄ += column_sum(Ḡ)
+/// `y = add_column_vector(m, &c)`: the contribution to `c̄`, `column_sum(Ḡ)`, from `Ḡ` alone.
+pub fn column_sum_of<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(g: &Matrix<T, R, C, S>) -> OMatrix<T, R, U1>
 where
-    DefaultAllocator: Allocator<R, C> + Allocator<R, U1>,
+    DefaultAllocator: Allocator<R, U1>,
 {
     g.column_sum()
 }
