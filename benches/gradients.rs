@@ -49,11 +49,13 @@ fn mlp(
     (out - y).norm_squared()
 }
 
-/// Gaussian negative log-likelihood (up to constants): f(S) = ln det S + tr(S⁻¹C), S SPD.
+/// Gaussian negative log-likelihood (up to constants): f(S) = ln det S + tr(S⁻¹C), S SPD, written
+/// as the hand-written gradient computes it (tr(S⁻¹C) = ⟨S⁻¹, C⟩ for symmetric C).
 #[differentiate(wrt(s))]
 fn gaussian(s: &DMatrix<f64>, c: &DMatrix<f64>) -> f64 {
     let chol = s.clone().cholesky().expect("S is SPD");
-    chol.ln_determinant() + chol.solve(c).trace()
+    let s_inv = chol.inverse();
+    chol.ln_determinant() + s_inv.dot(c)
 }
 
 /// Pose residual over 8 points: f(R, t) = ‖RP + t1ᵀ − Q‖²_F, fixed sizes.

@@ -734,8 +734,14 @@ impl Emitter<'_> {
                                 quote!(#r,)
                             });
                             let g = if owning && passes == 0 { quote!(#g) } else { g_ref.clone() };
-                            let f = Ident::new(f, span);
-                            quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #g))
+                            if let Some(inv) = plan.reuse[node.out] {
+                                // The inverse the forward pass computed, not a new one.
+                                let inv = self.reference(inv);
+                                quote_spanned!(span=> ::matgrad::__private::ln_determinant_adj_from_inverse(#inv, #g_ref))
+                            } else {
+                                let f = Ident::new(f, span);
+                                quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #g))
+                            }
                         }
                         Adj::OfAdjoint(f) => {
                             rules_left -= 1;

@@ -9,7 +9,7 @@
 //! of an iteration does (the previous iteration's result then does): that is a fixed point.
 
 use crate::ir::{outer_of, Body, Kind, Op, Stmt, Value, ValueId};
-use crate::symbol::Adj;
+use crate::symbol::{Adj, Rule};
 
 pub struct Plan {
     /// The value reaches the body's result (reverse activity).
@@ -37,6 +37,9 @@ pub struct Plan {
     /// The value's adjoint is a reference to the adjoint of the sum it is one of several terms
     /// of (`a + b`): it receives nothing else, so the sum's adjoint is not copied for it.
     pub alias: Vec<bool>,
+    /// A forward value a node's rule reads instead of recomputing it: the `chol.inverse()`
+    /// the function computed, for `chol.ln_determinant()`.
+    pub reuse: Vec<Option<ValueId>>,
 }
 
 /// A last reader that may not move the value.
@@ -131,6 +134,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         last_reader: vec![None; n],
         negated: vec![false; n],
         alias: vec![false; n],
+        reuse: vec![None; n],
     };
     define(body, &mut p.def);
     if let Some(ret) = body.ret {
@@ -281,6 +285,10 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         if passed.len() > 1 && node_out_only(values, body, &passed) {
                             terms.extend(passed.iter().map(|&a| (a, node.out)));
                         }
+                        if let Some(inv) = inverse_of_factor(values, body, rule, args) {
+                            p.reuse[node.out] = Some(inv);
+                            read_blocked(p, inv);
+                        }
                         if active.iter().any(|&(_, adj)| matches!(adj, Adj::Rule(_))) {
                             let read = args.iter().take(rule.adj.len()).chain(rule.needs_out.then_some(&node.out));
                             for &a in read {
@@ -348,6 +356,25 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
             }
         }
     }
+}
+
+/// For `chol.ln_determinant()`, a `chol.inverse()` the body computes (its adjoint is that
+/// inverse, scaled).
+fn inverse_of_factor(values: &[Value], body: &Body, rule: &Rule, args: &[ValueId]) -> Option<ValueId> {
+    if rule.name != "ln_determinant" {
+        return None;
+    }
+    body.stmts.iter().find_map(|s| match s {
+        Stmt::Node(n) => match &n.op {
+            Op::Rule { rule: r, args: a }
+                if r.name == "inverse" && a.first() == args.first() && matches!(values[n.out].kind, Kind::Node) =>
+            {
+                Some(n.out)
+            }
+            _ => None,
+        },
+        _ => None,
+    })
 }
 
 /// Whether every value of `vs` is the output of a node of `body` (not a parameter, a pattern's

@@ -14,6 +14,7 @@
 //! decomposition" (2016); The Matrix Cookbook §2.
 
 use crate::contrib::Neg;
+use crate::rules::lazy::ScaledValue;
 use crate::value::{Real, Value};
 use nalgebra::allocator::Allocator;
 use nalgebra::{
@@ -140,6 +141,16 @@ where
     DefaultAllocator: Allocator<D, D>,
 {
     chol.inverse() * *g
+}
+
+// the same, when the forward pass computed C = chol.inverse(): S̄ += ḡ C, with no new inverse
+/// `y = chol.ln_determinant()` when the function also computes `chol.inverse()`: the
+/// contribution to `S̄` from that inverse, `ḡ S⁻¹` (added in place, nothing recomputed).
+pub fn ln_determinant_adj_from_inverse<'a, T: Real, D: Dim, S: Storage<T, D, D>>(
+    inv: &'a Matrix<T, D, D, S>,
+    g: &T,
+) -> ScaledValue<'a, T, D, D, S> {
+    ScaledValue { a: *g, v: inv }
 }
 
 // C = S⁻¹         (chol = S.cholesky(), S symmetric)
