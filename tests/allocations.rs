@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use matgrad::differentiate;
-use nalgebra::{DMatrix, DMatrixView, DVector, RowDVector, SMatrix, SVector};
+use nalgebra::{DMatrix, DMatrixView, RowDVector, SMatrix, SVector};
 
 struct Counting;
 
