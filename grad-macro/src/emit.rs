@@ -356,21 +356,10 @@ impl Emitter<'_> {
             .collect();
         let expr = match &b.head {
             Head::If { conds } => {
-                let mut it = arms.iter();
-                let first = it.next();
-                let mut code = quote!();
-                for (c, arm) in conds.iter().zip(arms.iter()) {
-                    if code.is_empty() {
-                        code = quote!(if #c #arm);
-                    } else {
-                        code = quote!(#code else if #c #arm);
-                    }
-                }
-                let _ = first;
-                match arms.last() {
-                    Some(last) if arms.len() > conds.len() => quote!(#code else #last),
-                    _ => code,
-                }
+                // `if c₀ {…} else if c₁ {…} … else {…}`: the last arm is the `else`.
+                let chain = conds.iter().zip(&arms).map(|(c, arm)| quote!(if #c #arm));
+                let els = arms.get(conds.len()).map(|last| quote!(else #last));
+                quote!(#(#chain)else* #els)
             }
             Head::Match { scrutinee, pats } => quote!(match #scrutinee { #(#pats => #arms,)* }),
         };

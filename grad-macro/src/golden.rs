@@ -138,3 +138,26 @@ fn perceptron() {
         quote::quote!(wrt(w1, b1, w2, b2)),
     );
 }
+
+/// A branch on a computed value inside a loop: the arm that ran is kept in an enum.
+#[test]
+fn branch() {
+    golden(
+        "branch",
+        quote::quote! {
+            fn huber(x: &DVector<f64>, y: &DVector<f64>, delta: f64) -> f64 {
+                let mut total = 0.0;
+                for i in 0..x.len() {
+                    let r = x[i] - y[i];
+                    if r.abs() <= delta {
+                        total += 0.5 * r * r;
+                    } else {
+                        total += delta * (r.abs() - 0.5 * delta);
+                    }
+                }
+                total
+            }
+        },
+        quote::quote!(wrt(x)),
+    );
+}
