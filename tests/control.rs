@@ -624,3 +624,38 @@ fn values_read_inside_and_after_a_loop() {
         assert_close(&dx, &want, 1e-12);
     }
 }
+
+/// Views of values computed inside a loop body or an arm, kept for the reverse pass: the tape
+/// keeps a copy, as what they borrow ends with the iteration. f = Σ_k ‖(2A)[0, :]‖² (+ ‖(3A)[:, 0]‖²
+/// when `extra`): ∂/∂A = 8n A on row 0 (+ 18 A on column 0).
+#[differentiate(wrt(a))]
+fn views_of_locals(a: &DMatrix<f64>, n: usize, extra: bool) -> f64 {
+    let mut acc = 0.0;
+    for _ in 0..n {
+        let m = a * 2.0;
+        let r = m.row(0);
+        acc += r.norm_squared();
+    }
+    if extra {
+        let m = a * 3.0;
+        let c = m.column(0);
+        acc += c.norm_squared();
+    }
+    acc
+}
+
+#[test]
+fn views_of_values_local_to_a_loop_or_an_arm() {
+    let a = mat(3, 2, 30);
+    for (n, extra) in [(0, true), (2, false), (3, true)] {
+        let (v, da) = views_of_locals_grad(&a, n, extra);
+        assert!((v - views_of_locals(&a, n, extra)).abs() < 1e-12);
+        let mut want = DMatrix::zeros(3, 2);
+        want.row_mut(0).copy_from(&(a.row(0) * (8.0 * n as f64)));
+        if extra {
+            let col = want.column(0) + a.column(0) * 18.0;
+            want.column_mut(0).copy_from(&col);
+        }
+        assert_close(&da, &want, 1e-12);
+    }
+}

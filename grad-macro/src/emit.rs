@@ -268,12 +268,36 @@ impl Emitter<'_> {
     }
 
     /// The values of `body` its reverse pass reads, kept on the tape.
+    /// Views of values of the body come first: they are copied before what they borrow moves.
     fn saved(&self, body: &Body, plan: &Plan) -> Vec<ValueId> {
         let mut own = body.own();
         own.retain(|&v| plan.rev_needed[v]);
-        own.sort_unstable();
+        own.sort_unstable_by_key(|&v| (!self.local_view(body, plan, v), v));
         own.dedup();
         own
+    }
+
+    /// Whether `v` is a view of a value defined in `body`: kept on a tape, it is copied, as
+    /// what it borrows does not outlive the iteration (or arm).
+    fn local_view(&self, body: &Body, plan: &Plan, v: ValueId) -> bool {
+        body.stmts.iter().any(|s| match s {
+            Stmt::Node(n) if n.out == v => matches!(&n.op, Op::Rule { rule, args }
+                if crate::symbol::borrows_receiver(rule) && plan.def[args[0]] == body.key()),
+            _ => false,
+        })
+    }
+
+    /// A value of `body` as the tape keeps it: cloned when an output also needs it, copied when
+    /// it is a view of the body's values, moved otherwise.
+    fn saved_value(&self, body: &Body, plan: &Plan, v: ValueId, outputs: &[ValueId]) -> TokenStream {
+        let i = self.ident(v);
+        if outputs.contains(&v) {
+            self.cloned(v)
+        } else if self.local_view(body, plan, v) {
+            quote!(#i.clone_owned())
+        } else {
+            i.to_token_stream()
+        }
     }
 
     /// What else the reverse pass of `body` reads: the derivatives a differentiated `map`
@@ -336,13 +360,10 @@ impl Emitter<'_> {
                 });
                 let results: Vec<TokenStream> = results.collect();
                 let tape = part.then(|| {
-                    let saved = self.saved(&arm.body, plan).into_iter().map(|v| {
-                        if arm.results.contains(&v) {
-                            self.cloned(v)
-                        } else {
-                            self.ident(v).to_token_stream()
-                        }
-                    });
+                    let saved = self
+                        .saved(&arm.body, plan)
+                        .into_iter()
+                        .map(|v| self.saved_value(&arm.body, plan, v, &arm.results));
                     let extra = self.saved_extra(&arm.body, plan);
                     let saved = saved.chain(extra.into_iter().map(|i| i.to_token_stream()));
                     let var = format_ident!("A{}", k);
@@ -465,13 +486,7 @@ impl Emitter<'_> {
         body.extend(self.block_forward(&l.body, plan, None));
         if part {
             let results: Vec<ValueId> = l.carried.iter().map(|c| c.result).collect();
-            let saved = self.saved(&l.body, plan).into_iter().map(|v| {
-                if results.contains(&v) {
-                    self.cloned(v)
-                } else {
-                    self.ident(v).to_token_stream()
-                }
-            });
+            let saved = self.saved(&l.body, plan).into_iter().map(|v| self.saved_value(&l.body, plan, v, &results));
             let extra = self.saved_extra(&l.body, plan);
             let saved = saved.chain(extra.into_iter().map(|i| i.to_token_stream()));
             body.extend(quote!(#tape.push((#(#saved,)*));));
