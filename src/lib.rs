@@ -26,8 +26,12 @@
 //! assert_eq!(dw.shape(), (3, 2));
 //! ```
 //!
-//! Gradients use the denominator layout: a gradient has the shape of its parameter. See the
-//! README for the body language, the supported operations and their rules.
+//! Gradients use the denominator layout: a gradient has the shape of its parameter. Beside
+//! `_grad`, every function gets `<name>_vjp(params…, adjoint)` (the vector-Jacobian product; the
+//! only one for a matrix-valued function) and `<name>_pullback`, through which one
+//! `#[differentiate]` function calls another. [`custom_vjp`] declares the rule of a function
+//! the macro should not look into. The body may branch (`if`, `match`) and loop (`for`). See
+//! the README for the body language, the supported operations and their rules.
 #![no_std]
 
 extern crate self as matgrad;
