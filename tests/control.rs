@@ -659,3 +659,38 @@ fn views_of_values_local_to_a_loop_or_an_arm() {
         assert_close(&da, &want, 1e-12);
     }
 }
+
+/// A batch in a slice: a loop over the slice binds references, and `&xs[k]` borrows.
+/// f = Σ ‖W xₖ‖², ∂/∂W = 2 Σ (W xₖ) xₖᵀ, written both ways.
+#[differentiate(wrt(w))]
+fn batch_by_item(w: &DMatrix<f64>, xs: &[DVector<f64>]) -> f64 {
+    let mut acc = 0.0;
+    for x in xs {
+        acc += (w * x).norm_squared();
+    }
+    acc
+}
+
+#[differentiate(wrt(w))]
+#[allow(clippy::needless_range_loop)]
+fn batch_by_index(w: &DMatrix<f64>, xs: &[DVector<f64>]) -> f64 {
+    let mut acc = 0.0;
+    for k in 0..xs.len() {
+        let x = &xs[k];
+        acc += (w * x).norm_squared();
+    }
+    acc
+}
+
+#[test]
+fn loops_over_a_slice_of_vectors() {
+    let w = mat(2, 3, 31);
+    let xs: Vec<DVector<f64>> = (0..4).map(|k| mat(3, 1, 32 + k).column(0).into_owned()).collect();
+    let want = xs.iter().fold(DMatrix::zeros(2, 3), |acc, x| acc + 2.0 * (&w * x) * x.transpose());
+    let (v, dw) = batch_by_item_grad(&w, &xs);
+    assert_eq!(v, batch_by_item(&w, &xs));
+    assert_close(&dw, &want, 1e-12);
+    let (v, dw) = batch_by_index_grad(&w, &xs);
+    assert_eq!(v, batch_by_index(&w, &xs));
+    assert_close(&dw, &want, 1e-12);
+}

@@ -51,7 +51,7 @@ pub struct Parts {
 
 /// Emits the function's forward pass and reverse sweep; the result's adjoint is `seed`.
 pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident) -> Parts {
-    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()) };
+    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default() };
     let wrt: Vec<ValueId> = sig.wrt.iter().map(|&i| low.params[i]).collect();
     let (forward, reverse, value, grads) = em.function(&low.body, Some(quote!(#seed)), &wrt);
     let items = em.items.into_inner();
@@ -62,6 +62,8 @@ struct Emitter<'a> {
     values: &'a [Value],
     /// Items emitted at the top of the function.
     items: RefCell<Vec<TokenStream>>,
+    /// Whether the code reads a value through `AsValue` (its `use` is among the items).
+    uses_as_value: std::cell::Cell<bool>,
 }
 
 impl Emitter<'_> {
@@ -79,6 +81,7 @@ impl Emitter<'_> {
         let (i, span) = (&val.ident, val.span);
         match &val.kind {
             Kind::Inline(t) => quote_spanned!(span=> &(#t)),
+            _ if val.borrowed => self.as_value(i, span),
             _ if val.is_ref() => i.to_token_stream(),
             _ => quote_spanned!(span=> &#i),
         }
@@ -92,10 +95,24 @@ impl Emitter<'_> {
         let i = &val.ident;
         match &val.kind {
             Kind::Inline(t) => t.clone(),
+            _ if val.borrowed => {
+                let r = self.as_value(i, span);
+                quote_spanned!(span=> ::matgrad::__private::by_ref(#r))
+            }
             _ if move_it => quote!(#i),
             _ if val.is_ref() => quote_spanned!(span=> ::matgrad::__private::by_ref(#i)),
             _ => quote_spanned!(span=> ::matgrad::__private::by_ref(&#i)),
         }
+    }
+
+    /// `i.as_value()`: a reference to the value `i` holds or refers to, through auto-deref.
+    fn as_value(&self, i: &Ident, span: Span) -> TokenStream {
+        if !self.uses_as_value.replace(true) {
+            self.items.borrow_mut().push(quote!(
+                use ::matgrad::__private::AsValue as _;
+            ));
+        }
+        quote_spanned!(span=> #i.as_value())
     }
 
     /// `v` as a plain value (an index, an integer exponent, the result).

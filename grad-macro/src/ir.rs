@@ -35,6 +35,9 @@ pub struct Value {
     /// Whether the value depends on a differentiated parameter (is "varied").
     pub active: bool,
     pub span: Span,
+    /// The value may be a reference the user's code made (a pattern's binding over a
+    /// collection, `&expr` of a constant): generated code reads it through auto-deref.
+    pub borrowed: bool,
 }
 
 impl Value {

@@ -87,7 +87,7 @@ impl Resolve for Lower<'_> {
 
 impl Lower<'_> {
     fn push_value(&mut self, ident: Ident, kind: Kind, active: bool, span: Span) -> ValueId {
-        self.values.push(Value { ident, kind, active, span });
+        self.values.push(Value { ident, kind, active, span, borrowed: false });
         self.values.len() - 1
     }
 
@@ -347,6 +347,16 @@ impl Lower<'_> {
             Expr::Lit(l) => Some(self.inline(l.to_token_stream(), e.span())),
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
+            // A reference to a constant stays one (`&xs[k]` must not move out of `xs`).
+            Expr::Reference(r)
+                if r.mutability.is_none()
+                    && !matches!(&*r.expr, Expr::Lit(_) | Expr::Path(_))
+                    && !self.reads_active(&r.expr) =>
+            {
+                let v = self.opaque(e, Construct::Expression)?;
+                self.values[v].borrowed = true;
+                Some(v)
+            }
             Expr::Reference(r) if r.mutability.is_none() => self.expr(&r.expr),
             Expr::Unary(u) => match u.op {
                 UnOp::Deref(_) => self.expr(&u.expr),

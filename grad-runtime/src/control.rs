@@ -116,3 +116,24 @@ impl<T> VecTape<T> {
         None
     }
 }
+
+/// A reference to a value generated code reads through auto-deref: `x.as_value()` is `&M` for a
+/// matrix `M` whether `x` is `M`, `&M` or `&&M` (a pattern's binding over a collection).
+pub trait AsValue {
+    /// The value.
+    fn as_value(&self) -> &Self;
+}
+
+impl<T: crate::value::Real> AsValue for T {
+    #[inline(always)]
+    fn as_value(&self) -> &T {
+        self
+    }
+}
+
+impl<T: crate::value::Real, R: nalgebra::Dim, C: nalgebra::Dim, S> AsValue for nalgebra::Matrix<T, R, C, S> {
+    #[inline(always)]
+    fn as_value(&self) -> &Self {
+        self
+    }
+}

@@ -308,7 +308,12 @@ impl Lower<'_> {
             );
             return None;
         }
-        Some(idents.into_iter().map(|i| self.push_value(i.clone(), Kind::Node, false, i.span())).collect())
+        let ids: Vec<ValueId> =
+            idents.into_iter().map(|i| self.push_value(i.clone(), Kind::Node, false, i.span())).collect();
+        for &v in &ids {
+            self.values[v].borrowed = true;
+        }
+        Some(ids)
     }
 
     fn bound_names(&self, pat: &Pat, ids: &[ValueId]) -> Vec<(String, ValueId)> {
