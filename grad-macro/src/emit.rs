@@ -420,7 +420,7 @@ impl Emitter<'_> {
         if !plan.stmt_participates(self.values, stmt) {
             return TokenStream::new();
         }
-        let mut code = self.pre_zero(stmt, plan, born);
+        let mut code = self.pre_zero(b.tape, plan, born);
         let e = self.enum_ident(b.tape);
         let mut arms = Vec::new();
         for (k, arm) in b.arms.iter().enumerate() {
@@ -444,9 +444,9 @@ impl Emitter<'_> {
 
     /// Starts at zero the adjoints that `stmt`'s reverse pass adds to and that do not exist
     /// yet: inside an arm or a loop body, a contribution cannot be the first.
-    fn pre_zero(&self, stmt: &Stmt, plan: &Plan, born: &mut [bool]) -> TokenStream {
+    fn pre_zero(&self, tape: ValueId, plan: &Plan, born: &mut [bool]) -> TokenStream {
         let mut code = TokenStream::new();
-        for t in plan.outer_targets(self.values, stmt) {
+        for &t in plan.region_targets.get(&tape).into_iter().flatten() {
             if !born[t] {
                 born[t] = true;
                 let (d, r) = (self.adj(t), self.reference(t));
@@ -523,7 +523,7 @@ impl Emitter<'_> {
         if !plan.stmt_participates(self.values, stmt) {
             return TokenStream::new();
         }
-        let mut code = self.pre_zero(stmt, plan, born);
+        let mut code = self.pre_zero(l.tape, plan, born);
         let carried: Vec<_> = l.carried.iter().filter(|c| plan.carried_participates(self.values, c)).collect();
         let carry = |c: &crate::ir::Carried| format_ident!("d_{}_carry", self.ident(c.out), span = Span::mixed_site());
         for c in &carried {

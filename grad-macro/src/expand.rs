@@ -194,10 +194,15 @@ impl<'a> Gen<'a> {
 
     /// One gradient slot per parameter: `grads` (in `wrt` order) or `NoGradient`.
     fn slots(&self, grads: &[TokenStream]) -> Vec<TokenStream> {
+        self.slots_or(grads, quote!(::matgrad::__private::NoGradient))
+    }
+
+    /// One slot per parameter: `grads` (in `wrt` order) or `missing`.
+    fn slots_or(&self, grads: &[TokenStream], missing: TokenStream) -> Vec<TokenStream> {
         (0..self.sig.params.len())
             .map(|i| match self.sig.wrt.iter().position(|&w| w == i) {
                 Some(k) => grads[k].clone(),
-                None => quote!(::matgrad::__private::NoGradient),
+                None => missing.clone(),
             })
             .collect()
     }
@@ -337,8 +342,7 @@ impl<'a> Gen<'a> {
         let (user, pullback) = (&self.func.sig.ident, self.name("pullback"));
         let (value, adjoint) = self.value_adjoint();
         let names = self.grad_names();
-        let pats = self.slots(&names.iter().map(|n| n.to_token_stream()).collect::<Vec<_>>());
-        let pats = pats.iter().map(|p| if p.to_string().contains("NoGradient") { quote!(_) } else { p.clone() });
+        let pats = self.slots_or(&names.iter().map(|n| n.to_token_stream()).collect::<Vec<_>>(), quote!(_));
         let call_args = self.sig.params.iter().map(|p| {
             let i = &p.ident;
             match p.is_ref {

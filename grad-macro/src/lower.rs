@@ -672,10 +672,8 @@ impl Lower<'_> {
                 return self.opaque(e, Construct::Constructor(&p.path));
             }
         }
-        if p.qself.is_none() && !self.reads_active(e) {
-            return self.opaque(e, Construct::Call(Some(&p.path)));
-        }
-        if p.qself.is_some() || p.path.segments.len() > 1 && symbol::is_std_path(&p.path) {
+        // A call on constants is one; std and nalgebra functions have no pullback.
+        if p.qself.is_some() || !self.reads_active(e) || segs.len() > 1 && symbol::is_std_path(&p.path) {
             return self.opaque(e, Construct::Call(Some(&p.path)));
         }
         // A function differentiated through its pullback (composition).

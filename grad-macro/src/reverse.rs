@@ -40,6 +40,9 @@ pub struct Plan {
     /// A forward value a node's rule reads instead of recomputing it: the `chol.inverse()`
     /// the function computed, for `chol.ln_determinant()`.
     pub reuse: Vec<Option<ValueId>>,
+    /// For a branch or loop taking part (by its tape): the values defined outside it that its
+    /// reverse pass adds to, whose adjoints must exist before it.
+    pub region_targets: std::collections::HashMap<ValueId, Vec<ValueId>>,
 }
 
 /// A last reader that may not move the value.
@@ -67,7 +70,7 @@ impl Plan {
 
     /// The adjoint contributions made inside `stmt` (a branch or loop) to values defined
     /// outside it: their adjoints must exist before its reverse pass.
-    pub fn outer_targets(&self, values: &[Value], stmt: &Stmt) -> Vec<ValueId> {
+    fn outer_targets(&self, values: &[Value], stmt: &Stmt) -> Vec<ValueId> {
         let mut inside = Vec::new();
         stmt.defines(&mut inside);
         let mut targets = Vec::new();
@@ -135,6 +138,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         negated: vec![false; n],
         alias: vec![false; n],
         reuse: vec![None; n],
+        region_targets: Default::default(),
     };
     define(body, &mut p.def);
     if let Some(ret) = body.ret {
@@ -167,6 +171,16 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
 /// last reader and reads it once.
 pub fn owned_in_reverse(plan: &Plan, out: ValueId, args: &[ValueId], v: ValueId) -> bool {
     plan.last_reader[v] == Some(out) && args.iter().filter(|&&a| a == v).count() <= 1
+}
+
+/// Records the outer values the reverse pass of region `stmt` (with tape `tape`) adds to: their
+/// zeros are made from them before it, so they are read there.
+fn region_targets(values: &[Value], stmt: &Stmt, tape: ValueId, p: &mut Plan) {
+    let targets = p.outer_targets(values, stmt);
+    for &t in &targets {
+        read_blocked(p, t);
+    }
+    p.region_targets.insert(tape, targets);
 }
 
 /// Records that the reverse pass reads `v` where it may not move it.
@@ -323,9 +337,7 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                     count(values, &arm.body, p, terms);
                 }
                 p.rev_needed[b.tape] = true;
-                for t in p.outer_targets(values, stmt) {
-                    read_blocked(p, t);
-                }
+                region_targets(values, stmt, b.tape, p);
             }
             Stmt::Loop(l) => {
                 if !p.stmt_participates(values, stmt) {
@@ -350,9 +362,7 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                     }
                 }
                 p.rev_needed[l.tape] = true;
-                for t in p.outer_targets(values, stmt) {
-                    read_blocked(p, t);
-                }
+                region_targets(values, stmt, l.tape, p);
             }
         }
     }

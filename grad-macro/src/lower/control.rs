@@ -138,7 +138,7 @@ impl Lower<'_> {
             self.scopes.push(scope);
             let outer = std::mem::take(&mut self.stmts);
             let tail = match src {
-                ArmSrc::Block(b) => self.block_or_unit(&b.stmts),
+                ArmSrc::Block(b) => self.block(&b.stmts),
                 ArmSrc::Expr(e) => self.arm_expr(e),
                 ArmSrc::Empty => None,
             };
@@ -231,7 +231,7 @@ impl Lower<'_> {
             scope.extend(self.bound_names_of(&vars));
             self.scopes.push(scope);
             let outer = std::mem::take(&mut self.stmts);
-            self.block_or_unit(&f.body.stmts);
+            self.block(&f.body.stmts);
             let results: Vec<ValueId> = names.iter().filter_map(|n| self.lookup(&n.1)).collect();
             let stmts = std::mem::replace(&mut self.stmts, outer);
             self.scopes.pop();
@@ -259,15 +259,10 @@ impl Lower<'_> {
         self.stmts.push(Stmt::Loop(Box::new(Loop { pat, iter, inputs, fixed_len, carried, body, tape, span })));
     }
 
-    /// Lowers a block's statements; its tail value, if any.
-    fn block_or_unit(&mut self, stmts: &[syn::Stmt]) -> Option<ValueId> {
-        self.block(stmts)
-    }
-
     /// The code after `=>` in a match arm.
     fn arm_expr(&mut self, e: &Expr) -> Option<ValueId> {
         match e {
-            Expr::Block(b) if b.label.is_none() => self.block_or_unit(&b.block.stmts),
+            Expr::Block(b) if b.label.is_none() => self.block(&b.block.stmts),
             e if is_statement_like(e) => {
                 self.expr_stmt(e);
                 None
