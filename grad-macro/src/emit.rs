@@ -480,6 +480,12 @@ impl Emitter<'_> {
                     code.extend(quote!(let mut #tape = ::matgrad::__private::FixedTape::<_, { #n }>::new();));
                     iter.clone()
                 }
+                None if l.unbounded => {
+                    // Spanned so that its error without `alloc` points at the loop.
+                    let span = l.span;
+                    code.extend(quote_spanned!(span=> let mut #tape = ::matgrad::__private::unbounded_tape();));
+                    iter.clone()
+                }
                 None => {
                     let it = format_ident!("{}_iter", tape, span = Span::mixed_site());
                     code.extend(quote! {
@@ -494,6 +500,11 @@ impl Emitter<'_> {
         };
         let pat = &l.pat;
         let mut body = TokenStream::new();
+        if let Some(k) = l.stop {
+            // Before the iteration's values are taken from the carried ones.
+            let flag = self.ident(l.carried[k].out);
+            body.extend(quote!(if !#flag { break; }));
+        }
         for c in &l.carried {
             if plan.read[c.inner] {
                 let (inner, out) = (self.ident(c.inner), self.ident(c.out));

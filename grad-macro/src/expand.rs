@@ -17,7 +17,7 @@ use syn::{GenericParam, ItemFn, Type};
 use crate::args::{Args, RuleArgs};
 use crate::check::{self, Signature};
 use crate::ctxt::Ctxt;
-use crate::{emit, lower};
+use crate::{desugar, emit, lower};
 
 /// `#[differentiate]`.
 pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -31,7 +31,8 @@ pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
         Args::default()
     });
     let sig = check::signature(&cx, &func, &args);
-    let lowered = lower::function(&cx, &sig, &func.block);
+    let body = desugar::function(&cx, &func.block, &sig.ret);
+    let lowered = lower::function(&cx, &sig, &body);
     let gen = Gen::new(&func, &sig);
     match cx.check() {
         Ok(()) => {

@@ -161,3 +161,40 @@ fn branch() {
         quote::quote!(wrt(x)),
     );
 }
+
+#[test]
+fn guard_clause() {
+    golden(
+        "guard",
+        quote::quote! {
+            fn capped(x: &DMatrix<f64>, w: &DMatrix<f64>, cap: f64) -> f64 {
+                let r = (x * w).norm_squared();
+                if r > cap {
+                    return (cap * r).sqrt();
+                }
+                r
+            }
+        },
+        quote::quote!(wrt(w)),
+    );
+}
+
+#[test]
+fn early_exit() {
+    golden(
+        "early_exit",
+        quote::quote! {
+            fn budgeted(x: &DVector<f64>, budget: f64) -> f64 {
+                let mut cost = 0.0;
+                for k in 0..x.len() {
+                    cost += x[k] * x[k];
+                    if cost > budget {
+                        return cost;
+                    }
+                }
+                cost
+            }
+        },
+        quote::quote!(wrt(x)),
+    );
+}

@@ -114,7 +114,7 @@ pub struct Arm {
     pub results: Vec<ValueId>,
 }
 
-/// `for pat in iter { body }`.
+/// `for pat in iter { body }` (`while` and `loop` are desugared into it).
 #[derive(Debug)]
 pub struct Loop {
     /// The loop's pattern as written; the constants it binds are the first of `body.bound`.
@@ -127,6 +127,13 @@ pub struct Loop {
     pub fixed_len: Option<TokenStream>,
     /// Variables assigned in the body.
     pub carried: Vec<Carried>,
+    /// The carried flag (an index into `carried`) whose value, when false at the start of an
+    /// iteration, ends the loop: how `break`, an exit through the loop and `while`'s condition
+    /// stop it (see `desugar`). The tape then holds the iterations that ran.
+    pub stop: Option<usize>,
+    /// The iterable has no end (`0usize..`, from `while` and `loop`): the loop ends by `stop`
+    /// only, and its tape grows on the heap.
+    pub unbounded: bool,
     pub body: Body,
     /// The values each iteration's reverse pass needs.
     pub tape: ValueId,

@@ -9,6 +9,7 @@
 mod args;
 mod check;
 mod ctxt;
+mod desugar;
 mod emit;
 mod expand;
 mod ir;

@@ -182,7 +182,6 @@ impl Lower<'_> {
                 syn::Stmt::Item(item) => {
                     self.stmts.push(Stmt::Effect { tokens: item.to_token_stream(), inputs: Vec::new() })
                 }
-                syn::Stmt::Expr(Expr::Return(r), _) if last => tail = self.ret(r),
                 syn::Stmt::Expr(e, None) if last && !control::is_statement_like(e) => tail = self.expr(e),
                 syn::Stmt::Expr(e, _) => self.expr_stmt(e),
                 syn::Stmt::Macro(m) => self.macro_stmt(m),
@@ -190,16 +189,6 @@ impl Lower<'_> {
         }
         self.scopes.pop();
         tail
-    }
-
-    fn ret(&mut self, r: &syn::ExprReturn) -> Option<ValueId> {
-        match &r.expr {
-            Some(e) => self.expr(e),
-            None => {
-                self.cx.error_spanned_by(r, "`return` needs the value: write `return value;`");
-                None
-            }
-        }
     }
 
     fn local(&mut self, l: &syn::Local) {
@@ -262,10 +251,7 @@ impl Lower<'_> {
                 self.assign(&b.left, value);
             }
             Expr::Return(r) => {
-                self.cx.error_spanned_by(
-                    r,
-                    "an early `return` is not supported yet: return the value at the end of the body",
-                );
+                self.cx.error_spanned_by(r, messages::EXIT_IN_EXPRESSION);
             }
             Expr::Call(_) | Expr::MethodCall(_) | Expr::Macro(_) => {
                 self.opaque(e, Construct::Statement);
@@ -284,12 +270,18 @@ impl Lower<'_> {
         }
     }
 
+    /// A loop or an exit left inside an expression by `desugar` (which rewrites those written
+    /// as statements).
     fn unsupported_loop(&mut self, e: &Expr) {
-        let (tokens, msg) = match e {
-            Expr::While(w) => (w.while_token.to_token_stream(), "`while` loops are not supported: the reverse pass needs the number of iterations; write `for _ in 0..max_iter { … }` with a bound, and choose per iteration with `if`"),
-            Expr::Loop(l) => (l.loop_token.to_token_stream(), "`loop` is not supported: the reverse pass needs the number of iterations; write `for _ in 0..max_iter { … }` with a bound"),
-            Expr::Break(b) => (b.break_token.to_token_stream(), "`break` is not supported in a `#[differentiate]` body: run the loop for its whole range, and leave a variable unchanged with `if` in the iterations to skip"),
-            _ => (e.to_token_stream(), "`continue` is not supported in a `#[differentiate]` body: put the rest of the iteration under an `if`"),
+        let tokens = match e {
+            Expr::While(w) => w.while_token.to_token_stream(),
+            Expr::Loop(l) => l.loop_token.to_token_stream(),
+            Expr::Break(b) => b.break_token.to_token_stream(),
+            _ => e.to_token_stream(),
+        };
+        let msg = match e {
+            Expr::While(_) | Expr::Loop(_) => messages::LOOP_IN_EXPRESSION,
+            _ => messages::EXIT_IN_EXPRESSION,
         };
         self.cx.error_spanned_by(tokens, msg);
     }
@@ -393,6 +385,11 @@ impl Lower<'_> {
                 }
                 v
             }
+            Expr::Block(b) => {
+                let label = b.label.as_ref().map(|l| &l.name);
+                self.cx.error_spanned_by(label, "a labelled block is not supported in a `#[differentiate]` body: write its early value with `if`, as in `let y = if c { v } else { w };`");
+                None
+            }
             Expr::Unsafe(u) => {
                 self.cx.error_spanned_by(u.unsafe_token, "`unsafe` blocks are not supported in a `#[differentiate]` body: move the unsafe code into a function with a user rule");
                 None
@@ -403,10 +400,7 @@ impl Lower<'_> {
                 None
             }
             Expr::Return(r) => {
-                self.cx.error_spanned_by(
-                    r,
-                    "`return` inside an expression is not supported: return the value at the end of the body",
-                );
+                self.cx.error_spanned_by(r, messages::EXIT_IN_EXPRESSION);
                 None
             }
             Expr::Try(t) => {

@@ -95,7 +95,12 @@ pub fn init<C: Contrib>(c: C) -> C::Adj {
 /// Adds a contribution to an adjoint.
 #[inline(always)]
 pub fn add_to<C: Contrib>(acc: &mut C::Adj, c: C) {
-    c.add_to(acc)
+    // The zeros of a placeholder (see `control::Placeholder`) are 0×0 where the shape is dynamic:
+    // an empty adjoint takes its first contribution's shape.
+    match acc.is_empty_adjoint() {
+        true => *acc = c.init(),
+        false => c.add_to(acc),
+    }
 }
 
 /// Contributes an adjoint that is still needed afterwards.

@@ -48,6 +48,62 @@ impl<T, const N: usize> Default for FixedTape<T, N> {
 #[cfg(feature = "alloc")]
 pub type VecTape<T> = alloc::vec::Vec<T>;
 
+/// The tape of a loop with no bound on its trip count (a `while` or a `loop`): it grows on the
+/// heap.
+#[cfg(feature = "alloc")]
+#[inline(always)]
+pub fn unbounded_tape<T>() -> VecTape<T> {
+    alloc::vec::Vec::new()
+}
+
+/// Without `alloc`, a `while` or `loop` has nowhere to keep its iterations: a compile error.
+#[cfg(not(feature = "alloc"))]
+pub fn unbounded_tape<T: UnboundedLoopNeedsAlloc>() -> VecTape<T> {
+    VecTape(core::marker::PhantomData)
+}
+
+/// Implemented for nothing: the bound of [`unbounded_tape`] without `alloc`.
+#[cfg(not(feature = "alloc"))]
+#[diagnostic::on_unimplemented(
+    message = "a `while` or `loop` has no bound on its iterations, so its reverse pass keeps them on the heap, and matgrad is built without `alloc`",
+    label = "an unbounded loop",
+    note = "write `for _ in 0..MAX_ITER {{ … if done {{ break; }} }}` with a constant `MAX_ITER`: its tape is a fixed array and a count, with no heap; or enable matgrad's `alloc` feature"
+)]
+pub trait UnboundedLoopNeedsAlloc {}
+
+/// A value standing where an early exit left before the code that computes it ran (the value
+/// of `return` before a `return`, of a `loop` before its `break`): never read as a result. Zero
+/// of the type's static shape, 0×0 where a dimension is dynamic.
+pub trait Placeholder {
+    /// The placeholder.
+    fn placeholder() -> Self;
+}
+
+impl<T: crate::value::Real> Placeholder for T {
+    #[inline(always)]
+    fn placeholder() -> T {
+        nalgebra::zero()
+    }
+}
+
+impl<T: crate::value::Real, R: nalgebra::Dim, C: nalgebra::Dim> Placeholder for nalgebra::OMatrix<T, R, C>
+where
+    nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C>,
+{
+    #[inline(always)]
+    fn placeholder() -> Self {
+        let r = R::from_usize(R::try_to_usize().unwrap_or(0));
+        let c = C::from_usize(C::try_to_usize().unwrap_or(0));
+        Self::zeros_generic(r, c)
+    }
+}
+
+/// See [`Placeholder`].
+#[inline(always)]
+pub fn placeholder<P: Placeholder>() -> P {
+    P::placeholder()
+}
+
 /// The gradient slot of a parameter a function is not differentiated with respect to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NoGradient;

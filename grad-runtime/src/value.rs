@@ -81,6 +81,10 @@ pub trait Adjoint: Clone {
     fn scale_in_place(&mut self, s: Self::Scalar);
     /// `self += a * x`
     fn axpy_ref(&mut self, a: Self::Scalar, x: &Self);
+    /// Whether the adjoint has no entries (a matrix with a zero dimension).
+    fn is_empty_adjoint(&self) -> bool {
+        false
+    }
 }
 
 impl<T: Real> Adjoint for T {
@@ -122,6 +126,10 @@ where
     fn axpy_ref(&mut self, a: T, x: &Self) {
         self.zip_apply(x, |y, x| *y += a * x);
     }
+    #[inline(always)]
+    fn is_empty_adjoint(&self) -> bool {
+        self.nrows() == 0 || self.ncols() == 0
+    }
 }
 
 /// How generated code passes an operand to an operator: scalars by value, matrices by
@@ -151,6 +159,21 @@ impl<T, R: Dim, C: Dim, S: RawStorage<T, R, C>> Operand for Matrix<T, R, C, S> {
         self
     }
 }
+
+/// Integers (a counter in a loop, an index) are operands of arithmetic on constants.
+macro_rules! integer_operands {
+    ($($t:ty),*) => {$(
+        impl Operand for $t {
+            type Ref<'a> = $t;
+            #[inline(always)]
+            fn operand(&self) -> $t {
+                *self
+            }
+        }
+    )*};
+}
+
+integer_operands!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
 
 /// The operand form of a value (see [`Operand`]).
 #[inline(always)]

@@ -1,8 +1,9 @@
 use matgrad::differentiate;
 
+// A tuple pattern with a `ref` binding (plain names are supported).
 #[differentiate]
 fn f(x: f64, z: f64) -> f64 {
-    let (a, b) = (x, z);
+    let (ref a, b) = (x, z);
     a * b
 }
 

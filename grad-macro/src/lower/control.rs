@@ -21,6 +21,17 @@ enum ArmSrc<'e> {
     Empty,
 }
 
+impl ArmSrc<'_> {
+    /// Whether the arm ends with an expression that gives its value.
+    fn has_tail(&self) -> bool {
+        match self {
+            ArmSrc::Block(b) => matches!(b.stmts.last(), Some(syn::Stmt::Expr(e, None)) if !is_statement_like(e)),
+            ArmSrc::Expr(e) => !is_statement_like(e),
+            ArmSrc::Empty => false,
+        }
+    }
+}
+
 /// Everything a lowering attempt adds, so that it can be undone and redone.
 struct Mark {
     values: usize,
@@ -132,6 +143,7 @@ impl Lower<'_> {
         let errors_before = self.cx.len();
         let mut arms = Vec::new();
         let mut missing_value = None;
+        let mut failed = false;
         for (k, src) in srcs.iter().enumerate() {
             let mut scope = self.bound_names_of(&bindings[k]);
             scope.extend(names.iter().map(|n| n.0.clone()).zip(pre.iter().copied()));
@@ -148,10 +160,15 @@ impl Lower<'_> {
             if want_value {
                 match tail {
                     Some(t) => results.insert(0, t),
+                    // A tail that did not lower was reported where it failed.
+                    None if src.has_tail() => failed = true,
                     None => missing_value = missing_value.or(Some(k)),
                 }
             }
             arms.push(Arm { body: Body { stmts, ret: None, bound: bindings[k].clone() }, results });
+        }
+        if failed && missing_value.is_none() {
+            return None;
         }
         if let Some(k) = missing_value {
             if self.cx.len() == errors_before {
@@ -197,19 +214,32 @@ impl Lower<'_> {
         want_value.then(|| value_of[0])
     }
 
-    /// A `for` loop over a constant iterable.
+    /// A `for` loop over a constant iterable, or over the columns, rows or entries of a
+    /// differentiated matrix (see [`Self::matrix_iteration`]).
     pub(super) fn for_loop(&mut self, f: &syn::ExprForLoop) {
         if let Some(label) = &f.label {
             return self.cx.error_spanned_by(label, "loop labels are not supported in a `#[differentiate]` body");
         }
         let Some((iter, inputs, active)) = self.condition(&f.expr) else { return };
         if active {
+            if let Some(rewritten) = self.matrix_iteration(f) {
+                return self.for_loop(&rewritten);
+            }
             return self.cx.error_spanned_by(
                 &f.expr,
-                "a loop must run over constants (a range such as `0..n`, or a constant collection), not over a differentiated value: loop over indices, as in `for j in 0..m.ncols() { let col = m.column(j); … }`",
+                "a loop must run over constants (a range such as `0..n`, or a constant collection) or over a differentiated matrix's `column_iter()`, `row_iter()` or `iter()` (with `enumerate()` and `zip` with constants), not over other iterators of a differentiated value: loop over indices, as in `for j in 0..m.ncols() { let col = m.column(j); … }`",
             );
         }
         let fixed_len = fixed_len(&f.expr, inputs.is_empty());
+        let unbounded = matches!(&*f.expr, Expr::Range(r) if r.end.is_none());
+        // `if !flag { break; }` first: the loop's stopping condition (from `desugar`).
+        let (stop_flag, body_stmts) = match f.body.stmts.split_first() {
+            Some((first, rest)) => match stop_check(first) {
+                Some(flag) => (Some(flag), rest),
+                None => (None, &f.body.stmts[..]),
+            },
+            None => (None, &f.body.stmts[..]),
+        };
         let names = self.assigned(std::iter::once(Assigned::Block(&f.body)));
         let before: Vec<ValueId> = names.iter().filter_map(|n| self.lookup(&n.1)).collect();
         if before.len() != names.len() {
@@ -231,7 +261,7 @@ impl Lower<'_> {
             scope.extend(self.bound_names_of(&vars));
             self.scopes.push(scope);
             let outer = std::mem::take(&mut self.stmts);
-            self.block(&f.body.stmts);
+            self.block(body_stmts);
             let results: Vec<ValueId> = names.iter().filter_map(|n| self.lookup(&n.1)).collect();
             let stmts = std::mem::replace(&mut self.stmts, outer);
             self.scopes.pop();
@@ -256,7 +286,96 @@ impl Lower<'_> {
         let tape = self.fresh("tape", Kind::Node, false, span);
         let body = Body { stmts: body_stmts, ret: None, bound };
         let pat = f.pat.to_token_stream();
-        self.stmts.push(Stmt::Loop(Box::new(Loop { pat, iter, inputs, fixed_len, carried, body, tape, span })));
+        let stop = stop_flag.and_then(|flag| names.iter().position(|n| n.0 == flag));
+        let l = Loop { pat, iter, inputs, fixed_len, carried, stop, unbounded, body, tape, span };
+        self.stmts.push(Stmt::Loop(Box::new(l)));
+    }
+
+    /// A loop over the columns, rows or entries of a differentiated matrix, rewritten as a loop
+    /// over their indices, so that each iteration's adjoint goes back into the place it came
+    /// from. `None` when the iterable is not of this form.
+    ///
+    /// Input: `for (k, c) in x.column_iter().enumerate() { body }`
+    /// Output: `for (k, __mg_k) in (0..x.ncols()).enumerate() { let c = x.column(__mg_k); body }`
+    fn matrix_iteration(&mut self, f: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
+        let index = quote::format_ident!("__mg_k{}", self.values.len());
+        let mut hoisted = None;
+        let (iter, pat, prefix) = self.iteration_parts(&f.expr, &f.pat, &index, &mut hoisted)?;
+        if let Some(syn::Stmt::Local(local)) = hoisted {
+            self.local(&local);
+        }
+        let mut f = f.clone();
+        f.expr = Box::new(iter);
+        f.pat = Box::new(pat);
+        let at = usize::from(f.body.stmts.first().and_then(stop_check).is_some());
+        f.body.stmts.insert(at, prefix);
+        Some(f)
+    }
+
+    /// The iterable, the loop's pattern and the binding of the user's pattern `pat`, for an
+    /// iteration over a differentiated matrix through `iter` (its adaptors peeled one by one).
+    fn iteration_parts(
+        &mut self,
+        iter: &Expr,
+        pat: &Pat,
+        index: &syn::Ident,
+        hoisted: &mut Option<syn::Stmt>,
+    ) -> Option<(Expr, Pat, syn::Stmt)> {
+        let Expr::MethodCall(m) = iter else { return None };
+        let method = m.method.to_string();
+        let pair = |p: &Pat| match p {
+            Pat::Tuple(t) if t.elems.len() == 2 => Some((t.elems[0].clone(), t.elems[1].clone())),
+            _ => None,
+        };
+        match (method.as_str(), m.args.len()) {
+            ("enumerate", 0) => {
+                let (i, p) = pair(pat)?;
+                let (it, lp, prefix) = self.iteration_parts(&m.receiver, &p, index, hoisted)?;
+                Some((syn::parse_quote!((#it).enumerate()), syn::parse_quote!((#i, #lp)), prefix))
+            }
+            ("zip", 1) => {
+                let (a, b) = pair(pat)?;
+                let other = &m.args[0];
+                if let Some((it, lp, prefix)) = self.iteration_parts(&m.receiver, &a, index, hoisted) {
+                    if self.reads_active(other) {
+                        return None;
+                    }
+                    return Some((syn::parse_quote!((#it).zip(#other)), syn::parse_quote!((#lp, #b)), prefix));
+                }
+                let (it, lp, prefix) = self.iteration_parts(other, &b, index, hoisted)?;
+                let recv = &m.receiver;
+                if self.reads_active(recv) {
+                    return None;
+                }
+                Some((syn::parse_quote!((#recv).zip(#it)), syn::parse_quote!((#a, #lp)), prefix))
+            }
+            ("column_iter" | "row_iter" | "iter", 0) => {
+                if !self.reads_active(&m.receiver) || hoisted.is_some() {
+                    return None;
+                }
+                let base: Expr = match &*m.receiver {
+                    Expr::Path(p) if p.path.get_ident().is_some() => (*m.receiver).clone(),
+                    other => {
+                        // Computed once, before the loop, as the iterator would be.
+                        let tmp = quote::format_ident!("__mg_iterated{}", self.values.len());
+                        *hoisted = Some(syn::parse_quote!(let #tmp = #other;));
+                        syn::parse_quote!(#tmp)
+                    }
+                };
+                let (count, item): (Expr, Expr) = match method.as_str() {
+                    "column_iter" => (syn::parse_quote!(#base.ncols()), syn::parse_quote!(#base.column(#index))),
+                    "row_iter" => (syn::parse_quote!(#base.nrows()), syn::parse_quote!(#base.row(#index))),
+                    _ => (syn::parse_quote!(#base.len()), syn::parse_quote!(#base[#index])),
+                };
+                // `for &v in x.iter()`: the entry itself.
+                let pat = match pat {
+                    Pat::Reference(r) => &*r.pat,
+                    p => p,
+                };
+                Some((syn::parse_quote!(0..#count), syn::parse_quote!(#index), syn::parse_quote!(let #pat = #item;)))
+            }
+            _ => None,
+        }
     }
 
     /// The code after `=>` in a match arm.
@@ -413,11 +532,26 @@ fn binding_idents(pat: &Pat, out: &mut Vec<syn::Ident>) {
     out.extend(all.into_iter().filter(|i| !i.to_string().starts_with(|c: char| c.is_ascii_uppercase())));
 }
 
+/// The flag of a loop's first statement `if !flag { break; }`.
+fn stop_check(s: &syn::Stmt) -> Option<String> {
+    let syn::Stmt::Expr(Expr::If(i), _) = s else { return None };
+    let Expr::Unary(syn::ExprUnary { op: syn::UnOp::Not(_), expr, .. }) = &*i.cond else { return None };
+    let Expr::Path(p) = &**expr else { return None };
+    let flag = p.path.get_ident()?;
+    let is_break =
+        |s: &syn::Stmt| matches!(s, syn::Stmt::Expr(Expr::Break(b), _) if b.label.is_none() && b.expr.is_none());
+    match i.then_branch.stmts.as_slice() {
+        [only] if is_break(only) && i.else_branch.is_none() => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
 /// Statements that have no value: assignments, loops, and branches whose arms end with `;`.
 pub(super) fn is_statement_like(e: &Expr) -> bool {
     match e {
         Expr::Assign(_) | Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => true,
         Expr::Binary(b) => super::compound(&b.op).is_some(),
+        Expr::Block(b) if b.label.is_none() => block_is_unit(&b.block),
         Expr::If(i) => {
             block_is_unit(&i.then_branch)
                 && i.else_branch.as_ref().is_none_or(|(_, e)| match &**e {

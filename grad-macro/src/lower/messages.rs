@@ -22,7 +22,7 @@ pub enum Construct<'a> {
 }
 
 pub const PATTERN: &str =
-    "`#[differentiate]` supports `let name = …;` and `let name: Type = …;`: bind one value per `let`";
+    "`#[differentiate]` supports `let name = …;`, `let name: Type = …;` and tuples of names, `let (a, b) = …;`: bind one value per name";
 
 pub fn is_iterator_method(m: &Ident) -> bool {
     symbol::ITERATOR_METHODS.contains(&m.to_string().as_str())
@@ -124,3 +124,10 @@ pub fn decomposition(method: &Ident, field: Option<&Ident>) -> String {
          `singular_values()` or `svd(…).singular_values`"
     )
 }
+
+/// An exit (`return`, `break`, `continue`) inside an expression rather than as a statement.
+pub const EXIT_IN_EXPRESSION: &str = "`return`, `break` and `continue` are supported as statements (in a block, a branch arm, a loop body or a closure), not inside an expression: compute the value first, e.g. `if c { return v; }` or `let y = if c { return v; } else { w };`";
+
+/// A `while` or `loop` inside an expression.
+pub const LOOP_IN_EXPRESSION: &str =
+    "a loop is supported as a statement, or as `let x = loop { … break value; };`: bind its value with `let` first";

@@ -27,6 +27,21 @@ pub fn pose(r: &SMatrix<f32, 3, 3>, t: &SVector<f32, 3>, p: &SMatrix<f32, 3, 8>,
     total
 }
 
+/// An iteration until converged, bounded so that its tape is a fixed array and a count (a
+/// `while` would need the heap): the fixed point of u = ½ cos(u) + s·w₀, with `break`.
+#[differentiate(wrt(w))]
+pub fn settle(w: &SVector<f32, 3>, s: f32) -> f32 {
+    let mut u = 0.0f32;
+    for _ in 0..64 {
+        let next = 0.5 * u.cos() + s * w[0];
+        if (next - u).abs() < 1e-6 {
+            break;
+        }
+        u = next;
+    }
+    u * w.norm()
+}
+
 /// One gradient step of the pose, callable from C.
 #[no_mangle]
 pub extern "C" fn matgrad_pose_step(r: &mut [f32; 9], t: &mut [f32; 3], p: &[f32; 24], q: &[f32; 24], rate: f32) -> f32 {
