@@ -295,6 +295,44 @@ fn fixed_size_loops_do_not_allocate() {
     assert!(check.ok, "{check:?}");
 }
 
+/// Early exits in bounded loops over fixed sizes: a fixed-point iteration leaving with `break`
+/// once it settles, an early `return` from inside the loop, `continue`, and a walk over the
+/// columns of the parameter. The tapes are arrays and a count: no heap.
+#[differentiate(wrt(w))]
+fn settle(w: &SMatrix<f32, 3, 3>, v: &SVector<f32, 3>, cap: f32) -> f32 {
+    let mut u = *v;
+    for _ in 0..32 {
+        let next = (w * u).map(|x| 0.5 * x.tanh()) + v;
+        if (next - u).norm() < 1e-6 {
+            break;
+        }
+        u = next;
+        if u.norm_squared() > cap {
+            return u.norm_squared();
+        }
+    }
+    let mut s = 0.0f32;
+    for (j, c) in w.column_iter().enumerate() {
+        if j == 1 {
+            continue;
+        }
+        s += c.dot(&u);
+    }
+    s
+}
+
+#[test]
+fn fixed_size_early_exits_do_not_allocate() {
+    let w = SMatrix::<f32, 3, 3>::from_fn(|i, j| 0.2 * (i as f32 - j as f32) + 0.3 * (i == j) as u8 as f32);
+    let v = SVector::<f32, 3>::new(0.5, -0.4, 0.3);
+    for cap in [1e9f32, 0.3] {
+        let ((value, dw), count) = allocations_in(|| settle_grad(&w, &v, cap));
+        assert_eq!(count, 0, "the fixed-size loop with exits allocated (cap {cap})");
+        assert_eq!(value, settle(&w, &v, cap));
+        assert!(dw.norm() > 0.0);
+    }
+}
+
 /// Fixed-size linear algebra: a Gaussian negative log-likelihood through one Cholesky
 /// factorization, an inverse, a determinant, eigenvalues, views and a row-wise softmax.
 #[differentiate(wrt(a))]

@@ -65,6 +65,7 @@ use leaves::Leaves;
 
 /// Desugars the body of a function returning `ret`.
 pub fn function(cx: &Ctxt, block: &Block, ret: &syn::Type) -> Block {
+    check_attributes(cx, block);
     if !block.stmts.iter().any(|s| Leaves::of_stmt(&[], s).any() || needs_rewrite(s) || has_closure_to_rewrite(s)) {
         // Nothing to rewrite: the body as written (a final `return v;` is its value).
         return block.clone();
@@ -95,6 +96,22 @@ fn body(cx: &Ctxt, next: &mut usize, stmts: &[Stmt], ret: Option<TokenStream>) -
     }
     head.append(&mut out);
     head
+}
+
+/// `#[cfg]` and `#[cfg_attr]` inside the body (on a statement, an expression, a match arm)
+/// are errors: the macro cannot evaluate them, so the gradient would differentiate the code
+/// whatever the configuration. Lint attributes (`#[allow]`, …) change nothing and are kept.
+fn check_attributes(cx: &Ctxt, block: &Block) {
+    struct Attrs<'c>(&'c Ctxt);
+    impl<'a> syn::visit::Visit<'a> for Attrs<'_> {
+        fn visit_attribute(&mut self, a: &'a syn::Attribute) {
+            if a.path().is_ident("cfg") || a.path().is_ident("cfg_attr") {
+                self.0.error_spanned_by(a, "`#[cfg]` inside a `#[differentiate]` body is not supported: the macro cannot see which code is configured in; branch on `cfg!(…)` instead (`if cfg!(feature = \"x\") { … }`, when both configurations compile), or configure the whole function");
+            }
+        }
+        fn visit_item(&mut self, _: &'a syn::Item) {}
+    }
+    syn::visit::Visit::visit_block(&mut Attrs(cx), block);
 }
 
 /// Rewrites the body of every closure, innermost first.

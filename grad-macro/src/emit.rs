@@ -32,7 +32,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 
 use crate::check::Signature;
-use crate::ir::{Body, Branch, Closure, Head, Kind, Loop, Node, Op, Stmt, Value, ValueId};
+use crate::ir::{Axis, Body, Branch, Closure, Head, Kind, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::reverse::{self, Plan};
 use crate::symbol::{self, Adj, Fwd, Rule};
@@ -475,18 +475,28 @@ impl Emitter<'_> {
         let tape = self.ident(l.tape);
         let iter = &l.iter;
         let iter = if part {
-            match &l.fixed_len {
-                Some(n) => {
+            match (&l.fixed_len, l.sized_by) {
+                (Some(n), _) => {
                     code.extend(quote!(let mut #tape = ::matgrad::__private::FixedTape::<_, { #n }>::new();));
                     iter.clone()
                 }
-                None if l.unbounded => {
+                (None, Some((m, axis))) => {
+                    let f = match axis {
+                        Axis::Columns => quote!(columns_tape),
+                        Axis::Rows => quote!(rows_tape),
+                        Axis::Entries => quote!(entries_tape),
+                    };
+                    let m = self.reference(m);
+                    code.extend(quote!(let mut #tape = ::matgrad::__private::#f(#m);));
+                    iter.clone()
+                }
+                (None, None) if l.unbounded => {
                     // Spanned so that its error without `alloc` points at the loop.
                     let span = l.span;
                     code.extend(quote_spanned!(span=> let mut #tape = ::matgrad::__private::unbounded_tape();));
                     iter.clone()
                 }
-                None => {
+                (None, None) => {
                     let it = format_ident!("{}_iter", tape, span = Span::mixed_site());
                     code.extend(quote! {
                         let #it = ::core::iter::IntoIterator::into_iter(#iter);

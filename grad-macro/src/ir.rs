@@ -134,10 +134,21 @@ pub struct Loop {
     /// The iterable has no end (`0usize..`, from `while` and `loop`): the loop ends by `stop`
     /// only, and its tape grows on the heap.
     pub unbounded: bool,
+    /// The loop runs over the columns, rows or entries of this matrix: its tape has room for
+    /// one iteration per column (…), an array when that count is static.
+    pub sized_by: Option<(ValueId, Axis)>,
     pub body: Body,
     /// The values each iteration's reverse pass needs.
     pub tape: ValueId,
     pub span: Span,
+}
+
+/// What of a matrix a loop runs over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Axis {
+    Columns,
+    Rows,
+    Entries,
 }
 
 /// A variable that the loop body assigns: its value before the loop, at the start of an

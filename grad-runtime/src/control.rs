@@ -44,6 +44,130 @@ impl<T, const N: usize> Default for FixedTape<T, N> {
     }
 }
 
+/// A loop's tape with room for `R·C` iterations (one per entry of an `R×C` matrix), on the
+/// stack.
+pub struct FixedTape2<T, const R: usize, const C: usize> {
+    items: [[Option<T>; R]; C],
+    len: usize,
+}
+
+impl<T, const R: usize, const C: usize> FixedTape2<T, R, C> {
+    /// An empty tape.
+    #[inline(always)]
+    pub fn new() -> Self {
+        FixedTape2 { items: [const { [const { None }; R] }; C], len: 0 }
+    }
+
+    /// Keeps one iteration's values.
+    ///
+    /// # Panics
+    /// If the tape holds `R·C` iterations already.
+    #[inline(always)]
+    pub fn push(&mut self, item: T) {
+        assert!(self.len < R * C, "matgrad: a loop ran more than its {} iterations", R * C);
+        self.items[self.len / R][self.len % R] = Some(item);
+        self.len += 1;
+    }
+
+    /// The last iteration's values, removed.
+    #[inline(always)]
+    pub fn pop(&mut self) -> Option<T> {
+        self.len = self.len.checked_sub(1)?;
+        self.items[self.len / R][self.len % R].take()
+    }
+}
+
+impl<T, const R: usize, const C: usize> Default for FixedTape2<T, R, C> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The tape of a loop over the columns (rows) of a matrix: one item per column, in an array
+/// when the dimension is static (`Const<N>`), a `Vec` when it is dynamic. rustc's types choose.
+pub trait DimTape: nalgebra::Dim {
+    /// The tape.
+    type Tape<I>;
+    /// An empty tape for `n` iterations.
+    fn tape<I>(n: usize) -> Self::Tape<I>;
+}
+
+impl<const N: usize> DimTape for nalgebra::Const<N> {
+    type Tape<I> = FixedTape<I, N>;
+    #[inline(always)]
+    fn tape<I>(_: usize) -> FixedTape<I, N> {
+        FixedTape::new()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl DimTape for nalgebra::Dyn {
+    type Tape<I> = VecTape<I>;
+    #[inline(always)]
+    fn tape<I>(n: usize) -> VecTape<I> {
+        VecTape::with_capacity(n)
+    }
+}
+
+/// The tape of a loop over the entries of an `R×C` matrix: an array when both dimensions are
+/// static, a `Vec` otherwise.
+pub trait EntryTape<C: nalgebra::Dim>: nalgebra::Dim {
+    /// The tape.
+    type Tape<I>;
+    /// An empty tape for `n` iterations.
+    fn tape<I>(n: usize) -> Self::Tape<I>;
+}
+
+impl<const R: usize, const C: usize> EntryTape<nalgebra::Const<C>> for nalgebra::Const<R> {
+    type Tape<I> = FixedTape2<I, R, C>;
+    #[inline(always)]
+    fn tape<I>(_: usize) -> FixedTape2<I, R, C> {
+        FixedTape2::new()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<C: nalgebra::Dim> EntryTape<C> for nalgebra::Dyn {
+    type Tape<I> = VecTape<I>;
+    #[inline(always)]
+    fn tape<I>(n: usize) -> VecTape<I> {
+        VecTape::with_capacity(n)
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<const R: usize> EntryTape<nalgebra::Dyn> for nalgebra::Const<R> {
+    type Tape<I> = VecTape<I>;
+    #[inline(always)]
+    fn tape<I>(n: usize) -> VecTape<I> {
+        VecTape::with_capacity(n)
+    }
+}
+
+/// The tape of `for c in m.column_iter()` (rewritten over the column indices).
+#[inline(always)]
+pub fn columns_tape<I, T, R: nalgebra::Dim, C: DimTape, S: nalgebra::RawStorage<T, R, C>>(
+    m: &nalgebra::Matrix<T, R, C, S>,
+) -> C::Tape<I> {
+    C::tape(m.ncols())
+}
+
+/// The tape of `for r in m.row_iter()`.
+#[inline(always)]
+pub fn rows_tape<I, T, R: DimTape, C: nalgebra::Dim, S: nalgebra::RawStorage<T, R, C>>(
+    m: &nalgebra::Matrix<T, R, C, S>,
+) -> R::Tape<I> {
+    R::tape(m.nrows())
+}
+
+/// The tape of `for v in m.iter()`.
+#[inline(always)]
+pub fn entries_tape<I, T, R: EntryTape<C>, C: nalgebra::Dim, S: nalgebra::RawStorage<T, R, C>>(
+    m: &nalgebra::Matrix<T, R, C, S>,
+) -> R::Tape<I> {
+    R::tape(m.len())
+}
+
 /// A loop's tape when its trip count is known only at run time.
 #[cfg(feature = "alloc")]
 pub type VecTape<T> = alloc::vec::Vec<T>;

@@ -10,7 +10,7 @@ use syn::visit_mut::VisitMut;
 use syn::{Expr, Pat};
 
 use super::Lower;
-use crate::ir::{Arm, Body, Branch, Carried, Head, Kind, Loop, Stmt, ValueId};
+use crate::ir::{Arm, Axis, Body, Branch, Carried, Head, Kind, Loop, Stmt, ValueId};
 use crate::rename::Renamer;
 
 /// The code of one arm.
@@ -217,13 +217,18 @@ impl Lower<'_> {
     /// A `for` loop over a constant iterable, or over the columns, rows or entries of a
     /// differentiated matrix (see [`Self::matrix_iteration`]).
     pub(super) fn for_loop(&mut self, f: &syn::ExprForLoop) {
+        self.for_loop_over(f, None)
+    }
+
+    /// A `for` loop; `sized_by`: the matrix whose columns, rows or entries it runs over.
+    fn for_loop_over(&mut self, f: &syn::ExprForLoop, sized_by: Option<(ValueId, Axis)>) {
         if let Some(label) = &f.label {
             return self.cx.error_spanned_by(label, "loop labels are not supported in a `#[differentiate]` body");
         }
         let Some((iter, inputs, active)) = self.condition(&f.expr) else { return };
         if active {
-            if let Some(rewritten) = self.matrix_iteration(f) {
-                return self.for_loop(&rewritten);
+            if let Some((rewritten, sized_by)) = self.matrix_iteration(f) {
+                return self.for_loop_over(&rewritten, sized_by);
             }
             return self.cx.error_spanned_by(
                 &f.expr,
@@ -287,7 +292,9 @@ impl Lower<'_> {
         let body = Body { stmts: body_stmts, ret: None, bound };
         let pat = f.pat.to_token_stream();
         let stop = stop_flag.and_then(|flag| names.iter().position(|n| n.0 == flag));
-        let l = Loop { pat, iter, inputs, fixed_len, carried, stop, unbounded, body, tape, span };
+        let mut inputs = inputs;
+        inputs.extend(sized_by.map(|(m, _)| m));
+        let l = Loop { pat, iter, inputs, fixed_len, carried, stop, unbounded, sized_by, body, tape, span };
         self.stmts.push(Stmt::Loop(Box::new(l)));
     }
 
@@ -297,19 +304,21 @@ impl Lower<'_> {
     ///
     /// Input: `for (k, c) in x.column_iter().enumerate() { body }`
     /// Output: `for (k, __mg_k) in (0..x.ncols()).enumerate() { let c = x.column(__mg_k); body }`
-    fn matrix_iteration(&mut self, f: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
+    fn matrix_iteration(&mut self, f: &syn::ExprForLoop) -> Option<(syn::ExprForLoop, Option<(ValueId, Axis)>)> {
         let index = quote::format_ident!("__mg_k{}", self.values.len());
         let mut hoisted = None;
-        let (iter, pat, prefix) = self.iteration_parts(&f.expr, &f.pat, &index, &mut hoisted)?;
+        let mut base = None;
+        let (iter, pat, prefix) = self.iteration_parts(&f.expr, &f.pat, &index, &mut hoisted, &mut base)?;
         if let Some(syn::Stmt::Local(local)) = hoisted {
             self.local(&local);
         }
+        let sized_by = base.and_then(|(e, axis)| Some((self.expr(&e)?, axis)));
         let mut f = f.clone();
         f.expr = Box::new(iter);
         f.pat = Box::new(pat);
         let at = usize::from(f.body.stmts.first().and_then(stop_check).is_some());
         f.body.stmts.insert(at, prefix);
-        Some(f)
+        Some((f, sized_by))
     }
 
     /// The iterable, the loop's pattern and the binding of the user's pattern `pat`, for an
@@ -320,6 +329,7 @@ impl Lower<'_> {
         pat: &Pat,
         index: &syn::Ident,
         hoisted: &mut Option<syn::Stmt>,
+        base_out: &mut Option<(Expr, Axis)>,
     ) -> Option<(Expr, Pat, syn::Stmt)> {
         let Expr::MethodCall(m) = iter else { return None };
         let method = m.method.to_string();
@@ -330,19 +340,19 @@ impl Lower<'_> {
         match (method.as_str(), m.args.len()) {
             ("enumerate", 0) => {
                 let (i, p) = pair(pat)?;
-                let (it, lp, prefix) = self.iteration_parts(&m.receiver, &p, index, hoisted)?;
+                let (it, lp, prefix) = self.iteration_parts(&m.receiver, &p, index, hoisted, base_out)?;
                 Some((syn::parse_quote!((#it).enumerate()), syn::parse_quote!((#i, #lp)), prefix))
             }
             ("zip", 1) => {
                 let (a, b) = pair(pat)?;
                 let other = &m.args[0];
-                if let Some((it, lp, prefix)) = self.iteration_parts(&m.receiver, &a, index, hoisted) {
+                if let Some((it, lp, prefix)) = self.iteration_parts(&m.receiver, &a, index, hoisted, base_out) {
                     if self.reads_active(other) {
                         return None;
                     }
                     return Some((syn::parse_quote!((#it).zip(#other)), syn::parse_quote!((#lp, #b)), prefix));
                 }
-                let (it, lp, prefix) = self.iteration_parts(other, &b, index, hoisted)?;
+                let (it, lp, prefix) = self.iteration_parts(other, &b, index, hoisted, base_out)?;
                 let recv = &m.receiver;
                 if self.reads_active(recv) {
                     return None;
@@ -362,11 +372,14 @@ impl Lower<'_> {
                         syn::parse_quote!(#tmp)
                     }
                 };
-                let (count, item): (Expr, Expr) = match method.as_str() {
-                    "column_iter" => (syn::parse_quote!(#base.ncols()), syn::parse_quote!(#base.column(#index))),
-                    "row_iter" => (syn::parse_quote!(#base.nrows()), syn::parse_quote!(#base.row(#index))),
-                    _ => (syn::parse_quote!(#base.len()), syn::parse_quote!(#base[#index])),
+                let (count, item, axis): (Expr, Expr, Axis) = match method.as_str() {
+                    "column_iter" => {
+                        (syn::parse_quote!(#base.ncols()), syn::parse_quote!(#base.column(#index)), Axis::Columns)
+                    }
+                    "row_iter" => (syn::parse_quote!(#base.nrows()), syn::parse_quote!(#base.row(#index)), Axis::Rows),
+                    _ => (syn::parse_quote!(#base.len()), syn::parse_quote!(#base[#index]), Axis::Entries),
                 };
+                *base_out = Some((base.clone(), axis));
                 // `for &v in x.iter()`: the entry itself.
                 let pat = match pat {
                     Pat::Reference(r) => &*r.pat,
