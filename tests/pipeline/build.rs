@@ -258,6 +258,9 @@ impl Program {
         if rng.chance(20) && self.control(rng, scope, k) {
             return;
         }
+        if rng.chance(12) && self.exits(rng, scope, k) {
+            return;
+        }
         let Some((expr, shape)) = expr(rng, scope) else { return };
         let expr = self.fill(&expr);
         let roll = rng.below(100);
@@ -352,6 +355,102 @@ impl Program {
                     "for i in 0..{0}.nrows() {{ if i % 2 == 0 {{ {name} += {0}[(i, 0)] * {s}; }} else {{ {name} -= {0}[(i, 0)].sin(); }} }}",
                     a.name
                 ));
+                scope.push(Val { name, shape: Shape::Scalar, is_ref: false });
+                return true;
+            }
+        }
+        scope.push(Val { name, shape, is_ref: false });
+        true
+    }
+
+    /// Early exits and unbounded loops binding `x{k}`: a guard clause returning from the
+    /// function, a loop leaving with `break` or skipping with `continue` once a computed value
+    /// crosses a threshold, a `return` from inside a loop, a `while` on a computed value, a
+    /// `loop` with `break value`, and a walk over a matrix's columns or entries. The thresholds
+    /// sit among the values' typical sizes, so each exit is taken in some programs and not in
+    /// others. False when nothing fits.
+    fn exits(&mut self, rng: &mut Rng, scope: &mut Vec<Val>, k: usize) -> bool {
+        let Some((e, shape)) = expr(rng, scope) else { return false };
+        let e = self.fill(&e);
+        let name = format!("x{k}");
+        let size = |v: &str| match shape {
+            Shape::Scalar => format!("{v}.abs()"),
+            Shape::Mat(..) => format!("{v}.norm()"),
+        };
+        let step = |v: &str, rng: &mut Rng| match shape {
+            Shape::Scalar => format!("{v} * 0.5 + {}", scalar(rng, scope)),
+            Shape::Mat(..) => match same_shape(rng, scope, shape) {
+                Some(b) => format!("{v}.map(|v| v.tanh()) * 0.5 + {}", operand(&b)),
+                None => format!("{v}.map(|v| v.sin()) * 0.5"),
+            },
+        };
+        let thr = rng.pick(&["0.3", "0.8", "1.5", "3.0"]).to_string();
+        let trip = 1 + rng.below(4);
+        match rng.below(7) {
+            0 => {
+                // A guard clause: return early when a computed value is large.
+                let ret = self.ret_expr(rng, scope);
+                self.stmts.push(format!("let {name} = {e};"));
+                let cond = size(&name);
+                self.stmts.push(format!("if {cond} > {thr} {{ return {ret}; }}"));
+            }
+            1 => {
+                let st = step(&name, rng);
+                let cond = size(&name);
+                self.stmts.push(format!("let mut {name} = {e};"));
+                self.stmts.push(format!(
+                    "for i in 0..{trip} {{ if i == 1 {{ continue; }} {name} = {st}; if {cond} > {thr} {{ break; }} }}"
+                ));
+            }
+            2 => {
+                // A return from inside a loop: leaves the loop and the function.
+                let st = step(&name, rng);
+                let cond = size(&name);
+                let mut inner = scope.clone();
+                inner.push(Val { name: name.clone(), shape, is_ref: false });
+                let ret = self.ret_expr(rng, &inner);
+                self.stmts.push(format!("let mut {name} = {e};"));
+                self.stmts
+                    .push(format!("for _ in 0..{trip} {{ {name} = {st}; if {cond} > {thr} {{ return {ret}; }} }}"));
+            }
+            3 => {
+                let st = step(&name, rng);
+                let cond = size(&name);
+                self.stmts.push(format!("let mut {name} = {e};"));
+                self.stmts.push(format!("let mut n{k} = 0;"));
+                self.stmts.push(format!("while {cond} < {thr} && n{k} < {trip} {{ {name} = {st}; n{k} += 1; }}"));
+            }
+            4 => {
+                let z = format!("z{k}");
+                let st = step(&z, rng);
+                let cond = size(&z);
+                self.stmts.push(format!(
+                    "let {name} = {{ let mut {z} = {e}; let mut n{k} = 0; loop {{ {z} = {st}; n{k} += 1; if n{k} >= {trip} || {cond} > {thr} {{ break {z}; }} }} }};"
+                ));
+            }
+            5 => {
+                let mats = matrices(scope);
+                if mats.is_empty() {
+                    return false;
+                }
+                let a = rng.pick(&mats).clone();
+                let s = scalar(rng, scope);
+                self.stmts.push(format!("let mut {name} = 0.0;"));
+                self.stmts.push(format!(
+                    "for (j, col) in {}.column_iter().enumerate() {{ if j == 1 {{ continue; }} {name} += col.norm_squared() * {s}; if {name} > {thr} {{ break; }} }}",
+                    a.name
+                ));
+                scope.push(Val { name, shape: Shape::Scalar, is_ref: false });
+                return true;
+            }
+            _ => {
+                let mats = matrices(scope);
+                if mats.is_empty() {
+                    return false;
+                }
+                let a = rng.pick(&mats).clone();
+                self.stmts.push(format!("let mut {name} = 0.0;"));
+                self.stmts.push(format!("for v in {}.iter() {{ {name} += v.sin() * *v; }}", a.name));
                 scope.push(Val { name, shape: Shape::Scalar, is_ref: false });
                 return true;
             }
