@@ -80,9 +80,9 @@ fn main() {
     let (mut a, mut e) = (1.0, 0.0);
     let rate = 0.003;
     println!("Fitting a and e by gradient descent:");
-    for step in 0..=1000 {
+    for step in 0..=200 {
         let (loss, da, de) = misfit_grad(a, e, &mean, &obs);
-        if step % 200 == 0 {
+        if step % 40 == 0 {
             println!("  step {step:4}: misfit {loss:.3e}, a = {a:.6}, e = {e:.6}");
         }
         a -= rate * da;

@@ -542,3 +542,170 @@ fn tuple_patterns_bind_each_part() {
     assert_eq!(v, tuple_swap(1.5, (2.0, 3.0)));
     assert_eq!(ds, 2.0 + 2.0 * 3.0 * 1.5);
 }
+
+// ---------------------------------------------------------------- every form in every position
+
+/// `return` from two loops deep: the first entry (row-major) above `t` returns 3·aᵢⱼ²; if none
+/// does, Σ aᵢⱼ. ∂f/∂aᵢⱼ = 6aᵢⱼ at that entry (0 elsewhere), or 1 everywhere.
+#[differentiate(wrt(a))]
+fn return_from_nested_loops(a: &DMatrix<f64>, t: f64) -> f64 {
+    for i in 0..a.nrows() {
+        for j in 0..a.ncols() {
+            if a[(i, j)] > t {
+                return 3.0 * a[(i, j)] * a[(i, j)];
+            }
+        }
+    }
+    a.sum()
+}
+
+#[test]
+fn return_from_two_loops_deep() {
+    let a = mat(3, 4, 16);
+    let (v, da) = return_from_nested_loops_grad(&a, 10.0);
+    assert_eq!(v, a.sum());
+    assert_close(&da, &DMatrix::from_element(3, 4, 1.0), 1e-15);
+    let t = 0.5;
+    let (v, da) = return_from_nested_loops_grad(&a, t);
+    assert_eq!(v, return_from_nested_loops(&a, t));
+    let (i, j) = (0..3).flat_map(|i| (0..4).map(move |j| (i, j))).find(|&(i, j)| a[(i, j)] > t).unwrap();
+    let mut expected = DMatrix::zeros(3, 4);
+    expected[(i, j)] = 6.0 * a[(i, j)];
+    assert_close(&da, &expected, 1e-15);
+}
+
+/// Closures with a bounded `for` and `break`, and with `while`: the partial sums of the
+/// series v − v³/3 + v⁵/5 − … (atan) until a term is below 1e-3, and v halved while above ½.
+/// Checked by differences, entry by entry through the function.
+#[differentiate]
+fn closures_with_loops(x: &DMatrix<f64>) -> f64 {
+    let a = x.map(|v| {
+        let mut sum = 0.0;
+        let mut term = v;
+        for k in 0..20 {
+            sum += term / (2 * k + 1) as f64;
+            term = -term * v * v;
+            if term.abs() < 1e-3 {
+                break;
+            }
+        }
+        sum
+    });
+    let b = x.map(|v| {
+        let mut w = v;
+        while w.abs() > 0.5 {
+            w *= 0.5;
+        }
+        w * w
+    });
+    a.sum() + b.sum()
+}
+
+#[test]
+fn break_and_while_in_map_closures() {
+    let x = mat(2, 3, 17) * 0.9;
+    let (v, dx) = closures_with_loops_grad(&x);
+    assert_eq!(v, closures_with_loops(&x));
+    assert_fd(closures_with_loops, &x, &dx, 1e-7);
+}
+
+/// Column walks in a branch arm and inside an outer loop, `continue` in a nested block, and a
+/// tuple `let` in an arm and in a loop body. f32 and fixed sizes.
+#[differentiate(wrt(x))]
+fn walks_everywhere(x: &SMatrix<f32, 2, 3>, mode: bool, reps: usize) -> f32 {
+    let mut s = 0.0f32;
+    if mode {
+        for c in x.column_iter() {
+            let (p, q) = (c[0] * c[0], c[1]);
+            s += p + q;
+        }
+    } else {
+        for _ in 0..reps {
+            for (j, c) in x.column_iter().enumerate() {
+                {
+                    if j == 0 {
+                        continue;
+                    }
+                }
+                s += c.norm_squared();
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn walks_in_arms_and_nested_loops() {
+    let x = Matrix2x3::new(0.3f32, -0.6, 0.9, 0.2, 0.5, -0.4);
+    // mode: Σⱼ x₀ⱼ² + x₁ⱼ → 2x₀ⱼ in row 0, 1 in row 1.
+    let (v, dx) = walks_everywhere_grad(&x, true, 0);
+    assert_eq!(v, walks_everywhere(&x, true, 0));
+    let expected = Matrix2x3::new(0.6f32, -1.2, 1.8, 1.0, 1.0, 1.0);
+    assert!((dx - expected).norm() < 1e-6, "{dx}");
+    // reps × Σ_{j ≥ 1} ‖cⱼ‖² → 2·reps·x in columns 1 and 2.
+    for reps in [0, 1, 3] {
+        let (v, dx) = walks_everywhere_grad(&x, false, reps);
+        assert_eq!(v, walks_everywhere(&x, false, reps));
+        let mut expected = x * (2.0 * reps as f32);
+        expected.column_mut(0).fill(0.0);
+        assert!((dx - expected).norm() < 1e-5, "{dx}");
+    }
+}
+
+/// The guard clause in f32 on fixed sizes, and with a vector-valued function: Y = 2X when
+/// ‖X‖ > 1 (returned early), X ⊙ X otherwise. The vector-Jacobian product with U is 2U or
+/// 2X ⊙ U.
+#[differentiate]
+fn guard_matrix(x: &Vector3<f32>) -> Vector3<f32> {
+    if x.norm() > 1.0 {
+        return x * 2.0;
+    }
+    x.component_mul(x)
+}
+
+#[test]
+fn a_guard_clause_returning_a_matrix_in_f32() {
+    let u = Vector3::new(1.0f32, -2.0, 0.5);
+    let big = Vector3::new(1.0f32, 0.5, -0.5);
+    let (y, dx) = guard_matrix_vjp(&big, u);
+    assert_eq!(y, guard_matrix(&big));
+    assert_eq!(dx, u * 2.0);
+    let small = Vector3::new(0.2f32, -0.3, 0.4);
+    let (y, dx) = guard_matrix_vjp(&small, u);
+    assert_eq!(y, guard_matrix(&small));
+    assert!((dx - small.component_mul(&u) * 2.0).norm() < 1e-6);
+}
+
+/// A `while` whose condition reads a value updated in its body, inside a `match` arm, with a
+/// `return` from the loop in another arm; DVector and 1×1 shapes.
+#[differentiate(wrt(x))]
+fn match_with_loops(x: &DVector<f64>, mode: u8) -> f64 {
+    let mut v = x.norm_squared();
+    match mode {
+        0 => {
+            while v < 10.0 {
+                v = v * 1.5 + 0.1;
+            }
+        }
+        1 => {
+            for k in 0..x.len() {
+                if x[k] < 0.0 {
+                    return x[k] * v;
+                }
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+#[test]
+fn loops_and_exits_inside_match_arms() {
+    for x in [DVector::from_vec(vec![0.5, -0.4, 0.8]), DVector::from_vec(vec![0.7]), DVector::from_vec(vec![-0.3])] {
+        for mode in [0, 1, 2] {
+            let (v, dx) = match_with_loops_grad(&x, mode);
+            assert_eq!(v, match_with_loops(&x, mode), "mode {mode}");
+            assert_fd(|x: &DVector<f64>| match_with_loops(x, mode), &x, &dx, 1e-7);
+        }
+    }
+}
