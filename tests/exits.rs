@@ -709,3 +709,47 @@ fn loops_and_exits_inside_match_arms() {
         }
     }
 }
+
+/// A loop inside a branch arm that keeps views of a matrix computed in the arm (the arm's own
+/// tape moves that matrix: the views are copied). From the pipeline (seed 14, p240), with the
+/// hand-written spelling beside the column walk. f = s·Σ_{j≠1} ‖(A/2)ⱼ‖² until it exceeds
+/// 0.3; ∂f/∂A = s/2 · A in the columns summed.
+#[differentiate(wrt(a))]
+fn views_in_an_arm(a: &SMatrix<f64, 2, 3>, s: f64, walk: bool) -> f64 {
+    if s > 3.0 {
+        return s;
+    }
+    let x2 = a * 0.5;
+    let mut x3 = 0.0;
+    if walk {
+        for (j, col) in x2.column_iter().enumerate() {
+            if j == 1 {
+                continue;
+            }
+            x3 += col.norm_squared() * s;
+            if x3 > 0.3 {
+                break;
+            }
+        }
+    } else {
+        for j in 0..x2.ncols() {
+            let col = x2.column(j);
+            if j != 1 {
+                x3 += col.norm_squared() * s;
+            }
+        }
+    }
+    x3
+}
+
+#[test]
+fn views_kept_by_a_loop_inside_an_arm() {
+    let a = SMatrix::<f64, 2, 3>::new(0.3, -0.2, 0.4, 0.1, 0.5, -0.3);
+    for walk in [true, false] {
+        let (v, da) = views_in_an_arm_grad(&a, 1.5, walk);
+        assert_eq!(v, views_in_an_arm(&a, 1.5, walk));
+        let mut expected = a * (1.5 * 0.5);
+        expected.column_mut(1).fill(0.0);
+        assert!((da - expected).norm() < 1e-14, "{da}");
+    }
+}

@@ -51,7 +51,12 @@ pub struct Parts {
 
 /// Emits the function's forward pass and reverse sweep; the result's adjoint is `seed`.
 pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident) -> Parts {
-    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default() };
+    let em = Emitter {
+        values: &low.values,
+        items: RefCell::new(Vec::new()),
+        uses_as_value: Default::default(),
+        root: low.body.key(),
+    };
     let wrt: Vec<ValueId> = sig.wrt.iter().map(|&i| low.params[i]).collect();
     let (forward, reverse, value, grads) = em.function(&low.body, Some(quote!(#seed)), &wrt);
     let items = em.items.into_inner();
@@ -64,6 +69,8 @@ struct Emitter<'a> {
     items: RefCell<Vec<TokenStream>>,
     /// Whether the code reads a value through `AsValue` (its `use` is among the items).
     uses_as_value: std::cell::Cell<bool>,
+    /// The function's body (by key): what is defined there outlives every tape.
+    root: usize,
 }
 
 impl Emitter<'_> {
@@ -294,12 +301,14 @@ impl Emitter<'_> {
         own
     }
 
-    /// Whether `v` is a view of a value defined in `body`: kept on a tape, it is copied, as
-    /// what it borrows does not outlive the iteration (or arm).
+    /// Whether `v` is a view of a value defined in a branch arm or a loop body (this one or
+    /// one around it): kept on a tape, it is copied, as what it borrows does not outlive the
+    /// iteration (or arm), and the tape around may move it.
     fn local_view(&self, body: &Body, plan: &Plan, v: ValueId) -> bool {
         body.stmts.iter().any(|s| match s {
             Stmt::Node(n) if n.out == v => matches!(&n.op, Op::Rule { rule, args }
-                if crate::symbol::borrows_receiver(rule) && plan.def[args[0]] == body.key()),
+                if crate::symbol::borrows_receiver(rule) && plan.def[args[0]] != self.root
+                    && !matches!(self.values[args[0]].kind, Kind::Param { .. })),
             _ => false,
         })
     }
