@@ -4,7 +4,7 @@
 //! attains the extremum, so ties are broken deterministically. `sup`/`inf` send `Ḡ` to the left
 //! operand at a tie.
 
-use crate::value::Real;
+use crate::value::{Real, Value};
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, DimAdd, DimMin, DimMul, DimProd, DimSum, Dyn, Matrix, OMatrix, Storage, U1};
 
@@ -683,4 +683,62 @@ where
     DefaultAllocator: Allocator<R2, C>,
 {
     block_of(b, (a.nrows(), 0), g)
+}
+
+// ----- tuples: the values of a function returning several, and their parts -----
+
+/// The part `K` of a tuple, and its adjoint: a tuple's adjoint with zeros in the other parts.
+pub trait TuplePart<const K: usize>: Value {
+    /// The part's type.
+    type Part: Value<Scalar = Self::Scalar>;
+    /// A copy of the part.
+    fn part(&self) -> Self::Part;
+    /// Ḡ in part `K` of the tuple's adjoint, zeros elsewhere.
+    fn part_adj(&self, g: &<Self::Part as Value>::Adj) -> Self::Adj;
+    /// Part `K` of the tuple's adjoint.
+    fn adj_part(g: &Self::Adj) -> <Self::Part as Value>::Adj;
+}
+
+macro_rules! tuple_parts {
+    ($all:tt $($v:ident $k:tt),+) => {$( tuple_parts!(@one $all $v $k); )+};
+    (@one [$($all:ident),+] $v:ident $k:tt) => {
+        impl<S: Real, $($all: Value<Scalar = S> + Clone),+> TuplePart<$k> for ($($all,)+) {
+            type Part = $v;
+            fn part(&self) -> $v {
+                self.$k.clone()
+            }
+            fn part_adj(&self, g: &$v::Adj) -> Self::Adj {
+                let mut adj = self.zeros_adj();
+                adj.$k = g.clone();
+                adj
+            }
+            fn adj_part(g: &Self::Adj) -> $v::Adj {
+                g.$k.clone()
+            }
+        }
+    };
+}
+
+tuple_parts!([A, B] A 0, B 1);
+tuple_parts!([A, B, C] A 0, B 1, C 2);
+tuple_parts!([A, B, C, D] A 0, B 1, C 2, D 3);
+
+/// Y = (A, B, …): the tuple a function returning several values ends with.
+/// Ā += Ḡ.0, B̄ += Ḡ.1, …
+#[inline]
+pub fn tuple_part_adj<const K: usize, T: TuplePart<K>>(g: &T::Adj) -> <T::Part as Value>::Adj {
+    T::adj_part(g)
+}
+
+/// y = t.K, a part of a tuple (copied: the tuple is still the value its pullback reads).
+#[inline]
+pub fn tuple_field<const K: usize, T: TuplePart<K>>(t: &T) -> T::Part {
+    t.part()
+}
+
+/// y = t.K
+/// t̄ += Ḡ in part K (zeros elsewhere)
+#[inline]
+pub fn tuple_field_adj<const K: usize, T: TuplePart<K>>(t: &T, g: &<T::Part as Value>::Adj) -> T::Adj {
+    t.part_adj(g)
 }
