@@ -294,12 +294,17 @@ impl Emitter<'_> {
         own
     }
 
-    /// Whether `v` is a view of a value defined in `body`: kept on a tape, it is copied, as
-    /// what it borrows does not outlive the iteration (or arm).
+    /// Whether `v`, a value of `body`, is a view or a reference into a value that does not live
+    /// for the whole function (one of a loop body's or an arm's, which a tape may take): kept on a
+    /// tape, it is copied.
     fn local_view(&self, body: &Body, plan: &Plan, v: ValueId) -> bool {
+        let short_lived = |r: ValueId| plan.def[r] != plan.root;
+        if let Some(r) = self.values[v].borrows {
+            return short_lived(r);
+        }
         body.stmts.iter().any(|s| match s {
             Stmt::Node(n) if n.out == v => matches!(&n.op, Op::Rule { rule, args }
-                if crate::symbol::borrows_receiver(rule) && plan.def[args[0]] == body.key()),
+                if crate::symbol::borrows_receiver(rule) && short_lived(args[0])),
             _ => false,
         })
     }
@@ -311,7 +316,13 @@ impl Emitter<'_> {
         if outputs.contains(&v) {
             self.cloned(v)
         } else if self.local_view(body, plan, v) {
-            quote!(#i.clone_owned())
+            match self.values[v].borrows {
+                Some(_) => {
+                    let r = self.as_value(i, self.values[v].span);
+                    quote!(::matgrad::__private::take(#r))
+                }
+                None => quote!(#i.clone_owned()),
+            }
         } else {
             i.to_token_stream()
         }
@@ -461,6 +472,15 @@ impl Emitter<'_> {
         let key = l.body.key();
         let end = (key, l.body.stmts.len());
         let mut code = TokenStream::new();
+        let tape = self.ident(l.tape);
+        let it = format_ident!("{}_iter", tape, span = Span::mixed_site());
+        // An iterable that reads a variable the loop assigns (`0..h.nrows()`) runs before the
+        // variable moves into the loop.
+        let early = l.carried.iter().any(|c| l.inputs.contains(&c.before));
+        if early {
+            let iter = &l.iter;
+            code.extend(quote!(let #it = ::core::iter::IntoIterator::into_iter(#iter);));
+        }
         let mut body_reads = Vec::new();
         l.body.stmts.iter().for_each(|s| s.reads(self.values, &mut body_reads));
         for (k, c) in l.carried.iter().enumerate() {
@@ -472,7 +492,6 @@ impl Emitter<'_> {
             let out = self.ident(c.out);
             code.extend(quote!(let mut #out = #init;));
         }
-        let tape = self.ident(l.tape);
         let iter = &l.iter;
         let iter = if part {
             match &l.fixed_len {
@@ -481,9 +500,10 @@ impl Emitter<'_> {
                     iter.clone()
                 }
                 None => {
-                    let it = format_ident!("{}_iter", tape, span = Span::mixed_site());
+                    if !early {
+                        code.extend(quote!(let #it = ::core::iter::IntoIterator::into_iter(#iter);));
+                    }
                     code.extend(quote! {
-                        let #it = ::core::iter::IntoIterator::into_iter(#iter);
                         let mut #tape = ::matgrad::__private::VecTape::with_capacity(::core::iter::Iterator::size_hint(&#it).0);
                     });
                     quote!(#it)
@@ -492,6 +512,7 @@ impl Emitter<'_> {
         } else {
             iter.clone()
         };
+        let iter = if early { quote!(#it) } else { iter };
         let pat = &l.pat;
         let mut body = TokenStream::new();
         for c in &l.carried {
@@ -605,6 +626,10 @@ impl Emitter<'_> {
                 let a = op(0);
                 quote_spanned!(span=> -#a)
             }
+            Fwd::Deref => {
+                let r = self.reference(args[0]);
+                quote_spanned!(span=> *#r)
+            }
             Fwd::Index => {
                 let (m, idx) = (self.operand(args[0], false, span), self.plain(args[1]));
                 quote_spanned!(span=> #m[#idx])
@@ -637,7 +662,8 @@ impl Emitter<'_> {
                 let name = Ident::new(name, span);
                 let all = args.iter().zip(rule.adj).enumerate().map(|(k, (&a, adj))| match adj {
                     Adj::Constant => self.plain(a),
-                    _ => self.operand(a, k == 0 && moves_first && movable(k), span),
+                    // (a view is not owned: it is lent)
+                    _ => self.operand(a, k == 0 && moves_first && self.values[a].owned && movable(k), span),
                 });
                 quote_spanned!(span=> ::matgrad::__private::#name(#(#all),*))
             }
