@@ -492,27 +492,20 @@ impl Emitter<'_> {
             let out = self.ident(c.out);
             code.extend(quote!(let mut #out = #init;));
         }
-        let iter = &l.iter;
-        let iter = if part {
-            match &l.fixed_len {
-                Some(n) => {
-                    code.extend(quote!(let mut #tape = ::matgrad::__private::FixedTape::<_, { #n }>::new();));
-                    iter.clone()
-                }
-                None => {
-                    if !early {
-                        code.extend(quote!(let #it = ::core::iter::IntoIterator::into_iter(#iter);));
-                    }
-                    code.extend(quote! {
-                        let mut #tape = ::matgrad::__private::VecTape::with_capacity(::core::iter::Iterator::size_hint(&#it).0);
-                    });
-                    quote!(#it)
-                }
+        let iter = if early { quote!(#it) } else { l.iter.clone() };
+        let iter = match (part, &l.fixed_len) {
+            (true, Some(n)) => {
+                code.extend(quote!(let mut #tape = ::matgrad::__private::FixedTape::<_, { #n }>::new();));
+                iter
             }
-        } else {
-            iter.clone()
+            // Room for the iterations is reserved in the loop's head, where the iterable's
+            // temporaries live through the loop as in the user's `for`.
+            (true, None) => {
+                code.extend(quote!(let mut #tape = ::matgrad::__private::VecTape::with_capacity(0);));
+                quote!(::matgrad::__private::reserve_for(&mut #tape, ::core::iter::IntoIterator::into_iter(#iter)))
+            }
+            (false, _) => iter,
         };
-        let iter = if early { quote!(#it) } else { iter };
         let pat = &l.pat;
         let mut body = TokenStream::new();
         for c in &l.carried {
@@ -626,6 +619,7 @@ impl Emitter<'_> {
                 let a = op(0);
                 quote_spanned!(span=> -#a)
             }
+            Fwd::Ref => self.reference(args[0]),
             Fwd::Deref => {
                 let r = self.reference(args[0]);
                 quote_spanned!(span=> *#r)

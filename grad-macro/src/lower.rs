@@ -256,13 +256,21 @@ impl Lower<'_> {
         }
     }
 
-    /// The value a `let` binds: a reference to a constant stays one (`let y = &b;`, `let r =
-    /// &f();`), as code kept as written reads it.
+    /// The value a `let` binds: a reference stays one (`let y = &b;`, `let r = &f();`), as code
+    /// kept as written (a condition) reads it.
     fn let_value(&mut self, e: &Expr) -> Option<ValueId> {
-        match e {
-            Expr::Reference(r) if r.mutability.is_none() && !self.reads_active(&r.expr) => self.borrowed(e, &r.expr),
-            _ => self.expr(e),
+        let Expr::Reference(r) = e else { return self.expr(e) };
+        if r.mutability.is_some() {
+            return self.expr(e);
         }
+        if !self.reads_active(&r.expr) {
+            return self.borrowed(e, &r.expr);
+        }
+        let v = self.receiver(&r.expr)?;
+        let y = self.rule(&symbol::REF, vec![v], e.span());
+        self.values[y].borrowed = true;
+        self.values[y].borrows = Some(v);
+        Some(y)
     }
 
     /// `&inner` (`e`) of a constant, kept as a reference, with the value it points into.

@@ -199,7 +199,8 @@ fn read_blocked(p: &mut Plan, v: ValueId) {
 }
 
 /// A view borrows its receiver (a reference the user binds, what it points into): the receiver
-/// is not moved before the view's last use, nor at all when the reverse pass reads the view.
+/// is not moved before the view's last use, nor at all (forward or reverse) when the reverse
+/// pass reads the view.
 /// Views of views pass this on, hence the reverse order.
 fn keep_viewed(values: &[Value], body: &Body, p: &mut Plan) {
     for stmt in body.stmts.iter().rev() {
@@ -213,7 +214,10 @@ fn keep_viewed(values: &[Value], body: &Body, p: &mut Plan) {
                 if p.def[recv] == p.def[node.out] {
                     p.last_use[recv] = p.last_use[recv].max(p.last_use[node.out]);
                 }
-                p.rev_needed[recv] |= p.rev_needed[node.out];
+                // Read in the reverse pass through the view: not moved into a rule there.
+                if p.rev_needed[node.out] {
+                    read_blocked(p, recv);
+                }
             }
             Stmt::Branch(b) => b.arms.iter().for_each(|a| keep_viewed(values, &a.body, p)),
             Stmt::Loop(l) => keep_viewed(values, &l.body, p),

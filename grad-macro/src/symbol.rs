@@ -13,6 +13,8 @@ pub enum Fwd {
     Index,
     /// `*r`: the value a reference points to, copied.
     Deref,
+    /// `&x`: a reference the user's code binds (`let y = &x;`).
+    Ref,
     /// `recv.name(args…)`, an nalgebra method.
     Method(&'static str),
     /// `::matgrad::__private::name(args…)`, a scalar function (no_std-safe) or a helper.
@@ -77,6 +79,7 @@ pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false);
 pub static MUL: Rule = rule!("*", Fwd::Mul, [R("mul_lhs"), R("mul_rhs")], false);
 pub static DIV: Rule = rule!("/", Fwd::Div, [R("div_lhs"), R("div_rhs")], true);
 pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false);
+pub static REF: Rule = rule!("&", Fwd::Ref, [Pass], false);
 pub static DEREF: Rule = rule!("*", Fwd::Deref, [Pass], false);
 pub static INDEX: Rule = rule!("index", Fwd::Index, [R("index_adj"), Constant], false);
 
@@ -340,7 +343,7 @@ pub fn copy(name: &str, arity: usize) -> Option<&'static Rule> {
 /// Whether the op's result is an owned value (a matrix, a factorization, a scalar) whatever its
 /// operands are: not a view, nor a copy that may be one (`clone` of a view).
 pub fn returns_owned(rule: &Rule) -> bool {
-    !borrows_receiver(rule) && !matches!(rule.name, "clone" | "to_owned")
+    !borrows_receiver(rule) && !matches!(rule.name, "clone" | "to_owned" | "&")
 }
 
 /// Methods that read only a shape: their result is a constant.

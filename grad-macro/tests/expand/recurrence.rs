@@ -26,11 +26,11 @@ fn rnn_vjp(
     let _ = rnn;
     let h_5 = ::matgrad::__private::by_ref(h0).clone();
     let mut h_16 = h_5;
-    let tape_17_iter = ::core::iter::IntoIterator::into_iter(0..steps);
-    let mut tape_17 = ::matgrad::__private::VecTape::with_capacity(
-        ::core::iter::Iterator::size_hint(&tape_17_iter).0,
-    );
-    for k in tape_17_iter {
+    let mut tape_17 = ::matgrad::__private::VecTape::with_capacity(0);
+    for k in ::matgrad::__private::reserve_for(
+        &mut tape_17,
+        ::core::iter::IntoIterator::into_iter(0..steps),
+    ) {
         let h_7 = h_16;
         let t_8 = ::matgrad::__private::by_ref(w) * ::matgrad::__private::by_ref(&h_7);
         let t_9 = k;
