@@ -161,6 +161,35 @@ fn d11_local(a: &DMatrix<f64>, c: &DMatrix<f64>) -> f64 {
     a.component_mul(&w).sum()
 }
 
+/// Copies, references and derefs in a `map` closure, a nested block and nested loops.
+#[differentiate]
+fn positions(a: &DMatrix<f64>, s: &f64) -> f64 {
+    let m = a.map(|v| {
+        let w = &v;
+        *w * v.clone() * *s
+    });
+    let b = {
+        let y = &m;
+        y.rows(0, 1).clone_owned()
+    };
+    let mut acc = 0.0;
+    for i in 0..2 {
+        for j in 0..a.ncols() {
+            let r = &a.column(j).into_owned();
+            acc += r[i] * *s;
+        }
+    }
+    b.sum() + acc
+}
+
+/// Static sizes in f32: a copy of a fixed view, a reference to it, a copy of an owned matrix.
+#[differentiate]
+fn copies_static(a: &SMatrix<f32, 3, 2>) -> f32 {
+    let x = a.fixed_rows::<2>(0).clone_owned();
+    let y = &x;
+    (y * 2.0).norm_squared() + x.into_owned().sum()
+}
+
 // ---------------------------------------------------------------- tests
 
 /// `c[(i, j)] = 10 i + j`, 3×3.
@@ -365,4 +394,33 @@ fn d11_reference_alias_of_a_constant_local() {
     let (_, da) = d11_local_grad(&a, &c);
     assert_close(&da, &(4.0 * c.component_mul(&c)), 1e-12);
     assert_fd(|a: &DMatrix<f64>| d11_local(a, &c), &a, &da, 1e-7);
+}
+
+/// f = Σⱼ a₀ⱼ² s + s Σⱼ (a₀ⱼ + a₁ⱼ): ∂f/∂a₀ⱼ = 2a₀ⱼ s + s, ∂f/∂a₁ⱼ = s, 0 on row 2;
+/// ∂f/∂s = Σⱼ a₀ⱼ² + Σⱼ (a₀ⱼ + a₁ⱼ).
+#[test]
+fn copies_references_and_derefs_in_every_position() {
+    let (a, s) = (mat(3, 4, 19), 0.6);
+    let (v, da, ds) = positions_grad(&a, &s);
+    let row = |i: usize| a.row(i).sum();
+    let sq = a.row(0).norm_squared();
+    assert!((v - (sq * s + s * (row(0) + row(1)))).abs() < 1e-12);
+    let want = DMatrix::from_fn(3, 4, |i, j| match i {
+        0 => 2.0 * a[(0, j)] * s + s,
+        1 => s,
+        _ => 0.0,
+    });
+    assert_close(&da, &want, 1e-12);
+    assert!((ds - (sq + row(0) + row(1))).abs() < 1e-12);
+    assert_fd(|a: &DMatrix<f64>| positions(a, &s), &a, &da, 1e-7);
+    assert_fd(|s: &f64| positions(&a, s), &s, &ds, 1e-7);
+}
+
+/// f = 4‖A₀..₂,:‖² + Σ A₀..₂,:: ∂f/∂A = 8A + 1 on rows 0 and 1, 0 on row 2.
+#[test]
+fn copies_of_fixed_views_in_f32() {
+    let a = SMatrix::<f32, 3, 2>::new(0.5, -1.0, 0.25, 2.0, 1.5, -0.75);
+    let (_, da) = copies_static_grad(&a);
+    let want = SMatrix::<f32, 3, 2>::from_fn(|i, j| if i < 2 { 8.0 * a[(i, j)] + 1.0 } else { 0.0 });
+    assert!((da - want).norm() < 1e-5, "{da}");
 }
