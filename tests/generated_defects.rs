@@ -2,7 +2,7 @@
 //! generated code, or computed a wrong value and gradient.
 
 // The bodies are the minimal forms the generator found, written as it wrote them.
-#![allow(clippy::assign_op_pattern, clippy::op_ref)]
+#![allow(clippy::assign_op_pattern, clippy::op_ref, clippy::clone_on_copy)]
 
 mod common;
 
