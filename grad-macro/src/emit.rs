@@ -51,12 +51,7 @@ pub struct Parts {
 
 /// Emits the function's forward pass and reverse sweep; the result's adjoint is `seed`.
 pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident) -> Parts {
-    let em = Emitter {
-        values: &low.values,
-        items: RefCell::new(Vec::new()),
-        uses_as_value: Default::default(),
-        root: low.body.key(),
-    };
+    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default() };
     let wrt: Vec<ValueId> = sig.wrt.iter().map(|&i| low.params[i]).collect();
     let (forward, reverse, value, grads) = em.function(&low.body, Some(quote!(#seed)), &wrt);
     let items = em.items.into_inner();
@@ -69,8 +64,6 @@ struct Emitter<'a> {
     items: RefCell<Vec<TokenStream>>,
     /// Whether the code reads a value through `AsValue` (its `use` is among the items).
     uses_as_value: std::cell::Cell<bool>,
-    /// The function's body (by key): what is defined there outlives every tape.
-    root: usize,
 }
 
 impl Emitter<'_> {
@@ -301,14 +294,17 @@ impl Emitter<'_> {
         own
     }
 
-    /// Whether `v` is a view of a value defined in a branch arm or a loop body (this one or
-    /// one around it): kept on a tape, it is copied, as what it borrows does not outlive the
-    /// iteration (or arm), and the tape around may move it.
+    /// Whether `v`, a value of `body`, is a view or a reference into a value that does not live
+    /// for the whole function (one of a loop body's or an arm's, which a tape may take): kept on a
+    /// tape, it is copied.
     fn local_view(&self, body: &Body, plan: &Plan, v: ValueId) -> bool {
+        let short_lived = |r: ValueId| plan.def[r] != plan.root;
+        if let Some(r) = self.values[v].borrows {
+            return short_lived(r);
+        }
         body.stmts.iter().any(|s| match s {
             Stmt::Node(n) if n.out == v => matches!(&n.op, Op::Rule { rule, args }
-                if crate::symbol::borrows_receiver(rule) && plan.def[args[0]] != self.root
-                    && !matches!(self.values[args[0]].kind, Kind::Param { .. })),
+                if crate::symbol::borrows_receiver(rule) && short_lived(args[0])),
             _ => false,
         })
     }
@@ -320,7 +316,13 @@ impl Emitter<'_> {
         if outputs.contains(&v) {
             self.cloned(v)
         } else if self.local_view(body, plan, v) {
-            quote!(#i.clone_owned())
+            match self.values[v].borrows {
+                Some(_) => {
+                    let r = self.as_value(i, self.values[v].span);
+                    quote!(::matgrad::__private::take(#r))
+                }
+                None => quote!(#i.clone_owned()),
+            }
         } else {
             i.to_token_stream()
         }
@@ -470,6 +472,15 @@ impl Emitter<'_> {
         let key = l.body.key();
         let end = (key, l.body.stmts.len());
         let mut code = TokenStream::new();
+        let tape = self.ident(l.tape);
+        let it = format_ident!("{}_iter", tape, span = Span::mixed_site());
+        // An iterable that reads a variable the loop assigns (`0..h.nrows()`) runs before the
+        // variable moves into the loop.
+        let early = l.carried.iter().any(|c| l.inputs.contains(&c.before));
+        if early {
+            let iter = &l.iter;
+            code.extend(quote!(let #it = ::core::iter::IntoIterator::into_iter(#iter);));
+        }
         let mut body_reads = Vec::new();
         l.body.stmts.iter().for_each(|s| s.reads(self.values, &mut body_reads));
         for (k, c) in l.carried.iter().enumerate() {
@@ -481,41 +492,37 @@ impl Emitter<'_> {
             let out = self.ident(c.out);
             code.extend(quote!(let mut #out = #init;));
         }
-        let tape = self.ident(l.tape);
-        let iter = &l.iter;
-        let iter = if part {
-            match (&l.fixed_len, l.sized_by) {
-                (Some(n), _) => {
-                    code.extend(quote!(let mut #tape = ::matgrad::__private::FixedTape::<_, { #n }>::new();));
-                    iter.clone()
-                }
-                (None, Some((m, axis))) => {
-                    let f = match axis {
-                        Axis::Columns => quote!(columns_tape),
-                        Axis::Rows => quote!(rows_tape),
-                        Axis::Entries => quote!(entries_tape),
-                    };
-                    let m = self.reference(m);
-                    code.extend(quote!(let mut #tape = ::matgrad::__private::#f(#m);));
-                    iter.clone()
-                }
-                (None, None) if l.unbounded => {
-                    // Spanned so that its error without `alloc` points at the loop.
-                    let span = l.span;
-                    code.extend(quote_spanned!(span=> let mut #tape = ::matgrad::__private::unbounded_tape();));
-                    iter.clone()
-                }
-                (None, None) => {
-                    let it = format_ident!("{}_iter", tape, span = Span::mixed_site());
-                    code.extend(quote! {
-                        let #it = ::core::iter::IntoIterator::into_iter(#iter);
-                        let mut #tape = ::matgrad::__private::VecTape::with_capacity(::core::iter::Iterator::size_hint(&#it).0);
-                    });
-                    quote!(#it)
-                }
+        let iter = if early { quote!(#it) } else { l.iter.clone() };
+        let iter = match (part, &l.fixed_len, l.sized_by) {
+            (true, Some(n), _) => {
+                code.extend(quote!(let mut #tape = ::matgrad::__private::FixedTape::<_, { #n }>::new();));
+                iter
             }
-        } else {
-            iter.clone()
+            // One iteration per column (row, entry) of a matrix: an array when that count is
+            // static, chosen by rustc's types.
+            (true, None, Some((m, axis))) => {
+                let f = match axis {
+                    Axis::Columns => quote!(columns_tape),
+                    Axis::Rows => quote!(rows_tape),
+                    Axis::Entries => quote!(entries_tape),
+                };
+                let m = self.reference(m);
+                code.extend(quote!(let mut #tape = ::matgrad::__private::#f(#m);));
+                iter
+            }
+            (true, None, None) if l.unbounded => {
+                // Spanned so that its error without `alloc` points at the loop.
+                let span = l.span;
+                code.extend(quote_spanned!(span=> let mut #tape = ::matgrad::__private::unbounded_tape();));
+                iter
+            }
+            // Room for the iterations is reserved in the loop's head, where the iterable's
+            // temporaries live through the loop as in the user's `for`.
+            (true, None, None) => {
+                code.extend(quote!(let mut #tape = ::matgrad::__private::VecTape::with_capacity(0);));
+                quote!(::matgrad::__private::reserve_for(&mut #tape, ::core::iter::IntoIterator::into_iter(#iter)))
+            }
+            (false, ..) => iter,
         };
         let pat = &l.pat;
         let mut body = TokenStream::new();
@@ -635,6 +642,11 @@ impl Emitter<'_> {
                 let a = op(0);
                 quote_spanned!(span=> -#a)
             }
+            Fwd::Ref => self.reference(args[0]),
+            Fwd::Deref => {
+                let r = self.reference(args[0]);
+                quote_spanned!(span=> *#r)
+            }
             Fwd::Index => {
                 let (m, idx) = (self.operand(args[0], false, span), self.plain(args[1]));
                 quote_spanned!(span=> #m[#idx])
@@ -667,7 +679,8 @@ impl Emitter<'_> {
                 let name = Ident::new(name, span);
                 let all = args.iter().zip(rule.adj).enumerate().map(|(k, (&a, adj))| match adj {
                     Adj::Constant => self.plain(a),
-                    _ => self.operand(a, k == 0 && moves_first && movable(k), span),
+                    // (a view is not owned: it is lent)
+                    _ => self.operand(a, k == 0 && moves_first && self.values[a].owned && movable(k), span),
                 });
                 quote_spanned!(span=> ::matgrad::__private::#name(#(#all),*))
             }

@@ -38,6 +38,13 @@ pub struct Value {
     /// The value may be a reference the user's code made (a pattern's binding over a
     /// collection, `&expr` of a constant): generated code reads it through auto-deref.
     pub borrowed: bool,
+    /// A copy of the value (`clone()`, `clone_owned()`, `into_owned()`) has the value's own type:
+    /// it is an owned matrix (or factorization) or a scalar, not a reference or a view.
+    pub owned: bool,
+    /// For a reference the user's code binds (`let y = &x;`, `let y = &f();`): the value it
+    /// points into (`x`, or itself for a temporary). A tape keeps a copy of what it refers to
+    /// when that value does not live for the whole function.
+    pub borrows: Option<ValueId>,
 }
 
 impl Value {

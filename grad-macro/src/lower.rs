@@ -87,7 +87,8 @@ impl Resolve for Lower<'_> {
 
 impl Lower<'_> {
     fn push_value(&mut self, ident: Ident, kind: Kind, active: bool, span: Span) -> ValueId {
-        self.values.push(Value { ident, kind, active, span, borrowed: false });
+        let owned = matches!(kind, Kind::Param { is_ref: false } | Kind::ClosureParam);
+        self.values.push(Value { ident, kind, active, span, borrowed: false, owned, borrows: None });
         self.values.len() - 1
     }
 
@@ -135,7 +136,10 @@ impl Lower<'_> {
         }
         let v = &self.values[outer];
         let (ident, is_ref, active, span) = (v.ident.clone(), v.is_ref(), v.active, v.span);
+        let (borrowed, owned) = (v.borrowed, v.owned);
         let id = self.push_value(ident, Kind::Capture { outer, is_ref }, active, span);
+        self.values[id].borrowed = borrowed;
+        self.values[id].owned = owned;
         if let Some(f) = self.closure.as_mut() {
             f.captures.push(id);
         }
@@ -144,6 +148,12 @@ impl Lower<'_> {
 
     fn node(&mut self, op: Op, active: bool, span: Span) -> ValueId {
         let out = self.fresh("t", Kind::Node, active, span);
+        self.values[out].owned = match &op {
+            Op::Rule { rule, .. } => symbol::returns_owned(rule),
+            Op::Map { .. } | Op::Call { .. } => true,
+            // A constant of any type (a reference, a view, a collection).
+            Op::Opaque { .. } => false,
+        };
         self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, ty: None })));
         out
     }
@@ -211,7 +221,7 @@ impl Lower<'_> {
             return self.cx.error_spanned_by(else_token, "`let … else` is not supported in a `#[differentiate]` body");
         }
         let first_new = self.values.len();
-        let Some(mut id) = self.expr(&init.expr) else {
+        let Some(mut id) = self.let_value(&init.expr) else {
             self.poisoned.extend(ident.map(|i| i.to_string()));
             return;
         };
@@ -233,6 +243,59 @@ impl Lower<'_> {
         if let Some(name) = ident {
             self.bind(name, id);
         }
+    }
+
+    /// The value a `let` binds: a reference stays one (`let y = &b;`, `let r = &f();`), as code
+    /// kept as written (a condition) reads it.
+    fn let_value(&mut self, e: &Expr) -> Option<ValueId> {
+        let Expr::Reference(r) = e else { return self.expr(e) };
+        if r.mutability.is_some() {
+            return self.expr(e);
+        }
+        if !self.reads_active(&r.expr) {
+            return self.borrowed(e, &r.expr);
+        }
+        let v = self.receiver(&r.expr)?;
+        let y = self.rule(&symbol::REF, vec![v], e.span());
+        self.values[y].borrowed = true;
+        self.values[y].borrows = Some(v);
+        Some(y)
+    }
+
+    /// `&inner` (`e`) of a constant, kept as a reference, with the value it points into.
+    fn borrowed(&mut self, e: &Expr, inner: &Expr) -> Option<ValueId> {
+        let v = self.opaque(e, Construct::Expression)?;
+        let into = match place(inner) {
+            None => Some(v),
+            Some(root) => root.and_then(|name| self.lookup(name)),
+        };
+        self.values[v].borrowed = true;
+        self.values[v].borrows = into;
+        Some(v)
+    }
+
+    /// A method's receiver (or what `&` borrows): a place, read by reference, so `(*x)` is `x`.
+    fn receiver(&mut self, e: &Expr) -> Option<ValueId> {
+        match e {
+            Expr::Paren(p) => self.receiver(&p.expr),
+            Expr::Group(g) => self.receiver(&g.expr),
+            Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => self.receiver(&u.expr),
+            _ => self.expr(e),
+        }
+    }
+
+    /// `*r` as a value: of a constant, kept as written; of a value the generated code holds as a
+    /// reference (a `&f64` parameter, a binding over a collection), the value it points to,
+    /// copied as the user's code copies it; otherwise the value itself.
+    fn deref(&mut self, e: &Expr, inner: &Expr) -> Option<ValueId> {
+        if !self.reads_active(inner) {
+            return self.opaque(e, Construct::Expression);
+        }
+        let v = self.expr(inner)?;
+        if self.values[v].is_ref() || self.values[v].borrowed {
+            return Some(self.rule(&symbol::DEREF, vec![v], e.span()));
+        }
+        Some(v)
     }
 
     fn expr_stmt(&mut self, e: &Expr) {
@@ -339,19 +402,19 @@ impl Lower<'_> {
             Expr::Lit(l) => Some(self.inline(l.to_token_stream(), e.span())),
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
-            // A reference to a constant stays one (`&xs[k]` must not move out of `xs`).
+            // A reference to a constant place stays one (`&xs[k]` must not move out of `xs`); a
+            // reference to a temporary is the temporary, which operands are read by reference.
             Expr::Reference(r)
                 if r.mutability.is_none()
-                    && !matches!(&*r.expr, Expr::Lit(_) | Expr::Path(_))
+                    && place(&r.expr).is_some()
+                    && !matches!(&*r.expr, Expr::Path(_))
                     && !self.reads_active(&r.expr) =>
             {
-                let v = self.opaque(e, Construct::Expression)?;
-                self.values[v].borrowed = true;
-                Some(v)
+                self.borrowed(e, &r.expr)
             }
-            Expr::Reference(r) if r.mutability.is_none() => self.expr(&r.expr),
+            Expr::Reference(r) if r.mutability.is_none() => self.receiver(&r.expr),
             Expr::Unary(u) => match u.op {
-                UnOp::Deref(_) => self.expr(&u.expr),
+                UnOp::Deref(_) => self.deref(e, &u.expr),
                 UnOp::Neg(_) => {
                     let x = self.expr(&u.expr)?;
                     Some(self.rule(&symbol::NEG, vec![x], e.span()))
@@ -475,7 +538,7 @@ impl Lower<'_> {
             }
         }
         if let (Some(fish), Some(rule)) = (&m.turbofish, symbol::turbofish(&name, m.args.len())) {
-            let mut args = vec![self.expr(&m.receiver)];
+            let mut args = vec![self.receiver(&m.receiver)];
             for (a, adj) in m.args.iter().zip(&rule.adj[1..]) {
                 args.push(self.operand(a, *adj));
             }
@@ -489,14 +552,14 @@ impl Lower<'_> {
             }
         }
         if m.turbofish.is_none() {
-            if symbol::ALIAS_METHODS.contains(&name.as_str()) && m.args.is_empty() {
-                return self.expr(&m.receiver);
+            if let Some(rule) = symbol::copy(&name, m.args.len()) {
+                return self.copy(rule, &m.receiver, e.span());
             }
             if name == "map" && m.args.len() == 1 {
                 return self.map(e, m);
             }
             if let Some(rule) = symbol::method(&name, m.args.len()) {
-                let mut args = vec![self.expr(&m.receiver)];
+                let mut args = vec![self.receiver(&m.receiver)];
                 for (a, adj) in m.args.iter().zip(&rule.adj[1..]) {
                     args.push(self.operand(a, *adj));
                 }
@@ -516,6 +579,17 @@ impl Lower<'_> {
         self.opaque(e, Construct::Method(culprit))
     }
 
+    /// `recv.clone()`, `recv.clone_owned()`, …: of an owned matrix or a scalar the copy is the
+    /// same value, of the same type, so it is the receiver's value; of a view or a reference it
+    /// is a new value (an owned matrix where the user's code has one), its adjoint passed back.
+    fn copy(&mut self, rule: &'static Rule, recv: &Expr, span: Span) -> Option<ValueId> {
+        let v = self.receiver(recv)?;
+        if self.values[v].owned {
+            return Some(v);
+        }
+        Some(self.rule(rule, vec![v], span))
+    }
+
     /// `recv.f(args…).unwrap()` or `.expect(msg)` for a method `f` returning an `Option`
     /// (`try_inverse`, `cholesky`, `solve`): one op, so that the reverse pass reads the
     /// unwrapped value. `None` when `m` is not of this form.
@@ -530,7 +604,7 @@ impl Lower<'_> {
             return None;
         }
         let rule = symbol::unwrapped(&inner.method.to_string(), inner.args.len())?;
-        let mut args = vec![self.expr(&inner.receiver)];
+        let mut args = vec![self.receiver(&inner.receiver)];
         for (a, adj) in inner.args.iter().zip(&rule.adj[1..]) {
             args.push(self.operand(a, *adj));
         }
@@ -580,7 +654,7 @@ impl Lower<'_> {
             let method = m.method.to_string();
             if m.turbofish.is_none() && symbol::DECOMPOSITIONS.contains(&method.as_str()) {
                 if let Some(rule) = symbol::decomposition_field(&method, m.args.len(), &field.to_string()) {
-                    let mut args = vec![self.expr(&m.receiver)];
+                    let mut args = vec![self.receiver(&m.receiver)];
                     for (a, adj) in m.args.iter().zip(&rule.adj[1..]) {
                         args.push(self.operand(a, *adj));
                     }
@@ -707,7 +781,7 @@ impl Lower<'_> {
             self.cx.error_spanned_by(e, "`map` inside a `map` closure is not supported: compute what the inner `map` reduces to before the outer one (`let s = m.map(|w| …).sum();`) and use that scalar inside");
             return None;
         }
-        let input = self.expr(&m.receiver)?;
+        let input = self.receiver(&m.receiver)?;
         let pat = match (cl.inputs.first(), cl.inputs.len()) {
             (Some(Pat::Type(t)), 1) => &*t.pat,
             (Some(p), 1) => p,
@@ -773,6 +847,20 @@ impl Lower<'_> {
             }
         }
         "a differentiated value".to_string()
+    }
+}
+
+/// Whether `e` is a place (`x`, `xs[k]`, `s.f`, `*r`), with the variable it lives in (`None`
+/// behind a deref, which points elsewhere); `None` for a value expression (a temporary).
+fn place(e: &Expr) -> Option<Option<&Ident>> {
+    match e {
+        Expr::Path(p) if p.qself.is_none() => Some(p.path.get_ident()),
+        Expr::Index(i) => place(&i.expr),
+        Expr::Field(f) => place(&f.base),
+        Expr::Paren(p) => place(&p.expr),
+        Expr::Group(g) => place(&g.expr),
+        Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => Some(None),
+        _ => None,
     }
 }
 

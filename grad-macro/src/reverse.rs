@@ -12,6 +12,8 @@ use crate::ir::{outer_of, Body, Kind, Op, Stmt, Value, ValueId};
 use crate::symbol::{Adj, Rule};
 
 pub struct Plan {
+    /// The key of the planned body (the function's): its values live until the end.
+    pub root: usize,
     /// The value reaches the body's result (reverse activity).
     pub useful: Vec<bool>,
     /// How many contributions the value's adjoint receives.
@@ -74,14 +76,17 @@ impl Plan {
         let mut inside = Vec::new();
         stmt.defines(&mut inside);
         let mut targets = Vec::new();
-        self.targets(values, stmt, &mut targets);
+        self.targets(values, stmt, false, &mut targets);
         targets.retain(|t| !inside.contains(t));
         targets.sort_unstable();
         targets.dedup();
         targets
     }
 
-    fn targets(&self, values: &[Value], stmt: &Stmt, out: &mut Vec<ValueId>) {
+    /// The values `stmt`'s reverse pass contributes to. A loop's adds to its carried values'
+    /// values before it after its own sweep, outside its region, but inside an enclosing one
+    /// (`nested`).
+    fn targets(&self, values: &[Value], stmt: &Stmt, nested: bool, out: &mut Vec<ValueId>) {
         let active = |v: ValueId| values[v].active;
         match stmt {
             Stmt::Node(n) if self.participates(values, n.out) => out.extend(node_targets(values, &n.op)),
@@ -93,7 +98,7 @@ impl Plan {
                     }
                 }
                 for arm in &b.arms {
-                    arm.body.stmts.iter().for_each(|s| self.targets(values, s, out));
+                    arm.body.stmts.iter().for_each(|s| self.targets(values, s, true, out));
                 }
             }
             Stmt::Loop(l) => {
@@ -101,8 +106,11 @@ impl Plan {
                     if self.carried_participates(values, c) && active(c.result) {
                         out.push(c.result);
                     }
+                    if nested && self.participates(values, c.inner) && active(c.before) {
+                        out.push(c.before);
+                    }
                 }
-                l.body.stmts.iter().for_each(|s| self.targets(values, s, out));
+                l.body.stmts.iter().for_each(|s| self.targets(values, s, true, out));
             }
         }
     }
@@ -128,6 +136,7 @@ fn node_targets(values: &[Value], op: &Op) -> Vec<ValueId> {
 pub fn plan(values: &[Value], body: &Body) -> Plan {
     let n = values.len();
     let mut p = Plan {
+        root: body.key(),
         useful: vec![false; n],
         contribs: vec![0; n],
         rev_needed: vec![false; n],
@@ -152,7 +161,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     let mut terms = Vec::new();
     count(values, body, &mut p, &mut terms);
     last_uses(values, body, &mut p);
-    keep_viewed(body, &mut p);
+    keep_viewed(values, body, &mut p);
     // A term's adjoint can be the sum's, borrowed, when the sum's is all it receives and the
     // two live in the same body (a term defined outside a loop accumulates over iterations).
     for (v, sum) in terms {
@@ -189,24 +198,29 @@ fn read_blocked(p: &mut Plan, v: ValueId) {
     p.last_reader[v] = Some(BLOCKED);
 }
 
-/// A view borrows its receiver: the receiver is not moved before the view's last use, nor at
-/// all when the reverse pass reads the view. Views of views pass this on, hence the reverse
-/// order.
-fn keep_viewed(body: &Body, p: &mut Plan) {
+/// A view borrows its receiver (a reference the user binds, what it points into): the receiver
+/// is not moved before the view's last use, nor at all (forward or reverse) when the reverse
+/// pass reads the view.
+/// Views of views pass this on, hence the reverse order.
+fn keep_viewed(values: &[Value], body: &Body, p: &mut Plan) {
     for stmt in body.stmts.iter().rev() {
         match stmt {
             Stmt::Node(node) => {
-                let Op::Rule { rule, args } = &node.op else { continue };
-                if crate::symbol::borrows_receiver(rule) {
-                    let recv = args[0];
-                    if p.def[recv] == p.def[node.out] {
-                        p.last_use[recv] = p.last_use[recv].max(p.last_use[node.out]);
-                    }
-                    p.rev_needed[recv] |= p.rev_needed[node.out];
+                let recv = match (&node.op, values[node.out].borrows) {
+                    (Op::Rule { rule, args }, _) if crate::symbol::borrows_receiver(rule) => args[0],
+                    (_, Some(r)) if r != node.out => r,
+                    _ => continue,
+                };
+                if p.def[recv] == p.def[node.out] {
+                    p.last_use[recv] = p.last_use[recv].max(p.last_use[node.out]);
+                }
+                // Read in the reverse pass through the view: not moved into a rule there.
+                if p.rev_needed[node.out] {
+                    read_blocked(p, recv);
                 }
             }
-            Stmt::Branch(b) => b.arms.iter().for_each(|a| keep_viewed(&a.body, p)),
-            Stmt::Loop(l) => keep_viewed(&l.body, p),
+            Stmt::Branch(b) => b.arms.iter().for_each(|a| keep_viewed(values, &a.body, p)),
+            Stmt::Loop(l) => keep_viewed(values, &l.body, p),
             Stmt::Effect { .. } => {}
         }
     }

@@ -11,6 +11,10 @@ pub enum Fwd {
     Neg,
     /// `base[index]`.
     Index,
+    /// `*r`: the value a reference points to, copied.
+    Deref,
+    /// `&x`: a reference the user's code binds (`let y = &x;`).
+    Ref,
     /// `recv.name(args…)`, an nalgebra method.
     Method(&'static str),
     /// `::matgrad::__private::name(args…)`, a scalar function (no_std-safe) or a helper.
@@ -75,6 +79,8 @@ pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false);
 pub static MUL: Rule = rule!("*", Fwd::Mul, [R("mul_lhs"), R("mul_rhs")], false);
 pub static DIV: Rule = rule!("/", Fwd::Div, [R("div_lhs"), R("div_rhs")], true);
 pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false);
+pub static REF: Rule = rule!("&", Fwd::Ref, [Pass], false);
+pub static DEREF: Rule = rule!("*", Fwd::Deref, [Pass], false);
 pub static INDEX: Rule = rule!("index", Fwd::Index, [R("index_adj"), Constant], false);
 
 /// Adjoint functions that take every argument (the op's inputs, its output, `ḡ`) by reference or
@@ -319,8 +325,26 @@ pub fn known_methods() -> impl Iterator<Item = &'static str> {
     names.into_iter()
 }
 
-/// Methods that return their receiver's value unchanged.
-pub const ALIAS_METHODS: &[&str] = &["clone", "clone_owned", "into_owned", "to_owned"];
+/// Methods that copy their receiver's value: the adjoint passes through. `clone_owned` and
+/// `into_owned` make an owned matrix of a view; `clone` and `to_owned` keep a view a view and
+/// make a matrix of a reference.
+static COPIES: &[(usize, Rule)] = &[
+    (0, rule!("clone", Fwd::Method("clone"), [Pass], false)),
+    (0, rule!("clone_owned", Fwd::Method("clone_owned"), [Pass], false)),
+    (0, rule!("into_owned", Fwd::Consume("into_owned"), [Pass], false)),
+    (0, rule!("to_owned", Fwd::Method("to_owned"), [Pass], false)),
+];
+
+/// The rule of `recv.name()` copying its receiver (see [`COPIES`]).
+pub fn copy(name: &str, arity: usize) -> Option<&'static Rule> {
+    find(COPIES, name, arity)
+}
+
+/// Whether the op's result is an owned value (a matrix, a factorization, a scalar) whatever its
+/// operands are: not a view, nor a copy that may be one (`clone` of a view).
+pub fn returns_owned(rule: &Rule) -> bool {
+    !borrows_receiver(rule) && !matches!(rule.name, "clone" | "to_owned" | "&")
+}
 
 /// Methods that read only a shape: their result is a constant.
 pub const SHAPE_METHODS: &[&str] = &["nrows", "ncols", "len", "shape", "is_empty", "is_square", "shape_generic"];

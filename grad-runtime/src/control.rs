@@ -272,6 +272,22 @@ pub fn take_zeroed<A: Adjoint + Value<Adj = A>>(a: &mut A) -> A {
 #[cfg(not(feature = "alloc"))]
 pub struct VecTape<T>(core::marker::PhantomData<T>);
 
+/// The iterator of a loop whose iterations `tape` keeps, after reserving room for them; generated
+/// code calls it in the loop's head, so that the iterable's temporaries live through the loop.
+#[cfg(feature = "alloc")]
+#[inline(always)]
+pub fn reserve_for<T, I: Iterator>(tape: &mut VecTape<T>, it: I) -> I {
+    tape.reserve(it.size_hint().0);
+    it
+}
+
+/// The iterator of a loop (without `alloc`, [`VecTape::with_capacity`] has already failed).
+#[cfg(not(feature = "alloc"))]
+#[inline(always)]
+pub fn reserve_for<T, I: Iterator>(_: &mut VecTape<T>, it: I) -> I {
+    it
+}
+
 /// Implemented for nothing: the bound of [`VecTape::with_capacity`] without `alloc`.
 #[cfg(not(feature = "alloc"))]
 #[diagnostic::on_unimplemented(

@@ -35,7 +35,7 @@ pub use value::{Adjoint, Real, Value};
 pub mod __private {
     pub use crate::contrib::{add_to, init, shared, Contrib, Neg, Shared};
     pub use crate::control::{columns_tape, entries_tape, rows_tape, DimTape, EntryTape, FixedTape2};
-    pub use crate::control::{gradient, take_zeroed, AsValue, FixedTape, Gradient, NoGradient};
+    pub use crate::control::{gradient, reserve_for, take_zeroed, AsValue, FixedTape, Gradient, NoGradient};
     pub use crate::control::{placeholder, unbounded_tape, Placeholder, VecTape};
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};

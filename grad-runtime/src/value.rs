@@ -282,6 +282,16 @@ pub trait Receiver {
     fn take(&self) -> Self::Taken<'_>;
 }
 
+impl<T: Real> Receiver for T {
+    type Taken<'a>
+        = T
+    where
+        Self: 'a;
+    fn take(&self) -> T {
+        *self
+    }
+}
+
 impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> Receiver for Matrix<T, R, C, S>
 where
     DefaultAllocator: Allocator<R, C>,

@@ -1,6 +1,8 @@
 //! Writes `programs.rs` into `OUT_DIR`: a few hundred random, shape-consistent
 //! `#[differentiate]` functions drawn from the supported operations (with branches, loops,
-//! linear algebra on well-conditioned matrices and calls to a differentiated helper), each with a
+//! linear algebra on well-conditioned matrices and calls to a differentiated helper; copies,
+//! `&` aliases and views, of parameters, constants and loop locals; derefs of `&` scalar
+//! parameters; constants inside arms and loops), each with a
 //! checker that compares its `_grad` with central differences, and its source text for the
 //! failure report.
 //!
@@ -120,6 +122,8 @@ const DIMS: &[usize] = &[1, 2, 3, 4];
 thread_local! {
     /// Whether the program being drawn is generic: nalgebra has `f64 * Matrix`, not `T * Matrix`.
     static GENERIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Whether the program's matrices are fixed-size (views then keep static sizes).
+    static FIXED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl Program {
@@ -127,11 +131,13 @@ impl Program {
         let float = if rng.chance(15) { "f32" } else { "f64" };
         let generic = float == "f64" && rng.chance(15);
         GENERIC.with(|g| g.set(generic));
+        let fixed = rng.chance(35);
+        FIXED.with(|f| f.set(fixed));
         let mut p = Program {
             index,
             float,
             generic,
-            fixed: rng.chance(35),
+            fixed,
             params: Vec::new(),
             explicit_wrt: rng.chance(40),
             stmts: Vec::new(),
@@ -143,7 +149,10 @@ impl Program {
             .iter()
             .filter(|q| q.name != "n")
             .map(|q| Val {
-                name: q.name.clone(),
+                name: match (q.pass, q.shape) {
+                    (Pass::Ref, Shape::Scalar) => format!("(*{})", q.name),
+                    _ => q.name.clone(),
+                },
                 shape: q.shape,
                 is_ref: q.pass == Pass::Ref && q.shape != Shape::Scalar,
             })
@@ -169,7 +178,9 @@ impl Program {
             self.params.push(Param { name: ["a", "b", "c"][k].into(), shape, pass, wrt: true });
         }
         for name in ["s", "t"].iter().take(rng.below(3)) {
-            self.params.push(Param { name: (*name).into(), shape: Shape::Scalar, pass: Pass::Value, wrt: true });
+            // A `&f64` parameter is read as `(*s)`.
+            let pass = if rng.chance(30) { Pass::Ref } else { Pass::Value };
+            self.params.push(Param { name: (*name).into(), shape: Shape::Scalar, pass, wrt: true });
         }
         if rng.chance(25) {
             self.params.push(Param { name: "n".into(), shape: Shape::Scalar, pass: Pass::Value, wrt: false });
@@ -230,6 +241,22 @@ impl Program {
             _ => "soft_f64",
         };
         let mut out = code.replace("{F}", self.src_float()).replace("{SOFT}", soft);
+        while let Some(i) = out.find("{CONST") {
+            // A constant r×c matrix with entries −1, 0, 1 (no float literal: generic-safe).
+            let j = i + out[i..].find('}').unwrap_or(6);
+            let (r, c) = out[i + 6..j].split_once('x').unwrap_or(("1", "1"));
+            let (r, c): (usize, usize) = (r.parse().unwrap_or(1), c.parse().unwrap_or(1));
+            let f = self.src_float();
+            let entry = match self.generic {
+                true => "nalgebra::convert::<f64, T>((((i + 2 * j) % 3) as i32 - 1) as f64)".to_string(),
+                false => format!("(((i + 2 * j) % 3) as i32 - 1) as {f}"),
+            };
+            let k = match self.fixed {
+                true => format!("SMatrix::<{f}, {r}, {c}>::from_fn(|i, j| {entry})"),
+                false => format!("DMatrix::<{f}>::from_fn({r}, {c}, |i, j| {entry})"),
+            };
+            out.replace_range(i..=j, &k);
+        }
         while let Some(i) = out.find("{EYE") {
             let j = i + out[i..].find('}').unwrap_or(4);
             let n: usize = out[i + 4..j].parse().unwrap_or(1);
@@ -255,7 +282,10 @@ impl Program {
     /// One statement: a new binding (sometimes shadowing, sometimes unused, sometimes
     /// accumulated with a compound assignment).
     fn statement(&mut self, rng: &mut Rng, scope: &mut Vec<Val>, k: usize) {
-        if rng.chance(20) && self.control(rng, scope, k) {
+        if rng.chance(25) && self.control(rng, scope, k) {
+            return;
+        }
+        if rng.chance(12) && self.alias(rng, scope, k) {
             return;
         }
         if rng.chance(12) && self.exits(rng, scope, k) {
@@ -268,9 +298,9 @@ impl Program {
             self.stmts.push(format!("let _u{k} = {expr};"));
             return;
         }
-        let name = if roll < 20 {
+        let i = rng.below(scope.len());
+        let name = if roll < 20 && !scope[i].name.starts_with('(') {
             // Shadow a name in scope (a parameter or a local); the old value is gone.
-            let i = rng.below(scope.len());
             scope.remove(i).name
         } else {
             format!("x{k}")
@@ -300,6 +330,25 @@ impl Program {
         scope.push(Val { name, shape, is_ref: false });
     }
 
+    /// A constant matrix, or a `&` alias of a matrix in scope (read as a reference afterwards):
+    /// `let y{k} = &x;`, `let y{k} = &{CONST};`. False when nothing fits.
+    fn alias(&mut self, rng: &mut Rng, scope: &mut Vec<Val>, k: usize) -> bool {
+        let owned: Vec<Val> = matrices(scope).into_iter().filter(|v| !v.is_ref).collect();
+        let (r, c) = (*rng.pick(DIMS), *rng.pick(DIMS));
+        let (code, shape, is_ref) = match rng.below(3) {
+            0 if !owned.is_empty() => {
+                let v = rng.pick(&owned);
+                (format!("&{}", v.name), v.shape, true)
+            }
+            1 => (format!("&{{CONST{r}x{c}}}"), Shape::Mat(r, c), true),
+            _ => (format!("{{CONST{r}x{c}}}"), Shape::Mat(r, c), false),
+        };
+        let code = self.fill(&code);
+        self.stmts.push(format!("let y{k} = {code};"));
+        scope.push(Val { name: format!("y{k}"), shape, is_ref });
+        true
+    }
+
     /// Control flow binding `x{k}`: a branch with a value, an `if` without `else` that
     /// reassigns, a loop-carried value (over a constant or a run-time range), or an
     /// accumulator indexing a matrix by the loop variable. False when nothing fits.
@@ -308,8 +357,11 @@ impl Program {
         let e = self.fill(&e);
         let name = format!("x{k}");
         let has_n = self.params.iter().any(|q| q.name == "n");
-        let cond = match rng.below(3) {
+        let mats = matrices(scope);
+        let cond = match rng.below(4) {
             0 if has_n => "n > 2".to_string(),
+            // A condition reading a matrix (a copy, an alias, a parameter) as the user writes it.
+            1 if !mats.is_empty() => format!("({} * 2.0).sum() > 0.1", operand(rng.pick(&mats))),
             _ => format!("{} > 0.1", scalar(rng, scope)),
         };
         // Another value of the same shape for the other arm, or a multiple of the first.
@@ -326,7 +378,8 @@ impl Program {
             true => "0..n".to_string(),
             false => format!("0..{}", 1 + rng.below(3)),
         };
-        match rng.below(4) {
+        let fixed = self.fixed;
+        match rng.below(10) {
             0 => self.stmts.push(format!("let {name} = if {cond} {{ {e} }} else {{ {other} }};")),
             1 => {
                 self.stmts.push(format!("let mut {name} = {e};"));
@@ -343,8 +396,7 @@ impl Program {
                 self.stmts.push(format!("let mut {name} = {e};"));
                 self.stmts.push(format!("for _ in {trip} {{ {step} }}"));
             }
-            _ => {
-                let mats = matrices(scope);
+            3 => {
                 if mats.is_empty() {
                     return false;
                 }
@@ -355,6 +407,72 @@ impl Program {
                     "for i in 0..{0}.nrows() {{ if i % 2 == 0 {{ {name} += {0}[(i, 0)] * {s}; }} else {{ {name} -= {0}[(i, 0)].sin(); }} }}",
                     a.name
                 ));
+                scope.push(Val { name, shape: Shape::Scalar, is_ref: false });
+                return true;
+            }
+            4 => {
+                // An arm views a value local to the loop body (the loop keeps it on its tape).
+                let Shape::Mat(..) = shape else { return false };
+                let view = if fixed { format!("g{k}.fixed_columns::<1>(0)") } else { format!("g{k}.columns(0, 1)") };
+                let s = scalar(rng, scope);
+                self.stmts.push(format!("let mut {name} = 0.0;"));
+                self.stmts.push(format!(
+                    "for _ in {trip} {{ let g{k} = {e}; let y{k} = if {cond} {{ &{view} * {s} }} else {{ {view} * 0.5 }}; {name} += y{k}.sum(); }}"
+                ));
+                scope.push(Val { name, shape: Shape::Scalar, is_ref: false });
+                return true;
+            }
+            5 => {
+                // The range reads the variable the loop assigns.
+                let Shape::Mat(..) = shape else { return false };
+                let s = scalar(rng, scope);
+                self.stmts.push(format!("let mut {name} = {e};"));
+                self.stmts.push(format!("for _ in 0..{name}.nrows() {{ {name} *= {s}; }}"));
+            }
+            6 => {
+                // A loop in one arm only, updating two variables declared before the branch.
+                let add = match shape {
+                    Shape::Scalar => format!("{name} = {name} + g{k};"),
+                    Shape::Mat(..) => format!("{name} = {name} + &g{k};"),
+                };
+                self.stmts.push(format!("let mut {name} = {e};"));
+                self.stmts.push(format!("let mut g{k} = {other};"));
+                self.stmts.push(format!("if {cond} {{}} else {{ for _ in {trip} {{ {add} g{k} = g{k} * 0.5; }} }}"));
+                scope.push(Val { name: format!("g{k}"), shape, is_ref: false });
+            }
+            7 => {
+                // A constant bound in an arm, and a product with a borrowed temporary.
+                let Shape::Mat(r, c) = shape else { return false };
+                let konst = self.fill(&format!("{{CONST{r}x{c}}}"));
+                let eye = self.fill(&format!("{{EYE{r}}}"));
+                self.stmts.push(format!(
+                    "let mut {name} = if {cond} {{ let c{k} = {konst}; ({e}).component_mul(&c{k}) }} else {{ {other} }};"
+                ));
+                self.stmts.push(format!("if {cond} {{ {name} = &{eye} * &{name}; }}"));
+            }
+            8 => {
+                // A constant bound in a loop body, a borrowed temporary, a copy of a view.
+                let Shape::Mat(r, c) = shape else { return false };
+                let konst = self.fill(&format!("{{CONST{r}x{c}}}"));
+                let eye = self.fill(&format!("{{EYE{r}}}"));
+                let copy = match fixed {
+                    true => format!("c{k}.fixed_rows::<{r}>(0).clone_owned()"),
+                    false => format!("c{k}.rows(0, {r}).into_owned()"),
+                };
+                self.stmts.push(format!("let mut {name} = {e};"));
+                self.stmts.push(format!(
+                    "for _ in {trip} {{ let c{k} = {konst}; {name} = (&{eye} * &{name}).component_mul(&{copy}) * 0.5 + &{name}; }}"
+                ));
+            }
+            _ => {
+                // A loop over a constant array, its item dereferenced in a `map` closure.
+                if mats.is_empty() {
+                    return false;
+                }
+                let a = rng.pick(&mats).clone();
+                self.stmts.push(format!("let mut {name} = 0.0;"));
+                self.stmts
+                    .push(format!("for w in [0.5, 1.5].iter() {{ {name} += {}.map(|q| q * *w).sum(); }}", a.name));
                 scope.push(Val { name, shape: Shape::Scalar, is_ref: false });
                 return true;
             }
@@ -486,9 +604,7 @@ impl Program {
             .iter()
             .map(|q| match (q.name == "n", q.pass) {
                 (true, _) => "n: usize".to_string(),
-                (false, Pass::Ref) if q.shape != Shape::Scalar => {
-                    format!("{}: &{}", q.name, self.ty(q.shape, self.src_float()))
-                }
+                (false, Pass::Ref) => format!("{}: &{}", q.name, self.ty(q.shape, self.src_float())),
                 _ => format!("{}: {}", q.name, self.ty(q.shape, self.src_float())),
             })
             .collect();
@@ -540,6 +656,8 @@ impl Program {
                 };
                 match (q.pass, q.shape) {
                     (Pass::Ref, Shape::Mat(..)) => format!("&{name}"),
+                    (Pass::Ref, Shape::Scalar) if Some(i) == skip => "x".to_string(),
+                    (Pass::Ref, Shape::Scalar) => format!("&{name}"),
                     (Pass::Value, Shape::Mat(..)) => format!("{name}.clone()"),
                     _ => name,
                 }
@@ -646,6 +764,7 @@ const SCALAR_OPS: &[&str] = &[
     "{F}::powi({x}, 3)",
     "(-{x} * {x} - 0.5).abs()",
     "{x}.sinh() + {x}.cosh()",
+    "{SOFT}({x}) * {y}",
 ];
 
 /// A random expression over `scope` and its shape, or `None` when the drawn op does not apply.
@@ -658,7 +777,7 @@ fn expr(rng: &mut Rng, scope: &[Val]) -> Option<(String, Shape)> {
     let Shape::Mat(r, c) = a.shape else { return None };
     let (na, oa) = (a.name.clone(), operand(&a));
     let m = |s: String| Some((s, Shape::Mat(r, c)));
-    match rng.below(25) {
+    match rng.below(30) {
         0 | 1 => {
             let b = same_shape(rng, scope, a.shape)?;
             let op = rng.pick(&["+", "-"]);
@@ -716,7 +835,48 @@ fn expr(rng: &mut Rng, scope: &[Val]) -> Option<(String, Shape)> {
             let b = rng.pick(&mats);
             m(format!("{{ let e = {}[0]; {na}.map(|v| v * e + v.sin()) }}", b.name))
         }
+        20 => m(format!("{na}.clone_owned()")),
+        21..=23 => {
+            // A copy of a view (of a parameter, a constant, a loop's or an arm's local), reshaped
+            // when the size is dynamic.
+            let (view, r2, c2) = view(rng, &a);
+            let copy = if rng.chance(50) { "clone_owned" } else { "into_owned" };
+            if !FIXED.with(|f| f.get()) && rng.chance(40) {
+                let n = r2 * c2;
+                let divisors: Vec<usize> = (1..=n).filter(|d| n % d == 0).collect();
+                let r3 = *rng.pick(&divisors);
+                let c3 = n / r3;
+                return Some((
+                    format!("{view}.{copy}().reshape_generic(nalgebra::Dyn({r3}), nalgebra::Dyn({c3}))"),
+                    Shape::Mat(r3, c3),
+                ));
+            }
+            Some((format!("{view}.{copy}()"), Shape::Mat(r2, c2)))
+        }
+        24 => {
+            // A view as an operand, borrowed or not.
+            let (view, r2, c2) = view(rng, &a);
+            let amp = if rng.chance(50) { "&" } else { "" };
+            Some((format!("{amp}{view} * {}", scalar(rng, scope)), Shape::Mat(r2, c2)))
+        }
         _ => scalar_expr(rng, scope, &a),
+    }
+}
+
+/// A view of matrix `a`: rows, columns or a block (with a turbofish for fixed sizes), and its
+/// shape.
+fn view(rng: &mut Rng, a: &Val) -> (String, usize, usize) {
+    let Shape::Mat(r, c) = a.shape else { return (a.name.clone(), 1, 1) };
+    let (r2, c2) = (1 + rng.below(r), 1 + rng.below(c));
+    let (i, j) = (rng.below(r - r2 + 1), rng.below(c - c2 + 1));
+    let na = &a.name;
+    match (rng.below(3), FIXED.with(|f| f.get())) {
+        (0, false) => (format!("{na}.rows({i}, {r2})"), r2, c),
+        (1, false) => (format!("{na}.columns({j}, {c2})"), r, c2),
+        (_, false) => (format!("{na}.view(({i}, {j}), ({r2}, {c2}))"), r2, c2),
+        (0, true) => (format!("{na}.fixed_rows::<{r2}>({i})"), r2, c),
+        (1, true) => (format!("{na}.fixed_columns::<{c2}>({j})"), r, c2),
+        (_, true) => (format!("{na}.fixed_view::<{r2}, {c2}>({i}, {j})"), r2, c2),
     }
 }
 

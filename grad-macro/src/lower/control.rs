@@ -198,6 +198,8 @@ impl Lower<'_> {
             let hint =
                 if want_value && j == 0 { "branch".to_string() } else { names[j - usize::from(want_value)].0.clone() };
             let out = self.fresh(&hint, Kind::Node, active, span);
+            // Every arm has the branch's type: one owned result makes it owned.
+            self.values[out].owned = arms.iter().any(|a| self.values[a.results[j]].owned);
             outs.push(out);
             keep.push(j);
             value_of.push(out);
@@ -261,6 +263,9 @@ impl Lower<'_> {
             let Some(vars) = self.pattern_bindings(&f.pat, false, &f.expr) else { return };
             let inners: Vec<ValueId> =
                 names.iter().zip(&active).map(|(n, &a)| self.fresh(&n.0, Kind::Node, a, n.1.span())).collect();
+            for (&inner, &b) in inners.iter().zip(&before) {
+                self.values[inner].owned = self.values[b].owned;
+            }
             let mut scope: Vec<(String, ValueId)> =
                 names.iter().map(|n| n.0.clone()).zip(inners.iter().copied()).collect();
             scope.extend(self.bound_names_of(&vars));
@@ -284,6 +289,8 @@ impl Lower<'_> {
         let mut bound: Vec<ValueId> = vars.clone();
         for (k, n) in names.iter().enumerate() {
             let out = self.fresh(&n.0, Kind::Node, active[k], span);
+            // The variable keeps its type through the loop.
+            self.values[out].owned = self.values[before[k]].owned || self.values[results[k]].owned;
             carried.push(Carried { before: before[k], inner: inners[k], result: results[k], out });
             bound.push(inners[k]);
             self.rebind(&n.0, out);

@@ -26,11 +26,11 @@ fn huber_vjp(
         A1(A1),
     }
     let mut total_22 = 0.0;
-    let tape_23_iter = ::core::iter::IntoIterator::into_iter(0..x.len());
-    let mut tape_23 = ::matgrad::__private::VecTape::with_capacity(
-        ::core::iter::Iterator::size_hint(&tape_23_iter).0,
-    );
-    for i in tape_23_iter {
+    let mut tape_23 = ::matgrad::__private::VecTape::with_capacity(0);
+    for i in ::matgrad::__private::reserve_for(
+        &mut tape_23,
+        ::core::iter::IntoIterator::into_iter(0..x.len()),
+    ) {
         let total_5 = total_22;
         let t_6 = i;
         let t_7 = ::matgrad::__private::by_ref(x)[t_6];

@@ -27,11 +27,11 @@ fn budgeted_vjp(x: &DVector<f64>, budget: f64, adjoint: f64) -> (f64, DVector<f6
     let mut __mg_go0_27 = true;
     let mut __mg_ret_28 = __mg_ret_3;
     let mut __mg_live_29 = true;
-    let tape_30_iter = ::core::iter::IntoIterator::into_iter(0..x.len());
-    let mut tape_30 = ::matgrad::__private::VecTape::with_capacity(
-        ::core::iter::Iterator::size_hint(&tape_30_iter).0,
-    );
-    for k in tape_30_iter {
+    let mut tape_30 = ::matgrad::__private::VecTape::with_capacity(0);
+    for k in ::matgrad::__private::reserve_for(
+        &mut tape_30,
+        ::core::iter::IntoIterator::into_iter(0..x.len()),
+    ) {
         if !__mg_go0_27 {
             break;
         }

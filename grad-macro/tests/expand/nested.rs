@@ -16,19 +16,19 @@ fn nested(x: &DMatrix<f64>, s: f64) -> f64 {
 fn nested_vjp(x: &DMatrix<f64>, s: f64, adjoint: f64) -> (f64, DMatrix<f64>, f64) {
     let _ = nested;
     let mut acc_16 = 0.0;
-    let tape_17_iter = ::core::iter::IntoIterator::into_iter(0..x.nrows());
-    let mut tape_17 = ::matgrad::__private::VecTape::with_capacity(
-        ::core::iter::Iterator::size_hint(&tape_17_iter).0,
-    );
-    for i in tape_17_iter {
+    let mut tape_17 = ::matgrad::__private::VecTape::with_capacity(0);
+    for i in ::matgrad::__private::reserve_for(
+        &mut tape_17,
+        ::core::iter::IntoIterator::into_iter(0..x.nrows()),
+    ) {
         let acc_4 = acc_16;
         let weight_5 = (i + 1) as f64;
         let mut acc_14 = acc_4;
-        let tape_15_iter = ::core::iter::IntoIterator::into_iter(0..x.ncols());
-        let mut tape_15 = ::matgrad::__private::VecTape::with_capacity(
-            ::core::iter::Iterator::size_hint(&tape_15_iter).0,
-        );
-        for j in tape_15_iter {
+        let mut tape_15 = ::matgrad::__private::VecTape::with_capacity(0);
+        for j in ::matgrad::__private::reserve_for(
+            &mut tape_15,
+            ::core::iter::IntoIterator::into_iter(0..x.ncols()),
+        ) {
             let acc_7 = acc_14;
             let t_8 = (i, j);
             let v_9 = ::matgrad::__private::by_ref(x)[t_8];

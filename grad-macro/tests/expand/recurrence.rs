@@ -24,68 +24,70 @@ fn rnn_vjp(
     adjoint: f64,
 ) -> (f64, DMatrix<f64>, DMatrix<f64>, DVector<f64>) {
     let _ = rnn;
-    let mut h_15 = ::core::clone::Clone::clone(h0);
-    let tape_16_iter = ::core::iter::IntoIterator::into_iter(0..steps);
-    let mut tape_16 = ::matgrad::__private::VecTape::with_capacity(
-        ::core::iter::Iterator::size_hint(&tape_16_iter).0,
-    );
-    for k in tape_16_iter {
-        let h_6 = h_15;
-        let t_7 = ::matgrad::__private::by_ref(w) * ::matgrad::__private::by_ref(&h_6);
-        let t_8 = k;
-        let t_9 = ::matgrad::__private::by_ref(xs).column(t_8);
-        let t_10 = ::matgrad::__private::by_ref(u) * ::matgrad::__private::by_ref(&t_9);
-        let t_11 = t_7 + t_10;
-        let (t_14, [t_14_d0]) = ::matgrad::__private::map_d(
-            t_11,
-            |v_12| {
-                let t_13 = ::matgrad::__private::tanh(
-                    ::matgrad::__private::by_ref(&v_12),
+    let h_5 = ::matgrad::__private::by_ref(h0).clone();
+    let mut h_16 = h_5;
+    let mut tape_17 = ::matgrad::__private::VecTape::with_capacity(0);
+    for k in ::matgrad::__private::reserve_for(
+        &mut tape_17,
+        ::core::iter::IntoIterator::into_iter(0..steps),
+    ) {
+        let h_7 = h_16;
+        let t_8 = ::matgrad::__private::by_ref(w) * ::matgrad::__private::by_ref(&h_7);
+        let t_9 = k;
+        let t_10 = ::matgrad::__private::by_ref(xs).column(t_9);
+        let t_11 = ::matgrad::__private::by_ref(u) * ::matgrad::__private::by_ref(&t_10);
+        let t_12 = t_8 + t_11;
+        let (t_15, [t_15_d0]) = ::matgrad::__private::map_d(
+            t_12,
+            |v_13| {
+                let t_14 = ::matgrad::__private::tanh(
+                    ::matgrad::__private::by_ref(&v_13),
                 );
-                let d_t_13 = ::matgrad::__private::init(
-                    ::matgrad::__private::one_like(&v_12),
+                let d_t_14 = ::matgrad::__private::init(
+                    ::matgrad::__private::one_like(&v_13),
                 );
-                let d_v_12 = ::matgrad::__private::init(
-                    ::matgrad::__private::tanh_adj(&v_12, &t_13, &d_t_13),
+                let d_v_13 = ::matgrad::__private::init(
+                    ::matgrad::__private::tanh_adj(&v_13, &t_14, &d_t_14),
                 );
-                (::core::clone::Clone::clone(&t_13), [d_v_12])
+                (::core::clone::Clone::clone(&t_14), [d_v_13])
             },
         );
-        tape_16.push((h_6, t_9, t_14_d0));
-        h_15 = t_14;
+        tape_17.push((h_7, t_10, t_15_d0));
+        h_16 = t_15;
     }
-    let t_17 = ::matgrad::__private::by_ref(&h_15).norm_squared();
-    let d_t_17 = ::matgrad::__private::init(adjoint);
-    let d_h_15 = ::matgrad::__private::init(
-        ::matgrad::__private::norm_squared_adj(h_15, d_t_17),
+    let t_18 = ::matgrad::__private::by_ref(&h_16).norm_squared();
+    let d_t_18 = ::matgrad::__private::init(adjoint);
+    let d_h_16 = ::matgrad::__private::init(
+        ::matgrad::__private::norm_squared_adj(h_16, d_t_18),
     );
     let mut d_w = ::matgrad::__private::zero_like(w);
     let mut d_u = ::matgrad::__private::zero_like(u);
-    let mut d_h_15_carry = d_h_15;
-    while let ::core::option::Option::Some(tape_16_item) = tape_16.pop() {
+    let mut d_h_16_carry = d_h_16;
+    while let ::core::option::Option::Some(tape_17_item) = tape_17.pop() {
         #[allow(unused_variables)]
-        let (h_6, t_9, t_14_d0) = tape_16_item;
-        let d_t_14 = ::matgrad::__private::init(d_h_15_carry);
-        let d_t_11 = ::matgrad::__private::init(
-            ::matgrad::__private::map_adj(t_14_d0, d_t_14),
+        let (h_7, t_10, t_15_d0) = tape_17_item;
+        let d_t_15 = ::matgrad::__private::init(d_h_16_carry);
+        let d_t_12 = ::matgrad::__private::init(
+            ::matgrad::__private::map_adj(t_15_d0, d_t_15),
         );
-        let d_t_7 = &d_t_11;
-        let d_t_10 = &d_t_11;
+        let d_t_8 = &d_t_12;
+        let d_t_11 = &d_t_12;
         ::matgrad::__private::add_to(
             &mut d_u,
-            ::matgrad::__private::mul_lhs(u, &t_9, d_t_10),
+            ::matgrad::__private::mul_lhs(u, &t_10, d_t_11),
         );
         ::matgrad::__private::add_to(
             &mut d_w,
-            ::matgrad::__private::mul_lhs(w, &h_6, d_t_7),
+            ::matgrad::__private::mul_lhs(w, &h_7, d_t_8),
         );
-        let d_h_6 = ::matgrad::__private::init(
-            ::matgrad::__private::mul_rhs(w, &h_6, d_t_7),
+        let d_h_7 = ::matgrad::__private::init(
+            ::matgrad::__private::mul_rhs(w, &h_7, d_t_8),
         );
-        d_h_15_carry = d_h_6;
+        d_h_16_carry = d_h_7;
     }
-    let d_h0 = ::matgrad::__private::init(d_h_15_carry);
-    (t_17, d_w, d_u, d_h0)
+    let d_h_5 = ::matgrad::__private::init(d_h_16_carry);
+    let d_h0 = ::matgrad::__private::init(d_h_5);
+    (t_18, d_w, d_u, d_h0)
 }
 #[inline]
 /// The value of [`rnn`] and its gradient with respect to `w`, `u`, `h0`, in that order, by reverse-mode differentiation. Generated by `#[differentiate]`.
