@@ -38,6 +38,9 @@ pub struct Value {
     /// The value may be a reference the user's code made (a pattern's binding over a
     /// collection, `&expr` of a constant): generated code reads it through auto-deref.
     pub borrowed: bool,
+    /// The user named the value (a parameter, a `let`, a variable a branch or loop assigns);
+    /// the derivation text shows the others by short names or their definitions.
+    pub named: bool,
 }
 
 impl Value {

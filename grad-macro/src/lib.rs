@@ -9,6 +9,7 @@
 mod args;
 mod check;
 mod ctxt;
+mod derivation;
 mod emit;
 mod expand;
 mod ir;
