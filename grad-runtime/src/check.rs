@@ -279,13 +279,14 @@ impl<T: Real> Worst<T> {
 /// larger of the two and 1; the step `h` is chosen per direction.
 ///
 /// ```
+/// # extern crate grad_runtime as matgrad;
 /// use nalgebra::DMatrix;
 /// // f(A, B) = ⟨A, B⟩ + ‖A‖²: ∂f/∂A = B + 2A, ∂f/∂B = A.
 /// let f = |(a, b): &(DMatrix<f64>, DMatrix<f64>)| a.dot(b) + a.norm_squared();
 /// let a = DMatrix::from_row_slice(2, 2, &[1.0, -2.0, 0.5, 3.0]);
 /// let b = DMatrix::from_row_slice(2, 2, &[0.0, 1.0, 2.0, -1.0]);
 /// let grad = (&b + &a * 2.0, a.clone());
-/// let check = grad_runtime::check_gradients(f, &(a, b), &grad, 8, 0, 1e-6);
+/// let check = matgrad::check_gradients(f, &(a, b), &grad, 8, 0, 1e-6);
 /// assert!(check.ok, "{check}");
 /// ```
 pub fn check_gradients<P, F>(
@@ -318,13 +319,14 @@ where
 /// for [`check_gradients`]. For a generated `f_vjp`, `vjp` is `|x, u| f_vjp(x, u.clone()).1`.
 ///
 /// ```
+/// # extern crate grad_runtime as matgrad;
 /// use nalgebra::DMatrix;
 /// // F(A) = A B: Jᵀ U = U Bᵀ.
 /// let b = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 2.0, -1.0, 0.5, 1.0]);
 /// let f = |a: &DMatrix<f64>| a * &b;
 /// let vjp = |_: &DMatrix<f64>, u: &DMatrix<f64>| u * b.transpose();
 /// let a = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]);
-/// assert!(grad_runtime::check_vjp(f, vjp, &a, 8, 0, 1e-6).ok);
+/// assert!(matgrad::check_vjp(f, vjp, &a, 8, 0, 1e-6).ok);
 /// ```
 pub fn check_vjp<P, Y, F, V>(
     mut f: F,
