@@ -49,13 +49,13 @@ pub fn derivation(sig: &Signature, low: &Lowered, name: &str) -> String {
     let seed = if sig.ret_is_matrix { "Ḡ" } else { "1" };
     let mut out = match sig.ret_is_matrix {
         true => format!(
-            "f = ⟨Ḡ, {name}({})⟩ for the adjoint Ḡ of the value; ∂f/∂v is the adjoint of v.\n",
+            "F = {name}({0}) and f = ⟨Ḡ, F⟩ for the adjoint Ḡ of the value; ∂f/∂v is the adjoint of v.\n",
             params.join(", ")
         ),
         false => format!("f = {name}({}); ∂f/∂v is the adjoint of v.\n", params.join(", ")),
     };
     if let Some(ret) = low.body.ret {
-        d.seed_names.insert(ret, "f".to_string());
+        d.seed_names.insert(ret, if sig.ret_is_matrix { "F" } else { "f" }.to_string());
     }
     d.forward(&low.body, 1);
     out += "\nForward pass:\n";
@@ -366,7 +366,7 @@ impl<'a> Deriv<'a> {
             }
             Head::If { .. } => "else".to_string(),
             Head::Match { scrutinee, pats } => format!(
-                "match {} with {}",
+                "when {} is {}",
                 text::tokens(scrutinee, &self.idents),
                 pats.get(k).map(|p| text::tokens(p, &self.idents)).unwrap_or_default()
             ),
@@ -622,9 +622,12 @@ impl<'a> Deriv<'a> {
         match &b.head {
             Head::If { conds } if k < conds.len() => format!("if {}", text::tokens(&conds[k], &self.idents)),
             Head::If { .. } => "otherwise".to_string(),
-            Head::Match { pats, .. } => {
-                format!("if {}", pats.get(k).map(|p| text::tokens(p, &self.idents)).unwrap_or_default())
-            }
+            Head::Match { pats, .. } if pats.get(k).is_some_and(|p| p.to_string() == "_") => "otherwise".to_string(),
+            Head::Match { scrutinee, pats } => format!(
+                "when {} is {}",
+                text::tokens(scrutinee, &self.idents),
+                pats.get(k).map(|p| text::tokens(p, &self.idents)).unwrap_or_default()
+            ),
         }
     }
 

@@ -218,7 +218,7 @@ static METHODS: &[(usize, Rule)] = &[
             Fwd::Method("add_scalar"),
             [Pass, R("add_scalar_rhs")],
             false,
-            n("$0 + $1 11ᵀ", &["{g}", "Σ $g"])
+            n("{0} + $1 11ᵀ", &["{g}", "Σ $g"])
         ),
     ),
     (
@@ -578,7 +578,7 @@ static HELPERS: &[(usize, Rule)] = &[
             Fwd::Runtime("add_row_vector"),
             [Pass, OfAdjoint("row_sum_of")],
             false,
-            n("$0 + 1 $1", &["{g}", "1ᵀ $g"])
+            n("{0} + 1 $1", &["{g}", "1ᵀ $g"])
         ),
     ),
     (
@@ -588,7 +588,7 @@ static HELPERS: &[(usize, Rule)] = &[
             Fwd::Runtime("add_column_vector"),
             [Pass, OfAdjoint("column_sum_of")],
             false,
-            n("$0 + $1 1ᵀ", &["{g}", "$g 1"])
+            n("{0} + $1 1ᵀ", &["{g}", "$g 1"])
         ),
     ),
     (

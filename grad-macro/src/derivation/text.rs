@@ -80,12 +80,7 @@ fn balanced(text: &str) -> bool {
 /// Fills `tpl` (see [`crate::symbol::Note`]) with the operands `ops`, the adjoint `g` of the
 /// op's value and the value `y`.
 pub fn fill(tpl: &str, ops: &[Shown], g: &Shown, y: &Shown) -> String {
-    let mut tpl = if g.text == "1" { drop_unit_seed(tpl) } else { tpl.to_string() };
-    // A template that is one operand needs no parentheses around it.
-    let bare = tpl.trim_end_matches('ᵀ');
-    if bare.len() == 2 && bare.starts_with('$') {
-        tpl = format!("{{{}}}{}", &bare[1..], &tpl[2..]);
-    }
+    let tpl = if g.text == "1" { drop_unit_seed(tpl) } else { tpl.to_string() };
     let chars: Vec<char> = tpl.chars().collect();
     let mut out = String::new();
     let mut i = 0;
@@ -100,16 +95,20 @@ pub fn fill(tpl: &str, ops: &[Shown], g: &Shown, y: &Shown) -> String {
         };
         match slot {
             Some(s) if c == '$' || braced => {
+                let start = i;
                 i += if braced { 3 } else { 2 };
                 let after = chars.get(i).copied();
                 // A scalar's transpose is itself, and so is a transpose's transpose.
-                if after == Some('ᵀ') && (s.scalar == Some(true) || takes_postfix(&s.text) && s.text.ends_with('ᵀ'))
-                {
+                let untranspose = s.scalar == Some(true) || takes_postfix(&s.text) && s.text.ends_with('ᵀ');
+                if after == Some('ᵀ') && untranspose {
                     let text = s.text.strip_suffix('ᵀ').filter(|_| s.scalar != Some(true)).unwrap_or(&s.text);
-                    put(&mut out, &Shown::new(text, s.scalar), c == '$', None);
                     i += 1;
+                    // The whole template: nothing around it to bind to.
+                    let alone = start == 0 && i == chars.len();
+                    put(&mut out, &Shown::new(text, s.scalar), c == '$' && !alone, None);
                 } else {
-                    put(&mut out, s, c == '$', after);
+                    let alone = start == 0 && i == chars.len();
+                    put(&mut out, s, c == '$' && !alone, after);
                 }
             }
             _ => {
@@ -149,6 +148,9 @@ fn put(out: &mut String, s: &Shown, wrap: bool, after: Option<char>) {
     if !parens && wrap && hoist(out, text) {
         return;
     }
+    // `A 2B` that cannot be `2A B` (A starts with a number) is `A (2B)`.
+    let juxtaposed = out.ends_with(' ') && !out.trim_end().ends_with(|c: char| "+−⊙⊘/=,;".contains(c));
+    let parens = parens || (wrap && juxtaposed && text.starts_with(|c: char| c.is_ascii_digit()) && !is_number(text));
     if before_digit && text.starts_with('∂') {
         out.push(' ');
     }
@@ -179,6 +181,10 @@ fn negated_product(text: &str) -> Option<String> {
         return None;
     }
     Some(if compound(x) { format!("({x}){rest}") } else { format!("{x}{rest}") })
+}
+
+fn is_number(text: &str) -> bool {
+    text.parse::<f64>().is_ok()
 }
 
 /// `A 2B` is written `2A B`: a leading integer of a factor joins the front of its product.

@@ -30,10 +30,10 @@ Adjoints, in reverse order:
   ∂f/∂s = ∂f/∂chol
   ∂f/∂t₂ = ∂f/∂s
   ∂f/∂t₁ = aᵀ ∂f/∂t₂
-  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + ∂f/∂t₁ᵀ
+  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + (∂f/∂t₁)ᵀ
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂a = ∂f/∂t₂ a + aᵀ ∂f/∂t₂ᵀ
+  ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ
   where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
 ```*/
 #[allow(clippy::too_many_arguments)]
@@ -106,10 +106,10 @@ Adjoints, in reverse order:
   ∂f/∂s = ∂f/∂chol
   ∂f/∂t₂ = ∂f/∂s
   ∂f/∂t₁ = aᵀ ∂f/∂t₂
-  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + ∂f/∂t₁ᵀ
+  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + (∂f/∂t₁)ᵀ
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂a = ∂f/∂t₂ a + aᵀ ∂f/∂t₂ᵀ
+  ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ
   where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
 ```*/
 #[allow(clippy::too_many_arguments)]
@@ -159,13 +159,13 @@ Adjoints, in reverse order:
   ∂f/∂s = ∂f/∂chol
   ∂f/∂t₂ = ∂f/∂s
   ∂f/∂t₁ = aᵀ ∂f/∂t₂
-  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + ∂f/∂t₁ᵀ
+  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + (∂f/∂t₁)ᵀ
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂a = ∂f/∂t₂ a + aᵀ ∂f/∂t₂ᵀ
+  ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ
   where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
 ```*/
 #[allow(dead_code)]
 fn nll_derivation() -> &'static str {
-    "f = nll(a, c, eps); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = aᵀ\n  t₂ = a t₁\n  s = t₂ + eps\n  chol = chol(s)\n  t₃ = ln det(chol)\n  t₄ = chol⁻¹ c\n  t₅ = tr(t₄)\n  f = t₃ + t₅\n\nAdjoints, in reverse order:\n  ∂f/∂t₅ = 1\n  ∂f/∂t₄ = ∂f/∂t₅ I\n  ∂f/∂t₃ = 1\n  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₄ t₄ᵀ) + ∂f/∂t₃ chol⁻¹\n  ∂f/∂s = ∂f/∂chol\n  ∂f/∂t₂ = ∂f/∂s\n  ∂f/∂t₁ = aᵀ ∂f/∂t₂\n  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + ∂f/∂t₁ᵀ\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂a = ∂f/∂t₂ a + aᵀ ∂f/∂t₂ᵀ\n  where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹\n"
+    "f = nll(a, c, eps); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = aᵀ\n  t₂ = a t₁\n  s = t₂ + eps\n  chol = chol(s)\n  t₃ = ln det(chol)\n  t₄ = chol⁻¹ c\n  t₅ = tr(t₄)\n  f = t₃ + t₅\n\nAdjoints, in reverse order:\n  ∂f/∂t₅ = 1\n  ∂f/∂t₄ = ∂f/∂t₅ I\n  ∂f/∂t₃ = 1\n  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₄ t₄ᵀ) + ∂f/∂t₃ chol⁻¹\n  ∂f/∂s = ∂f/∂chol\n  ∂f/∂t₂ = ∂f/∂s\n  ∂f/∂t₁ = aᵀ ∂f/∂t₂\n  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + (∂f/∂t₁)ᵀ\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ\n  where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹\n"
 }

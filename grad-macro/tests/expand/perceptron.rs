@@ -48,8 +48,8 @@ Gradients, each adjoint used once substituted back:
   ∂f/∂w1 = xᵀ ∂f/∂t₂
   ∂f/∂b1 = 1ᵀ ∂f/∂t₂
   ∂f/∂w2 = 2hᵀ (out − y)
-  ∂f/∂b2 = 1ᵀ 2(out − y)
-  where ∂f/∂t₂ = (2(out − y) w2ᵀ) ⊙ g′((x w1) + 1 b1)
+  ∂f/∂b2 = 1ᵀ (2(out − y))
+  where ∂f/∂t₂ = (2(out − y) w2ᵀ) ⊙ g′(x w1 + 1 b1)
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn mlp_vjp(
@@ -143,8 +143,8 @@ Gradients, each adjoint used once substituted back:
   ∂f/∂w1 = xᵀ ∂f/∂t₂
   ∂f/∂b1 = 1ᵀ ∂f/∂t₂
   ∂f/∂w2 = 2hᵀ (out − y)
-  ∂f/∂b2 = 1ᵀ 2(out − y)
-  where ∂f/∂t₂ = (2(out − y) w2ᵀ) ⊙ g′((x w1) + 1 b1)
+  ∂f/∂b2 = 1ᵀ (2(out − y))
+  where ∂f/∂t₂ = (2(out − y) w2ᵀ) ⊙ g′(x w1 + 1 b1)
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn mlp_grad(
@@ -224,10 +224,10 @@ Gradients, each adjoint used once substituted back:
   ∂f/∂w1 = xᵀ ∂f/∂t₂
   ∂f/∂b1 = 1ᵀ ∂f/∂t₂
   ∂f/∂w2 = 2hᵀ (out − y)
-  ∂f/∂b2 = 1ᵀ 2(out − y)
-  where ∂f/∂t₂ = (2(out − y) w2ᵀ) ⊙ g′((x w1) + 1 b1)
+  ∂f/∂b2 = 1ᵀ (2(out − y))
+  where ∂f/∂t₂ = (2(out − y) w2ᵀ) ⊙ g′(x w1 + 1 b1)
 ```*/
 #[allow(dead_code)]
 fn mlp_derivation() -> &'static str {
-    "f = mlp(w1, b1, w2, b2, x, y); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = x w1\n  t₂ = t₁ + 1 b1\n  h = g(t₂)\n  t₃ = h w2\n  out = t₃ + 1 b2\n  t₄ = out − y\n  f = ‖t₄‖²_F\n\nThe derivatives of the closures (by the same rules, on scalars):\n  g(v) = tanh(v), applied entrywise\n  g′(v) = 1 − g(v)² = 1 − tanh(v)²\n\nAdjoints, in reverse order:\n  ∂f/∂t₄ = 2t₄\n  ∂f/∂out = ∂f/∂t₄\n  ∂f/∂t₃ = ∂f/∂out\n  ∂f/∂h = ∂f/∂t₃ w2ᵀ\n  ∂f/∂t₂ = ∂f/∂h ⊙ g′(t₂)\n  ∂f/∂t₁ = ∂f/∂t₂\n  ∂f/∂w1 = xᵀ ∂f/∂t₁\n  ∂f/∂b1 = 1ᵀ ∂f/∂t₂\n  ∂f/∂w2 = hᵀ ∂f/∂t₃\n  ∂f/∂b2 = 1ᵀ ∂f/∂out\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂w1 = xᵀ ∂f/∂t₂\n  ∂f/∂b1 = 1ᵀ ∂f/∂t₂\n  ∂f/∂w2 = 2hᵀ (out − y)\n  ∂f/∂b2 = 1ᵀ 2(out − y)\n  where ∂f/∂t₂ = (2(out − y) w2ᵀ) ⊙ g′((x w1) + 1 b1)\n"
+    "f = mlp(w1, b1, w2, b2, x, y); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = x w1\n  t₂ = t₁ + 1 b1\n  h = g(t₂)\n  t₃ = h w2\n  out = t₃ + 1 b2\n  t₄ = out − y\n  f = ‖t₄‖²_F\n\nThe derivatives of the closures (by the same rules, on scalars):\n  g(v) = tanh(v), applied entrywise\n  g′(v) = 1 − g(v)² = 1 − tanh(v)²\n\nAdjoints, in reverse order:\n  ∂f/∂t₄ = 2t₄\n  ∂f/∂out = ∂f/∂t₄\n  ∂f/∂t₃ = ∂f/∂out\n  ∂f/∂h = ∂f/∂t₃ w2ᵀ\n  ∂f/∂t₂ = ∂f/∂h ⊙ g′(t₂)\n  ∂f/∂t₁ = ∂f/∂t₂\n  ∂f/∂w1 = xᵀ ∂f/∂t₁\n  ∂f/∂b1 = 1ᵀ ∂f/∂t₂\n  ∂f/∂w2 = hᵀ ∂f/∂t₃\n  ∂f/∂b2 = 1ᵀ ∂f/∂out\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂w1 = xᵀ ∂f/∂t₂\n  ∂f/∂b1 = 1ᵀ ∂f/∂t₂\n  ∂f/∂w2 = 2hᵀ (out − y)\n  ∂f/∂b2 = 1ᵀ (2(out − y))\n  where ∂f/∂t₂ = (2(out − y) w2ᵀ) ⊙ g′(x w1 + 1 b1)\n"
 }
