@@ -27,7 +27,9 @@ impl Deriv<'_> {
             Op::Map { input, closure } => self.map_value(*input, closure, n.out),
             Op::Opaque { tokens, .. } => {
                 let t = text::tokens(tokens, &self.idents);
-                (t.clone(), t, None)
+                // A cast to a float is a scalar (`(i + 1) as f64`).
+                let scalar = (t.ends_with("as f64") || t.ends_with("as f32")).then_some(true);
+                (t.clone(), t, scalar)
             }
             Op::Call { func, args, .. } => {
                 let f = quote::ToTokens::to_token_stream(func).to_string().replace(' ', "");

@@ -5,6 +5,9 @@ use std::collections::HashMap;
 
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 
+#[cfg(test)]
+mod tests;
+
 /// An expression as text, with whether it is known to be a scalar.
 #[derive(Clone, Debug)]
 pub struct Shown {
@@ -105,10 +108,10 @@ pub fn fill(tpl: &str, ops: &[Shown], g: &Shown, y: &Shown) -> String {
                     i += 1;
                     // The whole template: nothing around it to bind to.
                     let alone = start == 0 && i == chars.len();
-                    put(&mut out, &Shown::new(text, s.scalar), c == '$' && !alone, None);
+                    put(&mut out, &Shown::new(text, s.scalar), c == '$' && !alone, &chars[i..], true);
                 } else {
                     let alone = start == 0 && i == chars.len();
-                    put(&mut out, s, c == '$' && !alone, after);
+                    put(&mut out, s, c == '$' && !alone, &chars[i..], false);
                 }
             }
             _ => {
@@ -121,8 +124,10 @@ pub fn fill(tpl: &str, ops: &[Shown], g: &Shown, y: &Shown) -> String {
 }
 
 /// Appends `s` to `out`, parenthesised when `wrap` allows and the context needs it.
-fn put(out: &mut String, s: &Shown, wrap: bool, after: Option<char>) {
+/// `rest` is the template after the slot; `untransposed` when a transpose after it was dropped.
+fn put(out: &mut String, s: &Shown, wrap: bool, rest: &[char], untransposed: bool) {
     let text = s.text.as_str();
+    let after = if untransposed { None } else { rest.first().copied() };
     // −(−x) is x, and −((−x) y) is x y.
     if out.ends_with('−') && text.starts_with('−') && !compound(&text['−'.len_utf8()..]) {
         out.pop();
@@ -141,8 +146,10 @@ fn put(out: &mut String, s: &Shown, wrap: bool, after: Option<char>) {
     // In a sum, only a sum (or a negation) needs parentheses.
     let in_sum = out.ends_with(" − ") || out.ends_with(" + ");
     let sum = text.starts_with('−') || has_top_level(text, |c| c == '+' || c == '−');
+    // A product inside a product needs none either: (A B) C is A B C.
+    let in_product = !postfix && juxtaposed_at(out, rest) && pure_product(text);
     let parens = wrap
-        && ((compound(text) && !(in_sum && !sum && !postfix))
+        && ((compound(text) && !(in_sum && !sum && !postfix) && !in_product)
             || (postfix && !takes_postfix(text))
             || (before_digit && text.starts_with(|c: char| c.is_ascii_digit())));
     if !parens && wrap && hoist(out, text) {
@@ -181,6 +188,46 @@ fn negated_product(text: &str) -> Option<String> {
         return None;
     }
     Some(if compound(x) { format!("({x}){rest}") } else { format!("{x}{rest}") })
+}
+
+/// Whether a factor placed at the end of `out`, followed by `after`, is juxtaposed with another.
+fn juxtaposed_at(out: &str, rest: &[char]) -> bool {
+    let before = out.is_empty()
+        || out.ends_with(' ')
+            && out.trim_end().ends_with(|c: char| c.is_alphanumeric() || "ᵀ)′⟩]₀₁₂₃₄₅₆₇₈₉".contains(c));
+    let after = match rest {
+        [] => true,
+        [' ', next, ..] => !"+−⊙⊘/=,;·⟩)]".contains(*next),
+        _ => false,
+    };
+    before && after
+}
+
+/// Whether `text` is factors side by side (`a bᵀ c`), none an operator (`Σ`, `ln`, `tr`).
+fn pure_product(text: &str) -> bool {
+    const PREFIX: &[&str] =
+        &["ln", "det", "tr", "max", "min", "mean", "Σ", "Σⱼ", "Σᵢⱼ", "√", "lse", "softmax", "U", "1ᵀ"];
+    let mut factors = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' | '⟨' | '{' => depth += 1,
+            ')' | ']' | '⟩' | '}' => depth -= 1,
+            ' ' if depth == 0 => {
+                factors.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    factors.push(&text[start..]);
+    let factor = |f: &str| {
+        f.starts_with(|c: char| c.is_alphanumeric() || "(∂⟨".contains(c))
+            && !PREFIX.contains(&f)
+            && !f.contains(['‖', '|', '+', '−', '⊙', '⊘', '='])
+            && (!f.contains('/') || f.starts_with('∂') && f.matches('/').count() == 1)
+    };
+    factors.len() > 1 && factors.iter().all(|f| factor(f))
 }
 
 fn is_number(text: &str) -> bool {

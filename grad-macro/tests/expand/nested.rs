@@ -42,19 +42,19 @@ Adjoints, in reverse order:
       ∂f/∂t₃ = ∂f/∂t₄
       ∂f/∂t₂ = ∂f/∂t₃ s
       ∂f/∂t₁ = ∂f/∂t₂ v
-      ∂f/∂v = ⟨t₁, ∂f/∂t₂⟩ + ⟨weight, ∂f/∂t₁⟩
+      ∂f/∂v = t₁ ∂f/∂t₂ + weight ∂f/∂t₁
       ∂f/∂acc₁ = ∂f/∂t₄
-      ∂f/∂s += ⟨t₂, ∂f/∂t₃⟩
+      ∂f/∂s += t₂ ∂f/∂t₃
       ∂f/∂x += ∂f/∂v E[(i, j)]
     ∂f/∂acc = (∂f/∂acc₁) at the first iteration
-    ∂f/∂s += Σ_{j in 0..x.ncols()} (⟨t₂, ∂f/∂t₃⟩)
+    ∂f/∂s += Σ_{j in 0..x.ncols()} (t₂ ∂f/∂t₃)
     ∂f/∂x += Σ_{j in 0..x.ncols()} (∂f/∂v E[(i, j)])
   ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (∂f/∂v E[(i, j)]))
-  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (⟨t₂, ∂f/∂t₃⟩))
+  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (t₂ ∂f/∂t₃))
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} ((⟨weight v, ∂f/∂t₂⟩ + ⟨weight, ∂f/∂t₂ v⟩) E[(i, j)]))
-  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (⟨(weight v) v, (∂f/∂acc₁)ₙₑₓₜ⟩))
+  ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} ((weight v ∂f/∂t₂ + weight ∂f/∂t₂ v) E[(i, j)]))
+  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (weight v v (∂f/∂acc₁)ₙₑₓₜ))
   where ∂f/∂t₂ = (∂f/∂acc₁)ₙₑₓₜ s
 ```*/
 #[allow(clippy::too_many_arguments)]
@@ -167,19 +167,19 @@ Adjoints, in reverse order:
       ∂f/∂t₃ = ∂f/∂t₄
       ∂f/∂t₂ = ∂f/∂t₃ s
       ∂f/∂t₁ = ∂f/∂t₂ v
-      ∂f/∂v = ⟨t₁, ∂f/∂t₂⟩ + ⟨weight, ∂f/∂t₁⟩
+      ∂f/∂v = t₁ ∂f/∂t₂ + weight ∂f/∂t₁
       ∂f/∂acc₁ = ∂f/∂t₄
-      ∂f/∂s += ⟨t₂, ∂f/∂t₃⟩
+      ∂f/∂s += t₂ ∂f/∂t₃
       ∂f/∂x += ∂f/∂v E[(i, j)]
     ∂f/∂acc = (∂f/∂acc₁) at the first iteration
-    ∂f/∂s += Σ_{j in 0..x.ncols()} (⟨t₂, ∂f/∂t₃⟩)
+    ∂f/∂s += Σ_{j in 0..x.ncols()} (t₂ ∂f/∂t₃)
     ∂f/∂x += Σ_{j in 0..x.ncols()} (∂f/∂v E[(i, j)])
   ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (∂f/∂v E[(i, j)]))
-  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (⟨t₂, ∂f/∂t₃⟩))
+  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (t₂ ∂f/∂t₃))
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} ((⟨weight v, ∂f/∂t₂⟩ + ⟨weight, ∂f/∂t₂ v⟩) E[(i, j)]))
-  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (⟨(weight v) v, (∂f/∂acc₁)ₙₑₓₜ⟩))
+  ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} ((weight v ∂f/∂t₂ + weight ∂f/∂t₂ v) E[(i, j)]))
+  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (weight v v (∂f/∂acc₁)ₙₑₓₜ))
   where ∂f/∂t₂ = (∂f/∂acc₁)ₙₑₓₜ s
 ```*/
 #[allow(clippy::too_many_arguments)]
@@ -230,22 +230,22 @@ Adjoints, in reverse order:
       ∂f/∂t₃ = ∂f/∂t₄
       ∂f/∂t₂ = ∂f/∂t₃ s
       ∂f/∂t₁ = ∂f/∂t₂ v
-      ∂f/∂v = ⟨t₁, ∂f/∂t₂⟩ + ⟨weight, ∂f/∂t₁⟩
+      ∂f/∂v = t₁ ∂f/∂t₂ + weight ∂f/∂t₁
       ∂f/∂acc₁ = ∂f/∂t₄
-      ∂f/∂s += ⟨t₂, ∂f/∂t₃⟩
+      ∂f/∂s += t₂ ∂f/∂t₃
       ∂f/∂x += ∂f/∂v E[(i, j)]
     ∂f/∂acc = (∂f/∂acc₁) at the first iteration
-    ∂f/∂s += Σ_{j in 0..x.ncols()} (⟨t₂, ∂f/∂t₃⟩)
+    ∂f/∂s += Σ_{j in 0..x.ncols()} (t₂ ∂f/∂t₃)
     ∂f/∂x += Σ_{j in 0..x.ncols()} (∂f/∂v E[(i, j)])
   ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (∂f/∂v E[(i, j)]))
-  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (⟨t₂, ∂f/∂t₃⟩))
+  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (t₂ ∂f/∂t₃))
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} ((⟨weight v, ∂f/∂t₂⟩ + ⟨weight, ∂f/∂t₂ v⟩) E[(i, j)]))
-  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (⟨(weight v) v, (∂f/∂acc₁)ₙₑₓₜ⟩))
+  ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} ((weight v ∂f/∂t₂ + weight ∂f/∂t₂ v) E[(i, j)]))
+  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (weight v v (∂f/∂acc₁)ₙₑₓₜ))
   where ∂f/∂t₂ = (∂f/∂acc₁)ₙₑₓₜ s
 ```*/
 #[allow(dead_code)]
 fn nested_derivation() -> &'static str {
-    "f = nested(x, s); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  for i in 0..x.nrows():\n    acc = 0 at the first iteration, then the previous iteration's last acc\n    weight = (i + 1) as f64\n    for j in 0..x.ncols():\n      acc₁ = acc at the first iteration, then the previous iteration's last acc₁\n      v = x[(i, j)]\n      t₁ = weight v\n      t₂ = t₁ v\n      t₃ = t₂ s\n      t₄ = acc₁ + t₃\n    acc₂ = t₄ of the last iteration\n  acc₃ = acc₂ of the last iteration\n\nAdjoints, in reverse order:\n  for i in 0..x.nrows(), from the last iteration to the first:\n    (∂f/∂acc)ₙₑₓₜ = ∂f/∂acc of the next iteration (1 after the last)\n    ∂f/∂acc₂ = (∂f/∂acc)ₙₑₓₜ\n    for j in 0..x.ncols(), from the last iteration to the first:\n      (∂f/∂acc₁)ₙₑₓₜ = ∂f/∂acc₁ of the next iteration (∂f/∂acc₂ after the last)\n      ∂f/∂t₄ = (∂f/∂acc₁)ₙₑₓₜ\n      ∂f/∂t₃ = ∂f/∂t₄\n      ∂f/∂t₂ = ∂f/∂t₃ s\n      ∂f/∂t₁ = ∂f/∂t₂ v\n      ∂f/∂v = ⟨t₁, ∂f/∂t₂⟩ + ⟨weight, ∂f/∂t₁⟩\n      ∂f/∂acc₁ = ∂f/∂t₄\n      ∂f/∂s += ⟨t₂, ∂f/∂t₃⟩\n      ∂f/∂x += ∂f/∂v E[(i, j)]\n    ∂f/∂acc = (∂f/∂acc₁) at the first iteration\n    ∂f/∂s += Σ_{j in 0..x.ncols()} (⟨t₂, ∂f/∂t₃⟩)\n    ∂f/∂x += Σ_{j in 0..x.ncols()} (∂f/∂v E[(i, j)])\n  ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (∂f/∂v E[(i, j)]))\n  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (⟨t₂, ∂f/∂t₃⟩))\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} ((⟨weight v, ∂f/∂t₂⟩ + ⟨weight, ∂f/∂t₂ v⟩) E[(i, j)]))\n  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (⟨(weight v) v, (∂f/∂acc₁)ₙₑₓₜ⟩))\n  where ∂f/∂t₂ = (∂f/∂acc₁)ₙₑₓₜ s\n"
+    "f = nested(x, s); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  for i in 0..x.nrows():\n    acc = 0 at the first iteration, then the previous iteration's last acc\n    weight = (i + 1) as f64\n    for j in 0..x.ncols():\n      acc₁ = acc at the first iteration, then the previous iteration's last acc₁\n      v = x[(i, j)]\n      t₁ = weight v\n      t₂ = t₁ v\n      t₃ = t₂ s\n      t₄ = acc₁ + t₃\n    acc₂ = t₄ of the last iteration\n  acc₃ = acc₂ of the last iteration\n\nAdjoints, in reverse order:\n  for i in 0..x.nrows(), from the last iteration to the first:\n    (∂f/∂acc)ₙₑₓₜ = ∂f/∂acc of the next iteration (1 after the last)\n    ∂f/∂acc₂ = (∂f/∂acc)ₙₑₓₜ\n    for j in 0..x.ncols(), from the last iteration to the first:\n      (∂f/∂acc₁)ₙₑₓₜ = ∂f/∂acc₁ of the next iteration (∂f/∂acc₂ after the last)\n      ∂f/∂t₄ = (∂f/∂acc₁)ₙₑₓₜ\n      ∂f/∂t₃ = ∂f/∂t₄\n      ∂f/∂t₂ = ∂f/∂t₃ s\n      ∂f/∂t₁ = ∂f/∂t₂ v\n      ∂f/∂v = t₁ ∂f/∂t₂ + weight ∂f/∂t₁\n      ∂f/∂acc₁ = ∂f/∂t₄\n      ∂f/∂s += t₂ ∂f/∂t₃\n      ∂f/∂x += ∂f/∂v E[(i, j)]\n    ∂f/∂acc = (∂f/∂acc₁) at the first iteration\n    ∂f/∂s += Σ_{j in 0..x.ncols()} (t₂ ∂f/∂t₃)\n    ∂f/∂x += Σ_{j in 0..x.ncols()} (∂f/∂v E[(i, j)])\n  ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (∂f/∂v E[(i, j)]))\n  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (t₂ ∂f/∂t₃))\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂x = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} ((weight v ∂f/∂t₂ + weight ∂f/∂t₂ v) E[(i, j)]))\n  ∂f/∂s = Σ_{i in 0..x.nrows()} (Σ_{j in 0..x.ncols()} (weight v v (∂f/∂acc₁)ₙₑₓₜ))\n  where ∂f/∂t₂ = (∂f/∂acc₁)ₙₑₓₜ s\n"
 }
