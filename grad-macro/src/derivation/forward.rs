@@ -24,7 +24,7 @@ impl Deriv<'_> {
     pub(super) fn forward_node(&mut self, n: &Node, depth: usize) {
         let (sym, exp, scalar) = match &n.op {
             Op::Rule { rule, args } => self.rule_value(rule, args, n.out),
-            Op::Map { input, closure } => self.map_value(*input, closure, n.out),
+            Op::Map { input, closure } => self.map_value(*input, closure),
             Op::Opaque { tokens, .. } => {
                 let t = text::tokens(tokens, &self.idents);
                 // A cast to a float is a scalar (`(i + 1) as f64`).
@@ -87,17 +87,11 @@ impl Deriv<'_> {
 
     /// `input.map(|v| …)`: the closure named `g` (`g₂`, … for later ones), its definition and
     /// its derivative written among the closures.
-    pub(super) fn map_value(
-        &mut self,
-        input: ValueId,
-        closure: &Closure,
-        out: ValueId,
-    ) -> (String, String, Option<bool>) {
+    pub(super) fn map_value(&mut self, input: ValueId, closure: &Closure) -> (String, String, Option<bool>) {
         let count = self.closure_names.len() + 1;
         let g = if count == 1 { "g".to_string() } else { format!("g{}", text::subscript(count)) };
         self.closure_names.insert(closure.param, g.clone());
         self.closure(&g, closure);
-        let _ = out;
         (format!("{g}({})", self.names[input]), format!("{g}({})", self.exp[input]), Some(false))
     }
 
