@@ -14,6 +14,7 @@ fn objective(x: &DMatrix<f64>, d: &DMatrix<f64>, r: &DMatrix<f64>) -> f64 {
 }
 
 fn main() {
+    println!("The derivation #[differentiate] wrote for f:\n\n{}", objective_derivation());
     let (m, k, n) = (12, 3, 40);
     // X has rank k, so f can reach 0.
     let basis = DMatrix::from_fn(m, k, |i, j| ((i * 3 + j * 7) % 11) as f64 / 11.0 - 0.5);

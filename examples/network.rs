@@ -24,6 +24,7 @@ fn data(rows: usize, cols: usize, seed: u64) -> DMatrix<f64> {
 }
 
 fn main() {
+    println!("The derivation #[differentiate] wrote for the loss:\n\n{}", loss_derivation());
     let (samples, inputs, outputs) = (200, 8, 3);
     let x = data(samples, inputs, 1);
     let teacher = data(inputs, outputs, 2) * 2.0;

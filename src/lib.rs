@@ -30,15 +30,21 @@
 //! `_grad`, every function gets `<name>_vjp(params…, adjoint)` (the vector-Jacobian product; the
 //! only one for a matrix-valued function) and `<name>_pullback`, through which one
 //! `#[differentiate]` function calls another. [`custom_vjp`] declares the rule of a function
-//! the macro should not look into. The body may branch (`if`, `match`) and loop (`for`). See
-//! the README for the body language, the supported operations and their rules.
+//! the macro should not look into. The body may branch (`if`, `match`) and loop (`for`). The
+//! sections below are the guide: the contract, the body language and every rule, control flow,
+//! user rules, embedded use, the derivation text and the gradient checks.
+//!
+#![doc = include_str!("guide.md")]
 #![no_std]
 
 extern crate self as matgrad;
 
-pub use grad_macro::{custom_vjp, differentiate};
+pub use grad_macro::custom_vjp;
+#[doc = include_str!("differentiate.md")]
+pub use grad_macro::differentiate;
 pub use grad_runtime::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
 pub use grad_runtime::{check_gradient, numeric_gradient, Adjoint, GradientCheck, NoGradient, Perturb, Real, Value};
+pub use grad_runtime::{check_gradients, check_vjp, DirectionalCheck, Point};
 
 #[doc(hidden)]
 pub use grad_runtime::__private;

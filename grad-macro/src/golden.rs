@@ -198,3 +198,44 @@ fn early_exit() {
         quote::quote!(wrt(x)),
     );
 }
+
+/// The rustdoc of a generated `_grad` holds the derivation (the golden text of
+/// `tests/derivation/network.txt`), and `_derivation()` returns the same text.
+#[test]
+fn grad_docs_hold_the_derivation() {
+    let item = quote::quote! {
+        fn loss(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+            let z = x * w;
+            let a = z.map(|v| 1.0 / (1.0 + (-v).exp()));
+            (a - y).norm_squared()
+        }
+    };
+    let file: syn::File = syn::parse2(crate::expand::differentiate(quote::quote!(wrt(w)), item)).unwrap();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/derivation/network.txt");
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc_of = |name: &str| -> String {
+        let f = file.items.iter().find_map(|i| match i {
+            syn::Item::Fn(f) if f.sig.ident == name => Some(f),
+            _ => None,
+        });
+        let attrs = &f.unwrap_or_else(|| panic!("no `{name}`")).attrs;
+        let docs = attrs.iter().filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) if nv.path.is_ident("doc") => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        });
+        docs.collect()
+    };
+    assert!(text.contains("∂f/∂w = xᵀ (2(a − y) ⊙ g′(z))"));
+    for name in ["loss_grad", "loss_vjp", "loss_derivation"] {
+        assert!(doc_of(name).contains(&text), "the docs of `{name}` lack the derivation");
+    }
+    let body = file.items.iter().find_map(|i| match i {
+        syn::Item::Fn(f) if f.sig.ident == "loss_derivation" => Some(quote::ToTokens::to_token_stream(&f.block)),
+        _ => None,
+    });
+    let lit = syn::LitStr::new(&text, proc_macro2::Span::call_site());
+    assert_eq!(body.unwrap().to_string(), quote::quote!({ #lit }).to_string());
+}

@@ -45,6 +45,9 @@ pub struct Value {
     /// points into (`x`, or itself for a temporary). A tape keeps a copy of what it refers to
     /// when that value does not live for the whole function.
     pub borrows: Option<ValueId>,
+    /// The user named the value (a parameter, a `let`, a variable a branch or loop assigns);
+    /// the derivation text shows the others by short names or their definitions.
+    pub named: bool,
 }
 
 impl Value {

@@ -9,6 +9,7 @@
 mod args;
 mod check;
 mod ctxt;
+mod derivation;
 mod desugar;
 mod emit;
 mod expand;
@@ -20,9 +21,11 @@ mod symbol;
 
 use proc_macro::TokenStream;
 
-/// Generates `<name>_grad`, returning the function's value and its gradients.
+/// Generates `<name>_grad` (the value and the gradients), `<name>_vjp`, `<name>_pullback` and
+/// `<name>_derivation`.
 ///
-/// See the crate documentation of `matgrad` for the contract and the supported body language.
+/// Its page in `matgrad` documents the contract with runnable examples; the crate
+/// documentation of `matgrad` the supported body language.
 #[proc_macro_attribute]
 pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::differentiate(args.into(), item.into()).into()

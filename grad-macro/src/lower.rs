@@ -88,13 +88,16 @@ impl Resolve for Lower<'_> {
 impl Lower<'_> {
     fn push_value(&mut self, ident: Ident, kind: Kind, active: bool, span: Span) -> ValueId {
         let owned = matches!(kind, Kind::Param { is_ref: false } | Kind::ClosureParam);
-        self.values.push(Value { ident, kind, active, span, borrowed: false, owned, borrows: None });
+        self.values.push(Value { ident, kind, active, span, borrowed: false, owned, borrows: None, named: true });
         self.values.len() - 1
     }
 
     fn fresh(&mut self, hint: &str, kind: Kind, active: bool, span: Span) -> ValueId {
         let ident = format_ident!("{}_{}", hint, self.values.len(), span = Span::mixed_site());
-        self.push_value(ident, kind, active, span)
+        let id = self.push_value(ident, kind, active, span);
+        // The macro's own hints: an unnamed node, a constant, a branch's value, a tape.
+        self.values[id].named = !["t", "c", "branch", "tape"].contains(&hint);
+        id
     }
 
     fn is_poisoned(&self, name: &Ident) -> bool {
@@ -234,6 +237,7 @@ impl Lower<'_> {
         if id >= first_new && matches!(self.values[id].kind, Kind::Node) {
             if let Some(name) = ident {
                 self.values[id].ident = format_ident!("{}_{}", name, id, span = Span::mixed_site());
+                self.values[id].named = true;
             }
             if let Some(Stmt::Node(n)) = self.stmts.iter_mut().rev().find(|s| matches!(s, Stmt::Node(n) if n.out == id))
             {

@@ -64,24 +64,90 @@ pub struct Rule {
     pub adj: &'static [Adj],
     /// Whether the adjoint rules read the op's output (as `norm_adj` reads `‖x‖`).
     pub needs_out: bool,
+    /// The op and its adjoints in the seeds' notation, for the derivation text.
+    pub note: Note,
 }
 
+/// Whether an op's value is a scalar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Out {
+    /// Always (`norm_squared`, `dot`, `trace`).
+    Scalar,
+    /// When every operand is (`a * b`, `exp`); a matrix otherwise.
+    Like,
+}
+
+/// How the derivation (`derivation.rs`) writes an op: its value and, per operand, the
+/// contribution to that operand's adjoint. In a template, `$k` is operand `k` (parenthesised
+/// when compound), `$g` the adjoint of the op's value, `$y` the value; `{k}`, `{g}`, `{y}` are
+/// the same never parenthesised (inside ⟨·,·⟩, ‖·‖, a function's parentheses). `ᵀ` after a
+/// scalar is dropped.
+#[derive(Clone, Copy, Debug)]
+pub struct Note {
+    pub value: &'static str,
+    pub adj: &'static [&'static str],
+    /// Per operand, its contribution when it is a scalar and the value a matrix (`s X`:
+    /// `s̄ += ⟨Ḡ, X⟩`); an empty entry, or none, when it is the same as `adj`'s.
+    pub broadcast: &'static [&'static str],
+    pub out: Out,
+}
+
+impl Note {
+    /// No notation given: the derivation writes the op by its name (the default of `rule!`).
+    #[allow(dead_code)]
+    pub const NONE: Note = Note { value: "", adj: &[], broadcast: &[], out: Out::Like };
+
+    pub const fn new(value: &'static str, adj: &'static [&'static str]) -> Note {
+        Note { value, adj, broadcast: &[], out: Out::Like }
+    }
+
+    /// The op's value is a scalar whatever its operands.
+    pub const fn scalar(self) -> Note {
+        Note { out: Out::Scalar, ..self }
+    }
+
+    pub const fn broadcast(self, broadcast: &'static [&'static str]) -> Note {
+        Note { broadcast, ..self }
+    }
+}
+
+/// `rule!(name, fwd, [adjoints…], needs_out)`, optionally followed by its [`Note`].
 macro_rules! rule {
     ($name:literal, $fwd:expr, [$($adj:expr),*], $out:expr) => {
-        Rule { name: $name, fwd: $fwd, adj: &[$($adj),*], needs_out: $out }
+        rule!($name, $fwd, [$($adj),*], $out, Note::NONE)
     };
+    ($name:literal, $fwd:expr, [$($adj:expr),*], $out:expr, $note:expr) => {
+        Rule { name: $name, fwd: $fwd, adj: &[$($adj),*], needs_out: $out, note: $note }
+    };
+}
+
+const fn n(value: &'static str, adj: &'static [&'static str]) -> Note {
+    Note::new(value, adj)
 }
 
 use Adj::{Constant, OfAdjoint, Pass, PassNeg, Rule as R};
 
-pub static ADD: Rule = rule!("+", Fwd::Add, [Pass, Pass], false);
-pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false);
-pub static MUL: Rule = rule!("*", Fwd::Mul, [R("mul_lhs"), R("mul_rhs")], false);
-pub static DIV: Rule = rule!("/", Fwd::Div, [R("div_lhs"), R("div_rhs")], true);
-pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false);
-pub static REF: Rule = rule!("&", Fwd::Ref, [Pass], false);
-pub static DEREF: Rule = rule!("*", Fwd::Deref, [Pass], false);
-pub static INDEX: Rule = rule!("index", Fwd::Index, [R("index_adj"), Constant], false);
+pub static ADD: Rule = rule!("+", Fwd::Add, [Pass, Pass], false, n("{0} + {1}", &["{g}", "{g}"]));
+pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false, n("{0} − $1", &["{g}", "−$g"]));
+pub static MUL: Rule = rule!(
+    "*",
+    Fwd::Mul,
+    [R("mul_lhs"), R("mul_rhs")],
+    false,
+    n("$0 $1", &["$g $1ᵀ", "$0ᵀ $g"]).broadcast(&["⟨{g}, {1}⟩", "⟨{0}, {g}⟩"])
+);
+pub static DIV: Rule = rule!(
+    "/",
+    Fwd::Div,
+    [R("div_lhs"), R("div_rhs")],
+    true,
+    n("$0 / $1", &["$g / $1", "−$g $0 / $1²"]).broadcast(&["", "−⟨{g}, {0}⟩ / $1²"])
+);
+pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false, n("−$0", &["−$g"]));
+pub static REF: Rule = rule!("&", Fwd::Ref, [Pass], false, n("{0}", &["{g}"]));
+pub static DEREF: Rule = rule!("*", Fwd::Deref, [Pass], false, n("{0}", &["{g}"]));
+pub static INDEX: Rule =
+    rule!("index", Fwd::Index, [R("index_adj"), Constant], false, n("$0[{1}]", &["$g E[{1}]"]).scalar());
 
 /// Adjoint functions that take every argument (the op's inputs, its output, `ḡ`) by reference or
 /// by value: generated code moves a value into them at its last use, and they compute their
@@ -97,64 +163,311 @@ pub fn takes_owned(f: &str) -> bool {
 /// Methods on matrices (and `scale`/`add_scalar` on a matrix and a scalar), by name; the arity
 /// counts the arguments after the receiver.
 static METHODS: &[(usize, Rule)] = &[
-    (0, rule!("transpose", Fwd::Method("transpose"), [R("transpose_adj")], false)),
-    (1, rule!("tr_mul", Fwd::Method("tr_mul"), [R("tr_mul_lhs"), R("tr_mul_rhs")], false)),
-    (1, rule!("component_mul", Fwd::Method("component_mul"), [R("component_mul_lhs"), R("component_mul_rhs")], false)),
-    (1, rule!("component_div", Fwd::Method("component_div"), [R("component_div_lhs"), R("component_div_rhs")], false)),
-    (1, rule!("dot", Fwd::Method("dot"), [R("dot_lhs"), R("dot_rhs")], false)),
-    (0, rule!("norm_squared", Fwd::Method("norm_squared"), [R("norm_squared_adj")], false)),
-    (0, rule!("norm", Fwd::Method("norm"), [R("norm_adj")], true)),
-    (0, rule!("sum", Fwd::Method("sum"), [R("sum_adj")], false)),
-    (0, rule!("trace", Fwd::Method("trace"), [R("trace_adj")], false)),
-    (1, rule!("add_scalar", Fwd::Method("add_scalar"), [Pass, R("add_scalar_rhs")], false)),
-    (1, rule!("scale", Fwd::Method("scale"), [R("mul_lhs"), R("mul_rhs")], false)),
+    (0, rule!("transpose", Fwd::Method("transpose"), [R("transpose_adj")], false, n("$0ᵀ", &["$gᵀ"]))),
+    (
+        1,
+        rule!(
+            "tr_mul",
+            Fwd::Method("tr_mul"),
+            [R("tr_mul_lhs"), R("tr_mul_rhs")],
+            false,
+            n("$0ᵀ $1", &["$1 $gᵀ", "$0 $g"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "component_mul",
+            Fwd::Method("component_mul"),
+            [R("component_mul_lhs"), R("component_mul_rhs")],
+            false,
+            n("$0 ⊙ $1", &["$g ⊙ $1", "$g ⊙ $0"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "component_div",
+            Fwd::Method("component_div"),
+            [R("component_div_lhs"), R("component_div_rhs")],
+            false,
+            n("$0 ⊘ $1", &["$g ⊘ $1", "−$g ⊙ $0 ⊘ $1²"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "dot",
+            Fwd::Method("dot"),
+            [R("dot_lhs"), R("dot_rhs")],
+            false,
+            n("⟨{0}, {1}⟩", &["$g $1", "$g $0"]).scalar()
+        ),
+    ),
+    (
+        0,
+        rule!(
+            "norm_squared",
+            Fwd::Method("norm_squared"),
+            [R("norm_squared_adj")],
+            false,
+            n("‖{0}‖²_F", &["2$g $0"]).scalar()
+        ),
+    ),
+    (0, rule!("norm", Fwd::Method("norm"), [R("norm_adj")], true, n("‖{0}‖_F", &["$g $0 / ‖{0}‖_F"]).scalar())),
+    (0, rule!("sum", Fwd::Method("sum"), [R("sum_adj")], false, n("Σ $0", &["$g 11ᵀ"]).scalar())),
+    (0, rule!("trace", Fwd::Method("trace"), [R("trace_adj")], false, n("tr({0})", &["$g I"]).scalar())),
+    (
+        1,
+        rule!(
+            "add_scalar",
+            Fwd::Method("add_scalar"),
+            [Pass, R("add_scalar_rhs")],
+            false,
+            n("{0} + $1 11ᵀ", &["{g}", "Σ $g"])
+        ),
+    ),
+    (
+        1,
+        rule!("scale", Fwd::Method("scale"), [R("mul_lhs"), R("mul_rhs")], false, n("$1 $0", &["$1 $g", "⟨{g}, {0}⟩"])),
+    ),
     // linear algebra (rules/linalg.rs); `solve`, `inverse`, `l`, `ln_determinant` on a Cholesky
     // factorization, `solve` also on an LU one (see UNWRAPPED).
-    (0, rule!("determinant", Fwd::Method("determinant"), [R("determinant_adj")], true)),
-    (0, rule!("ln_determinant", Fwd::Method("ln_determinant"), [R("ln_determinant_adj")], false)),
-    (0, rule!("inverse", Fwd::Method("inverse"), [R("chol_inverse_adj")], true)),
-    (0, rule!("l", Fwd::Method("l"), [R("chol_l_adj")], true)),
-    (1, rule!("solve", Fwd::Method("solve"), [R("solve_lhs"), R("solve_rhs")], true)),
-    (0, rule!("lu", Fwd::Consume("lu"), [Pass], false)),
-    (0, rule!("symmetric_eigenvalues", Fwd::Method("symmetric_eigenvalues"), [R("symmetric_eigenvalues_adj")], false)),
-    (0, rule!("singular_values", Fwd::Method("singular_values"), [R("singular_values_adj")], false)),
-    (1, rule!("pow", Fwd::Method("pow"), [R("pow_adj"), Constant], false)),
+    (
+        0,
+        rule!(
+            "determinant",
+            Fwd::Method("determinant"),
+            [R("determinant_adj")],
+            true,
+            n("det({0})", &["$g $y $0⁻ᵀ"]).scalar()
+        ),
+    ),
+    (
+        0,
+        rule!(
+            "ln_determinant",
+            Fwd::Method("ln_determinant"),
+            [R("ln_determinant_adj")],
+            false,
+            n("ln det({0})", &["$g $0⁻¹"]).scalar()
+        ),
+    ),
+    (0, rule!("inverse", Fwd::Method("inverse"), [R("chol_inverse_adj")], true, n("$0⁻¹", &["−$y sym({g}) $y"]))),
+    (0, rule!("l", Fwd::Method("l"), [R("chol_l_adj")], true, n("L({0})", &["½ $y⁻ᵀ copyltu($yᵀ tril({g})) $y⁻¹"]))),
+    (
+        1,
+        rule!(
+            "solve",
+            Fwd::Method("solve"),
+            [R("solve_lhs"), R("solve_rhs")],
+            true,
+            n("$0⁻¹ $1", &["−sym($0⁻¹ $g $yᵀ)", "$0⁻¹ $g"])
+        ),
+    ),
+    (0, rule!("lu", Fwd::Consume("lu"), [Pass], false, n("lu({0})", &["{g}"]))),
+    (
+        0,
+        rule!(
+            "symmetric_eigenvalues",
+            Fwd::Method("symmetric_eigenvalues"),
+            [R("symmetric_eigenvalues_adj")],
+            false,
+            n("λ({0})", &["U diag({g}) Uᵀ"])
+        ),
+    ),
+    (
+        0,
+        rule!(
+            "singular_values",
+            Fwd::Method("singular_values"),
+            [R("singular_values_adj")],
+            false,
+            n("σ({0})", &["U diag({g}) Vᵀ"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "pow",
+            Fwd::Method("pow"),
+            [R("pow_adj"), Constant],
+            false,
+            n("$0^{1}", &["Σⱼ ($0ᵀ)ʲ $g ($0ᵀ)^({1} − 1 − j)"])
+        ),
+    ),
     // reductions and structure (rules/structure.rs)
-    (0, rule!("row_sum", Fwd::Method("row_sum"), [R("row_sum_adj")], false)),
-    (0, rule!("column_sum", Fwd::Method("column_sum"), [R("column_sum_adj")], false)),
-    (0, rule!("mean", Fwd::Method("mean"), [R("mean_adj")], false)),
-    (0, rule!("row_mean", Fwd::Method("row_mean"), [R("row_mean_adj")], false)),
-    (0, rule!("column_mean", Fwd::Method("column_mean"), [R("column_mean_adj")], false)),
-    (0, rule!("max", Fwd::Method("max"), [R("max_adj")], true)),
-    (0, rule!("min", Fwd::Method("min"), [R("min_adj")], true)),
-    (0, rule!("amax", Fwd::Method("amax"), [R("amax_adj")], true)),
-    (1, rule!("sup", Fwd::Method("sup"), [R("sup_lhs"), R("sup_rhs")], false)),
-    (1, rule!("inf", Fwd::Method("inf"), [R("inf_lhs"), R("inf_rhs")], false)),
-    (1, rule!("row", Fwd::Method("row"), [R("row_adj"), Constant], false)),
-    (1, rule!("column", Fwd::Method("column"), [R("column_adj"), Constant], false)),
-    (2, rule!("rows", Fwd::Method("rows"), [R("rows_adj"), Constant, Constant], false)),
-    (2, rule!("columns", Fwd::Method("columns"), [R("columns_adj"), Constant, Constant], false)),
-    (2, rule!("view", Fwd::Method("view"), [R("view_adj"), Constant, Constant], false)),
-    (0, rule!("diagonal", Fwd::Method("diagonal"), [R("diagonal_adj")], false)),
-    (1, rule!("kronecker", Fwd::Method("kronecker"), [R("kronecker_lhs"), R("kronecker_rhs")], false)),
-    (1, rule!("select_rows", Fwd::Method("select_rows"), [R("select_rows_adj"), Constant], false)),
-    (1, rule!("select_columns", Fwd::Method("select_columns"), [R("select_columns_adj"), Constant], false)),
+    (0, rule!("row_sum", Fwd::Method("row_sum"), [R("row_sum_adj")], false, n("1ᵀ $0", &["1 $g"]))),
+    (0, rule!("column_sum", Fwd::Method("column_sum"), [R("column_sum_adj")], false, n("$0 1", &["$g 1ᵀ"]))),
+    (0, rule!("mean", Fwd::Method("mean"), [R("mean_adj")], false, n("mean({0})", &["$g 11ᵀ / len({0})"]).scalar())),
+    (
+        0,
+        rule!(
+            "row_mean",
+            Fwd::Method("row_mean"),
+            [R("row_mean_adj")],
+            false,
+            n("1ᵀ $0 / nrows({0})", &["1 $g / nrows({0})"])
+        ),
+    ),
+    (
+        0,
+        rule!(
+            "column_mean",
+            Fwd::Method("column_mean"),
+            [R("column_mean_adj")],
+            false,
+            n("$0 1 / ncols({0})", &["$g 1ᵀ / ncols({0})"])
+        ),
+    ),
+    (0, rule!("max", Fwd::Method("max"), [R("max_adj")], true, n("max({0})", &["$g E[argmax {0}]"]).scalar())),
+    (0, rule!("min", Fwd::Method("min"), [R("min_adj")], true, n("min({0})", &["$g E[argmin {0}]"]).scalar())),
+    (
+        0,
+        rule!(
+            "amax",
+            Fwd::Method("amax"),
+            [R("amax_adj")],
+            true,
+            n("max |{0}|", &["$g sign({0}) ⊙ E[argmax |{0}|]"]).scalar()
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "sup",
+            Fwd::Method("sup"),
+            [R("sup_lhs"), R("sup_rhs")],
+            false,
+            n("sup({0}, {1})", &["$g ⊙ 1[{0} ≥ {1}]", "$g ⊙ 1[{0} < {1}]"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "inf",
+            Fwd::Method("inf"),
+            [R("inf_lhs"), R("inf_rhs")],
+            false,
+            n("inf({0}, {1})", &["$g ⊙ 1[{0} ≤ {1}]", "$g ⊙ 1[{0} > {1}]"])
+        ),
+    ),
+    (1, rule!("row", Fwd::Method("row"), [R("row_adj"), Constant], false, n("$0[{1}, :]", &["$g placed in row {1}"]))),
+    (
+        1,
+        rule!(
+            "column",
+            Fwd::Method("column"),
+            [R("column_adj"), Constant],
+            false,
+            n("$0[:, {1}]", &["$g placed in column {1}"])
+        ),
+    ),
+    (
+        2,
+        rule!(
+            "rows",
+            Fwd::Method("rows"),
+            [R("rows_adj"), Constant, Constant],
+            false,
+            n("$0[{1} .. {1} + {2}, :]", &["$g placed in rows {1} .. {1} + {2}"])
+        ),
+    ),
+    (
+        2,
+        rule!(
+            "columns",
+            Fwd::Method("columns"),
+            [R("columns_adj"), Constant, Constant],
+            false,
+            n("$0[:, {1} .. {1} + {2}]", &["$g placed in columns {1} .. {1} + {2}"])
+        ),
+    ),
+    (
+        2,
+        rule!(
+            "view",
+            Fwd::Method("view"),
+            [R("view_adj"), Constant, Constant],
+            false,
+            n("view({0}, {1}, {2})", &["$g placed in view({1}, {2})"])
+        ),
+    ),
+    (0, rule!("diagonal", Fwd::Method("diagonal"), [R("diagonal_adj")], false, n("diag({0})", &["Diag({g})"]))),
+    (
+        1,
+        rule!(
+            "kronecker",
+            Fwd::Method("kronecker"),
+            [R("kronecker_lhs"), R("kronecker_rhs")],
+            false,
+            n("$0 ⊗ $1", &["(⟨{g}₍ᵢⱼ₎, {1}⟩)ᵢⱼ", "Σᵢⱼ ({0})ᵢⱼ {g}₍ᵢⱼ₎"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "select_rows",
+            Fwd::Method("select_rows"),
+            [R("select_rows_adj"), Constant],
+            false,
+            n("$0[{1}, :]", &["$g scattered to rows {1}"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "select_columns",
+            Fwd::Method("select_columns"),
+            [R("select_columns_adj"), Constant],
+            false,
+            n("$0[:, {1}]", &["$g scattered to columns {1}"])
+        ),
+    ),
     (
         2,
         rule!(
             "reshape_generic",
             Fwd::Consume("reshape_generic"),
             [R("reshape_generic_adj"), Constant, Constant],
-            false
+            false,
+            n("reshape({0}, {1}, {2})", &["$g reshaped back"])
         ),
     ),
 ];
 
 /// Methods written with a turbofish (`x.fixed_view::<2, 1>(i, j)`), by name and arity.
 static TURBOFISH: &[(usize, Rule)] = &[
-    (2, rule!("fixed_view", Fwd::Turbofish("fixed_view"), [R("fixed_view_adj"), Constant, Constant], false)),
-    (1, rule!("fixed_rows", Fwd::Turbofish("fixed_rows"), [R("fixed_rows_adj"), Constant], false)),
-    (1, rule!("fixed_columns", Fwd::Turbofish("fixed_columns"), [R("fixed_columns_adj"), Constant], false)),
+    (
+        2,
+        rule!(
+            "fixed_view",
+            Fwd::Turbofish("fixed_view"),
+            [R("fixed_view_adj"), Constant, Constant],
+            false,
+            n("view({0}, {1}, {2})", &["$g placed in view({1}, {2})"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "fixed_rows",
+            Fwd::Turbofish("fixed_rows"),
+            [R("fixed_rows_adj"), Constant],
+            false,
+            n("$0[rows from {1}]", &["$g placed in rows from {1}"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "fixed_columns",
+            Fwd::Turbofish("fixed_columns"),
+            [R("fixed_columns_adj"), Constant],
+            false,
+            n("$0[columns from {1}]", &["$g placed in columns from {1}"])
+        ),
+    ),
 ];
 
 /// Whether the op's result borrows its receiver (a view: `row`, `columns`, `fixed_view`, …),
@@ -172,16 +485,35 @@ pub fn turbofish(name: &str, arity: usize) -> Option<&'static Rule> {
 /// Methods returning an `Option`, differentiated when `.unwrap()` or `.expect(msg)` follows
 /// them directly (`s.clone().cholesky().unwrap()`); the arity counts the method's arguments.
 static UNWRAPPED: &[(usize, Rule)] = &[
-    (0, rule!("try_inverse", Fwd::Unwrap { name: "try_inverse", consume: true }, [R("try_inverse_adj")], true)),
-    (0, rule!("cholesky", Fwd::Unwrap { name: "cholesky", consume: true }, [Pass], false)),
-    (1, rule!("solve", Fwd::Unwrap { name: "solve", consume: false }, [R("solve_lhs"), R("solve_rhs")], true)),
+    (
+        0,
+        rule!(
+            "try_inverse",
+            Fwd::Unwrap { name: "try_inverse", consume: true },
+            [R("try_inverse_adj")],
+            true,
+            n("$0⁻¹", &["−$yᵀ $g $yᵀ"])
+        ),
+    ),
+    (0, rule!("cholesky", Fwd::Unwrap { name: "cholesky", consume: true }, [Pass], false, n("chol({0})", &["{g}"]))),
+    (
+        1,
+        rule!(
+            "solve",
+            Fwd::Unwrap { name: "solve", consume: false },
+            [R("solve_lhs"), R("solve_rhs")],
+            true,
+            n("$0⁻¹ $1", &["−$0⁻ᵀ $g $yᵀ", "$0⁻ᵀ $g"])
+        ),
+    ),
     (
         1,
         rule!(
             "solve_lower_triangular",
             Fwd::Unwrap { name: "solve_lower_triangular", consume: false },
             [R("solve_lower_triangular_lhs"), R("solve_lower_triangular_rhs")],
-            true
+            true,
+            n("$0⁻¹ $1", &["−tril($0⁻ᵀ $g $yᵀ)", "$0⁻ᵀ $g"])
         ),
     ),
     (
@@ -190,7 +522,8 @@ static UNWRAPPED: &[(usize, Rule)] = &[
             "solve_upper_triangular",
             Fwd::Unwrap { name: "solve_upper_triangular", consume: false },
             [R("solve_upper_triangular_lhs"), R("solve_upper_triangular_rhs")],
-            true
+            true,
+            n("$0⁻¹ $1", &["−triu($0⁻ᵀ $g $yᵀ)", "$0⁻ᵀ $g"])
         ),
     ),
 ];
@@ -214,7 +547,8 @@ static FIELDS: &[(usize, Rule)] = &[
             "symmetric_eigen",
             Fwd::Field { name: "symmetric_eigen", field: "eigenvalues" },
             [R("symmetric_eigenvalues_adj")],
-            false
+            false,
+            n("λ({0})", &["U diag({g}) Uᵀ"])
         ),
     ),
     (
@@ -223,7 +557,8 @@ static FIELDS: &[(usize, Rule)] = &[
             "svd",
             Fwd::Field { name: "svd", field: "singular_values" },
             [R("svd_singular_values_adj"), Constant, Constant],
-            false
+            false,
+            n("σ({0})", &["U diag({g}) Vᵀ"])
         ),
     ),
 ];
@@ -242,12 +577,67 @@ pub const DECOMPOSITIONS: &[&str] = &["symmetric_eigen", "svd", "svd_unordered"]
 
 /// Helper functions of `matgrad` (`matgrad::softmax_rows(&z)`), by name and argument count.
 static HELPERS: &[(usize, Rule)] = &[
-    (2, rule!("add_row_vector", Fwd::Runtime("add_row_vector"), [Pass, OfAdjoint("row_sum_of")], false)),
-    (2, rule!("add_column_vector", Fwd::Runtime("add_column_vector"), [Pass, OfAdjoint("column_sum_of")], false)),
-    (1, rule!("softmax_rows", Fwd::Runtime("softmax_rows"), [R("softmax_rows_adj")], true)),
-    (1, rule!("logsumexp_rows", Fwd::Runtime("logsumexp_rows"), [R("logsumexp_rows_adj")], true)),
-    (2, rule!("cross_entropy", Fwd::Runtime("cross_entropy"), [R("cross_entropy_lhs"), R("cross_entropy_rhs")], false)),
-    (2, rule!("quadform", Fwd::Runtime("quadform"), [R("quadform_lhs"), R("quadform_rhs")], false)),
+    (
+        2,
+        rule!(
+            "add_row_vector",
+            Fwd::Runtime("add_row_vector"),
+            [Pass, OfAdjoint("row_sum_of")],
+            false,
+            n("{0} + 1 $1", &["{g}", "1ᵀ $g"])
+        ),
+    ),
+    (
+        2,
+        rule!(
+            "add_column_vector",
+            Fwd::Runtime("add_column_vector"),
+            [Pass, OfAdjoint("column_sum_of")],
+            false,
+            n("{0} + $1 1ᵀ", &["{g}", "$g 1"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "softmax_rows",
+            Fwd::Runtime("softmax_rows"),
+            [R("softmax_rows_adj")],
+            true,
+            n("softmax({0})", &["$y ⊙ ({g} − ($g ⊙ $y) 1 1ᵀ)"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "logsumexp_rows",
+            Fwd::Runtime("logsumexp_rows"),
+            [R("logsumexp_rows_adj")],
+            true,
+            n("lse({0})", &["Diag({g}) softmax({0})"])
+        ),
+    ),
+    (
+        2,
+        rule!(
+            "cross_entropy",
+            Fwd::Runtime("cross_entropy"),
+            [R("cross_entropy_lhs"), R("cross_entropy_rhs")],
+            false,
+            n("CE({0}, {1})", &["$g (softmax({0}) ⊙ $1 1 1ᵀ − $1) / nrows({0})", "$g (lse({0}) 1ᵀ − $0) / nrows({0})"])
+                .scalar()
+        ),
+    ),
+    (
+        2,
+        rule!(
+            "quadform",
+            Fwd::Runtime("quadform"),
+            [R("quadform_lhs"), R("quadform_rhs")],
+            false,
+            n("$1ᵀ $0 $1", &["$1 $g $1ᵀ", "$0 $1 $gᵀ + $0ᵀ $1 $g"])
+        ),
+    ),
 ];
 
 /// Runtime functions whose first operand may be moved in at its last use (they take any
@@ -262,29 +652,74 @@ pub fn helper(name: &str, nargs: usize) -> Option<&'static Rule> {
 /// `stack![a, b; c, d]` (nalgebra's concatenation) is lowered to block rows of `hstack`
 /// joined by `vstack`.
 pub const STACK_MACRO: &str = "stack";
-pub static HSTACK: Rule = rule!("hstack", Fwd::Runtime("hstack"), [R("hstack_lhs"), R("hstack_rhs")], false);
-pub static VSTACK: Rule = rule!("vstack", Fwd::Runtime("vstack"), [R("vstack_lhs"), R("vstack_rhs")], false);
+pub static HSTACK: Rule = rule!(
+    "hstack",
+    Fwd::Runtime("hstack"),
+    [R("hstack_lhs"), R("hstack_rhs")],
+    false,
+    n("[{0} {1}]", &["$g[:, ..ncols({0})]", "$g[:, ncols({0})..]"])
+);
+pub static VSTACK: Rule = rule!(
+    "vstack",
+    Fwd::Runtime("vstack"),
+    [R("vstack_lhs"), R("vstack_rhs")],
+    false,
+    n("[{0}; {1}]", &["$g[..nrows({0}), :]", "$g[nrows({0}).., :]"])
+);
 
 /// `Matrix::from_diagonal(&d)`: the one constructor whose argument is differentiated.
-pub static FROM_DIAGONAL: Rule = rule!("from_diagonal", Fwd::Runtime("from_diagonal"), [R("from_diagonal_adj")], false);
+pub static FROM_DIAGONAL: Rule = rule!(
+    "from_diagonal",
+    Fwd::Runtime("from_diagonal"),
+    [R("from_diagonal_adj")],
+    false,
+    n("Diag({0})", &["diag({g})"])
+);
 
 /// Scalar functions, written `x.f(…)` or `T::f(x, …)`; the arity counts the arguments after `x`.
 static SCALAR_FNS: &[(usize, Rule)] = &[
-    (0, rule!("exp", Fwd::Runtime("exp"), [R("exp_adj")], true)),
-    (0, rule!("ln", Fwd::Runtime("ln"), [R("ln_adj")], true)),
-    (0, rule!("sqrt", Fwd::Runtime("sqrt"), [R("sqrt_adj")], true)),
-    (0, rule!("sin", Fwd::Runtime("sin"), [R("sin_adj")], true)),
-    (0, rule!("cos", Fwd::Runtime("cos"), [R("cos_adj")], true)),
-    (0, rule!("tan", Fwd::Runtime("tan"), [R("tan_adj")], true)),
-    (0, rule!("sinh", Fwd::Runtime("sinh"), [R("sinh_adj")], true)),
-    (0, rule!("cosh", Fwd::Runtime("cosh"), [R("cosh_adj")], true)),
-    (0, rule!("tanh", Fwd::Runtime("tanh"), [R("tanh_adj")], true)),
-    (0, rule!("abs", Fwd::Runtime("abs"), [R("abs_adj")], true)),
-    (0, rule!("recip", Fwd::Runtime("recip"), [R("recip_adj")], true)),
-    (1, rule!("powi", Fwd::Runtime("powi"), [R("powi_adj"), Constant], true)),
-    (1, rule!("powf", Fwd::Runtime("powf"), [R("powf_base_adj"), R("powf_exp_adj")], true)),
-    (1, rule!("max", Fwd::Runtime("max"), [R("max_lhs_adj"), R("max_rhs_adj")], true)),
-    (1, rule!("min", Fwd::Runtime("min"), [R("min_lhs_adj"), R("min_rhs_adj")], true)),
+    (0, rule!("exp", Fwd::Runtime("exp"), [R("exp_adj")], true, n("exp({0})", &["$g $y"]))),
+    (0, rule!("ln", Fwd::Runtime("ln"), [R("ln_adj")], true, n("ln({0})", &["$g / $0"]))),
+    (0, rule!("sqrt", Fwd::Runtime("sqrt"), [R("sqrt_adj")], true, n("√$0", &["$g / (2$y)"]))),
+    (0, rule!("sin", Fwd::Runtime("sin"), [R("sin_adj")], true, n("sin({0})", &["$g cos({0})"]))),
+    (0, rule!("cos", Fwd::Runtime("cos"), [R("cos_adj")], true, n("cos({0})", &["−$g sin({0})"]))),
+    (0, rule!("tan", Fwd::Runtime("tan"), [R("tan_adj")], true, n("tan({0})", &["$g (1 + $y²)"]))),
+    (0, rule!("sinh", Fwd::Runtime("sinh"), [R("sinh_adj")], true, n("sinh({0})", &["$g cosh({0})"]))),
+    (0, rule!("cosh", Fwd::Runtime("cosh"), [R("cosh_adj")], true, n("cosh({0})", &["$g sinh({0})"]))),
+    (0, rule!("tanh", Fwd::Runtime("tanh"), [R("tanh_adj")], true, n("tanh({0})", &["$g (1 − $y²)"]))),
+    (0, rule!("abs", Fwd::Runtime("abs"), [R("abs_adj")], true, n("|{0}|", &["$g sign({0})"]))),
+    (0, rule!("recip", Fwd::Runtime("recip"), [R("recip_adj")], true, n("1 / $0", &["−$g $y²"]))),
+    (1, rule!("powi", Fwd::Runtime("powi"), [R("powi_adj"), Constant], true, n("$0^{1}", &["{1} $g $0^({1} − 1)"]))),
+    (
+        1,
+        rule!(
+            "powf",
+            Fwd::Runtime("powf"),
+            [R("powf_base_adj"), R("powf_exp_adj")],
+            true,
+            n("$0^$1", &["$1 $g $0^($1 − 1)", "$g $y ln($0)"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "max",
+            Fwd::Runtime("max"),
+            [R("max_lhs_adj"), R("max_rhs_adj")],
+            true,
+            n("max({0}, {1})", &["$g 1[{0} > {1}]", "$g 1[{0} ≤ {1}]"])
+        ),
+    ),
+    (
+        1,
+        rule!(
+            "min",
+            Fwd::Runtime("min"),
+            [R("min_lhs_adj"), R("min_rhs_adj")],
+            true,
+            n("min({0}, {1})", &["$g 1[{0} < {1}]", "$g 1[{0} ≥ {1}]"])
+        ),
+    ),
 ];
 
 fn find(table: &'static [(usize, Rule)], name: &str, arity: usize) -> Option<&'static Rule> {
@@ -329,10 +764,10 @@ pub fn known_methods() -> impl Iterator<Item = &'static str> {
 /// `into_owned` make an owned matrix of a view; `clone` and `to_owned` keep a view a view and
 /// make a matrix of a reference.
 static COPIES: &[(usize, Rule)] = &[
-    (0, rule!("clone", Fwd::Method("clone"), [Pass], false)),
-    (0, rule!("clone_owned", Fwd::Method("clone_owned"), [Pass], false)),
-    (0, rule!("into_owned", Fwd::Consume("into_owned"), [Pass], false)),
-    (0, rule!("to_owned", Fwd::Method("to_owned"), [Pass], false)),
+    (0, rule!("clone", Fwd::Method("clone"), [Pass], false, n("{0}", &["{g}"]))),
+    (0, rule!("clone_owned", Fwd::Method("clone_owned"), [Pass], false, n("{0}", &["{g}"]))),
+    (0, rule!("into_owned", Fwd::Consume("into_owned"), [Pass], false, n("{0}", &["{g}"]))),
+    (0, rule!("to_owned", Fwd::Method("to_owned"), [Pass], false, n("{0}", &["{g}"]))),
 ];
 
 /// The rule of `recv.name()` copying its receiver (see [`COPIES`]).

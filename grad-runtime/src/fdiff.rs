@@ -97,11 +97,12 @@ pub struct GradientCheck<T> {
 /// must agree within `tol · max(1, |numeric|)`.
 ///
 /// ```
+/// # extern crate grad_runtime as matgrad;
 /// use nalgebra::DMatrix;
 /// let x = DMatrix::from_row_slice(2, 3, &[1.0, -2.0, 0.5, 3.0, 0.0, 1.5]);
 /// // f(X) = ‖X‖²,  ∂f/∂X = 2X
 /// let f = |x: &DMatrix<f64>| x.norm_squared();
-/// let check = grad_runtime::check_gradient(f, &x, &(&x * 2.0), 1e-6, 1e-8);
+/// let check = matgrad::check_gradient(f, &x, &(&x * 2.0), 1e-6, 1e-8);
 /// assert!(check.ok, "{check:?}");
 /// ```
 pub fn check_gradient<V, F>(f: F, x: &V, grad: &V::Adj, h: V::Scalar, tol: V::Scalar) -> GradientCheck<V::Scalar>

@@ -16,6 +16,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod check;
 mod contrib;
 mod control;
 mod fdiff;
@@ -23,6 +24,7 @@ mod loss;
 mod rules;
 mod value;
 
+pub use check::{check_gradients, check_vjp, DirectionalCheck, Point};
 pub use control::NoGradient;
 pub use fdiff::{check_gradient, numeric_gradient, GradientCheck, Perturb};
 pub use loss::{

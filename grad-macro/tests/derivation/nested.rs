@@ -1,0 +1,13 @@
+// Nested loops, indexing by both loop variables, a scalar parameter.
+#[differentiate]
+fn nested(x: &DMatrix<f64>, s: f64) -> f64 {
+    let mut acc = 0.0;
+    for i in 0..x.nrows() {
+        let weight = (i + 1) as f64;
+        for j in 0..x.ncols() {
+            let v = x[(i, j)];
+            acc += weight * v * v * s;
+        }
+    }
+    acc
+}
