@@ -753,3 +753,60 @@ fn views_kept_by_a_loop_inside_an_arm() {
         assert!((da - expected).norm() < 1e-14, "{da}");
     }
 }
+
+// ---------------------------------------------------------------- functions returning tuples
+
+/// A helper returning two values: (XW, ‖W‖²).
+#[differentiate]
+fn project(x: &DMatrix<f64>, w: &DMatrix<f64>) -> (DMatrix<f64>, f64) {
+    let p = x * w;
+    (p, w.norm_squared())
+}
+
+/// Its caller destructures the tuple: f = ‖P − Y‖² + λ r with (P, r) = (XW, ‖W‖²);
+/// ∂f/∂W = 2Xᵀ(XW − Y) + 2λW, ∂f/∂X = 2(XW − Y)Wᵀ.
+#[differentiate(wrt(x, w))]
+fn ridge(x: &DMatrix<f64>, w: &DMatrix<f64>, y: &DMatrix<f64>, lambda: f64) -> f64 {
+    let (p, r) = project(x, w);
+    (p - y).norm_squared() + lambda * r
+}
+
+/// The same call inside a loop and a branch arm, using one part only in the arm.
+#[differentiate(wrt(w))]
+fn ridge_steps(x: &DMatrix<f64>, w: &DMatrix<f64>, y: &DMatrix<f64>, steps: usize, only_penalty: bool) -> f64 {
+    let mut total = 0.0;
+    for k in 0..steps {
+        let scale = (k + 1) as f64;
+        if only_penalty {
+            let (_, r) = project(x, w);
+            total += scale * r;
+        } else {
+            let pr = project(x, w);
+            total += scale * ((&pr.0 - y).norm_squared() + pr.1);
+        }
+    }
+    total
+}
+
+#[test]
+fn a_helper_returning_a_tuple_destructured_by_its_caller() {
+    let (x, w, y) = (mat(5, 3, 18), mat(3, 2, 19), mat(5, 2, 20));
+    let lambda = 0.3;
+    let (v, dx, dw) = ridge_grad(&x, &w, &y, lambda);
+    assert_eq!(v, ridge(&x, &w, &y, lambda));
+    let e = &x * &w - &y;
+    assert_close(&dw, &(2.0 * x.transpose() * &e + 2.0 * lambda * &w), 1e-13);
+    assert_close(&dx, &(2.0 * &e * w.transpose()), 1e-13);
+    // The tuple's own vector-Jacobian product: adjoint (U, s) gives XᵀU + 2sW for W.
+    let u = mat(5, 2, 21);
+    let ((p, r), _, dw) = project_vjp(&x, &w, (u.clone(), 0.5));
+    assert_eq!((p, r), project(&x, &w));
+    assert_close(&dw, &(x.transpose() * &u + 2.0 * 0.5 * &w), 1e-13);
+    for only in [false, true] {
+        for steps in [0, 1, 3] {
+            let (v, dw) = ridge_steps_grad(&x, &w, &y, steps, only);
+            assert_eq!(v, ridge_steps(&x, &w, &y, steps, only));
+            assert_fd(|w: &DMatrix<f64>| ridge_steps(&x, w, &y, steps, only), &w, &dw, 1e-7);
+        }
+    }
+}

@@ -66,8 +66,9 @@ pub fn signature(cx: &Ctxt, item: &ItemFn, args: &Args) -> Signature {
     let scalar_generics = generics(cx, item);
     let params: Vec<Param> = sig.inputs.iter().filter_map(|arg| param(cx, arg, &scalar_generics)).collect();
     let wrt = wrt(cx, &params, args);
-    let ret = ret(cx, sig);
-    let ret_is_matrix = classify(&ret, &scalar_generics) == Class::Matrix;
+    let ret = ret(cx, sig, &scalar_generics);
+    // A matrix or a tuple: no `_grad`, a `_vjp` with an adjoint of the value's type.
+    let ret_is_matrix = classify(&ret, &scalar_generics) == Class::Matrix || matches!(ret, Type::Tuple(_));
     Signature { params, wrt, ret, ret_is_matrix }
 }
 
@@ -197,7 +198,7 @@ fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
     out
 }
 
-fn ret(cx: &Ctxt, sig: &syn::Signature) -> Type {
+fn ret(cx: &Ctxt, sig: &syn::Signature, generics: &[Ident]) -> Type {
     let ty = match &sig.output {
         ReturnType::Default => {
             cx.error_spanned_by(&sig.ident, "a `#[differentiate]` function must return its value: add `-> f64` (or f32) and return the scalar to differentiate");
@@ -210,7 +211,16 @@ fn ret(cx: &Ctxt, sig: &syn::Signature) -> Type {
             ("`()`".to_string(), "return the scalar to differentiate, as in `-> f64`")
         }
         Type::Never(_) => ("`!`".to_string(), "return the scalar to differentiate, as in `-> f64`"),
-        Type::Tuple(_) => ("a tuple".to_string(), "return one scalar; differentiate each value in its own function"),
+        Type::Tuple(t)
+            if (2..=4).contains(&t.elems.len())
+                && t.elems.iter().all(|e| matches!(classify(e, generics), Class::Float | Class::Matrix)) =>
+        {
+            return ty;
+        }
+        Type::Tuple(_) => (
+            "a tuple of other values".to_string(),
+            "return a scalar, a matrix, or a tuple of two to four of them (`-> (DMatrix<f64>, f64)`)",
+        ),
         Type::Reference(r) => {
             cx.error_spanned_by(
                 &ty,

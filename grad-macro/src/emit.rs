@@ -642,6 +642,13 @@ impl Emitter<'_> {
                 let a = op(0);
                 quote_spanned!(span=> -#a)
             }
+            Fwd::Tuple => {
+                let parts = (0..args.len()).map(|k| match movable(k) {
+                    true => self.ident(args[k]).to_token_stream(),
+                    false => self.cloned(args[k]),
+                });
+                quote_spanned!(span=> (#(#parts,)*))
+            }
             Fwd::Ref => self.reference(args[0]),
             Fwd::Deref => {
                 let r = self.reference(args[0]);

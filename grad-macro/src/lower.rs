@@ -495,6 +495,11 @@ impl Lower<'_> {
             }
             Expr::Macro(_) => self.opaque(e, Construct::Macro),
             Expr::Cast(_) => self.opaque(e, Construct::Cast),
+            // The values of a function returning several.
+            Expr::Tuple(t) if (2..=4).contains(&t.elems.len()) && self.reads_active(e) => {
+                let parts: Option<Vec<ValueId>> = t.elems.iter().map(|p| self.expr(p)).collect();
+                Some(self.rule(&symbol::TUPLES[t.elems.len() - 2], parts?, e.span()))
+            }
             Expr::Array(_) | Expr::Tuple(_) | Expr::Struct(_) | Expr::Repeat(_) => self.opaque(e, Construct::Aggregate),
             Expr::Assign(a) => {
                 self.cx.error_spanned_by(
@@ -654,6 +659,13 @@ impl Lower<'_> {
     /// `a.symmetric_eigen().eigenvalues`, `a.svd(true, true).singular_values`: the rule of the
     /// field alone. Other fields of a decomposition of a differentiated value are errors.
     fn field(&mut self, e: &Expr, f: &syn::ExprField) -> Option<ValueId> {
+        // A part of the tuple a called function returned.
+        if let syn::Member::Unnamed(idx) = &f.member {
+            if (idx.index as usize) < symbol::TUPLE_FIELDS.len() && self.reads_active(&f.base) {
+                let t = self.expr(&f.base)?;
+                return Some(self.rule(&symbol::TUPLE_FIELDS[idx.index as usize], vec![t], e.span()));
+            }
+        }
         if let (Expr::MethodCall(m), syn::Member::Named(field)) = (&*f.base, &f.member) {
             let method = m.method.to_string();
             if m.turbofish.is_none() && symbol::DECOMPOSITIONS.contains(&method.as_str()) {

@@ -11,6 +11,9 @@ pub enum Fwd {
     Neg,
     /// `base[index]`.
     Index,
+    /// `(a, b, …)`: the values a function returning several ends with (each moved at its last
+    /// use, cloned before).
+    Tuple,
     /// `*r`: the value a reference points to, copied.
     Deref,
     /// `&x`: a reference the user's code binds (`let y = &x;`).
@@ -146,6 +149,46 @@ pub static DIV: Rule = rule!(
 pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false, n("−$0", &["−$g"]));
 pub static REF: Rule = rule!("&", Fwd::Ref, [Pass], false, n("{0}", &["{g}"]));
 pub static DEREF: Rule = rule!("*", Fwd::Deref, [Pass], false, n("{0}", &["{g}"]));
+/// `(a, b, …)` and `t.K`: the values of a function returning several, and a caller's part of
+/// them. The adjoint of a tuple is the tuple of its parts' adjoints.
+pub static TUPLES: [Rule; 3] = [
+    rule!(
+        "tuple",
+        Fwd::Tuple,
+        [OfAdjoint("tuple_part0"), OfAdjoint("tuple_part1")],
+        false,
+        n("({0}, {1})", &["{g}.0", "{g}.1"])
+    ),
+    rule!(
+        "tuple",
+        Fwd::Tuple,
+        [OfAdjoint("tuple_part0"), OfAdjoint("tuple_part1"), OfAdjoint("tuple_part2")],
+        false,
+        n("({0}, {1}, {2})", &["{g}.0", "{g}.1", "{g}.2"])
+    ),
+    rule!(
+        "tuple",
+        Fwd::Tuple,
+        [OfAdjoint("tuple_part0"), OfAdjoint("tuple_part1"), OfAdjoint("tuple_part2"), OfAdjoint("tuple_part3")],
+        false,
+        n("({0}, {1}, {2}, {3})", &["{g}.0", "{g}.1", "{g}.2", "{g}.3"])
+    ),
+];
+
+/// `t.0` … `t.3` of a tuple a called function returned.
+pub static TUPLE_FIELDS: [Rule; 4] = [
+    rule!("tuple_field", Fwd::Runtime("tuple_field0"), [R("tuple_field0_adj")], false, n("{0}.0", &["({g}, 0, …)"])),
+    rule!("tuple_field", Fwd::Runtime("tuple_field1"), [R("tuple_field1_adj")], false, n("{0}.1", &["(0, {g}, …)"])),
+    rule!("tuple_field", Fwd::Runtime("tuple_field2"), [R("tuple_field2_adj")], false, n("{0}.2", &["(0, 0, {g}, …)"])),
+    rule!(
+        "tuple_field",
+        Fwd::Runtime("tuple_field3"),
+        [R("tuple_field3_adj")],
+        false,
+        n("{0}.3", &["(0, 0, 0, {g}, …)"])
+    ),
+];
+
 pub static INDEX: Rule =
     rule!("index", Fwd::Index, [R("index_adj"), Constant], false, n("$0[{1}]", &["$g E[{1}]"]).scalar());
 

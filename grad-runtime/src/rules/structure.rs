@@ -723,22 +723,58 @@ tuple_parts!([A, B] A 0, B 1);
 tuple_parts!([A, B, C] A 0, B 1, C 2);
 tuple_parts!([A, B, C, D] A 0, B 1, C 2, D 3);
 
-/// Y = (A, B, …): the tuple a function returning several values ends with.
-/// Ā += Ḡ.0, B̄ += Ḡ.1, …
-#[inline]
-pub fn tuple_part_adj<const K: usize, T: TuplePart<K>>(g: &T::Adj) -> <T::Part as Value>::Adj {
-    T::adj_part(g)
+/// Part `K` of a tuple's adjoint.
+pub trait AdjointPart<const K: usize> {
+    /// The part's adjoint.
+    type Part;
+    /// A copy of it.
+    fn adj_part(&self) -> Self::Part;
 }
 
-/// y = t.K, a part of a tuple (copied: the tuple is still the value its pullback reads).
-#[inline]
-pub fn tuple_field<const K: usize, T: TuplePart<K>>(t: &T) -> T::Part {
-    t.part()
+macro_rules! adjoint_parts {
+    ($all:tt $($v:ident $k:tt),+) => {$( adjoint_parts!(@one $all $v $k); )+};
+    (@one [$($all:ident),+] $v:ident $k:tt) => {
+        impl<$($all: Clone),+> AdjointPart<$k> for ($($all,)+) {
+            type Part = $v;
+            fn adj_part(&self) -> $v {
+                self.$k.clone()
+            }
+        }
+    };
 }
 
-/// y = t.K
-/// t̄ += Ḡ in part K (zeros elsewhere)
-#[inline]
-pub fn tuple_field_adj<const K: usize, T: TuplePart<K>>(t: &T, g: &<T::Part as Value>::Adj) -> T::Adj {
-    t.part_adj(g)
+adjoint_parts!([A, B] A 0, B 1);
+adjoint_parts!([A, B, C] A 0, B 1, C 2);
+adjoint_parts!([A, B, C, D] A 0, B 1, C 2, D 3);
+
+macro_rules! tuple_rules {
+    ($($k:tt $part:ident $field:ident $field_adj:ident),+) => {$(
+        /// Y = (A, B, …), the values a function returning several ends with:
+        /// the adjoint of part K is Ḡ.K.
+        #[inline]
+        pub fn $part<G: AdjointPart<$k>>(g: &G) -> G::Part {
+            g.adj_part()
+        }
+
+        /// y = t.K, a part of the tuple a called function returned (copied: the tuple is what
+        /// its pullback reads).
+        #[inline]
+        pub fn $field<T: TuplePart<$k>>(t: &T) -> T::Part {
+            t.part()
+        }
+
+        /// y = t.K
+        /// t̄ += Ḡ in part K (zeros in the others)
+        #[inline]
+        pub fn $field_adj<T: TuplePart<$k>>(t: &T, g: &<T::Part as Value>::Adj) -> T::Adj {
+            t.part_adj(g)
+        }
+    )+};
 }
+
+tuple_rules!(
+    0 tuple_part0 tuple_field0 tuple_field0_adj,
+    1 tuple_part1 tuple_field1 tuple_field1_adj,
+    2 tuple_part2 tuple_field2 tuple_field2_adj,
+    3 tuple_part3 tuple_field3 tuple_field3_adj
+);
