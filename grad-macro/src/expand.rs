@@ -17,7 +17,7 @@ use syn::{GenericParam, ItemFn, Type};
 use crate::args::{Args, RuleArgs};
 use crate::check::{self, Signature};
 use crate::ctxt::Ctxt;
-use crate::{derivation, desugar, emit, lower};
+use crate::{derivation, desugar, emit, lower, simplify};
 
 /// `#[differentiate]`.
 pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -32,7 +32,8 @@ pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
     });
     let sig = check::signature(&cx, &func, &args);
     let body = desugar::function(&cx, &func.block, &sig.ret);
-    let lowered = lower::function(&cx, &sig, &body);
+    let mut lowered = lower::function(&cx, &sig, &body);
+    simplify::run(&mut lowered);
     let mut gen = Gen::new(&func, &sig);
     match cx.check() {
         Ok(()) => {

@@ -17,6 +17,7 @@ mod ir;
 mod lower;
 mod rename;
 mod reverse;
+mod simplify;
 mod symbol;
 
 use proc_macro::TokenStream;

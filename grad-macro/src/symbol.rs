@@ -175,6 +175,15 @@ pub static TUPLES: [Rule; 3] = [
     ),
 ];
 
+/// `tr(A B)` without the product (see `simplify`): Ā += s̄ Bᵀ, B̄ += s̄ Aᵀ.
+pub static TRACE_MUL: Rule = rule!(
+    "trace_mul",
+    Fwd::Runtime("trace_mul"),
+    [R("trace_mul_lhs"), R("trace_mul_rhs")],
+    false,
+    n("tr($0 $1)", &["$g $1ᵀ", "$g $0ᵀ"]).scalar()
+);
+
 /// `t.0` … `t.3` of a tuple a called function returned.
 pub static TUPLE_FIELDS: [Rule; 4] = [
     rule!("tuple_field", Fwd::Runtime("tuple_field0"), [R("tuple_field0_adj")], false, n("{0}.0", &["({g}, 0, …)"])),

@@ -138,3 +138,151 @@ where
 {
     Entry { at: idx.linear(x.nrows()), s: *g, like: x }
 }
+
+// s = tr(A B) = Σᵢⱼ Aᵢⱼ Bⱼᵢ, without forming A B (the trace of a product that nothing else
+// reads; `s·tr(B)` when a factor is a scalar)
+// Ā += s̄ Bᵀ
+// B̄ += s̄ Aᵀ
+/// The forward value of `tr(a b)`, its operands as generated code passes them (matrices by
+/// reference, scalars by value).
+pub trait TraceMul<B> {
+    /// The scalar type.
+    type T;
+    /// `tr(self · b)`.
+    fn trace_mul(self, b: B) -> Self::T;
+}
+
+/// `Σᵢⱼ aᵢⱼ bⱼᵢ`, or — where the shapes do not multiply into a square matrix — `(a b).trace()`,
+/// which panics as nalgebra does.
+fn trace_of_product<T: Real, R1: Dim, C1: Dim, S1, R2: Dim, C2: Dim, S2>(
+    a: &Matrix<T, R1, C1, S1>,
+    b: &Matrix<T, R2, C2, S2>,
+) -> T
+where
+    S1: Storage<T, R1, C1>,
+    S2: Storage<T, R2, C2>,
+{
+    if a.ncols() != b.nrows() || a.nrows() != b.ncols() {
+        let dense = nalgebra::DMatrix::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)]);
+        let other = nalgebra::DMatrix::from_fn(b.nrows(), b.ncols(), |i, j| b[(i, j)]);
+        return (dense * other).trace();
+    }
+    let mut s = T::zero();
+    for j in 0..a.ncols() {
+        for i in 0..a.nrows() {
+            s += a[(i, j)] * b[(j, i)];
+        }
+    }
+    s
+}
+
+/// The trace of a matrix whose type is square (as the `trace()` that the user's code calls).
+fn diagonal_sum<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(m: &Matrix<T, R, C, S>) -> T {
+    assert!(m.is_square(), "Cannot compute the trace of non-square matrix.");
+    (0..m.nrows()).fold(T::zero(), |s, i| s + m[(i, i)])
+}
+
+impl<'a, 'b, T: Real, R1: Dim, C1: Dim, S1, R2: Dim, C2: Dim, S2> TraceMul<&'b Matrix<T, R2, C2, S2>>
+    for &'a Matrix<T, R1, C1, S1>
+where
+    S1: Storage<T, R1, C1>,
+    S2: Storage<T, R2, C2>,
+{
+    type T = T;
+    #[inline]
+    fn trace_mul(self, b: &'b Matrix<T, R2, C2, S2>) -> T {
+        trace_of_product(self, b)
+    }
+}
+
+impl<'b, T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> TraceMul<&'b Matrix<T, R, C, S>> for T {
+    type T = T;
+    #[inline]
+    fn trace_mul(self, b: &'b Matrix<T, R, C, S>) -> T {
+        self * diagonal_sum(b)
+    }
+}
+
+impl<'a, T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> TraceMul<T> for &'a Matrix<T, R, C, S> {
+    type T = T;
+    #[inline]
+    fn trace_mul(self, b: T) -> T {
+        diagonal_sum(self) * b
+    }
+}
+
+/// `s = (a * b).trace()`, computed without the product.
+#[inline]
+pub fn trace_mul<A: TraceMul<B>, B>(a: A, b: B) -> A::T {
+    a.trace_mul(b)
+}
+
+/// The adjoints of `tr(a b)` for each kind of operand.
+pub trait TraceMulAdj<B: crate::value::Value<Scalar = Self::Scalar>>: crate::value::Value {
+    /// `ā = s̄ bᵀ` (`s̄ tr(b)` for a scalar `a`, `s̄ b I` for a scalar `b`).
+    fn lhs(&self, b: &B, g: Self::Scalar) -> Self::Adj;
+    /// `b̄ = s̄ aᵀ` (…).
+    fn rhs(&self, b: &B, g: Self::Scalar) -> B::Adj;
+}
+
+impl<T: Real, R1: Dim, C1: Dim, S1, R2: Dim, C2: Dim, S2> TraceMulAdj<Matrix<T, R2, C2, S2>> for Matrix<T, R1, C1, S1>
+where
+    S1: Storage<T, R1, C1>,
+    S2: Storage<T, R2, C2>,
+    DefaultAllocator: Allocator<R1, C1> + Allocator<R2, C2>,
+{
+    fn lhs(&self, b: &Matrix<T, R2, C2, S2>, g: T) -> OMatrix<T, R1, C1> {
+        let (r, c) = self.shape_generic();
+        OMatrix::from_fn_generic(r, c, |i, j| b[(j, i)] * g)
+    }
+    fn rhs(&self, b: &Matrix<T, R2, C2, S2>, g: T) -> OMatrix<T, R2, C2> {
+        let (r, c) = b.shape_generic();
+        OMatrix::from_fn_generic(r, c, |i, j| self[(j, i)] * g)
+    }
+}
+
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> TraceMulAdj<Matrix<T, R, C, S>> for T
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn lhs(&self, b: &Matrix<T, R, C, S>, g: T) -> T {
+        g * diagonal_sum(b)
+    }
+    fn rhs(&self, b: &Matrix<T, R, C, S>, g: T) -> OMatrix<T, R, C> {
+        let (r, c) = b.shape_generic();
+        OMatrix::from_fn_generic(r, c, |i, j| if i == j { g * *self } else { T::zero() })
+    }
+}
+
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> TraceMulAdj<T> for Matrix<T, R, C, S>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    fn lhs(&self, b: &T, g: T) -> OMatrix<T, R, C> {
+        let (r, c) = self.shape_generic();
+        OMatrix::from_fn_generic(r, c, |i, j| if i == j { g * *b } else { T::zero() })
+    }
+    fn rhs(&self, _b: &T, g: T) -> T {
+        g * diagonal_sum(self)
+    }
+}
+
+/// `s = (a * b).trace()`: the contribution to `ā`.
+#[inline]
+pub fn trace_mul_lhs<A: TraceMulAdj<B> + ?Sized, B: crate::value::Value<Scalar = A::Scalar>>(
+    a: &A,
+    b: &B,
+    g: &A::Scalar,
+) -> A::Adj {
+    a.lhs(b, *g)
+}
+
+/// `s = (a * b).trace()`: the contribution to `b̄`.
+#[inline]
+pub fn trace_mul_rhs<A: TraceMulAdj<B> + ?Sized, B: crate::value::Value<Scalar = A::Scalar>>(
+    a: &A,
+    b: &B,
+    g: &A::Scalar,
+) -> B::Adj {
+    a.rhs(b, *g)
+}

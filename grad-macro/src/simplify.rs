@@ -1,0 +1,84 @@
+//! Rewrites of the IR between lowering and the reverse sweep's plan. Each computes what the code
+//! computes, with a cheaper forward pass or reverse sweep.
+//!
+//! - The trace of a product that nothing else reads, `(a * b).trace()`, is `tr(AB) = Σᵢⱼ AᵢⱼBⱼᵢ`:
+//!   the forward pass does not form `AB` (n² instead of n³), and the reverse sweep contributes
+//!   `s̄ Bᵀ` and `s̄ Aᵀ` instead of multiplying `s̄ I` by `Bᵀ` and `Aᵀ` (two n³ products).
+//!
+//! Input:
+//! ```text
+//! t₁ = s_inv * c
+//! t₂ = t₁.trace()
+//! ```
+//! Output:
+//! ```text
+//! t₂ = trace_mul(s_inv, c)
+//! ```
+
+use crate::ir::{Body, Op, Stmt, ValueId};
+use crate::lower::Lowered;
+use crate::symbol::{self, Rule};
+
+/// Simplifies the lowered function in place.
+pub fn run(low: &mut Lowered) {
+    let mut reads = vec![0usize; low.values.len()];
+    let mut all = Vec::new();
+    low.body.stmts.iter().for_each(|s| s.reads(&low.values, &mut all));
+    all.extend(low.body.ret);
+    for v in all {
+        reads[v] += 1;
+    }
+    trace_of_products(&mut low.body, &reads);
+}
+
+fn is(rule: &Rule, other: Option<&'static Rule>) -> bool {
+    other.is_some_and(|o| std::ptr::eq(rule, o))
+}
+
+/// `(a * b).trace()` as `trace_mul(a, b)` where the product is read by the trace alone and
+/// computed in the same body.
+fn trace_of_products(body: &mut Body, reads: &[usize]) {
+    let trace = symbol::method("trace", 0);
+    let mut dead = Vec::new();
+    for i in 0..body.stmts.len() {
+        match &mut body.stmts[i] {
+            Stmt::Branch(b) => b.arms.iter_mut().for_each(|arm| trace_of_products(&mut arm.body, reads)),
+            Stmt::Loop(l) => trace_of_products(&mut l.body, reads),
+            _ => {}
+        }
+        let Some(m) = traced(&body.stmts[i], trace) else { continue };
+        if reads[m] != 1 {
+            continue;
+        }
+        let Some((j, factors)) = product(&body.stmts[..i], m) else { continue };
+        if let Stmt::Node(n) = &mut body.stmts[i] {
+            n.op = Op::Rule { rule: &symbol::TRACE_MUL, args: factors };
+            dead.push(j);
+        }
+    }
+    for j in dead.into_iter().rev() {
+        body.stmts.remove(j);
+    }
+}
+
+/// The matrix a `trace()` node reads.
+fn traced(s: &Stmt, trace: Option<&'static Rule>) -> Option<ValueId> {
+    match s {
+        Stmt::Node(n) => match &n.op {
+            Op::Rule { rule, args } if is(rule, trace) => args.first().copied(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The position and factors of the node computing `m = a * b` among `stmts`.
+fn product(stmts: &[Stmt], m: ValueId) -> Option<(usize, Vec<ValueId>)> {
+    stmts.iter().enumerate().find_map(|(j, s)| match s {
+        Stmt::Node(p) if p.out == m => match &p.op {
+            Op::Rule { rule, args } if std::ptr::eq(*rule, &symbol::MUL) => Some((j, args.clone())),
+            _ => None,
+        },
+        _ => None,
+    })
+}

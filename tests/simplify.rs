@@ -1,0 +1,94 @@
+//! The IR's rewrites keep what the code computes: the trace of a product, `(a * b).trace()`,
+//! computed as Σᵢⱼ aᵢⱼ bⱼᵢ, on every kind of factor, where the product is also read elsewhere
+//! (no rewrite), and in loops. Against closed forms and central differences.
+
+mod common;
+
+use common::{assert_close, assert_fd, mat};
+use matgrad::differentiate;
+use nalgebra::{DMatrix, SMatrix};
+
+/// f = tr(AB), A 3×4, B 4×3: ∂f/∂A = Bᵀ, ∂f/∂B = Aᵀ.
+#[differentiate]
+fn trace_of_product(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    (a * b).trace()
+}
+
+/// f = tr(sM) + tr(Ms²): ∂f/∂s = tr M + 2s tr M, ∂f/∂M = (s + s²) I.
+#[differentiate]
+fn scalar_factors(s: f64, m: &DMatrix<f64>) -> f64 {
+    (s * m).trace() + (m * (s * s)).trace()
+}
+
+/// The product is read twice: f = tr(AB) + Σ(AB); ∂f/∂A = (I + 11ᵀ)Bᵀ… checked by differences.
+#[differentiate]
+fn product_read_twice(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    let p = a * b;
+    p.trace() + p.sum()
+}
+
+/// The Gaussian negative log-likelihood as users write it: ln det S + tr(S⁻¹C);
+/// ∂f/∂S = S⁻¹ − S⁻¹CS⁻¹ for symmetric S and C (Cholesky rules return the symmetric gradient).
+#[differentiate(wrt(s))]
+fn gaussian(s: &DMatrix<f64>, c: &DMatrix<f64>) -> f64 {
+    let chol = s.clone().cholesky().expect("S is SPD");
+    let s_inv = chol.inverse();
+    chol.ln_determinant() + (s_inv * c).trace()
+}
+
+/// Static sizes, inside a loop: f = Σₖ tr(Aᵀ_k B) with the k-th power of a scale.
+#[differentiate(wrt(a, b))]
+fn traces_in_a_loop(a: &SMatrix<f64, 2, 3>, b: &SMatrix<f64, 3, 2>) -> f64 {
+    let mut total = 0.0;
+    let mut w = 1.0;
+    for _ in 0..3 {
+        total += (a * b).trace() * w;
+        w *= 0.5;
+    }
+    total
+}
+
+#[test]
+fn the_trace_of_a_product_without_the_product() {
+    for (r, c) in [(3, 4), (1, 1), (1, 4), (4, 1)] {
+        let (a, b) = (mat(r, c, 1), mat(c, r, 2));
+        let (v, da, db) = trace_of_product_grad(&a, &b);
+        assert!((v - trace_of_product(&a, &b)).abs() < 1e-14 * v.abs().max(1.0));
+        assert_close(&da, &b.transpose(), 1e-15);
+        assert_close(&db, &a.transpose(), 1e-15);
+    }
+    let (s, m) = (0.7, mat(3, 3, 3));
+    let (v, ds, dm) = scalar_factors_grad(s, &m);
+    assert!((v - scalar_factors(s, &m)).abs() < 1e-14);
+    assert!((ds - (m.trace() + 2.0 * s * m.trace())).abs() < 1e-14);
+    assert_close(&dm, &(DMatrix::identity(3, 3) * (s + s * s)), 1e-15);
+    let (a, b) = (mat(2, 3, 4), mat(3, 2, 5));
+    let (v, da, db) = product_read_twice_grad(&a, &b);
+    assert_eq!(v, product_read_twice(&a, &b));
+    assert_fd(|a: &DMatrix<f64>| product_read_twice(a, &b), &a, &da, 1e-7);
+    assert_fd(|b: &DMatrix<f64>| product_read_twice(&a, b), &b, &db, 1e-7);
+}
+
+#[test]
+fn the_gaussian_as_users_write_it() {
+    let n = 5;
+    let a = mat(n, n, 6);
+    let s = &a * a.transpose() / n as f64 + DMatrix::identity(n, n);
+    let b = mat(n, n, 7);
+    let c = &b * b.transpose() / n as f64;
+    let (v, ds) = gaussian_grad(&s, &c);
+    assert!((v - gaussian(&s, &c)).abs() < 1e-12);
+    let s_inv = s.clone().try_inverse().unwrap();
+    assert_close(&ds, &(&s_inv - &s_inv * &c * &s_inv), 1e-12);
+}
+
+#[test]
+fn traces_of_fixed_size_products_in_a_loop() {
+    let a = SMatrix::<f64, 2, 3>::new(0.3, -0.2, 0.4, 0.1, 0.5, -0.3);
+    let b = SMatrix::<f64, 3, 2>::new(1.0, 0.5, -0.4, 0.2, 0.3, -0.1);
+    let (v, da, db) = traces_in_a_loop_grad(&a, &b);
+    assert!((v - traces_in_a_loop(&a, &b)).abs() < 1e-14);
+    // Σₖ wₖ = 1.75: ∂f/∂A = 1.75 Bᵀ, ∂f/∂B = 1.75 Aᵀ.
+    assert!((da - b.transpose() * 1.75).norm() < 1e-14);
+    assert!((db - a.transpose() * 1.75).norm() < 1e-14);
+}
