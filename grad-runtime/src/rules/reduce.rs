@@ -182,8 +182,8 @@ fn diagonal_sum<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(m: &Matrix<T, R, C
     (0..m.nrows()).fold(T::zero(), |s, i| s + m[(i, i)])
 }
 
-impl<'a, 'b, T: Real, R1: Dim, C1: Dim, S1, R2: Dim, C2: Dim, S2> TraceMul<&'b Matrix<T, R2, C2, S2>>
-    for &'a Matrix<T, R1, C1, S1>
+impl<'b, T: Real, R1: Dim, C1: Dim, S1, R2: Dim, C2: Dim, S2> TraceMul<&'b Matrix<T, R2, C2, S2>>
+    for &Matrix<T, R1, C1, S1>
 where
     S1: Storage<T, R1, C1>,
     S2: Storage<T, R2, C2>,
@@ -203,7 +203,7 @@ impl<'b, T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> TraceMul<&'b Matrix<T, R,
     }
 }
 
-impl<'a, T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> TraceMul<T> for &'a Matrix<T, R, C, S> {
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> TraceMul<T> for &Matrix<T, R, C, S> {
     type T = T;
     #[inline]
     fn trace_mul(self, b: T) -> T {
