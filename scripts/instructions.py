@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Instructions per call of the generated and hand-written gradients, by callgrind.
+
+Builds `benches/instructions.rs` (release), runs it under `valgrind --tool=callgrind` with N + 1
+calls and with 1 call for each workload and each of `generated` and `hand`, and prints the
+difference divided by N (setup and the first call's one-time costs cancel), with the ratio.
+Instruction counts do not depend on machine noise.
+
+Usage: python3 scripts/instructions.py [N]   (N = 200 by default)
+"""
+
+import glob
+import os
+import re
+import subprocess
+import sys
+
+WORKLOADS = ("network", "gaussian", "gaussian_solve", "pose", "pose_loop")
+
+
+def binary():
+    subprocess.run(["cargo", "bench", "--bench", "instructions", "--no-run"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    found = [p for p in glob.glob("target/release/deps/instructions-*") if os.access(p, os.X_OK)
+             and not p.endswith(".d")]
+    return max(found, key=os.path.getmtime)
+
+
+def instructions(exe, workload, which, calls):
+    out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", exe,
+                          workload, which, str(calls)], capture_output=True, text=True, check=True)
+    m = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
+    return int(m.group(1))
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    exe = binary()
+    print("| workload | generated (instr/call) | hand-written (instr/call) | ratio |")
+    print("|---|---:|---:|---:|")
+    for w in WORKLOADS:
+        per = {}
+        for which in ("generated", "hand"):
+            per[which] = (instructions(exe, w, which, n + 1) - instructions(exe, w, which, 1)) / n
+        print(f"| {w} | {per['generated']:.0f} | {per['hand']:.0f} | {per['generated'] / per['hand']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
