@@ -92,3 +92,38 @@ fn traces_of_fixed_size_products_in_a_loop() {
     assert!((da - b.transpose() * 1.75).norm() < 1e-14);
     assert!((db - a.transpose() * 1.75).norm() < 1e-14);
 }
+
+/// Through a solve: ln det S + tr(S⁻¹C) with S⁻¹C = `chol.solve(c)`; the same gradient.
+#[differentiate(wrt(s, c))]
+fn gaussian_solve(s: &DMatrix<f64>, c: &DMatrix<f64>) -> f64 {
+    let chol = s.clone().cholesky().expect("S is SPD");
+    chol.ln_determinant() + chol.solve(c).trace()
+}
+
+/// The solve also read elsewhere (no rewrite): tr(S⁻¹C) + Σ S⁻¹C.
+#[differentiate(wrt(s))]
+fn solve_read_twice(s: &DMatrix<f64>, c: &DMatrix<f64>) -> f64 {
+    let chol = s.clone().cholesky().expect("S is SPD");
+    let x = chol.solve(c);
+    x.trace() + x.sum()
+}
+
+#[test]
+fn the_gaussian_through_a_solve() {
+    let n = 4;
+    let a = mat(n, n, 8);
+    let s = &a * a.transpose() / n as f64 + DMatrix::identity(n, n);
+    let b = mat(n, n, 9);
+    let c = &b * b.transpose() / n as f64;
+    let (v, ds, dc) = gaussian_solve_grad(&s, &c);
+    assert!((v - gaussian_solve(&s, &c)).abs() < 1e-12);
+    let s_inv = s.clone().try_inverse().unwrap();
+    assert_close(&ds, &(&s_inv - &s_inv * &c * &s_inv), 1e-12);
+    // ∂tr(S⁻¹C)/∂C = S⁻ᵀ = S⁻¹.
+    assert_close(&dc, &s_inv, 1e-12);
+    let (v, ds) = solve_read_twice_grad(&s, &c);
+    assert_eq!(v, solve_read_twice(&s, &c));
+    // Symmetric perturbations: the Cholesky rules return the symmetric gradient.
+    let sym = |m: &DMatrix<f64>| (m + m.transpose()) * 0.5;
+    assert_fd(|s: &DMatrix<f64>| solve_read_twice(&sym(s), &c), &s, &ds, 1e-6);
+}
