@@ -810,3 +810,35 @@ fn a_helper_returning_a_tuple_destructured_by_its_caller() {
         }
     }
 }
+
+/// A tuple returned from inside a loop: the first k with ‖Aᵏx‖ > 1 gives (Aᵏx, k·‖Aᵏx‖²).
+#[differentiate(wrt(a))]
+fn tuple_from_a_loop(a: &DMatrix<f64>, x: &DMatrix<f64>) -> (DMatrix<f64>, f64) {
+    let mut y = x.clone();
+    let mut k = 0.0;
+    for _ in 0..5 {
+        y = a * &y;
+        k += 1.0;
+        if y.norm() > 1.0 {
+            return (y.clone(), k * y.norm_squared());
+        }
+    }
+    (y, 0.0)
+}
+
+#[test]
+fn a_tuple_returned_from_inside_a_loop() {
+    let (a, x) = (mat(3, 3, 22) * 1.2, mat(3, 1, 23) * 0.3);
+    let (u, s) = (mat(3, 1, 24), 0.7);
+    let ((y, v), da) = tuple_from_a_loop_vjp(&a, &x, (u.clone(), s));
+    assert_eq!((y, v), tuple_from_a_loop(&a, &x));
+    assert_fd(
+        |a: &DMatrix<f64>| {
+            let (y, v) = tuple_from_a_loop(a, &x);
+            y.dot(&u) + s * v
+        },
+        &a,
+        &da,
+        1e-7,
+    );
+}

@@ -258,6 +258,25 @@ fn seeds() -> Vec<TokenStream> {
                 acc - x0.norm()
             }
         },
+        quote! {
+            fn q(x: &DVector<f64>, budget: f64, w: &DMatrix<f64>) -> f64 {
+                let r = x.norm_squared();
+                if r > budget { return r.sqrt(); }
+                let mut cost = 0.0;
+                'outer: for k in 0..x.len() {
+                    for (j, c) in w.column_iter().enumerate() {
+                        if j == k { continue; }
+                        cost += c.sum() * x[k];
+                        if cost > budget { break 'outer; }
+                    }
+                }
+                let (a, b) = (cost * 2.0, r);
+                let mut t = a;
+                while (t * t - b).abs() > 1e-9 { t = 0.5 * (t + b / t); }
+                let v = loop { if t > 0.0 { break t; } t += 1.0; };
+                x.map(|e| { if e < 0.0 { return 0.0; } e * v }).sum() + b
+            }
+        },
     ]
 }
 

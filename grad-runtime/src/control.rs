@@ -222,6 +222,21 @@ where
     }
 }
 
+macro_rules! tuple_placeholders {
+    ($($v:ident),+) => {
+        impl<$($v: Placeholder),+> Placeholder for ($($v,)+) {
+            #[inline(always)]
+            fn placeholder() -> Self {
+                ($($v::placeholder(),)+)
+            }
+        }
+    };
+}
+
+tuple_placeholders!(A, B);
+tuple_placeholders!(A, B, C);
+tuple_placeholders!(A, B, C, D);
+
 /// See [`Placeholder`].
 #[inline(always)]
 pub fn placeholder<P: Placeholder>() -> P {
