@@ -257,12 +257,14 @@ fn value_template(rule: &Rule) -> String {
     format!("{{0}}.{}({})", rule.name, args.join(", "))
 }
 
-/// The user's name in a generated identifier: `z_12` is `z`.
+/// The user's name in a generated identifier: `z_12` is `z`; a flag of an early exit has a
+/// name saying what it holds (`returned`, `looping`).
 fn user_name(ident: &str) -> String {
-    match ident.rsplit_once('_') {
-        Some((base, n)) if !base.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => base.to_string(),
-        _ => ident.to_string(),
-    }
+    let base = match ident.rsplit_once('_') {
+        Some((base, n)) if !base.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => base,
+        _ => ident,
+    };
+    crate::desugar::shown_name(base).unwrap_or(base).to_string()
 }
 
 #[cfg(test)]

@@ -224,6 +224,20 @@ enum Exit<'e> {
     Continue(&'e syn::ExprContinue),
 }
 
+/// How the derivation shows a variable this stage introduced (`__mg_ret` is `returned`).
+pub fn shown_name(base: &str) -> Option<&'static str> {
+    let kind = base.strip_prefix("__mg_")?.trim_end_matches(|c: char| c.is_ascii_digit());
+    Some(match kind {
+        "live" => "running",
+        "ret" => "returned",
+        "go" => "looping",
+        "run" => "iterating",
+        "value" => "loop_value",
+        "part" | "tuple" => "part",
+        _ => return None,
+    })
+}
+
 fn live() -> Ident {
     format_ident!("__mg_live", span = Span::mixed_site())
 }

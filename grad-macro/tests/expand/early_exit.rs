@@ -18,63 +18,63 @@ fn budgeted(x: &DVector<f64>, budget: f64) -> f64 {
 f = budgeted(x, budget); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  __mg_ret = ::matgrad::__private::placeholder:: < f64 > ()
+  returned = ::matgrad::__private::placeholder:: < f64 > ()
   for k in 0..x.len():
     cost = 0 at the first iteration, then the previous iteration's last cost
-    __mg_go0 = true at the first iteration, then the previous iteration's last __mg_go0
-    __mg_ret₁ = __mg_ret at the first iteration, then the previous iteration's last __mg_ret₁
-    __mg_live = true at the first iteration, then the previous iteration's last __mg_live
+    looping = true at the first iteration, then the previous iteration's last looping
+    returned₁ = returned at the first iteration, then the previous iteration's last returned₁
+    running = true at the first iteration, then the previous iteration's last running
     t₁ = x[k]
     t₂ = x[k]
     t₃ = t₁ t₂
     t₄ = cost + t₃
     if t_17 > budget:
-      __mg_run0 = false
-      __mg_go0₁ = false
-      __mg_ret₂ = t₄
-      __mg_live₁ = false
+      iterating = false
+      looping₁ = false
+      returned₂ = t₄
+      running₁ = false
     else:
-      __mg_run0 = true
-      __mg_go0₁ = __mg_go0
-      __mg_ret₂ = __mg_ret₁
-      __mg_live₁ = __mg_live
+      iterating = true
+      looping₁ = looping
+      returned₂ = returned₁
+      running₁ = running
   cost₁ = t₄ of the last iteration
-  __mg_go0₂ = __mg_go0₁ of the last iteration
-  __mg_ret₃ = __mg_ret₂ of the last iteration
-  __mg_live₂ = __mg_live₁ of the last iteration
-  if __mg_live₂:
+  looping₂ = looping₁ of the last iteration
+  returned₃ = returned₂ of the last iteration
+  running₂ = running₁ of the last iteration
+  if running₂:
     f = cost₁
   else:
-    f = __mg_ret₃
+    f = returned₃
 
 Adjoints, in reverse order:
-  if __mg_live₂:
+  if running₂:
     ∂f/∂cost₁ += 1
   else:
-    ∂f/∂__mg_ret₃ += 1
-  ∂f/∂cost₁ = (1 if __mg_live₂; 0 otherwise)
-  ∂f/∂__mg_ret₃ = (0 if __mg_live₂; 1 otherwise)
+    ∂f/∂returned₃ += 1
+  ∂f/∂cost₁ = (1 if running₂; 0 otherwise)
+  ∂f/∂returned₃ = (0 if running₂; 1 otherwise)
   for k in 0..x.len(), from the last iteration to the first:
     (∂f/∂cost)ₙₑₓₜ = ∂f/∂cost of the next iteration (∂f/∂cost₁ after the last)
-    (∂f/∂__mg_ret₁)ₙₑₓₜ = ∂f/∂__mg_ret₁ of the next iteration (∂f/∂__mg_ret₃ after the last)
-    ∂f/∂__mg_ret₂ = (∂f/∂__mg_ret₁)ₙₑₓₜ
+    (∂f/∂returned₁)ₙₑₓₜ = ∂f/∂returned₁ of the next iteration (∂f/∂returned₃ after the last)
+    ∂f/∂returned₂ = (∂f/∂returned₁)ₙₑₓₜ
     if t_17 > budget:
-      ∂f/∂t₄ += ∂f/∂__mg_ret₂
+      ∂f/∂t₄ += ∂f/∂returned₂
     else:
-      ∂f/∂__mg_ret₁ += ∂f/∂__mg_ret₂
-    ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + (∂f/∂__mg_ret₂ if t_17 > budget; 0 otherwise)
+      ∂f/∂returned₁ += ∂f/∂returned₂
+    ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + (∂f/∂returned₂ if t_17 > budget; 0 otherwise)
     ∂f/∂t₃ = ∂f/∂t₄
     ∂f/∂t₂ = t₁ ∂f/∂t₃
     ∂f/∂t₁ = ∂f/∂t₃ t₂
     ∂f/∂cost = ∂f/∂t₄
-    ∂f/∂__mg_ret₁ = (0 if t_17 > budget; ∂f/∂__mg_ret₂ otherwise)
+    ∂f/∂returned₁ = (0 if t_17 > budget; ∂f/∂returned₂ otherwise)
     ∂f/∂x += ∂f/∂t₂ E[k]
     ∂f/∂x += ∂f/∂t₁ E[k]
   ∂f/∂x = Σ_{k in 0..x.len()} (∂f/∂t₂ E[k] + ∂f/∂t₁ E[k])
 
 Gradients, each adjoint used once substituted back:
   ∂f/∂x = Σ_{k in 0..x.len()} (x[k] ∂f/∂t₄ E[k] + ∂f/∂t₄ x[k] E[k])
-  where ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + ((∂f/∂__mg_ret₁)ₙₑₓₜ if t_17 > budget; 0 otherwise)
+  where ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + ((∂f/∂returned₁)ₙₑₓₜ if t_17 > budget; 0 otherwise)
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn budgeted_vjp(x: &DVector<f64>, budget: f64, adjoint: f64) -> (f64, DVector<f64>) {
@@ -204,63 +204,63 @@ fn budgeted_vjp(x: &DVector<f64>, budget: f64, adjoint: f64) -> (f64, DVector<f6
 f = budgeted(x, budget); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  __mg_ret = ::matgrad::__private::placeholder:: < f64 > ()
+  returned = ::matgrad::__private::placeholder:: < f64 > ()
   for k in 0..x.len():
     cost = 0 at the first iteration, then the previous iteration's last cost
-    __mg_go0 = true at the first iteration, then the previous iteration's last __mg_go0
-    __mg_ret₁ = __mg_ret at the first iteration, then the previous iteration's last __mg_ret₁
-    __mg_live = true at the first iteration, then the previous iteration's last __mg_live
+    looping = true at the first iteration, then the previous iteration's last looping
+    returned₁ = returned at the first iteration, then the previous iteration's last returned₁
+    running = true at the first iteration, then the previous iteration's last running
     t₁ = x[k]
     t₂ = x[k]
     t₃ = t₁ t₂
     t₄ = cost + t₃
     if t_17 > budget:
-      __mg_run0 = false
-      __mg_go0₁ = false
-      __mg_ret₂ = t₄
-      __mg_live₁ = false
+      iterating = false
+      looping₁ = false
+      returned₂ = t₄
+      running₁ = false
     else:
-      __mg_run0 = true
-      __mg_go0₁ = __mg_go0
-      __mg_ret₂ = __mg_ret₁
-      __mg_live₁ = __mg_live
+      iterating = true
+      looping₁ = looping
+      returned₂ = returned₁
+      running₁ = running
   cost₁ = t₄ of the last iteration
-  __mg_go0₂ = __mg_go0₁ of the last iteration
-  __mg_ret₃ = __mg_ret₂ of the last iteration
-  __mg_live₂ = __mg_live₁ of the last iteration
-  if __mg_live₂:
+  looping₂ = looping₁ of the last iteration
+  returned₃ = returned₂ of the last iteration
+  running₂ = running₁ of the last iteration
+  if running₂:
     f = cost₁
   else:
-    f = __mg_ret₃
+    f = returned₃
 
 Adjoints, in reverse order:
-  if __mg_live₂:
+  if running₂:
     ∂f/∂cost₁ += 1
   else:
-    ∂f/∂__mg_ret₃ += 1
-  ∂f/∂cost₁ = (1 if __mg_live₂; 0 otherwise)
-  ∂f/∂__mg_ret₃ = (0 if __mg_live₂; 1 otherwise)
+    ∂f/∂returned₃ += 1
+  ∂f/∂cost₁ = (1 if running₂; 0 otherwise)
+  ∂f/∂returned₃ = (0 if running₂; 1 otherwise)
   for k in 0..x.len(), from the last iteration to the first:
     (∂f/∂cost)ₙₑₓₜ = ∂f/∂cost of the next iteration (∂f/∂cost₁ after the last)
-    (∂f/∂__mg_ret₁)ₙₑₓₜ = ∂f/∂__mg_ret₁ of the next iteration (∂f/∂__mg_ret₃ after the last)
-    ∂f/∂__mg_ret₂ = (∂f/∂__mg_ret₁)ₙₑₓₜ
+    (∂f/∂returned₁)ₙₑₓₜ = ∂f/∂returned₁ of the next iteration (∂f/∂returned₃ after the last)
+    ∂f/∂returned₂ = (∂f/∂returned₁)ₙₑₓₜ
     if t_17 > budget:
-      ∂f/∂t₄ += ∂f/∂__mg_ret₂
+      ∂f/∂t₄ += ∂f/∂returned₂
     else:
-      ∂f/∂__mg_ret₁ += ∂f/∂__mg_ret₂
-    ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + (∂f/∂__mg_ret₂ if t_17 > budget; 0 otherwise)
+      ∂f/∂returned₁ += ∂f/∂returned₂
+    ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + (∂f/∂returned₂ if t_17 > budget; 0 otherwise)
     ∂f/∂t₃ = ∂f/∂t₄
     ∂f/∂t₂ = t₁ ∂f/∂t₃
     ∂f/∂t₁ = ∂f/∂t₃ t₂
     ∂f/∂cost = ∂f/∂t₄
-    ∂f/∂__mg_ret₁ = (0 if t_17 > budget; ∂f/∂__mg_ret₂ otherwise)
+    ∂f/∂returned₁ = (0 if t_17 > budget; ∂f/∂returned₂ otherwise)
     ∂f/∂x += ∂f/∂t₂ E[k]
     ∂f/∂x += ∂f/∂t₁ E[k]
   ∂f/∂x = Σ_{k in 0..x.len()} (∂f/∂t₂ E[k] + ∂f/∂t₁ E[k])
 
 Gradients, each adjoint used once substituted back:
   ∂f/∂x = Σ_{k in 0..x.len()} (x[k] ∂f/∂t₄ E[k] + ∂f/∂t₄ x[k] E[k])
-  where ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + ((∂f/∂__mg_ret₁)ₙₑₓₜ if t_17 > budget; 0 otherwise)
+  where ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + ((∂f/∂returned₁)ₙₑₓₜ if t_17 > budget; 0 otherwise)
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn budgeted_grad(x: &DVector<f64>, budget: f64) -> (f64, DVector<f64>) {
@@ -287,65 +287,65 @@ fn budgeted_pullback(
 f = budgeted(x, budget); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  __mg_ret = ::matgrad::__private::placeholder:: < f64 > ()
+  returned = ::matgrad::__private::placeholder:: < f64 > ()
   for k in 0..x.len():
     cost = 0 at the first iteration, then the previous iteration's last cost
-    __mg_go0 = true at the first iteration, then the previous iteration's last __mg_go0
-    __mg_ret₁ = __mg_ret at the first iteration, then the previous iteration's last __mg_ret₁
-    __mg_live = true at the first iteration, then the previous iteration's last __mg_live
+    looping = true at the first iteration, then the previous iteration's last looping
+    returned₁ = returned at the first iteration, then the previous iteration's last returned₁
+    running = true at the first iteration, then the previous iteration's last running
     t₁ = x[k]
     t₂ = x[k]
     t₃ = t₁ t₂
     t₄ = cost + t₃
     if t_17 > budget:
-      __mg_run0 = false
-      __mg_go0₁ = false
-      __mg_ret₂ = t₄
-      __mg_live₁ = false
+      iterating = false
+      looping₁ = false
+      returned₂ = t₄
+      running₁ = false
     else:
-      __mg_run0 = true
-      __mg_go0₁ = __mg_go0
-      __mg_ret₂ = __mg_ret₁
-      __mg_live₁ = __mg_live
+      iterating = true
+      looping₁ = looping
+      returned₂ = returned₁
+      running₁ = running
   cost₁ = t₄ of the last iteration
-  __mg_go0₂ = __mg_go0₁ of the last iteration
-  __mg_ret₃ = __mg_ret₂ of the last iteration
-  __mg_live₂ = __mg_live₁ of the last iteration
-  if __mg_live₂:
+  looping₂ = looping₁ of the last iteration
+  returned₃ = returned₂ of the last iteration
+  running₂ = running₁ of the last iteration
+  if running₂:
     f = cost₁
   else:
-    f = __mg_ret₃
+    f = returned₃
 
 Adjoints, in reverse order:
-  if __mg_live₂:
+  if running₂:
     ∂f/∂cost₁ += 1
   else:
-    ∂f/∂__mg_ret₃ += 1
-  ∂f/∂cost₁ = (1 if __mg_live₂; 0 otherwise)
-  ∂f/∂__mg_ret₃ = (0 if __mg_live₂; 1 otherwise)
+    ∂f/∂returned₃ += 1
+  ∂f/∂cost₁ = (1 if running₂; 0 otherwise)
+  ∂f/∂returned₃ = (0 if running₂; 1 otherwise)
   for k in 0..x.len(), from the last iteration to the first:
     (∂f/∂cost)ₙₑₓₜ = ∂f/∂cost of the next iteration (∂f/∂cost₁ after the last)
-    (∂f/∂__mg_ret₁)ₙₑₓₜ = ∂f/∂__mg_ret₁ of the next iteration (∂f/∂__mg_ret₃ after the last)
-    ∂f/∂__mg_ret₂ = (∂f/∂__mg_ret₁)ₙₑₓₜ
+    (∂f/∂returned₁)ₙₑₓₜ = ∂f/∂returned₁ of the next iteration (∂f/∂returned₃ after the last)
+    ∂f/∂returned₂ = (∂f/∂returned₁)ₙₑₓₜ
     if t_17 > budget:
-      ∂f/∂t₄ += ∂f/∂__mg_ret₂
+      ∂f/∂t₄ += ∂f/∂returned₂
     else:
-      ∂f/∂__mg_ret₁ += ∂f/∂__mg_ret₂
-    ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + (∂f/∂__mg_ret₂ if t_17 > budget; 0 otherwise)
+      ∂f/∂returned₁ += ∂f/∂returned₂
+    ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + (∂f/∂returned₂ if t_17 > budget; 0 otherwise)
     ∂f/∂t₃ = ∂f/∂t₄
     ∂f/∂t₂ = t₁ ∂f/∂t₃
     ∂f/∂t₁ = ∂f/∂t₃ t₂
     ∂f/∂cost = ∂f/∂t₄
-    ∂f/∂__mg_ret₁ = (0 if t_17 > budget; ∂f/∂__mg_ret₂ otherwise)
+    ∂f/∂returned₁ = (0 if t_17 > budget; ∂f/∂returned₂ otherwise)
     ∂f/∂x += ∂f/∂t₂ E[k]
     ∂f/∂x += ∂f/∂t₁ E[k]
   ∂f/∂x = Σ_{k in 0..x.len()} (∂f/∂t₂ E[k] + ∂f/∂t₁ E[k])
 
 Gradients, each adjoint used once substituted back:
   ∂f/∂x = Σ_{k in 0..x.len()} (x[k] ∂f/∂t₄ E[k] + ∂f/∂t₄ x[k] E[k])
-  where ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + ((∂f/∂__mg_ret₁)ₙₑₓₜ if t_17 > budget; 0 otherwise)
+  where ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + ((∂f/∂returned₁)ₙₑₓₜ if t_17 > budget; 0 otherwise)
 ```*/
 #[allow(dead_code)]
 fn budgeted_derivation() -> &'static str {
-    "f = budgeted(x, budget); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  __mg_ret = ::matgrad::__private::placeholder:: < f64 > ()\n  for k in 0..x.len():\n    cost = 0 at the first iteration, then the previous iteration's last cost\n    __mg_go0 = true at the first iteration, then the previous iteration's last __mg_go0\n    __mg_ret₁ = __mg_ret at the first iteration, then the previous iteration's last __mg_ret₁\n    __mg_live = true at the first iteration, then the previous iteration's last __mg_live\n    t₁ = x[k]\n    t₂ = x[k]\n    t₃ = t₁ t₂\n    t₄ = cost + t₃\n    if t_17 > budget:\n      __mg_run0 = false\n      __mg_go0₁ = false\n      __mg_ret₂ = t₄\n      __mg_live₁ = false\n    else:\n      __mg_run0 = true\n      __mg_go0₁ = __mg_go0\n      __mg_ret₂ = __mg_ret₁\n      __mg_live₁ = __mg_live\n  cost₁ = t₄ of the last iteration\n  __mg_go0₂ = __mg_go0₁ of the last iteration\n  __mg_ret₃ = __mg_ret₂ of the last iteration\n  __mg_live₂ = __mg_live₁ of the last iteration\n  if __mg_live₂:\n    f = cost₁\n  else:\n    f = __mg_ret₃\n\nAdjoints, in reverse order:\n  if __mg_live₂:\n    ∂f/∂cost₁ += 1\n  else:\n    ∂f/∂__mg_ret₃ += 1\n  ∂f/∂cost₁ = (1 if __mg_live₂; 0 otherwise)\n  ∂f/∂__mg_ret₃ = (0 if __mg_live₂; 1 otherwise)\n  for k in 0..x.len(), from the last iteration to the first:\n    (∂f/∂cost)ₙₑₓₜ = ∂f/∂cost of the next iteration (∂f/∂cost₁ after the last)\n    (∂f/∂__mg_ret₁)ₙₑₓₜ = ∂f/∂__mg_ret₁ of the next iteration (∂f/∂__mg_ret₃ after the last)\n    ∂f/∂__mg_ret₂ = (∂f/∂__mg_ret₁)ₙₑₓₜ\n    if t_17 > budget:\n      ∂f/∂t₄ += ∂f/∂__mg_ret₂\n    else:\n      ∂f/∂__mg_ret₁ += ∂f/∂__mg_ret₂\n    ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + (∂f/∂__mg_ret₂ if t_17 > budget; 0 otherwise)\n    ∂f/∂t₃ = ∂f/∂t₄\n    ∂f/∂t₂ = t₁ ∂f/∂t₃\n    ∂f/∂t₁ = ∂f/∂t₃ t₂\n    ∂f/∂cost = ∂f/∂t₄\n    ∂f/∂__mg_ret₁ = (0 if t_17 > budget; ∂f/∂__mg_ret₂ otherwise)\n    ∂f/∂x += ∂f/∂t₂ E[k]\n    ∂f/∂x += ∂f/∂t₁ E[k]\n  ∂f/∂x = Σ_{k in 0..x.len()} (∂f/∂t₂ E[k] + ∂f/∂t₁ E[k])\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂x = Σ_{k in 0..x.len()} (x[k] ∂f/∂t₄ E[k] + ∂f/∂t₄ x[k] E[k])\n  where ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + ((∂f/∂__mg_ret₁)ₙₑₓₜ if t_17 > budget; 0 otherwise)\n"
+    "f = budgeted(x, budget); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  returned = ::matgrad::__private::placeholder:: < f64 > ()\n  for k in 0..x.len():\n    cost = 0 at the first iteration, then the previous iteration's last cost\n    looping = true at the first iteration, then the previous iteration's last looping\n    returned₁ = returned at the first iteration, then the previous iteration's last returned₁\n    running = true at the first iteration, then the previous iteration's last running\n    t₁ = x[k]\n    t₂ = x[k]\n    t₃ = t₁ t₂\n    t₄ = cost + t₃\n    if t_17 > budget:\n      iterating = false\n      looping₁ = false\n      returned₂ = t₄\n      running₁ = false\n    else:\n      iterating = true\n      looping₁ = looping\n      returned₂ = returned₁\n      running₁ = running\n  cost₁ = t₄ of the last iteration\n  looping₂ = looping₁ of the last iteration\n  returned₃ = returned₂ of the last iteration\n  running₂ = running₁ of the last iteration\n  if running₂:\n    f = cost₁\n  else:\n    f = returned₃\n\nAdjoints, in reverse order:\n  if running₂:\n    ∂f/∂cost₁ += 1\n  else:\n    ∂f/∂returned₃ += 1\n  ∂f/∂cost₁ = (1 if running₂; 0 otherwise)\n  ∂f/∂returned₃ = (0 if running₂; 1 otherwise)\n  for k in 0..x.len(), from the last iteration to the first:\n    (∂f/∂cost)ₙₑₓₜ = ∂f/∂cost of the next iteration (∂f/∂cost₁ after the last)\n    (∂f/∂returned₁)ₙₑₓₜ = ∂f/∂returned₁ of the next iteration (∂f/∂returned₃ after the last)\n    ∂f/∂returned₂ = (∂f/∂returned₁)ₙₑₓₜ\n    if t_17 > budget:\n      ∂f/∂t₄ += ∂f/∂returned₂\n    else:\n      ∂f/∂returned₁ += ∂f/∂returned₂\n    ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + (∂f/∂returned₂ if t_17 > budget; 0 otherwise)\n    ∂f/∂t₃ = ∂f/∂t₄\n    ∂f/∂t₂ = t₁ ∂f/∂t₃\n    ∂f/∂t₁ = ∂f/∂t₃ t₂\n    ∂f/∂cost = ∂f/∂t₄\n    ∂f/∂returned₁ = (0 if t_17 > budget; ∂f/∂returned₂ otherwise)\n    ∂f/∂x += ∂f/∂t₂ E[k]\n    ∂f/∂x += ∂f/∂t₁ E[k]\n  ∂f/∂x = Σ_{k in 0..x.len()} (∂f/∂t₂ E[k] + ∂f/∂t₁ E[k])\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂x = Σ_{k in 0..x.len()} (x[k] ∂f/∂t₄ E[k] + ∂f/∂t₄ x[k] E[k])\n  where ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + ((∂f/∂returned₁)ₙₑₓₜ if t_17 > budget; 0 otherwise)\n"
 }
