@@ -52,6 +52,8 @@ impl Deriv<'_> {
             let short = format!("t{}", text::subscript(self.short));
             self.line(depth, format!("{short} = {sym}"));
             self.exp[out] = if exp.len() <= LONGEST { exp } else { short.clone() };
+            // Conditions written with the value's identifier show its short name too.
+            self.idents.insert(self.values[out].ident.to_string(), short.clone());
             self.names[out] = short;
             return;
         } else {
