@@ -36,9 +36,11 @@
 
 extern crate self as matgrad;
 
-pub use grad_macro::{custom_vjp, differentiate};
+pub use grad_macro::{custom_vjp, differentiate, Differentiable};
 pub use grad_runtime::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
-pub use grad_runtime::{check_gradient, numeric_gradient, Adjoint, GradientCheck, NoGradient, Perturb, Real, Value};
+pub use grad_runtime::{
+    check_gradient, numeric_gradient, Adjoint, Differentiable, GradientCheck, NoGradient, Perturb, Real, Value,
+};
 
 #[doc(hidden)]
 pub use grad_runtime::__private;

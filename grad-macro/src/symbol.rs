@@ -416,3 +416,7 @@ pub fn is_std_path(path: &syn::Path) -> bool {
     let first = path.segments.first().map(|s| s.ident.to_string()).unwrap_or_default();
     ["std", "core", "alloc", "nalgebra", "na", "f32", "f64", "matgrad"].contains(&first.as_str())
 }
+
+/// `#[differentiable(skip)]`: the attribute of `#[derive(Differentiable)]` and its one key.
+pub const DIFFERENTIABLE_ATTR: &str = "differentiable";
+pub const SKIP: &str = "skip";

@@ -18,12 +18,14 @@ extern crate std;
 
 mod contrib;
 mod control;
+mod differentiable;
 mod fdiff;
 mod loss;
 mod rules;
 mod value;
 
 pub use control::NoGradient;
+pub use differentiable::Differentiable;
 pub use fdiff::{check_gradient, numeric_gradient, GradientCheck, Perturb};
 pub use loss::{
     add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows, OwnedOrBorrowed,
@@ -36,6 +38,7 @@ pub mod __private {
     pub use crate::contrib::{add_to, init, shared, Contrib, Neg, Shared};
     pub use crate::control::VecTape;
     pub use crate::control::{gradient, take_zeroed, AsValue, FixedTape, Gradient, NoGradient};
+    pub use crate::differentiable::{read_part, write_part};
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
     pub use nalgebra;
