@@ -126,6 +126,14 @@ fn param(cx: &Ctxt, arg: &FnArg, generics: &[Ident]) -> Option<Param> {
     Some(Param { ident, ty, is_ref, class, grad_ty: inner })
 }
 
+/// `T` for `&T`, `ty` otherwise.
+fn inner_type(ty: &Type) -> &Type {
+    match ty {
+        Type::Reference(r) => &r.elem,
+        t => t,
+    }
+}
+
 fn last_ident(ty: &Type) -> Option<&Ident> {
     match ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| &s.ident),
@@ -158,21 +166,38 @@ fn classify(ty: &Type, generics: &[Ident]) -> Class {
 
 fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
     let Some(names) = &args.wrt else {
+        // Every parameter that may be differentiated, the unclassified ones included: a
+        // suggestion never drops a gradient.
+        let all: Vec<String> = params
+            .iter()
+            .filter(|p| p.class != Class::Constant && !matches!(inner_type(&p.ty), Type::ImplTrait(_)))
+            .map(|p| p.ident.to_string())
+            .collect();
         let known: Vec<String> = params
             .iter()
             .filter(|p| matches!(p.class, Class::Float | Class::Matrix))
             .map(|p| p.ident.to_string())
             .collect();
         for p in params.iter().filter(|p| p.class == Class::Unknown) {
-            let example = if known.is_empty() { p.ident.to_string() } else { known.join(", ") };
-            cx.error_spanned_by(
-                &p.ty,
+            let msg = if matches!(inner_type(&p.ty), Type::ImplTrait(_)) {
+                let example = if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(", as in `#[differentiate(wrt({}))]`", known.join(", "))
+                };
                 format!(
-                    "cannot tell whether `{}` is differentiable from its type `{}`; list the parameters to differentiate, as in `#[differentiate(wrt({example}))]`",
+                    "`{}` has an `impl Trait` type, which has no gradient: give it a concrete type, or name the parameters to differentiate in `wrt(...)`{example} (then `{}` is a constant)",
+                    p.ident, p.ident
+                )
+            } else {
+                format!(
+                    "cannot tell whether `{}` is differentiable from its type `{}`: to differentiate it, name it in `wrt(...)`, as in `#[differentiate(wrt({}))]`, and if its type is a struct, derive `matgrad::Differentiable` for it (`#[derive(Clone, Differentiable)]`)",
                     p.ident,
-                    type_str(&p.ty)
-                ),
-            );
+                    type_str(&p.ty),
+                    all.join(", ")
+                )
+            };
+            cx.error_spanned_by(&p.ty, msg);
         }
         return (0..params.len()).filter(|&i| matches!(params[i].class, Class::Float | Class::Matrix)).collect();
     };

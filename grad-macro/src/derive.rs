@@ -30,6 +30,7 @@ use crate::symbol;
 struct Field {
     member: Member,
     ty: Type,
+    vis: syn::Visibility,
     skip: bool,
 }
 
@@ -81,7 +82,10 @@ fn fields(cx: &Ctxt, input: &DeriveInput) -> Vec<Field> {
         Fields::Named(_) | Fields::Unnamed(_) => data.members(),
         Fields::Unit => return Vec::new(),
     };
-    data.iter().zip(members).map(|(f, member)| Field { member, ty: f.ty.clone(), skip: skipped(cx, f) }).collect()
+    data.iter()
+        .zip(members)
+        .map(|(f, member)| Field { member, ty: f.ty.clone(), vis: f.vis.clone(), skip: skipped(cx, f) })
+        .collect()
 }
 
 /// Whether a field carries `#[differentiable(skip)]` (said once).
@@ -129,6 +133,7 @@ fn implementation(input: &DeriveInput, fields: &[Field], first: &Type) -> TokenS
     });
     let bounds: Vec<TokenStream> = bounds.collect();
     let methods = methods(fields);
+    let slots = slots(fields);
     quote! {
         #[automatically_derived]
         impl #impl_generics ::matgrad::Differentiable for #name #ty_generics
@@ -139,7 +144,93 @@ fn implementation(input: &DeriveInput, fields: &[Field], first: &Type) -> TokenS
             type Scalar = #scalar;
             #methods
         }
+
+        // A struct is a value of `#[differentiate]` functions, its own adjoint.
+        #[automatically_derived]
+        impl #impl_generics ::matgrad::Value for #name #ty_generics
+        where
+            #predicates
+            #name #ty_generics: ::matgrad::Differentiable,
+        {
+            type Scalar = <Self as ::matgrad::Differentiable>::Scalar;
+            type Adj = Self;
+            fn zeros_adj(&self) -> Self {
+                ::matgrad::Differentiable::zero_like(self)
+            }
+            fn inner(&self, adj: &Self) -> Self::Scalar {
+                ::matgrad::Differentiable::dot(self, adj)
+            }
+            fn as_scalar(&self) -> ::core::option::Option<Self::Scalar> {
+                ::core::option::Option::None
+            }
+        }
+
+        #[automatically_derived]
+        impl #impl_generics ::matgrad::Adjoint for #name #ty_generics
+        where
+            #predicates
+            #name #ty_generics: ::matgrad::Differentiable,
+        {
+            type Scalar = <Self as ::matgrad::Differentiable>::Scalar;
+            fn add_assign_ref(&mut self, other: &Self) {
+                ::matgrad::Differentiable::add_scaled(self, ::matgrad::__private::one::<Self::Scalar>(), other);
+            }
+            fn sub_assign_ref(&mut self, other: &Self) {
+                ::matgrad::Differentiable::add_scaled(self, -::matgrad::__private::one::<Self::Scalar>(), other);
+            }
+            fn neg_in_place(&mut self) {
+                ::matgrad::Differentiable::scale(self, -::matgrad::__private::one::<Self::Scalar>());
+            }
+            fn scale_in_place(&mut self, s: Self::Scalar) {
+                ::matgrad::Differentiable::scale(self, s);
+            }
+            fn axpy_ref(&mut self, a: Self::Scalar, x: &Self) {
+                ::matgrad::Differentiable::add_scaled(self, a, x);
+            }
+        }
+
+        // Where a field read's adjoint goes (`#[differentiate]` adds it there); none for a
+        // skipped field, whose gradient slot keeps the value.
+        #[automatically_derived]
+        #[allow(dead_code, non_snake_case)]
+        impl #impl_generics #name #ty_generics #where_clause {
+            #slots
+        }
     }
+}
+
+/// `fn __matgrad_slot_<field>(&mut self) -> Option<&mut Field>` and
+/// `fn __matgrad_const_<field>(&self) -> Skipped<Field>` (`Differentiated<Field>` for a
+/// differentiated field), with the field's visibility.
+fn slots(fields: &[Field]) -> TokenStream {
+    fields
+        .iter()
+        .map(|f| {
+            let (m, ty, vis) = (&f.member, &f.ty, &f.vis);
+            let name = crate::lower::slot_method(m);
+            let body = if f.skip {
+                quote!(::core::option::Option::None)
+            } else {
+                quote!(::core::option::Option::Some(&mut self.#m))
+            };
+            // Only a skipped field can be read where a constant is needed (`0..p.steps`): the
+            // accessor of a differentiated one returns a type `constant_field` refuses.
+            let constant = crate::lower::const_method(m);
+            let wrapper = if f.skip { quote!(Skipped) } else { quote!(Differentiated) };
+            quote! {
+                #[doc(hidden)]
+                #[inline(always)]
+                #vis fn #name(&mut self) -> ::core::option::Option<&mut #ty> {
+                    #body
+                }
+                #[doc(hidden)]
+                #[inline(always)]
+                #vis fn #constant(&self) -> ::matgrad::__private::#wrapper<'_, #ty> {
+                    ::matgrad::__private::#wrapper(&self.#m)
+                }
+            }
+        })
+        .collect()
 }
 
 /// The struct's type parameters.

@@ -161,3 +161,20 @@ fn branch() {
         quote::quote!(wrt(x)),
     );
 }
+
+#[test]
+fn struct_param() {
+    golden(
+        "struct_param",
+        quote::quote! {
+            fn loss(p: &Mlp, x: &DMatrix<f64>) -> f64 {
+                let mut acc = 0.0;
+                for _ in 0..p.steps {
+                    acc += (x * &p.w1).norm_squared();
+                }
+                acc + p.enc.gain * p.b1.sum()
+            }
+        },
+        quote::quote!(wrt(p)),
+    );
+}

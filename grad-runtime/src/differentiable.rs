@@ -242,3 +242,38 @@ tuple_impl!(A B C; 0 1 2);
 tuple_impl!(A B C D; 0 1 2 3);
 tuple_impl!(A B C D E; 0 1 2 3 4);
 tuple_impl!(A B C D E F; 0 1 2 3 4 5);
+
+/// A `#[differentiable(skip)]` field read where a constant is needed (`0..p.steps`).
+#[doc(hidden)]
+pub struct Skipped<'a, T>(pub &'a T);
+
+/// A differentiated field: it cannot be read where a constant is needed.
+#[doc(hidden)]
+pub struct Differentiated<'a, T>(pub &'a T);
+
+/// A field of a differentiated struct that may be read as a constant: a skipped one.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "this field of a differentiated struct parameter is differentiated: it cannot be read where a constant is needed",
+    note = "a loop's range or iterable, a size, an index and a constructor's argument must be constants: mark the field `#[differentiable(skip)]` if it is one, or pass the value as a parameter of its own (loops over a differentiated field and indexing into one are not supported yet)"
+)]
+pub trait ConstantField<'a> {
+    /// The field's type.
+    type Field: 'a;
+    /// The field.
+    fn get(self) -> &'a Self::Field;
+}
+
+impl<'a, T> ConstantField<'a> for Skipped<'a, T> {
+    type Field = T;
+    fn get(self) -> &'a T {
+        self.0
+    }
+}
+
+/// The field behind a skipped field's accessor.
+#[doc(hidden)]
+#[inline(always)]
+pub fn constant_field<'a, C: ConstantField<'a>>(c: C) -> &'a C::Field {
+    c.get()
+}

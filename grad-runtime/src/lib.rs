@@ -38,7 +38,7 @@ pub mod __private {
     pub use crate::contrib::{add_to, init, shared, Contrib, Neg, Shared};
     pub use crate::control::VecTape;
     pub use crate::control::{gradient, take_zeroed, AsValue, FixedTape, Gradient, NoGradient};
-    pub use crate::differentiable::{read_part, write_part};
+    pub use crate::differentiable::{constant_field, read_part, write_part, ConstantField, Differentiated, Skipped};
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
     pub use nalgebra;

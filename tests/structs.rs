@@ -1,0 +1,268 @@
+//! Struct parameters (`#[derive(Differentiable)]`) in `wrt`: field reads in every position,
+//! each gradient against a closed form and against central differences through
+//! `to_flat`/`from_flat`.
+
+use matgrad::{differentiate, Differentiable};
+use nalgebra::{DMatrix, DVector, RowDVector};
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Mlp {
+    pub w1: DMatrix<f64>,
+    pub b1: RowDVector<f64>,
+    #[differentiable(skip)]
+    pub scale: f64,
+}
+
+/// f(p) = s ‖X W₁ + 1b₁‖²: W̄₁ = 2s Xᵀ R, b̄₁ = 2s 1ᵀR (R = X W₁ + 1b₁); the skipped s keeps
+/// its value.
+#[differentiate(wrt(p))]
+fn affine(p: &Mlp, x: &DMatrix<f64>) -> f64 {
+    let ones = DVector::from_element(x.nrows(), 1.0);
+    let r = x * &p.w1 + &ones * &p.b1;
+    p.scale * r.norm_squared()
+}
+
+/// Central differences of `f` at `p` through `to_flat`/`from_flat`.
+fn numeric<P: Differentiable<Scalar = f64>>(f: impl Fn(&P) -> f64, p: &P) -> Vec<f64> {
+    let x = p.to_flat();
+    (0..x.len())
+        .map(|k| {
+            let h = 1e-6;
+            let (mut a, mut b) = (x.clone(), x.clone());
+            a[k] += h;
+            b[k] -= h;
+            (f(&p.from_flat(&a)) - f(&p.from_flat(&b))) / (2.0 * h)
+        })
+        .collect()
+}
+
+fn assert_close(a: &[f64], b: &[f64], tol: f64) {
+    assert_eq!(a.len(), b.len());
+    for (k, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= tol * y.abs().max(1.0), "entry {k}: {x} vs {y}");
+    }
+}
+
+fn mlp() -> Mlp {
+    Mlp {
+        w1: DMatrix::from_fn(3, 2, |i, j| 0.3 * i as f64 - 0.2 * j as f64 + 0.1),
+        b1: RowDVector::from_fn(2, |_, j| 0.5 - j as f64),
+        scale: 0.7,
+    }
+}
+
+#[test]
+fn field_reads_of_a_struct() {
+    let p = mlp();
+    let x = DMatrix::from_fn(4, 3, |i, j| ((i * 3 + j) % 5) as f64 * 0.4 - 0.8);
+    let (value, dp): (f64, Mlp) = affine_grad(&p, &x);
+    assert_eq!(value, affine(&p, &x));
+    let r = &x * &p.w1 + DVector::from_element(4, 1.0) * &p.b1;
+    assert!((dp.w1.clone() - 2.0 * 0.7 * x.transpose() * &r).norm() < 1e-12);
+    assert!((dp.b1.clone() - 2.0 * 0.7 * r.row_sum()).norm() < 1e-12);
+    assert_eq!(dp.scale, 0.7, "a skipped field's slot holds the value");
+    assert_close(&dp.to_flat(), &numeric(|q: &Mlp| affine(q, &x), &p), 1e-6);
+}
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Encoder {
+    pub w: DMatrix<f64>,
+    pub gain: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Model {
+    pub enc: Encoder,
+    pub v: DVector<f64>,
+    #[differentiable(skip)]
+    pub steps: usize,
+}
+
+/// A field read in a loop body, in a branch arm inside the loop, in a `map` closure, in a nested
+/// block, nested (`p.enc.w`), and the scalar field `p.enc.gain` read in two places:
+/// f = Σₖ₌₀³ cₖ ‖W v‖² + ‖exp(g · W)‖₁ with cₖ = g for even k and 1 for odd k
+///   = (2g + 2) q + Σᵢⱼ exp(g Wᵢⱼ), q = ‖W v‖²
+/// W̄ = (2g + 2)·2 (W v) vᵀ + g exp(g W),  v̄ = (2g + 2)·2 Wᵀ W v,
+/// ḡ = 2q + Σᵢⱼ Wᵢⱼ exp(g Wᵢⱼ).
+#[differentiate(wrt(m))]
+fn positions(m: &Model) -> f64 {
+    let mut acc = 0.0;
+    for k in 0..4 {
+        let y = &m.enc.w * &m.v;
+        if k % 2 == 0 {
+            acc += m.enc.gain * y.norm_squared();
+        } else {
+            acc += {
+                let n = y.norm_squared();
+                n * 1.0
+            };
+        }
+    }
+    let e = m.enc.w.map(|a| (m.enc.gain * a).exp());
+    acc + e.sum()
+}
+
+fn model() -> Model {
+    Model {
+        enc: Encoder { w: DMatrix::from_fn(2, 3, |i, j| 0.2 * i as f64 - 0.1 * j as f64 + 0.05), gain: 0.8 },
+        v: DVector::from_fn(3, |i, _| 0.3 - 0.2 * i as f64),
+        steps: 4,
+    }
+}
+
+#[test]
+fn field_reads_in_every_position() {
+    let m = model();
+    let (value, dm) = positions_grad(&m);
+    assert!((value - positions(&m)).abs() < 1e-12);
+    let (w, v, g) = (&m.enc.w, &m.v, m.enc.gain);
+    let y = w * v;
+    let q = y.norm_squared();
+    let ex = w.map(|a| (g * a).exp());
+    let dw = (2.0 * g + 2.0) * 2.0 * &y * v.transpose() + g * &ex;
+    let dv = (2.0 * g + 2.0) * 2.0 * w.transpose() * &y;
+    let dg = 2.0 * q + w.component_mul(&ex).sum();
+    assert!((&dm.enc.w - dw).norm() < 1e-12);
+    assert!((&dm.v - dv).norm() < 1e-12);
+    assert!((dm.enc.gain - dg).abs() < 1e-12);
+    assert_eq!(dm.steps, 4);
+    assert_close(&dm.to_flat(), &numeric(|q: &Model| positions(q), &m), 1e-6);
+}
+
+/// The encoder alone, a composed function: e(E, v) = g ‖W v‖².
+#[differentiate(wrt(enc, v))]
+fn encode(enc: &Encoder, v: &DVector<f64>) -> f64 {
+    enc.gain * (&enc.w * v).norm_squared()
+}
+
+/// Composition: the callee takes a field (`&m.enc`) or the whole struct, by reference and by
+/// value. f = e(E, v) + h(M) with h(M) = ‖v‖² + e(E, v) ⇒ every gradient doubled from e's
+/// plus 2v for v̄.
+#[differentiate(wrt(m))]
+fn composed(m: Model) -> f64 {
+    encode(&m.enc, &m.v) + whole(&m)
+}
+
+#[differentiate(wrt(m))]
+fn whole(m: &Model) -> f64 {
+    m.v.norm_squared() + encode(&m.enc, &m.v)
+}
+
+#[test]
+fn composition_with_struct_arguments() {
+    let m = model();
+    let (value, dm) = composed_grad(m.clone());
+    assert!((value - composed(m.clone())).abs() < 1e-12);
+    let (w, v, g) = (&m.enc.w, &m.v, m.enc.gain);
+    let y = w * v;
+    assert!((&dm.enc.w - 2.0 * 2.0 * g * &y * v.transpose()).norm() < 1e-12);
+    assert!((&dm.v - (2.0 * 2.0 * g * w.transpose() * &y + 2.0 * v)).norm() < 1e-12);
+    assert!((dm.enc.gain - 2.0 * y.norm_squared()).abs() < 1e-12);
+    assert_close(&dm.to_flat(), &numeric(|q: &Model| composed(q.clone()), &m), 1e-6);
+}
+
+/// A skipped scalar read where a differentiated one would be: its adjoint is dropped, the slot
+/// keeps the value. f = s ‖W‖² ⇒ W̄ = 2 s W.
+#[differentiate(wrt(p))]
+fn skipped_read(p: &Mlp) -> f64 {
+    p.scale * p.w1.norm_squared()
+}
+
+#[test]
+fn a_skipped_field_read_gets_no_gradient() {
+    let p = mlp();
+    let (_, dp) = skipped_read_grad(&p);
+    assert!((&dp.w1 - 2.0 * 0.7 * &p.w1).norm() < 1e-12);
+    assert_eq!(dp.b1, RowDVector::zeros(2), "a field the body does not read has a zero gradient");
+    assert_eq!(dp.scale, 0.7);
+}
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Stepper {
+    pub w: DMatrix<f64>,
+    #[differentiable(skip)]
+    pub steps: usize,
+    #[differentiable(skip)]
+    pub rows: usize,
+}
+
+/// Skipped fields read as constants: a range, a constructor's size, an index.
+/// f = Σₖ₌₀^{n−1} ‖W‖² + ⟨1, W⟩ + W₀₀ (n = steps, rows = 2) ⇒ W̄ = 2n W + 1 + e₀e₀ᵀ.
+#[differentiate(wrt(p))]
+fn skipped_as_constants(p: &Stepper) -> f64 {
+    let mut acc = 0.0;
+    for _ in 0..p.steps {
+        acc += p.w.norm_squared();
+    }
+    let ones = DMatrix::from_element(p.rows, p.w.ncols(), 1.0);
+    acc + p.w.dot(&ones) + p.w[(p.rows - 2, 0)]
+}
+
+#[test]
+fn skipped_fields_read_as_constants() {
+    let p = Stepper { w: DMatrix::from_fn(2, 3, |i, j| i as f64 - 0.5 * j as f64), steps: 3, rows: 2 };
+    let (value, dp) = skipped_as_constants_grad(&p);
+    assert_eq!(value, skipped_as_constants(&p));
+    let mut expected = 6.0 * &p.w + DMatrix::from_element(2, 3, 1.0);
+    expected[(0, 0)] += 1.0;
+    assert!((&dp.w - expected).norm() < 1e-12);
+    assert_eq!((dp.steps, dp.rows), (3, 2));
+}
+
+/// A generic struct with fixed sizes, in f32 and f64.
+#[derive(Clone, Copy, Debug, PartialEq, Differentiable)]
+pub struct Pose<T: nalgebra::RealField + Copy> {
+    pub r: nalgebra::SMatrix<T, 2, 2>,
+    pub t: nalgebra::SVector<T, 2>,
+}
+
+/// f(P) = ‖R X + t1ᵀ − Y‖² ⇒ R̄ = 2 E Xᵀ, t̄ = 2 E 1 (E the residual).
+#[differentiate(wrt(p))]
+fn pose_fit<T: nalgebra::RealField + Copy>(
+    p: &Pose<T>,
+    x: &nalgebra::SMatrix<T, 2, 3>,
+    y: &nalgebra::SMatrix<T, 2, 3>,
+) -> T {
+    let ones = nalgebra::SMatrix::<T, 1, 3>::repeat(T::one());
+    (p.r * x + p.t * ones - y).norm_squared()
+}
+
+#[test]
+fn generic_fixed_size_struct_in_f32_and_f64() {
+    use nalgebra::{SMatrix, SVector};
+    let p = Pose { r: SMatrix::<f64, 2, 2>::new(1.0, 0.2, -0.1, 0.9), t: SVector::<f64, 2>::new(0.3, -0.4) };
+    let x = SMatrix::<f64, 2, 3>::new(0.5, -1.0, 2.0, 1.5, 0.0, -0.5);
+    let y = SMatrix::<f64, 2, 3>::new(0.4, -0.8, 1.9, 1.2, 0.3, -0.2);
+    let (value, dp) = pose_fit_grad(&p, &x, &y);
+    let e = p.r * x + p.t * SMatrix::<f64, 1, 3>::repeat(1.0) - y;
+    assert_eq!(value, pose_fit(&p, &x, &y));
+    assert!((dp.r - 2.0 * e * x.transpose()).norm() < 1e-12);
+    assert!((dp.t - 2.0 * e.column_sum()).norm() < 1e-12);
+    assert_close(&dp.to_flat(), &numeric(|q: &Pose<f64>| pose_fit(q, &x, &y), &p), 1e-6);
+
+    let p32 = Pose { r: p.r.cast::<f32>(), t: p.t.cast::<f32>() };
+    let (x32, y32) = (x.cast::<f32>(), y.cast::<f32>());
+    let (_, dp32) = pose_fit_grad(&p32, &x32, &y32);
+    let e32 = p32.r * x32 + p32.t * SMatrix::<f32, 1, 3>::repeat(1.0) - y32;
+    assert!((dp32.r - 2.0 * e32 * x32.transpose()).norm() < 1e-5);
+    assert!((dp32.t - 2.0 * e32.column_sum()).norm() < 1e-5);
+}
+
+/// A tuple struct taken by value: f(P) = P.1 ‖P.0‖² ⇒ v̄ = 2 P.1 v, s̄ = ‖v‖².
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Scaled(pub DVector<f64>, pub f64);
+
+#[differentiate(wrt(p))]
+fn scaled(p: Scaled) -> f64 {
+    p.1 * p.0.norm_squared()
+}
+
+#[test]
+fn tuple_struct_by_value() {
+    let p = Scaled(DVector::from_column_slice(&[1.0, -2.0, 0.5]), 1.5);
+    let (value, dp) = scaled_grad(p.clone());
+    assert_eq!(value, 1.5 * 5.25);
+    assert!((&dp.0 - 3.0 * &p.0).norm() < 1e-12);
+    assert!((dp.1 - 5.25).abs() < 1e-12);
+    assert_close(&dp.to_flat(), &numeric(|q: &Scaled| scaled(q.clone()), &p), 1e-6);
+}
