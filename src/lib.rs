@@ -41,6 +41,7 @@ pub use grad_runtime::{add_column_vector, add_row_vector, cross_entropy, logsume
 pub use grad_runtime::{
     check_gradient, numeric_gradient, Adjoint, Differentiable, GradientCheck, NoGradient, Perturb, Real, Value,
 };
+pub use grad_runtime::{Adam, Sgd};
 
 #[doc(hidden)]
 pub use grad_runtime::__private;

@@ -266,3 +266,35 @@ fn tuple_struct_by_value() {
     assert!((dp.1 - 5.25).abs() < 1e-12);
     assert_close(&dp.to_flat(), &numeric(|q: &Scaled| scaled(q.clone()), &p), 1e-6);
 }
+
+/// A user rule over a struct: e(E, v) = g ‖W v‖² by hand. Ē = (2g (W v) vᵀ, ‖W v‖²),
+/// v̄ = 2g Wᵀ W v.
+#[matgrad::custom_vjp(encode_rule, wrt(enc, v))]
+fn encode_by_rule(enc: &Encoder, v: &DVector<f64>) -> f64 {
+    enc.gain * (&enc.w * v).norm_squared()
+}
+
+fn encode_rule(enc: &Encoder, v: &DVector<f64>, _value: &f64, g: f64) -> (Encoder, DVector<f64>) {
+    let y = &enc.w * v;
+    let de = Encoder { w: 2.0 * g * enc.gain * &y * v.transpose(), gain: g * y.norm_squared() };
+    (de, 2.0 * g * enc.gain * enc.w.transpose() * y)
+}
+
+/// f(M) = e(M.enc, M.v) through the rule, plus ‖v‖².
+#[differentiate(wrt(m))]
+fn through_rule(m: &Model) -> f64 {
+    encode_by_rule(&m.enc, &m.v) + m.v.norm_squared()
+}
+
+#[test]
+fn custom_vjp_over_a_struct() {
+    let m = model();
+    let (_, de, dv) = encode_by_rule_grad(&m.enc, &m.v);
+    let (_, de2, dv2) = encode_grad(&m.enc, &m.v);
+    assert!((&de.w - &de2.w).norm() < 1e-12 && (de.gain - de2.gain).abs() < 1e-12);
+    assert!((&dv - &dv2).norm() < 1e-12);
+    let (value, dm) = through_rule_grad(&m);
+    assert_eq!(value, through_rule(&m));
+    assert!((&dm.v - (&dv2 + 2.0 * &m.v)).norm() < 1e-12);
+    assert_close(&dm.to_flat(), &numeric(|q: &Model| through_rule(q), &m), 1e-6);
+}

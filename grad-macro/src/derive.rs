@@ -260,6 +260,7 @@ fn methods(fields: &[Field]) -> TokenStream {
     let scale = each(|m, s| quote_spanned!(s=> ::matgrad::Differentiable::scale(&mut self.#m, a);));
     let dot = each(|m, s| quote_spanned!(s=> + ::matgrad::Differentiable::dot(&self.#m, &other.#m)));
     let len = each(|m, s| quote_spanned!(s=> + ::matgrad::Differentiable::len(&self.#m)));
+    let zip = each(|m, s| quote_spanned!(s=> ::matgrad::Differentiable::zip_apply(&mut self.#m, &other.#m, f);));
     let write = each(|m, s| quote_spanned!(s=> ::matgrad::__private::write_part(&self.#m, out, &mut offset);));
     let zero = build(fields, |m, s| quote_spanned!(s=> ::matgrad::Differentiable::zero_like(&self.#m)));
     let unflat = build(fields, |m, s| quote_spanned!(s=> ::matgrad::__private::read_part(&self.#m, flat, &mut offset)));
@@ -278,6 +279,9 @@ fn methods(fields: &[Field]) -> TokenStream {
         }
         fn len(&self) -> usize {
             0 #(#len)*
+        }
+        fn zip_apply<__MatgradF: ::core::ops::FnMut(Self::Scalar, Self::Scalar) -> Self::Scalar>(&mut self, other: &Self, f: &mut __MatgradF) {
+            #(#zip)*
         }
         fn write_flat(&self, out: &mut [Self::Scalar]) {
             let mut offset = 0;
@@ -314,6 +318,7 @@ fn fallback(input: &DeriveInput) -> TokenStream {
             fn scale(&mut self, _: f64) { ::core::unreachable!() }
             fn dot(&self, _: &Self) -> f64 { ::core::unreachable!() }
             fn len(&self) -> usize { ::core::unreachable!() }
+            fn zip_apply<__MatgradF: ::core::ops::FnMut(f64, f64) -> f64>(&mut self, _: &Self, _: &mut __MatgradF) { ::core::unreachable!() }
             fn write_flat(&self, _: &mut [f64]) { ::core::unreachable!() }
             fn from_flat(&self, _: &[f64]) -> Self { ::core::unreachable!() }
         }

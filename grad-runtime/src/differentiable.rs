@@ -41,6 +41,9 @@ pub trait Differentiable: Clone {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// `selfₖ = f(selfₖ, otherₖ)` for every differentiated scalar, in flat order: the
+    /// elementwise step of optimisers such as Adam.
+    fn zip_apply<F: FnMut(Self::Scalar, Self::Scalar) -> Self::Scalar>(&mut self, other: &Self, f: &mut F);
     /// Writes the `len()` scalars into `out[..len()]` (no allocation).
     fn write_flat(&self, out: &mut [Self::Scalar]);
     /// A value shaped like `self` whose scalars are `flat[..len()]` (skipped fields cloned
@@ -74,6 +77,9 @@ impl<T: Real> Differentiable for T {
     fn len(&self) -> usize {
         1
     }
+    fn zip_apply<F: FnMut(T, T) -> T>(&mut self, other: &T, f: &mut F) {
+        *self = f(*self, *other);
+    }
     fn write_flat(&self, out: &mut [T]) {
         out[0] = *self;
     }
@@ -105,6 +111,9 @@ where
     }
     fn len(&self) -> usize {
         self.nrows() * self.ncols()
+    }
+    fn zip_apply<F: FnMut(T, T) -> T>(&mut self, other: &Self, f: &mut F) {
+        Matrix::zip_apply(self, other, |y, x| *y = f(*y, x));
     }
     fn write_flat(&self, out: &mut [T]) {
         out.iter_mut().zip(self.iter()).for_each(|(o, v)| *o = *v);
@@ -149,6 +158,9 @@ impl<D: Differentiable> Differentiable for Vec<D> {
     fn len(&self) -> usize {
         self.iter().map(D::len).sum()
     }
+    fn zip_apply<F: FnMut(D::Scalar, D::Scalar) -> D::Scalar>(&mut self, other: &Self, f: &mut F) {
+        self.iter_mut().zip(other).for_each(|(x, y)| x.zip_apply(y, f));
+    }
     fn write_flat(&self, out: &mut [D::Scalar]) {
         write_parts(self, out);
     }
@@ -192,6 +204,9 @@ impl<D: Differentiable, const N: usize> Differentiable for [D; N] {
     fn len(&self) -> usize {
         self.iter().map(D::len).sum()
     }
+    fn zip_apply<F: FnMut(D::Scalar, D::Scalar) -> D::Scalar>(&mut self, other: &Self, f: &mut F) {
+        self.iter_mut().zip(other).for_each(|(x, y)| x.zip_apply(y, f));
+    }
     fn write_flat(&self, out: &mut [D::Scalar]) {
         write_parts(self, out);
     }
@@ -223,6 +238,9 @@ macro_rules! tuple_impl {
             }
             fn len(&self) -> usize {
                 0 $(+ self.$k.len())+
+            }
+            fn zip_apply<Fn_: FnMut(Self::Scalar, Self::Scalar) -> Self::Scalar>(&mut self, other: &Self, f: &mut Fn_) {
+                $(self.$k.zip_apply(&other.$k, f);)+
             }
             fn write_flat(&self, out: &mut [Self::Scalar]) {
                 let mut offset = 0;

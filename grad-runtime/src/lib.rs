@@ -21,6 +21,7 @@ mod control;
 mod differentiable;
 mod fdiff;
 mod loss;
+mod optim;
 mod rules;
 mod value;
 
@@ -30,6 +31,7 @@ pub use fdiff::{check_gradient, numeric_gradient, GradientCheck, Perturb};
 pub use loss::{
     add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows, OwnedOrBorrowed,
 };
+pub use optim::{Adam, Sgd};
 pub use value::{Adjoint, Real, Value};
 
 /// Items used by generated code. Not a stable API.
