@@ -298,3 +298,49 @@ fn custom_vjp_over_a_struct() {
     assert!((&dm.v - (&dv2 + 2.0 * &m.v)).norm() < 1e-12);
     assert_close(&dm.to_flat(), &numeric(|q: &Model| through_rule(q), &m), 1e-6);
 }
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Deep {
+    pub layers: Vec<DMatrix<f64>>,
+    pub heads: [DVector<f64>; 2],
+    pub w: DMatrix<f64>,
+    #[differentiable(skip)]
+    pub depth: usize,
+}
+
+/// Indexing a `Vec` field and an array field by a loop variable, and an entry of a matrix
+/// field, in a loop body and a branch arm: f = Σₖ ‖Lₖ h‖² + Σ L₁ + ⟨H₀, H₁⟩ + W₀₁ ⇒
+/// L̄ₖ = 2 (Lₖ h) hᵀ (+ 11ᵀ for k = 1), H̄₀ = H₁, H̄₁ = H₀, W̄ = e₀e₁ᵀ.
+#[differentiate(wrt(p))]
+fn indexed(p: &Deep, h: &DVector<f64>) -> f64 {
+    let mut acc = 0.0;
+    for k in 0..p.depth {
+        let l = &p.layers[k];
+        acc += (l * h).norm_squared();
+        if k == 1 {
+            acc += p.layers[k].sum();
+        }
+    }
+    acc + p.heads[0].dot(&p.heads[1]) + p.w[(0, 1)]
+}
+
+#[test]
+fn vec_array_and_entry_of_fields() {
+    let p = Deep {
+        layers: (0..3).map(|k| DMatrix::from_fn(2, 3, |i, j| 0.1 * (k + i) as f64 - 0.2 * j as f64)).collect(),
+        heads: [DVector::from_column_slice(&[1.0, 2.0]), DVector::from_column_slice(&[-0.5, 0.25])],
+        w: DMatrix::from_element(2, 2, 1.0),
+        depth: 3,
+    };
+    let h = DVector::from_column_slice(&[0.5, -1.0, 2.0]);
+    let (value, dp) = indexed_grad(&p, &h);
+    assert_eq!(value, indexed(&p, &h));
+    for k in 0..3 {
+        let y = &p.layers[k] * &h;
+        let ones = DMatrix::from_element(2, 3, if k == 1 { 1.0 } else { 0.0 });
+        assert!((&dp.layers[k] - 2.0 * y * h.transpose() - ones).norm() < 1e-12, "layer {k}");
+    }
+    assert_eq!(dp.heads, [p.heads[1].clone(), p.heads[0].clone()]);
+    assert_eq!(dp.w, DMatrix::from_column_slice(2, 2, &[0.0, 0.0, 1.0, 0.0]));
+    assert_close(&dp.to_flat(), &numeric(|q: &Deep| indexed(q, &h), &p), 1e-6);
+}

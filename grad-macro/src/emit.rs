@@ -661,6 +661,11 @@ impl Emitter<'_> {
                 let (m, idx) = (self.operand(args[0], false, span), self.plain(args[1]));
                 quote_spanned!(span=> #m[#idx])
             }
+            Fwd::Element => {
+                let (c, idx) = (self.reference(args[0]), self.plain(args[1]));
+                let c = proc_macro2::Group::new(proc_macro2::Delimiter::None, c);
+                quote_spanned!(span=> &#c[#idx])
+            }
             Fwd::Method(name) => self.method_call(rule, name, args, false, None, span, &movable),
             Fwd::Consume(name) => self.method_call(rule, name, args, true, None, span, &movable),
             Fwd::Turbofish(name) => {

@@ -402,6 +402,9 @@ impl Lower<'_> {
             Expr::Index(i) => {
                 let base = self.expr(&i.expr)?;
                 let idx = self.opaque(&i.index, Construct::Index)?;
+                if self.is_field(base) {
+                    return Some(self.element(base, idx, e.span()));
+                }
                 Some(self.rule(&symbol::INDEX, vec![base, idx], e.span()))
             }
             Expr::Block(b) if b.label.is_none() => {

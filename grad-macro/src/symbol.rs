@@ -11,6 +11,8 @@ pub enum Fwd {
     Neg,
     /// `base[index]`.
     Index,
+    /// `&base[index]`: an element of a collection field of a struct (`p.layers[k]`), borrowed.
+    Element,
     /// `recv.name(args…)`, an nalgebra method.
     Method(&'static str),
     /// `::matgrad::__private::name(args…)`, a scalar function (no_std-safe) or a helper.
@@ -76,6 +78,7 @@ pub static MUL: Rule = rule!("*", Fwd::Mul, [R("mul_lhs"), R("mul_rhs")], false)
 pub static DIV: Rule = rule!("/", Fwd::Div, [R("div_lhs"), R("div_rhs")], true);
 pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false);
 pub static INDEX: Rule = rule!("index", Fwd::Index, [R("index_adj"), Constant], false);
+pub static ELEMENT: Rule = rule!("index", Fwd::Element, [R("element_adj"), Constant], false);
 
 /// Adjoint functions that take every argument (the op's inputs, its output, `ḡ`) by reference or
 /// by value: generated code moves a value into them at its last use, and they compute their

@@ -295,3 +295,81 @@ impl<'a, T> ConstantField<'a> for Skipped<'a, T> {
 pub fn constant_field<'a, C: ConstantField<'a>>(c: C) -> &'a C::Field {
     c.get()
 }
+
+// Collections are values of `#[differentiate]` functions too (`p.layers[k]` reads one): their
+// adjoint is a collection of the elements' gradients.
+
+/// The `Adjoint` operations of a `Differentiable` value.
+macro_rules! adjoint_via_differentiable {
+    ($scalar:ty) => {
+        type Scalar = $scalar;
+        fn add_assign_ref(&mut self, other: &Self) {
+            self.add_scaled(nalgebra::one(), other);
+        }
+        fn sub_assign_ref(&mut self, other: &Self) {
+            self.add_scaled(-nalgebra::one::<$scalar>(), other);
+        }
+        fn neg_in_place(&mut self) {
+            Differentiable::scale(self, -nalgebra::one::<$scalar>());
+        }
+        fn scale_in_place(&mut self, s: $scalar) {
+            Differentiable::scale(self, s);
+        }
+        fn axpy_ref(&mut self, a: $scalar, x: &Self) {
+            self.add_scaled(a, x);
+        }
+    };
+}
+
+#[cfg(feature = "alloc")]
+impl<D: Differentiable> crate::value::Adjoint for Vec<D> {
+    adjoint_via_differentiable!(D::Scalar);
+}
+
+impl<D: Differentiable, const N: usize> crate::value::Adjoint for [D; N] {
+    adjoint_via_differentiable!(D::Scalar);
+}
+
+#[cfg(feature = "alloc")]
+impl<D: Differentiable> crate::value::Value for [D] {
+    type Scalar = D::Scalar;
+    type Adj = Vec<D>;
+    fn zeros_adj(&self) -> Vec<D> {
+        self.iter().map(D::zero_like).collect()
+    }
+    fn inner(&self, adj: &Vec<D>) -> D::Scalar {
+        self.iter().zip(adj).fold(nalgebra::zero::<D::Scalar>(), |acc, (x, y)| acc + x.dot(y))
+    }
+    fn as_scalar(&self) -> Option<D::Scalar> {
+        None
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<D: Differentiable> crate::value::Value for Vec<D> {
+    type Scalar = D::Scalar;
+    type Adj = Vec<D>;
+    fn zeros_adj(&self) -> Vec<D> {
+        self.zero_like()
+    }
+    fn inner(&self, adj: &Vec<D>) -> D::Scalar {
+        self.dot(adj)
+    }
+    fn as_scalar(&self) -> Option<D::Scalar> {
+        None
+    }
+}
+
+impl<D: Differentiable, const N: usize> crate::value::Value for [D; N] {
+    type Scalar = D::Scalar;
+    type Adj = [D; N];
+    fn zeros_adj(&self) -> [D; N] {
+        self.zero_like()
+    }
+    fn inner(&self, adj: &[D; N]) -> D::Scalar {
+        self.dot(adj)
+    }
+    fn as_scalar(&self) -> Option<D::Scalar> {
+        None
+    }
+}

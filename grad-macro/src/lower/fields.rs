@@ -66,6 +66,20 @@ impl Lower<'_> {
         })
     }
 
+    /// Whether `v` stands for a field of a struct parameter (in a closure, through its capture).
+    pub(super) fn is_field(&self, v: ValueId) -> bool {
+        let outer = crate::ir::outer_of(&self.values, v);
+        self.fields.iter().any(|f| f.value == outer)
+    }
+
+    /// `&base[idx]` for a field (a `Vec`, slice or array of differentiable values, or a
+    /// matrix's entry), borrowed: its adjoint goes to element `idx` of the field's.
+    pub(super) fn element(&mut self, base: ValueId, idx: ValueId, span: Span) -> ValueId {
+        let v = self.rule(&crate::symbol::ELEMENT, vec![base, idx], span);
+        self.values[v].borrowed = true;
+        v
+    }
+
     fn new_field(&mut self, root: &syn::Ident, param: usize, path: Vec<Member>, e: &Expr) {
         let key = format!("{root}{}", path.iter().map(|m| format!(".{}", member_str(m))).collect::<String>());
         let ident = format_ident!("{}_{}", key.replace('.', "_"), self.values.len(), span = Span::mixed_site());
