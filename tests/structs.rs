@@ -344,3 +344,52 @@ fn vec_array_and_entry_of_fields() {
     assert_eq!(dp.w, DMatrix::from_column_slice(2, 2, &[0.0, 0.0, 1.0, 0.0]));
     assert_close(&dp.to_flat(), &numeric(|q: &Deep| indexed(q, &h), &p), 1e-6);
 }
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Layers {
+    pub ws: Vec<DMatrix<f64>>,
+    pub bs: Vec<DVector<f64>>,
+    pub gates: [f64; 3],
+}
+
+/// Loops over fields: `for w in &p.ws`, `for (w, b) in p.ws.iter().zip(&p.bs)`, `for g in
+/// p.gates.iter()`, nested in a loop and in a branch arm, with h an input:
+/// f = Σ_w ‖w h‖² + Σ_(w,b) ⟨w h, b⟩ + 2 Σ_g g² (the last loop runs twice)
+/// ⇒ W̄ₖ = 2 (Wₖ h) hᵀ + bₖ hᵀ, b̄ₖ = Wₖ h, ḡ = 4 g.
+#[differentiate(wrt(p))]
+fn loops(p: &Layers, h: &DVector<f64>) -> f64 {
+    let mut acc = 0.0;
+    for w in &p.ws {
+        acc += (w * h).norm_squared();
+    }
+    if h.len() > 0 {
+        for (w, b) in p.ws.iter().zip(&p.bs) {
+            acc += (w * h).dot(b);
+        }
+    }
+    for _ in 0..2 {
+        for g in p.gates.iter() {
+            acc += g * g;
+        }
+    }
+    acc
+}
+
+#[test]
+fn loops_over_fields() {
+    let p = Layers {
+        ws: (0..2).map(|k| DMatrix::from_fn(2, 3, |i, j| 0.1 * (k + i) as f64 - 0.2 * j as f64)).collect(),
+        bs: vec![DVector::from_column_slice(&[1.0, -1.0]), DVector::from_column_slice(&[0.5, 2.0])],
+        gates: [0.5, -1.0, 2.0],
+    };
+    let h = DVector::from_column_slice(&[0.5, -1.0, 2.0]);
+    let (value, dp) = loops_grad(&p, &h);
+    assert!((value - loops(&p, &h)).abs() < 1e-12);
+    for k in 0..2 {
+        let y = &p.ws[k] * &h;
+        assert!((&dp.ws[k] - (2.0 * &y * h.transpose() + &p.bs[k] * h.transpose())).norm() < 1e-12);
+        assert!((&dp.bs[k] - &y).norm() < 1e-12);
+    }
+    assert_eq!(dp.gates, [2.0, -4.0, 8.0]);
+    assert_close(&dp.to_flat(), &numeric(|q: &Layers| loops(q, &h), &p), 1e-6);
+}

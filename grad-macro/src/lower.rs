@@ -100,7 +100,7 @@ impl Resolve for Lower<'_> {
     }
 
     fn struct_root(&mut self, name: &Ident) -> bool {
-        self.binding(name).is_some_and(|(_, id)| self.struct_params.iter().any(|(v, _)| *v == id))
+        self.struct_root_of(name)
     }
 }
 

@@ -273,7 +273,7 @@ pub struct Differentiated<'a, T>(pub &'a T);
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "this field of a differentiated struct parameter is differentiated: it cannot be read where a constant is needed",
-    note = "a loop's range or iterable, a size, an index and a constructor's argument must be constants: mark the field `#[differentiable(skip)]` if it is one, or pass the value as a parameter of its own (loops over a differentiated field and indexing into one are not supported yet)"
+    note = "a loop's range or iterable, a size, an index and a constructor's argument must be constants: mark the field `#[differentiable(skip)]` if it is one, or pass the value as a parameter of its own (a loop over a differentiated field is written `for w in &p.f`, `p.f.iter()` or `p.a.iter().zip(&p.b)`; other iterator chains over one are not supported)"
 )]
 pub trait ConstantField<'a> {
     /// The field's type.

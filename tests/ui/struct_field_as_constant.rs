@@ -15,7 +15,7 @@ pub struct Model {
 #[differentiate(wrt(p))]
 fn loops_over_a_field(p: &Stack, x: &DMatrix<f64>) -> f64 {
     let mut acc = 0.0;
-    for w in &p.layers {
+    for w in p.layers.iter().rev() {
         acc += (x * w).norm_squared();
     }
     acc

@@ -200,6 +200,9 @@ impl Lower<'_> {
         if let Some(label) = &f.label {
             return self.cx.error_spanned_by(label, "loop labels are not supported in a `#[differentiate]` body");
         }
+        if let Some(rewritten) = self.field_loop(f) {
+            return self.for_loop(&rewritten);
+        }
         let Some((mut iter, mut inputs, mut active)) = self.condition(&f.expr, false) else { return };
         if active {
             // The iterable may read skipped fields of a differentiated struct (`0..p.steps`).

@@ -22,6 +22,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
+use syn::spanned::Spanned;
 use syn::{Expr, Member};
 
 use super::Lower;
@@ -78,6 +79,76 @@ impl Lower<'_> {
         let v = self.rule(&crate::symbol::ELEMENT, vec![base, idx], span);
         self.values[v].borrowed = true;
         v
+    }
+
+    /// A loop over fields of a struct parameter, as a loop over indices.
+    ///
+    /// Input: `for w in &p.layers { … }` (or `p.layers.iter()`), `for (w, b) in
+    /// p.ws.iter().zip(&p.bs) { … }`
+    /// Output: `for k in 0..p.layers.len() { let w = &p.layers[k]; … }`, `for k in
+    /// 0..min(p.ws.len(), p.bs.len()) { let w = &p.ws[k]; let b = &p.bs[k]; … }`
+    pub(super) fn field_loop(&mut self, f: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
+        let (fields, names) = match (&*f.pat, self.iterated_field(&f.expr)) {
+            (syn::Pat::Ident(p), Some(field)) if p.subpat.is_none() && p.by_ref.is_none() => {
+                (vec![field], vec![p.ident.clone()])
+            }
+            (syn::Pat::Tuple(t), None) => {
+                let fields = self.zipped_fields(&f.expr)?;
+                let names: Option<Vec<syn::Ident>> = t
+                    .elems
+                    .iter()
+                    .map(|p| match p {
+                        syn::Pat::Ident(p) if p.subpat.is_none() && p.by_ref.is_none() => Some(p.ident.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                (fields, names.filter(|n| n.len() == 2)?)
+            }
+            _ => return None,
+        };
+        let k = format_ident!("k", span = Span::mixed_site());
+        let first = &fields[0];
+        let len = match fields.get(1) {
+            Some(second) => quote!(::core::cmp::min(#first.len(), #second.len())),
+            None => quote!(#first.len()),
+        };
+        let body = &f.body.stmts;
+        let (attrs, label) = (&f.attrs, &f.label);
+        Some(syn::parse_quote_spanned! {f.expr.span()=>
+            #(#attrs)* #label for #k in 0..#len {
+                #(let #names = &#fields[#k];)*
+                #(#body)*
+            }
+        })
+    }
+
+    /// `F` for an iterable `&F`, `F.iter()` or `F` naming a field path of a struct parameter.
+    fn iterated_field(&mut self, e: &Expr) -> Option<Expr> {
+        let inner = match e {
+            Expr::Reference(r) if r.mutability.is_none() => &*r.expr,
+            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() && m.turbofish.is_none() => &*m.receiver,
+            Expr::Paren(p) => return self.iterated_field(&p.expr),
+            other => other,
+        };
+        let (root, path) = field_path(inner)?;
+        (!path.is_empty() && self.struct_root_of(&root)).then(|| inner.clone())
+    }
+
+    /// `[A, B]` for `A.iter().zip(B')` with `A`, `B` fields of struct parameters (`B'` as in
+    /// [`Self::iterated_field`]).
+    fn zipped_fields(&mut self, e: &Expr) -> Option<Vec<Expr>> {
+        let Expr::MethodCall(m) = e else { return None };
+        if m.method != "zip" || m.args.len() != 1 || m.turbofish.is_some() {
+            return None;
+        }
+        let a = self.iterated_field(&m.receiver).filter(|_| !matches!(&*m.receiver, Expr::Reference(_)))?;
+        let b = self.iterated_field(&m.args[0])?;
+        Some(vec![a, b])
+    }
+
+    /// Whether `root` names a differentiated struct parameter (not shadowed).
+    pub(super) fn struct_root_of(&self, root: &syn::Ident) -> bool {
+        self.binding(root).is_some_and(|(_, id)| self.struct_params.iter().any(|(v, _)| *v == id))
     }
 
     fn new_field(&mut self, root: &syn::Ident, param: usize, path: Vec<Member>, e: &Expr) {
