@@ -362,7 +362,7 @@ fn loops(p: &Layers, h: &DVector<f64>) -> f64 {
     for w in &p.ws {
         acc += (w * h).norm_squared();
     }
-    if h.len() > 0 {
+    if !h.is_empty() {
         for (w, b) in p.ws.iter().zip(&p.bs) {
             acc += (w * h).dot(b);
         }
