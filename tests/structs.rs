@@ -393,3 +393,78 @@ fn loops_over_fields() {
     assert_eq!(dp.gates, [2.0, -4.0, 8.0]);
     assert_close(&dp.to_flat(), &numeric(|q: &Layers| loops(q, &h), &p), 1e-6);
 }
+
+/// A slice of matrices in `wrt`: its gradient is a `Vec`. f = Σₖ ‖Wₖ h‖² + ⟨W₀, W₁⟩
+/// ⇒ W̄ₖ = 2 (Wₖ h) hᵀ + W₁₋ₖ (for the two matrices).
+#[differentiate(wrt(ws))]
+fn over_slice(ws: &[DMatrix<f64>], h: &DVector<f64>) -> f64 {
+    let mut acc = 0.0;
+    for w in ws {
+        acc += (w * h).norm_squared();
+    }
+    acc + ws[0].dot(&ws[1])
+}
+
+/// The same over a `&Vec` (iterated with `iter()`, indexed by a range) and in f32 over an array
+/// taken by value.
+#[differentiate(wrt(ws))]
+#[allow(clippy::ptr_arg)] // `&Vec` is what this tests
+fn over_vec(ws: &Vec<DMatrix<f64>>, h: &DVector<f64>) -> f64 {
+    let mut acc = 0.0;
+    for w in ws.iter() {
+        acc += (w * h).norm_squared();
+    }
+    for k in 0..1 {
+        acc += ws[k].dot(&ws[k + 1]);
+    }
+    acc
+}
+
+/// f = Σₖ sₖ ‖vₖ‖² over an array of vectors and a Vec of scalars ⇒ v̄ₖ = 2 sₖ vₖ, s̄ₖ = ‖vₖ‖².
+#[differentiate(wrt(vs, s))]
+#[allow(clippy::ptr_arg)]
+fn over_array(vs: [nalgebra::SVector<f32, 2>; 3], s: &Vec<f32>) -> f32 {
+    let mut acc = 0.0;
+    for k in 0..3 {
+        acc += s[k] * vs[k].norm_squared();
+    }
+    acc
+}
+
+#[test]
+fn slices_vecs_and_arrays_in_wrt() {
+    let ws: Vec<DMatrix<f64>> =
+        (0..2).map(|k| DMatrix::from_fn(2, 3, |i, j| 0.1 * (k + i) as f64 - 0.2 * j as f64)).collect();
+    let h = DVector::from_column_slice(&[0.5, -1.0, 2.0]);
+    let expected: Vec<DMatrix<f64>> = (0..2).map(|k| 2.0 * (&ws[k] * &h) * h.transpose() + &ws[1 - k]).collect();
+    let (value, dws): (f64, Vec<DMatrix<f64>>) = over_slice_grad(&ws, &h);
+    assert_eq!(value, over_slice(&ws, &h));
+    let (value2, dws2) = over_vec_grad(&ws, &h);
+    assert!((value2 - value).abs() < 1e-12);
+    for k in 0..2 {
+        assert!((&dws[k] - &expected[k]).norm() < 1e-12);
+        assert!((&dws2[k] - &expected[k]).norm() < 1e-12);
+    }
+    assert_close(&dws.to_flat(), &numeric(|q: &Vec<DMatrix<f64>>| over_slice(q, &h), &ws), 1e-6);
+
+    use nalgebra::SVector;
+    let vs = [SVector::<f32, 2>::new(1.0, 2.0), SVector::<f32, 2>::new(-0.5, 0.5), SVector::<f32, 2>::new(0.0, 3.0)];
+    let s = vec![0.5_f32, 2.0, -1.0];
+    let (_, dvs, ds): (f32, [SVector<f32, 2>; 3], Vec<f32>) = over_array_grad(vs, &s);
+    for k in 0..3 {
+        assert!((dvs[k] - vs[k] * (2.0 * s[k])).norm() < 1e-6);
+        assert!((ds[k] - vs[k].norm_squared()).abs() < 1e-6);
+    }
+}
+
+/// A slice of scalars in `wrt` (formerly refused): f(x, w) = x w₀ ⇒ x̄ = w₀, w̄ = (x, 0, 0).
+#[differentiate(wrt(x, weights))]
+fn scalar_slice(x: f64, weights: &[f64]) -> f64 {
+    x * weights[0]
+}
+
+#[test]
+fn a_slice_of_scalars() {
+    let (value, dx, dw) = scalar_slice_grad(2.0, &[3.0, 4.0, 5.0]);
+    assert_eq!((value, dx, dw), (6.0, 3.0, vec![2.0, 0.0, 0.0]));
+}

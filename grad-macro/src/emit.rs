@@ -662,7 +662,14 @@ impl Emitter<'_> {
                 quote_spanned!(span=> #m[#idx])
             }
             Fwd::Element => {
-                let (c, idx) = (self.reference(args[0]), self.plain(args[1]));
+                // A collection held by value is indexed in place (`&vs[k]`), one held by
+                // reference through it.
+                let val = &self.values[args[0]];
+                let c = match val.kind {
+                    Kind::Param { is_ref: false } | Kind::Node if !val.borrowed => val.ident.to_token_stream(),
+                    _ => self.reference(args[0]),
+                };
+                let idx = self.plain(args[1]);
                 let c = proc_macro2::Group::new(proc_macro2::Delimiter::None, c);
                 quote_spanned!(span=> &#c[#idx])
             }

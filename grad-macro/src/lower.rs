@@ -43,6 +43,7 @@ pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
         touched_poison: false,
         struct_params: Vec::new(),
         fields: Vec::new(),
+        collections: Vec::new(),
     };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
@@ -52,6 +53,9 @@ pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
         params.push(id);
         if active && p.class == Class::Unknown {
             lx.struct_params.push((id, i));
+        }
+        if active && p.class == Class::Collection {
+            lx.collections.push(id);
         }
     }
     lx.field_values(block);
@@ -82,6 +86,8 @@ struct Lower<'c> {
     struct_params: Vec<(ValueId, usize)>,
     /// The field paths of those read so far.
     fields: Vec<FieldRead>,
+    /// Differentiated slice, array and `Vec` parameters.
+    collections: Vec<ValueId>,
 }
 
 impl Resolve for Lower<'_> {

@@ -43,5 +43,7 @@ pub mod __private {
     pub use crate::differentiable::{constant_field, read_part, write_part, ConstantField, Differentiated, Skipped};
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
+    #[cfg(feature = "alloc")]
+    pub use alloc::vec::Vec;
     pub use nalgebra;
 }

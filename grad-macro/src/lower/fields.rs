@@ -67,10 +67,11 @@ impl Lower<'_> {
         })
     }
 
-    /// Whether `v` stands for a field of a struct parameter (in a closure, through its capture).
+    /// Whether `v` stands for a field of a struct parameter or is a differentiated collection
+    /// parameter (in a closure, through its capture): indexing it reads an element.
     pub(super) fn is_field(&self, v: ValueId) -> bool {
         let outer = crate::ir::outer_of(&self.values, v);
-        self.fields.iter().any(|f| f.value == outer)
+        self.fields.iter().any(|f| f.value == outer) || self.collections.contains(&outer)
     }
 
     /// `&base[idx]` for a field (a `Vec`, slice or array of differentiable values, or a
@@ -122,7 +123,8 @@ impl Lower<'_> {
         })
     }
 
-    /// `F` for an iterable `&F`, `F.iter()` or `F` naming a field path of a struct parameter.
+    /// `F` for an iterable `&F`, `F.iter()` or `F` naming a field path of a struct parameter or
+    /// a differentiated collection parameter.
     fn iterated_field(&mut self, e: &Expr) -> Option<Expr> {
         let inner = match e {
             Expr::Reference(r) if r.mutability.is_none() => &*r.expr,
@@ -131,7 +133,9 @@ impl Lower<'_> {
             other => other,
         };
         let (root, path) = field_path(inner)?;
-        (!path.is_empty() && self.struct_root_of(&root)).then(|| inner.clone())
+        let collection = || self.binding(&root).is_some_and(|(_, id)| self.collections.contains(&id));
+        let iterable = if path.is_empty() { collection() } else { self.struct_root_of(&root) };
+        iterable.then(|| inner.clone())
     }
 
     /// `[A, B]` for `A.iter().zip(B')` with `A`, `B` fields of struct parameters (`B'` as in
