@@ -31,6 +31,7 @@ pub fn element_adj<'a, X: Elements<I> + ?Sized, I>(x: &'a X, idx: &I, g: &'a X::
 }
 
 /// `Ḡ` at element `at` of a sequence shaped like `like`.
+#[cfg(feature = "alloc")]
 pub struct Element<'a, D> {
     at: usize,
     g: &'a D,
