@@ -35,6 +35,12 @@
 #![no_std]
 
 extern crate self as matgrad;
+#[cfg(feature = "argmin")]
+extern crate std;
+
+/// [argmin](https://argmin-rs.org) over any `Differentiable` parameters (feature `argmin`).
+#[cfg(feature = "argmin")]
+pub mod argmin_adapter;
 
 pub use grad_macro::{custom_vjp, differentiate, Differentiable};
 pub use grad_runtime::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
