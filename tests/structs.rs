@@ -468,3 +468,30 @@ fn a_slice_of_scalars() {
     let (value, dx, dw) = scalar_slice_grad(2.0, &[3.0, 4.0, 5.0]);
     assert_eq!((value, dx, dw), (6.0, 3.0, vec![2.0, 0.0, 0.0]));
 }
+
+#[derive(Clone, Debug, Differentiable)]
+pub struct Gated {
+    pub gates: [f64; 2],
+    pub w: DMatrix<f64>,
+    pub s: f64,
+}
+
+/// Fields read in a `map` closure: a scalar field captured directly, an array element through
+/// a `let` before the closure. f = Σᵢⱼ (Wᵢⱼ g₁ + s Wᵢⱼ) ⇒ W̄ = (g₁ + s) 11ᵀ, ḡ₁ = s̄ = Σ W,
+/// ḡ₀ = 0.
+#[differentiate(wrt(p))]
+fn gated(p: &Gated) -> f64 {
+    let g = p.gates[1];
+    p.w.map(|v| v * g + p.s * v).sum()
+}
+
+#[test]
+fn fields_in_a_map_closure() {
+    let p = Gated { gates: [1.0, 2.0], w: DMatrix::from_fn(2, 3, |i, j| 0.5 * i as f64 - 0.25 * j as f64), s: 3.0 };
+    let (value, dp) = gated_grad(&p);
+    assert!((value - gated(&p)).abs() < 1e-12);
+    assert_eq!(dp.w, DMatrix::from_element(2, 3, 5.0));
+    assert_eq!(dp.gates, [0.0, p.w.sum()]);
+    assert!((dp.s - p.w.sum()).abs() < 1e-12);
+    assert_close(&dp.to_flat(), &numeric(|q: &Gated| gated(q), &p), 1e-6);
+}

@@ -108,6 +108,10 @@ impl Resolve for Lower<'_> {
     fn struct_root(&mut self, name: &Ident) -> bool {
         self.struct_root_of(name)
     }
+
+    fn resolve_field(&mut self, e: &Expr) -> Option<usize> {
+        self.struct_field(e)
+    }
 }
 
 impl Lower<'_> {
@@ -159,8 +163,10 @@ impl Lower<'_> {
             return c;
         }
         let v = &self.values[outer];
-        let (ident, is_ref, active, span) = (v.ident.clone(), v.is_ref(), v.active, v.span);
+        let (ident, is_ref, active, span, borrowed) = (v.ident.clone(), v.is_ref(), v.active, v.span, v.borrowed);
         let id = self.push_value(ident, Kind::Capture { outer, is_ref }, active, span);
+        // A borrowed element (`let g = p.gates[1];`) is read through auto-deref inside too.
+        self.values[id].borrowed = borrowed;
         if let Some(f) = self.closure.as_mut() {
             f.captures.push(id);
         }

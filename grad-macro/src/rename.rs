@@ -16,6 +16,11 @@ pub trait Resolve {
     fn struct_root(&mut self, _name: &Ident) -> bool {
         false
     }
+    /// The value standing for `e` if it is a field path of a differentiated struct parameter
+    /// (read as that value, not as the parameter).
+    fn resolve_field(&mut self, _e: &Expr) -> Option<usize> {
+        None
+    }
 }
 
 pub struct Renamer<'r, R: Resolve> {
@@ -109,6 +114,15 @@ pub fn pat_idents(pat: &Pat, out: &mut Vec<Ident>) {
 }
 
 impl<R: Resolve> Renamer<'_, R> {
+    /// Whether the root of a field chain is a name bound inside the expression.
+    fn is_bound_root(&self, e: &Expr) -> bool {
+        let mut base = e;
+        while let Expr::Field(f) = base {
+            base = &f.base;
+        }
+        matches!(base, Expr::Path(p) if p.path.get_ident().is_some_and(|i| self.is_bound(&i.to_string())))
+    }
+
     /// `p.a.b` read as a constant: `*constant_field(p.a.__matgrad_const_b())`, which compiles
     /// for a skipped field only (not under a shape query,
     /// which reads any field).
@@ -142,6 +156,11 @@ impl<R: Resolve> VisitMut for Renamer<'_, R> {
         match e {
             Expr::Field(f) if self.const_fields => match self.constant_field(f) {
                 Some(c) => *e = c,
+                None => visit_mut::visit_expr_mut(self, e),
+            },
+            // `p.w` is written as is; it reads the field's value.
+            Expr::Field(_) if !self.is_bound_root(e) => match self.resolve.resolve_field(e) {
+                Some(id) => self.record(id),
                 None => visit_mut::visit_expr_mut(self, e),
             },
             Expr::Path(p)

@@ -301,7 +301,7 @@ pub fn scalar_fn(name: &str, nargs: usize) -> Option<&'static Rule> {
 /// How many leading operands of `rule` are matrices: the receiver and matrix arguments of a
 /// matrix method, the base of an index; 0 for scalar ops.
 pub fn matrix_operands(rule: &Rule) -> usize {
-    if std::ptr::eq(rule, &INDEX) {
+    if std::ptr::eq(rule, &INDEX) || std::ptr::eq(rule, &ELEMENT) {
         return 1;
     }
     match METHODS.iter().find(|(_, r)| std::ptr::eq(r, rule)) {
