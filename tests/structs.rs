@@ -495,3 +495,38 @@ fn fields_in_a_map_closure() {
     assert!((dp.s - p.w.sum()).abs() < 1e-12);
     assert_close(&dp.to_flat(), &numeric(|q: &Gated| gated(q), &p), 1e-6);
 }
+
+/// Tuples in `wrt`, by reference and by value, and a tuple field of a struct: f(t) = t.1 ‖t.0‖²
+/// ⇒ (2 t.1 t.0, ‖t.0‖²).
+#[differentiate(wrt(t))]
+fn tuple_ref(t: &(DVector<f64>, f64)) -> f64 {
+    t.1 * t.0.norm_squared()
+}
+
+#[differentiate(wrt(t, u))]
+fn tuple_value(t: (DVector<f64>, f64), u: f64) -> f64 {
+    t.1 * t.0.norm_squared() + u
+}
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct WithPair {
+    pub pair: (DVector<f64>, f64),
+}
+
+#[differentiate(wrt(p))]
+fn pair_field(p: &WithPair) -> f64 {
+    p.pair.1 * p.pair.0.norm_squared()
+}
+
+#[test]
+fn tuples_in_wrt() {
+    let t = (DVector::from_column_slice(&[1.0, -2.0]), 0.5);
+    let (value, dt): (f64, (DVector<f64>, f64)) = tuple_ref_grad(&t);
+    assert_eq!(value, 2.5);
+    assert_eq!(dt, (DVector::from_column_slice(&[1.0, -2.0]), 5.0));
+    let (_, dt2, du) = tuple_value_grad(t.clone(), 3.0);
+    assert_eq!((dt2, du), (dt.clone(), 1.0));
+    let (_, dp) = pair_field_grad(&WithPair { pair: t.clone() });
+    assert_eq!(dp.pair, dt);
+    assert_close(&dt.to_flat(), &numeric(|q: &(DVector<f64>, f64)| tuple_ref(q), &t), 1e-6);
+}

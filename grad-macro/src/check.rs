@@ -17,6 +17,9 @@ pub enum Class {
     Matrix,
     /// Integers, bools, strings, tuples: never differentiated.
     Constant,
+    /// A tuple: differentiated only if listed in `wrt` (its gradient a tuple, read by field:
+    /// `t.0`); a constant otherwise.
+    Tuple,
     /// A slice, array or `Vec` (of matrices, scalars or structs): differentiated only if listed
     /// in `wrt` (its gradient a `Vec`, or an array for an array); a constant otherwise.
     Collection,
@@ -170,6 +173,7 @@ fn classify(ty: &Type, generics: &[Ident]) -> Class {
             Class::Float
         }
         Type::Slice(_) | Type::Array(_) => Class::Collection,
+        Type::Tuple(t) if !t.elems.is_empty() => Class::Tuple,
         Type::Tuple(_) | Type::Reference(_) | Type::Ptr(_) => Class::Constant,
         _ => match last_ident(ty).map(|i| i.to_string()) {
             Some(n) if symbol::is_float_type(&n) => Class::Float,
@@ -187,7 +191,7 @@ fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
         // suggestion never drops a gradient.
         let all: Vec<String> = params
             .iter()
-            .filter(|p| !matches!(p.class, Class::Constant | Class::Collection))
+            .filter(|p| !matches!(p.class, Class::Constant | Class::Collection | Class::Tuple))
             .filter(|p| !matches!(inner_type(&p.ty), Type::ImplTrait(_)))
             .map(|p| p.ident.to_string())
             .collect();
@@ -232,7 +236,7 @@ fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
             Some(i) if params[i].class == Class::Constant => cx.error_spanned_by(
                 name,
                 format!(
-                    "`{name}` has type `{}`, which has no gradient: remove it from `wrt`, which takes float scalars (f32, f64), nalgebra matrices, slices, arrays and `Vec`s of them, and structs with `#[derive(Differentiable)]`",
+                    "`{name}` has type `{}`, which has no gradient: remove it from `wrt`, which takes float scalars (f32, f64), nalgebra matrices, slices, arrays, `Vec`s and tuples of them, and structs with `#[derive(Differentiable)]`",
                     type_str(&params[i].ty)
                 ),
             ),

@@ -52,6 +52,15 @@ pub struct Parts {
 /// Emits the function's forward pass and reverse sweep; the result's adjoint is `seed`.
 pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident) -> Parts {
     let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default() };
+    if !low.fields.is_empty() {
+        // A tuple's fields are reached through these traits (a struct's through methods of
+        // its own).
+        em.items.borrow_mut().push(quote!(
+            use ::matgrad::__private::{
+                TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _, TupleSlot4 as _, TupleSlot5 as _,
+            };
+        ));
+    }
     let mut wrt: Vec<ValueId> = sig.wrt.iter().map(|&i| low.params[i]).collect();
     wrt.extend(low.fields.iter().map(|f| f.value));
     let (body_forward, reverse, value, mut grads) = em.function(&low.body, Some(quote!(#seed)), &wrt);

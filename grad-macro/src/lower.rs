@@ -51,7 +51,7 @@ pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
         let id = lx.push_value(p.ident.clone(), Kind::Param { is_ref: p.is_ref }, active, p.ident.span());
         lx.bind(&p.ident, id);
         params.push(id);
-        if active && p.class == Class::Unknown {
+        if active && matches!(p.class, Class::Unknown | Class::Tuple) {
             lx.struct_params.push((id, i));
         }
         if active && p.class == Class::Collection {

@@ -373,3 +373,101 @@ impl<D: Differentiable, const N: usize> crate::value::Value for [D; N] {
         None
     }
 }
+
+/// Tuples read by field in a `#[differentiate]` body (`t.0`, `p.pair.1`): the accessors that
+/// `#[derive(Differentiable)]` writes for a struct's fields, one trait per position.
+macro_rules! tuple_slots {
+    ($($slot:ident $constant:ident $trait_:ident $k:tt;)+) => {$(
+        #[doc(hidden)]
+        #[allow(non_snake_case)]
+        pub trait $trait_ {
+            /// The element's type.
+            type Elem;
+            /// Where the element's adjoint goes.
+            fn $slot(&mut self) -> Option<&mut Self::Elem>;
+            /// The element read where a constant is needed: refused (it is differentiated).
+            fn $constant(&self) -> Differentiated<'_, Self::Elem>;
+        }
+    )+};
+}
+
+tuple_slots! {
+    __matgrad_slot_0 __matgrad_const_0 TupleSlot0 0;
+    __matgrad_slot_1 __matgrad_const_1 TupleSlot1 1;
+    __matgrad_slot_2 __matgrad_const_2 TupleSlot2 2;
+    __matgrad_slot_3 __matgrad_const_3 TupleSlot3 3;
+    __matgrad_slot_4 __matgrad_const_4 TupleSlot4 4;
+    __matgrad_slot_5 __matgrad_const_5 TupleSlot5 5;
+}
+
+/// `TupleSlotK` for a tuple type with element `E` at position `k`.
+macro_rules! tuple_slot_impl {
+    ($trait_:ident $slot:ident $constant:ident $k:tt $e:ident; $($t:ident),+) => {
+        impl<$($t),+> $trait_ for ($($t,)+) {
+            type Elem = $e;
+            fn $slot(&mut self) -> Option<&mut $e> {
+                Some(&mut self.$k)
+            }
+            fn $constant(&self) -> Differentiated<'_, $e> {
+                Differentiated(&self.$k)
+            }
+        }
+    };
+}
+
+tuple_slot_impl!(TupleSlot0 __matgrad_slot_0 __matgrad_const_0 0 A; A);
+tuple_slot_impl!(TupleSlot0 __matgrad_slot_0 __matgrad_const_0 0 A; A, B);
+tuple_slot_impl!(TupleSlot1 __matgrad_slot_1 __matgrad_const_1 1 B; A, B);
+tuple_slot_impl!(TupleSlot0 __matgrad_slot_0 __matgrad_const_0 0 A; A, B, C);
+tuple_slot_impl!(TupleSlot1 __matgrad_slot_1 __matgrad_const_1 1 B; A, B, C);
+tuple_slot_impl!(TupleSlot2 __matgrad_slot_2 __matgrad_const_2 2 C; A, B, C);
+tuple_slot_impl!(TupleSlot0 __matgrad_slot_0 __matgrad_const_0 0 A; A, B, C, D);
+tuple_slot_impl!(TupleSlot1 __matgrad_slot_1 __matgrad_const_1 1 B; A, B, C, D);
+tuple_slot_impl!(TupleSlot2 __matgrad_slot_2 __matgrad_const_2 2 C; A, B, C, D);
+tuple_slot_impl!(TupleSlot3 __matgrad_slot_3 __matgrad_const_3 3 D; A, B, C, D);
+tuple_slot_impl!(TupleSlot0 __matgrad_slot_0 __matgrad_const_0 0 A; A, B, C, D, E);
+tuple_slot_impl!(TupleSlot1 __matgrad_slot_1 __matgrad_const_1 1 B; A, B, C, D, E);
+tuple_slot_impl!(TupleSlot2 __matgrad_slot_2 __matgrad_const_2 2 C; A, B, C, D, E);
+tuple_slot_impl!(TupleSlot3 __matgrad_slot_3 __matgrad_const_3 3 D; A, B, C, D, E);
+tuple_slot_impl!(TupleSlot4 __matgrad_slot_4 __matgrad_const_4 4 E; A, B, C, D, E);
+tuple_slot_impl!(TupleSlot0 __matgrad_slot_0 __matgrad_const_0 0 A; A, B, C, D, E, F);
+tuple_slot_impl!(TupleSlot1 __matgrad_slot_1 __matgrad_const_1 1 B; A, B, C, D, E, F);
+tuple_slot_impl!(TupleSlot2 __matgrad_slot_2 __matgrad_const_2 2 C; A, B, C, D, E, F);
+tuple_slot_impl!(TupleSlot3 __matgrad_slot_3 __matgrad_const_3 3 D; A, B, C, D, E, F);
+tuple_slot_impl!(TupleSlot4 __matgrad_slot_4 __matgrad_const_4 4 E; A, B, C, D, E, F);
+tuple_slot_impl!(TupleSlot5 __matgrad_slot_5 __matgrad_const_5 5 F; A, B, C, D, E, F);
+
+/// Value and Adjoint for tuples of differentiable values (a tuple parameter's gradient is a
+/// tuple).
+macro_rules! tuple_value {
+    ($first:ident $($rest:ident)*) => {
+        impl<$first: Differentiable $(, $rest: Differentiable<Scalar = $first::Scalar>)*> crate::value::Adjoint
+            for ($first, $($rest,)*)
+        {
+            adjoint_via_differentiable!($first::Scalar);
+        }
+
+        impl<$first: Differentiable $(, $rest: Differentiable<Scalar = $first::Scalar>)*> crate::value::Value
+            for ($first, $($rest,)*)
+        {
+            type Scalar = $first::Scalar;
+            type Adj = Self;
+            fn zeros_adj(&self) -> Self {
+                self.zero_like()
+            }
+            fn inner(&self, adj: &Self) -> Self::Scalar {
+                self.dot(adj)
+            }
+            fn as_scalar(&self) -> Option<Self::Scalar> {
+                None
+            }
+        }
+    };
+}
+
+tuple_value!(A);
+tuple_value!(A B);
+tuple_value!(A B C);
+tuple_value!(A B C D);
+tuple_value!(A B C D E);
+tuple_value!(A B C D E F);

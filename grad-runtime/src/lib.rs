@@ -41,6 +41,7 @@ pub mod __private {
     pub use crate::control::VecTape;
     pub use crate::control::{gradient, take_zeroed, AsValue, FixedTape, Gradient, NoGradient};
     pub use crate::differentiable::{constant_field, read_part, write_part, ConstantField, Differentiated, Skipped};
+    pub use crate::differentiable::{TupleSlot0, TupleSlot1, TupleSlot2, TupleSlot3, TupleSlot4, TupleSlot5};
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
     #[cfg(feature = "alloc")]
