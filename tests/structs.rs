@@ -530,3 +530,25 @@ fn tuples_in_wrt() {
     assert_eq!(dp.pair, dt);
     assert_close(&dt.to_flat(), &numeric(|q: &(DVector<f64>, f64)| tuple_ref(q), &t), 1e-6);
 }
+
+/// Composition with collections: a callee over a slice in `wrt`, called with a `Vec` field.
+/// f(p) = Σ_w ‖w h‖² through `over_slice`'s sum, plus ⟨W₀, W₁⟩ (see `over_slice`).
+#[differentiate(wrt(p))]
+fn through_slice(p: &Layers, h: &DVector<f64>) -> f64 {
+    over_slice(&p.ws, h)
+}
+
+#[test]
+fn composition_with_a_slice_callee() {
+    let p = Layers {
+        ws: (0..2).map(|k| DMatrix::from_fn(2, 3, |i, j| 0.1 * (k + i) as f64 - 0.2 * j as f64)).collect(),
+        bs: vec![DVector::zeros(2), DVector::zeros(2)],
+        gates: [0.0; 3],
+    };
+    let h = DVector::from_column_slice(&[0.5, -1.0, 2.0]);
+    let (value, dp) = through_slice_grad(&p, &h);
+    assert_eq!(value, over_slice(&p.ws, &h));
+    let (_, dws) = over_slice_grad(&p.ws, &h);
+    assert_eq!(dp.ws, dws);
+    assert_eq!(dp.bs, vec![DVector::zeros(2), DVector::zeros(2)]);
+}
