@@ -38,13 +38,23 @@
 #![no_std]
 
 extern crate self as matgrad;
+#[cfg(feature = "argmin")]
+extern crate std;
+
+/// [argmin](https://argmin-rs.org) over any `Differentiable` parameters (feature `argmin`).
+#[cfg(feature = "argmin")]
+pub mod argmin_adapter;
 
 pub use grad_macro::custom_vjp;
 #[doc = include_str!("differentiate.md")]
 pub use grad_macro::differentiate;
+pub use grad_macro::Differentiable;
 pub use grad_runtime::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
-pub use grad_runtime::{check_gradient, numeric_gradient, Adjoint, GradientCheck, NoGradient, Perturb, Real, Value};
+pub use grad_runtime::{
+    check_gradient, numeric_gradient, Adjoint, Differentiable, GradientCheck, NoGradient, Perturb, Real, Value,
+};
 pub use grad_runtime::{check_gradients, check_vjp, DirectionalCheck, Point};
+pub use grad_runtime::{Adam, Sgd};
 
 #[doc(hidden)]
 pub use grad_runtime::__private;

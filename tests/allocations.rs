@@ -358,3 +358,45 @@ fn fixed_size_linear_algebra_does_not_allocate() {
     assert_eq!(value, gaussian(&a, &c));
     assert!(da.norm() > 0.0);
 }
+
+/// A fixed-size model held in a struct: its gradient, a struct of the same type, is built
+/// without the heap (`zero_like` and the field slots included), and so are the trait's
+/// operations an optimiser uses. f = w ‖R P + t1ᵀ − Q‖² ⇒ R̄ = 2w E Pᵀ, t̄ = 2w E 1 (= E Pᵀ, E 1
+/// at w = ½).
+#[derive(Clone, Copy, matgrad::Differentiable)]
+struct Pose {
+    r: SMatrix<f64, 3, 3>,
+    t: SVector<f64, 3>,
+    #[differentiable(skip)]
+    weight: f64,
+}
+
+#[differentiate(wrt(m))]
+fn pose_struct(m: &Pose, p: &SMatrix<f64, 3, 8>, q: &SMatrix<f64, 3, 8>) -> f64 {
+    let ones = SMatrix::<f64, 1, 8>::from_element(1.0);
+    m.weight * (m.r * p + m.t * ones - q).norm_squared()
+}
+
+#[test]
+fn fixed_size_struct_grad_does_not_allocate() {
+    use matgrad::Differentiable;
+    let m = Pose { r: SMatrix::identity(), t: SVector::<f64, 3>::new(0.1, -0.2, 0.3), weight: 0.5 };
+    let p = SMatrix::<f64, 3, 8>::from_fn(|i, j| ((i * 8 + j) % 5) as f64 * 0.3 - 0.6);
+    let q = SMatrix::<f64, 3, 8>::from_fn(|i, j| ((i + 3 * j) % 7) as f64 * 0.2 - 0.5);
+    let ((value, dm), count) = allocations_in(|| pose_struct_grad(&m, &p, &q));
+    assert_eq!(count, 0, "the fixed-size struct gradient allocated");
+    assert_eq!(value, pose_struct(&m, &p, &q));
+    let e = m.r * p + m.t * SMatrix::<f64, 1, 8>::from_element(1.0) - q;
+    assert!((dm.r - e * p.transpose()).norm() < 1e-12);
+    assert!((dm.t - e.column_sum()).norm() < 1e-12);
+    assert_eq!(dm.weight, 0.5);
+    let (_, count) = allocations_in(|| {
+        let mut step = m.zero_like();
+        step.add_scaled(-0.1, &dm);
+        Differentiable::scale(&mut step, 0.5);
+        let mut flat = [0.0; 12];
+        step.write_flat(&mut flat);
+        (Differentiable::dot(&step, &dm), step.from_flat(&flat))
+    });
+    assert_eq!(count, 0, "the trait's operations on a fixed-size struct allocated");
+}

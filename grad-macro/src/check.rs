@@ -15,8 +15,14 @@ pub enum Class {
     Float,
     /// An nalgebra matrix or vector.
     Matrix,
-    /// Integers, bools, strings, slices, tuples: never differentiated.
+    /// Integers, bools, strings, tuples: never differentiated.
     Constant,
+    /// A tuple: differentiated only if listed in `wrt` (its gradient a tuple, read by field:
+    /// `t.0`); a constant otherwise.
+    Tuple,
+    /// A slice, array or `Vec` (of matrices, scalars or structs): differentiated only if listed
+    /// in `wrt` (its gradient a `Vec`, or an array for an array); a constant otherwise.
+    Collection,
     /// A type the macro cannot classify (an alias): differentiated only if listed in `wrt`.
     Unknown,
 }
@@ -124,7 +130,27 @@ fn param(cx: &Ctxt, arg: &FnArg, generics: &[Ident]) -> Option<Param> {
             "`#[differentiate]` does not support matrix-view parameters yet: take `&DMatrix<T>` or `&SMatrix<T, R, C>`",
         );
     }
-    Some(Param { ident, ty, is_ref, class, grad_ty: inner })
+    let grad_ty = match (&inner, class) {
+        (Type::Slice(s), Class::Collection) => {
+            let elem = &s.elem;
+            syn::parse_quote_spanned!(s.bracket_token.span.join()=> ::matgrad::__private::Vec<#elem>)
+        }
+        _ => inner,
+    };
+    Some(Param { ident, ty, is_ref, class, grad_ty })
+}
+
+/// Whether `ty` (or `&ty`) is a `Vec<…>`.
+fn is_vec(ty: &Type) -> bool {
+    last_ident(inner_type(ty)).is_some_and(|i| i == "Vec")
+}
+
+/// `T` for `&T`, `ty` otherwise.
+fn inner_type(ty: &Type) -> &Type {
+    match ty {
+        Type::Reference(r) => &r.elem,
+        t => t,
+    }
 }
 
 fn last_ident(ty: &Type) -> Option<&Ident> {
@@ -147,11 +173,14 @@ fn classify(ty: &Type, generics: &[Ident]) -> Class {
         {
             Class::Float
         }
-        Type::Slice(_) | Type::Array(_) | Type::Tuple(_) | Type::Reference(_) | Type::Ptr(_) => Class::Constant,
+        Type::Slice(_) | Type::Array(_) => Class::Collection,
+        Type::Tuple(t) if !t.elems.is_empty() => Class::Tuple,
+        Type::Tuple(_) | Type::Reference(_) | Type::Ptr(_) => Class::Constant,
         _ => match last_ident(ty).map(|i| i.to_string()) {
             Some(n) if symbol::is_float_type(&n) => Class::Float,
             Some(n) if symbol::is_matrix_type(&n) || n.contains("View") && n.contains("Matrix") => Class::Matrix,
             Some(n) if symbol::is_constant_type(&n) => Class::Constant,
+            Some(n) if n == "Vec" => Class::Collection,
             _ => Class::Unknown,
         },
     }
@@ -159,21 +188,41 @@ fn classify(ty: &Type, generics: &[Ident]) -> Class {
 
 fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
     let Some(names) = &args.wrt else {
+        // Every parameter that may be differentiated, the unclassified ones included: a
+        // suggestion never drops a gradient.
+        let all: Vec<String> = params
+            .iter()
+            .filter(|p| !matches!(p.class, Class::Constant | Class::Collection | Class::Tuple))
+            .filter(|p| !matches!(inner_type(&p.ty), Type::ImplTrait(_)))
+            .map(|p| p.ident.to_string())
+            .collect();
         let known: Vec<String> = params
             .iter()
             .filter(|p| matches!(p.class, Class::Float | Class::Matrix))
             .map(|p| p.ident.to_string())
             .collect();
-        for p in params.iter().filter(|p| p.class == Class::Unknown) {
-            let example = if known.is_empty() { p.ident.to_string() } else { known.join(", ") };
-            cx.error_spanned_by(
-                &p.ty,
+        // A `Vec` needs `wrt` as other unclassified types do (slices and arrays are constants).
+        let unknown = |p: &&Param| p.class == Class::Unknown || p.class == Class::Collection && is_vec(&p.ty);
+        for p in params.iter().filter(unknown) {
+            let msg = if matches!(inner_type(&p.ty), Type::ImplTrait(_)) {
+                let example = if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(", as in `#[differentiate(wrt({}))]`", known.join(", "))
+                };
                 format!(
-                    "cannot tell whether `{}` is differentiable from its type `{}`; list the parameters to differentiate, as in `#[differentiate(wrt({example}))]`",
+                    "`{}` has an `impl Trait` type, which has no gradient: give it a concrete type, or name the parameters to differentiate in `wrt(...)`{example} (then `{}` is a constant)",
+                    p.ident, p.ident
+                )
+            } else {
+                format!(
+                    "cannot tell whether `{}` is differentiable from its type `{}`: to differentiate it, name it in `wrt(...)`, as in `#[differentiate(wrt({}))]`, and if its type is a struct, derive `matgrad::Differentiable` for it (`#[derive(Clone, Differentiable)]`)",
                     p.ident,
-                    type_str(&p.ty)
-                ),
-            );
+                    type_str(&p.ty),
+                    all.join(", ")
+                )
+            };
+            cx.error_spanned_by(&p.ty, msg);
         }
         return (0..params.len()).filter(|&i| matches!(params[i].class, Class::Float | Class::Matrix)).collect();
     };
@@ -188,7 +237,7 @@ fn wrt(cx: &Ctxt, params: &[Param], args: &Args) -> Vec<usize> {
             Some(i) if params[i].class == Class::Constant => cx.error_spanned_by(
                 name,
                 format!(
-                    "`{name}` has type `{}`, which has no gradient: remove it from `wrt`, which takes float scalars (f32, f64) and nalgebra matrices",
+                    "`{name}` has type `{}`, which has no gradient: remove it from `wrt`, which takes float scalars (f32, f64), nalgebra matrices, slices, arrays, `Vec`s and tuples of them, and structs with `#[derive(Differentiable)]`",
                     type_str(&params[i].ty)
                 ),
             ),

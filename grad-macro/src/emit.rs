@@ -33,7 +33,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 
 use crate::check::Signature;
 use crate::ir::{Axis, Body, Branch, Closure, Head, Kind, Loop, Node, Op, Stmt, Value, ValueId};
-use crate::lower::Lowered;
+use crate::lower::{self, Lowered};
 use crate::reverse::{self, Plan};
 use crate::symbol::{self, Adj, Fwd, Rule};
 
@@ -52,10 +52,80 @@ pub struct Parts {
 /// Emits the function's forward pass and reverse sweep; the result's adjoint is `seed`.
 pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident) -> Parts {
     let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default() };
-    let wrt: Vec<ValueId> = sig.wrt.iter().map(|&i| low.params[i]).collect();
-    let (forward, reverse, value, grads) = em.function(&low.body, Some(quote!(#seed)), &wrt);
+    if !low.fields.is_empty() {
+        // A tuple's fields are reached through these traits (a struct's through methods of
+        // its own).
+        em.items.borrow_mut().push(quote!(
+            use ::matgrad::__private::{
+                TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _, TupleSlot4 as _, TupleSlot5 as _,
+            };
+        ));
+    }
+    let mut wrt: Vec<ValueId> = sig.wrt.iter().map(|&i| low.params[i]).collect();
+    wrt.extend(low.fields.iter().map(|f| f.value));
+    let (body_forward, reverse, value, mut grads) = em.function(&low.body, Some(quote!(#seed)), &wrt);
+    let field_grads = grads.split_off(sig.wrt.len());
+    let mut forward = em.field_bindings(sig, low);
+    forward.extend(body_forward);
+    let grads = sig.wrt.iter().zip(grads).map(|(&i, g)| em.gradient(low, i, g, &field_grads)).collect();
     let items = em.items.into_inner();
     Parts { items: quote!(#(#items)*), forward, reverse, value, grads }
+}
+
+impl Emitter<'_> {
+    /// `let p_w1 = &p.w1;` for each field path of a struct parameter that the body reads.
+    fn field_bindings(&self, sig: &Signature, low: &Lowered) -> TokenStream {
+        let bind = |f: &lower::FieldRead| lower::field_binding(&sig.params[f.param].ident, f, self.ident(f.value));
+        low.fields.iter().map(bind).collect()
+    }
+
+    /// Parameter `param`'s gradient: its adjoint (zeros when none arrived), and for a struct,
+    /// each field path's adjoint added into the same field of it (through the slots of
+    /// `#[derive(Differentiable)]`; a skipped field has none and keeps its value).
+    ///
+    /// Output: `{ let mut g = zero_like(p); if let Some(s) = g.__matgrad_slot_w1() { add_to(s, d_p_w1) } g }`
+    fn gradient(
+        &self,
+        low: &Lowered,
+        param: usize,
+        own: Option<TokenStream>,
+        fields: &[Option<TokenStream>],
+    ) -> TokenStream {
+        let w = low.params[param];
+        let reached: Vec<(&lower::FieldRead, &TokenStream)> = low
+            .fields
+            .iter()
+            .zip(fields)
+            .filter(|(f, _)| f.param == param)
+            .filter_map(|(f, g)| g.as_ref().map(|g| (f, g)))
+            .collect();
+        if reached.is_empty() {
+            return own.unwrap_or_else(|| self.zeros(w));
+        }
+        let g = format_ident!("g", span = Span::mixed_site());
+        let start = own.unwrap_or_else(|| {
+            let r = self.reference(w);
+            quote!(::matgrad::Differentiable::zero_like(#r))
+        });
+        let adds = reached.iter().map(|(f, d)| {
+            let span = self.values[f.value].span;
+            let (first, rest) = f.path.split_first().expect("a field path has a field");
+            let first = lower::slot_method(first);
+            let rest = rest.iter().map(lower::slot_method);
+            let slot = format_ident!("slot", span = Span::mixed_site());
+            quote_spanned! {span=>
+                if let ::core::option::Option::Some(#slot) = #g.#first() #(.and_then(|s| s.#rest()))* {
+                    ::matgrad::__private::add_to(#slot, #d);
+                }
+            }
+        });
+        quote!({ let mut #g = #start; #(#adds)* #g })
+    }
+
+    fn zeros(&self, w: ValueId) -> TokenStream {
+        let r = self.reference(w);
+        quote!(::matgrad::__private::zero_like(#r))
+    }
 }
 
 struct Emitter<'a> {
@@ -129,13 +199,13 @@ impl Emitter<'_> {
     /// Forward pass and reverse sweep of a function's (or closure's) `body`, seeding its
     /// result's adjoint with `seed` (no reverse sweep without a seed: a `map` whose result no
     /// gradient reads). Returns the forward code, the reverse code, the result, and the
-    /// adjoints of `wrt` (zeros where none arrived).
+    /// adjoints of `wrt` (`None` where none arrived).
     fn function(
         &self,
         body: &Body,
         seed: Option<TokenStream>,
         wrt: &[ValueId],
-    ) -> (TokenStream, TokenStream, TokenStream, Vec<TokenStream>) {
+    ) -> (TokenStream, TokenStream, TokenStream, Vec<Option<TokenStream>>) {
         let plan = reverse::plan(self.values, body);
         let mut born = vec![false; self.values.len()];
         let forward = self.block_forward(body, &plan, body.ret);
@@ -151,17 +221,7 @@ impl Emitter<'_> {
             Some(r) => self.plain(r),
             None => quote!(::core::unreachable!()),
         };
-        let grads = wrt
-            .iter()
-            .map(|&w| {
-                if born[w] {
-                    self.adj(w).to_token_stream()
-                } else {
-                    let r = self.reference(w);
-                    quote!(::matgrad::__private::zero_like(#r))
-                }
-            })
-            .collect();
+        let grads = wrt.iter().map(|&w| born[w].then(|| self.adj(w).to_token_stream())).collect();
         (forward, rev, value, grads)
     }
 
@@ -174,6 +234,7 @@ impl Emitter<'_> {
     ) -> (TokenStream, TokenStream, Vec<TokenStream>) {
         let (mut code, rev, value, grads) = self.function(body, seed, wrt);
         code.extend(rev);
+        let grads = wrt.iter().zip(grads).map(|(&w, g)| g.unwrap_or_else(|| self.zeros(w))).collect();
         (code, value, grads)
     }
 
@@ -657,6 +718,18 @@ impl Emitter<'_> {
             Fwd::Index => {
                 let (m, idx) = (self.operand(args[0], false, span), self.plain(args[1]));
                 quote_spanned!(span=> #m[#idx])
+            }
+            Fwd::Element => {
+                // A collection held by value is indexed in place (`&vs[k]`), one held by
+                // reference through it.
+                let val = &self.values[args[0]];
+                let c = match val.kind {
+                    Kind::Param { is_ref: false } | Kind::Node if !val.borrowed => val.ident.to_token_stream(),
+                    _ => self.reference(args[0]),
+                };
+                let idx = self.plain(args[1]);
+                let c = proc_macro2::Group::new(proc_macro2::Delimiter::None, c);
+                quote_spanned!(span=> &#c[#idx])
             }
             Fwd::Method(name) => self.method_call(rule, name, args, false, None, span, &movable),
             Fwd::Consume(name) => self.method_call(rule, name, args, true, None, span, &movable),

@@ -239,3 +239,20 @@ fn grad_docs_hold_the_derivation() {
     let lit = syn::LitStr::new(&text, proc_macro2::Span::call_site());
     assert_eq!(body.unwrap().to_string(), quote::quote!({ #lit }).to_string());
 }
+
+#[test]
+fn struct_param() {
+    golden(
+        "struct_param",
+        quote::quote! {
+            fn loss(p: &Mlp, x: &DMatrix<f64>) -> f64 {
+                let mut acc = 0.0;
+                for _ in 0..p.steps {
+                    acc += (x * &p.w1).norm_squared();
+                }
+                acc + p.enc.gain * p.b1.sum()
+            }
+        },
+        quote::quote!(wrt(p)),
+    );
+}

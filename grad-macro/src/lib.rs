@@ -10,6 +10,7 @@ mod args;
 mod check;
 mod ctxt;
 mod derivation;
+mod derive;
 mod desugar;
 mod emit;
 mod expand;
@@ -43,6 +44,15 @@ pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::custom_vjp(args.into(), item.into()).into()
+}
+
+/// `#[derive(Differentiable)]`: implements `matgrad::Differentiable` for a struct with named or
+/// unnamed fields, field by field in declaration order. A field marked
+/// `#[differentiable(skip)]` is a constant: it is cloned into every value the trait builds
+/// (`zero_like`, `from_flat`) and left out of every sum and of `len`.
+#[proc_macro_derive(Differentiable, attributes(differentiable))]
+pub fn derive_differentiable(item: TokenStream) -> TokenStream {
+    derive::differentiable(item.into()).into()
 }
 
 #[cfg(test)]

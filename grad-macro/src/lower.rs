@@ -3,7 +3,10 @@
 //! and reporting every construct that has no rule.
 
 mod control;
+mod fields;
 mod messages;
+
+pub use fields::{binding as field_binding, const_method, slot_method, FieldRead};
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
@@ -12,7 +15,7 @@ use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{BinOp, Expr, ExprMethodCall, Pat, UnOp};
 
-use crate::check::Signature;
+use crate::check::{Class, Signature};
 use crate::ctxt::Ctxt;
 use crate::ir::{Body, Closure, Kind, Node, Op, Stmt, Value, ValueId};
 use crate::rename::{Renamer, Resolve};
@@ -24,6 +27,8 @@ pub struct Lowered {
     pub body: Body,
     /// The values of the parameters, in signature order.
     pub params: Vec<ValueId>,
+    /// The field paths of differentiated struct parameters that the body reads.
+    pub fields: Vec<FieldRead>,
 }
 
 /// Lowers `block`, the body of a function with signature `sig`.
@@ -36,6 +41,9 @@ pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
         closure: None,
         poisoned: Vec::new(),
         touched_poison: false,
+        struct_params: Vec::new(),
+        fields: Vec::new(),
+        collections: Vec::new(),
     };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
@@ -43,12 +51,19 @@ pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
         let id = lx.push_value(p.ident.clone(), Kind::Param { is_ref: p.is_ref }, active, p.ident.span());
         lx.bind(&p.ident, id);
         params.push(id);
+        if active && matches!(p.class, Class::Unknown | Class::Tuple) {
+            lx.struct_params.push((id, i));
+        }
+        if active && p.class == Class::Collection {
+            lx.collections.push(id);
+        }
     }
+    lx.field_values(block);
     let ret = lx.block(&block.stmts);
     if ret.is_none() && !cx.has_errors() {
         cx.error_spanned_by(block, "the body must end with the value to differentiate (a tail expression or `return`)");
     }
-    Lowered { values: lx.values, body: Body { stmts: lx.stmts, ret, bound: Vec::new() }, params }
+    Lowered { values: lx.values, body: Body { stmts: lx.stmts, ret, bound: Vec::new() }, params, fields: lx.fields }
 }
 
 struct Frame {
@@ -67,6 +82,12 @@ struct Lower<'c> {
     poisoned: Vec<String>,
     /// Whether the expression being renamed read a poisoned name.
     touched_poison: bool,
+    /// Differentiated parameters of a struct type (value, index in the signature).
+    struct_params: Vec<(ValueId, usize)>,
+    /// The field paths of those read so far.
+    fields: Vec<FieldRead>,
+    /// Differentiated slice, array and `Vec` parameters.
+    collections: Vec<ValueId>,
 }
 
 impl Resolve for Lower<'_> {
@@ -82,6 +103,14 @@ impl Resolve for Lower<'_> {
             _ => v.ident.to_token_stream(),
         };
         Some((toks, id))
+    }
+
+    fn struct_root(&mut self, name: &Ident) -> bool {
+        self.struct_root_of(name)
+    }
+
+    fn resolve_field(&mut self, e: &Expr) -> Option<usize> {
+        self.struct_field(e)
     }
 }
 
@@ -141,6 +170,7 @@ impl Lower<'_> {
         let (ident, is_ref, active, span) = (v.ident.clone(), v.is_ref(), v.active, v.span);
         let (borrowed, owned) = (v.borrowed, v.owned);
         let id = self.push_value(ident, Kind::Capture { outer, is_ref }, active, span);
+        // A borrowed element (`let g = p.gates[1];`) is read through auto-deref inside too.
         self.values[id].borrowed = borrowed;
         self.values[id].owned = owned;
         if let Some(f) = self.closure.as_mut() {
@@ -442,6 +472,9 @@ impl Lower<'_> {
             Expr::Index(i) => {
                 let base = self.expr(&i.expr)?;
                 let idx = self.opaque(&i.index, Construct::Index)?;
+                if self.is_field(base) {
+                    return Some(self.element(base, idx, e.span()));
+                }
                 Some(self.rule(&symbol::INDEX, vec![base, idx], e.span()))
             }
             Expr::Block(b) if b.label.is_none() => {
@@ -659,6 +692,9 @@ impl Lower<'_> {
     /// `a.symmetric_eigen().eigenvalues`, `a.svd(true, true).singular_values`: the rule of the
     /// field alone. Other fields of a decomposition of a differentiated value are errors.
     fn field(&mut self, e: &Expr, f: &syn::ExprField) -> Option<ValueId> {
+        if let Some(v) = self.struct_field(e) {
+            return Some(v);
+        }
         // A part of the tuple a called function returned.
         if let syn::Member::Unnamed(idx) = &f.member {
             if (idx.index as usize) < symbol::TUPLE_FIELDS.len() && self.reads_active(&f.base) {
@@ -828,19 +864,31 @@ impl Lower<'_> {
 
     /// An expression the macro has no rule for: kept verbatim as a constant when it reads no
     /// differentiated value, an error otherwise.
-    fn opaque(&mut self, e: &Expr, what: Construct) -> Option<ValueId> {
+    /// `e` with its variables renamed, the values it reads as values and for their shape.
+    fn renamed(&mut self, e: &Expr, const_fields: bool) -> (Expr, Vec<ValueId>, Vec<ValueId>) {
         let mut copy = e.clone();
         self.touched_poison = false;
         let mut r = Renamer::new(self);
+        r.const_fields = const_fields;
         r.visit_expr_mut(&mut copy);
         let (reads, shape_reads) = (r.reads, r.shape_reads);
+        (copy, reads, shape_reads)
+    }
+
+    fn opaque(&mut self, e: &Expr, what: Construct) -> Option<ValueId> {
+        let (mut copy, mut reads, mut shape_reads) = self.renamed(e, false);
         if self.touched_poison {
             return None; // already reported where the name was bound
         }
         if let Some(&bad) = reads.iter().find(|&&id| self.values[id].active) {
-            let name = self.user_name(bad);
-            self.cx.push(messages::not_differentiable(e, &what, &name));
-            return None;
+            // A constant may read skipped fields of a differentiated struct.
+            let (c, r, s) = self.renamed(e, true);
+            if r.iter().any(|&id| self.values[id].active) {
+                let name = self.user_name(bad);
+                self.cx.push(messages::not_differentiable(e, &what, &name));
+                return None;
+            }
+            (copy, reads, shape_reads) = (c, r, s);
         }
         if reads.is_empty() && shape_reads.is_empty() && matches!(e, Expr::Lit(_) | Expr::Path(_)) {
             return Some(self.inline(copy.to_token_stream(), e.span()));

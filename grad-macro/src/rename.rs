@@ -11,6 +11,16 @@ use crate::symbol;
 pub trait Resolve {
     /// The tokens to write instead of `name`, and the value read, if `name` is a variable.
     fn resolve(&mut self, name: &Ident) -> Option<(TokenStream, usize)>;
+    /// Whether `name` is a differentiated struct parameter (its fields may be read as
+    /// constants through `#[differentiable(skip)]`).
+    fn struct_root(&mut self, _name: &Ident) -> bool {
+        false
+    }
+    /// The value standing for `e` if it is a field path of a differentiated struct parameter
+    /// (read as that value, not as the parameter).
+    fn resolve_field(&mut self, _e: &Expr) -> Option<usize> {
+        None
+    }
 }
 
 pub struct Renamer<'r, R: Resolve> {
@@ -22,11 +32,22 @@ pub struct Renamer<'r, R: Resolve> {
     /// Names bound inside the expression (closure parameters, `let`s), not to rename.
     bound: Vec<Vec<String>>,
     in_shape: usize,
+    /// Read field paths of differentiated struct parameters as constants, through the
+    /// accessor `#[derive(Differentiable)]` generates for skipped fields only (a field that is
+    /// differentiated has none: a compile error, never a gradient lost).
+    pub const_fields: bool,
 }
 
 impl<'r, R: Resolve> Renamer<'r, R> {
     pub fn new(resolve: &'r mut R) -> Self {
-        Renamer { resolve, reads: Vec::new(), shape_reads: Vec::new(), bound: Vec::new(), in_shape: 0 }
+        Renamer {
+            resolve,
+            reads: Vec::new(),
+            shape_reads: Vec::new(),
+            bound: Vec::new(),
+            in_shape: 0,
+            const_fields: false,
+        }
     }
 
     fn is_bound(&self, name: &str) -> bool {
@@ -92,9 +113,56 @@ pub fn pat_idents(pat: &Pat, out: &mut Vec<Ident>) {
     }
 }
 
+impl<R: Resolve> Renamer<'_, R> {
+    /// Whether the root of a field chain is a name bound inside the expression.
+    fn is_bound_root(&self, e: &Expr) -> bool {
+        let mut base = e;
+        while let Expr::Field(f) = base {
+            base = &f.base;
+        }
+        matches!(base, Expr::Path(p) if p.path.get_ident().is_some_and(|i| self.is_bound(&i.to_string())))
+    }
+
+    /// `p.a.b` read as a constant: `*constant_field(p.a.__matgrad_const_b())`, which compiles
+    /// for a skipped field only (not under a shape query,
+    /// which reads any field).
+    fn constant_field(&mut self, f: &syn::ExprField) -> Option<Expr> {
+        let mut members = vec![&f.member];
+        let mut base = &*f.base;
+        while let Expr::Field(inner) = base {
+            members.push(&inner.member);
+            base = &inner.base;
+        }
+        let Expr::Path(p) = base else { return None };
+        let root = p.path.get_ident().filter(|_| p.qself.is_none())?;
+        if self.in_shape > 0 || self.is_bound(&root.to_string()) || !self.resolve.struct_root(root) {
+            return None;
+        }
+        let (toks, id) = self.resolve.resolve(root)?;
+        self.shape_reads.push(id);
+        members.reverse();
+        let (last, prefix) = members.split_last()?;
+        let accessor = crate::lower::const_method(last);
+        let span = syn::spanned::Spanned::span(f);
+        let read = quote::quote_spanned!(span=> *::matgrad::__private::constant_field(#toks #(.#prefix)*.#accessor()));
+        // A group without delimiters keeps the deref together where a method follows.
+        let group = proc_macro2::Group::new(proc_macro2::Delimiter::None, read);
+        Some(Expr::Verbatim(TokenTree::Group(group).into()))
+    }
+}
+
 impl<R: Resolve> VisitMut for Renamer<'_, R> {
     fn visit_expr_mut(&mut self, e: &mut Expr) {
         match e {
+            Expr::Field(f) if self.const_fields => match self.constant_field(f) {
+                Some(c) => *e = c,
+                None => visit_mut::visit_expr_mut(self, e),
+            },
+            // `p.w` is written as is; it reads the field's value.
+            Expr::Field(_) if !self.is_bound_root(e) => match self.resolve.resolve_field(e) {
+                Some(id) => self.record(id),
+                None => visit_mut::visit_expr_mut(self, e),
+            },
             Expr::Path(p)
                 if p.qself.is_none() && p.path.segments.len() == 1 && p.path.segments[0].arguments.is_none() =>
             {

@@ -18,6 +18,8 @@ pub enum Fwd {
     Deref,
     /// `&x`: a reference the user's code binds (`let y = &x;`).
     Ref,
+    /// `&base[index]`: an element of a collection field of a struct (`p.layers[k]`), borrowed.
+    Element,
     /// `recv.name(args…)`, an nalgebra method.
     Method(&'static str),
     /// `::matgrad::__private::name(args…)`, a scalar function (no_std-safe) or a helper.
@@ -200,6 +202,9 @@ pub static TUPLE_FIELDS: [Rule; 4] = [
 
 pub static INDEX: Rule =
     rule!("index", Fwd::Index, [R("index_adj"), Constant], false, n("$0[{1}]", &["$g E[{1}]"]).scalar());
+/// `&p.layers[k]`: an element of a collection field of a struct parameter, borrowed.
+pub static ELEMENT: Rule =
+    rule!("index", Fwd::Element, [R("element_adj"), Constant], false, n("{0}[{1}]", &["{g} at [{1}]"]));
 
 /// Adjoint functions that take every argument (the op's inputs, its output, `ḡ`) by reference or
 /// by value: generated code moves a value into them at its last use, and they compute their
@@ -791,7 +796,7 @@ pub fn scalar_fn(name: &str, nargs: usize) -> Option<&'static Rule> {
 /// How many leading operands of `rule` are matrices: the receiver and matrix arguments of a
 /// matrix method, the base of an index; 0 for scalar ops.
 pub fn matrix_operands(rule: &Rule) -> usize {
-    if std::ptr::eq(rule, &INDEX) {
+    if std::ptr::eq(rule, &INDEX) || std::ptr::eq(rule, &ELEMENT) {
         return 1;
     }
     match METHODS.iter().find(|(_, r)| std::ptr::eq(r, rule)) {
@@ -927,3 +932,7 @@ pub fn is_std_path(path: &syn::Path) -> bool {
     let first = path.segments.first().map(|s| s.ident.to_string()).unwrap_or_default();
     ["std", "core", "alloc", "nalgebra", "na", "f32", "f64", "matgrad"].contains(&first.as_str())
 }
+
+/// `#[differentiable(skip)]`: the attribute of `#[derive(Differentiable)]` and its one key.
+pub const DIFFERENTIABLE_ATTR: &str = "differentiable";
+pub const SKIP: &str = "skip";

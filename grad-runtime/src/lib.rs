@@ -19,17 +19,21 @@ extern crate std;
 mod check;
 mod contrib;
 mod control;
+mod differentiable;
 mod fdiff;
 mod loss;
+mod optim;
 mod rules;
 mod value;
 
 pub use check::{check_gradients, check_vjp, DirectionalCheck, Point};
 pub use control::NoGradient;
+pub use differentiable::Differentiable;
 pub use fdiff::{check_gradient, numeric_gradient, GradientCheck, Perturb};
 pub use loss::{
     add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows, OwnedOrBorrowed,
 };
+pub use optim::{Adam, Sgd};
 pub use value::{Adjoint, Real, Value};
 
 /// Items used by generated code. Not a stable API.
@@ -39,7 +43,11 @@ pub mod __private {
     pub use crate::control::{columns_tape, entries_tape, rows_tape, DimTape, EntryTape, FixedTape2};
     pub use crate::control::{gradient, reserve_for, take_zeroed, AsValue, FixedTape, Gradient, NoGradient};
     pub use crate::control::{placeholder, unbounded_tape, Placeholder, VecTape};
+    pub use crate::differentiable::{constant_field, read_part, write_part, ConstantField, Differentiated, Skipped};
+    pub use crate::differentiable::{TupleSlot0, TupleSlot1, TupleSlot2, TupleSlot3, TupleSlot4, TupleSlot5};
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
+    #[cfg(feature = "alloc")]
+    pub use alloc::vec::Vec;
     pub use nalgebra;
 }

@@ -455,43 +455,10 @@ impl<T: Real> ScalarIn<T> for &T {
     }
 }
 
-// A tuple of values (what a `#[differentiate]` function returning several values returns) has
-// the tuple of their adjoints as its adjoint.
+// A tuple of values (what a `#[differentiate]` function returning several values returns) is an
+// operand by reference; its `Value` and `Adjoint` are those of `Differentiable` tuples.
 macro_rules! tuple_values {
     ($($v:ident $k:tt),+) => {
-        impl<S: Real, $($v: Value<Scalar = S>),+> Value for ($($v,)+) {
-            type Scalar = S;
-            type Adj = ($($v::Adj,)+);
-            fn zeros_adj(&self) -> Self::Adj {
-                ($(self.$k.zeros_adj(),)+)
-            }
-            fn inner(&self, adj: &Self::Adj) -> S {
-                nalgebra::zero::<S>() $(+ self.$k.inner(&adj.$k))+
-            }
-            fn as_scalar(&self) -> Option<S> {
-                None
-            }
-        }
-
-        impl<S: Real, $($v: Adjoint<Scalar = S>),+> Adjoint for ($($v,)+) {
-            type Scalar = S;
-            fn add_assign_ref(&mut self, other: &Self) {
-                $(self.$k.add_assign_ref(&other.$k);)+
-            }
-            fn sub_assign_ref(&mut self, other: &Self) {
-                $(self.$k.sub_assign_ref(&other.$k);)+
-            }
-            fn neg_in_place(&mut self) {
-                $(self.$k.neg_in_place();)+
-            }
-            fn scale_in_place(&mut self, s: S) {
-                $(self.$k.scale_in_place(s);)+
-            }
-            fn axpy_ref(&mut self, a: S, x: &Self) {
-                $(self.$k.axpy_ref(a, &x.$k);)+
-            }
-        }
-
         impl<$($v),+> Operand for ($($v,)+) {
             type Ref<'a> = &'a Self where Self: 'a;
             fn operand(&self) -> &Self {

@@ -6,12 +6,10 @@ use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::visit_mut::VisitMut;
 use syn::{Expr, Pat};
 
 use super::Lower;
 use crate::ir::{Arm, Axis, Body, Branch, Carried, Head, Kind, Loop, Stmt, ValueId};
-use crate::rename::Renamer;
 
 /// The code of one arm.
 enum ArmSrc<'e> {
@@ -87,7 +85,7 @@ impl Lower<'_> {
         let mut inputs = Vec::new();
         let mut bindings: Vec<Vec<ValueId>> = vec![Vec::new(); srcs.len()];
         let head = if let Some(scrut) = scrutinee {
-            let (tokens, reads, active) = self.condition(scrut)?;
+            let (tokens, reads, active) = self.condition(scrut, false)?;
             inputs.extend(reads);
             let mut pats = Vec::new();
             for (k, arm) in match_arms.iter().enumerate() {
@@ -96,7 +94,7 @@ impl Lower<'_> {
                 let guard = match &arm.guard {
                     Some((if_token, g)) => {
                         self.scopes.push(self.bound_names(&arm.pat, &bindings[k]));
-                        let renamed = self.condition(g);
+                        let renamed = self.condition(g, false);
                         self.scopes.pop();
                         let (tokens, reads, _) = renamed?;
                         inputs.extend(reads);
@@ -112,14 +110,14 @@ impl Lower<'_> {
             for (k, cond) in heads.iter().enumerate() {
                 let tokens = match cond {
                     Expr::Let(l) => {
-                        let (tokens, reads, active) = self.condition(&l.expr)?;
+                        let (tokens, reads, active) = self.condition(&l.expr, false)?;
                         inputs.extend(reads);
                         bindings[k] = self.pattern_bindings(&l.pat, active, &l.expr)?;
                         let (let_token, pat, eq) = (&l.let_token, &l.pat, &l.eq_token);
                         quote!(#let_token #pat #eq #tokens)
                     }
                     other => {
-                        let (tokens, reads, _) = self.condition(other)?;
+                        let (tokens, reads, _) = self.condition(other, false)?;
                         inputs.extend(reads);
                         tokens
                     }
@@ -227,7 +225,15 @@ impl Lower<'_> {
         if let Some(label) = &f.label {
             return self.cx.error_spanned_by(label, "loop labels are not supported in a `#[differentiate]` body");
         }
-        let Some((iter, inputs, active)) = self.condition(&f.expr) else { return };
+        if let Some(rewritten) = self.field_loop(f) {
+            return self.for_loop(&rewritten);
+        }
+        let Some((mut iter, mut inputs, mut active)) = self.condition(&f.expr, false) else { return };
+        if active {
+            // The iterable may read skipped fields of a differentiated struct (`0..p.steps`).
+            let Some(c) = self.condition(&f.expr, true) else { return };
+            (iter, inputs, active) = c;
+        }
         if active {
             if let Some((rewritten, sized_by)) = self.matrix_iteration(f) {
                 return self.for_loop_over(&rewritten, sized_by);
@@ -412,12 +418,8 @@ impl Lower<'_> {
 
     /// A condition, scrutinee, guard or iterable: renamed, with the values it reads and
     /// whether one of them is differentiated.
-    fn condition(&mut self, e: &Expr) -> Option<(TokenStream, Vec<ValueId>, bool)> {
-        let mut copy = e.clone();
-        self.touched_poison = false;
-        let mut r = Renamer::new(self);
-        r.visit_expr_mut(&mut copy);
-        let (mut reads, shape_reads) = (r.reads, r.shape_reads);
+    fn condition(&mut self, e: &Expr, const_fields: bool) -> Option<(TokenStream, Vec<ValueId>, bool)> {
+        let (copy, mut reads, shape_reads) = self.renamed(e, const_fields);
         if self.touched_poison {
             return None;
         }

@@ -7,6 +7,7 @@
 //! matrix derivative results for forward and reverse mode AD" (2008), and The Matrix Cookbook.
 
 mod arith;
+mod element;
 mod elementwise;
 mod lazy;
 mod linalg;
@@ -17,6 +18,7 @@ mod scalar;
 mod structure;
 
 pub use arith::*;
+pub use element::*;
 pub use elementwise::*;
 pub use lazy::*;
 pub use linalg::*;

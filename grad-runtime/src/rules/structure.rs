@@ -702,7 +702,9 @@ pub trait TuplePart<const K: usize>: Value {
 macro_rules! tuple_parts {
     ($all:tt $($v:ident $k:tt),+) => {$( tuple_parts!(@one $all $v $k); )+};
     (@one [$($all:ident),+] $v:ident $k:tt) => {
-        impl<S: Real, $($all: Value<Scalar = S> + Clone),+> TuplePart<$k> for ($($all,)+) {
+        impl<S: Real, $($all: crate::Differentiable<Scalar = S> + Value<Scalar = S, Adj = $all>),+> TuplePart<$k>
+            for ($($all,)+)
+        {
             type Part = $v;
             fn part(&self) -> $v {
                 self.$k.clone()

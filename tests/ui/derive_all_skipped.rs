@@ -1,0 +1,9 @@
+use matgrad::Differentiable;
+
+#[derive(Clone, Differentiable)]
+struct Settings {
+    #[differentiable(skip)]
+    rate: f64,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use matgrad::Differentiable;
+use nalgebra::DMatrix;
+
+#[derive(Clone, Differentiable)]
+struct Model {
+    w: DMatrix<f64>,
+    b: f32,
+}
+
+fn main() {}
