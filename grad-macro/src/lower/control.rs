@@ -305,7 +305,7 @@ impl Lower<'_> {
         let body = Body { stmts: body_stmts, ret: None, bound };
         let pat = f.pat.to_token_stream();
         let stop = stop_flag.and_then(|flag| names.iter().position(|n| n.0 == flag));
-        let mut inputs = inputs;
+
         inputs.extend(sized_by.map(|(m, _)| m));
         let l = Loop { pat, iter, inputs, fixed_len, carried, stop, unbounded, sized_by, body, tape, span };
         self.stmts.push(Stmt::Loop(Box::new(l)));
