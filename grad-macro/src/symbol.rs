@@ -279,6 +279,23 @@ static SCALAR_FNS: &[(usize, Rule)] = &[
     (1, rule!("powf", Fwd::Runtime("powf"), [R("powf_base_adj"), R("powf_exp_adj")], true)),
     (1, rule!("max", Fwd::Runtime("max"), [R("max_lhs_adj"), R("max_rhs_adj")], true)),
     (1, rule!("min", Fwd::Runtime("min"), [R("min_lhs_adj"), R("min_rhs_adj")], true)),
+    (0, rule!("ln_1p", Fwd::Runtime("ln_1p"), [R("ln_1p_adj")], true)),
+    (0, rule!("exp_m1", Fwd::Runtime("exp_m1"), [R("exp_m1_adj")], true)),
+    (0, rule!("log2", Fwd::Runtime("log2"), [R("log2_adj")], true)),
+    (0, rule!("log10", Fwd::Runtime("log10"), [R("log10_adj")], true)),
+    (0, rule!("asin", Fwd::Runtime("asin"), [R("asin_adj")], true)),
+    (0, rule!("acos", Fwd::Runtime("acos"), [R("acos_adj")], true)),
+    (0, rule!("atan", Fwd::Runtime("atan"), [R("atan_adj")], true)),
+    (0, rule!("asinh", Fwd::Runtime("asinh"), [R("asinh_adj")], true)),
+    (0, rule!("acosh", Fwd::Runtime("acosh"), [R("acosh_adj")], true)),
+    (0, rule!("atanh", Fwd::Runtime("atanh"), [R("atanh_adj")], true)),
+    (0, rule!("cbrt", Fwd::Runtime("cbrt"), [R("cbrt_adj")], true)),
+    (0, rule!("signum", Fwd::Runtime("signum"), [R("signum_adj")], true)),
+    (1, rule!("atan2", Fwd::Runtime("atan2"), [R("atan2_lhs_adj"), R("atan2_rhs_adj")], true)),
+    (1, rule!("hypot", Fwd::Runtime("hypot"), [R("hypot_lhs_adj"), R("hypot_rhs_adj")], true)),
+    (1, rule!("log", Fwd::Runtime("log"), [R("log_x_adj"), R("log_b_adj")], true)),
+    (2, rule!("clamp", Fwd::Runtime("clamp"), [R("clamp_x_adj"), R("clamp_lo_adj"), R("clamp_hi_adj")], true)),
+    (2, rule!("mul_add", Fwd::Runtime("mul_add"), [R("mul_add_x_adj"), R("mul_add_a_adj"), R("mul_add_b_adj")], true)),
 ];
 
 fn find(table: &'static [(usize, Rule)], name: &str, arity: usize) -> Option<&'static Rule> {
@@ -308,16 +325,55 @@ pub fn matrix_operands(rule: &Rule) -> usize {
     }
 }
 
-/// Every method name with a rule, for "did you mean" lists.
-pub fn known_methods() -> impl Iterator<Item = &'static str> {
+/// Every matrix method name with a rule, for "did you mean" lists.
+pub fn matrix_methods() -> Vec<&'static str> {
+    names(METHODS.iter().chain(UNWRAPPED).chain(TURBOFISH))
+}
+
+/// Every scalar function with a rule, for "did you mean" lists.
+pub fn scalar_methods() -> Vec<&'static str> {
+    names(SCALAR_FNS.iter())
+}
+
+fn names<'a>(rules: impl Iterator<Item = &'a (usize, Rule)>) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
-    for (_, r) in METHODS.iter().chain(UNWRAPPED).chain(TURBOFISH).chain(SCALAR_FNS) {
+    for (_, r) in rules {
         if !names.contains(&r.name) {
             names.push(r.name);
         }
     }
-    names.into_iter()
+    names
 }
+
+/// Methods of `f32`/`f64` (and not of nalgebra matrices) that have no rule: a call to one is on
+/// a scalar, so its error lists only the scalar functions.
+pub const FLOAT_METHODS: &[&str] = &[
+    "exp2",
+    "to_degrees",
+    "to_radians",
+    "floor",
+    "ceil",
+    "round",
+    "round_ties_even",
+    "trunc",
+    "fract",
+    "sin_cos",
+    "rem_euclid",
+    "div_euclid",
+    "copysign",
+    "sinc",
+    "sinhc",
+    "cosc",
+    "coshc",
+    "powc",
+    "sinh_cosh",
+    "total_cmp",
+    "to_bits",
+    "gamma",
+    "ln_gamma",
+    "erf",
+    "erfc",
+];
 
 /// Methods that return their receiver's value unchanged.
 pub const ALIAS_METHODS: &[&str] = &["clone", "clone_owned", "into_owned", "to_owned"];

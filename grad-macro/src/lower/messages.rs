@@ -36,16 +36,21 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
             m.to_token_stream(),
             format!("iterator chains are not differentiable ({reads}): write the computation with matrix operations such as `sum()`, `map(|v| …)`, `dot` or `component_mul`"),
         ),
-        Construct::Method(m) => {
-            let list: Vec<&str> = symbol::known_methods().collect();
-            (
-                m.to_token_stream(),
-                format!(
-                    "no derivative rule for the method `{m}`, and {reads}; methods with a rule: {}, and `map(|v| …)`",
-                    list.join(", ")
-                ),
-            )
-        }
+        Construct::Method(m) if symbol::FLOAT_METHODS.contains(&m.to_string().as_str()) => (
+            m.to_token_stream(),
+            format!(
+                "no derivative rule for the scalar method `{m}`, and {reads}; scalar functions with a rule: {}",
+                symbol::scalar_methods().join(", ")
+            ),
+        ),
+        Construct::Method(m) => (
+            m.to_token_stream(),
+            format!(
+                "no derivative rule for the method `{m}`, and {reads}; matrix methods with a rule: {}, and `map(|v| …)`; scalar functions with a rule: {}",
+                symbol::matrix_methods().join(", "),
+                symbol::scalar_methods().join(", ")
+            ),
+        ),
         Construct::Call(Some(p)) => (
             p.to_token_stream(),
             format!(

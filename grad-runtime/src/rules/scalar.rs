@@ -27,9 +27,23 @@ macro_rules! unary {
     )*};
 }
 
+/// The argument of `exp`: a float scalar. On a matrix, nalgebra's `exp()` is the matrix
+/// exponential, not the exponential of each entry, so the error must not suggest `map`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a float scalar: on a matrix, `exp()` is nalgebra's matrix exponential, which matgrad has no rule for yet",
+    label = "the matrix exponential of a differentiated matrix",
+    note = "compute the matrix exponential outside the function and pass it in, or call a function that computes it and has a rule (`#[custom_vjp]`); `m.map(|v| v.exp())` would be a different function, the exponential of each entry"
+)]
+pub trait ExpArg: Real {}
+impl<T: Real> ExpArg for T {}
+
+/// `eˣ`
+#[inline(always)]
+pub fn exp<T: ExpArg>(x: T) -> T {
+    ComplexField::exp(x)
+}
+
 unary! {
-    /// `eˣ`
-    exp => ComplexField::exp;
     /// `ln x`
     ln => ComplexField::ln;
     /// `√x`
@@ -50,6 +64,30 @@ unary! {
     abs => ComplexField::abs;
     /// `1/x`
     recip => ComplexField::recip;
+    /// `ln(1 + x)`
+    ln_1p => ComplexField::ln_1p;
+    /// `eˣ − 1`
+    exp_m1 => ComplexField::exp_m1;
+    /// `log₂ x`
+    log2 => ComplexField::log2;
+    /// `log₁₀ x`
+    log10 => ComplexField::log10;
+    /// `asin x`
+    asin => ComplexField::asin;
+    /// `acos x`
+    acos => ComplexField::acos;
+    /// `atan x`
+    atan => ComplexField::atan;
+    /// `asinh x`
+    asinh => ComplexField::asinh;
+    /// `acosh x`
+    acosh => ComplexField::acosh;
+    /// `atanh x`
+    atanh => ComplexField::atanh;
+    /// `∛x`
+    cbrt => ComplexField::cbrt;
+    /// `sign x` (±1, as `f64::signum`)
+    signum => ComplexField::signum;
 }
 
 /// `xⁿ`
@@ -74,6 +112,36 @@ pub fn max<T: ScalarArg>(x: T, c: T) -> T {
 #[inline(always)]
 pub fn min<T: ScalarArg>(x: T, c: T) -> T {
     RealField::min(x, c)
+}
+
+/// `atan2(y, x)`, the angle of the point (x, y), written `y.atan2(x)`
+#[inline(always)]
+pub fn atan2<T: ScalarArg>(y: T, x: T) -> T {
+    RealField::atan2(y, x)
+}
+
+/// `√(x² + y²)`
+#[inline(always)]
+pub fn hypot<T: ScalarArg>(x: T, y: T) -> T {
+    ComplexField::hypot(x, y)
+}
+
+/// `log_b x`
+#[inline(always)]
+pub fn log<T: ScalarArg>(x: T, b: T) -> T {
+    ComplexField::log(x, b)
+}
+
+/// `x` clamped to `[lo, hi]`
+#[inline(always)]
+pub fn clamp<T: ScalarArg>(x: T, lo: T, hi: T) -> T {
+    RealField::clamp(x, lo, hi)
+}
+
+/// `x a + b`
+#[inline(always)]
+pub fn mul_add<T: ScalarArg>(x: T, a: T, b: T) -> T {
+    ComplexField::mul_add(x, a, b)
 }
 
 /// exp′ = exp = y
@@ -196,6 +264,153 @@ pub fn d_min_rhs<T: Real>(x: T, c: T, _y: T) -> T {
     }
 }
 
+/// ln_1p′(x) = 1/(1 + x)
+#[inline(always)]
+pub fn d_ln_1p<T: Real>(x: T, _y: T) -> T {
+    (nalgebra::one::<T>() + x).recip()
+}
+/// exp_m1′ = eˣ = y + 1
+#[inline(always)]
+pub fn d_exp_m1<T: Real>(_x: T, y: T) -> T {
+    y + nalgebra::one::<T>()
+}
+/// log₂′(x) = 1/(x ln 2)
+#[inline(always)]
+pub fn d_log2<T: Real>(x: T, _y: T) -> T {
+    (x * T::ln_2()).recip()
+}
+/// log₁₀′(x) = 1/(x ln 10)
+#[inline(always)]
+pub fn d_log10<T: Real>(x: T, _y: T) -> T {
+    (x * T::ln_10()).recip()
+}
+/// asin′(x) = 1/√(1 − x²)
+#[inline(always)]
+pub fn d_asin<T: Real>(x: T, _y: T) -> T {
+    ComplexField::sqrt(nalgebra::one::<T>() - x * x).recip()
+}
+/// acos′(x) = −1/√(1 − x²)
+#[inline(always)]
+pub fn d_acos<T: Real>(x: T, _y: T) -> T {
+    -ComplexField::sqrt(nalgebra::one::<T>() - x * x).recip()
+}
+/// atan′(x) = 1/(1 + x²)
+#[inline(always)]
+pub fn d_atan<T: Real>(x: T, _y: T) -> T {
+    (nalgebra::one::<T>() + x * x).recip()
+}
+/// asinh′(x) = 1/√(x² + 1)
+#[inline(always)]
+pub fn d_asinh<T: Real>(x: T, _y: T) -> T {
+    ComplexField::sqrt(x * x + nalgebra::one::<T>()).recip()
+}
+/// acosh′(x) = 1/√(x² − 1)
+#[inline(always)]
+pub fn d_acosh<T: Real>(x: T, _y: T) -> T {
+    ComplexField::sqrt(x * x - nalgebra::one::<T>()).recip()
+}
+/// atanh′(x) = 1/(1 − x²)
+#[inline(always)]
+pub fn d_atanh<T: Real>(x: T, _y: T) -> T {
+    (nalgebra::one::<T>() - x * x).recip()
+}
+/// ∛′(x) = 1/(3y²) (infinite at 0, where ∛ has a vertical tangent)
+#[inline(always)]
+pub fn d_cbrt<T: Real>(_x: T, y: T) -> T {
+    (T::from_subset(&3.0) * y * y).recip()
+}
+/// signum′ = 0 (piecewise constant; 0 at the jump too, as PyTorch's `sign`)
+#[inline(always)]
+pub fn d_signum<T: Real>(_x: T, _y: T) -> T {
+    nalgebra::zero::<T>()
+}
+/// ∂atan2(y, x)/∂y = x/(x² + y²) (0 at the origin)
+#[inline(always)]
+pub fn d_atan2_lhs<T: Real>(y: T, x: T, _a: T) -> T {
+    let r2 = x * x + y * y;
+    if r2 == nalgebra::zero::<T>() {
+        return r2;
+    }
+    x / r2
+}
+/// ∂atan2(y, x)/∂x = −y/(x² + y²) (0 at the origin)
+#[inline(always)]
+pub fn d_atan2_rhs<T: Real>(y: T, x: T, _a: T) -> T {
+    let r2 = x * x + y * y;
+    if r2 == nalgebra::zero::<T>() {
+        return r2;
+    }
+    -y / r2
+}
+/// ∂hypot(x, y)/∂x = x/r with r = √(x² + y²) (0 at r = 0, as `norm`)
+#[inline(always)]
+pub fn d_hypot_lhs<T: Real>(x: T, _y: T, r: T) -> T {
+    if r == nalgebra::zero::<T>() {
+        return r;
+    }
+    x / r
+}
+/// ∂hypot(x, y)/∂y = y/r (0 at r = 0)
+#[inline(always)]
+pub fn d_hypot_rhs<T: Real>(_x: T, y: T, r: T) -> T {
+    if r == nalgebra::zero::<T>() {
+        return r;
+    }
+    y / r
+}
+/// ∂log_b(x)/∂x = 1/(x ln b)
+#[inline(always)]
+pub fn d_log_x<T: Real>(x: T, b: T, _y: T) -> T {
+    (x * ComplexField::ln(b)).recip()
+}
+/// ∂log_b(x)/∂b = −ln x/(b (ln b)²) = −y/(b ln b)
+#[inline(always)]
+pub fn d_log_b<T: Real>(_x: T, b: T, y: T) -> T {
+    -y / (b * ComplexField::ln(b))
+}
+/// ∂clamp(x, lo, hi)/∂x = 1[lo ≤ x ≤ hi] (1 at the bounds, as PyTorch's `clamp`)
+#[inline(always)]
+pub fn d_clamp_x<T: Real>(x: T, lo: T, hi: T, _y: T) -> T {
+    if lo <= x && x <= hi {
+        nalgebra::one::<T>()
+    } else {
+        nalgebra::zero::<T>()
+    }
+}
+/// ∂clamp(x, lo, hi)/∂lo = 1[x < lo]
+#[inline(always)]
+pub fn d_clamp_lo<T: Real>(x: T, lo: T, _hi: T, _y: T) -> T {
+    if x < lo {
+        nalgebra::one::<T>()
+    } else {
+        nalgebra::zero::<T>()
+    }
+}
+/// ∂clamp(x, lo, hi)/∂hi = 1[x > hi]
+#[inline(always)]
+pub fn d_clamp_hi<T: Real>(x: T, _lo: T, hi: T, _y: T) -> T {
+    if x > hi {
+        nalgebra::one::<T>()
+    } else {
+        nalgebra::zero::<T>()
+    }
+}
+/// ∂(x a + b)/∂x = a
+#[inline(always)]
+pub fn d_mul_add_x<T: Real>(_x: T, a: T, _b: T, _y: T) -> T {
+    a
+}
+/// ∂(x a + b)/∂a = x
+#[inline(always)]
+pub fn d_mul_add_a<T: Real>(x: T, _a: T, _b: T, _y: T) -> T {
+    x
+}
+/// ∂(x a + b)/∂b = 1
+#[inline(always)]
+pub fn d_mul_add_b<T: Real>(_x: T, _a: T, _b: T, _y: T) -> T {
+    nalgebra::one::<T>()
+}
+
 macro_rules! unary_adj {
     ($($name:ident => $d:ident),* $(,)?) => {$(
         #[doc = concat!("`x̄ += ḡ · ", stringify!($d), "(x, y)`")]
@@ -209,7 +424,10 @@ macro_rules! unary_adj {
 unary_adj! {
     exp_adj => d_exp, ln_adj => d_ln, sqrt_adj => d_sqrt, sin_adj => d_sin, cos_adj => d_cos,
     tan_adj => d_tan, sinh_adj => d_sinh, cosh_adj => d_cosh, tanh_adj => d_tanh,
-    abs_adj => d_abs, recip_adj => d_recip,
+    abs_adj => d_abs, recip_adj => d_recip, ln_1p_adj => d_ln_1p, exp_m1_adj => d_exp_m1,
+    log2_adj => d_log2, log10_adj => d_log10, asin_adj => d_asin, acos_adj => d_acos,
+    atan_adj => d_atan, asinh_adj => d_asinh, acosh_adj => d_acosh, atanh_adj => d_atanh,
+    cbrt_adj => d_cbrt, signum_adj => d_signum,
 }
 
 macro_rules! binary_adj {
@@ -226,6 +444,24 @@ binary_adj! {
     powf_base_adj => d_powf_base, powf_exp_adj => d_powf_exp,
     max_lhs_adj => d_max_lhs, max_rhs_adj => d_max_rhs,
     min_lhs_adj => d_min_lhs, min_rhs_adj => d_min_rhs,
+    atan2_lhs_adj => d_atan2_lhs, atan2_rhs_adj => d_atan2_rhs,
+    hypot_lhs_adj => d_hypot_lhs, hypot_rhs_adj => d_hypot_rhs,
+    log_x_adj => d_log_x, log_b_adj => d_log_b,
+}
+
+macro_rules! ternary_adj {
+    ($($name:ident => $d:ident),* $(,)?) => {$(
+        #[doc = concat!("`ḡ · ", stringify!($d), "(x, a, b, y)`")]
+        #[inline(always)]
+        pub fn $name<T: Real>(x: &T, a: &T, b: &T, y: &T, g: &T) -> T {
+            *g * $d(*x, *a, *b, *y)
+        }
+    )*};
+}
+
+ternary_adj! {
+    clamp_x_adj => d_clamp_x, clamp_lo_adj => d_clamp_lo, clamp_hi_adj => d_clamp_hi,
+    mul_add_x_adj => d_mul_add_x, mul_add_a_adj => d_mul_add_a, mul_add_b_adj => d_mul_add_b,
 }
 
 /// `x̄ += ḡ n xⁿ⁻¹`
