@@ -767,7 +767,13 @@ impl Emitter<'_> {
                         Adj::OfAdjoint(f) => {
                             rules_left -= 1;
                             let f = Ident::new(f, span);
-                            quote_spanned!(span=> ::matgrad::__private::#f(#g_ref))
+                            // The op's constant operands (indices) come first.
+                            let consts = args
+                                .iter()
+                                .zip(rule.adj)
+                                .filter(|(_, adj)| **adj == Adj::Constant)
+                                .map(|(&a, _)| self.reference(a));
+                            quote_spanned!(span=> ::matgrad::__private::#f(#(#consts,)* #g_ref))
                         }
                         Adj::Pass if aliased && plan.alias[arg] => {
                             born[arg] = true;

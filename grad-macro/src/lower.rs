@@ -4,6 +4,7 @@
 
 mod control;
 mod messages;
+mod update;
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
@@ -267,6 +268,7 @@ impl Lower<'_> {
                     "an early `return` is not supported yet: return the value at the end of the body",
                 );
             }
+            Expr::MethodCall(m) if update::is_in_place(m) => self.in_place(e, m),
             Expr::Call(_) | Expr::MethodCall(_) | Expr::Macro(_) => {
                 self.opaque(e, Construct::Statement);
             }
@@ -295,6 +297,9 @@ impl Lower<'_> {
     }
 
     fn assign(&mut self, place: &Expr, value: Option<ValueId>) {
+        if let Expr::Index(i) = place {
+            return self.assign_entry(place, i, value);
+        }
         let Expr::Path(p) = place else {
             return self.cx.error_spanned_by(
                 place,
@@ -667,6 +672,9 @@ impl Lower<'_> {
                 }
                 let args: Option<Vec<_>> = args.into_iter().collect();
                 return Some(self.rule(rule, args?, e.span()));
+            }
+            if let Some(v) = self.constructor(e, c, &p.path) {
+                return v;
             }
             if symbol::CONSTRUCTORS.contains(&last.as_str()) {
                 return self.opaque(e, Construct::Constructor(&p.path));

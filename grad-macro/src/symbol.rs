@@ -246,7 +246,17 @@ static HELPERS: &[(usize, Rule)] = &[
 
 /// Runtime functions whose first operand may be moved in at its last use (they take any
 /// `MatArg` and compute in its buffer).
-pub const MOVES_FIRST: &[&str] = &["add_row_vector", "add_column_vector"];
+pub const MOVES_FIRST: &[&str] = &[
+    "add_row_vector",
+    "add_column_vector",
+    "set_entry",
+    "set_column",
+    "set_row",
+    "fill",
+    "fill_diagonal",
+    "swap_rows",
+    "swap_columns",
+];
 
 /// The rule of `matgrad::name(args…)`.
 pub fn helper(name: &str, nargs: usize) -> Option<&'static Rule> {
@@ -258,6 +268,62 @@ pub fn helper(name: &str, nargs: usize) -> Option<&'static Rule> {
 pub const STACK_MACRO: &str = "stack";
 pub static HSTACK: Rule = rule!("hstack", Fwd::Runtime("hstack"), [R("hstack_lhs"), R("hstack_rhs")], false);
 pub static VSTACK: Rule = rule!("vstack", Fwd::Runtime("vstack"), [R("vstack_lhs"), R("vstack_rhs")], false);
+
+/// In-place updates as new values (rules/update.rs): `m[k] = e` (also what a constructor of
+/// differentiated entries becomes), `m.set_column(j, &v)`, `m.set_row(i, &v)`, `m.fill(s)`,
+/// `m.fill_diagonal(s)`, `m.swap_rows(i, j)`, `m.swap_columns(i, j)`; the matrix first, the
+/// indices last. Their adjoints read only `Ḡ` and the indices.
+pub static SET_ENTRY: Rule = rule!(
+    "set_entry",
+    Fwd::Runtime("set_entry"),
+    [OfAdjoint("set_entry_base"), OfAdjoint("entry_of"), Constant],
+    false
+);
+pub static SET_COLUMN: Rule = rule!(
+    "set_column",
+    Fwd::Runtime("set_column"),
+    [OfAdjoint("set_column_base"), OfAdjoint("column_of"), Constant],
+    false
+);
+pub static SET_ROW: Rule =
+    rule!("set_row", Fwd::Runtime("set_row"), [OfAdjoint("set_row_base"), OfAdjoint("row_of"), Constant], false);
+pub static FILL: Rule = rule!("fill", Fwd::Runtime("fill"), [OfAdjoint("overwritten"), OfAdjoint("sum_of")], false);
+pub static FILL_DIAGONAL: Rule = rule!(
+    "fill_diagonal",
+    Fwd::Runtime("fill_diagonal"),
+    [OfAdjoint("fill_diagonal_base"), OfAdjoint("diagonal_sum_of")],
+    false
+);
+pub static SWAP_ROWS: Rule =
+    rule!("swap_rows", Fwd::Runtime("swap_rows"), [OfAdjoint("swap_rows_adj"), Constant, Constant], false);
+pub static SWAP_COLUMNS: Rule =
+    rule!("swap_columns", Fwd::Runtime("swap_columns"), [OfAdjoint("swap_columns_adj"), Constant, Constant], false);
+
+/// In-place methods written as statements (`m.fill(s);`), by name and arity: the rule of the
+/// new value (`m.scale_mut(s)` is `m = m.scale(s)`). The receiver is the rule's first operand;
+/// `set_column(j, &v)` and `set_row(i, &v)` take their index last (see [`index_first`]).
+pub fn in_place(name: &str, arity: usize) -> Option<&'static Rule> {
+    let rule = match (name, arity) {
+        ("set_column", 2) => &SET_COLUMN,
+        ("set_row", 2) => &SET_ROW,
+        ("fill", 1) => &FILL,
+        ("fill_diagonal", 1) => &FILL_DIAGONAL,
+        ("swap_rows", 2) => &SWAP_ROWS,
+        ("swap_columns", 2) => &SWAP_COLUMNS,
+        ("component_mul_assign", 1) => return method("component_mul", 1),
+        ("component_div_assign", 1) => return method("component_div", 1),
+        ("scale_mut", 1) => return method("scale", 1),
+        ("add_scalar_mut", 1) => return method("add_scalar", 1),
+        _ => return None,
+    };
+    Some(rule)
+}
+
+/// Whether the in-place method `name` takes its index before its value (`set_column(j, &v)`),
+/// the rule after.
+pub fn index_first(name: &str) -> bool {
+    matches!(name, "set_column" | "set_row")
+}
 
 /// `Matrix::from_diagonal(&d)`: the one constructor whose argument is differentiated.
 pub static FROM_DIAGONAL: Rule = rule!("from_diagonal", Fwd::Runtime("from_diagonal"), [R("from_diagonal_adj")], false);

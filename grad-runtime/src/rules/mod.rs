@@ -15,6 +15,7 @@ mod matmul;
 mod reduce;
 mod scalar;
 mod structure;
+mod update;
 
 pub use arith::*;
 pub use elementwise::*;
@@ -25,3 +26,4 @@ pub use matmul::*;
 pub use reduce::*;
 pub use scalar::*;
 pub use structure::*;
+pub use update::*;
