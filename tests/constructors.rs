@@ -174,3 +174,69 @@ fn constructors_in_loops_and_branches() {
     let (_, dt) = in_loop_grad(0.7);
     close(dt, 14.0 * 0.7, 1e-12);
 }
+
+/// A squared-exponential kernel from a length-scale: K = from_fn(n, n, |i, j| σ² exp(−(xᵢ − xⱼ)²
+/// / (2ℓ²))), f = ⟨W, K⟩ (x, W constant).
+/// ∂f/∂ℓ = Σᵢⱼ Wᵢⱼ Kᵢⱼ (xᵢ − xⱼ)²/ℓ³,  ∂f/∂σ = Σᵢⱼ Wᵢⱼ 2Kᵢⱼ/σ.
+#[differentiate(wrt(ell, sigma))]
+fn kernel(ell: f64, sigma: f64, x: &DVector<f64>, w: &DMatrix<f64>) -> f64 {
+    let n = x.len();
+    let k = DMatrix::from_fn(n, n, |i, j| {
+        let d = x[i] - x[j];
+        sigma * sigma * (-(d * d) / (2.0 * ell * ell)).exp()
+    });
+    k.dot(w)
+}
+
+#[test]
+fn kernel_matrix_from_a_length_scale() {
+    let x = DVector::from_vec(vec![0.1, 0.7, -0.4, 1.5]);
+    let w = mat(4, 4, 11);
+    let (ell, sigma) = (0.8, 1.3);
+    let (value, dl, ds) = kernel_grad(ell, sigma, &x, &w);
+    let k = DMatrix::from_fn(4, 4, |i, j| sigma * sigma * (-(x[i] - x[j]).powi(2) / (2.0 * ell * ell)).exp());
+    assert!((value - k.dot(&w)).abs() < 1e-12);
+    let dl_want = DMatrix::from_fn(4, 4, |i, j| w[(i, j)] * k[(i, j)] * (x[i] - x[j]).powi(2) / ell.powi(3)).sum();
+    close(dl, dl_want, 1e-12);
+    close(ds, 2.0 * k.dot(&w) / sigma, 1e-12);
+    assert_fd(|l: &f64| kernel(*l, sigma, &x, &w), &ell, &dl, 1e-7);
+    assert_fd(|s: &f64| kernel(ell, *s, &x, &w), &sigma, &ds, 1e-7);
+}
+
+/// SMatrix::from_fn and DVector::from_fn with `_`, in f32: A = from_fn(|i, j| s^(i + j + 1)) (2×3),
+/// v = from_fn(3, |i, _| s·i); f = Σ A + Σ v.  f′ = Σᵢⱼ (i + j + 1) s^(i + j) + Σᵢ i.
+#[differentiate]
+fn fixed_fn(s: f32) -> f32 {
+    let a = SMatrix::<f32, 2, 3>::from_fn(|i, j| s.powi((i + j + 1) as i32));
+    let v = nalgebra::DVector::<f32>::from_fn(3, |i, _| s * i as f32);
+    a.sum() + v.sum()
+}
+
+#[test]
+fn static_from_fn_and_wildcards() {
+    let s = 0.9f32;
+    let (_, ds) = fixed_fn_grad(s);
+    let mut want = 0.0f32;
+    for i in 0..2 {
+        for j in 0..3 {
+            want += (i + j + 1) as f32 * s.powi(i + j);
+        }
+    }
+    want += 3.0;
+    assert!((ds - want).abs() < 1e-5, "{ds} vs {want}");
+}
+
+/// from_fn in a loop body: f(s) = Σₖ₌₀¹ Σᵢⱼ s (i + j + k) over 2×2, f′ = 4 + 8 = 12.
+#[differentiate]
+fn fn_in_loop(s: f64) -> f64 {
+    let mut acc = 0.0;
+    for k in 0..2 {
+        acc += DMatrix::from_fn(2, 2, |i, j| s * (i + j + k) as f64).sum();
+    }
+    acc
+}
+
+#[test]
+fn from_fn_in_a_loop() {
+    close(fn_in_loop_grad(0.3).1, 12.0, 1e-12);
+}

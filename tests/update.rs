@@ -239,3 +239,28 @@ fn updates_in_every_position() {
         }
     }
 }
+
+/// f32, fixed size: Y = X (2×3); Y₀₁ = s; Y's row 1 := r; Y *= s (scale_mut); f = Σ Y
+/// = s (s + Σⱼ≠₁ X₀ⱼ + Σ r).  ∂f/∂X = s at (0, 0) and (0, 2), 0 elsewhere; ∂f/∂r = s 1ᵀ;
+/// ∂f/∂s = 2s + Σⱼ≠₁ X₀ⱼ + Σ r.
+#[differentiate]
+fn fixed32(x: &nalgebra::SMatrix<f32, 2, 3>, r: &nalgebra::RowVector3<f32>, s: f32) -> f32 {
+    let mut y = *x;
+    y[(0, 1)] = s;
+    y.set_row(1, r);
+    y.scale_mut(s);
+    y.sum()
+}
+
+#[test]
+fn fixed_size_f32_updates() {
+    let x = nalgebra::SMatrix::<f32, 2, 3>::new(0.5, -1.0, 2.0, 0.3, 0.4, 0.6);
+    let r = nalgebra::RowVector3::new(1.0f32, -2.0, 0.5);
+    let s = 0.7f32;
+    let (value, dx, dr, ds) = fixed32_grad(&x, &r, s);
+    assert!((value - fixed32(&x, &r, s)).abs() < 1e-6);
+    let want = nalgebra::SMatrix::<f32, 2, 3>::new(s, 0.0, s, 0.0, 0.0, 0.0);
+    assert!((dx - want).abs().max() < 1e-6, "{dx}");
+    assert!((dr - nalgebra::RowVector3::repeat(s)).abs().max() < 1e-6);
+    assert!((ds - (2.0 * s + 0.5 + 2.0 + r.sum())).abs() < 1e-5, "{ds}");
+}

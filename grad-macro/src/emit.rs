@@ -234,7 +234,10 @@ impl Emitter<'_> {
                 let x = self.operand(*input, false, span);
                 let p = self.ident(closure.param);
                 let (code, y, _) = self.body(&closure.body, None, &[]);
-                quote_spanned!(span=> #x.map(|#p| { #code #y }))
+                match &closure.at {
+                    Some(at) => quote_spanned!(span=> #x.map_with_location(|#at, #p| { #code #y })),
+                    None => quote_spanned!(span=> #x.map(|#p| { #code #y })),
+                }
             }
             Op::Call { func, args, by_ref, spans } => {
                 let argv = args.iter().enumerate().map(|(k, &a)| {
@@ -691,8 +694,13 @@ impl Emitter<'_> {
         let (out, p, span) = (self.ident(node.out), self.ident(closure.param), node.span);
         let x = self.operand(input, move_input, span);
         let (code, y, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
-        quote_spanned! {span=>
-            let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });
+        match &closure.at {
+            Some(at) => quote_spanned! {span=>
+                let (#out, [#(#names),*]) = ::matgrad::__private::map_d_at(#x, |#at, #p| { #code (#y, [#(#ds),*]) });
+            },
+            None => quote_spanned! {span=>
+                let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });
+            },
         }
     }
 

@@ -159,6 +159,9 @@ pub struct Closure {
     /// Capture values inside the closure, paired with the outer values they stand for.
     pub captures: Vec<ValueId>,
     pub body: Body,
+    /// `Some(i, j)` for a closure of the entry's row and column as well (`from_fn(|i, j| …)`,
+    /// mapped over a constant matrix of its shape): the names, constants in the body.
+    pub at: Option<TokenStream>,
 }
 
 impl Op {

@@ -117,6 +117,7 @@ impl Lower<'_> {
             ("from_columns", 1) => (Layout::Columns, Some(0)),
             ("from_rows", 1) => (Layout::Rows, Some(0)),
             ("from_element", 1 | 3) => return Some(self.construct_filled(e, c)),
+            ("from_fn", 1..=3) => return self.construct_from_fn(e, c),
             _ => return None,
         };
         let parts = match at {
@@ -170,6 +171,30 @@ impl Lower<'_> {
         Some(self.rule(&symbol::FILL, vec![base, s], c.args[last].span()))
     }
 
+    /// `from_fn(r, c, |i, j| body)` whose body reads differentiated values: `body` mapped over a
+    /// constant matrix of the shape, its derivative derived as for `map`. `None` when the last
+    /// argument is not a closure of two plain names (or `_`).
+    ///
+    /// Input: `DMatrix::from_fn(r, c, |i, j| f(i, j, s))`
+    /// Output: `let t_1 = DMatrix::from_fn(r, c, |_, _| zero());`
+    ///         `let (t_2, [t_2_d0]) = map_d_at(t_1, |i, j, _entry| (f(i, j, s), [∂f/∂s]));`
+    fn construct_from_fn(&mut self, e: &Expr, c: &syn::ExprCall) -> Option<Option<ValueId>> {
+        let last = c.args.len() - 1;
+        let Expr::Closure(cl) = &c.args[last] else { return None };
+        let at = closure_indices(cl)?;
+        if self.closure.is_some() {
+            self.cx.error_spanned_by(
+                e,
+                "`from_fn` inside a `map` closure is not supported: build the matrix before the closure",
+            );
+            return Some(None);
+        }
+        let mut call = c.clone();
+        call.args[last] = syn::parse_quote_spanned!(cl.span()=> |_, _| ::matgrad::__private::nalgebra::zero());
+        let Some(base) = self.opaque(&Expr::Call(call), Construct::Expression) else { return Some(None) };
+        Some(self.map_node(e, base, "_entry", cl.span(), &cl.body, Some(at)))
+    }
+
     /// A differentiated part as the constructor reads it: a scalar by value, a vector owned.
     fn part_tokens(&self, v: ValueId, layout: Layout) -> TokenStream {
         let val = &self.values[v];
@@ -190,6 +215,19 @@ impl Lower<'_> {
             }
         }
         Some(id)
+    }
+}
+
+/// The names of a `from_fn` closure's row and column (fresh ones for `_`).
+fn closure_indices(cl: &syn::ExprClosure) -> Option<[syn::Ident; 2]> {
+    let name = |p: &syn::Pat, k: usize| match p {
+        syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+        syn::Pat::Wild(w) => Some(quote::format_ident!("__at{}", k, span = w.span())),
+        _ => None,
+    };
+    match (cl.inputs.len(), cl.inputs.first(), cl.inputs.last()) {
+        (2, Some(i), Some(j)) => Some([name(i, 0)?, name(j, 1)?]),
+        _ => None,
     }
 }
 
