@@ -16,6 +16,7 @@ mod reduce;
 mod scalar;
 mod structure;
 mod update;
+mod vector;
 
 pub use arith::*;
 pub use elementwise::*;
@@ -27,3 +28,4 @@ pub use reduce::*;
 pub use scalar::*;
 pub use structure::*;
 pub use update::*;
+pub use vector::*;

@@ -6,7 +6,8 @@
 //! which lets `exp`, `sqrt` and `tanh` reuse the forward value instead of recomputing it.
 
 use crate::value::Real;
-use nalgebra::{ComplexField, RealField};
+use nalgebra::allocator::Allocator;
+use nalgebra::{ComplexField, DefaultAllocator, Dim, DimMin, DimMinimum, Matrix, OMatrix, RealField, Storage};
 
 /// A float scalar a scalar function applies to.
 #[diagnostic::on_unimplemented(
@@ -27,22 +28,6 @@ macro_rules! unary {
     )*};
 }
 
-/// The argument of `exp`: a float scalar. On a matrix, nalgebra's `exp()` is the matrix
-/// exponential, not the exponential of each entry, so the error must not suggest `map`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a float scalar: on a matrix, `exp()` is nalgebra's matrix exponential, which matgrad has no rule for yet",
-    label = "the matrix exponential of a differentiated matrix",
-    note = "compute the matrix exponential outside the function and pass it in, or call a function that computes it and has a rule (`#[custom_vjp]`); `m.map(|v| v.exp())` would be a different function, the exponential of each entry"
-)]
-pub trait ExpArg: Real {}
-impl<T: Real> ExpArg for T {}
-
-/// `eˣ`
-#[inline(always)]
-pub fn exp<T: ExpArg>(x: T) -> T {
-    ComplexField::exp(x)
-}
-
 unary! {
     /// `ln x`
     ln => ComplexField::ln;
@@ -60,8 +45,6 @@ unary! {
     cosh => ComplexField::cosh;
     /// `tanh x`
     tanh => ComplexField::tanh;
-    /// `|x|`
-    abs => ComplexField::abs;
     /// `1/x`
     recip => ComplexField::recip;
     /// `ln(1 + x)`
@@ -422,9 +405,9 @@ macro_rules! unary_adj {
 }
 
 unary_adj! {
-    exp_adj => d_exp, ln_adj => d_ln, sqrt_adj => d_sqrt, sin_adj => d_sin, cos_adj => d_cos,
+    ln_adj => d_ln, sqrt_adj => d_sqrt, sin_adj => d_sin, cos_adj => d_cos,
     tan_adj => d_tan, sinh_adj => d_sinh, cosh_adj => d_cosh, tanh_adj => d_tanh,
-    abs_adj => d_abs, recip_adj => d_recip, ln_1p_adj => d_ln_1p, exp_m1_adj => d_exp_m1,
+    recip_adj => d_recip, ln_1p_adj => d_ln_1p, exp_m1_adj => d_exp_m1,
     log2_adj => d_log2, log10_adj => d_log10, asin_adj => d_asin, acos_adj => d_acos,
     atan_adj => d_atan, asinh_adj => d_asinh, acosh_adj => d_acosh, atanh_adj => d_atanh,
     cbrt_adj => d_cbrt, signum_adj => d_signum,
@@ -468,4 +451,185 @@ ternary_adj! {
 #[inline(always)]
 pub fn powi_adj<T: Real>(x: &T, n: &i32, y: &T, g: &T) -> T {
     *g * d_powi(*x, *n, *y)
+}
+
+/// What `abs()` applies to: a float scalar, or a matrix entrywise (nalgebra's `Matrix::abs`).
+#[diagnostic::on_unimplemented(
+    message = "`abs()` applies to f32/f64 scalars and to nalgebra matrices (entrywise), not `{Self}`"
+)]
+pub trait AbsArg {
+    /// `|x|`'s type.
+    type Out;
+    /// `|x|`, entrywise for a matrix.
+    fn abs_of(self) -> Self::Out;
+}
+
+impl<T: Real> AbsArg for T {
+    type Out = T;
+    fn abs_of(self) -> T {
+        ComplexField::abs(self)
+    }
+}
+
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> AbsArg for &Matrix<T, R, C, S>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Out = OMatrix<T, R, C>;
+    fn abs_of(self) -> OMatrix<T, R, C> {
+        self.map(ComplexField::abs)
+    }
+}
+
+/// The value whose `abs()` is differentiated (the adjoint rule's side of [`AbsArg`]).
+pub trait AbsAdj {
+    /// The adjoint's type.
+    type Adj;
+    /// `ḡ ⊙ sign(x)` (0 at 0).
+    fn abs_adj_of(&self, g: &Self::Adj) -> Self::Adj;
+}
+
+impl<T: Real> AbsAdj for T {
+    type Adj = T;
+    fn abs_adj_of(&self, g: &T) -> T {
+        *g * d_abs(*self, *self)
+    }
+}
+
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> AbsAdj for Matrix<T, R, C, S>
+where
+    DefaultAllocator: Allocator<R, C>,
+{
+    type Adj = OMatrix<T, R, C>;
+    fn abs_adj_of(&self, g: &OMatrix<T, R, C>) -> OMatrix<T, R, C> {
+        g.zip_map(self, |g, x| g * d_abs(x, x))
+    }
+}
+
+/// `|x|`, of a scalar or of each entry of a matrix.
+#[inline(always)]
+pub fn abs<X: AbsArg>(x: X) -> X::Out {
+    x.abs_of()
+}
+
+// y = |x|           (entrywise on a matrix)
+// x̄ += ḡ ⊙ sign x   (0 at 0, as PyTorch)
+/// `y = x.abs()`: the contribution to `x̄`.
+#[inline(always)]
+pub fn abs_adj<X: AbsAdj + ?Sized, Y: ?Sized>(x: &X, _y: &Y, g: &X::Adj) -> X::Adj {
+    x.abs_adj_of(g)
+}
+
+/// What `exp()` applies to: a float scalar, or a square matrix, whose `exp()` is nalgebra's
+/// matrix exponential (not the exponential of each entry, which is `m.map(|v| v.exp())`).
+#[diagnostic::on_unimplemented(
+    message = "`exp()` applies to f32/f64 scalars (the exponential) and to square nalgebra matrices (the matrix exponential), not `{Self}`",
+    note = "the exponential of each entry of a matrix is `m.map(|v| v.exp())`, a different function from the matrix exponential"
+)]
+pub trait ExpArg {
+    /// `exp(x)`'s type.
+    type Out;
+    /// `exp(x)`.
+    fn exp_of(self) -> Self::Out;
+}
+
+impl<T: Real> ExpArg for T {
+    type Out = T;
+    fn exp_of(self) -> T {
+        ComplexField::exp(self)
+    }
+}
+
+/// (nalgebra's matrix exponential needs its `std` feature.)
+#[cfg(feature = "std")]
+impl<T: Real, D, S: Storage<T, D, D>> ExpArg for &Matrix<T, D, D, S>
+where
+    D: DimMin<D, Output = D>,
+    DefaultAllocator: Allocator<D, D> + Allocator<DimMinimum<D, D>> + Allocator<D>,
+{
+    type Out = OMatrix<T, D, D>;
+    fn exp_of(self) -> OMatrix<T, D, D> {
+        self.clone_owned().exp()
+    }
+}
+
+/// The value whose `exp()` is differentiated (the adjoint rule's side of [`ExpArg`]).
+pub trait ExpAdj {
+    /// The adjoint's type.
+    type Adj;
+    /// The contribution to `x̄` given `y = exp(x)` and its adjoint `ḡ`.
+    fn exp_adj_of(&self, y: &Self::Adj, g: &Self::Adj) -> Self::Adj;
+}
+
+// y = eˣ
+// x̄ += ḡ y
+impl<T: Real> ExpAdj for T {
+    type Adj = T;
+    fn exp_adj_of(&self, y: &T, g: &T) -> T {
+        *g * *y
+    }
+}
+
+// F = exp(M)                        (the matrix exponential)
+// M̄ += L(Mᵀ, F̄), the Fréchet derivative of exp at Mᵀ applied to F̄: the upper-right block of
+//      exp([[Mᵀ, F̄], [0, Mᵀ]])       (Mathias 1996; Al-Mohy & Higham 2009)
+impl<T: Real, D, S: Storage<T, D, D>> ExpAdj for Matrix<T, D, D, S>
+where
+    D: DimMin<D, Output = D>,
+    DefaultAllocator: Allocator<D, D> + Allocator<DimMinimum<D, D>> + Allocator<D>,
+{
+    type Adj = OMatrix<T, D, D>;
+    fn exp_adj_of(&self, _y: &OMatrix<T, D, D>, g: &OMatrix<T, D, D>) -> OMatrix<T, D, D> {
+        exp_frechet(&self.transpose(), g)
+    }
+}
+
+/// The Fréchet derivative `L(a, e)` of the matrix exponential at `a` in the direction `e`.
+fn exp_frechet<T: Real, D: Dim>(a: &OMatrix<T, D, D>, e: &OMatrix<T, D, D>) -> OMatrix<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    // The block formula's upper-right block, computed on the pair (F, L) = (exp X, L(X, E/2ˢ))
+    // with X = A/2ˢ by scaling and squaring: exp(2X) = exp(X)², so each squaring maps (F, L)
+    // to (F², F L + L F), and after s of them (F, L) = (exp A, L(A, E)).
+    let half = T::from_subset(&0.5);
+    let (mut s, mut scale) = (0, nalgebra::one::<T>());
+    let mut bound = a.iter().fold(nalgebra::zero::<T>(), |m, v| m + ComplexField::abs(*v));
+    while bound > half && s < 64 {
+        bound *= half;
+        scale *= half;
+        s += 1;
+    }
+    let (x, ex) = (a * scale, e * scale);
+    // Taylor series at X (Σ|Xᵢⱼ| ≤ ½): exp(X) = Σₖ Pₖ with Pₖ = Xᵏ/k!, and
+    // L(X, E) = Σₖ Qₖ with Qₖ = (1/k!) Σ_{j<k} Xʲ E X^(k−1−j), so that Pₖ = Pₖ₋₁ X / k and
+    // Qₖ = (Qₖ₋₁ X + Pₖ₋₁ E) / k. 24 terms: ½²⁴/24! is far below f64's epsilon.
+    let (r, c) = a.shape_generic();
+    let mut p = OMatrix::<T, D, D>::identity_generic(r, c);
+    let mut q = OMatrix::<T, D, D>::zeros_generic(r, c);
+    let (mut f, mut l) = (p.clone(), q.clone());
+    for k in 1..=24 {
+        let kf = T::from_subset(&f64::from(k));
+        q = (&q * &x + &p * &ex) / kf;
+        p = (&p * &x) / kf;
+        f += &p;
+        l += &q;
+    }
+    for _ in 0..s {
+        l = &f * &l + &l * &f;
+        f = &f * &f;
+    }
+    l
+}
+
+/// `eˣ` of a scalar, or the matrix exponential of a square matrix.
+#[inline(always)]
+pub fn exp<X: ExpArg>(x: X) -> X::Out {
+    x.exp_of()
+}
+
+/// `y = x.exp()`: the contribution to `x̄` (`ḡ y` for a scalar, `L(Mᵀ, Ḡ)` for a matrix).
+#[inline(always)]
+pub fn exp_adj<X: ExpAdj + ?Sized>(x: &X, y: &X::Adj, g: &X::Adj) -> X::Adj {
+    x.exp_adj_of(y, g)
 }

@@ -1,0 +1,123 @@
+//! Matrix methods of issue 12: `cross`, `abs()` on a matrix, `normalize()`, `lp_norm(p)` and the
+//! matrix exponential `exp()`, checked against derivatives by hand and central differences.
+
+mod common;
+
+use common::{assert_close, assert_fd, mat, SHAPES};
+use matgrad::differentiate;
+use nalgebra::{DMatrix, DVector, Matrix3, RowVector3, Vector3};
+
+/// f(a, b) = ⟨w, a × b⟩ = det[w a b]; ∂f/∂a = b × w, ∂f/∂b = w × a.
+#[differentiate(wrt(a, b))]
+fn triple(a: &Vector3<f64>, b: &Vector3<f64>, w: &Vector3<f64>) -> f64 {
+    a.cross(b).dot(w)
+}
+
+#[test]
+fn cross_product() {
+    let (a, b, w) = (Vector3::new(0.3, -1.0, 2.0), Vector3::new(1.5, 0.2, -0.7), Vector3::new(0.9, 0.4, 1.1));
+    let (value, da, db) = triple_grad(&a, &b, &w);
+    assert!((value - a.cross(&b).dot(&w)).abs() < 1e-12);
+    assert!((da - b.cross(&w)).abs().max() < 1e-12);
+    assert!((db - w.cross(&a)).abs().max() < 1e-12);
+}
+
+/// Row 3-vectors and a dynamic 3-vector: f(r, v) = ‖r × r₂‖² + ⟨v × u, 1⟩ (r₂, u constant).
+#[differentiate(wrt(r, v))]
+fn cross_rows(r: &RowVector3<f64>, r2: &RowVector3<f64>, v: &DVector<f64>, u: &DVector<f64>) -> f64 {
+    r.cross(r2).norm_squared() + v.cross(u).sum()
+}
+
+#[test]
+fn cross_of_rows_and_dynamic_vectors() {
+    let (r, r2) = (RowVector3::new(0.2, 0.5, -0.3), RowVector3::new(-1.0, 0.4, 0.8));
+    let (v, u) = (DVector::from_vec(vec![0.1, 0.2, 0.3]), DVector::from_vec(vec![-0.5, 1.5, 0.25]));
+    let (_, dr, dv) = cross_rows_grad(&r, &r2, &v, &u);
+    // ∂/∂r ‖r × r₂‖² = r₂ × (2 r × r₂);  ∂/∂v ⟨v × u, 1⟩ = u × 1
+    let c = r.cross(&r2) * 2.0;
+    assert!((dr - r2.cross(&c)).abs().max() < 1e-12, "{dr}");
+    let ones = DVector::from_element(3, 1.0);
+    assert_close(&dv, &u.cross(&ones), 1e-12);
+}
+
+/// f(X) = ⟨W, |X|⟩ + Σ |X| ⊙ X; ∂f/∂X = W ⊙ sign X + 2|X| (entrywise; sign 0 = 0).
+#[differentiate(wrt(x))]
+fn abs_matrix(x: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    x.abs().dot(w) + x.abs().component_mul(x).sum()
+}
+
+#[test]
+fn abs_of_a_matrix() {
+    for &(m, n) in SHAPES {
+        let (x, w) = (mat(m, n, 1), mat(m, n, 2));
+        let (value, dx) = abs_matrix_grad(&x, &w);
+        assert!((value - abs_matrix(&x, &w)).abs() < 1e-12);
+        let want = w.zip_map(&x, |w, x| w * x.signum() + 2.0 * x.abs());
+        assert_close(&dx, &want, 1e-12);
+        assert_fd(|x: &DMatrix<f64>| abs_matrix(x, &w), &x, &dx, 1e-6);
+    }
+}
+
+/// f(x) = ⟨w, x/‖x‖⟩ + ‖x‖₃ + ‖x‖₁;
+/// ∂f/∂x = (w − y⟨y, w⟩)/‖x‖ + sign(x) x²/‖x‖₃² + sign(x).
+#[differentiate(wrt(x))]
+fn norms(x: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    x.normalize().dot(w) + x.lp_norm(3) + x.lp_norm(1)
+}
+
+#[test]
+fn normalize_and_lp_norms() {
+    for &(m, n) in SHAPES {
+        let (x, w) = (mat(m, n, 3), mat(m, n, 4));
+        let (value, dx) = norms_grad(&x, &w);
+        assert!((value - norms(&x, &w)).abs() < 1e-12);
+        let (nx, y) = (x.norm(), x.normalize());
+        let l3 = x.lp_norm(3);
+        let want = (&w - &y * y.dot(&w)) / nx + x.map(|v| v.signum() * v * v / (l3 * l3)) + x.map(f64::signum);
+        assert_close(&dx, &want, 1e-10);
+        assert_fd(|x: &DMatrix<f64>| norms(x, &w), &x, &dx, 1e-6);
+    }
+}
+
+/// The matrix exponential: f(M) = ⟨W, exp(M)⟩. For a diagonal M = diag(d) and diagonal W,
+/// ∂f/∂M = diag(w ⊙ exp d) (the off-diagonal entries of L(Mᵀ, W) are (e^dᵢ − e^dⱼ)/(dᵢ − dⱼ) Wᵢⱼ
+/// = 0 for a diagonal W). Otherwise checked against central differences.
+#[differentiate(wrt(m))]
+fn expm(m: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    m.exp().dot(w)
+}
+
+#[test]
+fn matrix_exponential() {
+    let d = DMatrix::from_diagonal(&DVector::from_vec(vec![0.5, -1.0, 2.0]));
+    let w = DMatrix::from_diagonal(&DVector::from_vec(vec![1.0, 2.0, -0.5]));
+    let (_, dm) = expm_grad(&d, &w);
+    let want =
+        DMatrix::from_diagonal(&DVector::from_vec(vec![0.5f64.exp(), 2.0 * (-1.0f64).exp(), -0.5 * 2.0f64.exp()]));
+    assert_close(&dm, &want, 1e-10);
+    // A full M, and a large one (scaling and squaring): entry (i, j) of the Fréchet derivative
+    // against central differences.
+    for (n, scale) in [(1, 1.0), (3, 1.0), (4, 3.0)] {
+        let (m, w) = (mat(n, n, 5) * scale, mat(n, n, 6));
+        let (value, dm) = expm_grad(&m, &w);
+        assert!((value - m.exp().dot(&w)).abs() < 1e-9 * value.abs().max(1.0));
+        assert_fd(|m: &DMatrix<f64>| expm(m, &w), &m, &dm, 1e-6);
+    }
+}
+
+/// The matrix exponential on a fixed-size matrix, and the scalar exp still scalar.
+#[differentiate(wrt(m, s))]
+fn expm3(m: &Matrix3<f64>, s: f64) -> f64 {
+    (m * s).exp().trace() + s.exp()
+}
+
+#[test]
+fn fixed_size_matrix_exponential() {
+    let m = Matrix3::new(0.1, 0.4, -0.2, 0.0, 0.3, 0.5, -0.6, 0.2, 0.1);
+    let s = 0.8;
+    let (_, dm, ds) = expm3_grad(&m, s);
+    // tr exp(sM): ∂/∂M = s exp(sM)ᵀ, ∂/∂s = tr(M exp(sM)) + eˢ
+    let e = (m * s).exp();
+    assert!((dm - e.transpose() * s).abs().max() < 1e-10, "{dm}");
+    assert!((ds - ((m * e).trace() + s.exp())).abs() < 1e-10);
+}
