@@ -121,3 +121,51 @@ fn fixed_size_matrix_exponential() {
     assert!((dm - e.transpose() * s).abs().max() < 1e-10, "{dm}");
     assert!((ds - ((m * e).trace() + s.exp())).abs() < 1e-10);
 }
+
+/// zip_map with both matrices differentiated and a captured scalar:
+/// f(X, Y, s) = Σ (x y + s sin x · y² + max(x, y)).
+/// ∂f/∂X = Y + s cos X ⊙ Y² + 1[X > Y], ∂f/∂Y = X + 2s sin X ⊙ Y + 1[X ≤ Y], ∂f/∂s = Σ sin X ⊙ Y².
+#[differentiate]
+fn zipped(x: &DMatrix<f64>, y: &DMatrix<f64>, s: f64) -> f64 {
+    x.zip_map(y, |a, b| a * b + s * a.sin() * b * b + a.max(b)).sum()
+}
+
+#[test]
+fn zip_map_of_two_differentiated_matrices() {
+    for &(m, n) in SHAPES {
+        let (x, y, s) = (mat(m, n, 7), mat(m, n, 8), 0.6);
+        let (value, dx, dy, ds) = zipped_grad(&x, &y, s);
+        assert!((value - zipped(&x, &y, s)).abs() < 1e-12);
+        let ind = |c: bool| if c { 1.0 } else { 0.0 };
+        assert_close(&dx, &x.zip_map(&y, |a, b| b + s * a.cos() * b * b + ind(a > b)), 1e-12);
+        assert_close(&dy, &x.zip_map(&y, |a, b| a + 2.0 * s * a.sin() * b + ind(a <= b)), 1e-12);
+        let ds_want = x.zip_map(&y, |a, b| a.sin() * b * b).sum();
+        assert!((ds - ds_want).abs() < 1e-12);
+        assert_fd(|x: &DMatrix<f64>| zipped(x, &y, s), &x, &dx, 1e-6);
+        assert_fd(|y: &DMatrix<f64>| zipped(&x, y, s), &y, &dy, 1e-6);
+    }
+}
+
+/// zip_map with one constant side, in a loop (the partials kept per iteration):
+/// f(X) = Σₖ₌₀² Σ exp(x/(k+1)) c, ∂f/∂X = Σₖ exp(X/(k+1)) ⊙ C/(k+1).
+#[differentiate(wrt(x))]
+fn zipped_loop(x: &DMatrix<f64>, c: &DMatrix<f64>) -> f64 {
+    let mut acc = 0.0;
+    for k in 0..3 {
+        let t = (k + 1) as f64;
+        acc += x.zip_map(c, |a, b| (a / t).exp() * b).sum();
+    }
+    acc
+}
+
+#[test]
+fn zip_map_in_a_loop_with_a_constant_side() {
+    let (x, c) = (mat(3, 2, 9), mat(3, 2, 10));
+    let (_, dx) = zipped_loop_grad(&x, &c);
+    let mut want = DMatrix::zeros(3, 2);
+    for k in 0..3 {
+        let t = (k + 1) as f64;
+        want += x.zip_map(&c, |a, b| (a / t).exp() * b / t);
+    }
+    assert_close(&dx, &want, 1e-12);
+}

@@ -234,9 +234,13 @@ impl Emitter<'_> {
                 let x = self.operand(*input, false, span);
                 let p = self.ident(closure.param);
                 let (code, y, _) = self.body(&closure.body, None, &[]);
-                match &closure.at {
-                    Some(at) => quote_spanned!(span=> #x.map_with_location(|#at, #p| { #code #y })),
-                    None => quote_spanned!(span=> #x.map(|#p| { #code #y })),
+                match (&closure.at, closure.second) {
+                    (Some(at), _) => quote_spanned!(span=> #x.map_with_location(|#at, #p| { #code #y })),
+                    (None, Some((other, b))) => {
+                        let (other, b) = (self.reference(other), self.ident(b));
+                        quote_spanned!(span=> #x.zip_map(#other, |#p, #b| { #code #y }))
+                    }
+                    (None, None) => quote_spanned!(span=> #x.map(|#p| { #code #y })),
                 }
             }
             Op::Call { func, args, by_ref, spans } => {
@@ -680,6 +684,7 @@ impl Emitter<'_> {
     /// The identifiers of the derivative matrices a differentiated `map` stores.
     fn map_partials(&self, node: &Node, closure: &Closure) -> Vec<(ValueId, Ident)> {
         std::iter::once(closure.param)
+            .chain(closure.second.map(|(_, b)| b))
             .chain(closure.captures.iter().copied())
             .filter(|&inner| self.values[inner].active)
             .enumerate()
@@ -694,11 +699,17 @@ impl Emitter<'_> {
         let (out, p, span) = (self.ident(node.out), self.ident(closure.param), node.span);
         let x = self.operand(input, move_input, span);
         let (code, y, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
-        match &closure.at {
-            Some(at) => quote_spanned! {span=>
+        match (&closure.at, closure.second) {
+            (Some(at), _) => quote_spanned! {span=>
                 let (#out, [#(#names),*]) = ::matgrad::__private::map_d_at(#x, |#at, #p| { #code (#y, [#(#ds),*]) });
             },
-            None => quote_spanned! {span=>
+            (None, Some((other, b))) => {
+                let (other, b) = (self.reference(other), self.ident(b));
+                quote_spanned! {span=>
+                    let (#out, [#(#names),*]) = ::matgrad::__private::map_d2(#x, #other, |#p, #b| { #code (#y, [#(#ds),*]) });
+                }
+            }
+            (None, None) => quote_spanned! {span=>
                 let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });
             },
         }
@@ -816,6 +827,8 @@ impl Emitter<'_> {
                     let (target, contrib) = if inner == closure.param {
                         let g = if i + 1 == n { quote!(#g) } else { g_ref.clone() };
                         (*input, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g)))
+                    } else if let Some((other, _)) = closure.second.filter(|&(_, b)| b == inner) {
+                        (other, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g_ref)))
                     } else {
                         (
                             crate::ir::outer_of(self.values, inner),

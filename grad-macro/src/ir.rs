@@ -162,6 +162,9 @@ pub struct Closure {
     /// `Some(i, j)` for a closure of the entry's row and column as well (`from_fn(|i, j| …)`,
     /// mapped over a constant matrix of its shape): the names, constants in the body.
     pub at: Option<TokenStream>,
+    /// `Some((y, b))` for `x.zip_map(&y, |a, b| …)`: the second matrix and the closure's second
+    /// parameter (its entry).
+    pub second: Option<(ValueId, ValueId)>,
 }
 
 impl Op {
@@ -171,6 +174,7 @@ impl Op {
             Op::Rule { args, .. } => args.clone(),
             Op::Map { input, closure } => {
                 let mut v = vec![*input];
+                v.extend(closure.second.map(|(y, _)| y));
                 v.extend(closure.captures.iter().map(|&c| outer_of(values, c)));
                 v
             }

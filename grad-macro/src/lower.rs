@@ -506,6 +506,9 @@ impl Lower<'_> {
             if name == "map" && m.args.len() == 1 {
                 return self.map(e, m);
             }
+            if name == "zip_map" && m.args.len() == 2 {
+                return self.zip_map(e, m);
+            }
             if let Some(rule) = symbol::method(&name, m.args.len()) {
                 let mut args = vec![self.expr(&m.receiver)];
                 for (a, adj) in m.args.iter().zip(&rule.adj[1..]) {
@@ -769,11 +772,52 @@ impl Lower<'_> {
             return None;
         };
         let name = pat.ident.clone();
-        self.map_node(e, input, &name.to_string(), name.span(), &cl.body, None)
+        self.map_node(e, input, &name.to_string(), name.span(), &cl.body, None, None)
+    }
+
+    /// `x.zip_map(&y, |a, b| body)`: a `map` over two matrices of the same shape, the derivative
+    /// of `body` with respect to each entry derived as for `map`.
+    fn zip_map(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {
+        let Expr::Closure(cl) = &m.args[1] else {
+            self.cx.error_spanned_by(
+                &m.args[1],
+                "`zip_map` takes a closure here: write `x.zip_map(&y, |a, b| …)` so that its derivative can be derived",
+            );
+            return None;
+        };
+        if self.closure.is_some() {
+            self.cx.error_spanned_by(
+                e,
+                "`zip_map` inside a `map` closure is not supported: compute it before the closure",
+            );
+            return None;
+        }
+        let names: Vec<&Ident> = cl
+            .inputs
+            .iter()
+            .filter_map(|p| match p {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(&p.ident),
+                Pat::Type(t) => match &*t.pat {
+                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(&p.ident),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let [a, b] = names[..] else {
+            self.cx
+                .error_spanned_by(&cl.inputs, "a `zip_map` closure takes two entries, plain names: write `|a, b| …`");
+            return None;
+        };
+        let x = self.expr(&m.receiver);
+        let y = self.expr(&m.args[0]);
+        self.map_node(e, x?, &a.to_string(), a.span(), &cl.body, None, Some((y?, b)))
     }
 
     /// `input.map(|name| body)`; with `at`, the entry's row and column bound to those names
-    /// (constants) as in `from_fn(|i, j| body)`.
+    /// (constants) as in `from_fn(|i, j| body)`; with `second`, the entry of a second matrix
+    /// bound to its name as in `input.zip_map(&y, |name, b| body)`.
+    #[allow(clippy::too_many_arguments)]
     fn map_node(
         &mut self,
         e: &Expr,
@@ -782,11 +826,17 @@ impl Lower<'_> {
         span: Span,
         body: &Expr,
         at: Option<[Ident; 2]>,
+        second: Option<(ValueId, &Ident)>,
     ) -> Option<ValueId> {
         let active_in = self.values[input].active;
         let param = self.fresh(name, Kind::ClosureParam, active_in, span);
         let outer_stmts = std::mem::take(&mut self.stmts);
         let mut scope = vec![(name.to_string(), param)];
+        let second = second.map(|(y, b)| {
+            let p = self.fresh(&b.to_string(), Kind::ClosureParam, self.values[y].active, b.span());
+            scope.push((b.to_string(), p));
+            (y, p)
+        });
         for i in at.iter().flatten() {
             scope.push((i.to_string(), self.inline(i.to_token_stream(), i.span())));
         }
@@ -797,9 +847,12 @@ impl Lower<'_> {
         self.scopes.pop();
         let stmts = std::mem::replace(&mut self.stmts, outer_stmts);
         let captures = frame.map(|f| f.captures).unwrap_or_default();
-        let active = active_in || captures.iter().any(|&c| self.values[c].active);
+        let active = active_in
+            || second.is_some_and(|(y, _)| self.values[y].active)
+            || captures.iter().any(|&c| self.values[c].active);
         let at = at.map(|[i, j]| quote!(#i, #j));
-        let closure = Closure { param, captures, body: Body { stmts, ret: Some(ret?), bound: Vec::new() }, at };
+        let body = Body { stmts, ret: Some(ret?), bound: Vec::new() };
+        let closure = Closure { param, captures, body, at, second };
         Some(self.node(Op::Map { input, closure: Box::new(closure) }, active, e.span()))
     }
 

@@ -117,7 +117,8 @@ fn node_targets(values: &[Value], op: &Op) -> Vec<ValueId> {
         }
         Op::Map { input, closure } => {
             let outer = closure.captures.iter().map(|&c| outer_of(values, c));
-            std::iter::once(*input).chain(outer).filter(active).collect()
+            let second = closure.second.map(|(y, _)| y);
+            std::iter::once(*input).chain(second).chain(outer).filter(active).collect()
         }
         Op::Call { args, .. } => args.iter().copied().filter(active).collect(),
         Op::Opaque { .. } => Vec::new(),

@@ -192,7 +192,7 @@ impl Lower<'_> {
         let mut call = c.clone();
         call.args[last] = syn::parse_quote_spanned!(cl.span()=> |_, _| ::matgrad::__private::nalgebra::zero());
         let Some(base) = self.opaque(&Expr::Call(call), Construct::Expression) else { return Some(None) };
-        Some(self.map_node(e, base, "_entry", cl.span(), &cl.body, Some(at)))
+        Some(self.map_node(e, base, "_entry", cl.span(), &cl.body, Some(at), None))
     }
 
     /// A differentiated part as the constructor reads it: a scalar by value, a vector owned.
