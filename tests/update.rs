@@ -264,3 +264,37 @@ fn fixed_size_f32_updates() {
     assert!((dr - nalgebra::RowVector3::repeat(s)).abs().max() < 1e-6);
     assert!((ds - (2.0 * s + 0.5 + 2.0 + r.sum())).abs() < 1e-5, "{ds}");
 }
+
+/// In-place updates written without `;` at the end of an arm and of a block (their value is
+/// `()`), and a `match` arm: P = 0; if k > 0 { P.fill_diagonal(s) } else { P.fill(s) };
+/// match k { 0 => P.swap_rows(0, 1), _ => { P[(0, 1)] = 2s } }; f = ⟨W, P⟩.
+/// k > 0: P = diag(s) with P₀₁ = 2s, f′ = tr W + 2W₀₁ over min(m, n) diagonal entries;
+/// k = 0: P = s 11ᵀ with rows 0, 1 swapped, f′ = Σ W.
+#[differentiate(wrt(s))]
+fn tails(s: f64, k: usize, w: &DMatrix<f64>) -> f64 {
+    let mut p = DMatrix::zeros(w.nrows(), w.ncols());
+    if k > 0 {
+        p.fill_diagonal(s)
+    } else {
+        p.fill(s)
+    }
+    match k {
+        0 => p.swap_rows(0, 1),
+        _ => {
+            p[(0, 1)] = 2.0 * s;
+        }
+    }
+    {
+        p.scale_mut(1.0)
+    }
+    p.dot(w)
+}
+
+#[test]
+fn updates_as_tail_expressions() {
+    let w = mat(3, 4, 12);
+    let (_, d1) = tails_grad(0.5, 1, &w);
+    close(d1, w[(0, 0)] + w[(1, 1)] + w[(2, 2)] + 2.0 * w[(0, 1)], 1e-12);
+    let (_, d0) = tails_grad(0.5, 0, &w);
+    close(d0, w.sum(), 1e-12);
+}

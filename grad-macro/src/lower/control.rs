@@ -422,6 +422,8 @@ pub(super) fn is_statement_like(e: &Expr) -> bool {
     match e {
         Expr::Assign(_) | Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => true,
         Expr::Binary(b) => super::compound(&b.op).is_some(),
+        // `m.fill(s)`: an in-place update returns `()`.
+        Expr::MethodCall(m) => super::update::is_in_place(m),
         Expr::If(i) => {
             block_is_unit(&i.then_branch)
                 && i.else_branch.as_ref().is_none_or(|(_, e)| match &**e {
