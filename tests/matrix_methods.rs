@@ -169,3 +169,17 @@ fn zip_map_in_a_loop_with_a_constant_side() {
     }
     assert_close(&dx, &want, 1e-12);
 }
+
+/// zip_map of a value with itself: f(X) = Σ x·x, ∂f/∂X = 2X (the value is not moved into the map
+/// while the second side still reads it).
+#[differentiate]
+fn zip_self(x: &DMatrix<f64>) -> f64 {
+    let y = -x;
+    y.zip_map(&y, |p, q| p * q).sum()
+}
+
+#[test]
+fn zip_map_of_a_value_with_itself() {
+    let x = mat(2, 3, 11);
+    assert_close(&zip_self_grad(&x).1, &(2.0 * &x), 1e-12);
+}

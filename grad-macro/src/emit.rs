@@ -228,7 +228,9 @@ impl Emitter<'_> {
             Op::Opaque { tokens, .. } => tokens.clone(),
             Op::Map { input, closure } => {
                 if plan.participates(self.values, node.out) {
-                    let move_input = reverse::movable(self.values, plan, ret, &[*input], 0, at);
+                    // (not when the second matrix of a `zip_map` is the same value)
+                    let read: Vec<ValueId> = std::iter::once(*input).chain(closure.second.map(|(y, _)| y)).collect();
+                    let move_input = reverse::movable(self.values, plan, ret, &read, 0, at);
                     return self.forward_map_d(node, *input, closure, move_input);
                 }
                 let x = self.operand(*input, false, span);
