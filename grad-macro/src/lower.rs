@@ -404,7 +404,7 @@ impl Lower<'_> {
             }
             Expr::Closure(c) => {
                 self.cx
-                    .error_spanned_by(c, "a closure is only supported as the argument of `map`: write `m.map(|v| …)`");
+                    .error_spanned_by(c, "a closure is only supported as the argument of `map`, `zip_map` or a `from_fn` constructor: write `m.map(|v| …)`");
                 None
             }
             Expr::Return(r) => {

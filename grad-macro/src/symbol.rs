@@ -203,7 +203,8 @@ pub fn returns_option(name: &str, arity: usize) -> bool {
     unwrapped(name, arity).is_some() && method(name, arity).is_none()
 }
 
-/// Fields of decompositions with a rule: the values, not the vectors.
+/// Fields of decompositions with a rule: the values, and the symmetric eigenvectors (not the
+/// singular vectors).
 static FIELDS: &[(usize, Rule)] = &[
     (
         0,
@@ -211,6 +212,15 @@ static FIELDS: &[(usize, Rule)] = &[
             "symmetric_eigen",
             Fwd::Field { name: "symmetric_eigen", field: "eigenvalues" },
             [R("symmetric_eigenvalues_adj")],
+            false
+        ),
+    ),
+    (
+        0,
+        rule!(
+            "symmetric_eigen",
+            Fwd::Field { name: "symmetric_eigen", field: "eigenvectors" },
+            [R("symmetric_eigenvectors_adj")],
             false
         ),
     ),
@@ -225,16 +235,16 @@ static FIELDS: &[(usize, Rule)] = &[
     ),
 ];
 
-/// The rule of `a.method(args…).field` (`a.symmetric_eigen().eigenvalues`,
+/// The rule of `a.method(args…).field` (`a.symmetric_eigen().eigenvalues`, `.eigenvectors`,
 /// `a.svd(u, v).singular_values`), `arity` counting `args`.
 pub fn decomposition_field(method: &str, arity: usize, field: &str) -> Option<&'static Rule> {
-    match (method, field) {
-        ("symmetric_eigen", "eigenvalues") | ("svd", "singular_values") => find(FIELDS, method, arity),
-        _ => None,
-    }
+    FIELDS
+        .iter()
+        .find(|(n, r)| *n == arity && matches!(r.fwd, Fwd::Field { name, field: f } if name == method && f == field))
+        .map(|(_, r)| r)
 }
 
-/// Decompositions into values and vectors: only the values have a rule (see `decomposition_field`).
+/// Decompositions into values and vectors: the fields with a rule are in `decomposition_field`.
 pub const DECOMPOSITIONS: &[&str] = &["symmetric_eigen", "svd", "svd_unordered"];
 
 /// Helper functions of `matgrad` (`matgrad::softmax_rows(&z)`), by name and argument count.

@@ -119,13 +119,13 @@ pub fn decomposition(method: &Ident, field: Option<&Ident>) -> String {
     let what = match field {
         Some(f) => format!("`{method}().{f}` of a differentiated matrix is not supported"),
         None => {
-            format!("`{method}()` of a differentiated matrix is only supported followed by the field of its values")
+            format!("`{method}()` of a differentiated matrix is only supported followed directly by a field with a rule (`.eigenvalues` or `.eigenvectors` of `symmetric_eigen()`, `.singular_values` of `svd(…)`)")
         }
     };
     format!(
-        "{what}: eigenvectors and singular vectors have no \
-         stable derivative (it is infinite at repeated values, and each vector's sign is arbitrary); \
-         differentiate values instead: `symmetric_eigenvalues()` or `symmetric_eigen().eigenvalues`, \
-         `singular_values()` or `svd(…).singular_values`"
+        "{what}: singular vectors have no rule yet (their derivative is infinite at repeated \
+         values, and each vector's sign is arbitrary); differentiate values instead, \
+         `singular_values()` or `svd(…).singular_values`; of a symmetric eigendecomposition, \
+         `symmetric_eigen().eigenvalues` and `symmetric_eigen().eigenvectors` have rules"
     )
 }
