@@ -240,3 +240,38 @@ fn fn_in_loop(s: f64) -> f64 {
 fn from_fn_in_a_loop() {
     close(fn_in_loop_grad(0.3).1, 12.0, 1e-12);
 }
+
+/// Constructors and scalar functions in a nested loop, a nested block and a branch arm, with
+/// `DVector::from_element(n, s)` (two arguments):
+/// f(θ) = Σᵢ₌₀¹ Σⱼ₌₀¹ ‖Vector2::new(θ i, atan(θ) j)‖² + { Σ from_element(3, θ²) } + (arm) θ.hypot(1)
+/// = Σᵢⱼ (θ² i² + atan(θ)² j²) + 3θ² + hypot(θ, 1)
+/// f′ = Σᵢⱼ (2θ i² + 2 atan(θ) j²/(1 + θ²)) + 6θ + θ/hypot(θ, 1)
+///    = 4θ + 4 atan(θ)/(1 + θ²) + 6θ + θ/√(θ² + 1)   (i² summed over j and i: 2; j²: 2).
+#[differentiate]
+fn nested(theta: f64, k: usize) -> f64 {
+    let mut acc = 0.0;
+    for i in 0..2 {
+        for j in 0..2 {
+            let v = Vector2::new(theta * i as f64, theta.atan() * j as f64);
+            acc += v.norm_squared();
+        }
+    }
+    let block = {
+        let e = DVector::from_element(3, theta * theta);
+        e.sum()
+    };
+    let arm = if k > 0 { theta.hypot(1.0) } else { theta.asinh() };
+    acc + block + arm
+}
+
+#[test]
+fn constructors_in_nested_loops_blocks_and_arms() {
+    let t = 0.7f64;
+    let (_, d1) = nested_grad(t, 1);
+    let want = 4.0 * t + 4.0 * t.atan() / (1.0 + t * t) + 6.0 * t + t / (t * t + 1.0).sqrt();
+    close(d1, want, 1e-12);
+    // the other arm: asinh′ = 1/√(θ² + 1)
+    let (_, d0) = nested_grad(t, 0);
+    close(d0, want - t / (t * t + 1.0).sqrt() + 1.0 / (t * t + 1.0).sqrt(), 1e-12);
+    assert_fd(|t: &f64| nested(*t, 1), &t, &d1, 1e-7);
+}

@@ -116,7 +116,7 @@ impl Lower<'_> {
             ("from_column_slice" | "from_vec", 1 | 3) => (Layout::ColumnMajor, Some(c.args.len() - 1)),
             ("from_columns", 1) => (Layout::Columns, Some(0)),
             ("from_rows", 1) => (Layout::Rows, Some(0)),
-            ("from_element", 1 | 3) => return Some(self.construct_filled(e, c)),
+            ("from_element", 1..=3) => return Some(self.construct_filled(e, c)),
             ("from_fn", 1..=3) => return self.construct_from_fn(e, c),
             _ => return None,
         };
