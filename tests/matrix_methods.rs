@@ -183,3 +183,30 @@ fn zip_map_of_a_value_with_itself() {
     let x = mat(2, 3, 11);
     assert_close(&zip_self_grad(&x).1, &(2.0 * &x), 1e-12);
 }
+
+/// Products mixing fixed and dynamic inner dimensions: f(A, B, C) = ‖A B‖² + ‖C A‖² + ‖A v‖²
+/// with A a Matrix3, B and C DMatrix (3×n, m×3), v a DVector.
+/// ∂f/∂A = 2 (AB) Bᵀ + 2 Cᵀ (CA) + 2 (A v) vᵀ, ∂f/∂B = 2 Aᵀ (AB), ∂f/∂C = 2 (CA) Aᵀ.
+#[differentiate(wrt(a, b, c))]
+fn mixed(a: &Matrix3<f64>, b: &DMatrix<f64>, c: &DMatrix<f64>, v: &DVector<f64>) -> f64 {
+    (a * b).norm_squared() + (c * a).norm_squared() + (a * v).norm_squared()
+}
+
+#[test]
+fn products_of_fixed_and_dynamic_shapes() {
+    for (n, m) in [(4, 2), (1, 1), (7, 6)] {
+        let a = Matrix3::new(0.5, -1.0, 0.2, 0.3, 0.8, -0.6, 1.1, 0.4, -0.3);
+        let (b, c, v) = (mat(3, n, 12), mat(m, 3, 13), DVector::from_vec(vec![0.2, -0.4, 0.9]));
+        let (_, da, db, dc) = mixed_grad(&a, &b, &c, &v);
+        let (ab, ca, av) = (a * &b, &c * a, a * &v);
+        let da_want = 2.0 * &ab * b.transpose() + 2.0 * c.transpose() * &ca + 2.0 * &av * v.transpose();
+        for k in 0..9 {
+            assert!((da[k] - da_want[k]).abs() < 1e-12, "{da} vs {da_want}");
+        }
+        let dyn_of = |r: usize, c: usize, x: &[f64]| DMatrix::from_column_slice(r, c, x);
+        assert_close(&db, &dyn_of(3, n, (2.0 * a.transpose() * &ab).as_slice()), 1e-12);
+        assert_close(&dc, &dyn_of(m, 3, (2.0 * &ca * a.transpose()).as_slice()), 1e-12);
+        assert_fd(|b: &DMatrix<f64>| mixed(&a, b, &c, &v), &b, &db, 1e-6);
+        assert_fd(|c: &DMatrix<f64>| mixed(&a, &b, c, &v), &c, &dc, 1e-6);
+    }
+}
