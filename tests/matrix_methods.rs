@@ -146,14 +146,14 @@ fn zip_map_of_two_differentiated_matrices() {
     }
 }
 
-/// zip_map with one constant side, in a loop (the partials kept per iteration):
-/// f(X) = Σₖ₌₀² Σ exp(x/(k+1)) c, ∂f/∂X = Σₖ exp(X/(k+1)) ⊙ C/(k+1).
+/// zip_map with one constant side, in a loop (the partials kept per iteration), and a `_`
+/// parameter: f(X) = Σₖ₌₀² Σ [exp(x/(k+1)) c + x/2], ∂f/∂X = Σₖ exp(X/(k+1)) ⊙ C/(k+1) + 3/2.
 #[differentiate(wrt(x))]
 fn zipped_loop(x: &DMatrix<f64>, c: &DMatrix<f64>) -> f64 {
     let mut acc = 0.0;
     for k in 0..3 {
         let t = (k + 1) as f64;
-        acc += x.zip_map(c, |a, b| (a / t).exp() * b).sum();
+        acc += x.zip_map(c, |a, b| (a / t).exp() * b).sum() + 0.5 * x.zip_map(c, |a, _| a).sum();
     }
     acc
 }
@@ -165,7 +165,7 @@ fn zip_map_in_a_loop_with_a_constant_side() {
     let mut want = DMatrix::zeros(3, 2);
     for k in 0..3 {
         let t = (k + 1) as f64;
-        want += x.zip_map(&c, |a, b| (a / t).exp() * b / t);
+        want += x.zip_map(&c, |a, b| (a / t).exp() * b / t).add_scalar(0.5);
     }
     assert_close(&dx, &want, 1e-12);
 }

@@ -792,19 +792,20 @@ impl Lower<'_> {
             );
             return None;
         }
-        let names: Vec<&Ident> = cl
+        let name = |p: &Pat| match p {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+            Pat::Wild(w) => Some(format_ident!("__entry", span = w.span())),
+            _ => None,
+        };
+        let names: Vec<Ident> = cl
             .inputs
             .iter()
             .filter_map(|p| match p {
-                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(&p.ident),
-                Pat::Type(t) => match &*t.pat {
-                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(&p.ident),
-                    _ => None,
-                },
-                _ => None,
+                Pat::Type(t) => name(&t.pat),
+                p => name(p),
             })
             .collect();
-        let [a, b] = names[..] else {
+        let [a, b] = &names[..] else {
             self.cx
                 .error_spanned_by(&cl.inputs, "a `zip_map` closure takes two entries, plain names: write `|a, b| …`");
             return None;
