@@ -237,6 +237,65 @@ fn eigenvalues_at_a_repeated_eigenvalue() {
     assert_close(&ds, &DMatrix::identity(3, 3), 1e-12);
 }
 
+/// Eigenvectors: f(A) = ⟨W, U diag(c) Uᵀ⟩ + Σᵢ (uᵢ · v)², S = (A + Aᵀ)/2 = U Λ Uᵀ, with constant
+/// W, c (distinct entries) and v; both terms are independent of each vector's sign. By hand
+/// (Giles 2008 §3.1): Ū = (W + Wᵀ) U diag(c) + 2 v (vᵀU), S̄ = sym(U (F ⊙ UᵀŪ) Uᵀ) with
+/// Fᵢⱼ = 1/(λⱼ − λᵢ) (i ≠ j), and Ā = sym(S̄); checked against central differences.
+#[differentiate(wrt(a))]
+fn eigenvectors(a: &DMatrix<f64>, w: &DMatrix<f64>, c: &DVector<f64>, v: &DVector<f64>) -> f64 {
+    let s = (a + a.transpose()) * 0.5;
+    let u = s.symmetric_eigen().eigenvectors;
+    let proj = &u * DMatrix::from_diagonal(c) * u.transpose();
+    proj.dot(w) + (v.transpose() * &u).map(|x| x * x).sum()
+}
+
+#[test]
+fn symmetric_eigenvectors_match_differences() {
+    for &n in &[2, 3, 4] {
+        let (a, w) = (generic(n, n, 22), mat(n, n, 23));
+        let c = DVector::from_fn(n, |i, _| 1.0 + 0.7 * i as f64);
+        let v = vector(n, 24);
+        let (value, da) = eigenvectors_grad(&a, &w, &c, &v);
+        assert_eq!(value, eigenvectors(&a, &w, &c, &v));
+        assert_fd(|a: &DMatrix<f64>| eigenvectors(a, &w, &c, &v), &a, &da, 1e-6);
+    }
+}
+
+/// At a repeated eigenvalue (S = diag(1, 1, 3)) the vectors of the repeated one are not unique
+/// and their derivative is infinite: the gradient is not finite there (documented), even for
+/// f = ⟨W, U diag(2, 2, 5) Uᵀ⟩, which treats them alike. It is never a silently wrong number.
+#[differentiate(wrt(a))]
+fn projector(a: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    let s = (a + a.transpose()) * 0.5;
+    let u = s.symmetric_eigen().eigenvectors;
+    let c = DMatrix::from_diagonal(&DVector::from_vec(vec![2.0, 2.0, 5.0]));
+    (&u * c * u.transpose()).dot(w)
+}
+
+#[test]
+fn eigenvectors_at_a_repeated_eigenvalue() {
+    let a = DMatrix::from_diagonal(&DVector::from_vec(vec![1.0, 1.0, 3.0]));
+    let w = mat(3, 3, 25);
+    let (_, da) = projector_grad(&a, &w);
+    assert!(da.iter().any(|x| !x.is_finite()), "{da}");
+}
+
+/// Eigenvectors of a fixed-size matrix: f(S) = (u₀ · e₀)² for S = (A + Aᵀ)/2 (Matrix3).
+#[differentiate]
+fn first_vector(a: &SMatrix<f64, 3, 3>) -> f64 {
+    let s = (a + a.transpose()) * 0.5;
+    let u = s.symmetric_eigen().eigenvectors;
+    u[(0, 0)] * u[(0, 0)]
+}
+
+#[test]
+fn fixed_size_eigenvectors() {
+    let a = SMatrix::<f64, 3, 3>::from_fn(|i, j| if i == j { (i + 1) as f64 } else { 0.3 * (i + j) as f64 });
+    let (_, da) = first_vector_grad(&a);
+    let check = check_gradient(first_vector, &a, &da, 1e-6, 1e-6);
+    assert!(check.ok, "{check:?}");
+}
+
 /// f(A) = Σᵢ wᵢ σᵢ(A) + Σᵢ wᵢ σᵢ(A)³, both spellings (in the same, descending order)
 #[differentiate(wrt(a))]
 fn singular(a: &DMatrix<f64>, w: &DVector<f64>) -> f64 {

@@ -552,3 +552,27 @@ fn composition_with_a_slice_callee() {
     assert_eq!(dp.ws, dws);
     assert_eq!(dp.bs, vec![DVector::zeros(2), DVector::zeros(2)]);
 }
+
+#[derive(Clone, Debug, Differentiable)]
+pub struct Shifted {
+    pub w: DMatrix<f64>,
+    pub size: f64,
+}
+
+/// A differentiated field as a constructor's element: f = ‖W + s11ᵀ‖² with s = `m.size`;
+/// ∂f/∂W = 2(W + s11ᵀ), ∂f/∂s = 2 Σ(W + s11ᵀ).
+#[differentiate(wrt(m))]
+fn filled_from_a_field(m: &Shifted) -> f64 {
+    let ones = DMatrix::from_element(2, 3, m.size);
+    (&m.w + ones).norm_squared()
+}
+
+#[test]
+fn a_differentiated_field_fills_a_matrix() {
+    let m = Shifted { w: DMatrix::from_fn(2, 3, |i, j| i as f64 - 0.3 * j as f64), size: 0.7 };
+    let (v, dm) = filled_from_a_field_grad(&m);
+    assert_eq!(v, filled_from_a_field(&m));
+    let e = m.w.add_scalar(m.size);
+    assert!((&dm.w - 2.0 * &e).norm() < 1e-12);
+    assert!((dm.size - 2.0 * e.sum()).abs() < 1e-12);
+}

@@ -412,6 +412,48 @@ fn stack_matches_closed_form_and_differences() {
     }
 }
 
+/// Zero blocks in `stack!`, the zero's height from its block row, its width from its block
+/// column: M = [A 0; 0 B; 0 C] (A r₁×c₁, B r₂×c₂, C r₃×c₂) and N = [0 A; C 0] (A, C as
+/// above, so N's zeros are r₁×c₂ and r₃×c₁); f = ⟨W, M⟩ + ‖N‖².
+/// ∂f/∂A = W[A's block] + 2A, ∂f/∂B = W[B's block], ∂f/∂C = W[C's block] + 2C.
+#[differentiate(wrt(a, b, c))]
+fn zero_blocks(a: &DMatrix<f64>, b: &DMatrix<f64>, c: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    let m = nalgebra::stack![a, 0; 0, b; 0, c];
+    let n = nalgebra::stack![0, a; c, 0];
+    m.dot(w) + n.norm_squared()
+}
+
+#[test]
+fn stack_with_zero_blocks() {
+    for &(r1, r2, r3, c1, c2) in &[(2, 3, 1, 2, 1), (1, 1, 1, 1, 1), (3, 2, 2, 4, 3)] {
+        let (a, b, c) = (mat(r1, c1, 80), mat(r2, c2, 81), mat(r3, c2, 82));
+        let w = mat(r1 + r2 + r3, c1 + c2, 83);
+        let (v, da, db, dc) = zero_blocks_grad(&a, &b, &c, &w);
+        assert!((v - zero_blocks(&a, &b, &c, &w)).abs() < 1e-12);
+        assert_close(&da, &(w.view((0, 0), (r1, c1)) + 2.0 * &a), 1e-12);
+        assert_close(&db, &w.view((r1, c1), (r2, c2)).into_owned(), 1e-12);
+        assert_close(&dc, &(w.view((r1 + r2, c1), (r3, c2)) + 2.0 * &c), 1e-12);
+        assert_fd(|c: &DMatrix<f64>| zero_blocks(&a, &b, c, &w), &c, &dc, 1e-6);
+    }
+}
+
+/// A zero block on static sizes: [X 0; 0 Y] with X 2×2, Y 1×3 (zeros 2×3 and 1×2), f = ‖·‖²,
+/// ∂f/∂X = 2X, ∂f/∂Y = 2Y.
+#[differentiate]
+fn zero_blocks_fixed(x: &SMatrix<f64, 2, 2>, y: &SMatrix<f64, 1, 3>) -> f64 {
+    let m = nalgebra::stack![x, 0; 0, y];
+    m.norm_squared()
+}
+
+#[test]
+fn stack_with_zero_blocks_on_static_sizes() {
+    let x = SMatrix::<f64, 2, 2>::new(1.0, -2.0, 0.5, 3.0);
+    let y = SMatrix::<f64, 1, 3>::new(0.1, 0.2, -0.3);
+    let (v, dx, dy) = zero_blocks_fixed_grad(&x, &y);
+    assert!((v - (x.norm_squared() + y.norm_squared())).abs() < 1e-12);
+    assert_eq!((dx, dy), (x * 2.0, y * 2.0));
+}
+
 /// `stack!` on static sizes, f64 and f32: f(X, Y, Z) = ‖[X Y; Z₁ Z₂]‖² + Σ[X; X] (X 2×2, Y 2×3,
 /// Z 1×5 split into the views Z₁ = Z[:, ..2], Z₂ = Z[:, 2..])
 #[differentiate]

@@ -289,13 +289,22 @@ impl Emitter<'_> {
             Op::Opaque { tokens, .. } => tokens.clone(),
             Op::Map { input, closure } => {
                 if plan.participates(self.values, node.out) {
-                    let move_input = reverse::movable(self.values, plan, ret, &[*input], 0, at);
+                    // (not when the second matrix of a `zip_map` is the same value)
+                    let read: Vec<ValueId> = std::iter::once(*input).chain(closure.second.map(|(y, _)| y)).collect();
+                    let move_input = reverse::movable(self.values, plan, ret, &read, 0, at);
                     return self.forward_map_d(node, *input, closure, move_input);
                 }
                 let x = self.operand(*input, false, span);
                 let p = self.ident(closure.param);
                 let (code, y, _) = self.body(&closure.body, None, &[]);
-                quote_spanned!(span=> #x.map(|#p| { #code #y }))
+                match (&closure.at, closure.second) {
+                    (Some(at), _) => quote_spanned!(span=> #x.map_with_location(|#at, #p| { #code #y })),
+                    (None, Some((other, b))) => {
+                        let (other, b) = (self.reference(other), self.ident(b));
+                        quote_spanned!(span=> #x.zip_map(#other, |#p, #b| { #code #y }))
+                    }
+                    (None, None) => quote_spanned!(span=> #x.map(|#p| { #code #y })),
+                }
             }
             Op::Call { func, args, by_ref, spans } => {
                 let argv = args.iter().enumerate().map(|(k, &a)| {
@@ -703,6 +712,10 @@ impl Emitter<'_> {
                 let a = op(0);
                 quote_spanned!(span=> -#a)
             }
+            Fwd::TraceOfProduct => {
+                let (a, b) = (op(0), op(1));
+                quote_spanned!(span=> (#a * #b).trace())
+            }
             Fwd::Tuple => {
                 let parts = (0..args.len()).map(|k| match movable(k) {
                     true => self.ident(args[k]).to_token_stream(),
@@ -800,6 +813,7 @@ impl Emitter<'_> {
     /// The identifiers of the derivative matrices a differentiated `map` stores.
     fn map_partials(&self, node: &Node, closure: &Closure) -> Vec<(ValueId, Ident)> {
         std::iter::once(closure.param)
+            .chain(closure.second.map(|(_, b)| b))
             .chain(closure.captures.iter().copied())
             .filter(|&inner| self.values[inner].active)
             .enumerate()
@@ -814,8 +828,19 @@ impl Emitter<'_> {
         let (out, p, span) = (self.ident(node.out), self.ident(closure.param), node.span);
         let x = self.operand(input, move_input, span);
         let (code, y, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
-        quote_spanned! {span=>
-            let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });
+        match (&closure.at, closure.second) {
+            (Some(at), _) => quote_spanned! {span=>
+                let (#out, [#(#names),*]) = ::matgrad::__private::map_d_at(#x, |#at, #p| { #code (#y, [#(#ds),*]) });
+            },
+            (None, Some((other, b))) => {
+                let (other, b) = (self.reference(other), self.ident(b));
+                quote_spanned! {span=>
+                    let (#out, [#(#names),*]) = ::matgrad::__private::map_d2(#x, #other, |#p, #b| { #code (#y, [#(#ds),*]) });
+                }
+            }
+            (None, None) => quote_spanned! {span=>
+                let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });
+            },
         }
     }
 
@@ -890,7 +915,13 @@ impl Emitter<'_> {
                         Adj::OfAdjoint(f) => {
                             rules_left -= 1;
                             let f = Ident::new(f, span);
-                            quote_spanned!(span=> ::matgrad::__private::#f(#g_ref))
+                            // The op's constant operands (indices) come first.
+                            let consts = args
+                                .iter()
+                                .zip(rule.adj)
+                                .filter(|(_, adj)| **adj == Adj::Constant)
+                                .map(|(&a, _)| self.reference(a));
+                            quote_spanned!(span=> ::matgrad::__private::#f(#(#consts,)* #g_ref))
                         }
                         Adj::Pass if aliased && plan.alias[arg] => {
                             born[arg] = true;
@@ -925,6 +956,8 @@ impl Emitter<'_> {
                     let (target, contrib) = if inner == closure.param {
                         let g = if i + 1 == n { quote!(#g) } else { g_ref.clone() };
                         (*input, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g)))
+                    } else if let Some((other, _)) = closure.second.filter(|&(_, b)| b == inner) {
+                        (other, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g_ref)))
                     } else {
                         (
                             crate::ir::outer_of(self.values, inner),

@@ -256,3 +256,20 @@ fn struct_param() {
         quote::quote!(wrt(p)),
     );
 }
+
+#[test]
+fn rotation() {
+    golden(
+        "rotation",
+        quote::quote! {
+            fn fit(theta: f64, p: &Vector2<f64>, q: &Vector2<f64>) -> f64 {
+                let c = theta.cos();
+                let s = theta.sin();
+                let mut r = Matrix2::new(c, -s, s, c);
+                r[(1, 1)] += 0.5 * s;
+                (r * p - q).norm_squared()
+            }
+        },
+        quote::quote!(wrt(theta)),
+    );
+}

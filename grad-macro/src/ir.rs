@@ -187,6 +187,12 @@ pub struct Closure {
     /// Capture values inside the closure, paired with the outer values they stand for.
     pub captures: Vec<ValueId>,
     pub body: Body,
+    /// `Some(i, j)` for a closure of the entry's row and column as well (`from_fn(|i, j| …)`,
+    /// mapped over a constant matrix of its shape): the names, constants in the body.
+    pub at: Option<TokenStream>,
+    /// `Some((y, b))` for `x.zip_map(&y, |a, b| …)`: the second matrix and the closure's second
+    /// parameter (its entry).
+    pub second: Option<(ValueId, ValueId)>,
 }
 
 impl Op {
@@ -196,6 +202,7 @@ impl Op {
             Op::Rule { args, .. } => args.clone(),
             Op::Map { input, closure } => {
                 let mut v = vec![*input];
+                v.extend(closure.second.map(|(y, _)| y));
                 v.extend(closure.captures.iter().map(|&c| outer_of(values, c)));
                 v
             }

@@ -5,11 +5,12 @@
 mod control;
 mod fields;
 mod messages;
+mod update;
 
 pub use fields::{binding as field_binding, const_method, slot_method, FieldRead};
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
@@ -350,6 +351,7 @@ impl Lower<'_> {
             Expr::Return(r) => {
                 self.cx.error_spanned_by(r, messages::EXIT_IN_EXPRESSION);
             }
+            Expr::MethodCall(m) if update::is_in_place(m) => self.in_place(e, m),
             Expr::Call(_) | Expr::MethodCall(_) | Expr::Macro(_) => {
                 self.opaque(e, Construct::Statement);
             }
@@ -384,6 +386,9 @@ impl Lower<'_> {
     }
 
     fn assign(&mut self, place: &Expr, value: Option<ValueId>) {
+        if let Expr::Index(i) = place {
+            return self.assign_entry(place, i, value);
+        }
         let Expr::Path(p) = place else {
             return self.cx.error_spanned_by(
                 place,
@@ -496,7 +501,7 @@ impl Lower<'_> {
             }
             Expr::Closure(c) => {
                 self.cx
-                    .error_spanned_by(c, "a closure is only supported as the argument of `map`: write `m.map(|v| …)`");
+                    .error_spanned_by(c, "a closure is only supported as the argument of `map`, `zip_map` or a `from_fn` constructor: write `m.map(|v| …)`");
                 None
             }
             Expr::Return(r) => {
@@ -599,6 +604,9 @@ impl Lower<'_> {
             }
             if name == "map" && m.args.len() == 1 {
                 return self.map(e, m);
+            }
+            if name == "zip_map" && m.args.len() == 2 {
+                return self.zip_map(e, m);
             }
             if let Some(rule) = symbol::method(&name, m.args.len()) {
                 let mut args = vec![self.receiver(&m.receiver)];
@@ -722,10 +730,12 @@ impl Lower<'_> {
         self.opaque(e, Construct::Expression)
     }
 
-    /// `stack![a, b; c, d]`: each block row joined with `hstack`, the rows with `vstack`.
+    /// `stack![a, b; c, d]`: each block row joined with `hstack`, the rows with `vstack`; a
+    /// zero block `0` takes its height from a block of its row and its width from a block of its
+    /// column, as nalgebra's `stack!` does.
     ///
-    /// Input: `stack![a, b; c, d]`
-    /// Output: `vstack(&hstack(&a, &b), &hstack(&c, &d))`
+    /// Input: `stack![a, 0; c, d]`
+    /// Output: `vstack(&hstack(&a, &zero_block(&a, &d)), &hstack(&c, &d))`
     fn stack(&mut self, e: &Expr, mac: &syn::Macro) -> Option<ValueId> {
         type Row = Punctuated<Expr, syn::Token![,]>;
         let parser = |input: syn::parse::ParseStream| {
@@ -735,25 +745,57 @@ impl Lower<'_> {
             Ok(rows) if !rows.is_empty() => rows,
             _ => return self.opaque(e, Construct::Macro),
         };
-        let mut joined = Vec::new();
+        let is_zero = |b: &Expr| matches!(b, Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(_), .. }));
+        let mut grid: Vec<Vec<Option<ValueId>>> = Vec::new();
+        let mut failed = false;
         for row in &rows {
-            let mut acc: Option<Option<ValueId>> = None;
+            let mut out = Vec::new();
             for block in row {
-                if matches!(block, Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(_), .. })) {
-                    self.cx.error_spanned_by(block, "a zero block in `stack!` is not supported here: write it as a matrix, `DMatrix::zeros(r, c)` or `SMatrix::zeros()`");
-                    return None;
-                }
-                let b = self.expr(block);
+                let v = if is_zero(block) { None } else { self.expr(block) };
+                failed |= v.is_none() && !is_zero(block);
+                out.push(v);
+            }
+            grid.push(out);
+        }
+        if failed {
+            return None;
+        }
+        let mut joined = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            let mut acc: Option<ValueId> = None;
+            for (j, block) in row.iter().enumerate() {
+                let b = match grid[i][j] {
+                    Some(b) => b,
+                    None => self.zero_block(&grid, i, j, block)?,
+                };
                 acc = Some(match acc {
                     None => b,
-                    Some(a) => a.zip(b).map(|(a, b)| self.rule(&symbol::HSTACK, vec![a, b], e.span())),
+                    Some(a) => self.rule(&symbol::HSTACK, vec![a, b], e.span()),
                 });
             }
-            joined.push(acc.flatten());
+            joined.push(acc?);
         }
         let mut rows = joined.into_iter();
-        let first = rows.next().flatten();
-        rows.fold(first, |a, b| a.zip(b).map(|(a, b)| self.rule(&symbol::VSTACK, vec![a, b], e.span())))
+        let first = rows.next();
+        rows.fold(first, |a, b| a.map(|a| self.rule(&symbol::VSTACK, vec![a, b], e.span())))
+    }
+
+    /// The zero block `0` at block (i, j) of `stack!`: a constant of the height of a block of
+    /// row i and the width of a block of column j.
+    fn zero_block(&mut self, grid: &[Vec<Option<ValueId>>], i: usize, j: usize, block: &Expr) -> Option<ValueId> {
+        let height = grid[i].iter().flatten().next().copied();
+        let width = grid.iter().filter_map(|r| r.get(j).copied().flatten()).next();
+        let (Some(h), Some(w)) = (height, width) else {
+            self.cx.error_spanned_by(block, "the size of this zero block cannot be inferred: its block row and its block column need a block that is not `0` (or write it as a matrix, `DMatrix::zeros(r, c)`)");
+            return None;
+        };
+        let written = |v: &Value| match &v.kind {
+            Kind::Inline(t) => quote!((#t)),
+            _ => v.ident.to_token_stream(),
+        };
+        let (hi, wi) = (written(&self.values[h]), written(&self.values[w]));
+        let tokens = quote_spanned!(block.span()=> ::matgrad::__private::zero_block(&#hi, &#wi));
+        Some(self.node(Op::Opaque { tokens, inputs: vec![h, w] }, false, block.span()))
     }
 
     /// An operand of a rule; a constant one (`powi`'s exponent) must not be differentiated.
@@ -787,6 +829,9 @@ impl Lower<'_> {
                 }
                 let args: Option<Vec<_>> = args.into_iter().collect();
                 return Some(self.rule(rule, args?, e.span()));
+            }
+            if let Some(v) = self.constructor(e, c, &p.path) {
+                return v;
             }
             if symbol::CONSTRUCTORS.contains(&last.as_str()) {
                 return self.opaque(e, Construct::Constructor(&p.path));
@@ -847,18 +892,88 @@ impl Lower<'_> {
             return None;
         };
         let name = pat.ident.clone();
+        self.map_node(e, input, &name.to_string(), name.span(), &cl.body, None, None)
+    }
+
+    /// `x.zip_map(&y, |a, b| body)`: a `map` over two matrices of the same shape, the derivative
+    /// of `body` with respect to each entry derived as for `map`.
+    fn zip_map(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {
+        let Expr::Closure(cl) = &m.args[1] else {
+            self.cx.error_spanned_by(
+                &m.args[1],
+                "`zip_map` takes a closure here: write `x.zip_map(&y, |a, b| …)` so that its derivative can be derived",
+            );
+            return None;
+        };
+        if self.closure.is_some() {
+            self.cx.error_spanned_by(
+                e,
+                "`zip_map` inside a `map` closure is not supported: compute it before the closure",
+            );
+            return None;
+        }
+        let name = |p: &Pat| match p {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.clone()),
+            Pat::Wild(w) => Some(format_ident!("__entry", span = w.span())),
+            _ => None,
+        };
+        let names: Vec<Ident> = cl
+            .inputs
+            .iter()
+            .filter_map(|p| match p {
+                Pat::Type(t) => name(&t.pat),
+                p => name(p),
+            })
+            .collect();
+        let [a, b] = &names[..] else {
+            self.cx
+                .error_spanned_by(&cl.inputs, "a `zip_map` closure takes two entries, plain names: write `|a, b| …`");
+            return None;
+        };
+        let x = self.expr(&m.receiver);
+        let y = self.expr(&m.args[0]);
+        self.map_node(e, x?, &a.to_string(), a.span(), &cl.body, None, Some((y?, b)))
+    }
+
+    /// `input.map(|name| body)`; with `at`, the entry's row and column bound to those names
+    /// (constants) as in `from_fn(|i, j| body)`; with `second`, the entry of a second matrix
+    /// bound to its name as in `input.zip_map(&y, |name, b| body)`.
+    #[allow(clippy::too_many_arguments)]
+    fn map_node(
+        &mut self,
+        e: &Expr,
+        input: ValueId,
+        name: &str,
+        span: Span,
+        body: &Expr,
+        at: Option<[Ident; 2]>,
+        second: Option<(ValueId, &Ident)>,
+    ) -> Option<ValueId> {
         let active_in = self.values[input].active;
-        let param = self.fresh(&name.to_string(), Kind::ClosureParam, active_in, name.span());
+        let param = self.fresh(name, Kind::ClosureParam, active_in, span);
         let outer_stmts = std::mem::take(&mut self.stmts);
-        self.scopes.push(vec![(name.to_string(), param)]);
+        let mut scope = vec![(name.to_string(), param)];
+        let second = second.map(|(y, b)| {
+            let p = self.fresh(&b.to_string(), Kind::ClosureParam, self.values[y].active, b.span());
+            scope.push((b.to_string(), p));
+            (y, p)
+        });
+        for i in at.iter().flatten() {
+            scope.push((i.to_string(), self.inline(i.to_token_stream(), i.span())));
+        }
+        self.scopes.push(scope);
         self.closure = Some(Frame { base: self.scopes.len() - 1, captures: Vec::new() });
-        let ret = self.expr(&cl.body);
+        let ret = self.expr(body);
         let frame = self.closure.take();
         self.scopes.pop();
         let stmts = std::mem::replace(&mut self.stmts, outer_stmts);
         let captures = frame.map(|f| f.captures).unwrap_or_default();
-        let active = active_in || captures.iter().any(|&c| self.values[c].active);
-        let closure = Closure { param, captures, body: Body { stmts, ret: Some(ret?), bound: Vec::new() } };
+        let active = active_in
+            || second.is_some_and(|(y, _)| self.values[y].active)
+            || captures.iter().any(|&c| self.values[c].active);
+        let at = at.map(|[i, j]| quote!(#i, #j));
+        let body = Body { stmts, ret: Some(ret?), bound: Vec::new() };
+        let closure = Closure { param, captures, body, at, second };
         Some(self.node(Op::Map { input, closure: Box::new(closure) }, active, e.span()))
     }
 

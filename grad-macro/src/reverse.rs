@@ -125,7 +125,8 @@ fn node_targets(values: &[Value], op: &Op) -> Vec<ValueId> {
         }
         Op::Map { input, closure } => {
             let outer = closure.captures.iter().map(|&c| outer_of(values, c));
-            std::iter::once(*input).chain(outer).filter(active).collect()
+            let second = closure.second.map(|(y, _)| y);
+            std::iter::once(*input).chain(second).chain(outer).filter(active).collect()
         }
         Op::Call { args, .. } => args.iter().copied().filter(active).collect(),
         Op::Opaque { .. } => Vec::new(),
@@ -317,12 +318,25 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                             p.reuse[node.out] = Some(inv);
                             read_blocked(p, inv);
                         }
-                        if active.iter().any(|&(_, adj)| matches!(adj, Adj::Rule(_))) {
-                            let read = args.iter().take(rule.adj.len()).chain(rule.needs_out.then_some(&node.out));
-                            for &a in read {
-                                p.rev_needed[a] = true;
-                                p.last_reader[a] = Some(if p.def[a] == p.def[node.out] { node.out } else { BLOCKED });
-                            }
+                        let reads: Vec<ValueId> = if active.iter().any(|&(_, adj)| matches!(adj, Adj::Rule(_))) {
+                            args.iter()
+                                .take(rule.adj.len())
+                                .chain(rule.needs_out.then_some(&node.out))
+                                .copied()
+                                .collect()
+                        } else if active.iter().any(|&(_, adj)| matches!(adj, Adj::OfAdjoint(_))) {
+                            // A rule of the adjoint alone still reads the op's indices.
+                            args.iter()
+                                .zip(rule.adj)
+                                .filter(|(_, adj)| **adj == Adj::Constant)
+                                .map(|(&a, _)| a)
+                                .collect()
+                        } else {
+                            Vec::new()
+                        };
+                        for a in reads {
+                            p.rev_needed[a] = true;
+                            p.last_reader[a] = Some(if p.def[a] == p.def[node.out] { node.out } else { BLOCKED });
                         }
                     }
                     // The callee's pullback reads the arguments and the value.

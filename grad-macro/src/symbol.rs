@@ -11,6 +11,9 @@ pub enum Fwd {
     Neg,
     /// `base[index]`.
     Index,
+    /// `(a * b).trace()`: the value computed as the user's code computes it (the same bits);
+    /// its rule differs from a product and a trace in its adjoints only.
+    TraceOfProduct,
     /// `(a, b, …)`: the values a function returning several ends with (each moved at its last
     /// use, cloned before).
     Tuple,
@@ -177,10 +180,11 @@ pub static TUPLES: [Rule; 3] = [
     ),
 ];
 
-/// `tr(A B)` without the product (see `simplify`): Ā += s̄ Bᵀ, B̄ += s̄ Aᵀ.
+/// `tr(A B)` read by nothing else (see `simplify`): Ā += s̄ Bᵀ, B̄ += s̄ Aᵀ, without the
+/// products with s̄ I.
 pub static TRACE_MUL: Rule = rule!(
     "trace_mul",
-    Fwd::Runtime("trace_mul"),
+    Fwd::TraceOfProduct,
     [R("trace_mul_lhs"), R("trace_mul_rhs")],
     false,
     n("tr($0 $1)", &["$g $1ᵀ", "$g $0ᵀ"]).scalar()
@@ -481,6 +485,9 @@ static METHODS: &[(usize, Rule)] = &[
             n("$0[:, {1}]", &["$g scattered to columns {1}"])
         ),
     ),
+    (1, rule!("cross", Fwd::Method("cross"), [R("cross_lhs"), R("cross_rhs")], false)),
+    (0, rule!("normalize", Fwd::Method("normalize"), [R("normalize_adj")], true)),
+    (1, rule!("lp_norm", Fwd::Method("lp_norm"), [R("lp_norm_adj"), Constant], true)),
     (
         2,
         rule!(
@@ -596,7 +603,8 @@ pub fn returns_option(name: &str, arity: usize) -> bool {
     unwrapped(name, arity).is_some() && method(name, arity).is_none()
 }
 
-/// Fields of decompositions with a rule: the values, not the vectors.
+/// Fields of decompositions with a rule: the values, and the symmetric eigenvectors (not the
+/// singular vectors).
 static FIELDS: &[(usize, Rule)] = &[
     (
         0,
@@ -606,6 +614,15 @@ static FIELDS: &[(usize, Rule)] = &[
             [R("symmetric_eigenvalues_adj")],
             false,
             n("λ({0})", &["U diag({g}) Uᵀ"])
+        ),
+    ),
+    (
+        0,
+        rule!(
+            "symmetric_eigen",
+            Fwd::Field { name: "symmetric_eigen", field: "eigenvectors" },
+            [R("symmetric_eigenvectors_adj")],
+            false
         ),
     ),
     (
@@ -620,16 +637,16 @@ static FIELDS: &[(usize, Rule)] = &[
     ),
 ];
 
-/// The rule of `a.method(args…).field` (`a.symmetric_eigen().eigenvalues`,
+/// The rule of `a.method(args…).field` (`a.symmetric_eigen().eigenvalues`, `.eigenvectors`,
 /// `a.svd(u, v).singular_values`), `arity` counting `args`.
 pub fn decomposition_field(method: &str, arity: usize, field: &str) -> Option<&'static Rule> {
-    match (method, field) {
-        ("symmetric_eigen", "eigenvalues") | ("svd", "singular_values") => find(FIELDS, method, arity),
-        _ => None,
-    }
+    FIELDS
+        .iter()
+        .find(|(n, r)| *n == arity && matches!(r.fwd, Fwd::Field { name, field: f } if name == method && f == field))
+        .map(|(_, r)| r)
 }
 
-/// Decompositions into values and vectors: only the values have a rule (see `decomposition_field`).
+/// Decompositions into values and vectors: the fields with a rule are in `decomposition_field`.
 pub const DECOMPOSITIONS: &[&str] = &["symmetric_eigen", "svd", "svd_unordered"];
 
 /// Helper functions of `matgrad` (`matgrad::softmax_rows(&z)`), by name and argument count.
@@ -699,7 +716,17 @@ static HELPERS: &[(usize, Rule)] = &[
 
 /// Runtime functions whose first operand may be moved in at its last use (they take any
 /// `MatArg` and compute in its buffer).
-pub const MOVES_FIRST: &[&str] = &["add_row_vector", "add_column_vector"];
+pub const MOVES_FIRST: &[&str] = &[
+    "add_row_vector",
+    "add_column_vector",
+    "set_entry",
+    "set_column",
+    "set_row",
+    "fill",
+    "fill_diagonal",
+    "swap_rows",
+    "swap_columns",
+];
 
 /// The rule of `matgrad::name(args…)`.
 pub fn helper(name: &str, nargs: usize) -> Option<&'static Rule> {
@@ -723,6 +750,62 @@ pub static VSTACK: Rule = rule!(
     false,
     n("[{0}; {1}]", &["$g[..nrows({0}), :]", "$g[nrows({0}).., :]"])
 );
+
+/// In-place updates as new values (rules/update.rs): `m[k] = e` (also what a constructor of
+/// differentiated entries becomes), `m.set_column(j, &v)`, `m.set_row(i, &v)`, `m.fill(s)`,
+/// `m.fill_diagonal(s)`, `m.swap_rows(i, j)`, `m.swap_columns(i, j)`; the matrix first, the
+/// indices last. Their adjoints read only `Ḡ` and the indices.
+pub static SET_ENTRY: Rule = rule!(
+    "set_entry",
+    Fwd::Runtime("set_entry"),
+    [OfAdjoint("set_entry_base"), OfAdjoint("entry_of"), Constant],
+    false
+);
+pub static SET_COLUMN: Rule = rule!(
+    "set_column",
+    Fwd::Runtime("set_column"),
+    [OfAdjoint("set_column_base"), OfAdjoint("column_of"), Constant],
+    false
+);
+pub static SET_ROW: Rule =
+    rule!("set_row", Fwd::Runtime("set_row"), [OfAdjoint("set_row_base"), OfAdjoint("row_of"), Constant], false);
+pub static FILL: Rule = rule!("fill", Fwd::Runtime("fill"), [OfAdjoint("overwritten"), OfAdjoint("sum_of")], false);
+pub static FILL_DIAGONAL: Rule = rule!(
+    "fill_diagonal",
+    Fwd::Runtime("fill_diagonal"),
+    [OfAdjoint("fill_diagonal_base"), OfAdjoint("diagonal_sum_of")],
+    false
+);
+pub static SWAP_ROWS: Rule =
+    rule!("swap_rows", Fwd::Runtime("swap_rows"), [OfAdjoint("swap_rows_adj"), Constant, Constant], false);
+pub static SWAP_COLUMNS: Rule =
+    rule!("swap_columns", Fwd::Runtime("swap_columns"), [OfAdjoint("swap_columns_adj"), Constant, Constant], false);
+
+/// In-place methods written as statements (`m.fill(s);`), by name and arity: the rule of the
+/// new value (`m.scale_mut(s)` is `m = m.scale(s)`). The receiver is the rule's first operand;
+/// `set_column(j, &v)` and `set_row(i, &v)` take their index last (see [`index_first`]).
+pub fn in_place(name: &str, arity: usize) -> Option<&'static Rule> {
+    let rule = match (name, arity) {
+        ("set_column", 2) => &SET_COLUMN,
+        ("set_row", 2) => &SET_ROW,
+        ("fill", 1) => &FILL,
+        ("fill_diagonal", 1) => &FILL_DIAGONAL,
+        ("swap_rows", 2) => &SWAP_ROWS,
+        ("swap_columns", 2) => &SWAP_COLUMNS,
+        ("component_mul_assign", 1) => return method("component_mul", 1),
+        ("component_div_assign", 1) => return method("component_div", 1),
+        ("scale_mut", 1) => return method("scale", 1),
+        ("add_scalar_mut", 1) => return method("add_scalar", 1),
+        _ => return None,
+    };
+    Some(rule)
+}
+
+/// Whether the in-place method `name` takes its index before its value (`set_column(j, &v)`),
+/// the rule after.
+pub fn index_first(name: &str) -> bool {
+    matches!(name, "set_column" | "set_row")
+}
 
 /// `Matrix::from_diagonal(&d)`: the one constructor whose argument is differentiated.
 pub static FROM_DIAGONAL: Rule = rule!(
@@ -777,6 +860,23 @@ static SCALAR_FNS: &[(usize, Rule)] = &[
             n("min({0}, {1})", &["$g 1[{0} < {1}]", "$g 1[{0} ≥ {1}]"])
         ),
     ),
+    (0, rule!("ln_1p", Fwd::Runtime("ln_1p"), [R("ln_1p_adj")], true)),
+    (0, rule!("exp_m1", Fwd::Runtime("exp_m1"), [R("exp_m1_adj")], true)),
+    (0, rule!("log2", Fwd::Runtime("log2"), [R("log2_adj")], true)),
+    (0, rule!("log10", Fwd::Runtime("log10"), [R("log10_adj")], true)),
+    (0, rule!("asin", Fwd::Runtime("asin"), [R("asin_adj")], true)),
+    (0, rule!("acos", Fwd::Runtime("acos"), [R("acos_adj")], true)),
+    (0, rule!("atan", Fwd::Runtime("atan"), [R("atan_adj")], true)),
+    (0, rule!("asinh", Fwd::Runtime("asinh"), [R("asinh_adj")], true)),
+    (0, rule!("acosh", Fwd::Runtime("acosh"), [R("acosh_adj")], true)),
+    (0, rule!("atanh", Fwd::Runtime("atanh"), [R("atanh_adj")], true)),
+    (0, rule!("cbrt", Fwd::Runtime("cbrt"), [R("cbrt_adj")], true)),
+    (0, rule!("signum", Fwd::Runtime("signum"), [R("signum_adj")], true)),
+    (1, rule!("atan2", Fwd::Runtime("atan2"), [R("atan2_lhs_adj"), R("atan2_rhs_adj")], true)),
+    (1, rule!("hypot", Fwd::Runtime("hypot"), [R("hypot_lhs_adj"), R("hypot_rhs_adj")], true)),
+    (1, rule!("log", Fwd::Runtime("log"), [R("log_x_adj"), R("log_b_adj")], true)),
+    (2, rule!("clamp", Fwd::Runtime("clamp"), [R("clamp_x_adj"), R("clamp_lo_adj"), R("clamp_hi_adj")], true)),
+    (2, rule!("mul_add", Fwd::Runtime("mul_add"), [R("mul_add_x_adj"), R("mul_add_a_adj"), R("mul_add_b_adj")], true)),
 ];
 
 fn find(table: &'static [(usize, Rule)], name: &str, arity: usize) -> Option<&'static Rule> {
@@ -806,15 +906,24 @@ pub fn matrix_operands(rule: &Rule) -> usize {
     }
 }
 
-/// Every method name with a rule, for "did you mean" lists.
-pub fn known_methods() -> impl Iterator<Item = &'static str> {
+/// Every matrix method name with a rule, for "did you mean" lists.
+pub fn matrix_methods() -> Vec<&'static str> {
+    names(METHODS.iter().chain(UNWRAPPED).chain(TURBOFISH))
+}
+
+/// Every scalar function with a rule, for "did you mean" lists.
+pub fn scalar_methods() -> Vec<&'static str> {
+    names(SCALAR_FNS.iter())
+}
+
+fn names<'a>(rules: impl Iterator<Item = &'a (usize, Rule)>) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
-    for (_, r) in METHODS.iter().chain(UNWRAPPED).chain(TURBOFISH).chain(SCALAR_FNS) {
+    for (_, r) in rules {
         if !names.contains(&r.name) {
             names.push(r.name);
         }
     }
-    names.into_iter()
+    names
 }
 
 /// Methods that copy their receiver's value: the adjoint passes through. `clone_owned` and
@@ -837,6 +946,36 @@ pub fn copy(name: &str, arity: usize) -> Option<&'static Rule> {
 pub fn returns_owned(rule: &Rule) -> bool {
     !borrows_receiver(rule) && !matches!(rule.name, "clone" | "to_owned" | "&")
 }
+
+/// Methods of `f32`/`f64` (and not of nalgebra matrices) that have no rule: a call to one is on
+/// a scalar, so its error lists only the scalar functions.
+pub const FLOAT_METHODS: &[&str] = &[
+    "exp2",
+    "to_degrees",
+    "to_radians",
+    "floor",
+    "ceil",
+    "round",
+    "round_ties_even",
+    "trunc",
+    "fract",
+    "sin_cos",
+    "rem_euclid",
+    "div_euclid",
+    "copysign",
+    "sinc",
+    "sinhc",
+    "cosc",
+    "coshc",
+    "powc",
+    "sinh_cosh",
+    "total_cmp",
+    "to_bits",
+    "gamma",
+    "ln_gamma",
+    "erf",
+    "erfc",
+];
 
 /// Methods that read only a shape: their result is a constant.
 pub const SHAPE_METHODS: &[&str] = &["nrows", "ncols", "len", "shape", "is_empty", "is_square", "shape_generic"];

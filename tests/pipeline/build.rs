@@ -1,5 +1,6 @@
 //! Writes `programs.rs` into `OUT_DIR`: a few hundred random, shape-consistent
 //! `#[differentiate]` functions drawn from the supported operations (with branches, loops,
+//! constructors reading differentiated scalars, in-place updates, `zip_map`,
 //! linear algebra on well-conditioned matrices and calls to a differentiated helper; copies,
 //! `&` aliases and views, of parameters, constants and loop locals; derefs of `&` scalar
 //! parameters; constants inside arms and loops), each with a
@@ -143,6 +144,7 @@ impl Program {
             stmts: Vec::new(),
             ret: String::new(),
         };
+        FIXED.with(|f| f.set(p.fixed));
         p.params(rng);
         let mut scope: Vec<Val> = p
             .params
@@ -305,6 +307,14 @@ impl Program {
         } else {
             format!("x{k}")
         };
+        if let (true, Shape::Mat(r, c)) = ((80..84).contains(&roll), shape) {
+            // An in-place update of a new mutable matrix.
+            self.stmts.push(format!("let mut {name} = {expr};"));
+            let update = self.fill(&in_place(rng, scope, &name, r, c));
+            self.stmts.push(update);
+            scope.push(Val { name, shape, is_ref: false });
+            return;
+        }
         if (84..88).contains(&roll) {
             // Reassignment of a mutable binding, and a compound product with a scalar.
             let s = scalar(rng, scope);
@@ -693,6 +703,30 @@ impl Program {
     }
 }
 
+/// An in-place update of the `r`×`c` matrix `name` (a statement).
+fn in_place(rng: &mut Rng, scope: &[Val], name: &str, r: usize, c: usize) -> String {
+    let s = scalar(rng, scope);
+    let (i, j) = (rng.below(r), rng.below(c));
+    match rng.below(10) {
+        0 => format!("{name}[({i}, {j})] = {s};"),
+        1 => format!("{name}[({i}, {j})] += {s} * {s};"),
+        2 => format!("{name}[{}] *= {s};", rng.below(r * c)),
+        3 => format!("{name}.fill_diagonal({s});"),
+        4 => format!("{name}.scale_mut({s});"),
+        5 => format!("{name}.add_scalar_mut({s});"),
+        6 => format!("{name}.swap_rows(0, {});", r - 1),
+        7 => format!("{name}.swap_columns({j}, 0);"),
+        8 => match same_shape(rng, scope, Shape::Mat(r, c)) {
+            Some(b) => format!("{name}.component_mul_assign({});", operand(&b)),
+            None => format!("{name}.fill({s});"),
+        },
+        _ => match scope.iter().find(|v| matches!(v.shape, Shape::Mat(k, _) if k == r)) {
+            Some(b) => format!("{name}.set_column({j}, &{}.column(0).into_owned());", b.name),
+            None => format!("{name}[({i}, {j})] = {s};"),
+        },
+    }
+}
+
 /// An operand of a binary operator or a method argument: a reference to a matrix, a scalar
 /// by value.
 fn operand(v: &Val) -> String {
@@ -741,6 +775,19 @@ const CLOSURES: &[&str] = &[
     "(v + 2.0).abs() - v",
     "{SOFT}(v) * 0.5",
     "{SOFT}(v * {s})",
+    "v.atan() + (v.tanh() * 0.5).asin()",
+    "(v.tanh() * 0.5).acos() * {s}",
+    "v.asinh() + (v.tanh() * 0.5).atanh()",
+    "(v * v + 2.0).acosh()",
+    "(v * v).ln_1p() + (v * 0.5).exp_m1()",
+    "v.atan2(1.5) + v.hypot(0.5)",
+    "(v * v + 1.0).log2() + (v * v + 2.0).log10()",
+    "(v + 3.0).cbrt() * {s}",
+    "v.clamp(-0.5, 0.5) + v",
+    "v.mul_add({s}, 0.5)",
+    "v.signum() * v * v",
+    "v.max({s}) + v.min({s})",
+    "(v * v + 2.0).log(3.0)",
 ];
 
 /// Scalar expressions over `x` and `y`.
@@ -765,6 +812,12 @@ const SCALAR_OPS: &[&str] = &[
     "(-{x} * {x} - 0.5).abs()",
     "{x}.sinh() + {x}.cosh()",
     "{SOFT}({x}) * {y}",
+    "{x}.atan2({y} * {y} + 0.5)",
+    "({x} * {x} + 0.25).hypot({y})",
+    "{x}.clamp(-1.0, 1.0) * {y}",
+    "{x}.mul_add({y}, 0.25)",
+    "({x} * {x}).ln_1p() + {x}.atan()",
+    "{x}.asinh() * ({y}).tanh()",
 ];
 
 /// A random expression over `scope` and its shape, or `None` when the drawn op does not apply.
@@ -777,7 +830,36 @@ fn expr(rng: &mut Rng, scope: &[Val]) -> Option<(String, Shape)> {
     let Shape::Mat(r, c) = a.shape else { return None };
     let (na, oa) = (a.name.clone(), operand(&a));
     let m = |s: String| Some((s, Shape::Mat(r, c)));
-    match rng.below(30) {
+    match rng.below(33) {
+        30 => {
+            // A constructor reading a differentiated scalar.
+            let s = scalar(rng, scope);
+            match rng.below(3) {
+                0 if FIXED.with(|f| f.get()) => m(format!("SMatrix::<{{F}}, {r}, {c}>::from_element({s} * {s})")),
+                0 => m(format!("DMatrix::<{{F}}>::from_element({r}, {c}, {s} * {s})")),
+                1 if FIXED.with(|f| f.get()) => m(format!(
+                    "SMatrix::<{{F}}, {r}, {c}>::from_fn(|i, j| if i == j {{ ({s}).sin() }} else {{ {s} * 0.5 }})"
+                )),
+                1 => m(format!(
+                    "DMatrix::<{{F}}>::from_fn({r}, {c}, |i, j| if i == j {{ ({s}).sin() }} else {{ {s} * 0.5 }})"
+                )),
+                _ => {
+                    let entries: Vec<String> = (0..r * c)
+                        .map(|k| if k % 2 == 0 { format!("{s} * {s}") } else { format!("{na}[{k}]") })
+                        .collect();
+                    match FIXED.with(|f| f.get()) {
+                        true => m(format!("SMatrix::<{{F}}, {r}, {c}>::from_row_slice(&[{}])", entries.join(", "))),
+                        false => m(format!("DMatrix::<{{F}}>::from_row_slice({r}, {c}, &[{}])", entries.join(", "))),
+                    }
+                }
+            }
+        }
+        31 | 32 => {
+            // Entries of a matrix written in place are zero-adjoint; the rest pass through.
+            let s = scalar(rng, scope);
+            let b = same_shape(rng, scope, a.shape)?;
+            m(format!("{na}.zip_map({}, |p, q| p * q + {s} * p.sin())", operand(&b)))
+        }
         0 | 1 => {
             let b = same_shape(rng, scope, a.shape)?;
             let op = rng.pick(&["+", "-"]);

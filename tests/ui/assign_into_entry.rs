@@ -4,7 +4,7 @@ use nalgebra::DMatrix;
 #[differentiate]
 fn f(x: &DMatrix<f64>) -> f64 {
     let mut y = x.clone();
-    y[(0, 0)] = 1.0;
+    y.column_mut(0)[1] = 1.0;
     y.sum()
 }
 

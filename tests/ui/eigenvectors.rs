@@ -2,12 +2,6 @@ use matgrad::differentiate;
 use nalgebra::DMatrix;
 
 #[differentiate]
-fn top_vector(s: &DMatrix<f64>) -> f64 {
-    let v = s.clone().symmetric_eigen().eigenvectors;
-    v.sum()
-}
-
-#[differentiate]
 fn svd_whole(a: &DMatrix<f64>) -> f64 {
     let svd = a.clone().svd(true, true);
     svd.singular_values.sum()

@@ -1,8 +1,8 @@
 use matgrad::differentiate;
-use nalgebra::DMatrix;
+use nalgebra::SMatrix;
 
 #[differentiate]
-fn f(x: &DMatrix<f64>) -> f64 {
+fn f(x: &SMatrix<f64, 2, 3>) -> f64 {
     x.exp().sum()
 }
 

@@ -3,7 +3,7 @@ use nalgebra::DMatrix;
 
 #[differentiate]
 fn padded(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
-    let m = nalgebra::stack![a, 0; 0, b];
+    let m = nalgebra::stack![a, 0; b, 0];
     m.norm_squared()
 }
 

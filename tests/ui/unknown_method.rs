@@ -3,7 +3,7 @@ use nalgebra::DMatrix;
 
 #[differentiate]
 fn f(x: &DMatrix<f64>) -> f64 {
-    x.lp_norm(3)
+    x.camax()
 }
 
 fn main() {}

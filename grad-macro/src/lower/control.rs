@@ -527,19 +527,23 @@ struct AssignedNames {
 
 impl<'ast> Visit<'ast> for AssignedNames {
     fn visit_expr_assign(&mut self, a: &'ast syn::ExprAssign) {
-        if let Expr::Path(p) = &*a.left {
-            self.names.extend(p.path.get_ident().cloned());
-        }
+        self.names.extend(super::update::target(&a.left));
         syn::visit::visit_expr_assign(self, a);
     }
 
     fn visit_expr_binary(&mut self, b: &'ast syn::ExprBinary) {
         if super::compound(&b.op).is_some() {
-            if let Expr::Path(p) = &*b.left {
-                self.names.extend(p.path.get_ident().cloned());
-            }
+            self.names.extend(super::update::target(&b.left));
         }
         syn::visit::visit_expr_binary(self, b);
+    }
+
+    // `m.set_column(j, &v);` and the other in-place updates assign `m`.
+    fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+        if super::update::is_in_place(m) {
+            self.names.extend(super::update::target(&m.receiver));
+        }
+        syn::visit::visit_expr_method_call(self, m);
     }
 
     // A closure cannot assign outside itself (reported where it is lowered); items are apart.
@@ -574,6 +578,8 @@ pub(super) fn is_statement_like(e: &Expr) -> bool {
         Expr::Assign(_) | Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => true,
         Expr::Binary(b) => super::compound(&b.op).is_some(),
         Expr::Block(b) if b.label.is_none() => block_is_unit(&b.block),
+        // `m.fill(s)`: an in-place update returns `()`.
+        Expr::MethodCall(m) => super::update::is_in_place(m),
         Expr::If(i) => {
             block_is_unit(&i.then_branch)
                 && i.else_branch.as_ref().is_none_or(|(_, e)| match &**e {

@@ -36,16 +36,21 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
             m.to_token_stream(),
             format!("iterator chains are not differentiable ({reads}): write the computation with matrix operations such as `sum()`, `map(|v| …)`, `dot` or `component_mul`"),
         ),
-        Construct::Method(m) => {
-            let list: Vec<&str> = symbol::known_methods().collect();
-            (
-                m.to_token_stream(),
-                format!(
-                    "no derivative rule for the method `{m}`, and {reads}; methods with a rule: {}, and `map(|v| …)`",
-                    list.join(", ")
-                ),
-            )
-        }
+        Construct::Method(m) if symbol::FLOAT_METHODS.contains(&m.to_string().as_str()) => (
+            m.to_token_stream(),
+            format!(
+                "no derivative rule for the scalar method `{m}`, and {reads}; scalar functions with a rule: {}",
+                symbol::scalar_methods().join(", ")
+            ),
+        ),
+        Construct::Method(m) => (
+            m.to_token_stream(),
+            format!(
+                "no derivative rule for the method `{m}`, and {reads}; matrix methods with a rule: {}, and `map(|v| …)`; scalar functions with a rule: {}",
+                symbol::matrix_methods().join(", "),
+                symbol::scalar_methods().join(", ")
+            ),
+        ),
         Construct::Call(Some(p)) => (
             p.to_token_stream(),
             format!(
@@ -57,7 +62,7 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
         Construct::Constructor(p) => (
             p.to_token_stream(),
             format!(
-                "`{}` builds a constant, but {reads}: build matrices from differentiated values with products, `map`, `+` and `-`",
+                "`{}` builds a constant here, but {reads}: the constructors that take differentiated values are `new`, `from_element`, `from_fn`, `from_columns`, `from_rows`, and `from_row_slice`, `from_column_slice` and `from_vec` with their entries written out (`&[a, b, …]`, `vec![a, b, …]`); build other matrices from differentiated values with products, `map`, `+` and `-`",
                 path_str(p)
             ),
         ),
@@ -114,14 +119,14 @@ pub fn decomposition(method: &Ident, field: Option<&Ident>) -> String {
     let what = match field {
         Some(f) => format!("`{method}().{f}` of a differentiated matrix is not supported"),
         None => {
-            format!("`{method}()` of a differentiated matrix is only supported followed by the field of its values")
+            format!("`{method}()` of a differentiated matrix is only supported followed directly by a field with a rule (`.eigenvalues` or `.eigenvectors` of `symmetric_eigen()`, `.singular_values` of `svd(…)`)")
         }
     };
     format!(
-        "{what}: eigenvectors and singular vectors have no \
-         stable derivative (it is infinite at repeated values, and each vector's sign is arbitrary); \
-         differentiate values instead: `symmetric_eigenvalues()` or `symmetric_eigen().eigenvalues`, \
-         `singular_values()` or `svd(…).singular_values`"
+        "{what}: singular vectors have no rule yet (their derivative is infinite at repeated \
+         values, and each vector's sign is arbitrary); differentiate values instead, \
+         `singular_values()` or `svd(…).singular_values`; of a symmetric eigendecomposition, \
+         `symmetric_eigen().eigenvalues` and `symmetric_eigen().eigenvectors` have rules"
     )
 }
 

@@ -18,15 +18,15 @@ Forward pass:
   s = t₂ + eps
   chol = chol(s)
   t₃ = ln det(chol)
-  t₄ = chol⁻¹
-  t₅ = tr(t₄ c)
+  t₄ = chol⁻¹ c
+  t₅ = tr(t₄)
   f = t₃ + t₅
 
 Adjoints, in reverse order:
   ∂f/∂t₅ = 1
-  ∂f/∂t₄ = ∂f/∂t₅ cᵀ
+  ∂f/∂t₄ = ∂f/∂t₅ I
   ∂f/∂t₃ = 1
-  ∂f/∂chol = −t₄ sym(∂f/∂t₄) t₄ + ∂f/∂t₃ chol⁻¹
+  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₄ t₄ᵀ) + ∂f/∂t₃ chol⁻¹
   ∂f/∂s = ∂f/∂chol
   ∂f/∂t₂ = ∂f/∂s
   ∂f/∂t₁ = aᵀ ∂f/∂t₂
@@ -34,7 +34,7 @@ Adjoints, in reverse order:
 
 Gradients, each adjoint used once substituted back:
   ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ
-  where ∂f/∂t₂ = −chol⁻¹ sym(cᵀ) chol⁻¹ + chol⁻¹
+  where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn nll_vjp(
@@ -49,24 +49,22 @@ fn nll_vjp(
     let s_5 = t_4 + ::matgrad::__private::by_ref(eps);
     let chol_7 = s_5.cholesky().expect("S = AAᵀ + εI is positive definite");
     let t_8 = ::matgrad::__private::by_ref(&chol_7).ln_determinant();
-    let inverse_12 = ::matgrad::__private::by_ref(&chol_7).inverse();
-    let t_10 = ::matgrad::__private::trace_mul(
-        ::matgrad::__private::by_ref(&inverse_12),
-        ::matgrad::__private::by_ref(c),
-    );
+    let t_9 = ::matgrad::__private::by_ref(&chol_7)
+        .solve(::matgrad::__private::by_ref(c));
+    let t_10 = ::matgrad::__private::by_ref(&t_9).trace();
     let t_11 = t_8 + t_10;
     let d_t_11 = ::matgrad::__private::init(adjoint);
     let d_t_8 = &d_t_11;
     let d_t_10 = &d_t_11;
-    let d_inverse_12 = ::matgrad::__private::init(
-        ::matgrad::__private::trace_mul_lhs(&inverse_12, c, d_t_10),
+    let d_t_9 = ::matgrad::__private::init(
+        ::matgrad::__private::trace_adj(&t_9, d_t_10),
     );
     let mut d_chol_7 = ::matgrad::__private::init(
-        ::matgrad::__private::chol_inverse_adj(&chol_7, &inverse_12, &d_inverse_12),
+        ::matgrad::__private::solve_lhs(&chol_7, c, &t_9, &d_t_9),
     );
     ::matgrad::__private::add_to(
         &mut d_chol_7,
-        ::matgrad::__private::ln_determinant_adj_from_inverse(&inverse_12, d_t_8),
+        ::matgrad::__private::ln_determinant_adj(&chol_7, d_t_8),
     );
     let d_s_5 = ::matgrad::__private::init(d_chol_7);
     let d_t_4 = ::matgrad::__private::init(d_s_5);
@@ -96,15 +94,15 @@ Forward pass:
   s = t₂ + eps
   chol = chol(s)
   t₃ = ln det(chol)
-  t₄ = chol⁻¹
-  t₅ = tr(t₄ c)
+  t₄ = chol⁻¹ c
+  t₅ = tr(t₄)
   f = t₃ + t₅
 
 Adjoints, in reverse order:
   ∂f/∂t₅ = 1
-  ∂f/∂t₄ = ∂f/∂t₅ cᵀ
+  ∂f/∂t₄ = ∂f/∂t₅ I
   ∂f/∂t₃ = 1
-  ∂f/∂chol = −t₄ sym(∂f/∂t₄) t₄ + ∂f/∂t₃ chol⁻¹
+  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₄ t₄ᵀ) + ∂f/∂t₃ chol⁻¹
   ∂f/∂s = ∂f/∂chol
   ∂f/∂t₂ = ∂f/∂s
   ∂f/∂t₁ = aᵀ ∂f/∂t₂
@@ -112,7 +110,7 @@ Adjoints, in reverse order:
 
 Gradients, each adjoint used once substituted back:
   ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ
-  where ∂f/∂t₂ = −chol⁻¹ sym(cᵀ) chol⁻¹ + chol⁻¹
+  where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn nll_grad(
@@ -149,15 +147,15 @@ Forward pass:
   s = t₂ + eps
   chol = chol(s)
   t₃ = ln det(chol)
-  t₄ = chol⁻¹
-  t₅ = tr(t₄ c)
+  t₄ = chol⁻¹ c
+  t₅ = tr(t₄)
   f = t₃ + t₅
 
 Adjoints, in reverse order:
   ∂f/∂t₅ = 1
-  ∂f/∂t₄ = ∂f/∂t₅ cᵀ
+  ∂f/∂t₄ = ∂f/∂t₅ I
   ∂f/∂t₃ = 1
-  ∂f/∂chol = −t₄ sym(∂f/∂t₄) t₄ + ∂f/∂t₃ chol⁻¹
+  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₄ t₄ᵀ) + ∂f/∂t₃ chol⁻¹
   ∂f/∂s = ∂f/∂chol
   ∂f/∂t₂ = ∂f/∂s
   ∂f/∂t₁ = aᵀ ∂f/∂t₂
@@ -165,9 +163,9 @@ Adjoints, in reverse order:
 
 Gradients, each adjoint used once substituted back:
   ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ
-  where ∂f/∂t₂ = −chol⁻¹ sym(cᵀ) chol⁻¹ + chol⁻¹
+  where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
 ```*/
 #[allow(dead_code)]
 fn nll_derivation() -> &'static str {
-    "f = nll(a, c, eps); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = aᵀ\n  t₂ = a t₁\n  s = t₂ + eps\n  chol = chol(s)\n  t₃ = ln det(chol)\n  t₄ = chol⁻¹\n  t₅ = tr(t₄ c)\n  f = t₃ + t₅\n\nAdjoints, in reverse order:\n  ∂f/∂t₅ = 1\n  ∂f/∂t₄ = ∂f/∂t₅ cᵀ\n  ∂f/∂t₃ = 1\n  ∂f/∂chol = −t₄ sym(∂f/∂t₄) t₄ + ∂f/∂t₃ chol⁻¹\n  ∂f/∂s = ∂f/∂chol\n  ∂f/∂t₂ = ∂f/∂s\n  ∂f/∂t₁ = aᵀ ∂f/∂t₂\n  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + (∂f/∂t₁)ᵀ\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ\n  where ∂f/∂t₂ = −chol⁻¹ sym(cᵀ) chol⁻¹ + chol⁻¹\n"
+    "f = nll(a, c, eps); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = aᵀ\n  t₂ = a t₁\n  s = t₂ + eps\n  chol = chol(s)\n  t₃ = ln det(chol)\n  t₄ = chol⁻¹ c\n  t₅ = tr(t₄)\n  f = t₃ + t₅\n\nAdjoints, in reverse order:\n  ∂f/∂t₅ = 1\n  ∂f/∂t₄ = ∂f/∂t₅ I\n  ∂f/∂t₃ = 1\n  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₄ t₄ᵀ) + ∂f/∂t₃ chol⁻¹\n  ∂f/∂s = ∂f/∂chol\n  ∂f/∂t₂ = ∂f/∂s\n  ∂f/∂t₁ = aᵀ ∂f/∂t₂\n  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + (∂f/∂t₁)ᵀ\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ\n  where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹\n"
 }

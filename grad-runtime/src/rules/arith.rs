@@ -138,6 +138,59 @@ where
     }
 }
 
+// C = A B with a fixed inner dimension on one side and a dynamic one on the other
+// (`Matrix3 * DMatrix`, `DMatrix * Matrix3`): the same rule, each contribution computed into
+// the operand's own shape type.
+// Ā += Ḡ Bᵀ
+// B̄ += Aᵀ Ḡ
+macro_rules! mixed_mul_rule {
+    ($(#[$doc:meta])* [$($gen:tt)*] $ak:ty, $bk:ty) => {
+        $(#[$doc])*
+        impl<T, R1, S1, C2, S2, $($gen)*> MulRule<Matrix<T, $bk, C2, S2>> for Matrix<T, R1, $ak, S1>
+        where
+            T: Real,
+            R1: Dim,
+            C2: Dim,
+            S1: Storage<T, R1, $ak>,
+            S2: Storage<T, $bk, C2>,
+            DefaultAllocator: Allocator<R1, $ak> + Allocator<$bk, C2> + Allocator<R1, C2> + Allocator<C2, $bk>,
+        {
+            type G = OMatrix<T, R1, C2>;
+            type Lhs<'a>
+                = OMatrix<T, R1, $ak>
+            where
+                Self: 'a,
+                S2: 'a;
+            type Rhs<'a>
+                = OMatrix<T, $bk, C2>
+            where
+                Self: 'a,
+                S2: 'a;
+            #[inline]
+            fn lhs(a: &Self, b: &Matrix<T, $bk, C2, S2>, g: &OMatrix<T, R1, C2>) -> OMatrix<T, R1, $ak> {
+                let mut d = OMatrix::zeros_generic(a.shape_generic().0, a.shape_generic().1);
+                d.gemm(nalgebra::one::<T>(), g, &b.transpose(), nalgebra::zero::<T>());
+                d
+            }
+            #[inline]
+            fn rhs(a: &Self, b: &Matrix<T, $bk, C2, S2>, g: &OMatrix<T, R1, C2>) -> OMatrix<T, $bk, C2> {
+                let mut d = OMatrix::zeros_generic(b.shape_generic().0, b.shape_generic().1);
+                d.gemm_tr(nalgebra::one::<T>(), a, g, nalgebra::zero::<T>());
+                d
+            }
+        }
+    };
+}
+
+mixed_mul_rule!(
+    /// `Matrix3 * DMatrix`: A's columns fixed, B's rows dynamic.
+    [const M: usize] nalgebra::Const<M>, nalgebra::Dyn
+);
+mixed_mul_rule!(
+    /// `DMatrix * Matrix3`: A's columns dynamic, B's rows fixed.
+    [const M: usize] nalgebra::Dyn, nalgebra::Const<M>
+);
+
 /// `c = a * b`: the contribution to `ā`.
 #[inline(always)]
 pub fn mul_lhs<'a, A: MulRule<B>, B: Value>(a: &'a A, b: &'a B, g: &'a A::G) -> A::Lhs<'a> {

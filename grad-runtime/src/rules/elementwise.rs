@@ -128,6 +128,57 @@ pub fn map_adj<D: MatArg, G: MatArg<T = D::T, R = D::R, C = D::C>>(d: D, g: G) -
     ElementwiseMul { a: g, b: d }
 }
 
+/// Forward pass of `z = x.zip_map(&y, f)` where `f` also returns its partial derivatives (with
+/// respect to each differentiated entry, then each differentiated captured scalar), as
+/// [`map_d`].
+#[inline]
+pub fn map_d2<X: MatArg, SY, const N: usize, F>(
+    x: X,
+    y: &Matrix<X::T, X::R, X::C, SY>,
+    mut f: F,
+) -> MapWithPartials<X::T, X::R, X::C, N>
+where
+    SY: Storage<X::T, X::R, X::C>,
+    F: FnMut(X::T, X::T) -> (X::T, [X::T; N]),
+    DefaultAllocator: Allocator<X::R, X::C>,
+{
+    let (r, c) = x.mat().shape_generic();
+    assert_eq!(x.mat().shape(), y.shape(), "zip_map: the matrices must have the same shape");
+    let mut z = x.into_mat();
+    let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
+    for k in 0..z.len() {
+        let (fv, dv) = f(z[k], y[k]);
+        z[k] = fv;
+        for (dk, v) in d.iter_mut().zip(dv) {
+            dk[k] = v;
+        }
+    }
+    (z, d)
+}
+
+/// Forward pass of `y = Matrix::from_fn(…, |i, j| f(i, j))` lowered to a map over `x` (a
+/// constant matrix of the shape): as [`map_d`], `f` also receiving the entry's row and column.
+#[inline]
+pub fn map_d_at<X: MatArg, const N: usize, F>(x: X, mut f: F) -> MapWithPartials<X::T, X::R, X::C, N>
+where
+    F: FnMut(usize, usize, X::T) -> (X::T, [X::T; N]),
+    DefaultAllocator: Allocator<X::R, X::C>,
+{
+    let (r, c) = x.mat().shape_generic();
+    let mut y = x.into_mat();
+    let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
+    for j in 0..y.ncols() {
+        for i in 0..y.nrows() {
+            let (fv, dv) = f(i, j, y[(i, j)]);
+            y[(i, j)] = fv;
+            for (dk, v) in d.iter_mut().zip(dv) {
+                dk[(i, j)] = v;
+            }
+        }
+    }
+    (y, d)
+}
+
 // Y = f(X; s) elementwise with a captured scalar s, D = ∂f/∂s stored by the forward pass
 // s̄ += ⟨Ḡ, D⟩
 /// `y = x.map(|v| f(v, s))`: the contribution to a captured scalar's adjoint `s̄`.

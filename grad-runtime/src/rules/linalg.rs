@@ -358,6 +358,33 @@ where
     ug * u.transpose()
 }
 
+// S = U Λ Uᵀ (S symmetric, U = s.symmetric_eigen().eigenvectors, orthonormal columns)
+// S̄ += sym(U (F ⊙ (Uᵀ Ū)) Uᵀ),  Fᵢⱼ = 1/(λⱼ − λᵢ) for i ≠ j, 0 on the diagonal (Giles 2008 §3.1)
+// Each column's sign is nalgebra's choice, locally constant where the eigenvalues are distinct.
+// At a repeated eigenvalue (λᵢ = λⱼ exactly) the vectors are not unique and their derivative is
+// infinite: Fᵢⱼ = 1/0, so the gradient has infinite or NaN entries there (as PyTorch's `eigh`).
+// No finite choice is right: Fᵢⱼ = 0 would be the gradient of a spectral projector but not of a
+// matrix function U h(Λ) Uᵀ, whose gradient needs h′ there.
+/// `u = a.symmetric_eigen().eigenvectors`: the contribution to `ā`.
+pub fn symmetric_eigenvectors_adj<T: Real, D, S>(a: &Matrix<T, D, D, S>, g: &OMatrix<T, D, D>) -> OMatrix<T, D, D>
+where
+    D: DimSub<U1>,
+    S: Storage<T, D, D>,
+    DefaultAllocator: Allocator<D, D> + Allocator<DimDiff<D, U1>> + Allocator<D>,
+{
+    let e = a.clone_owned().symmetric_eigen();
+    let (u, l) = (&e.eigenvectors, &e.eigenvalues);
+    let mut x = u.tr_mul(g);
+    let n = l.len();
+    for j in 0..n {
+        for i in 0..n {
+            x[(i, j)] = if i == j { nalgebra::zero::<T>() } else { x[(i, j)] / (l[j] - l[i]) };
+        }
+    }
+    let s = u * x * u.transpose();
+    (&s + s.transpose()) * T::from_subset(&0.5)
+}
+
 // σ = singular values of A (A = U diag(σ) Vᵀ, σ sorted descending)
 // Ā += U diag(σ̄) Vᵀ
 // At a repeated singular value (or σ = 0) U and V are not unique; as for eigenvalues, the

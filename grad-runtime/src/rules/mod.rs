@@ -16,6 +16,8 @@ mod matmul;
 mod reduce;
 mod scalar;
 mod structure;
+mod update;
+mod vector;
 
 pub use arith::*;
 pub use element::*;
@@ -27,3 +29,5 @@ pub use matmul::*;
 pub use reduce::*;
 pub use scalar::*;
 pub use structure::*;
+pub use update::*;
+pub use vector::*;

@@ -139,82 +139,14 @@ where
     Entry { at: idx.linear(x.nrows()), s: *g, like: x }
 }
 
-// s = tr(A B) = Σᵢⱼ Aᵢⱼ Bⱼᵢ, without forming A B (the trace of a product that nothing else
-// reads; `s·tr(B)` when a factor is a scalar)
+// s = tr(A B), the trace of a product that nothing else reads (`s·tr(B)` when a factor is a
+// scalar; see the macro's `simplify`)
 // Ā += s̄ Bᵀ
 // B̄ += s̄ Aᵀ
-/// The forward value of `tr(a b)`, its operands as generated code passes them (matrices by
-/// reference, scalars by value).
-pub trait TraceMul<B> {
-    /// The scalar type.
-    type T;
-    /// `tr(self · b)`.
-    fn trace_mul(self, b: B) -> Self::T;
-}
-
-/// `Σᵢⱼ aᵢⱼ bⱼᵢ`, or — where the shapes do not multiply into a square matrix — `(a b).trace()`,
-/// which panics as nalgebra does.
-fn trace_of_product<T: Real, R1: Dim, C1: Dim, S1, R2: Dim, C2: Dim, S2>(
-    a: &Matrix<T, R1, C1, S1>,
-    b: &Matrix<T, R2, C2, S2>,
-) -> T
-where
-    S1: Storage<T, R1, C1>,
-    S2: Storage<T, R2, C2>,
-{
-    if a.ncols() != b.nrows() || a.nrows() != b.ncols() {
-        let dense = nalgebra::DMatrix::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)]);
-        let other = nalgebra::DMatrix::from_fn(b.nrows(), b.ncols(), |i, j| b[(i, j)]);
-        return (dense * other).trace();
-    }
-    let mut s = T::zero();
-    for j in 0..a.ncols() {
-        for i in 0..a.nrows() {
-            s += a[(i, j)] * b[(j, i)];
-        }
-    }
-    s
-}
-
 /// The trace of a matrix whose type is square (as the `trace()` that the user's code calls).
 fn diagonal_sum<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(m: &Matrix<T, R, C, S>) -> T {
     assert!(m.is_square(), "Cannot compute the trace of non-square matrix.");
     (0..m.nrows()).fold(T::zero(), |s, i| s + m[(i, i)])
-}
-
-impl<'b, T: Real, R1: Dim, C1: Dim, S1, R2: Dim, C2: Dim, S2> TraceMul<&'b Matrix<T, R2, C2, S2>>
-    for &Matrix<T, R1, C1, S1>
-where
-    S1: Storage<T, R1, C1>,
-    S2: Storage<T, R2, C2>,
-{
-    type T = T;
-    #[inline]
-    fn trace_mul(self, b: &'b Matrix<T, R2, C2, S2>) -> T {
-        trace_of_product(self, b)
-    }
-}
-
-impl<'b, T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> TraceMul<&'b Matrix<T, R, C, S>> for T {
-    type T = T;
-    #[inline]
-    fn trace_mul(self, b: &'b Matrix<T, R, C, S>) -> T {
-        self * diagonal_sum(b)
-    }
-}
-
-impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> TraceMul<T> for &Matrix<T, R, C, S> {
-    type T = T;
-    #[inline]
-    fn trace_mul(self, b: T) -> T {
-        diagonal_sum(self) * b
-    }
-}
-
-/// `s = (a * b).trace()`, computed without the product.
-#[inline]
-pub fn trace_mul<A: TraceMul<B>, B>(a: A, b: B) -> A::T {
-    a.trace_mul(b)
 }
 
 /// The adjoints of `tr(a b)` for each kind of operand.

@@ -4,7 +4,7 @@
 //! attains the extremum, so ties are broken deterministically. `sup`/`inf` send `Ḡ` to the left
 //! operand at a tie.
 
-use crate::value::{Real, Value};
+use crate::value::{MatArg, Real, Value};
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, DimAdd, DimMin, DimMul, DimProd, DimSum, Dyn, Matrix, OMatrix, Storage, U1};
 
@@ -780,3 +780,12 @@ tuple_rules!(
     2 tuple_part2 tuple_field2 tuple_field2_adj,
     3 tuple_part3 tuple_field3 tuple_field3_adj
 );
+
+/// A zero block of `stack!` (`0`): the height of `a`, a block of its block row, and the width
+/// of `b`, a block of its block column. A constant.
+pub fn zero_block<A: MatArg, B: MatArg<T = A::T>>(a: A, b: B) -> OMatrix<A::T, A::R, B::C>
+where
+    DefaultAllocator: Allocator<A::R, B::C>,
+{
+    OMatrix::zeros_generic(a.mat().shape_generic().0, b.mat().shape_generic().1)
+}
