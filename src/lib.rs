@@ -45,16 +45,16 @@ extern crate std;
 #[cfg(feature = "argmin")]
 pub mod argmin_adapter;
 
-pub use grad_macro::custom_vjp;
+pub use matgrad_macros::custom_vjp;
 #[doc = include_str!("differentiate.md")]
-pub use grad_macro::differentiate;
-pub use grad_macro::Differentiable;
-pub use grad_runtime::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
-pub use grad_runtime::{
+pub use matgrad_macros::differentiate;
+pub use matgrad_macros::Differentiable;
+pub use matgrad_runtime::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
+pub use matgrad_runtime::{
     check_gradient, numeric_gradient, Adjoint, Differentiable, GradientCheck, NoGradient, Perturb, Real, Value,
 };
-pub use grad_runtime::{check_gradients, check_vjp, DirectionalCheck, Point};
-pub use grad_runtime::{Adam, Sgd};
+pub use matgrad_runtime::{check_gradients, check_vjp, DirectionalCheck, Point};
+pub use matgrad_runtime::{Adam, Sgd};
 
 #[doc(hidden)]
-pub use grad_runtime::__private;
+pub use matgrad_runtime::__private;

@@ -279,7 +279,7 @@ impl<T: Real> Worst<T> {
 /// larger of the two and 1; the step `h` is chosen per direction.
 ///
 /// ```
-/// # extern crate grad_runtime as matgrad;
+/// # extern crate matgrad_runtime as matgrad;
 /// use nalgebra::DMatrix;
 /// // f(A, B) = ⟨A, B⟩ + ‖A‖²: ∂f/∂A = B + 2A, ∂f/∂B = A.
 /// let f = |(a, b): &(DMatrix<f64>, DMatrix<f64>)| a.dot(b) + a.norm_squared();
@@ -319,7 +319,7 @@ where
 /// for [`check_gradients`]. For a generated `f_vjp`, `vjp` is `|x, u| f_vjp(x, u.clone()).1`.
 ///
 /// ```
-/// # extern crate grad_runtime as matgrad;
+/// # extern crate matgrad_runtime as matgrad;
 /// use nalgebra::DMatrix;
 /// // F(A) = A B: Jᵀ U = U Bᵀ.
 /// let b = DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 2.0, -1.0, 0.5, 1.0]);

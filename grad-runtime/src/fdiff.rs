@@ -97,7 +97,7 @@ pub struct GradientCheck<T> {
 /// must agree within `tol · max(1, |numeric|)`.
 ///
 /// ```
-/// # extern crate grad_runtime as matgrad;
+/// # extern crate matgrad_runtime as matgrad;
 /// use nalgebra::DMatrix;
 /// let x = DMatrix::from_row_slice(2, 3, &[1.0, -2.0, 0.5, 3.0, 0.0, 1.5]);
 /// // f(X) = ‖X‖²,  ∂f/∂X = 2X

@@ -3,7 +3,7 @@
 //! step, so a fixed-size model is optimised without the heap.
 //!
 //! ```
-//! use grad_runtime::Adam;
+//! use matgrad_runtime::Adam;
 //! // Minimise f(x) = ‖x − c‖² (gradient 2(x − c)) for x a pair of scalars.
 //! let c = (3.0_f64, -1.0_f64);
 //! let mut x = (0.0, 0.0);
