@@ -34,7 +34,7 @@ impl Parse for RuleArgs {
         if input.is_empty() || input.peek(kw::wrt) {
             return Err(syn::Error::new(
                 input.span(),
-                "`#[custom_vjp]` names the function computing the adjoints first: `#[custom_vjp(my_rule)]`, with `fn my_rule(<the parameters>, value: &R, adjoint: R) -> <gradients>`",
+                crate::ctxt::layout("`#[custom_vjp]` names the function computing the adjoints first: `#[custom_vjp(my_rule)]`, with `fn my_rule(<the parameters>, value: &R, adjoint: R) -> <gradients>`"),
             ));
         }
         let rule: syn::Path = input.parse()?;
@@ -63,13 +63,15 @@ impl Args {
                 if args.wrt.is_some() {
                     return Err(syn::Error::new(
                         key.span,
-                        "duplicate `wrt` argument: list every parameter in one `wrt(...)`",
+                        crate::ctxt::layout("duplicate `wrt` argument: list every parameter in one `wrt(...)`"),
                     ));
                 }
                 if names.is_empty() {
                     return Err(syn::Error::new(
                         key.span,
-                        "`wrt()` lists no parameter: name the parameters to differentiate, as in `wrt(w, b)`",
+                        crate::ctxt::layout(
+                            "`wrt()` lists no parameter: name the parameters to differentiate, as in `wrt(w, b)`",
+                        ),
                     ));
                 }
                 args.wrt = Some(names.into_iter().collect());
@@ -77,7 +79,7 @@ impl Args {
                 let unknown: Ident = input.parse()?;
                 return Err(syn::Error::new(
                     unknown.span(),
-                    format!("unknown argument `{unknown}`: `#[differentiate]` takes `wrt(a, b)`, the parameters to differentiate"),
+                    crate::ctxt::layout(&format!("unknown argument `{unknown}`: `#[differentiate]` takes `wrt(a, b)`, the parameters to differentiate")),
                 ));
             } else {
                 return Err(lookahead.error());

@@ -209,7 +209,7 @@ impl Lower<'_> {
             args[..n].iter().find(|&&a| self.values[a].active && matches!(self.values[a].kind, Kind::Capture { .. }));
         if let Some(&m) = captured {
             let name = self.user_name(m);
-            self.cx.push(syn::Error::new(span, messages::captured_matrix(&name)));
+            self.cx.push(syn::Error::new(span, crate::ctxt::layout(&messages::captured_matrix(&name))));
         }
     }
 

@@ -176,7 +176,7 @@ impl Lower<'_> {
                     }
                     _ => "every arm of a branch used as a value must end with a value (an expression without `;`)",
                 };
-                self.cx.push(syn::Error::new(span, what));
+                self.cx.push(syn::Error::new(span, crate::ctxt::layout(what)));
             }
             return None;
         }

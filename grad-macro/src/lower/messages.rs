@@ -77,7 +77,7 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
             (e.to_token_stream(), format!("an `as` cast is not differentiable ({reads}): differentiated values stay f32 or f64; remove the cast and write the function in one float type"))
         }
         Construct::Operator => {
-            (e.to_token_stream(), format!("this operator is not differentiable ({reads}): `+`, `-`, `*`, `/` and unary `-` are"))
+            (e.to_token_stream(), format!("this operator is not differentiable ({reads}): the differentiated operators are `+`, `-`, `*`, `/` and unary `-`"))
         }
         Construct::Index => (
             e.to_token_stream(),
@@ -100,7 +100,7 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
             format!("`#[differentiate]` has no rule for this expression ({reads}); see the README's table of supported operations"),
         ),
     };
-    syn::Error::new_spanned(tokens, msg)
+    syn::Error::new_spanned(tokens, crate::ctxt::layout(&msg))
 }
 
 /// A `map` closure uses the differentiated matrix `name` from outside it.
