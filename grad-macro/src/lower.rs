@@ -345,7 +345,7 @@ impl Lower<'_> {
                 let Some(rule) = compound(&b.op) else { return };
                 let lhs = self.expr(&b.left);
                 let rhs = self.expr(&b.right);
-                let value = lhs.zip(rhs).map(|(l, r)| self.rule(rule, vec![l, r], e.span()));
+                let value = lhs.zip(rhs).map(|(l, r)| self.rule(rule, vec![l, r], b.op.span()));
                 self.assign(&b.left, value);
             }
             Expr::Return(r) => {
@@ -571,7 +571,9 @@ impl Lower<'_> {
         };
         let l = self.expr(&b.left);
         let r = self.expr(&b.right);
-        Some(self.rule(rule, vec![l?, r?], e.span()))
+        // On the operator: a type error in the generated `a * b` is then rustc's error on the
+        // user's `*`, reported once.
+        Some(self.rule(rule, vec![l?, r?], b.op.span()))
     }
 
     fn method_call(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {

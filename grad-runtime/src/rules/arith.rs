@@ -191,15 +191,22 @@ mixed_mul_rule!(
     [const M: usize] nalgebra::Dyn, nalgebra::Const<M>
 );
 
+/// [`MulRule`] for an adjoint of type `G`: the bound of [`mul_lhs`] and [`mul_rhs`] names the
+/// adjoint's type, so that where the product itself does not type-check (a shape mismatch that
+/// rustc reports on the user's `*`), this bound is not reported again.
+pub trait MulRuleFor<B: Value, G>: MulRule<B, G = G> {}
+
+impl<A: MulRule<B>, B: Value> MulRuleFor<B, A::G> for A {}
+
 /// `c = a * b`: the contribution to `ā`.
 #[inline(always)]
-pub fn mul_lhs<'a, A: MulRule<B>, B: Value>(a: &'a A, b: &'a B, g: &'a A::G) -> A::Lhs<'a> {
+pub fn mul_lhs<'a, A: MulRuleFor<B, G>, B: Value, G>(a: &'a A, b: &'a B, g: &'a G) -> A::Lhs<'a> {
     A::lhs(a, b, g)
 }
 
 /// `c = a * b`: the contribution to `b̄`.
 #[inline(always)]
-pub fn mul_rhs<'a, A: MulRule<B>, B: Value>(a: &'a A, b: &'a B, g: &'a A::G) -> A::Rhs<'a> {
+pub fn mul_rhs<'a, A: MulRuleFor<B, G>, B: Value, G>(a: &'a A, b: &'a B, g: &'a G) -> A::Rhs<'a> {
     A::rhs(a, b, g)
 }
 
