@@ -842,3 +842,31 @@ fn a_tuple_returned_from_inside_a_loop() {
         1e-7,
     );
 }
+
+/// Closures the macro keeps as constants (an iterator's `map` over constants) may use every
+/// exit too: the first j with j² > 10 below each k, else k.
+#[differentiate(wrt(x))]
+fn constant_closure_with_exits(x: &DVector<f64>, ks: &[usize]) -> f64 {
+    let total: usize = ks
+        .iter()
+        .map(|&k| {
+            for j in 0..k {
+                if j * j > 10 {
+                    return j;
+                }
+            }
+            k
+        })
+        .sum();
+    x.sum() * total as f64
+}
+
+#[test]
+fn constant_closures_keep_their_exits() {
+    let x = DVector::from_vec(vec![0.5, 1.5]);
+    // k = 2 → 2, k = 9 → 4 (16 > 10): total 6.
+    let (v, dx) = constant_closure_with_exits_grad(&x, &[2, 9]);
+    assert_eq!(v, constant_closure_with_exits(&x, &[2, 9]));
+    assert_eq!(v, 12.0);
+    assert_eq!(dx, DVector::from_element(2, 6.0));
+}

@@ -114,15 +114,37 @@ fn check_attributes(cx: &Ctxt, block: &Block) {
     syn::visit::Visit::visit_block(&mut Attrs(cx), block);
 }
 
-/// Rewrites the body of every closure, innermost first.
+/// Rewrites the body of every closure the macro differentiates (the argument of `map`,
+/// `zip_map` or a `from_fn` constructor), innermost first. Other closures are constants, kept
+/// as written.
 struct Closures<'c, 'n> {
     cx: &'c Ctxt,
     next: &'n mut usize,
 }
 
 impl VisitMut for Closures<'_, '_> {
-    fn visit_expr_closure_mut(&mut self, c: &mut syn::ExprClosure) {
-        syn::visit_mut::visit_expr_closure_mut(self, c);
+    fn visit_expr_method_call_mut(&mut self, m: &mut syn::ExprMethodCall) {
+        syn::visit_mut::visit_expr_method_call_mut(self, m);
+        if matches!(m.method.to_string().as_str(), "map" | "zip_map") {
+            m.args.iter_mut().for_each(|a| self.differentiated(a));
+        }
+    }
+
+    fn visit_expr_call_mut(&mut self, c: &mut syn::ExprCall) {
+        syn::visit_mut::visit_expr_call_mut(self, c);
+        let from_fn = matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "from_fn"));
+        if from_fn {
+            c.args.iter_mut().for_each(|a| self.differentiated(a));
+        }
+    }
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+impl Closures<'_, '_> {
+    /// Rewrites `arg`'s body when it is a closure.
+    fn differentiated(&mut self, arg: &mut Expr) {
+        let Expr::Closure(c) = arg else { return };
         let stmts = match &*c.body {
             Expr::Block(b) if b.label.is_none() => b.block.stmts.clone(),
             other => vec![Stmt::Expr(other.clone(), None)],
@@ -134,8 +156,6 @@ impl VisitMut for Closures<'_, '_> {
         let stmts = body(self.cx, self.next, &stmts, None);
         *c.body = parse_quote_spanned!(span=> { #(#stmts)* });
     }
-
-    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
 
 /// Whether a statement holds a closure whose body has an exit (or another rewrite).
@@ -659,6 +679,9 @@ impl<'c> Desugar<'c> {
         let mut labels = self.labels();
         labels.push(label.clone());
         let exits_inside = body.stmts.iter().any(|s| Leaves::of_stmt(&labels, s).any());
+        // Whether something can stop the loop (not only end an iteration, as `continue` does).
+        let at = labels.len() - 1;
+        let stops = body.stmts.iter().any(|s| Leaves::of_stmt(&labels, s).leaves_loop(at));
         self.loops.push(LoopCx { label, id, value: value.clone() });
         let inner = self.block(&body.stmts, Pos::Stmt);
         self.loops.pop();
@@ -676,8 +699,12 @@ impl<'c> Desugar<'c> {
             out.push(Stmt::Expr(Expr::ForLoop(f), None));
             return (out, None);
         }
-        out.push(parse_quote!(let mut #g = true;));
-        let head: Vec<Stmt> = vec![parse_quote!(if !#g { break; }), parse_quote!(let mut #r = true;)];
+        let mut head: Vec<Stmt> = Vec::new();
+        if stops || !matches!(e, Expr::ForLoop(_)) {
+            out.push(parse_quote!(let mut #g = true;));
+            head.push(parse_quote!(if !#g { break; }));
+        }
+        head.push(parse_quote!(let mut #r = true;));
         let looped: Expr = match e {
             Expr::ForLoop(f) => {
                 let (pat, iter) = (&f.pat, &f.expr);

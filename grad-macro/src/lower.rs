@@ -578,6 +578,10 @@ impl Lower<'_> {
 
     fn method_call(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {
         let name = m.method.to_string();
+        // An iterator chain over constants (`ks.iter().map(…).sum()`) is a constant, as written.
+        if iterator_chain(m) && !self.reads_active(e) {
+            return self.opaque(e, Construct::Expression);
+        }
         if let Some(v) = self.unwrapped(e, m) {
             return v;
         }
@@ -1043,6 +1047,21 @@ fn place(e: &Expr) -> Option<Option<&Ident>> {
         Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => Some(None),
         _ => None,
     }
+}
+
+/// Whether a method call is (or ends) a chain of iterator methods: `iter()`, `map(…)`, ….
+fn iterator_chain(m: &ExprMethodCall) -> bool {
+    let mut cur = Some(m);
+    while let Some(c) = cur {
+        if messages::is_iterator_method(&c.method) {
+            return true;
+        }
+        cur = match &*c.receiver {
+            Expr::MethodCall(inner) => Some(inner),
+            _ => None,
+        };
+    }
+    false
 }
 
 /// The op of a compound assignment (`+=` is `+`).

@@ -222,6 +222,36 @@ where
     }
 }
 
+// Constants a rewritten closure may return (an iterator's `map` over constants, a `return`
+// inside its loop): any value of the type.
+macro_rules! constant_placeholders {
+    ($($t:ty),*) => {$(
+        impl Placeholder for $t {
+            #[inline(always)]
+            fn placeholder() -> $t {
+                <$t>::default()
+            }
+        }
+    )*};
+}
+
+constant_placeholders!(bool, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+
+impl<T> Placeholder for Option<T> {
+    #[inline(always)]
+    fn placeholder() -> Self {
+        None
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T> Placeholder for alloc::vec::Vec<T> {
+    #[inline(always)]
+    fn placeholder() -> Self {
+        alloc::vec::Vec::new()
+    }
+}
+
 macro_rules! tuple_placeholders {
     ($($v:ident),+) => {
         impl<$($v: Placeholder),+> Placeholder for ($($v,)+) {

@@ -12,6 +12,9 @@ pub struct Leaves {
     /// The enclosing loops (indices into the labels given) that a `break` or `continue` inside
     /// leaves or continues.
     pub targets: Vec<usize>,
+    /// The loops a `break` leaves, and those a `continue` continues (together, `targets`).
+    pub broken: Vec<usize>,
+    pub continued: Vec<usize>,
 }
 
 impl Leaves {
@@ -25,6 +28,14 @@ impl Leaves {
     /// Whether anything leaves.
     pub fn any(&self) -> bool {
         self.ret || !self.targets.is_empty()
+    }
+
+    /// Whether something leaves the loop `at` (a `break` of it or of a loop around it, a
+    /// `continue` of a loop around it, a `return`), rather than only ending an iteration.
+    pub fn leaves_loop(&self, at: usize) -> bool {
+        self.ret
+            || self.broken.iter().any(|&t| t <= at || t == usize::MAX)
+            || self.continued.iter().any(|&t| t < at || t == usize::MAX)
     }
 }
 
@@ -53,7 +64,12 @@ impl Visitor<'_> {
         };
         // A jump to no loop is rustc's error; it is counted as leaving, so that nothing after it
         // is taken for reachable.
-        self.found.targets.push(target.unwrap_or(usize::MAX));
+        let target = target.unwrap_or(usize::MAX);
+        self.found.targets.push(target);
+        match is_break {
+            true => self.found.broken.push(target),
+            false => self.found.continued.push(target),
+        }
     }
 
     fn in_loop(&mut self, label: Option<&syn::Label>, f: impl FnOnce(&mut Self)) {

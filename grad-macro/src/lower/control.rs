@@ -245,15 +245,16 @@ impl Lower<'_> {
         }
         let fixed_len = fixed_len(&f.expr, inputs.is_empty());
         let unbounded = matches!(&*f.expr, Expr::Range(r) if r.end.is_none());
-        // `if !flag { break; }` first: the loop's stopping condition (from `desugar`).
+        let names = self.assigned(std::iter::once(Assigned::Block(&f.body)));
+        // `if !flag { break; }` first, with a flag the body assigns: the loop's stopping
+        // condition (from `desugar`). Otherwise the statement stays (and its `break` is refused).
         let (stop_flag, body_stmts) = match f.body.stmts.split_first() {
             Some((first, rest)) => match stop_check(first) {
-                Some(flag) => (Some(flag), rest),
-                None => (None, &f.body.stmts[..]),
+                Some(flag) if names.iter().any(|n| n.0 == flag) => (Some(flag), rest),
+                _ => (None, &f.body.stmts[..]),
             },
             None => (None, &f.body.stmts[..]),
         };
-        let names = self.assigned(std::iter::once(Assigned::Block(&f.body)));
         let before: Vec<ValueId> = names.iter().filter_map(|n| self.lookup(&n.1)).collect();
         if before.len() != names.len() {
             return;
