@@ -57,12 +57,13 @@ const WIDTH: usize = 92;
 /// what to write instead on lines of its own (`= help: …`), no line wider than [`WIDTH`].
 /// The message's first `: ` or `; ` outside code (backticks) and parentheses separates the two.
 pub fn layout(msg: &str) -> String {
-    let (head, rest) = split(msg);
+    // (A separator in the first few characters is part of the subject, as in `wrt: …`.)
+    let (head, rest) = split_at(msg, &[':', ';'], 12);
     let mut lines = wrap(head, WIDTH);
     let mut rest = rest;
     // Each clause of the fix (`; ` apart) on a help line of its own.
     while let Some(fix) = rest {
-        let (clause, next) = split_at(fix, ';');
+        let (clause, next) = split_at(fix, &[';'], 0);
         let mut clause_lines = wrap(clause, WIDTH - 8).into_iter();
         if let Some(first) = clause_lines.next() {
             lines.push(format!("= help: {first}"));
@@ -73,34 +74,16 @@ pub fn layout(msg: &str) -> String {
     lines.join("\n")
 }
 
-/// The text before the first `sep` followed by a space outside code and parentheses, and the
-/// rest.
-fn split_at(msg: &str, sep: char) -> (&str, Option<&str>) {
+/// The text before the first of `seps` that is followed by a space, outside code and
+/// parentheses and at or past byte `from`, and the rest.
+fn split_at<'m>(msg: &'m str, seps: &[char], from: usize) -> (&'m str, Option<&'m str>) {
     let (mut code, mut depth) = (false, 0usize);
     for (i, c) in msg.char_indices() {
         match c {
             '`' => code = !code,
             '(' | '[' if !code => depth += 1,
             ')' | ']' if !code => depth = depth.saturating_sub(1),
-            c if c == sep && !code && depth == 0 && msg[i + 1..].starts_with(' ') => {
-                let rest = msg[i + 2..].trim();
-                return (&msg[..i], (!rest.is_empty()).then_some(rest));
-            }
-            _ => {}
-        }
-    }
-    (msg, None)
-}
-
-/// The message before its first separator outside code and parentheses, and the rest.
-fn split(msg: &str) -> (&str, Option<&str>) {
-    let (mut code, mut depth) = (false, 0usize);
-    for (i, c) in msg.char_indices() {
-        match c {
-            '`' => code = !code,
-            '(' | '[' if !code => depth += 1,
-            ')' | ']' if !code => depth = depth.saturating_sub(1),
-            ':' | ';' if !code && depth == 0 && msg[i + 1..].starts_with(' ') && i >= 12 => {
+            c if seps.contains(&c) && !code && depth == 0 && i >= from && msg[i + 1..].starts_with(' ') => {
                 let rest = msg[i + 2..].trim();
                 return (&msg[..i], (!rest.is_empty()).then_some(rest));
             }

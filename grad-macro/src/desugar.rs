@@ -276,6 +276,20 @@ fn run(id: usize) -> Ident {
     format_ident!("__mg_run{}", id, span = Span::mixed_site())
 }
 
+/// A loop's stopping check as [`Desugar::looped`] writes it first in the body,
+/// `if !flag { break; }`: the flag. The lowering turns it into the loop's stopping condition.
+pub fn stop_flag(s: &Stmt) -> Option<String> {
+    let Stmt::Expr(Expr::If(i), _) = s else { return None };
+    let Expr::Unary(syn::ExprUnary { op: syn::UnOp::Not(_), expr, .. }) = &*i.cond else { return None };
+    let Expr::Path(p) = &**expr else { return None };
+    let flag = p.path.get_ident()?;
+    let is_break = |s: &Stmt| matches!(s, Stmt::Expr(Expr::Break(b), _) if b.label.is_none() && b.expr.is_none());
+    match i.then_branch.stmts.as_slice() {
+        [only] if is_break(only) && i.else_branch.is_none() => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
 fn placeholder() -> Expr {
     parse_quote!(::matgrad::__private::placeholder())
 }
@@ -740,10 +754,7 @@ impl ArmKind {
     fn of(stmts: &[Stmt], labels: &[Option<String>]) -> ArmKind {
         let leaves = |s: &Stmt| Leaves::of_stmt(labels, s).any();
         match stmts.split_last() {
-            Some((last, init)) if exit_of(last).is_some() && !init.iter().any(leaves) => {
-                // The exit's own value must not leave again (`return loop { … }`).
-                ArmKind::Exits
-            }
+            Some((last, init)) if exit_of(last).is_some() && !init.iter().any(leaves) => ArmKind::Exits,
             _ if !stmts.iter().any(leaves) => ArmKind::Falls,
             _ => ArmKind::Other,
         }

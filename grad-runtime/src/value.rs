@@ -458,7 +458,7 @@ impl<T: Real> ScalarIn<T> for &T {
 // A tuple of values (what a `#[differentiate]` function returning several values returns) is an
 // operand by reference; its `Value` and `Adjoint` are those of `Differentiable` tuples.
 macro_rules! tuple_values {
-    ($($v:ident $k:tt),+) => {
+    ($($v:ident),+) => {
         impl<$($v),+> Operand for ($($v,)+) {
             type Ref<'a> = &'a Self where Self: 'a;
             fn operand(&self) -> &Self {
@@ -468,6 +468,6 @@ macro_rules! tuple_values {
     };
 }
 
-tuple_values!(A 0, B 1);
-tuple_values!(A 0, B 1, C 2);
-tuple_values!(A 0, B 1, C 2, D 3);
+tuple_values!(A, B);
+tuple_values!(A, B, C);
+tuple_values!(A, B, C, D);

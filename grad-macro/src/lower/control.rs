@@ -249,7 +249,7 @@ impl Lower<'_> {
         // `if !flag { break; }` first, with a flag the body assigns: the loop's stopping
         // condition (from `desugar`). Otherwise the statement stays (and its `break` is refused).
         let (stop_flag, body_stmts) = match f.body.stmts.split_first() {
-            Some((first, rest)) => match stop_check(first) {
+            Some((first, rest)) => match crate::desugar::stop_flag(first) {
                 Some(flag) if names.iter().any(|n| n.0 == flag) => (Some(flag), rest),
                 _ => (None, &f.body.stmts[..]),
             },
@@ -330,7 +330,7 @@ impl Lower<'_> {
         let mut f = f.clone();
         f.expr = Box::new(iter);
         f.pat = Box::new(pat);
-        let at = usize::from(f.body.stmts.first().and_then(stop_check).is_some());
+        let at = usize::from(f.body.stmts.first().and_then(crate::desugar::stop_flag).is_some());
         f.body.stmts.insert(at, prefix);
         Some((f, sized_by))
     }
@@ -557,20 +557,6 @@ fn binding_idents(pat: &Pat, out: &mut Vec<syn::Ident>) {
     let mut all = Vec::new();
     crate::rename::pat_idents(pat, &mut all);
     out.extend(all.into_iter().filter(|i| !i.to_string().starts_with(|c: char| c.is_ascii_uppercase())));
-}
-
-/// The flag of a loop's first statement `if !flag { break; }`.
-fn stop_check(s: &syn::Stmt) -> Option<String> {
-    let syn::Stmt::Expr(Expr::If(i), _) = s else { return None };
-    let Expr::Unary(syn::ExprUnary { op: syn::UnOp::Not(_), expr, .. }) = &*i.cond else { return None };
-    let Expr::Path(p) = &**expr else { return None };
-    let flag = p.path.get_ident()?;
-    let is_break =
-        |s: &syn::Stmt| matches!(s, syn::Stmt::Expr(Expr::Break(b), _) if b.label.is_none() && b.expr.is_none());
-    match i.then_branch.stmts.as_slice() {
-        [only] if is_break(only) && i.else_branch.is_none() => Some(flag.to_string()),
-        _ => None,
-    }
 }
 
 /// Statements that have no value: assignments, loops, and branches whose arms end with `;`.

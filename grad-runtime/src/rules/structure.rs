@@ -695,8 +695,6 @@ pub trait TuplePart<const K: usize>: Value {
     fn part(&self) -> Self::Part;
     /// Ḡ in part `K` of the tuple's adjoint, zeros elsewhere.
     fn part_adj(&self, g: &<Self::Part as Value>::Adj) -> Self::Adj;
-    /// Part `K` of the tuple's adjoint.
-    fn adj_part(g: &Self::Adj) -> <Self::Part as Value>::Adj;
 }
 
 macro_rules! tuple_parts {
@@ -713,9 +711,6 @@ macro_rules! tuple_parts {
                 let mut adj = self.zeros_adj();
                 adj.$k = g.clone();
                 adj
-            }
-            fn adj_part(g: &Self::Adj) -> $v::Adj {
-                g.$k.clone()
             }
         }
     };
