@@ -46,7 +46,19 @@ pub fn derivation(sig: &Signature, low: &Lowered, name: &str) -> String {
     let plan = reverse::plan(&low.values, &low.body);
     let mut d = Deriv::new(sig, low, plan);
     let params: Vec<String> = sig.params.iter().map(|p| p.ident.to_string()).collect();
-    let wrt: Vec<ValueId> = sig.wrt.iter().map(|&i| low.params[i]).collect();
+    // A struct parameter's gradient is its fields': those the body differentiates (the others'
+    // are 0).
+    let wrt: Vec<ValueId> = sig
+        .wrt
+        .iter()
+        .flat_map(|&i| {
+            let of_param = low.fields.iter().filter(|f| f.param == i).map(|f| f.value);
+            match of_param.filter(|&v| d.participates(v)).collect::<Vec<_>>() {
+                fields if fields.is_empty() => vec![low.params[i]],
+                fields => fields,
+            }
+        })
+        .collect();
     let wrt_names: Vec<String> = wrt.iter().map(|&w| d.names[w].clone()).collect();
     let seed = if sig.ret_is_matrix { "Ḡ" } else { "1" };
     let mut out = match sig.ret_is_matrix {
@@ -194,6 +206,7 @@ impl<'a> Deriv<'a> {
             };
         }
         d.name_values();
+        d.name_fields(sig, low);
         d
     }
 
@@ -228,6 +241,19 @@ impl<'a> Deriv<'a> {
             self.idents.insert(value.ident.to_string(), name.clone());
             self.names[v] = name.clone();
             self.exp[v] = name;
+        }
+    }
+
+    /// A field of a struct parameter is shown by its path, as written: `p.w1`.
+    fn name_fields(&mut self, sig: &Signature, low: &Lowered) {
+        for f in &low.fields {
+            let mut name = sig.params[f.param].ident.to_string();
+            for m in &f.path {
+                name += &format!(".{}", quote::ToTokens::to_token_stream(m));
+            }
+            self.idents.insert(self.values[f.value].ident.to_string(), name.clone());
+            self.names[f.value] = name.clone();
+            self.exp[f.value] = name;
         }
     }
 

@@ -258,6 +258,20 @@ pub fn shown_name(base: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether `ts` is the placeholder this stage gives a value set by an exit before it is set
+/// (`::matgrad::__private::placeholder::<T>()`).
+pub fn is_placeholder(ts: &proc_macro2::TokenStream) -> bool {
+    let idents: Vec<String> = ts
+        .clone()
+        .into_iter()
+        .filter_map(|t| match t {
+            proc_macro2::TokenTree::Ident(i) => Some(i.to_string()),
+            _ => None,
+        })
+        .collect();
+    idents.starts_with(&["matgrad".into(), "__private".into(), "placeholder".into()])
+}
+
 fn live() -> Ident {
     format_ident!("__mg_live", span = Span::mixed_site())
 }

@@ -151,6 +151,24 @@ impl<R: Resolve> Renamer<'_, R> {
     }
 }
 
+/// The field `constant_field` reads in `ts`, if `ts` is such a read: the tokens of its owner
+/// (`p.a`) and the field's name (`b`), for the derivation to show `p.a.b` as written.
+pub fn constant_field_read(ts: &TokenStream) -> Option<(TokenStream, String)> {
+    let tts: Vec<TokenTree> = ts.clone().into_iter().collect();
+    let (TokenTree::Group(args), path) = tts.split_last()? else { return None };
+    let path: String = path.iter().map(ToString::to_string).collect();
+    if path != "*::matgrad::__private::constant_field" {
+        return None;
+    }
+    let inner: Vec<TokenTree> = args.stream().into_iter().collect();
+    let [owner @ .., TokenTree::Punct(dot), TokenTree::Ident(accessor), TokenTree::Group(call)] = inner.as_slice()
+    else {
+        return None;
+    };
+    let field = accessor.to_string().strip_prefix("__matgrad_const_")?.to_string();
+    (dot.as_char() == '.' && call.stream().is_empty()).then(|| (owner.iter().cloned().collect(), field))
+}
+
 impl<R: Resolve> VisitMut for Renamer<'_, R> {
     fn visit_expr_mut(&mut self, e: &mut Expr) {
         match e {

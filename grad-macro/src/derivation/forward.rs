@@ -25,6 +25,10 @@ impl Deriv<'_> {
         let (sym, exp, scalar) = match &n.op {
             Op::Rule { rule, args } => self.rule_value(rule, args, n.out),
             Op::Map { input, closure } => self.map_value(*input, closure),
+            Op::Opaque { tokens, .. } if crate::desugar::is_placeholder(tokens) => {
+                let t = "(none yet: set where the function returns)".to_string();
+                (t.clone(), t, None)
+            }
             Op::Opaque { tokens, .. } => {
                 let t = text::tokens(tokens, &self.idents);
                 // A cast to a float is a scalar (`(i + 1) as f64`).

@@ -27,7 +27,9 @@ fn derive(source: &str) -> String {
     let cx = Ctxt::default();
     let args = syn::parse2::<crate::args::Args>(args).expect("the attribute's arguments parse");
     let sig = crate::check::signature(&cx, &func, &args);
-    let lowered = crate::lower::function(&cx, &sig, &func.block);
+    let body = crate::desugar::function(&cx, &func.block, &sig.ret);
+    let mut lowered = crate::lower::function(&cx, &sig, &body);
+    crate::simplify::run(&mut lowered);
     if let Err(e) = cx.check() {
         panic!("a golden input has errors: {}", e.into_compile_error());
     }

@@ -55,6 +55,8 @@ fn is_postfix(c: char) -> bool {
 fn drop_unit_seed(tpl: &str) -> String {
     let mut t = tpl.to_string();
     for g in ["$g", "{g}"] {
+        // An inner product keeps its 1: ⟨X, 1⟩ is the sum of X's entries.
+        t = t.replace(&format!("⟨{g}, "), "⟨1, ").replace(&format!(", {g}⟩"), ", 1⟩");
         t = t.replace(&format!("{g} / "), "1 / ");
         t = t.replace(&format!("{g} ⊙ "), "");
         t = t.replace(&format!("{g} "), "");
@@ -319,6 +321,17 @@ fn write_tokens(ts: &TokenStream, names: &HashMap<String, String>, out: &mut Str
             TokenTree::Punct(p) => {
                 punct(p.as_char(), p.spacing() == proc_macro2::Spacing::Joint, out);
                 prev_word = false;
+            }
+            TokenTree::Group(g) if g.delimiter() == Delimiter::None => {
+                match crate::rename::constant_field_read(&g.stream()) {
+                    Some((owner, field)) => {
+                        write_tokens(&owner, names, out);
+                        out.push('.');
+                        out.push_str(&field);
+                    }
+                    None => write_tokens(&g.stream(), names, out),
+                }
+                prev_word = true;
             }
             TokenTree::Group(g) => {
                 let (open, close) = match g.delimiter() {

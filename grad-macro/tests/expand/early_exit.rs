@@ -18,7 +18,7 @@ fn budgeted(x: &DVector<f64>, budget: f64) -> f64 {
 f = budgeted(x, budget); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  returned = ::matgrad::__private::placeholder:: < f64 > ()
+  returned = (none yet: set where the function returns)
   for k in 0..x.len():
     cost = 0 at the first iteration, then the previous iteration's last cost
     looping = true at the first iteration, then the previous iteration's last looping
@@ -204,7 +204,7 @@ fn budgeted_vjp(x: &DVector<f64>, budget: f64, adjoint: f64) -> (f64, DVector<f6
 f = budgeted(x, budget); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  returned = ::matgrad::__private::placeholder:: < f64 > ()
+  returned = (none yet: set where the function returns)
   for k in 0..x.len():
     cost = 0 at the first iteration, then the previous iteration's last cost
     looping = true at the first iteration, then the previous iteration's last looping
@@ -287,7 +287,7 @@ fn budgeted_pullback(
 f = budgeted(x, budget); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  returned = ::matgrad::__private::placeholder:: < f64 > ()
+  returned = (none yet: set where the function returns)
   for k in 0..x.len():
     cost = 0 at the first iteration, then the previous iteration's last cost
     looping = true at the first iteration, then the previous iteration's last looping
@@ -347,5 +347,5 @@ Gradients, each adjoint used once substituted back:
 ```*/
 #[allow(dead_code)]
 fn budgeted_derivation() -> &'static str {
-    "f = budgeted(x, budget); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  returned = ::matgrad::__private::placeholder:: < f64 > ()\n  for k in 0..x.len():\n    cost = 0 at the first iteration, then the previous iteration's last cost\n    looping = true at the first iteration, then the previous iteration's last looping\n    returned₁ = returned at the first iteration, then the previous iteration's last returned₁\n    running = true at the first iteration, then the previous iteration's last running\n    t₁ = x[k]\n    t₂ = x[k]\n    t₃ = t₁ t₂\n    t₄ = cost + t₃\n    if t₄ > budget:\n      iterating = false\n      looping₁ = false\n      returned₂ = t₄\n      running₁ = false\n    else:\n      iterating = true\n      looping₁ = looping\n      returned₂ = returned₁\n      running₁ = running\n  cost₁ = t₄ of the last iteration\n  looping₂ = looping₁ of the last iteration\n  returned₃ = returned₂ of the last iteration\n  running₂ = running₁ of the last iteration\n  if running₂:\n    f = cost₁\n  else:\n    f = returned₃\n\nAdjoints, in reverse order:\n  if running₂:\n    ∂f/∂cost₁ += 1\n  else:\n    ∂f/∂returned₃ += 1\n  ∂f/∂cost₁ = (1 if running₂; 0 otherwise)\n  ∂f/∂returned₃ = (0 if running₂; 1 otherwise)\n  for k in 0..x.len(), from the last iteration to the first:\n    (∂f/∂cost)ₙₑₓₜ = ∂f/∂cost of the next iteration (∂f/∂cost₁ after the last)\n    (∂f/∂returned₁)ₙₑₓₜ = ∂f/∂returned₁ of the next iteration (∂f/∂returned₃ after the last)\n    ∂f/∂returned₂ = (∂f/∂returned₁)ₙₑₓₜ\n    if t₄ > budget:\n      ∂f/∂t₄ += ∂f/∂returned₂\n    else:\n      ∂f/∂returned₁ += ∂f/∂returned₂\n    ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + (∂f/∂returned₂ if t₄ > budget; 0 otherwise)\n    ∂f/∂t₃ = ∂f/∂t₄\n    ∂f/∂t₂ = t₁ ∂f/∂t₃\n    ∂f/∂t₁ = ∂f/∂t₃ t₂\n    ∂f/∂cost = ∂f/∂t₄\n    ∂f/∂returned₁ = (0 if t₄ > budget; ∂f/∂returned₂ otherwise)\n    ∂f/∂x += ∂f/∂t₂ E[k]\n    ∂f/∂x += ∂f/∂t₁ E[k]\n  ∂f/∂x = Σ_{k in 0..x.len()} (∂f/∂t₂ E[k] + ∂f/∂t₁ E[k])\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂x = Σ_{k in 0..x.len()} (x[k] ∂f/∂t₄ E[k] + ∂f/∂t₄ x[k] E[k])\n  where ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + ((∂f/∂returned₁)ₙₑₓₜ if t₄ > budget; 0 otherwise)\n"
+    "f = budgeted(x, budget); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  returned = (none yet: set where the function returns)\n  for k in 0..x.len():\n    cost = 0 at the first iteration, then the previous iteration's last cost\n    looping = true at the first iteration, then the previous iteration's last looping\n    returned₁ = returned at the first iteration, then the previous iteration's last returned₁\n    running = true at the first iteration, then the previous iteration's last running\n    t₁ = x[k]\n    t₂ = x[k]\n    t₃ = t₁ t₂\n    t₄ = cost + t₃\n    if t₄ > budget:\n      iterating = false\n      looping₁ = false\n      returned₂ = t₄\n      running₁ = false\n    else:\n      iterating = true\n      looping₁ = looping\n      returned₂ = returned₁\n      running₁ = running\n  cost₁ = t₄ of the last iteration\n  looping₂ = looping₁ of the last iteration\n  returned₃ = returned₂ of the last iteration\n  running₂ = running₁ of the last iteration\n  if running₂:\n    f = cost₁\n  else:\n    f = returned₃\n\nAdjoints, in reverse order:\n  if running₂:\n    ∂f/∂cost₁ += 1\n  else:\n    ∂f/∂returned₃ += 1\n  ∂f/∂cost₁ = (1 if running₂; 0 otherwise)\n  ∂f/∂returned₃ = (0 if running₂; 1 otherwise)\n  for k in 0..x.len(), from the last iteration to the first:\n    (∂f/∂cost)ₙₑₓₜ = ∂f/∂cost of the next iteration (∂f/∂cost₁ after the last)\n    (∂f/∂returned₁)ₙₑₓₜ = ∂f/∂returned₁ of the next iteration (∂f/∂returned₃ after the last)\n    ∂f/∂returned₂ = (∂f/∂returned₁)ₙₑₓₜ\n    if t₄ > budget:\n      ∂f/∂t₄ += ∂f/∂returned₂\n    else:\n      ∂f/∂returned₁ += ∂f/∂returned₂\n    ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + (∂f/∂returned₂ if t₄ > budget; 0 otherwise)\n    ∂f/∂t₃ = ∂f/∂t₄\n    ∂f/∂t₂ = t₁ ∂f/∂t₃\n    ∂f/∂t₁ = ∂f/∂t₃ t₂\n    ∂f/∂cost = ∂f/∂t₄\n    ∂f/∂returned₁ = (0 if t₄ > budget; ∂f/∂returned₂ otherwise)\n    ∂f/∂x += ∂f/∂t₂ E[k]\n    ∂f/∂x += ∂f/∂t₁ E[k]\n  ∂f/∂x = Σ_{k in 0..x.len()} (∂f/∂t₂ E[k] + ∂f/∂t₁ E[k])\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂x = Σ_{k in 0..x.len()} (x[k] ∂f/∂t₄ E[k] + ∂f/∂t₄ x[k] E[k])\n  where ∂f/∂t₄ = (∂f/∂cost)ₙₑₓₜ + ((∂f/∂returned₁)ₙₑₓₜ if t₄ > budget; 0 otherwise)\n"
 }

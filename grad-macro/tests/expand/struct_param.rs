@@ -15,31 +15,35 @@ fn loss(p: &Mlp, x: &DMatrix<f64>) -> f64 {
 f = loss(p, x); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  for _ in 0.. * ::matgrad::__private::constant_field(p.__matgrad_const_steps()):
+  for _ in 0..p.steps:
     acc = 0 at the first iteration, then the previous iteration's last acc
-    t₁ = x p_w1_3
+    t₁ = x p.w1
     t₂ = ‖t₁‖²_F
     t₃ = acc + t₂
   acc₁ = t₃ of the last iteration
-  t₄ = Σ p_b1_6
-  t₅ = p_enc_gain_4 t₄
+  t₄ = Σ p.b1
+  t₅ = p.enc.gain t₄
   f = acc₁ + t₅
 
 Adjoints, in reverse order:
   ∂f/∂t₅ = 1
-  ∂f/∂t₄ = ⟨p_enc_gain_4, ∂f/∂t₅⟩
+  ∂f/∂t₄ = ⟨p.enc.gain, ∂f/∂t₅⟩
   ∂f/∂acc₁ = 1
-  for _ in 0.. * ::matgrad::__private::constant_field(p.__matgrad_const_steps()), from the last iteration to the first:
+  for _ in 0..p.steps, from the last iteration to the first:
     (∂f/∂acc)ₙₑₓₜ = ∂f/∂acc of the next iteration (∂f/∂acc₁ after the last)
     ∂f/∂t₃ = (∂f/∂acc)ₙₑₓₜ
     ∂f/∂t₂ = ∂f/∂t₃
     ∂f/∂t₁ = 2 ∂f/∂t₂ t₁
     ∂f/∂acc = ∂f/∂t₃
-    ∂f/∂p_w1_3 += xᵀ ∂f/∂t₁
-  ∂f/∂p = 0
+    ∂f/∂p.w1 += xᵀ ∂f/∂t₁
+  ∂f/∂p.w1 = Σ_{_ in 0..p.steps} (xᵀ ∂f/∂t₁)
+  ∂f/∂p.enc.gain = ∂f/∂t₅ t₄
+  ∂f/∂p.b1 = ∂f/∂t₄ 11ᵀ
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂p = 0
+  ∂f/∂p.w1 = Σ_{_ in 0..p.steps} (xᵀ (2(∂f/∂acc)ₙₑₓₜ x p.w1))
+  ∂f/∂p.enc.gain = Σ p.b1
+  ∂f/∂p.b1 = ⟨p.enc.gain, 1⟩ 11ᵀ
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn loss_vjp(p: &Mlp, x: &DMatrix<f64>, adjoint: f64) -> (f64, Mlp) {
@@ -135,31 +139,35 @@ fn loss_vjp(p: &Mlp, x: &DMatrix<f64>, adjoint: f64) -> (f64, Mlp) {
 f = loss(p, x); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  for _ in 0.. * ::matgrad::__private::constant_field(p.__matgrad_const_steps()):
+  for _ in 0..p.steps:
     acc = 0 at the first iteration, then the previous iteration's last acc
-    t₁ = x p_w1_3
+    t₁ = x p.w1
     t₂ = ‖t₁‖²_F
     t₃ = acc + t₂
   acc₁ = t₃ of the last iteration
-  t₄ = Σ p_b1_6
-  t₅ = p_enc_gain_4 t₄
+  t₄ = Σ p.b1
+  t₅ = p.enc.gain t₄
   f = acc₁ + t₅
 
 Adjoints, in reverse order:
   ∂f/∂t₅ = 1
-  ∂f/∂t₄ = ⟨p_enc_gain_4, ∂f/∂t₅⟩
+  ∂f/∂t₄ = ⟨p.enc.gain, ∂f/∂t₅⟩
   ∂f/∂acc₁ = 1
-  for _ in 0.. * ::matgrad::__private::constant_field(p.__matgrad_const_steps()), from the last iteration to the first:
+  for _ in 0..p.steps, from the last iteration to the first:
     (∂f/∂acc)ₙₑₓₜ = ∂f/∂acc of the next iteration (∂f/∂acc₁ after the last)
     ∂f/∂t₃ = (∂f/∂acc)ₙₑₓₜ
     ∂f/∂t₂ = ∂f/∂t₃
     ∂f/∂t₁ = 2 ∂f/∂t₂ t₁
     ∂f/∂acc = ∂f/∂t₃
-    ∂f/∂p_w1_3 += xᵀ ∂f/∂t₁
-  ∂f/∂p = 0
+    ∂f/∂p.w1 += xᵀ ∂f/∂t₁
+  ∂f/∂p.w1 = Σ_{_ in 0..p.steps} (xᵀ ∂f/∂t₁)
+  ∂f/∂p.enc.gain = ∂f/∂t₅ t₄
+  ∂f/∂p.b1 = ∂f/∂t₄ 11ᵀ
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂p = 0
+  ∂f/∂p.w1 = Σ_{_ in 0..p.steps} (xᵀ (2(∂f/∂acc)ₙₑₓₜ x p.w1))
+  ∂f/∂p.enc.gain = Σ p.b1
+  ∂f/∂p.b1 = ⟨p.enc.gain, 1⟩ 11ᵀ
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn loss_grad(p: &Mlp, x: &DMatrix<f64>) -> (f64, Mlp) {
@@ -186,33 +194,37 @@ fn loss_pullback(
 f = loss(p, x); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  for _ in 0.. * ::matgrad::__private::constant_field(p.__matgrad_const_steps()):
+  for _ in 0..p.steps:
     acc = 0 at the first iteration, then the previous iteration's last acc
-    t₁ = x p_w1_3
+    t₁ = x p.w1
     t₂ = ‖t₁‖²_F
     t₃ = acc + t₂
   acc₁ = t₃ of the last iteration
-  t₄ = Σ p_b1_6
-  t₅ = p_enc_gain_4 t₄
+  t₄ = Σ p.b1
+  t₅ = p.enc.gain t₄
   f = acc₁ + t₅
 
 Adjoints, in reverse order:
   ∂f/∂t₅ = 1
-  ∂f/∂t₄ = ⟨p_enc_gain_4, ∂f/∂t₅⟩
+  ∂f/∂t₄ = ⟨p.enc.gain, ∂f/∂t₅⟩
   ∂f/∂acc₁ = 1
-  for _ in 0.. * ::matgrad::__private::constant_field(p.__matgrad_const_steps()), from the last iteration to the first:
+  for _ in 0..p.steps, from the last iteration to the first:
     (∂f/∂acc)ₙₑₓₜ = ∂f/∂acc of the next iteration (∂f/∂acc₁ after the last)
     ∂f/∂t₃ = (∂f/∂acc)ₙₑₓₜ
     ∂f/∂t₂ = ∂f/∂t₃
     ∂f/∂t₁ = 2 ∂f/∂t₂ t₁
     ∂f/∂acc = ∂f/∂t₃
-    ∂f/∂p_w1_3 += xᵀ ∂f/∂t₁
-  ∂f/∂p = 0
+    ∂f/∂p.w1 += xᵀ ∂f/∂t₁
+  ∂f/∂p.w1 = Σ_{_ in 0..p.steps} (xᵀ ∂f/∂t₁)
+  ∂f/∂p.enc.gain = ∂f/∂t₅ t₄
+  ∂f/∂p.b1 = ∂f/∂t₄ 11ᵀ
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂p = 0
+  ∂f/∂p.w1 = Σ_{_ in 0..p.steps} (xᵀ (2(∂f/∂acc)ₙₑₓₜ x p.w1))
+  ∂f/∂p.enc.gain = Σ p.b1
+  ∂f/∂p.b1 = ⟨p.enc.gain, 1⟩ 11ᵀ
 ```*/
 #[allow(dead_code)]
 fn loss_derivation() -> &'static str {
-    "f = loss(p, x); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  for _ in 0.. * ::matgrad::__private::constant_field(p.__matgrad_const_steps()):\n    acc = 0 at the first iteration, then the previous iteration's last acc\n    t₁ = x p_w1_3\n    t₂ = ‖t₁‖²_F\n    t₃ = acc + t₂\n  acc₁ = t₃ of the last iteration\n  t₄ = Σ p_b1_6\n  t₅ = p_enc_gain_4 t₄\n  f = acc₁ + t₅\n\nAdjoints, in reverse order:\n  ∂f/∂t₅ = 1\n  ∂f/∂t₄ = ⟨p_enc_gain_4, ∂f/∂t₅⟩\n  ∂f/∂acc₁ = 1\n  for _ in 0.. * ::matgrad::__private::constant_field(p.__matgrad_const_steps()), from the last iteration to the first:\n    (∂f/∂acc)ₙₑₓₜ = ∂f/∂acc of the next iteration (∂f/∂acc₁ after the last)\n    ∂f/∂t₃ = (∂f/∂acc)ₙₑₓₜ\n    ∂f/∂t₂ = ∂f/∂t₃\n    ∂f/∂t₁ = 2 ∂f/∂t₂ t₁\n    ∂f/∂acc = ∂f/∂t₃\n    ∂f/∂p_w1_3 += xᵀ ∂f/∂t₁\n  ∂f/∂p = 0\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂p = 0\n"
+    "f = loss(p, x); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  for _ in 0..p.steps:\n    acc = 0 at the first iteration, then the previous iteration's last acc\n    t₁ = x p.w1\n    t₂ = ‖t₁‖²_F\n    t₃ = acc + t₂\n  acc₁ = t₃ of the last iteration\n  t₄ = Σ p.b1\n  t₅ = p.enc.gain t₄\n  f = acc₁ + t₅\n\nAdjoints, in reverse order:\n  ∂f/∂t₅ = 1\n  ∂f/∂t₄ = ⟨p.enc.gain, ∂f/∂t₅⟩\n  ∂f/∂acc₁ = 1\n  for _ in 0..p.steps, from the last iteration to the first:\n    (∂f/∂acc)ₙₑₓₜ = ∂f/∂acc of the next iteration (∂f/∂acc₁ after the last)\n    ∂f/∂t₃ = (∂f/∂acc)ₙₑₓₜ\n    ∂f/∂t₂ = ∂f/∂t₃\n    ∂f/∂t₁ = 2 ∂f/∂t₂ t₁\n    ∂f/∂acc = ∂f/∂t₃\n    ∂f/∂p.w1 += xᵀ ∂f/∂t₁\n  ∂f/∂p.w1 = Σ_{_ in 0..p.steps} (xᵀ ∂f/∂t₁)\n  ∂f/∂p.enc.gain = ∂f/∂t₅ t₄\n  ∂f/∂p.b1 = ∂f/∂t₄ 11ᵀ\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂p.w1 = Σ_{_ in 0..p.steps} (xᵀ (2(∂f/∂acc)ₙₑₓₜ x p.w1))\n  ∂f/∂p.enc.gain = Σ p.b1\n  ∂f/∂p.b1 = ⟨p.enc.gain, 1⟩ 11ᵀ\n"
 }

@@ -1,0 +1,9 @@
+// A guard clause: the early return is one arm of the derivation.
+#[differentiate(wrt(w))]
+fn capped(x: &DMatrix<f64>, w: &DMatrix<f64>, cap: f64) -> f64 {
+    let r = (x * w).norm_squared();
+    if r > cap {
+        return (cap * r).sqrt();
+    }
+    r
+}
