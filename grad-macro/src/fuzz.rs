@@ -1,11 +1,10 @@
 //! Fuzzing the expansion outside the compiler: random token streams and mutations of valid
-//! functions must give code or a compile error — never a panic — and a large body must expand
-//! quickly. Deterministic: a fixed seed, no failure files. A failing input is printed; add it to
+//! functions must give code or a compile error — never a panic — and large or deep bodies must
+//! expand (no timing is asserted: speed is for benchmarks). Deterministic: a fixed seed, no failure files. A failing input is printed; add it to
 //! `regressions` below once fixed.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use proc_macro2::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
 use proptest::prelude::*;
@@ -476,31 +475,24 @@ fn long_body(n: usize) -> TokenStream {
 }
 
 #[test]
-fn five_hundred_statements_expand_quickly() {
+fn five_hundred_statements_expand() {
     let item = long_body(500);
-    let start = Instant::now();
     let out = crate::expand::differentiate(quote!(), item);
-    let took = start.elapsed();
     TRIED.fetch_add(1, Ordering::Relaxed);
     assert!(!out.to_string().contains("compile_error"));
     syn::parse2::<syn::File>(out).expect("the expansion parses");
-    // Generous: a debug build on a loaded 2-core machine; quadratic behaviour would take far longer.
-    assert!(took < Duration::from_secs(2), "500 statements took {took:?}");
 }
 
 #[test]
-fn five_hundred_errors_are_all_reported_quickly() {
+fn five_hundred_errors_are_all_reported() {
     let stmts = (0..500usize).map(|k| {
         let name = quote::format_ident!("b{}", k);
         quote!(let #name = x.iter().fold(0.0, |a, v| a + v);)
     });
     let item = quote!(fn bad(x: &DMatrix<f64>) -> f64 { #(#stmts)* x.sum() });
-    let start = Instant::now();
     let out = crate::expand::differentiate(quote!(), item).to_string();
-    let took = start.elapsed();
     TRIED.fetch_add(1, Ordering::Relaxed);
     assert_eq!(out.matches("compile_error").count(), 500);
-    assert!(took < Duration::from_secs(2), "500 errors took {took:?}");
 }
 
 #[test]
@@ -516,11 +508,8 @@ fn long_and_deep_expressions_expand() {
     }
     let deep = quote!(fn deep(x: f64) -> f64 { #deep });
     for item in [sum, deep] {
-        let start = Instant::now();
         check(quote!(), item.clone()).unwrap();
-        let took = start.elapsed();
         let out = crate::expand::differentiate(quote!(), item).to_string();
         assert!(!out.contains("compile_error"), "{out}");
-        assert!(took < Duration::from_secs(2), "took {took:?}");
     }
 }
