@@ -870,3 +870,98 @@ fn constant_closures_keep_their_exits() {
     assert_eq!(v, 12.0);
     assert_eq!(dx, DVector::from_element(2, 6.0));
 }
+
+// ---------------------------------------------------------------- a `loop` that only `return` leaves
+
+/// s = a·aᵏ after k iterations; the first s past `cap` is returned from inside a `loop` whose
+/// value is bound by a `let` that nothing reads (the `let` has type `!`, so the body needs no
+/// tail). With a = 1.5, cap = 4: s = 1.5⁴ = 5.0625, f = a⁴, f′ = 4a³ = 13.5.
+#[differentiate]
+// Written as users write it (a `let` of a diverging loop, `s = s * a`).
+#[allow(clippy::let_unit_value, clippy::assign_op_pattern)]
+fn diverging_let(a: f64, cap: f64) -> f64 {
+    let mut s = a;
+    let _x = loop {
+        s = s * a;
+        if s > cap {
+            return s;
+        }
+    };
+}
+
+/// The same loop bound to a typed `let` inside a nested block (f32).
+#[differentiate(wrt(a))]
+// Written as users write it (a `let` of a diverging loop, `s = s * a`).
+#[allow(clippy::let_unit_value, clippy::assign_op_pattern)]
+fn diverging_typed_let(a: f32, cap: f32) -> f32 {
+    let mut s = a;
+    {
+        let _x: f32 = loop {
+            s = s * a;
+            if s > cap {
+                return s;
+            }
+        };
+    }
+}
+
+#[test]
+fn a_loop_left_only_by_return_may_be_bound_by_a_let() {
+    let (a, cap) = (1.5, 4.0);
+    let (v, da, dcap) = diverging_let_grad(a, cap);
+    assert_eq!(v, diverging_let(a, cap));
+    assert_eq!(v, a.powi(4));
+    assert!((da - 4.0 * a.powi(3)).abs() < 1e-12, "{da}");
+    assert_eq!(dcap, 0.0);
+    let h = 1e-6;
+    let fd = (diverging_let(a + h, cap) - diverging_let(a - h, cap)) / (2.0 * h);
+    assert!((da - fd).abs() < 1e-6, "{da} vs {fd}");
+
+    // 2³ = 8 > 5 after two products: f = a³, f′ = 3a² = 12.
+    let (v, da) = diverging_typed_let_grad(2.0f32, 5.0);
+    assert_eq!(v, diverging_typed_let(2.0, 5.0));
+    assert_eq!(v, 8.0);
+    assert!((da - 12.0).abs() < 1e-5, "{da}");
+}
+
+/// In a branch arm and inside a `for` body: f = a³ (a > 0, from the arm's loop) or the
+/// `for` body's loop returns 2s on the first pass: f = 2a² (a ≤ 0).
+/// f′ = 3a² or 4a.
+#[differentiate]
+// Written as users write it (a `let` of a diverging loop, `s = s * a`).
+#[allow(clippy::let_unit_value, clippy::assign_op_pattern, clippy::never_loop)]
+fn diverging_in_arm_and_for(a: f64) -> f64 {
+    let mut s = a;
+    if a > 0.0 {
+        let _x = loop {
+            s = s * a;
+            if s.abs() > a.abs() * a.abs() {
+                return s;
+            }
+            if s.abs() > 1e9 {
+                return 0.0;
+            }
+        };
+    } else {
+        for _ in 0..3 {
+            let _y = loop {
+                s = s * a;
+                return 2.0 * s;
+            };
+        }
+    }
+    s
+}
+
+#[test]
+fn a_loop_left_only_by_return_in_an_arm_and_a_loop_body() {
+    for (a, want, slope) in [(1.5f64, 1.5f64.powi(3), 3.0 * 1.5f64.powi(2)), (-1.5, 2.0 * 2.25, -6.0)] {
+        let (v, da) = diverging_in_arm_and_for_grad(a);
+        assert_eq!(v, diverging_in_arm_and_for(a));
+        assert!((v - want).abs() < 1e-12, "{v} vs {want}");
+        assert!((da - slope).abs() < 1e-12, "{da} vs {slope}");
+        let h = 1e-6;
+        let fd = (diverging_in_arm_and_for(a + h) - diverging_in_arm_and_for(a - h)) / (2.0 * h);
+        assert!((da - fd).abs() < 1e-6, "{da} vs {fd}");
+    }
+}

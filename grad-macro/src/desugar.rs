@@ -226,6 +226,8 @@ struct LoopCx {
     id: usize,
     /// The variable that `break value` assigns.
     value: Option<Ident>,
+    /// A `break value` leaves this loop (a `loop` without one has no value but diverges).
+    valued: bool,
 }
 
 struct Desugar<'c> {
@@ -386,11 +388,19 @@ impl<'c> Desugar<'c> {
             }
             // What follows runs only while nothing has exited.
             let running = self.running();
-            let inner = self.block(rest, pos);
+            let mut inner = self.block(rest, pos);
             match self.exited_value(pos) {
                 None if inner.is_empty() => {}
                 None => out.push(parse_quote!(if #running { #(#inner)* })),
-                Some(exited) => out.push(Stmt::Expr(parse_quote!(if #running { #(#inner)* } else { #exited }), None)),
+                Some(exited) => {
+                    // A block with a value whose rest has none diverges (Rust accepts it only
+                    // so: `let _x = loop { … return v; };` last in the function). When it
+                    // runs to here, the exit has happened: the value is the exit's.
+                    if !matches!(inner.last(), Some(Stmt::Expr(_, None))) {
+                        inner.push(Stmt::Expr(placeholder(), None));
+                    }
+                    out.push(Stmt::Expr(parse_quote!(if #running { #(#inner)* } else { #exited }), None))
+                }
             }
             return out;
         }
@@ -427,7 +437,10 @@ impl<'c> Desugar<'c> {
                     out.push(parse_quote!(#g = false;));
                 }
                 match (&b.expr, &self.loops[t].value) {
-                    (Some(v), Some(var)) => out.push(parse_quote!(#var = #v;)),
+                    (Some(v), Some(var)) => {
+                        out.push(parse_quote!(#var = #v;));
+                        self.loops[t].valued = true;
+                    }
                     (Some(v), None) => self.cx.error_spanned_by(
                         v,
                         "`break` with a value leaves a `loop` only: write `let x = loop { … break value; };`",
@@ -550,7 +563,7 @@ impl<'c> Desugar<'c> {
         match e {
             Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => {
                 let leaves = self.leaves(&Stmt::Expr(e.clone(), None)).any();
-                let (mut stmts, value) = self.looped(e);
+                let (mut stmts, value) = self.looped(e, None);
                 if let (Some(v), Pos::Value | Pos::Result, None) = (value, pos, semi) {
                     // The loop's value, unless an exit left the loop and what encloses it.
                     let tail: Expr = match leaves {
@@ -607,7 +620,11 @@ impl<'c> Desugar<'c> {
                 vec![Stmt::Local(l)]
             }
             Expr::Loop(_) => {
-                let (mut stmts, value) = self.looped(&init.expr);
+                let ty = match &l.pat {
+                    Pat::Type(t) => Some(&*t.ty),
+                    _ => None,
+                };
+                let (mut stmts, value) = self.looped(&init.expr, Some(ty));
                 match value {
                     Some(v) => {
                         if let Some(i) = l.init.as_mut() {
@@ -692,7 +709,8 @@ impl<'c> Desugar<'c> {
     /// A loop, rewritten: `for` stays a `for` (with a flag when something inside may leave
     /// it), `while` and `loop` become a `for` over `0usize..`. Returns the statements and the
     /// variable holding a `loop`'s value.
-    fn looped(&mut self, e: &Expr) -> (Vec<Stmt>, Option<Ident>) {
+    /// `binding`: the loop is the value of a `let`, with the type it is annotated with.
+    fn looped(&mut self, e: &Expr, binding: Option<Option<&syn::Type>>) -> (Vec<Stmt>, Option<Ident>) {
         let (label, body) = match e {
             Expr::ForLoop(f) => (&f.label, &f.body),
             Expr::While(w) => (&w.label, &w.body),
@@ -710,14 +728,21 @@ impl<'c> Desugar<'c> {
         // Whether something can stop the loop (not only end an iteration, as `continue` does).
         let at = labels.len() - 1;
         let stops = body.stmts.iter().any(|s| Leaves::of_stmt(&labels, s).leaves_loop(at));
-        self.loops.push(LoopCx { label, id, value: value.clone() });
+        self.loops.push(LoopCx { label, id, value: value.clone(), valued: false });
         let inner = self.block(&body.stmts, Pos::Stmt);
-        self.loops.pop();
+        let valued = self.loops.pop().is_some_and(|l| l.valued);
         let (g, r) = (go(id), run(id));
         let span = e.span();
         let mut out: Vec<Stmt> = Vec::new();
         if let Some(v) = &value {
-            out.push(parse_quote!(let mut #v = ::matgrad::__private::placeholder();));
+            let ty = match binding {
+                Some(Some(t)) => Some(quote!(::<#t>)),
+                // A `loop` that only a `return` leaves has type `!`, which Rust 2021 makes `()`
+                // where nothing else says: `let _x = loop { … return v; };`.
+                Some(None) if !valued => Some(quote!(::<()>)),
+                _ => None,
+            };
+            out.push(parse_quote!(let mut #v = ::matgrad::__private::placeholder #ty ();));
         }
         let flagged = exits_inside || !matches!(e, Expr::ForLoop(_));
         if let (false, Expr::ForLoop(f)) = (flagged, e) {

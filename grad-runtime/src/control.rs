@@ -235,7 +235,7 @@ macro_rules! constant_placeholders {
     )*};
 }
 
-constant_placeholders!(bool, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+constant_placeholders!((), bool, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
 
 impl<T> Placeholder for Option<T> {
     #[inline(always)]
