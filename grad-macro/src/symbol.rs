@@ -74,6 +74,52 @@ pub struct Rule {
     pub needs_out: bool,
     /// The op and its adjoints in the seeds' notation, for the derivation text.
     pub note: Note,
+    /// What the share pass (`reverse::share_inverses`) knows of the op and the inverse of its
+    /// first operand (a factorization).
+    pub inverse: Inverse,
+    /// The adjoints when the op's value is read by a trace alone, whose adjoint `s̄ I` is then
+    /// never formed: they take `s̄` in place of `Ḡ` and read the inverse of operand 0 (passed
+    /// before `s̄`). Empty when the op has none.
+    pub of_identity: &'static [Adj],
+    /// The op's adjoint to its operand is `ḡ I` (`trace`): where the operand's op has
+    /// [`Rule::of_identity`] adjoints and nothing else reads the operand, it is kept as `ḡ`.
+    pub seeds_identity: bool,
+}
+
+/// An op and the inverse of its first operand, for sharing it: one inverse per factorization is
+/// computed, the function's own when it has one, for every rule that reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inverse {
+    /// Neither.
+    None,
+    /// The op's value is that inverse (`chol.inverse()`).
+    Is,
+    /// The op's adjoints read it, passed after the operands (and output) and before `ḡ`.
+    Read,
+}
+
+impl Rule {
+    const fn reads_inverse(self) -> Rule {
+        Rule { inverse: Inverse::Read, ..self }
+    }
+
+    const fn inverts(self) -> Rule {
+        Rule { inverse: Inverse::Is, ..self }
+    }
+
+    const fn of_identity(self, of_identity: &'static [Adj]) -> Rule {
+        Rule { of_identity, ..self }
+    }
+
+    const fn seeds_identity(self) -> Rule {
+        Rule { seeds_identity: true, ..self }
+    }
+
+    /// The adjoints that read the inverse of operand 0: `adj` for a rule that reads it, the
+    /// adjoints of `s̄ I` when the plan uses them.
+    pub fn reads_inverse_with(&self, of_identity: bool) -> bool {
+        of_identity || self.inverse == Inverse::Read
+    }
 }
 
 /// Whether an op's value is a scalar.
@@ -125,7 +171,16 @@ macro_rules! rule {
         rule!($name, $fwd, [$($adj),*], $out, Note::NONE)
     };
     ($name:literal, $fwd:expr, [$($adj:expr),*], $out:expr, $note:expr) => {
-        Rule { name: $name, fwd: $fwd, adj: &[$($adj),*], needs_out: $out, note: $note }
+        Rule {
+            name: $name,
+            fwd: $fwd,
+            adj: &[$($adj),*],
+            needs_out: $out,
+            note: $note,
+            inverse: Inverse::None,
+            of_identity: &[],
+            seeds_identity: false,
+        }
     };
 }
 
@@ -277,7 +332,11 @@ static METHODS: &[(usize, Rule)] = &[
     ),
     (0, rule!("norm", Fwd::Method("norm"), [R("norm_adj")], true, n("‖{0}‖_F", &["$g $0 / ‖{0}‖_F"]).scalar())),
     (0, rule!("sum", Fwd::Method("sum"), [R("sum_adj")], false, n("Σ $0", &["$g 11ᵀ"]).scalar())),
-    (0, rule!("trace", Fwd::Method("trace"), [R("trace_adj")], false, n("tr({0})", &["$g I"]).scalar())),
+    (
+        0,
+        rule!("trace", Fwd::Method("trace"), [R("trace_adj")], false, n("tr({0})", &["$g I"]).scalar())
+            .seeds_identity(),
+    ),
     (
         1,
         rule!(
@@ -312,9 +371,14 @@ static METHODS: &[(usize, Rule)] = &[
             [R("ln_determinant_adj")],
             false,
             n("ln det({0})", &["$g $0⁻¹"]).scalar()
-        ),
+        )
+        .reads_inverse(),
     ),
-    (0, rule!("inverse", Fwd::Method("inverse"), [R("chol_inverse_adj")], true, n("$0⁻¹", &["−$y sym({g}) $y"]))),
+    (
+        0,
+        rule!("inverse", Fwd::Method("inverse"), [R("chol_inverse_adj")], true, n("$0⁻¹", &["−$y sym({g}) $y"]))
+            .inverts(),
+    ),
     (0, rule!("l", Fwd::Method("l"), [R("chol_l_adj")], true, n("L({0})", &["½ $y⁻ᵀ copyltu($yᵀ tril({g})) $y⁻¹"]))),
     (
         1,
@@ -324,7 +388,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("solve_lhs"), R("solve_rhs")],
             true,
             n("$0⁻¹ $1", &["−sym($0⁻¹ $g $yᵀ)", "$0⁻¹ $g"])
-        ),
+        )
+        .of_identity(&[R("solve_lhs_of_identity"), R("solve_rhs_of_identity")]),
     ),
     (0, rule!("lu", Fwd::Consume("lu"), [Pass], false, n("lu({0})", &["{g}"]))),
     (
@@ -568,7 +633,8 @@ static UNWRAPPED: &[(usize, Rule)] = &[
             [R("solve_lhs"), R("solve_rhs")],
             true,
             n("$0⁻¹ $1", &["−$0⁻ᵀ $g $yᵀ", "$0⁻ᵀ $g"])
-        ),
+        )
+        .of_identity(&[R("solve_lhs_of_identity"), R("solve_rhs_of_identity")]),
     ),
     (
         1,
