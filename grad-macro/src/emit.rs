@@ -886,10 +886,12 @@ impl Emitter<'_> {
         let mut code = TokenStream::new();
         match &node.op {
             Op::Rule { rule, args } => {
-                let adjs = match plan.identity[node.out] {
-                    true => rule.of_identity,
-                    false => rule.adj,
-                };
+                let adjs = plan.adjoints(rule, node.out);
+                // The product `P` of a left factor whose adjoint is kept as `s̄`.
+                let product = plan.traced[node.out].map(|p| {
+                    let p = self.reference(p);
+                    quote!(#p,)
+                });
                 let inverse = plan.inverse[node.out].map(|at| self.inverse(at, &mut code));
                 let active: Vec<(usize, ValueId)> = args
                     .iter()
@@ -909,8 +911,12 @@ impl Emitter<'_> {
                     active.iter().filter(|&&(k, _)| reads_g(k)).chain(active.iter().filter(|&&(k, _)| !reads_g(k)));
                 for &(k, arg) in ordered {
                     let contrib = match adjs[k] {
-                        // `s̄ I` to a value kept as `s̄` (see `Plan::identity`).
-                        Adj::Rule(_) if rule.seeds_identity && plan.identity[arg] => {
+                        // `s̄ I` (`s̄ Bᵀ`) to a value that keeps it as `s̄` (see `Plan::identity`,
+                        // `Plan::traced`).
+                        Adj::Rule(_)
+                            if (rule.seeds_identity && plan.identity[arg])
+                                || (k == 0 && rule.seeds_traced_lhs && plan.traced[arg] == Some(node.out)) =>
+                        {
                             rules_left -= 1;
                             quote_spanned!(span=> ::matgrad::__private::trace_identity(#g_ref))
                         }
@@ -931,7 +937,7 @@ impl Emitter<'_> {
                             let inv = inverse.as_ref().map(|inv| quote!(#inv,));
                             let g = if owning && passes == 0 { quote!(#g) } else { g_ref.clone() };
                             let f = Ident::new(f, span);
-                            quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #inv #g))
+                            quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #inv #product #g))
                         }
                         Adj::OfAdjoint(f) => {
                             rules_left -= 1;

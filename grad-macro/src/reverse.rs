@@ -47,6 +47,13 @@ pub struct Plan {
     pub identity: Vec<bool>,
     /// A trace in the value's body contributes `s̄ I` to it.
     identity_seed: Vec<bool>,
+    /// The value is the left factor of the product `P` (the value here) whose adjoint `s̄ I` is
+    /// kept as `s̄`, nothing else contributes to it, and its op has adjoints for that: its
+    /// adjoint `s̄ Bᵀ` is kept as `s̄`, and its op's adjoints read `P` (see
+    /// `Rule::of_traced_lhs`).
+    pub traced: Vec<Option<ValueId>>,
+    /// The product in the value's body whose left factor it is, with its adjoint kept as `s̄`.
+    traced_seed: Vec<Option<ValueId>>,
     /// The factorizations whose shared inverse the sweep has computed, by body:
     /// `(body key, factorization)`.
     shared_inverse: std::collections::HashSet<(usize, ValueId)>,
@@ -72,6 +79,18 @@ pub enum InverseAt {
 }
 
 impl Plan {
+    /// The adjoints node `out` (rule `rule`) contributes by: those for `Ḡ = s̄ I` or for
+    /// `Ḡ = s̄ Bᵀ` given `P = A B` when the plan keeps its adjoint as `s̄`, else the rule's own.
+    pub fn adjoints(&self, rule: &'static Rule, out: ValueId) -> &'static [Adj] {
+        if self.identity[out] {
+            rule.of_identity
+        } else if self.traced[out].is_some() {
+            rule.of_traced_lhs
+        } else {
+            rule.adj
+        }
+    }
+
     /// Whether value `v` takes part in the reverse sweep.
     pub fn participates(&self, values: &[Value], v: ValueId) -> bool {
         values[v].active && self.useful[v]
@@ -171,6 +190,8 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         inverse: vec![None; n],
         identity: vec![false; n],
         identity_seed: vec![false; n],
+        traced: vec![None; n],
+        traced_seed: vec![None; n],
         shared_inverse: Default::default(),
         region_targets: Default::default(),
     };
@@ -327,12 +348,14 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                 match &node.op {
                     Op::Rule { rule, args } => {
                         p.identity[node.out] = of_identity(values, body, p, rule, node.out);
-                        let adjs = match p.identity[node.out] {
-                            true => rule.of_identity,
-                            false => rule.adj,
-                        };
-                        if rule.seeds_identity && values[args[0]].active && p.def[args[0]] == p.def[node.out] {
+                        p.traced[node.out] = traced_lhs(values, body, p, rule, node.out);
+                        let adjs = p.adjoints(rule, node.out);
+                        let same_body = p.def[args[0]] == p.def[node.out];
+                        if rule.seeds_identity && values[args[0]].active && same_body {
                             p.identity_seed[args[0]] = true;
+                        }
+                        if rule.seeds_traced_lhs && p.identity[node.out] && values[args[0]].active && same_body {
+                            p.traced_seed[args[0]] = Some(node.out);
                         }
                         let active: Vec<(ValueId, Adj)> = args
                             .iter()
@@ -351,7 +374,8 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                             p.inverse[node.out] = Some(share_inverse(values, body, p, args[0]));
                         }
                         let reads: Vec<ValueId> = if rules {
-                            args.iter().take(adjs.len()).chain(rule.needs_out.then_some(&node.out)).copied().collect()
+                            let out = rule.needs_out.then_some(node.out);
+                            args.iter().take(adjs.len()).copied().chain(out).chain(p.traced[node.out]).collect()
                         } else if active.iter().any(|&(_, adj)| matches!(adj, Adj::OfAdjoint(_))) {
                             // A rule of the adjoint alone still reads the op's indices.
                             args.iter().zip(adjs).filter(|(_, adj)| **adj == Adj::Constant).map(|(&a, _)| a).collect()
@@ -429,6 +453,17 @@ fn of_identity(values: &[Value], body: &Body, p: &Plan, rule: &Rule, out: ValueI
         && p.contribs[out] == 1
         && matches!(values[out].kind, Kind::Node)
         && Some(out) != body.ret
+}
+
+/// Whether node `out` (rule `rule`) of `body` keeps its adjoint `s̄ Bᵀ` as `s̄`: it is the left
+/// factor of a product whose adjoint is kept as `s̄` (the product, returned), that product is
+/// the only contribution to it, and the rule has adjoints for that.
+fn traced_lhs(values: &[Value], body: &Body, p: &Plan, rule: &Rule, out: ValueId) -> Option<ValueId> {
+    let ok = !rule.of_traced_lhs.is_empty()
+        && p.contribs[out] == 1
+        && matches!(values[out].kind, Kind::Node)
+        && Some(out) != body.ret;
+    p.traced_seed[out].filter(|_| ok)
 }
 
 /// "share": the inverse of factorization `f` that a node's adjoints read, one per body: a

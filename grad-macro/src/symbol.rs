@@ -78,12 +78,22 @@ pub struct Rule {
     /// first operand (a factorization).
     pub inverse: Inverse,
     /// The adjoints when the op's value is read by a trace alone, whose adjoint `s̄ I` is then
-    /// never formed: they take `s̄` in place of `Ḡ` and read the inverse of operand 0 (passed
-    /// before `s̄`). Empty when the op has none.
+    /// never formed: they take `s̄` in place of `Ḡ`. Empty when the op has none.
     pub of_identity: &'static [Adj],
+    /// The [`Rule::of_identity`] adjoints read the inverse of operand 0 (passed before `s̄`).
+    pub identity_reads_inverse: bool,
     /// The op's adjoint to its operand is `ḡ I` (`trace`): where the operand's op has
     /// [`Rule::of_identity`] adjoints and nothing else reads the operand, it is kept as `ḡ`.
     pub seeds_identity: bool,
+    /// With its adjoint `s̄ I` kept as `s̄`, the op (`a * b`) contributes `s̄ Bᵀ` to its left
+    /// operand: where that operand's op has [`Rule::of_traced_lhs`] adjoints and nothing else
+    /// contributes to it, it is kept as `s̄`, and the product `P = A B` for that op's adjoints.
+    pub seeds_traced_lhs: bool,
+    /// The adjoints when the op's value `A` is the left factor of a product `P = A B` that a
+    /// trace alone reads, so that `Ā = s̄ Bᵀ`: they take the product `P` (after the operands
+    /// and output) and `s̄` in place of `Ḡ`, and cost a product with `P` where `Ā` would cost
+    /// two (`chol.inverse()`: `S̄ −= s̄ sym(P C)`). Empty when the op has none.
+    pub of_traced_lhs: &'static [Adj],
 }
 
 /// An op and the inverse of its first operand, for sharing it: one inverse per factorization is
@@ -107,18 +117,26 @@ impl Rule {
         Rule { inverse: Inverse::Is, ..self }
     }
 
-    const fn of_identity(self, of_identity: &'static [Adj]) -> Rule {
-        Rule { of_identity, ..self }
+    const fn of_identity(self, of_identity: &'static [Adj], identity_reads_inverse: bool) -> Rule {
+        Rule { of_identity, identity_reads_inverse, ..self }
     }
 
     const fn seeds_identity(self) -> Rule {
         Rule { seeds_identity: true, ..self }
     }
 
-    /// The adjoints that read the inverse of operand 0: `adj` for a rule that reads it, the
-    /// adjoints of `s̄ I` when the plan uses them.
+    const fn seeds_traced_lhs(self) -> Rule {
+        Rule { seeds_traced_lhs: true, ..self }
+    }
+
+    const fn of_traced_lhs(self, of_traced_lhs: &'static [Adj]) -> Rule {
+        Rule { of_traced_lhs, ..self }
+    }
+
+    /// Whether the adjoints used (`of_identity` when the plan keeps `s̄ I` as `s̄`) read the
+    /// inverse of operand 0.
     pub fn reads_inverse_with(&self, of_identity: bool) -> bool {
-        of_identity || self.inverse == Inverse::Read
+        self.inverse == Inverse::Read || (of_identity && self.identity_reads_inverse)
     }
 }
 
@@ -179,7 +197,10 @@ macro_rules! rule {
             note: $note,
             inverse: Inverse::None,
             of_identity: &[],
+            identity_reads_inverse: false,
             seeds_identity: false,
+            seeds_traced_lhs: false,
+            of_traced_lhs: &[],
         }
     };
 }
@@ -198,7 +219,9 @@ pub static MUL: Rule = rule!(
     [R("mul_lhs"), R("mul_rhs")],
     false,
     n("$0 $1", &["$g $1ᵀ", "$0ᵀ $g"]).broadcast(&["⟨{g}, {1}⟩", "⟨{0}, {g}⟩"])
-);
+)
+.of_identity(&[R("trace_mul_lhs"), R("trace_mul_rhs")], false)
+.seeds_traced_lhs();
 pub static DIV: Rule = rule!(
     "/",
     Fwd::Div,
@@ -377,7 +400,8 @@ static METHODS: &[(usize, Rule)] = &[
     (
         0,
         rule!("inverse", Fwd::Method("inverse"), [R("chol_inverse_adj")], true, n("$0⁻¹", &["−$y sym({g}) $y"]))
-            .inverts(),
+            .inverts()
+            .of_traced_lhs(&[R("chol_inverse_adj_of_trace")]),
     ),
     (0, rule!("l", Fwd::Method("l"), [R("chol_l_adj")], true, n("L({0})", &["½ $y⁻ᵀ copyltu($yᵀ tril({g})) $y⁻¹"]))),
     (
@@ -389,7 +413,7 @@ static METHODS: &[(usize, Rule)] = &[
             true,
             n("$0⁻¹ $1", &["−sym($0⁻¹ $g $yᵀ)", "$0⁻¹ $g"])
         )
-        .of_identity(&[R("solve_lhs_of_identity"), R("solve_rhs_of_identity")]),
+        .of_identity(&[R("solve_lhs_of_identity"), R("solve_rhs_of_identity")], true),
     ),
     (0, rule!("lu", Fwd::Consume("lu"), [Pass], false, n("lu({0})", &["{g}"]))),
     (
@@ -622,7 +646,8 @@ static UNWRAPPED: &[(usize, Rule)] = &[
             [R("try_inverse_adj")],
             true,
             n("$0⁻¹", &["−$yᵀ $g $yᵀ"])
-        ),
+        )
+        .of_traced_lhs(&[R("try_inverse_adj_of_trace")]),
     ),
     (0, rule!("cholesky", Fwd::Unwrap { name: "cholesky", consume: true }, [Pass], false, n("chol({0})", &["{g}"]))),
     (
@@ -634,7 +659,7 @@ static UNWRAPPED: &[(usize, Rule)] = &[
             true,
             n("$0⁻¹ $1", &["−$0⁻ᵀ $g $yᵀ", "$0⁻ᵀ $g"])
         )
-        .of_identity(&[R("solve_lhs_of_identity"), R("solve_rhs_of_identity")]),
+        .of_identity(&[R("solve_lhs_of_identity"), R("solve_rhs_of_identity")], true),
     ),
     (
         1,

@@ -17,11 +17,13 @@ Forward pass:
   chol = chol(t₁)
   s_inv = chol⁻¹
   t₂ = ln det(chol)
-  t₃ = tr(s_inv c)
-  f = t₂ + t₃
+  t₃ = s_inv c
+  t₄ = tr(t₃)
+  f = t₂ + t₄
 
 Adjoints, in reverse order:
-  ∂f/∂t₃ = 1
+  ∂f/∂t₄ = 1
+  ∂f/∂t₃ = ∂f/∂t₄ I
   ∂f/∂t₂ = 1
   ∂f/∂s_inv = ∂f/∂t₃ cᵀ
   ∂f/∂chol = ∂f/∂t₂ chol⁻¹ + −s_inv sym(∂f/∂s_inv) s_inv
@@ -29,7 +31,7 @@ Adjoints, in reverse order:
   ∂f/∂s = ∂f/∂t₁
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂s = chol⁻¹ + −s_inv sym(cᵀ) s_inv
+  ∂f/∂s = chol⁻¹ + −s_inv sym(I cᵀ) s_inv
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn gaussian_vjp(
@@ -42,21 +44,27 @@ fn gaussian_vjp(
     let chol_4 = t_2.cholesky().expect("S is SPD");
     let s_inv_5 = ::matgrad::__private::by_ref(&chol_4).inverse();
     let t_6 = ::matgrad::__private::by_ref(&chol_4).ln_determinant();
-    let t_8 = (::matgrad::__private::by_ref(&s_inv_5) * ::matgrad::__private::by_ref(c))
-        .trace();
+    let t_7 = ::matgrad::__private::by_ref(&s_inv_5) * ::matgrad::__private::by_ref(c);
+    let t_8 = ::matgrad::__private::by_ref(&t_7).trace();
     let t_9 = t_6 + t_8;
     let d_t_9 = ::matgrad::__private::init(adjoint);
     let d_t_6 = &d_t_9;
     let d_t_8 = &d_t_9;
+    let d_t_7 = ::matgrad::__private::init(::matgrad::__private::trace_identity(d_t_8));
     let d_s_inv_5 = ::matgrad::__private::init(
-        ::matgrad::__private::trace_mul_lhs(&s_inv_5, c, d_t_8),
+        ::matgrad::__private::trace_identity(&d_t_7),
     );
     let mut d_chol_4 = ::matgrad::__private::init(
         ::matgrad::__private::ln_determinant_adj(&chol_4, &s_inv_5, d_t_6),
     );
     ::matgrad::__private::add_to(
         &mut d_chol_4,
-        ::matgrad::__private::chol_inverse_adj(&chol_4, &s_inv_5, &d_s_inv_5),
+        ::matgrad::__private::chol_inverse_adj_of_trace(
+            &chol_4,
+            &s_inv_5,
+            &t_7,
+            &d_s_inv_5,
+        ),
     );
     let d_t_2 = ::matgrad::__private::init(d_chol_4);
     let d_s = ::matgrad::__private::init(d_t_2);
@@ -75,11 +83,13 @@ Forward pass:
   chol = chol(t₁)
   s_inv = chol⁻¹
   t₂ = ln det(chol)
-  t₃ = tr(s_inv c)
-  f = t₂ + t₃
+  t₃ = s_inv c
+  t₄ = tr(t₃)
+  f = t₂ + t₄
 
 Adjoints, in reverse order:
-  ∂f/∂t₃ = 1
+  ∂f/∂t₄ = 1
+  ∂f/∂t₃ = ∂f/∂t₄ I
   ∂f/∂t₂ = 1
   ∂f/∂s_inv = ∂f/∂t₃ cᵀ
   ∂f/∂chol = ∂f/∂t₂ chol⁻¹ + −s_inv sym(∂f/∂s_inv) s_inv
@@ -87,7 +97,7 @@ Adjoints, in reverse order:
   ∂f/∂s = ∂f/∂t₁
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂s = chol⁻¹ + −s_inv sym(cᵀ) s_inv
+  ∂f/∂s = chol⁻¹ + −s_inv sym(I cᵀ) s_inv
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn gaussian_grad(s: &DMatrix<f64>, c: &DMatrix<f64>) -> (f64, DMatrix<f64>) {
@@ -118,11 +128,13 @@ Forward pass:
   chol = chol(t₁)
   s_inv = chol⁻¹
   t₂ = ln det(chol)
-  t₃ = tr(s_inv c)
-  f = t₂ + t₃
+  t₃ = s_inv c
+  t₄ = tr(t₃)
+  f = t₂ + t₄
 
 Adjoints, in reverse order:
-  ∂f/∂t₃ = 1
+  ∂f/∂t₄ = 1
+  ∂f/∂t₃ = ∂f/∂t₄ I
   ∂f/∂t₂ = 1
   ∂f/∂s_inv = ∂f/∂t₃ cᵀ
   ∂f/∂chol = ∂f/∂t₂ chol⁻¹ + −s_inv sym(∂f/∂s_inv) s_inv
@@ -130,9 +142,9 @@ Adjoints, in reverse order:
   ∂f/∂s = ∂f/∂t₁
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂s = chol⁻¹ + −s_inv sym(cᵀ) s_inv
+  ∂f/∂s = chol⁻¹ + −s_inv sym(I cᵀ) s_inv
 ```*/
 #[allow(dead_code)]
 fn gaussian_derivation() -> &'static str {
-    "f = gaussian(s, c); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = s\n  chol = chol(t₁)\n  s_inv = chol⁻¹\n  t₂ = ln det(chol)\n  t₃ = tr(s_inv c)\n  f = t₂ + t₃\n\nAdjoints, in reverse order:\n  ∂f/∂t₃ = 1\n  ∂f/∂t₂ = 1\n  ∂f/∂s_inv = ∂f/∂t₃ cᵀ\n  ∂f/∂chol = ∂f/∂t₂ chol⁻¹ + −s_inv sym(∂f/∂s_inv) s_inv\n  ∂f/∂t₁ = ∂f/∂chol\n  ∂f/∂s = ∂f/∂t₁\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂s = chol⁻¹ + −s_inv sym(cᵀ) s_inv\n"
+    "f = gaussian(s, c); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = s\n  chol = chol(t₁)\n  s_inv = chol⁻¹\n  t₂ = ln det(chol)\n  t₃ = s_inv c\n  t₄ = tr(t₃)\n  f = t₂ + t₄\n\nAdjoints, in reverse order:\n  ∂f/∂t₄ = 1\n  ∂f/∂t₃ = ∂f/∂t₄ I\n  ∂f/∂t₂ = 1\n  ∂f/∂s_inv = ∂f/∂t₃ cᵀ\n  ∂f/∂chol = ∂f/∂t₂ chol⁻¹ + −s_inv sym(∂f/∂s_inv) s_inv\n  ∂f/∂t₁ = ∂f/∂chol\n  ∂f/∂s = ∂f/∂t₁\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂s = chol⁻¹ + −s_inv sym(I cᵀ) s_inv\n"
 }

@@ -18,6 +18,7 @@ use crate::rules::lazy::ScaledValue;
 use crate::rules::matmul::{fast_kernel, transposed};
 use crate::value::{Real, Value};
 use nalgebra::allocator::Allocator;
+use nalgebra::storage::IsContiguous;
 use nalgebra::{
     Cholesky, DefaultAllocator, Dim, DimDiff, DimMin, DimMinimum, DimSub, Matrix, MatrixView, OMatrix, Storage, LU, U1,
 };
@@ -260,6 +261,54 @@ where
     let mut m = c * g * c;
     symmetrize(&mut m);
     Neg(m)
+}
+
+/// `P` (R×K, the product `C B` a trace reads) as the square matrix it is: nalgebra's `trace`
+/// has already refused a non-square one in the forward pass.
+fn square<T: Real, D: Dim, K: Dim, S: Storage<T, D, K> + IsContiguous>(
+    p: &Matrix<T, D, K, S>,
+) -> MatrixView<'_, T, D, D> {
+    assert_eq!(p.nrows(), p.ncols(), "the trace of a non-square product");
+    let d = p.shape_generic().0;
+    MatrixView::from_slice_generic(p.as_slice(), d, d)
+}
+
+// C = S⁻¹ (chol = S.cholesky()), read as the left factor of tr(C B) alone: C̄ = s̄ Bᵀ, never formed
+// S̄ -= sym(C C̄ C) = s̄ sym(C Bᵀ C) = s̄ sym(C Pᵀ) = s̄ sym(P C)   (P = C B, the forward product; C symmetric)
+/// `c = chol.inverse()` when `p = c * b` is read by `trace()` alone: the contribution to `S̄`,
+/// one product where `chol_inverse_adj` would make two.
+pub fn chol_inverse_adj_of_trace<T: Real, D: Dim, K: Dim, S: Storage<T, D, K> + IsContiguous>(
+    _chol: &Cholesky<T, D>,
+    c: &OMatrix<T, D, D>,
+    p: &Matrix<T, D, K, S>,
+    g: &T,
+) -> OMatrix<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    let mut m = square(p) * c;
+    symmetrize_scaled(&mut m, -*g);
+    m
+}
+
+// C = A⁻¹, read as the left factor of tr(C B) alone: C̄ = s̄ Bᵀ, never formed
+// Ā -= Cᵀ C̄ Cᵀ = s̄ (C B C)ᵀ = s̄ (P C)ᵀ   (P = C B, the forward product)
+/// `c = a.try_inverse().unwrap()` when `p = c * b` is read by `trace()` alone: the contribution
+/// to `ā`, one product where `try_inverse_adj` would make two.
+pub fn try_inverse_adj_of_trace<T: Real, D: Dim, K: Dim, V: Value<Adj = OMatrix<T, D, D>>, S>(
+    _a: &V,
+    c: &OMatrix<T, D, D>,
+    p: &Matrix<T, D, K, S>,
+    g: &T,
+) -> OMatrix<T, D, D>
+where
+    S: Storage<T, D, K> + IsContiguous,
+    DefaultAllocator: Allocator<D, D>,
+{
+    let mut m = square(p) * c;
+    m.transpose_mut();
+    m *= -*g;
+    m
 }
 
 // L = chol(S)     (S = L Lᵀ, L lower triangular)
