@@ -22,7 +22,7 @@
 //! }
 //! ```
 //! Buffers are reused where the maths allows: a forward value that the reverse sweep reads last
-//! in a rule that can compute in its buffer (`symbol::takes_owned`) is moved there, as is the
+//! in a rule that can compute in its buffer (`Rule::owning`) is moved there, as is the
 //! adjoint at its last use (`2 z` above is computed in `z`'s buffer); the terms of a sum borrow
 //! its adjoint; the adjoint of `-x` or `c - x` is kept negated so that the sign costs no pass.
 
@@ -35,7 +35,7 @@ use crate::check::Signature;
 use crate::ir::{Axis, Body, Branch, Closure, Head, Kind, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::lower::{self, Lowered};
 use crate::reverse::{self, Plan};
-use crate::symbol::{self, Adj, Fwd, Rule};
+use crate::symbol::{Adj, Fwd, Rule};
 
 /// The parts of `<name>_pullback`: the forward pass, the reverse sweep, the value and the
 /// gradients of `wrt`.
@@ -768,7 +768,7 @@ impl Emitter<'_> {
                 }
             }
             Fwd::Runtime(name) => {
-                let moves_first = crate::symbol::MOVES_FIRST.contains(&name);
+                let moves_first = rule.moves_first;
                 let name = Ident::new(name, span);
                 let all = args.iter().zip(rule.adj).enumerate().map(|(k, (&a, adj))| match adj {
                     Adj::Constant => self.plain(a),
@@ -923,7 +923,7 @@ impl Emitter<'_> {
                         Adj::Rule(f) => {
                             // The last rule reading the values may take the dead ones by value.
                             rules_left -= 1;
-                            let owning = rules_left == 0 && symbol::takes_owned(f);
+                            let owning = rules_left == 0 && rule.owning;
                             let pass = |v: ValueId| match owning && reverse::owned_in_reverse(plan, node.out, args, v) {
                                 true => self.ident(v).to_token_stream(),
                                 false => self.reference(v),

@@ -94,6 +94,17 @@ pub struct Rule {
     /// and output) and `s̄` in place of `Ḡ`, and cost a product with `P` where `Ā` would cost
     /// two (`chol.inverse()`: `S̄ −= s̄ sym(P C)`). Empty when the op has none.
     pub of_traced_lhs: &'static [Adj],
+    /// The adjoint functions take every argument (the op's inputs, its output, `ḡ`) by reference
+    /// or by value: generated code moves a value into them at its last use, and they compute
+    /// their contribution in its buffer instead of allocating.
+    pub owning: bool,
+    /// A runtime helper (`Fwd::Runtime`) that takes its first operand by value when it is an
+    /// owned matrix nothing reads afterwards (an in-place update, a broadcast).
+    pub moves_first: bool,
+    /// A view of its receiver (`x.column(j)`): the receiver is not moved while the view lives.
+    pub view: bool,
+    /// A matrix method whose arguments after the receiver are scalars (`add_scalar`, `scale`).
+    pub scalar_args: bool,
 }
 
 /// An op and the inverse of its first operand, for sharing it: one inverse per factorization is
@@ -131,6 +142,22 @@ impl Rule {
 
     const fn of_traced_lhs(self, of_traced_lhs: &'static [Adj]) -> Rule {
         Rule { of_traced_lhs, ..self }
+    }
+
+    const fn owning(self) -> Rule {
+        Rule { owning: true, ..self }
+    }
+
+    const fn moves_first(self) -> Rule {
+        Rule { moves_first: true, ..self }
+    }
+
+    const fn view(self) -> Rule {
+        Rule { view: true, ..self }
+    }
+
+    const fn scalar_args(self) -> Rule {
+        Rule { scalar_args: true, ..self }
     }
 
     /// Whether the adjoints used (`of_identity` when the plan keeps `s̄ I` as `s̄`) read the
@@ -201,6 +228,10 @@ macro_rules! rule {
             seeds_identity: false,
             seeds_traced_lhs: false,
             of_traced_lhs: &[],
+            owning: false,
+            moves_first: false,
+            view: false,
+            scalar_args: false,
         }
     };
 }
@@ -288,17 +319,6 @@ pub static INDEX: Rule =
 pub static ELEMENT: Rule =
     rule!("index", Fwd::Element, [R("element_adj"), Constant], false, n("{0}[{1}]", &["{g} at [{1}]"]));
 
-/// Adjoint functions that take every argument (the op's inputs, its output, `ḡ`) by reference or
-/// by value: generated code moves a value into them at its last use, and they compute their
-/// contribution in its buffer instead of allocating.
-const OWNING_ADJ: &[&str] =
-    &["norm_squared_adj", "norm_adj", "dot_lhs", "dot_rhs", "sum_adj", "component_mul_lhs", "component_mul_rhs"];
-
-/// Whether the adjoint function `f` accepts its arguments by value (see [`OWNING_ADJ`]).
-pub fn takes_owned(f: &str) -> bool {
-    OWNING_ADJ.contains(&f)
-}
-
 /// Methods on matrices (and `scale`/`add_scalar` on a matrix and a scalar), by name; the arity
 /// counts the arguments after the receiver.
 static METHODS: &[(usize, Rule)] = &[
@@ -321,7 +341,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("component_mul_lhs"), R("component_mul_rhs")],
             false,
             n("$0 ⊙ $1", &["$g ⊙ $1", "$g ⊙ $0"])
-        ),
+        )
+        .owning(),
     ),
     (
         1,
@@ -341,7 +362,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("dot_lhs"), R("dot_rhs")],
             false,
             n("⟨{0}, {1}⟩", &["$g $1", "$g $0"]).scalar()
-        ),
+        )
+        .owning(),
     ),
     (
         0,
@@ -351,10 +373,14 @@ static METHODS: &[(usize, Rule)] = &[
             [R("norm_squared_adj")],
             false,
             n("‖{0}‖²_F", &["2$g $0"]).scalar()
-        ),
+        )
+        .owning(),
     ),
-    (0, rule!("norm", Fwd::Method("norm"), [R("norm_adj")], true, n("‖{0}‖_F", &["$g $0 / ‖{0}‖_F"]).scalar())),
-    (0, rule!("sum", Fwd::Method("sum"), [R("sum_adj")], false, n("Σ $0", &["$g 11ᵀ"]).scalar())),
+    (
+        0,
+        rule!("norm", Fwd::Method("norm"), [R("norm_adj")], true, n("‖{0}‖_F", &["$g $0 / ‖{0}‖_F"]).scalar()).owning(),
+    ),
+    (0, rule!("sum", Fwd::Method("sum"), [R("sum_adj")], false, n("Σ $0", &["$g 11ᵀ"]).scalar()).owning()),
     (
         0,
         rule!("trace", Fwd::Method("trace"), [R("trace_adj")], false, n("tr({0})", &["$g I"]).scalar())
@@ -368,11 +394,13 @@ static METHODS: &[(usize, Rule)] = &[
             [Pass, R("add_scalar_rhs")],
             false,
             n("{0} + $1 11ᵀ", &["{g}", "Σ $g"])
-        ),
+        )
+        .scalar_args(),
     ),
     (
         1,
-        rule!("scale", Fwd::Method("scale"), [R("mul_lhs"), R("mul_rhs")], false, n("$1 $0", &["$1 $g", "⟨{g}, {0}⟩"])),
+        rule!("scale", Fwd::Method("scale"), [R("mul_lhs"), R("mul_rhs")], false, n("$1 $0", &["$1 $g", "⟨{g}, {0}⟩"]))
+            .scalar_args(),
     ),
     // linear algebra (rules/linalg.rs); `solve`, `inverse`, `l`, `ln_determinant` on a Cholesky
     // factorization, `solve` also on an LU one (see UNWRAPPED).
@@ -502,7 +530,11 @@ static METHODS: &[(usize, Rule)] = &[
             n("inf({0}, {1})", &["$g ⊙ 1[{0} ≤ {1}]", "$g ⊙ 1[{0} > {1}]"])
         ),
     ),
-    (1, rule!("row", Fwd::Method("row"), [R("row_adj"), Constant], false, n("$0[{1}, :]", &["$g placed in row {1}"]))),
+    (
+        1,
+        rule!("row", Fwd::Method("row"), [R("row_adj"), Constant], false, n("$0[{1}, :]", &["$g placed in row {1}"]))
+            .view(),
+    ),
     (
         1,
         rule!(
@@ -511,7 +543,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("column_adj"), Constant],
             false,
             n("$0[:, {1}]", &["$g placed in column {1}"])
-        ),
+        )
+        .view(),
     ),
     (
         2,
@@ -521,7 +554,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("rows_adj"), Constant, Constant],
             false,
             n("$0[{1} .. {1} + {2}, :]", &["$g placed in rows {1} .. {1} + {2}"])
-        ),
+        )
+        .view(),
     ),
     (
         2,
@@ -531,7 +565,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("columns_adj"), Constant, Constant],
             false,
             n("$0[:, {1} .. {1} + {2}]", &["$g placed in columns {1} .. {1} + {2}"])
-        ),
+        )
+        .view(),
     ),
     (
         2,
@@ -541,7 +576,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("view_adj"), Constant, Constant],
             false,
             n("view({0}, {1}, {2})", &["$g placed in view({1}, {2})"])
-        ),
+        )
+        .view(),
     ),
     (0, rule!("diagonal", Fwd::Method("diagonal"), [R("diagonal_adj")], false, n("diag({0})", &["Diag({g})"]))),
     (
@@ -599,7 +635,8 @@ static TURBOFISH: &[(usize, Rule)] = &[
             [R("fixed_view_adj"), Constant, Constant],
             false,
             n("view({0}, {1}, {2})", &["$g placed in view({1}, {2})"])
-        ),
+        )
+        .view(),
     ),
     (
         1,
@@ -609,7 +646,8 @@ static TURBOFISH: &[(usize, Rule)] = &[
             [R("fixed_rows_adj"), Constant],
             false,
             n("$0[rows from {1}]", &["$g placed in rows from {1}"])
-        ),
+        )
+        .view(),
     ),
     (
         1,
@@ -619,15 +657,15 @@ static TURBOFISH: &[(usize, Rule)] = &[
             [R("fixed_columns_adj"), Constant],
             false,
             n("$0[columns from {1}]", &["$g placed in columns from {1}"])
-        ),
+        )
+        .view(),
     ),
 ];
 
 /// Whether the op's result borrows its receiver (a view: `row`, `columns`, `fixed_view`, …),
 /// so that the receiver must outlive it.
 pub fn borrows_receiver(rule: &Rule) -> bool {
-    const VIEWS: &[&str] = &["row", "column", "rows", "columns", "view", "fixed_view", "fixed_rows", "fixed_columns"];
-    matches!(rule.fwd, Fwd::Method(_) | Fwd::Turbofish(_)) && VIEWS.contains(&rule.name)
+    rule.view
 }
 
 /// The rule of `recv.name::<…>(args…)`.
@@ -750,7 +788,8 @@ static HELPERS: &[(usize, Rule)] = &[
             [Pass, OfAdjoint("row_sum_of")],
             false,
             n("{0} + 1 $1", &["{g}", "1ᵀ $g"])
-        ),
+        )
+        .moves_first(),
     ),
     (
         2,
@@ -760,7 +799,8 @@ static HELPERS: &[(usize, Rule)] = &[
             [Pass, OfAdjoint("column_sum_of")],
             false,
             n("{0} + $1 1ᵀ", &["{g}", "$g 1"])
-        ),
+        )
+        .moves_first(),
     ),
     (
         1,
@@ -805,20 +845,6 @@ static HELPERS: &[(usize, Rule)] = &[
     ),
 ];
 
-/// Runtime functions whose first operand may be moved in at its last use (they take any
-/// `MatArg` and compute in its buffer).
-pub const MOVES_FIRST: &[&str] = &[
-    "add_row_vector",
-    "add_column_vector",
-    "set_entry",
-    "set_column",
-    "set_row",
-    "fill",
-    "fill_diagonal",
-    "swap_rows",
-    "swap_columns",
-];
-
 /// The rule of `matgrad::name(args…)`.
 pub fn helper(name: &str, nargs: usize) -> Option<&'static Rule> {
     find(HELPERS, name, nargs)
@@ -851,26 +877,33 @@ pub static SET_ENTRY: Rule = rule!(
     Fwd::Runtime("set_entry"),
     [OfAdjoint("set_entry_base"), OfAdjoint("entry_of"), Constant],
     false
-);
+)
+.moves_first();
 pub static SET_COLUMN: Rule = rule!(
     "set_column",
     Fwd::Runtime("set_column"),
     [OfAdjoint("set_column_base"), OfAdjoint("column_of"), Constant],
     false
-);
+)
+.moves_first();
 pub static SET_ROW: Rule =
-    rule!("set_row", Fwd::Runtime("set_row"), [OfAdjoint("set_row_base"), OfAdjoint("row_of"), Constant], false);
-pub static FILL: Rule = rule!("fill", Fwd::Runtime("fill"), [OfAdjoint("overwritten"), OfAdjoint("sum_of")], false);
+    rule!("set_row", Fwd::Runtime("set_row"), [OfAdjoint("set_row_base"), OfAdjoint("row_of"), Constant], false)
+        .moves_first();
+pub static FILL: Rule =
+    rule!("fill", Fwd::Runtime("fill"), [OfAdjoint("overwritten"), OfAdjoint("sum_of")], false).moves_first();
 pub static FILL_DIAGONAL: Rule = rule!(
     "fill_diagonal",
     Fwd::Runtime("fill_diagonal"),
     [OfAdjoint("fill_diagonal_base"), OfAdjoint("diagonal_sum_of")],
     false
-);
+)
+.moves_first();
 pub static SWAP_ROWS: Rule =
-    rule!("swap_rows", Fwd::Runtime("swap_rows"), [OfAdjoint("swap_rows_adj"), Constant, Constant], false);
+    rule!("swap_rows", Fwd::Runtime("swap_rows"), [OfAdjoint("swap_rows_adj"), Constant, Constant], false)
+        .moves_first();
 pub static SWAP_COLUMNS: Rule =
-    rule!("swap_columns", Fwd::Runtime("swap_columns"), [OfAdjoint("swap_columns_adj"), Constant, Constant], false);
+    rule!("swap_columns", Fwd::Runtime("swap_columns"), [OfAdjoint("swap_columns_adj"), Constant, Constant], false)
+        .moves_first();
 
 /// In-place methods written as statements (`m.fill(s);`), by name and arity: the rule of the
 /// new value (`m.scale_mut(s)` is `m = m.scale(s)`). The receiver is the rule's first operand;
@@ -991,7 +1024,7 @@ pub fn matrix_operands(rule: &Rule) -> usize {
         return 1;
     }
     match METHODS.iter().find(|(_, r)| std::ptr::eq(r, rule)) {
-        Some((_, r)) if matches!(r.name, "add_scalar" | "scale") => 1,
+        Some((_, r)) if r.scalar_args => 1,
         Some((arity, _)) => arity + 1,
         None => 0,
     }
