@@ -182,6 +182,50 @@ where
 // from its diagonal (W is lower triangular), then Wᵀ W: on the product kernel where there is one,
 // else its lower triangle mirrored (n³/3 multiply-adds in all, where a solve against the
 // identity takes n³; LAPACK's potri does the same).
+/// `W = L⁻¹` into `w` (zeros, n×n column-major; `l` lower triangular, column-major): forward
+/// substitution down each column of the identity from its diagonal, two columns and two pivots
+/// at a time, so that each pass over the rows below the pivots does four multiply-adds.
+fn lower_inverse<T: Real>(l: &[T], w: &mut [T], n: usize) {
+    let one = nalgebra::one::<T>();
+    let col = |k: usize| &l[k * n..(k + 1) * n];
+    let mut j = 0;
+    while j + 1 < n {
+        let (left, right) = w.split_at_mut((j + 1) * n);
+        let (a, b) = (&mut left[j * n..], &mut right[..n]);
+        // Pivot j: column j + 1 is zero there.
+        let lj = col(j);
+        let wa = one / lj[j];
+        a[j] = wa;
+        for (x, &p) in a[j + 1..].iter_mut().zip(&lj[j + 1..]) {
+            *x -= p * wa;
+        }
+        b[j + 1] = one;
+        let mut k = j + 1;
+        while k + 1 < n {
+            let (l0, l1) = (col(k), col(k + 1));
+            let (a0, b0) = (a[k] / l0[k], b[k] / l0[k]);
+            let (a1, b1) = ((a[k + 1] - l0[k + 1] * a0) / l1[k + 1], (b[k + 1] - l0[k + 1] * b0) / l1[k + 1]);
+            (a[k], a[k + 1], b[k], b[k + 1]) = (a0, a1, b0, b1);
+            let rows = a[k + 2..].iter_mut().zip(b[k + 2..].iter_mut()).zip(l0[k + 2..].iter().zip(&l1[k + 2..]));
+            for ((x, y), (&p, &q)) in rows {
+                *x -= p * a0 + q * a1;
+                *y -= p * b0 + q * b1;
+            }
+            k += 2;
+        }
+        if k < n {
+            let d = l[k * n + k];
+            a[k] /= d;
+            b[k] /= d;
+        }
+        j += 2;
+    }
+    if j < n {
+        // The last column (n odd): its only entry is the last diagonal one.
+        w[j * n + j] = one / l[j * n + j];
+    }
+}
+
 impl<T: Real, D: Dim> FactorInverse<T, D> for Cholesky<T, D>
 where
     DefaultAllocator: Allocator<D, D>,
@@ -192,17 +236,7 @@ where
         let n = l.nrows();
         let ls = l.as_slice();
         let mut w = OMatrix::<T, D, D>::zeros_generic(rows, cols);
-        for (j, col) in w.as_mut_slice().chunks_exact_mut(n.max(1)).enumerate() {
-            col[j] = nalgebra::one::<T>();
-            for k in j..n {
-                let lk = &ls[k * n..(k + 1) * n];
-                let wk = col[k] / lk[k];
-                col[k] = wk;
-                for (wi, &lik) in col[k + 1..].iter_mut().zip(&lk[k + 1..]) {
-                    *wi -= lik * wk;
-                }
-            }
-        }
+        lower_inverse(ls, w.as_mut_slice(), n);
         let mut out = OMatrix::<T, D, D>::zeros_generic(rows, cols);
         if fast_kernel::<T, D, D, D>([n, n, n]) {
             out.gemm(nalgebra::one::<T>(), &transposed(&w), &w, nalgebra::zero::<T>());
