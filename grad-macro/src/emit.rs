@@ -923,7 +923,8 @@ impl Emitter<'_> {
                         Adj::Rule(f) => {
                             // The last rule reading the values may take the dead ones by value.
                             rules_left -= 1;
-                            let owning = rules_left == 0 && rule.owning;
+                            // (`owning` is a property of the rule's own adjoints, `adj`)
+                            let owning = rules_left == 0 && rule.owning && std::ptr::eq(adjs, rule.adj);
                             let pass = |v: ValueId| match owning && reverse::owned_in_reverse(plan, node.out, args, v) {
                                 true => self.ident(v).to_token_stream(),
                                 false => self.reference(v),

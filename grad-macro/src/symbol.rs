@@ -94,8 +94,8 @@ pub struct Rule {
     /// and output) and `s̄` in place of `Ḡ`, and cost a product with `P` where `Ā` would cost
     /// two (`chol.inverse()`: `S̄ −= s̄ sym(P C)`). Empty when the op has none.
     pub of_traced_lhs: &'static [Adj],
-    /// The adjoint functions take every argument (the op's inputs, its output, `ḡ`) by reference
-    /// or by value: generated code moves a value into them at its last use, and they compute
+    /// The adjoint functions of [`Rule::adj`] take every argument (the op's inputs, its output,
+    /// `ḡ`) by reference or by value: generated code moves a value into them at its last use, and they compute
     /// their contribution in its buffer instead of allocating.
     pub owning: bool,
     /// A runtime helper (`Fwd::Runtime`) that takes its first operand by value when it is an
