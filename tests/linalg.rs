@@ -161,6 +161,89 @@ fn cholesky_closed_forms_are_symmetric() {
     }
 }
 
+// ---------------------------------------------------------------- the trace of a solve, one shared inverse
+
+/// f(A, B) = tr(A⁻¹B) through LU (nalgebra's trace takes square matrices only):
+/// df = tr(−A⁻¹ dA X + A⁻¹ dB) with X = A⁻¹B, so ∂f/∂A = −A⁻ᵀ Xᵀ and ∂f/∂B = A⁻ᵀ.
+#[differentiate(wrt(a, b))]
+fn lu_trace(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    let lu = a.clone().lu();
+    lu.solve(b).expect("A is invertible").trace()
+}
+
+#[test]
+fn lu_trace_of_a_solve_matches_closed_forms() {
+    for &n in &[1, 3, 7] {
+        let (a, b) = (regular(n, 40), mat(n, n, 41));
+        let (v, da, db) = lu_trace_grad(&a, &b);
+        assert_eq!(v, lu_trace(&a, &b));
+        let ai = a.clone().try_inverse().unwrap();
+        let x = &ai * &b;
+        assert_close(&da, &-(ai.transpose() * x.transpose()), 1e-10);
+        assert_close(&db, &ai.transpose(), 1e-10);
+        assert_fd(|a: &DMatrix<f64>| lu_trace(a, &b), &a, &da, 1e-6);
+        assert_fd(|b: &DMatrix<f64>| lu_trace(&a, b), &b, &db, 1e-6);
+    }
+}
+
+/// The Gaussian's two readers of S⁻¹ in every position: in a loop body with the factor outside
+/// (one inverse per iteration), in a branch arm, and ln det alone (its inverse computed in the
+/// sweep). With S = AAᵀ + I (so that central differences in A see a symmetric S),
+/// f(A) = Σₖ (k + 1)(ln det S + tr(S⁻¹C)) + [tr S > 0] ln det S:
+/// ∂f/∂S = G = Σₖ (k + 1)(S⁻¹ − sym(S⁻¹CS⁻¹)) + S⁻¹ (symmetric), ∂f/∂A = (G + Gᵀ)A = 2GA.
+#[differentiate(wrt(a))]
+fn shared_inverse(a: &DMatrix<f64>, c: &DMatrix<f64>, id: &DMatrix<f64>, steps: usize) -> f64 {
+    let s = a * a.transpose() + id;
+    let chol = s.clone().cholesky().unwrap();
+    let mut total = 0.0;
+    for k in 0..steps {
+        total += (k + 1) as f64 * (chol.ln_determinant() + chol.solve(c).trace());
+    }
+    if s.trace() > 0.0 {
+        let inner = s.clone().cholesky().unwrap();
+        total += inner.ln_determinant();
+    }
+    total
+}
+
+#[test]
+fn shared_inverse_in_loops_and_branches() {
+    for &n in &[1, 2, 3, 6, 7] {
+        let (a, c, id) = (mat(n, n, 42), mat(n, n, 43), DMatrix::identity(n, n));
+        let (v, da) = shared_inverse_grad(&a, &c, &id, 3);
+        assert_eq!(v, shared_inverse(&a, &c, &id, 3));
+        let si = spd(&a).try_inverse().unwrap();
+        let m = &si * &c * &si;
+        let g = (&si - (&m + m.transpose()) / 2.0) * 6.0 + &si;
+        assert_close(&da, &(g * &a * 2.0), 1e-9);
+        assert_fd(|a: &DMatrix<f64>| shared_inverse(a, &c, &id, 3), &a, &da, 1e-6);
+    }
+}
+
+/// The same on fixed sizes in f32 and f64: f(S) = ln det S + tr(S⁻¹C), ∂f/∂S = S⁻¹ − sym(S⁻¹CS⁻¹).
+#[differentiate(wrt(s))]
+fn fixed_nll<T: nalgebra::RealField + Copy>(s: &SMatrix<T, 3, 3>, c: &SMatrix<T, 3, 3>) -> T {
+    let chol = s.cholesky().unwrap();
+    chol.ln_determinant() + chol.solve(c).trace()
+}
+
+#[test]
+fn fixed_trace_of_a_solve_in_f64_and_f32() {
+    let a = SMatrix::<f64, 3, 3>::from_fn(|i, j| 0.3 * i as f64 - 0.2 * j as f64 + if i == j { 1.0 } else { 0.0 });
+    let s = a * a.transpose() + SMatrix::<f64, 3, 3>::identity();
+    let c = SMatrix::<f64, 3, 3>::from_fn(|i, j| 0.1 * (i * 3 + j) as f64 - 0.3);
+    let (v, ds) = fixed_nll_grad(&s, &c);
+    assert_eq!(v, fixed_nll(&s, &c));
+    let si = s.try_inverse().unwrap();
+    let m = si * c * si;
+    let want = si - (m + m.transpose()) / 2.0;
+    assert!((ds - want).norm() < 1e-10 * want.norm());
+    let (s32, c32) = (s.map(|v| v as f32), c.map(|v| v as f32));
+    let (v32, ds32) = fixed_nll_grad(&s32, &c32);
+    assert_eq!(v32, fixed_nll(&s32, &c32));
+    assert!((ds32.map(|v| v as f64) - want).norm() < 1e-4 * want.norm());
+}
+
 /// f(L, B) = ⟨W, L⁻¹B⟩ + ⟨V, U⁻¹B⟩ with U = Lᵀ's storage read as upper triangular
 #[differentiate(wrt(l, b))]
 fn triangular(l: &DMatrix<f64>, b: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {

@@ -127,3 +127,80 @@ fn the_gaussian_through_a_solve() {
     let sym = |m: &DMatrix<f64>| (m + m.transpose()) * 0.5;
     assert_fd(|s: &DMatrix<f64>| solve_read_twice(&sym(s), &c), &s, &ds, 1e-6);
 }
+
+/// tr(X⁻¹B) through `try_inverse`, the inverse read as the left factor alone (its adjoint reads
+/// the product instead of forming s̄Bᵀ): d tr(X⁻¹B) = −tr(X⁻¹ dX X⁻¹B) + tr(X⁻¹ dB), so
+/// ∂f/∂X = −(X⁻¹BX⁻¹)ᵀ and ∂f/∂B = X⁻ᵀ.
+#[differentiate(wrt(x, b))]
+fn trace_of_an_inverse_product(x: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    let inv = x.clone().try_inverse().unwrap();
+    (inv * b).trace()
+}
+
+/// The inverse's product in every position: a loop body (inverse and product inside it, scaled
+/// by wₖ = 1, 1/2, 1/4), a branch arm where the inverse is also traced (two contributions to
+/// its adjoint: it is formed, the product kept but not read), and an inverse borrowed (`&inv`,
+/// the product rewritten as a trace of a product). With S = AAᵀ + I, G(C) = −S⁻¹CS⁻¹ (C
+/// symmetric): f(A) = Σₖ wₖ tr(S⁻¹C) + [tr S > 0](tr S⁻¹ + tr(S⁻¹C)) + tr(S⁻¹C) + ‖S⁻¹‖²,
+/// ∂f/∂S = 3.75 G(C) − S⁻² − 2S⁻³, ∂f/∂A = 2 (∂f/∂S) A.
+#[differentiate(wrt(a))]
+fn inverse_products(a: &DMatrix<f64>, c: &DMatrix<f64>, id: &DMatrix<f64>) -> f64 {
+    let s = a * a.transpose() + id;
+    let chol = s.clone().cholesky().unwrap();
+    let mut total = 0.0;
+    let mut w = 1.0;
+    for _ in 0..3 {
+        let inv = chol.inverse();
+        total += (inv * c).trace() * w;
+        w *= 0.5;
+    }
+    if s.trace() > 0.0 {
+        let inv = chol.inverse();
+        total += inv.trace() + (inv * c).trace();
+    }
+    let twice = chol.inverse();
+    total + (&twice * c).trace() + twice.norm_squared()
+}
+
+/// Fixed sizes in f32 and f64: f(S) = tr(S⁻¹C), ∂f/∂S = −sym(S⁻¹CS⁻¹).
+#[differentiate(wrt(s))]
+fn fixed_inverse_product<T: nalgebra::RealField + Copy>(s: &SMatrix<T, 3, 3>, c: &SMatrix<T, 3, 3>) -> T {
+    let inv = s.cholesky().unwrap().inverse();
+    (inv * c).trace()
+}
+
+#[test]
+fn inverse_products_read_through_the_product() {
+    for n in [1, 3, 6] {
+        let (x, b) = (mat(n, n, 20) + DMatrix::identity(n, n) * 3.0, mat(n, n, 21));
+        let (v, dx, db) = trace_of_an_inverse_product_grad(&x, &b);
+        assert_eq!(v, trace_of_an_inverse_product(&x, &b));
+        let xi = x.clone().try_inverse().unwrap();
+        assert_close(&dx, &-(&xi * &b * &xi).transpose(), 1e-12);
+        assert_close(&db, &xi.transpose(), 1e-12);
+        assert_fd(|x: &DMatrix<f64>| trace_of_an_inverse_product(x, &b), &x, &dx, 1e-6);
+
+        let (a, id) = (mat(n, n, 22), DMatrix::identity(n, n));
+        let m = mat(n, n, 23);
+        let c = &m * m.transpose();
+        let (v, da) = inverse_products_grad(&a, &c, &id);
+        assert_eq!(v, inverse_products(&a, &c, &id));
+        let si = (&a * a.transpose() + &id).try_inverse().unwrap();
+        let ds = -(&si * &c * &si) * 3.75 - &si * &si - &si * &si * &si * 2.0;
+        assert_close(&da, &(ds * &a * 2.0), 1e-9);
+        assert_fd(|a: &DMatrix<f64>| inverse_products(a, &c, &id), &a, &da, 1e-6);
+    }
+    let q = SMatrix::<f64, 3, 3>::new(1.0, 0.2, -0.1, 0.3, 0.9, 0.2, -0.2, 0.1, 1.1);
+    let s = q * q.transpose() + SMatrix::<f64, 3, 3>::identity();
+    let c = SMatrix::<f64, 3, 3>::from_fn(|i, j| 0.2 * (i * 3 + j) as f64 - 0.5);
+    let (v, ds) = fixed_inverse_product_grad(&s, &c);
+    assert_eq!(v, fixed_inverse_product(&s, &c));
+    let si = s.try_inverse().unwrap();
+    let m = si * c * si;
+    let want = -(m + m.transpose()) / 2.0;
+    assert!((ds - want).norm() < 1e-12 * want.norm());
+    let (s32, c32) = (s.map(|v| v as f32), c.map(|v| v as f32));
+    let (v32, ds32) = fixed_inverse_product_grad(&s32, &c32);
+    assert_eq!(v32, fixed_inverse_product(&s32, &c32));
+    assert!((ds32.map(|v| v as f64) - want).norm() < 1e-4 * want.norm());
+}

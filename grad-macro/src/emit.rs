@@ -22,7 +22,7 @@
 //! }
 //! ```
 //! Buffers are reused where the maths allows: a forward value that the reverse sweep reads last
-//! in a rule that can compute in its buffer (`symbol::takes_owned`) is moved there, as is the
+//! in a rule that can compute in its buffer (`Rule::owning`) is moved there, as is the
 //! adjoint at its last use (`2 z` above is computed in `z`'s buffer); the terms of a sum borrow
 //! its adjoint; the adjoint of `-x` or `c - x` is kept negated so that the sign costs no pass.
 
@@ -35,7 +35,7 @@ use crate::check::Signature;
 use crate::ir::{Axis, Body, Branch, Closure, Head, Kind, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::lower::{self, Lowered};
 use crate::reverse::{self, Plan};
-use crate::symbol::{self, Adj, Fwd, Rule};
+use crate::symbol::{Adj, Fwd, Rule};
 
 /// The parts of `<name>_pullback`: the forward pass, the reverse sweep, the value and the
 /// gradients of `wrt`.
@@ -768,7 +768,7 @@ impl Emitter<'_> {
                 }
             }
             Fwd::Runtime(name) => {
-                let moves_first = crate::symbol::MOVES_FIRST.contains(&name);
+                let moves_first = rule.moves_first;
                 let name = Ident::new(name, span);
                 let all = args.iter().zip(rule.adj).enumerate().map(|(k, (&a, adj))| match adj {
                     Adj::Constant => self.plain(a),
@@ -859,6 +859,22 @@ impl Emitter<'_> {
         quote!(let #m #d = ::matgrad::__private::init(#contrib);)
     }
 
+    /// The inverse a node's adjoints read, as a reference: the function's own, or the one shared
+    /// by the sweep, computed here (into `code`) for the first rule that reads it.
+    fn inverse(&self, at: reverse::InverseAt, code: &mut TokenStream) -> TokenStream {
+        match at {
+            reverse::InverseAt::Forward(v) => self.reference(v),
+            reverse::InverseAt::Compute(f) | reverse::InverseAt::Shared(f) => {
+                let inv = format_ident!("{}_inv", self.ident(f), span = Span::mixed_site());
+                if let reverse::InverseAt::Compute(_) = at {
+                    let f = self.reference(f);
+                    code.extend(quote!(let #inv = ::matgrad::__private::factor_inverse(#f);));
+                }
+                quote!(&#inv)
+            }
+        }
+    }
+
     fn reverse(&self, node: &Node, plan: &Plan, born: &mut [bool]) -> TokenStream {
         if !plan.participates(self.values, node.out) || !born[node.out] {
             return TokenStream::new();
@@ -870,47 +886,59 @@ impl Emitter<'_> {
         let mut code = TokenStream::new();
         match &node.op {
             Op::Rule { rule, args } => {
+                let adjs = plan.adjoints(rule, node.out);
+                // The product `P` of a left factor whose adjoint is kept as `s̄`.
+                let product = plan.traced[node.out].map(|p| {
+                    let p = self.reference(p);
+                    quote!(#p,)
+                });
+                let inverse = plan.inverse[node.out].map(|at| self.inverse(at, &mut code));
                 let active: Vec<(usize, ValueId)> = args
                     .iter()
                     .copied()
                     .enumerate()
-                    .filter(|&(k, a)| self.values[a].active && rule.adj[k] != Adj::Constant)
+                    .filter(|&(k, a)| self.values[a].active && adjs[k] != Adj::Constant)
                     .collect();
                 // Rules first, then the pass-through contributions; the last of those moves Ḡ.
-                let passes = active.iter().filter(|&&(k, _)| matches!(rule.adj[k], Adj::Pass | Adj::PassNeg)).count();
+                let passes = active.iter().filter(|&&(k, _)| matches!(adjs[k], Adj::Pass | Adj::PassNeg)).count();
                 let mut passes_left = passes;
                 let mut rules_left = active.len() - passes;
                 // Terms of a sum that receive nothing else borrow Ḡ; then nothing moves it.
-                let aliased = active.iter().any(|&(k, a)| rule.adj[k] == Adj::Pass && passes > 1 && plan.alias[a]);
+                let aliased = active.iter().any(|&(k, a)| adjs[k] == Adj::Pass && passes > 1 && plan.alias[a]);
                 let movable_g = !aliased && !plan.alias[node.out];
-                let reads_g = |k: usize| matches!(rule.adj[k], Adj::Rule(_) | Adj::OfAdjoint(_));
+                let reads_g = |k: usize| matches!(adjs[k], Adj::Rule(_) | Adj::OfAdjoint(_));
                 let ordered =
                     active.iter().filter(|&&(k, _)| reads_g(k)).chain(active.iter().filter(|&&(k, _)| !reads_g(k)));
                 for &(k, arg) in ordered {
-                    let contrib = match rule.adj[k] {
+                    let contrib = match adjs[k] {
+                        // `s̄ I` (`s̄ Bᵀ`) to a value that keeps it as `s̄` (see `Plan::identity`,
+                        // `Plan::traced`).
+                        Adj::Rule(_)
+                            if (rule.seeds_identity && plan.identity[arg])
+                                || (k == 0 && rule.seeds_traced_lhs && plan.traced[arg] == Some(node.out)) =>
+                        {
+                            rules_left -= 1;
+                            quote_spanned!(span=> ::matgrad::__private::trace_identity(#g_ref))
+                        }
                         Adj::Rule(f) => {
                             // The last rule reading the values may take the dead ones by value.
                             rules_left -= 1;
-                            let owning = rules_left == 0 && symbol::takes_owned(f);
+                            // (`owning` is a property of the rule's own adjoints, `adj`)
+                            let owning = rules_left == 0 && rule.owning && std::ptr::eq(adjs, rule.adj);
                             let pass = |v: ValueId| match owning && reverse::owned_in_reverse(plan, node.out, args, v) {
                                 true => self.ident(v).to_token_stream(),
                                 false => self.reference(v),
                             };
                             // (an `expect` message, past the rule's operands, is not passed)
-                            let refs = args.iter().take(rule.adj.len()).map(|&a| pass(a));
+                            let refs = args.iter().take(adjs.len()).map(|&a| pass(a));
                             let out = rule.needs_out.then(|| {
                                 let r = pass(node.out);
                                 quote!(#r,)
                             });
+                            let inv = inverse.as_ref().map(|inv| quote!(#inv,));
                             let g = if owning && passes == 0 { quote!(#g) } else { g_ref.clone() };
-                            if let Some(inv) = plan.reuse[node.out] {
-                                // The inverse the forward pass computed, not a new one.
-                                let inv = self.reference(inv);
-                                quote_spanned!(span=> ::matgrad::__private::ln_determinant_adj_from_inverse(#inv, #g_ref))
-                            } else {
-                                let f = Ident::new(f, span);
-                                quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #g))
-                            }
+                            let f = Ident::new(f, span);
+                            quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #inv #product #g))
                         }
                         Adj::OfAdjoint(f) => {
                             rules_left -= 1;
@@ -918,7 +946,7 @@ impl Emitter<'_> {
                             // The op's constant operands (indices) come first.
                             let consts = args
                                 .iter()
-                                .zip(rule.adj)
+                                .zip(adjs)
                                 .filter(|(_, adj)| **adj == Adj::Constant)
                                 .map(|(&a, _)| self.reference(a));
                             quote_spanned!(span=> ::matgrad::__private::#f(#(#consts,)* #g_ref))
@@ -935,7 +963,7 @@ impl Emitter<'_> {
                                 true => quote!(#g),
                                 false => quote!(::matgrad::__private::shared(#g_ref)),
                             };
-                            if rule.adj[k] == Adj::PassNeg && !plan.negated[node.out] {
+                            if adjs[k] == Adj::PassNeg && !plan.negated[node.out] {
                                 quote!(::matgrad::__private::Neg(#flow))
                             } else {
                                 flow

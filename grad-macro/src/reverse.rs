@@ -9,7 +9,7 @@
 //! of an iteration does (the previous iteration's result then does): that is a fixed point.
 
 use crate::ir::{outer_of, Body, Kind, Op, Stmt, Value, ValueId};
-use crate::symbol::{Adj, Rule};
+use crate::symbol::{Adj, Inverse, Rule};
 
 pub struct Plan {
     /// The key of the planned body (the function's): its values live until the end.
@@ -39,9 +39,24 @@ pub struct Plan {
     /// The value's adjoint is a reference to the adjoint of the sum it is one of several terms
     /// of (`a + b`): it receives nothing else, so the sum's adjoint is not copied for it.
     pub alias: Vec<bool>,
-    /// A forward value a node's rule reads instead of recomputing it: the `chol.inverse()`
-    /// the function computed, for `chol.ln_determinant()`.
-    pub reuse: Vec<Option<ValueId>>,
+    /// For a node whose adjoints read the inverse of its first operand (a factorization): where
+    /// that inverse comes from (see [`InverseAt`]).
+    pub inverse: Vec<Option<InverseAt>>,
+    /// The value is read by a trace alone and its op has adjoints of a scaled identity: its
+    /// adjoint `s̄ I` is kept as the scalar `s̄` (see `Rule::of_identity`).
+    pub identity: Vec<bool>,
+    /// A trace in the value's body contributes `s̄ I` to it.
+    identity_seed: Vec<bool>,
+    /// The value is the left factor of the product `P` (the value here) whose adjoint `s̄ I` is
+    /// kept as `s̄`, nothing else contributes to it, and its op has adjoints for that: its
+    /// adjoint `s̄ Bᵀ` is kept as `s̄`, and its op's adjoints read `P` (see
+    /// `Rule::of_traced_lhs`).
+    pub traced: Vec<Option<ValueId>>,
+    /// The product in the value's body whose left factor it is, with its adjoint kept as `s̄`.
+    traced_seed: Vec<Option<ValueId>>,
+    /// The factorizations whose shared inverse the sweep has computed, by body:
+    /// `(body key, factorization)`.
+    shared_inverse: std::collections::HashSet<(usize, ValueId)>,
     /// For a branch or loop taking part (by its tape): the values defined outside it that its
     /// reverse pass adds to, whose adjoints must exist before it.
     pub region_targets: std::collections::HashMap<ValueId, Vec<ValueId>>,
@@ -50,7 +65,32 @@ pub struct Plan {
 /// A last reader that may not move the value.
 pub const BLOCKED: ValueId = usize::MAX;
 
+/// Where an adjoint rule finds the inverse of the factorization it reads: one per factorization
+/// and body, for every rule that reads it ("share").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InverseAt {
+    /// The function's own `chol.inverse()`, a forward value.
+    Forward(ValueId),
+    /// Computed from the factorization (the value) before this node's adjoints, the first in
+    /// the sweep to read it.
+    Compute(ValueId),
+    /// The one computed before an earlier node's adjoints, from this factorization.
+    Shared(ValueId),
+}
+
 impl Plan {
+    /// The adjoints node `out` (rule `rule`) contributes by: those for `Ḡ = s̄ I` or for
+    /// `Ḡ = s̄ Bᵀ` given `P = A B` when the plan keeps its adjoint as `s̄`, else the rule's own.
+    pub fn adjoints(&self, rule: &'static Rule, out: ValueId) -> &'static [Adj] {
+        if self.identity[out] {
+            rule.of_identity
+        } else if self.traced[out].is_some() {
+            rule.of_traced_lhs
+        } else {
+            rule.adj
+        }
+    }
+
     /// Whether value `v` takes part in the reverse sweep.
     pub fn participates(&self, values: &[Value], v: ValueId) -> bool {
         values[v].active && self.useful[v]
@@ -147,7 +187,12 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         last_reader: vec![None; n],
         negated: vec![false; n],
         alias: vec![false; n],
-        reuse: vec![None; n],
+        inverse: vec![None; n],
+        identity: vec![false; n],
+        identity_seed: vec![false; n],
+        traced: vec![None; n],
+        traced_seed: vec![None; n],
+        shared_inverse: Default::default(),
         region_targets: Default::default(),
     };
     define(body, &mut p.def);
@@ -302,9 +347,19 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                 }
                 match &node.op {
                     Op::Rule { rule, args } => {
+                        p.identity[node.out] = of_identity(values, body, p, rule, node.out);
+                        p.traced[node.out] = traced_lhs(values, body, p, rule, node.out);
+                        let adjs = p.adjoints(rule, node.out);
+                        let same_body = p.def[args[0]] == p.def[node.out];
+                        if rule.seeds_identity && values[args[0]].active && same_body {
+                            p.identity_seed[args[0]] = true;
+                        }
+                        if rule.seeds_traced_lhs && p.identity[node.out] && values[args[0]].active && same_body {
+                            p.traced_seed[args[0]] = Some(node.out);
+                        }
                         let active: Vec<(ValueId, Adj)> = args
                             .iter()
-                            .zip(rule.adj)
+                            .zip(adjs)
                             .filter(|(&a, adj)| values[a].active && **adj != Adj::Constant)
                             .map(|(&a, &adj)| (a, adj))
                             .collect();
@@ -314,23 +369,16 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         if passed.len() > 1 && node_out_only(values, body, &passed) {
                             terms.extend(passed.iter().map(|&a| (a, node.out)));
                         }
-                        if let Some(inv) = inverse_of_factor(values, body, rule, args) {
-                            p.reuse[node.out] = Some(inv);
-                            read_blocked(p, inv);
+                        let rules = active.iter().any(|&(_, adj)| matches!(adj, Adj::Rule(_)));
+                        if rules && rule.reads_inverse_with(p.identity[node.out]) {
+                            p.inverse[node.out] = Some(share_inverse(values, body, p, args[0]));
                         }
-                        let reads: Vec<ValueId> = if active.iter().any(|&(_, adj)| matches!(adj, Adj::Rule(_))) {
-                            args.iter()
-                                .take(rule.adj.len())
-                                .chain(rule.needs_out.then_some(&node.out))
-                                .copied()
-                                .collect()
+                        let reads: Vec<ValueId> = if rules {
+                            let out = rule.needs_out.then_some(node.out);
+                            args.iter().take(adjs.len()).copied().chain(out).chain(p.traced[node.out]).collect()
                         } else if active.iter().any(|&(_, adj)| matches!(adj, Adj::OfAdjoint(_))) {
                             // A rule of the adjoint alone still reads the op's indices.
-                            args.iter()
-                                .zip(rule.adj)
-                                .filter(|(_, adj)| **adj == Adj::Constant)
-                                .map(|(&a, _)| a)
-                                .collect()
+                            args.iter().zip(adjs).filter(|(_, adj)| **adj == Adj::Constant).map(|(&a, _)| a).collect()
                         } else {
                             Vec::new()
                         };
@@ -396,23 +444,54 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
     }
 }
 
-/// For `chol.ln_determinant()`, a `chol.inverse()` the body computes (its adjoint is that
-/// inverse, scaled).
-fn inverse_of_factor(values: &[Value], body: &Body, rule: &Rule, args: &[ValueId]) -> Option<ValueId> {
-    if rule.name != "ln_determinant" {
-        return None;
-    }
-    body.stmts.iter().find_map(|s| match s {
+/// Whether node `out` (rule `rule`) of `body` takes its adjoint as a scaled identity kept as a
+/// scalar: a trace in the same body is the only contribution to it, and the rule has adjoints for
+/// that. (The sweep reaches the node after every contribution to it, so the count is final.)
+fn of_identity(values: &[Value], body: &Body, p: &Plan, rule: &Rule, out: ValueId) -> bool {
+    !rule.of_identity.is_empty()
+        && p.identity_seed[out]
+        && p.contribs[out] == 1
+        && matches!(values[out].kind, Kind::Node)
+        && Some(out) != body.ret
+}
+
+/// Whether node `out` (rule `rule`) of `body` keeps its adjoint `s̄ Bᵀ` as `s̄`: it is the left
+/// factor of a product whose adjoint is kept as `s̄` (the product, returned), that product is
+/// the only contribution to it, and the rule has adjoints for that.
+fn traced_lhs(values: &[Value], body: &Body, p: &Plan, rule: &Rule, out: ValueId) -> Option<ValueId> {
+    let ok = !rule.of_traced_lhs.is_empty()
+        && p.contribs[out] == 1
+        && matches!(values[out].kind, Kind::Node)
+        && Some(out) != body.ret;
+    p.traced_seed[out].filter(|_| ok)
+}
+
+/// "share": the inverse of factorization `f` that a node's adjoints read, one per body: a
+/// `chol.inverse()` the body computes (a node whose rule is that inverse), else one computed
+/// before the first adjoint in the sweep that reads it, for all of them.
+fn share_inverse(values: &[Value], body: &Body, p: &mut Plan, f: ValueId) -> InverseAt {
+    let own = body.stmts.iter().find_map(|s| match s {
         Stmt::Node(n) => match &n.op {
-            Op::Rule { rule: r, args: a }
-                if r.name == "inverse" && a.first() == args.first() && matches!(values[n.out].kind, Kind::Node) =>
+            Op::Rule { rule, args }
+                if rule.inverse == Inverse::Is
+                    && args.first() == Some(&f)
+                    && matches!(values[n.out].kind, Kind::Node) =>
             {
                 Some(n.out)
             }
             _ => None,
         },
         _ => None,
-    })
+    });
+    if let Some(inv) = own {
+        read_blocked(p, inv);
+        return InverseAt::Forward(inv);
+    }
+    read_blocked(p, f);
+    match p.shared_inverse.insert((body.key(), f)) {
+        true => InverseAt::Compute(f),
+        false => InverseAt::Shared(f),
+    }
 }
 
 /// Whether every value of `vs` is the output of a node of `body` (not a parameter, a pattern's

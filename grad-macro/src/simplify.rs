@@ -4,7 +4,9 @@
 //!
 //! - The trace of a product that nothing else reads, `(a * b).trace()`: the forward pass
 //!   computes it as written, and the reverse sweep contributes `s̄ Bᵀ` and `s̄ Aᵀ` (n²) instead
-//!   of forming `s̄ I` and multiplying it by `Bᵀ` and `Aᵀ` (two n³ products).
+//!   of forming `s̄ I` and multiplying it by `Bᵀ` and `Aᵀ` (two n³ products). Not where the
+//!   left factor's op reads the product instead (`chol.inverse()`, see `Rule::of_traced_lhs`):
+//!   the product is kept, and the reverse plan gives it the same adjoints.
 //!
 //! Input:
 //! ```text
@@ -52,6 +54,9 @@ fn trace_of_products(body: &mut Body, reads: &[usize]) {
             continue;
         }
         let Some((j, factors)) = product(&body.stmts[..i], m) else { continue };
+        if reads_traced_product(&body.stmts[..i], factors[0]) {
+            continue;
+        }
         if let Stmt::Node(n) = &mut body.stmts[i] {
             n.op = Op::Rule { rule: &symbol::TRACE_MUL, args: factors };
             dead.push(j);
@@ -71,6 +76,15 @@ fn traced(s: &Stmt, trace: Option<&'static Rule>) -> Option<ValueId> {
         },
         _ => None,
     }
+}
+
+/// Whether the op computing `a` among `stmts` has adjoints for being the left factor of a traced
+/// product, reading the product (`Rule::of_traced_lhs`): the product is then kept, for them.
+fn reads_traced_product(stmts: &[Stmt], a: ValueId) -> bool {
+    stmts.iter().any(|s| match s {
+        Stmt::Node(n) if n.out == a => matches!(&n.op, Op::Rule { rule, .. } if !rule.of_traced_lhs.is_empty()),
+        _ => false,
+    })
 }
 
 /// The position and factors of the node computing `m = a * b` among `stmts`.

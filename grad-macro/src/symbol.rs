@@ -74,6 +74,97 @@ pub struct Rule {
     pub needs_out: bool,
     /// The op and its adjoints in the seeds' notation, for the derivation text.
     pub note: Note,
+    /// What the share pass (`reverse::share_inverses`) knows of the op and the inverse of its
+    /// first operand (a factorization).
+    pub inverse: Inverse,
+    /// The adjoints when the op's value is read by a trace alone, whose adjoint `s̄ I` is then
+    /// never formed: they take `s̄` in place of `Ḡ`. Empty when the op has none.
+    pub of_identity: &'static [Adj],
+    /// The [`Rule::of_identity`] adjoints read the inverse of operand 0 (passed before `s̄`).
+    pub identity_reads_inverse: bool,
+    /// The op's adjoint to its operand is `ḡ I` (`trace`): where the operand's op has
+    /// [`Rule::of_identity`] adjoints and nothing else reads the operand, it is kept as `ḡ`.
+    pub seeds_identity: bool,
+    /// With its adjoint `s̄ I` kept as `s̄`, the op (`a * b`) contributes `s̄ Bᵀ` to its left
+    /// operand: where that operand's op has [`Rule::of_traced_lhs`] adjoints and nothing else
+    /// contributes to it, it is kept as `s̄`, and the product `P = A B` for that op's adjoints.
+    pub seeds_traced_lhs: bool,
+    /// The adjoints when the op's value `A` is the left factor of a product `P = A B` that a
+    /// trace alone reads, so that `Ā = s̄ Bᵀ`: they take the product `P` (after the operands
+    /// and output) and `s̄` in place of `Ḡ`, and cost a product with `P` where `Ā` would cost
+    /// two (`chol.inverse()`: `S̄ −= s̄ sym(P C)`). Empty when the op has none.
+    pub of_traced_lhs: &'static [Adj],
+    /// The adjoint functions of [`Rule::adj`] take every argument (the op's inputs, its output,
+    /// `ḡ`) by reference or by value: generated code moves a value into them at its last use, and they compute
+    /// their contribution in its buffer instead of allocating.
+    pub owning: bool,
+    /// A runtime helper (`Fwd::Runtime`) that takes its first operand by value when it is an
+    /// owned matrix nothing reads afterwards (an in-place update, a broadcast).
+    pub moves_first: bool,
+    /// A view of its receiver (`x.column(j)`): the receiver is not moved while the view lives.
+    pub view: bool,
+    /// A matrix method whose arguments after the receiver are scalars (`add_scalar`, `scale`).
+    pub scalar_args: bool,
+}
+
+/// An op and the inverse of its first operand, for sharing it: one inverse per factorization is
+/// computed, the function's own when it has one, for every rule that reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inverse {
+    /// Neither.
+    None,
+    /// The op's value is that inverse (`chol.inverse()`).
+    Is,
+    /// The op's adjoints read it, passed after the operands (and output) and before `ḡ`.
+    Read,
+}
+
+impl Rule {
+    const fn reads_inverse(self) -> Rule {
+        Rule { inverse: Inverse::Read, ..self }
+    }
+
+    const fn inverts(self) -> Rule {
+        Rule { inverse: Inverse::Is, ..self }
+    }
+
+    const fn of_identity(self, of_identity: &'static [Adj], identity_reads_inverse: bool) -> Rule {
+        Rule { of_identity, identity_reads_inverse, ..self }
+    }
+
+    const fn seeds_identity(self) -> Rule {
+        Rule { seeds_identity: true, ..self }
+    }
+
+    const fn seeds_traced_lhs(self) -> Rule {
+        Rule { seeds_traced_lhs: true, ..self }
+    }
+
+    const fn of_traced_lhs(self, of_traced_lhs: &'static [Adj]) -> Rule {
+        Rule { of_traced_lhs, ..self }
+    }
+
+    const fn owning(self) -> Rule {
+        Rule { owning: true, ..self }
+    }
+
+    const fn moves_first(self) -> Rule {
+        Rule { moves_first: true, ..self }
+    }
+
+    const fn view(self) -> Rule {
+        Rule { view: true, ..self }
+    }
+
+    const fn scalar_args(self) -> Rule {
+        Rule { scalar_args: true, ..self }
+    }
+
+    /// Whether the adjoints used (`of_identity` when the plan keeps `s̄ I` as `s̄`) read the
+    /// inverse of operand 0.
+    pub fn reads_inverse_with(&self, of_identity: bool) -> bool {
+        self.inverse == Inverse::Read || (of_identity && self.identity_reads_inverse)
+    }
 }
 
 /// Whether an op's value is a scalar.
@@ -125,7 +216,23 @@ macro_rules! rule {
         rule!($name, $fwd, [$($adj),*], $out, Note::NONE)
     };
     ($name:literal, $fwd:expr, [$($adj:expr),*], $out:expr, $note:expr) => {
-        Rule { name: $name, fwd: $fwd, adj: &[$($adj),*], needs_out: $out, note: $note }
+        Rule {
+            name: $name,
+            fwd: $fwd,
+            adj: &[$($adj),*],
+            needs_out: $out,
+            note: $note,
+            inverse: Inverse::None,
+            of_identity: &[],
+            identity_reads_inverse: false,
+            seeds_identity: false,
+            seeds_traced_lhs: false,
+            of_traced_lhs: &[],
+            owning: false,
+            moves_first: false,
+            view: false,
+            scalar_args: false,
+        }
     };
 }
 
@@ -143,7 +250,9 @@ pub static MUL: Rule = rule!(
     [R("mul_lhs"), R("mul_rhs")],
     false,
     n("$0 $1", &["$g $1ᵀ", "$0ᵀ $g"]).broadcast(&["⟨{g}, {1}⟩", "⟨{0}, {g}⟩"])
-);
+)
+.of_identity(&[R("trace_mul_lhs"), R("trace_mul_rhs")], false)
+.seeds_traced_lhs();
 pub static DIV: Rule = rule!(
     "/",
     Fwd::Div,
@@ -210,17 +319,6 @@ pub static INDEX: Rule =
 pub static ELEMENT: Rule =
     rule!("index", Fwd::Element, [R("element_adj"), Constant], false, n("{0}[{1}]", &["{g} at [{1}]"]));
 
-/// Adjoint functions that take every argument (the op's inputs, its output, `ḡ`) by reference or
-/// by value: generated code moves a value into them at its last use, and they compute their
-/// contribution in its buffer instead of allocating.
-const OWNING_ADJ: &[&str] =
-    &["norm_squared_adj", "norm_adj", "dot_lhs", "dot_rhs", "sum_adj", "component_mul_lhs", "component_mul_rhs"];
-
-/// Whether the adjoint function `f` accepts its arguments by value (see [`OWNING_ADJ`]).
-pub fn takes_owned(f: &str) -> bool {
-    OWNING_ADJ.contains(&f)
-}
-
 /// Methods on matrices (and `scale`/`add_scalar` on a matrix and a scalar), by name; the arity
 /// counts the arguments after the receiver.
 static METHODS: &[(usize, Rule)] = &[
@@ -243,7 +341,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("component_mul_lhs"), R("component_mul_rhs")],
             false,
             n("$0 ⊙ $1", &["$g ⊙ $1", "$g ⊙ $0"])
-        ),
+        )
+        .owning(),
     ),
     (
         1,
@@ -263,7 +362,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("dot_lhs"), R("dot_rhs")],
             false,
             n("⟨{0}, {1}⟩", &["$g $1", "$g $0"]).scalar()
-        ),
+        )
+        .owning(),
     ),
     (
         0,
@@ -273,11 +373,19 @@ static METHODS: &[(usize, Rule)] = &[
             [R("norm_squared_adj")],
             false,
             n("‖{0}‖²_F", &["2$g $0"]).scalar()
-        ),
+        )
+        .owning(),
     ),
-    (0, rule!("norm", Fwd::Method("norm"), [R("norm_adj")], true, n("‖{0}‖_F", &["$g $0 / ‖{0}‖_F"]).scalar())),
-    (0, rule!("sum", Fwd::Method("sum"), [R("sum_adj")], false, n("Σ $0", &["$g 11ᵀ"]).scalar())),
-    (0, rule!("trace", Fwd::Method("trace"), [R("trace_adj")], false, n("tr({0})", &["$g I"]).scalar())),
+    (
+        0,
+        rule!("norm", Fwd::Method("norm"), [R("norm_adj")], true, n("‖{0}‖_F", &["$g $0 / ‖{0}‖_F"]).scalar()).owning(),
+    ),
+    (0, rule!("sum", Fwd::Method("sum"), [R("sum_adj")], false, n("Σ $0", &["$g 11ᵀ"]).scalar()).owning()),
+    (
+        0,
+        rule!("trace", Fwd::Method("trace"), [R("trace_adj")], false, n("tr({0})", &["$g I"]).scalar())
+            .seeds_identity(),
+    ),
     (
         1,
         rule!(
@@ -286,11 +394,13 @@ static METHODS: &[(usize, Rule)] = &[
             [Pass, R("add_scalar_rhs")],
             false,
             n("{0} + $1 11ᵀ", &["{g}", "Σ $g"])
-        ),
+        )
+        .scalar_args(),
     ),
     (
         1,
-        rule!("scale", Fwd::Method("scale"), [R("mul_lhs"), R("mul_rhs")], false, n("$1 $0", &["$1 $g", "⟨{g}, {0}⟩"])),
+        rule!("scale", Fwd::Method("scale"), [R("mul_lhs"), R("mul_rhs")], false, n("$1 $0", &["$1 $g", "⟨{g}, {0}⟩"]))
+            .scalar_args(),
     ),
     // linear algebra (rules/linalg.rs); `solve`, `inverse`, `l`, `ln_determinant` on a Cholesky
     // factorization, `solve` also on an LU one (see UNWRAPPED).
@@ -312,9 +422,15 @@ static METHODS: &[(usize, Rule)] = &[
             [R("ln_determinant_adj")],
             false,
             n("ln det({0})", &["$g $0⁻¹"]).scalar()
-        ),
+        )
+        .reads_inverse(),
     ),
-    (0, rule!("inverse", Fwd::Method("inverse"), [R("chol_inverse_adj")], true, n("$0⁻¹", &["−$y sym({g}) $y"]))),
+    (
+        0,
+        rule!("inverse", Fwd::Method("inverse"), [R("chol_inverse_adj")], true, n("$0⁻¹", &["−$y sym({g}) $y"]))
+            .inverts()
+            .of_traced_lhs(&[R("chol_inverse_adj_of_trace")]),
+    ),
     (0, rule!("l", Fwd::Method("l"), [R("chol_l_adj")], true, n("L({0})", &["½ $y⁻ᵀ copyltu($yᵀ tril({g})) $y⁻¹"]))),
     (
         1,
@@ -324,7 +440,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("solve_lhs"), R("solve_rhs")],
             true,
             n("$0⁻¹ $1", &["−sym($0⁻¹ $g $yᵀ)", "$0⁻¹ $g"])
-        ),
+        )
+        .of_identity(&[R("solve_lhs_of_identity"), R("solve_rhs_of_identity")], true),
     ),
     (0, rule!("lu", Fwd::Consume("lu"), [Pass], false, n("lu({0})", &["{g}"]))),
     (
@@ -413,7 +530,11 @@ static METHODS: &[(usize, Rule)] = &[
             n("inf({0}, {1})", &["$g ⊙ 1[{0} ≤ {1}]", "$g ⊙ 1[{0} > {1}]"])
         ),
     ),
-    (1, rule!("row", Fwd::Method("row"), [R("row_adj"), Constant], false, n("$0[{1}, :]", &["$g placed in row {1}"]))),
+    (
+        1,
+        rule!("row", Fwd::Method("row"), [R("row_adj"), Constant], false, n("$0[{1}, :]", &["$g placed in row {1}"]))
+            .view(),
+    ),
     (
         1,
         rule!(
@@ -422,7 +543,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("column_adj"), Constant],
             false,
             n("$0[:, {1}]", &["$g placed in column {1}"])
-        ),
+        )
+        .view(),
     ),
     (
         2,
@@ -432,7 +554,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("rows_adj"), Constant, Constant],
             false,
             n("$0[{1} .. {1} + {2}, :]", &["$g placed in rows {1} .. {1} + {2}"])
-        ),
+        )
+        .view(),
     ),
     (
         2,
@@ -442,7 +565,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("columns_adj"), Constant, Constant],
             false,
             n("$0[:, {1} .. {1} + {2}]", &["$g placed in columns {1} .. {1} + {2}"])
-        ),
+        )
+        .view(),
     ),
     (
         2,
@@ -452,7 +576,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("view_adj"), Constant, Constant],
             false,
             n("view({0}, {1}, {2})", &["$g placed in view({1}, {2})"])
-        ),
+        )
+        .view(),
     ),
     (0, rule!("diagonal", Fwd::Method("diagonal"), [R("diagonal_adj")], false, n("diag({0})", &["Diag({g})"]))),
     (
@@ -510,7 +635,8 @@ static TURBOFISH: &[(usize, Rule)] = &[
             [R("fixed_view_adj"), Constant, Constant],
             false,
             n("view({0}, {1}, {2})", &["$g placed in view({1}, {2})"])
-        ),
+        )
+        .view(),
     ),
     (
         1,
@@ -520,7 +646,8 @@ static TURBOFISH: &[(usize, Rule)] = &[
             [R("fixed_rows_adj"), Constant],
             false,
             n("$0[rows from {1}]", &["$g placed in rows from {1}"])
-        ),
+        )
+        .view(),
     ),
     (
         1,
@@ -530,15 +657,15 @@ static TURBOFISH: &[(usize, Rule)] = &[
             [R("fixed_columns_adj"), Constant],
             false,
             n("$0[columns from {1}]", &["$g placed in columns from {1}"])
-        ),
+        )
+        .view(),
     ),
 ];
 
 /// Whether the op's result borrows its receiver (a view: `row`, `columns`, `fixed_view`, …),
 /// so that the receiver must outlive it.
 pub fn borrows_receiver(rule: &Rule) -> bool {
-    const VIEWS: &[&str] = &["row", "column", "rows", "columns", "view", "fixed_view", "fixed_rows", "fixed_columns"];
-    matches!(rule.fwd, Fwd::Method(_) | Fwd::Turbofish(_)) && VIEWS.contains(&rule.name)
+    rule.view
 }
 
 /// The rule of `recv.name::<…>(args…)`.
@@ -557,7 +684,8 @@ static UNWRAPPED: &[(usize, Rule)] = &[
             [R("try_inverse_adj")],
             true,
             n("$0⁻¹", &["−$yᵀ $g $yᵀ"])
-        ),
+        )
+        .of_traced_lhs(&[R("try_inverse_adj_of_trace")]),
     ),
     (0, rule!("cholesky", Fwd::Unwrap { name: "cholesky", consume: true }, [Pass], false, n("chol({0})", &["{g}"]))),
     (
@@ -568,7 +696,8 @@ static UNWRAPPED: &[(usize, Rule)] = &[
             [R("solve_lhs"), R("solve_rhs")],
             true,
             n("$0⁻¹ $1", &["−$0⁻ᵀ $g $yᵀ", "$0⁻ᵀ $g"])
-        ),
+        )
+        .of_identity(&[R("solve_lhs_of_identity"), R("solve_rhs_of_identity")], true),
     ),
     (
         1,
@@ -659,7 +788,8 @@ static HELPERS: &[(usize, Rule)] = &[
             [Pass, OfAdjoint("row_sum_of")],
             false,
             n("{0} + 1 $1", &["{g}", "1ᵀ $g"])
-        ),
+        )
+        .moves_first(),
     ),
     (
         2,
@@ -669,7 +799,8 @@ static HELPERS: &[(usize, Rule)] = &[
             [Pass, OfAdjoint("column_sum_of")],
             false,
             n("{0} + $1 1ᵀ", &["{g}", "$g 1"])
-        ),
+        )
+        .moves_first(),
     ),
     (
         1,
@@ -714,20 +845,6 @@ static HELPERS: &[(usize, Rule)] = &[
     ),
 ];
 
-/// Runtime functions whose first operand may be moved in at its last use (they take any
-/// `MatArg` and compute in its buffer).
-pub const MOVES_FIRST: &[&str] = &[
-    "add_row_vector",
-    "add_column_vector",
-    "set_entry",
-    "set_column",
-    "set_row",
-    "fill",
-    "fill_diagonal",
-    "swap_rows",
-    "swap_columns",
-];
-
 /// The rule of `matgrad::name(args…)`.
 pub fn helper(name: &str, nargs: usize) -> Option<&'static Rule> {
     find(HELPERS, name, nargs)
@@ -760,26 +877,33 @@ pub static SET_ENTRY: Rule = rule!(
     Fwd::Runtime("set_entry"),
     [OfAdjoint("set_entry_base"), OfAdjoint("entry_of"), Constant],
     false
-);
+)
+.moves_first();
 pub static SET_COLUMN: Rule = rule!(
     "set_column",
     Fwd::Runtime("set_column"),
     [OfAdjoint("set_column_base"), OfAdjoint("column_of"), Constant],
     false
-);
+)
+.moves_first();
 pub static SET_ROW: Rule =
-    rule!("set_row", Fwd::Runtime("set_row"), [OfAdjoint("set_row_base"), OfAdjoint("row_of"), Constant], false);
-pub static FILL: Rule = rule!("fill", Fwd::Runtime("fill"), [OfAdjoint("overwritten"), OfAdjoint("sum_of")], false);
+    rule!("set_row", Fwd::Runtime("set_row"), [OfAdjoint("set_row_base"), OfAdjoint("row_of"), Constant], false)
+        .moves_first();
+pub static FILL: Rule =
+    rule!("fill", Fwd::Runtime("fill"), [OfAdjoint("overwritten"), OfAdjoint("sum_of")], false).moves_first();
 pub static FILL_DIAGONAL: Rule = rule!(
     "fill_diagonal",
     Fwd::Runtime("fill_diagonal"),
     [OfAdjoint("fill_diagonal_base"), OfAdjoint("diagonal_sum_of")],
     false
-);
+)
+.moves_first();
 pub static SWAP_ROWS: Rule =
-    rule!("swap_rows", Fwd::Runtime("swap_rows"), [OfAdjoint("swap_rows_adj"), Constant, Constant], false);
+    rule!("swap_rows", Fwd::Runtime("swap_rows"), [OfAdjoint("swap_rows_adj"), Constant, Constant], false)
+        .moves_first();
 pub static SWAP_COLUMNS: Rule =
-    rule!("swap_columns", Fwd::Runtime("swap_columns"), [OfAdjoint("swap_columns_adj"), Constant, Constant], false);
+    rule!("swap_columns", Fwd::Runtime("swap_columns"), [OfAdjoint("swap_columns_adj"), Constant, Constant], false)
+        .moves_first();
 
 /// In-place methods written as statements (`m.fill(s);`), by name and arity: the rule of the
 /// new value (`m.scale_mut(s)` is `m = m.scale(s)`). The receiver is the rule's first operand;
@@ -900,7 +1024,7 @@ pub fn matrix_operands(rule: &Rule) -> usize {
         return 1;
     }
     match METHODS.iter().find(|(_, r)| std::ptr::eq(r, rule)) {
-        Some((_, r)) if matches!(r.name, "add_scalar" | "scale") => 1,
+        Some((_, r)) if r.scalar_args => 1,
         Some((arity, _)) => arity + 1,
         None => 0,
     }

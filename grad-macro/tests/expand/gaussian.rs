@@ -56,15 +56,20 @@ fn nll_vjp(
     let d_t_11 = ::matgrad::__private::init(adjoint);
     let d_t_8 = &d_t_11;
     let d_t_10 = &d_t_11;
-    let d_t_9 = ::matgrad::__private::init(
-        ::matgrad::__private::trace_adj(&t_9, d_t_10),
-    );
+    let d_t_9 = ::matgrad::__private::init(::matgrad::__private::trace_identity(d_t_10));
+    let chol_7_inv = ::matgrad::__private::factor_inverse(&chol_7);
     let mut d_chol_7 = ::matgrad::__private::init(
-        ::matgrad::__private::solve_lhs(&chol_7, c, &t_9, &d_t_9),
+        ::matgrad::__private::solve_lhs_of_identity(
+            &chol_7,
+            c,
+            &t_9,
+            &chol_7_inv,
+            &d_t_9,
+        ),
     );
     ::matgrad::__private::add_to(
         &mut d_chol_7,
-        ::matgrad::__private::ln_determinant_adj(&chol_7, d_t_8),
+        ::matgrad::__private::ln_determinant_adj(&chol_7, &chol_7_inv, d_t_8),
     );
     let d_s_5 = ::matgrad::__private::init(d_chol_7);
     let d_t_4 = ::matgrad::__private::init(d_s_5);

@@ -15,11 +15,30 @@
 
 use crate::contrib::Neg;
 use crate::rules::lazy::ScaledValue;
+use crate::rules::matmul::{fast_kernel, transposed};
 use crate::value::{Real, Value};
 use nalgebra::allocator::Allocator;
+use nalgebra::storage::IsContiguous;
 use nalgebra::{
-    Cholesky, DefaultAllocator, Dim, DimDiff, DimMin, DimMinimum, DimSub, Matrix, OMatrix, Storage, LU, U1,
+    Cholesky, DefaultAllocator, Dim, DimDiff, DimMin, DimMinimum, DimSub, Matrix, MatrixView, OMatrix, Storage, LU, U1,
 };
+
+/// `a (M + Mᵀ)/2`, in place.
+fn symmetrize_scaled<T: Real, D: Dim>(m: &mut OMatrix<T, D, D>, a: T)
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    let half = a * nalgebra::convert::<f64, T>(0.5);
+    let n = m.nrows();
+    let s = m.as_mut_slice();
+    for j in 0..n {
+        for i in j..n {
+            let v = (s[i + j * n] + s[j + i * n]) * half;
+            s[i + j * n] = v;
+            s[j + i * n] = v;
+        }
+    }
+}
 
 /// `(M + Mᵀ)/2`, in place.
 fn symmetrize<T: Real, D: Dim>(m: &mut OMatrix<T, D, D>)
@@ -134,23 +153,132 @@ pub fn determinant_adj<V: DetRule>(x: &V, d: &V::Scalar, g: &V::Scalar) -> V::Ad
 }
 
 // s = ln det S    (chol = S.cholesky())
-// S̄ += s̄ S⁻¹
-/// `s = chol.ln_determinant()`: the contribution to `S̄`.
-pub fn ln_determinant_adj<T: Real, D: Dim>(chol: &Cholesky<T, D>, g: &T) -> OMatrix<T, D, D>
+// S̄ += s̄ S⁻¹      (S⁻¹ the function's own `chol.inverse()`, or the one shared by every rule
+//                  that reads it: see `factor_inverse`)
+/// `s = chol.ln_determinant()`: the contribution to `S̄`, given `S⁻¹`.
+pub fn ln_determinant_adj<'a, T: Real, D: Dim, S: Storage<T, D, D>>(
+    _chol: &Cholesky<T, D>,
+    inv: &'a Matrix<T, D, D, S>,
+    g: &T,
+) -> ScaledValue<'a, T, D, D, S>
 where
     DefaultAllocator: Allocator<D, D>,
 {
-    chol.inverse() * *g
+    ScaledValue { a: *g, v: inv }
 }
 
-// the same, when the forward pass computed C = chol.inverse(): S̄ += ḡ C, with no new inverse
-/// `y = chol.ln_determinant()` when the function also computes `chol.inverse()`: the
-/// contribution to `S̄` from that inverse, `ḡ S⁻¹` (added in place, nothing recomputed).
-pub fn ln_determinant_adj_from_inverse<'a, T: Real, D: Dim, S: Storage<T, D, D>>(
-    inv: &'a Matrix<T, D, D, S>,
-    g: &T,
-) -> ScaledValue<'a, T, D, D, S> {
-    ScaledValue { a: *g, v: inv }
+/// The inverse of the matrix a factorization stands for, computed once in the reverse pass for
+/// every rule whose adjoint reads it (`ln_determinant`, `solve` read by a trace) when the
+/// function does not compute it itself.
+pub trait FactorInverse<T: Real, D: Dim>: SolveRule<T, D>
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    /// `A⁻¹`.
+    fn factor_inverse(&self) -> OMatrix<T, D, D>;
+}
+
+// S⁻¹ = L⁻ᵀ L⁻¹   (S = L Lᵀ): W = L⁻¹ by forward substitution down each column of the identity
+// from its diagonal (W is lower triangular), then Wᵀ W: on the product kernel where there is one,
+// else its lower triangle mirrored (n³/3 multiply-adds in all, where a solve against the
+// identity takes n³; LAPACK's potri does the same).
+/// `W = L⁻¹` into `w` (zeros, n×n column-major; `l` lower triangular, column-major): forward
+/// substitution down each column of the identity from its diagonal, two columns and two pivots
+/// at a time, so that each pass over the rows below the pivots does four multiply-adds.
+fn lower_inverse<T: Real>(l: &[T], w: &mut [T], n: usize) {
+    let one = nalgebra::one::<T>();
+    let col = |k: usize| &l[k * n..(k + 1) * n];
+    let mut j = 0;
+    while j + 1 < n {
+        let (left, right) = w.split_at_mut((j + 1) * n);
+        let (a, b) = (&mut left[j * n..], &mut right[..n]);
+        // Pivot j: column j + 1 is zero there.
+        let lj = col(j);
+        let wa = one / lj[j];
+        a[j] = wa;
+        for (x, &p) in a[j + 1..].iter_mut().zip(&lj[j + 1..]) {
+            *x -= p * wa;
+        }
+        b[j + 1] = one;
+        let mut k = j + 1;
+        while k + 1 < n {
+            let (l0, l1) = (col(k), col(k + 1));
+            let (a0, b0) = (a[k] / l0[k], b[k] / l0[k]);
+            let (a1, b1) = ((a[k + 1] - l0[k + 1] * a0) / l1[k + 1], (b[k + 1] - l0[k + 1] * b0) / l1[k + 1]);
+            (a[k], a[k + 1], b[k], b[k + 1]) = (a0, a1, b0, b1);
+            let rows = a[k + 2..].iter_mut().zip(b[k + 2..].iter_mut()).zip(l0[k + 2..].iter().zip(&l1[k + 2..]));
+            for ((x, y), (&p, &q)) in rows {
+                *x -= p * a0 + q * a1;
+                *y -= p * b0 + q * b1;
+            }
+            k += 2;
+        }
+        if k < n {
+            let d = l[k * n + k];
+            a[k] /= d;
+            b[k] /= d;
+        }
+        j += 2;
+    }
+    if j < n {
+        // The last column (n odd): its only entry is the last diagonal one.
+        w[j * n + j] = one / l[j * n + j];
+    }
+}
+
+impl<T: Real, D: Dim> FactorInverse<T, D> for Cholesky<T, D>
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    fn factor_inverse(&self) -> OMatrix<T, D, D> {
+        let l = self.l_dirty();
+        let (rows, cols) = l.shape_generic();
+        let n = l.nrows();
+        let ls = l.as_slice();
+        let mut w = OMatrix::<T, D, D>::zeros_generic(rows, cols);
+        lower_inverse(ls, w.as_mut_slice(), n);
+        let mut out = OMatrix::<T, D, D>::zeros_generic(rows, cols);
+        if fast_kernel::<T, D, D, D>([n, n, n]) {
+            out.gemm(nalgebra::one::<T>(), &transposed(&w), &w, nalgebra::zero::<T>());
+            return out;
+        }
+        let ws = w.as_slice();
+        let os = out.as_mut_slice();
+        for j in 0..n {
+            let wj = &ws[j * n..(j + 1) * n];
+            for i in j..n {
+                let wi = &ws[i * n + i..(i + 1) * n];
+                let mut s = nalgebra::zero::<T>();
+                for (&a, &b) in wi.iter().zip(&wj[i..]) {
+                    s += a * b;
+                }
+                os[i + j * n] = s;
+                os[j + i * n] = s;
+            }
+        }
+        out
+    }
+}
+
+impl<T: Real, D: DimMin<D, Output = D>> FactorInverse<T, D> for LU<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    fn factor_inverse(&self) -> OMatrix<T, D, D> {
+        // The forward solve succeeded, so A is invertible.
+        self.try_inverse().unwrap_or_else(|| {
+            let (r, c) = self.l().shape_generic();
+            OMatrix::zeros_generic(r, c)
+        })
+    }
+}
+
+/// `A⁻¹` for the factorization `f` of `A`, shared by the adjoint rules that read it.
+pub fn factor_inverse<T: Real, D: Dim, F: FactorInverse<T, D>>(f: &F) -> OMatrix<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    f.factor_inverse()
 }
 
 // C = S⁻¹         (chol = S.cholesky(), S symmetric)
@@ -167,6 +295,54 @@ where
     let mut m = c * g * c;
     symmetrize(&mut m);
     Neg(m)
+}
+
+/// `P` (R×K, the product `C B` a trace reads) as the square matrix it is: nalgebra's `trace`
+/// has already refused a non-square one in the forward pass.
+fn square<T: Real, D: Dim, K: Dim, S: Storage<T, D, K> + IsContiguous>(
+    p: &Matrix<T, D, K, S>,
+) -> MatrixView<'_, T, D, D> {
+    assert_eq!(p.nrows(), p.ncols(), "the trace of a non-square product");
+    let d = p.shape_generic().0;
+    MatrixView::from_slice_generic(p.as_slice(), d, d)
+}
+
+// C = S⁻¹ (chol = S.cholesky()), read as the left factor of tr(C B) alone: C̄ = s̄ Bᵀ, never formed
+// S̄ -= sym(C C̄ C) = s̄ sym(C Bᵀ C) = s̄ sym(C Pᵀ) = s̄ sym(P C)   (P = C B, the forward product; C symmetric)
+/// `c = chol.inverse()` when `p = c * b` is read by `trace()` alone: the contribution to `S̄`,
+/// one product where `chol_inverse_adj` would make two.
+pub fn chol_inverse_adj_of_trace<T: Real, D: Dim, K: Dim, S: Storage<T, D, K> + IsContiguous>(
+    _chol: &Cholesky<T, D>,
+    c: &OMatrix<T, D, D>,
+    p: &Matrix<T, D, K, S>,
+    g: &T,
+) -> OMatrix<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    let mut m = square(p) * c;
+    symmetrize_scaled(&mut m, -*g);
+    m
+}
+
+// C = A⁻¹, read as the left factor of tr(C B) alone: C̄ = s̄ Bᵀ, never formed
+// Ā -= Cᵀ C̄ Cᵀ = s̄ (C B C)ᵀ = s̄ (P C)ᵀ   (P = C B, the forward product)
+/// `c = a.try_inverse().unwrap()` when `p = c * b` is read by `trace()` alone: the contribution
+/// to `ā`, one product where `try_inverse_adj` would make two.
+pub fn try_inverse_adj_of_trace<T: Real, D: Dim, K: Dim, V: Value<Adj = OMatrix<T, D, D>>, S>(
+    _a: &V,
+    c: &OMatrix<T, D, D>,
+    p: &Matrix<T, D, K, S>,
+    g: &T,
+) -> OMatrix<T, D, D>
+where
+    S: Storage<T, D, K> + IsContiguous,
+    DefaultAllocator: Allocator<D, D>,
+{
+    let mut m = square(p) * c;
+    m.transpose_mut();
+    m *= -*g;
+    m
 }
 
 // L = chol(S)     (S = L Lᵀ, L lower triangular)
@@ -272,6 +448,77 @@ where
     DefaultAllocator: Allocator<D, D> + Allocator<D, C> + Allocator<C, D>,
 {
     f.solve_tr(g)
+}
+
+/// `a A⁻ᵀ I` (D×C, `I` the C-column identity) from `A⁻¹`: column `j` is `a` times row `j` of
+/// `A⁻¹` (zero past the last row).
+fn scaled_inverse_tr<T: Real, D: Dim, C: Dim, S: Storage<T, D, D>>(
+    inv: &Matrix<T, D, D, S>,
+    a: T,
+    like: &OMatrix<T, D, C>,
+) -> OMatrix<T, D, C>
+where
+    DefaultAllocator: Allocator<D, C>,
+{
+    let (r, c) = like.shape_generic();
+    let mut m = OMatrix::<T, D, C>::zeros_generic(r, c);
+    for j in 0..m.ncols().min(m.nrows()) {
+        for i in 0..m.nrows() {
+            m[(i, j)] = inv[(j, i)] * a;
+        }
+    }
+    m
+}
+
+// X = A⁻¹ B read by a trace alone: Ḡ = s̄ I, never formed
+// B̄ += s̄ A⁻ᵀ I
+// Ā -= s̄ A⁻ᵀ I Xᵀ = s̄ (X A⁻¹)ᵀ for a square X   (sym(·) for Cholesky, where sym(Mᵀ) = sym(M))
+/// `x = f.solve(&b)` read by `trace()` alone: the contribution to `Ā`, given `A⁻¹` and `s̄`.
+pub fn solve_lhs_of_identity<T: Real, D: Dim, C: Dim, F, SB, SI>(
+    _f: &F,
+    _b: &Matrix<T, D, C, SB>,
+    x: &OMatrix<T, D, C>,
+    inv: &Matrix<T, D, D, SI>,
+    g: &T,
+) -> OMatrix<T, D, D>
+where
+    F: SolveRule<T, D>,
+    SI: Storage<T, D, D>,
+    DefaultAllocator: Allocator<D, D> + Allocator<D, C> + Allocator<C, D>,
+{
+    let a = -*g;
+    if x.nrows() != x.ncols() {
+        let mut m = scaled_inverse_tr(inv, a, x) * x.transpose();
+        if F::SYMMETRIC {
+            symmetrize(&mut m);
+        }
+        return m;
+    }
+    let d = x.shape_generic().0;
+    let mut m = MatrixView::<T, D, D>::from_slice_generic(x.as_slice(), d, d) * inv;
+    if F::SYMMETRIC {
+        symmetrize_scaled(&mut m, a);
+    } else {
+        m.transpose_mut();
+        m *= a;
+    }
+    m
+}
+
+/// `x = f.solve(&b)` read by `trace()` alone: the contribution to `b̄`, given `A⁻¹` and `s̄`.
+pub fn solve_rhs_of_identity<T: Real, D: Dim, C: Dim, F, SB, SI>(
+    _f: &F,
+    _b: &Matrix<T, D, C, SB>,
+    x: &OMatrix<T, D, C>,
+    inv: &Matrix<T, D, D, SI>,
+    g: &T,
+) -> OMatrix<T, D, C>
+where
+    F: SolveRule<T, D>,
+    SI: Storage<T, D, D>,
+    DefaultAllocator: Allocator<D, D> + Allocator<D, C>,
+{
+    scaled_inverse_tr(inv, *g, x)
 }
 
 // X = L⁻¹ B       (only the lower triangle of L is read)

@@ -128,7 +128,7 @@ where
 /// strided views in nalgebra 0.35 (dimforge/nalgebra#1616). Static sizes never take the kernel
 /// (it would allocate packing buffers): they use the transposed copy, on the stack.
 #[inline]
-fn fast_kernel<T: Real, R: Dim, K: Dim, C: Dim>(dims: [usize; 3]) -> bool {
+pub(crate) fn fast_kernel<T: Real, R: Dim, K: Dim, C: Dim>(dims: [usize; 3]) -> bool {
     use core::any::TypeId;
     let float = TypeId::of::<T>() == TypeId::of::<f64>() || TypeId::of::<T>() == TypeId::of::<f32>();
     let dynamic = R::try_to_usize().is_none() || K::try_to_usize().is_none() || C::try_to_usize().is_none();
@@ -137,7 +137,7 @@ fn fast_kernel<T: Real, R: Dim, K: Dim, C: Dim>(dims: [usize; 3]) -> bool {
 
 /// `Gᵀ` for an owned `G` (R×C) as a C×R view with strides (R, 1): no copy.
 #[inline]
-fn transposed<T: Real, R: Dim, C: Dim, S>(g: &Matrix<T, R, C, S>) -> MatrixView<'_, T, C, R, Dyn, Dyn>
+pub(crate) fn transposed<T: Real, R: Dim, C: Dim, S>(g: &Matrix<T, R, C, S>) -> MatrixView<'_, T, C, R, Dyn, Dyn>
 where
     S: Storage<T, R, C> + IsContiguous,
 {

@@ -83,6 +83,14 @@ pub fn trace_adj<'a, T: Real, R: Dim, C: Dim, S>(x: &'a Matrix<T, R, C, S>, g: &
     ScaledIdentity { s: *g, like: x }
 }
 
+// s = tr X, X̄ = s̄ I kept as s̄ when the op computing X has adjoints of a scaled identity
+/// `s = x.trace()` where `x` is read by the trace alone and the op computing it has adjoints for
+/// `X̄ = s̄ I` (`solve_lhs_of_identity`): `x̄` is kept as the scalar `s̄`.
+#[inline]
+pub fn trace_identity<T: Real>(g: &T) -> T {
+    *g
+}
+
 /// An index into a matrix: `(row, column)`, or a column-major linear index as `v[i]` takes.
 pub trait EntryIndex: Copy {
     /// The column-major linear index for a matrix with `nrows` rows.
