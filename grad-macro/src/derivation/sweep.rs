@@ -260,7 +260,21 @@ fn sum(terms: &[String]) -> String {
         let one = Shown::new(terms[0].clone(), None);
         return fill(&format!("{}$0", terms.len()), &[one], &Shown::new("", None), &Shown::new("", None));
     }
-    terms.join(" + ")
+    join_terms(terms.iter().map(String::as_str))
+}
+
+/// `a + b`, and `a − b` for a term `−b` (its sign applies to its first factor, so `a + −b c` is
+/// `a − b c`).
+fn join_terms<'t>(terms: impl Iterator<Item = &'t str>) -> String {
+    let mut out = String::new();
+    for (k, t) in terms.enumerate() {
+        match (k, t.strip_prefix('−')) {
+            (0, _) => out.push_str(t),
+            (_, Some(rest)) => out.push_str(&format!(" − {rest}")),
+            (_, None) => out.push_str(&format!(" + {t}")),
+        }
+    }
+    out
 }
 
 /// The values a region's contributions reach, in order of first contribution.
@@ -279,7 +293,7 @@ fn sum_of(escapes: &[(ValueId, Term)], v: ValueId, sel: fn(&Term) -> &String) ->
     let terms: Vec<&str> = escapes.iter().filter(|(w, _)| *w == v).map(|(_, t)| sel(t).as_str()).collect();
     match terms.as_slice() {
         [] => "0".to_string(),
-        ts => ts.join(" + "),
+        ts => join_terms(ts.iter().copied()),
     }
 }
 

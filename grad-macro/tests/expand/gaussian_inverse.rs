@@ -26,12 +26,12 @@ Adjoints, in reverse order:
   ∂f/∂t₃ = ∂f/∂t₄ I
   ∂f/∂t₂ = 1
   ∂f/∂s_inv = ∂f/∂t₃ cᵀ
-  ∂f/∂chol = ∂f/∂t₂ chol⁻¹ + −s_inv sym(∂f/∂s_inv) s_inv
+  ∂f/∂chol = ∂f/∂t₂ chol⁻¹ − s_inv sym(∂f/∂s_inv) s_inv
   ∂f/∂t₁ = ∂f/∂chol
   ∂f/∂s = ∂f/∂t₁
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂s = chol⁻¹ + −s_inv sym(I cᵀ) s_inv
+  ∂f/∂s = chol⁻¹ − s_inv sym(I cᵀ) s_inv
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn gaussian_vjp(
@@ -92,12 +92,12 @@ Adjoints, in reverse order:
   ∂f/∂t₃ = ∂f/∂t₄ I
   ∂f/∂t₂ = 1
   ∂f/∂s_inv = ∂f/∂t₃ cᵀ
-  ∂f/∂chol = ∂f/∂t₂ chol⁻¹ + −s_inv sym(∂f/∂s_inv) s_inv
+  ∂f/∂chol = ∂f/∂t₂ chol⁻¹ − s_inv sym(∂f/∂s_inv) s_inv
   ∂f/∂t₁ = ∂f/∂chol
   ∂f/∂s = ∂f/∂t₁
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂s = chol⁻¹ + −s_inv sym(I cᵀ) s_inv
+  ∂f/∂s = chol⁻¹ − s_inv sym(I cᵀ) s_inv
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn gaussian_grad(s: &DMatrix<f64>, c: &DMatrix<f64>) -> (f64, DMatrix<f64>) {
@@ -137,14 +137,14 @@ Adjoints, in reverse order:
   ∂f/∂t₃ = ∂f/∂t₄ I
   ∂f/∂t₂ = 1
   ∂f/∂s_inv = ∂f/∂t₃ cᵀ
-  ∂f/∂chol = ∂f/∂t₂ chol⁻¹ + −s_inv sym(∂f/∂s_inv) s_inv
+  ∂f/∂chol = ∂f/∂t₂ chol⁻¹ − s_inv sym(∂f/∂s_inv) s_inv
   ∂f/∂t₁ = ∂f/∂chol
   ∂f/∂s = ∂f/∂t₁
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂s = chol⁻¹ + −s_inv sym(I cᵀ) s_inv
+  ∂f/∂s = chol⁻¹ − s_inv sym(I cᵀ) s_inv
 ```*/
 #[allow(dead_code)]
 fn gaussian_derivation() -> &'static str {
-    "f = gaussian(s, c); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = s\n  chol = chol(t₁)\n  s_inv = chol⁻¹\n  t₂ = ln det(chol)\n  t₃ = s_inv c\n  t₄ = tr(t₃)\n  f = t₂ + t₄\n\nAdjoints, in reverse order:\n  ∂f/∂t₄ = 1\n  ∂f/∂t₃ = ∂f/∂t₄ I\n  ∂f/∂t₂ = 1\n  ∂f/∂s_inv = ∂f/∂t₃ cᵀ\n  ∂f/∂chol = ∂f/∂t₂ chol⁻¹ + −s_inv sym(∂f/∂s_inv) s_inv\n  ∂f/∂t₁ = ∂f/∂chol\n  ∂f/∂s = ∂f/∂t₁\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂s = chol⁻¹ + −s_inv sym(I cᵀ) s_inv\n"
+    "f = gaussian(s, c); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = s\n  chol = chol(t₁)\n  s_inv = chol⁻¹\n  t₂ = ln det(chol)\n  t₃ = s_inv c\n  t₄ = tr(t₃)\n  f = t₂ + t₄\n\nAdjoints, in reverse order:\n  ∂f/∂t₄ = 1\n  ∂f/∂t₃ = ∂f/∂t₄ I\n  ∂f/∂t₂ = 1\n  ∂f/∂s_inv = ∂f/∂t₃ cᵀ\n  ∂f/∂chol = ∂f/∂t₂ chol⁻¹ − s_inv sym(∂f/∂s_inv) s_inv\n  ∂f/∂t₁ = ∂f/∂chol\n  ∂f/∂s = ∂f/∂t₁\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂s = chol⁻¹ − s_inv sym(I cᵀ) s_inv\n"
 }

@@ -42,15 +42,15 @@ Adjoints, in reverse order:
   ∂f/∂t₃ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₄]
   ∂f/∂t₂ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₃]
   ∂f/∂t₁ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₃]
-  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] + −∂f/∂t₁
+  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] − ∂f/∂t₁
   ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₂]
-  ∂f/∂theta = ∂f/∂s cos(theta) + −∂f/∂c sin(theta)
+  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂theta = ∂f/∂s cos(theta) + −∂f/∂c sin(theta)
+  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
   where ∂f/∂t₈ = 2(r.set_entry(r[(1, 1)] + 0.5 s, (1, 1)) p − q) pᵀ
   where ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] E[(1, 1)]
-  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] + −(∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]
+  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] − (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]
   where ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]]
 ```*/
 #[allow(clippy::too_many_arguments)]
@@ -210,15 +210,15 @@ Adjoints, in reverse order:
   ∂f/∂t₃ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₄]
   ∂f/∂t₂ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₃]
   ∂f/∂t₁ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₃]
-  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] + −∂f/∂t₁
+  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] − ∂f/∂t₁
   ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₂]
-  ∂f/∂theta = ∂f/∂s cos(theta) + −∂f/∂c sin(theta)
+  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂theta = ∂f/∂s cos(theta) + −∂f/∂c sin(theta)
+  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
   where ∂f/∂t₈ = 2(r.set_entry(r[(1, 1)] + 0.5 s, (1, 1)) p − q) pᵀ
   where ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] E[(1, 1)]
-  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] + −(∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]
+  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] − (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]
   where ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]]
 ```*/
 #[allow(clippy::too_many_arguments)]
@@ -274,18 +274,18 @@ Adjoints, in reverse order:
   ∂f/∂t₃ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₄]
   ∂f/∂t₂ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₃]
   ∂f/∂t₁ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₃]
-  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] + −∂f/∂t₁
+  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] − ∂f/∂t₁
   ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₂]
-  ∂f/∂theta = ∂f/∂s cos(theta) + −∂f/∂c sin(theta)
+  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂theta = ∂f/∂s cos(theta) + −∂f/∂c sin(theta)
+  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
   where ∂f/∂t₈ = 2(r.set_entry(r[(1, 1)] + 0.5 s, (1, 1)) p − q) pᵀ
   where ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] E[(1, 1)]
-  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] + −(∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]
+  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] − (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]
   where ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]]
 ```*/
 #[allow(dead_code)]
 fn fit_derivation() -> &'static str {
-    "f = fit(theta, p, q); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  c = cos(theta)\n  s = sin(theta)\n  t₁ = −s\n  t₂ = Matrix2::new(::matgrad::__private::scalar_in(c), ::matgrad::__private::scalar_in(t₁), ::matgrad::__private::scalar_in(s), ::matgrad::__private::scalar_in(c)).set_entry(c, ::matgrad::__private::RowMajor(0usize))\n  t₃ = t₂.set_entry(t₁, ::matgrad::__private::RowMajor(1usize))\n  t₄ = t₃.set_entry(s, ::matgrad::__private::RowMajor(2usize))\n  r = t₄.set_entry(c, ::matgrad::__private::RowMajor(3usize))\n  t₅ = r[(1, 1)]\n  t₆ = 0.5 s\n  t₇ = t₅ + t₆\n  t₈ = r.set_entry(t₇, (1, 1))\n  t₉ = t₈ p\n  t₁₀ = t₉ − q\n  f = ‖t₁₀‖²_F\n\nAdjoints, in reverse order:\n  ∂f/∂t₁₀ = 2t₁₀\n  ∂f/∂t₉ = ∂f/∂t₁₀\n  ∂f/∂t₈ = ∂f/∂t₉ pᵀ\n  ∂f/∂t₇ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈]\n  ∂f/∂t₆ = ∂f/∂t₇\n  ∂f/∂t₅ = ∂f/∂t₇\n  ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + ∂f/∂t₅ E[(1, 1)]\n  ∂f/∂t₄ = (∂set_entry/∂operand 0)ᵀ[∂f/∂r]\n  ∂f/∂t₃ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₄]\n  ∂f/∂t₂ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₃]\n  ∂f/∂t₁ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₃]\n  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] + −∂f/∂t₁\n  ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₂]\n  ∂f/∂theta = ∂f/∂s cos(theta) + −∂f/∂c sin(theta)\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂theta = ∂f/∂s cos(theta) + −∂f/∂c sin(theta)\n  where ∂f/∂t₈ = 2(r.set_entry(r[(1, 1)] + 0.5 s, (1, 1)) p − q) pᵀ\n  where ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] E[(1, 1)]\n  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] + −(∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]\n  where ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]]\n"
+    "f = fit(theta, p, q); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  c = cos(theta)\n  s = sin(theta)\n  t₁ = −s\n  t₂ = Matrix2::new(::matgrad::__private::scalar_in(c), ::matgrad::__private::scalar_in(t₁), ::matgrad::__private::scalar_in(s), ::matgrad::__private::scalar_in(c)).set_entry(c, ::matgrad::__private::RowMajor(0usize))\n  t₃ = t₂.set_entry(t₁, ::matgrad::__private::RowMajor(1usize))\n  t₄ = t₃.set_entry(s, ::matgrad::__private::RowMajor(2usize))\n  r = t₄.set_entry(c, ::matgrad::__private::RowMajor(3usize))\n  t₅ = r[(1, 1)]\n  t₆ = 0.5 s\n  t₇ = t₅ + t₆\n  t₈ = r.set_entry(t₇, (1, 1))\n  t₉ = t₈ p\n  t₁₀ = t₉ − q\n  f = ‖t₁₀‖²_F\n\nAdjoints, in reverse order:\n  ∂f/∂t₁₀ = 2t₁₀\n  ∂f/∂t₉ = ∂f/∂t₁₀\n  ∂f/∂t₈ = ∂f/∂t₉ pᵀ\n  ∂f/∂t₇ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈]\n  ∂f/∂t₆ = ∂f/∂t₇\n  ∂f/∂t₅ = ∂f/∂t₇\n  ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + ∂f/∂t₅ E[(1, 1)]\n  ∂f/∂t₄ = (∂set_entry/∂operand 0)ᵀ[∂f/∂r]\n  ∂f/∂t₃ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₄]\n  ∂f/∂t₂ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₃]\n  ∂f/∂t₁ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₃]\n  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] − ∂f/∂t₁\n  ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₂]\n  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)\n  where ∂f/∂t₈ = 2(r.set_entry(r[(1, 1)] + 0.5 s, (1, 1)) p − q) pᵀ\n  where ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] E[(1, 1)]\n  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] − (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]\n  where ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]]\n"
 }
