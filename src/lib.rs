@@ -54,6 +54,9 @@ pub use matgrad_runtime::{
     check_gradient, numeric_gradient, Adjoint, Differentiable, GradientCheck, NoGradient, Perturb, Real, Value,
 };
 pub use matgrad_runtime::{check_gradients, check_vjp, DirectionalCheck, Point};
+#[cfg(any(feature = "alloc", feature = "std"))]
+pub use matgrad_runtime::{hessian, jacobian};
+pub use matgrad_runtime::{hessian_fixed, jacobian_fixed};
 pub use matgrad_runtime::{Adam, Sgd};
 
 #[doc(hidden)]

@@ -20,6 +20,7 @@ mod rename;
 mod reverse;
 mod simplify;
 mod symbol;
+mod tangent;
 
 use proc_macro::TokenStream;
 

@@ -1,0 +1,838 @@
+//! Forward mode: the tangent program, an IR → IR transform of the lowered body.
+//!
+//! For every differentiated value `v` the program computes, beside `v`, its tangent `v̇`: the
+//! directional derivative of `v` along the tangents of the `wrt` parameters (new parameters of
+//! the program). Each tangent is computed by ordinary IR nodes whose rules are in
+//! [`symbol`](crate::symbol) — linear ops applied to tangents, the product rule for bilinear
+//! ones, `g′` written out for scalar functions — so that the program is itself an IR the
+//! emitter prints (`_jvp`, every value inactive) and differentiates (`_hvp`: the reverse pass
+//! of `ḟ = ⟨∇f, t⟩` gives `H t` for the parameters and `∇f` for the tangents).
+//!
+//! Control flow keeps its structure: a branch gets one tangent output per differentiated
+//! output, a loop one carried tangent per differentiated carried variable; a `map` closure
+//! becomes a `zip_map` over the matrix and its tangent whose closure is the closure's own
+//! tangent program.
+//!
+//! Input:
+//! ```ignore
+//! let z = x * w;
+//! z.norm_squared()
+//! ```
+//! Output (tangent `tangent_w` of `w`):
+//! ```ignore
+//! let z = x * w;
+//! let t = z.norm_squared();
+//! let tan_z = x * tangent_w;          // ẋ = 0: one term of the product rule
+//! let d = z.dot(&tan_z);
+//! let tan_t = d + d;                  // 2⟨z, ż⟩
+//! ```
+
+use std::collections::HashMap;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, ToTokens};
+
+use crate::check::{Class, Signature};
+use crate::ctxt::{layout, Ctxt};
+use crate::ir::{outer_of, Arm, Body, Branch, Carried, Closure, Head, Kind, Loop, Node, Op, Stmt, Value, ValueId};
+use crate::lower::Lowered;
+use crate::symbol::{self, Adj, Fwd, Note, Rule};
+
+/// `a * b` of two scalars, refusing matrices (a scalar function's `g′` times the tangent: the
+/// matrix exponential has a different derivative). Its adjoints are the product's.
+static SCALAR_MUL: Rule = Rule {
+    name: "*",
+    fwd: Fwd::Runtime("tangent_mul"),
+    adj: &[Adj::Rule("mul_lhs"), Adj::Rule("mul_rhs")],
+    needs_out: false,
+    note: Note::new("$0 $1", &["$g $1", "$0 $g"]),
+};
+
+/// The tangent program of a function.
+pub struct Program {
+    /// Values, body (ending with the tangent of the value) and parameters: the function's, then
+    /// one tangent per `wrt` parameter.
+    pub low: Lowered,
+    /// The function's value.
+    pub value: ValueId,
+    /// The tangents of the `wrt` parameters, in `wrt` order.
+    pub tangents: Vec<ValueId>,
+}
+
+/// Builds the tangent program of `low`; unsupported ops are reported into `cx`.
+pub fn program(cx: &Ctxt, sig: &Signature, low: Lowered) -> Program {
+    let Lowered { values, body, params, fields } = low;
+    let mut tx = Tx { cx, values, tan: HashMap::new(), stmts: Vec::new() };
+    for &i in &sig.wrt {
+        let p = &sig.params[i];
+        if !matches!(p.class, Class::Float | Class::Matrix) {
+            let msg = format!(
+                "forward mode (`_jvp`, `_hvp`) differentiates scalar and matrix parameters, not `{}`: remove `forward` from the attribute to keep reverse mode only; or pass the matrices of `{}` as parameters of their own",
+                p.ident, p.ident
+            );
+            cx.push(syn::Error::new(p.ident.span(), layout(&msg)));
+        }
+    }
+    let mut tangents = Vec::new();
+    for &i in &sig.wrt {
+        let p = params[i];
+        let ident = tangent_param(&sig.params[i].ident);
+        let is_ref = sig.params[i].is_ref;
+        let t = tx.push(Value { ident, kind: Kind::Param { is_ref }, active: true, ..blank(p, &tx.values) });
+        tx.tan.insert(p, t);
+        tangents.push(t);
+    }
+    let mut body = tx.body(body);
+    let value = body.ret.expect("a lowered body has a value");
+    let ret = tx.tangent_or_zeros(value, &mut body.stmts);
+    body.ret = Some(ret);
+    let mut params = params;
+    params.extend(&tangents);
+    Program { low: Lowered { values: tx.values, body, params, fields }, value, tangents }
+}
+
+/// The name of the tangent of parameter `p` in `_jvp`'s and `_hvp`'s signatures.
+pub fn tangent_param(p: &Ident) -> Ident {
+    format_ident!("tangent_{}", p, span = Span::mixed_site())
+}
+
+/// A value like `v` (its span), to be filled in.
+fn blank(v: ValueId, values: &[Value]) -> Value {
+    let span = values[v].span;
+    Value {
+        ident: format_ident!("tan", span = Span::mixed_site()),
+        kind: Kind::Node,
+        active: true,
+        span,
+        borrowed: false,
+        owned: true,
+        borrows: None,
+        named: false,
+    }
+}
+
+struct Tx<'c> {
+    cx: &'c Ctxt,
+    values: Vec<Value>,
+    /// The tangent of each differentiated value computed so far.
+    tan: HashMap<ValueId, ValueId>,
+    /// The statements of the body being built.
+    stmts: Vec<Stmt>,
+}
+
+impl Tx<'_> {
+    fn push(&mut self, v: Value) -> ValueId {
+        self.values.push(v);
+        self.values.len() - 1
+    }
+
+    /// A new value named `hint_<id>`.
+    fn fresh(&mut self, hint: &str, kind: Kind, span: Span) -> ValueId {
+        let ident = format_ident!("{}_{}", hint, self.values.len(), span = Span::mixed_site());
+        let v = Value { ident, kind, active: true, span, borrowed: false, owned: true, borrows: None, named: false };
+        self.push(v)
+    }
+
+    fn t(&self, v: ValueId) -> Option<ValueId> {
+        self.tan.get(&v).copied()
+    }
+
+    fn node(&mut self, op: Op, span: Span) -> ValueId {
+        let owned = match &op {
+            Op::Rule { rule, .. } => symbol::returns_owned(rule),
+            Op::Map { .. } | Op::Call { .. } => true,
+            Op::Opaque { .. } => false,
+        };
+        let out = self.fresh("tan", Kind::Node, span);
+        self.values[out].owned = owned;
+        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, ty: None })));
+        out
+    }
+
+    fn rule(&mut self, rule: &'static Rule, args: Vec<ValueId>, span: Span) -> ValueId {
+        self.node(Op::Rule { rule, args }, span)
+    }
+
+    fn add(&mut self, a: ValueId, b: ValueId, span: Span) -> ValueId {
+        self.rule(&symbol::ADD, vec![a, b], span)
+    }
+
+    fn mul(&mut self, a: ValueId, b: ValueId, span: Span) -> ValueId {
+        self.rule(&symbol::MUL, vec![a, b], span)
+    }
+
+    fn neg(&mut self, a: ValueId, span: Span) -> ValueId {
+        self.rule(&symbol::NEG, vec![a], span)
+    }
+
+    /// `v` as plain tokens in generated code (a reference for a `&` parameter).
+    fn tokens_ref(&self, v: ValueId) -> TokenStream {
+        let val = &self.values[v];
+        let i = &val.ident;
+        match &val.kind {
+            Kind::Inline(t) => quote!(&(#t)),
+            _ if val.borrowed => quote!(::matgrad::__private::AsValue::as_value(#i)),
+            _ if val.is_ref() => quote!(#i),
+            _ => quote!(&#i),
+        }
+    }
+
+    /// A constant computed from the values `inputs` (zeros of a shape, an indicator): no
+    /// tangent and no adjoint.
+    fn opaque(&mut self, tokens: TokenStream, inputs: Vec<ValueId>, span: Span) -> ValueId {
+        let out = self.node(Op::Opaque { tokens, inputs }, span);
+        self.values[out].active = false;
+        self.values[out].owned = true;
+        out
+    }
+
+    /// Zeros of `v`'s shape: the tangent of a value that does not depend on the parameters.
+    fn zeros(&mut self, v: ValueId) -> ValueId {
+        let r = self.tokens_ref(v);
+        let span = self.values[v].span;
+        self.opaque(quote!(::matgrad::__private::zero_like(#r)), vec![v], span)
+    }
+
+    /// `v̇`, or zeros of `v`'s shape (appended to `stmts`).
+    fn tangent_or_zeros(&mut self, v: ValueId, stmts: &mut Vec<Stmt>) -> ValueId {
+        if let Some(t) = self.t(v) {
+            return t;
+        }
+        let outer = std::mem::replace(&mut self.stmts, std::mem::take(stmts));
+        let z = self.zeros(v);
+        *stmts = std::mem::replace(&mut self.stmts, outer);
+        z
+    }
+
+    fn unsupported(&self, span: Span, what: &str) {
+        let msg = format!(
+            "forward mode (`_jvp`, `_hvp`) has no rule for {what} yet: remove `forward` from the attribute to keep reverse mode only (`_grad`, `_vjp`); or write this step with the operations of the README's forward-mode list"
+        );
+        self.cx.push(syn::Error::new(span, layout(&msg)));
+    }
+
+    // ----- bodies and statements -----
+
+    /// The body with each statement followed by the tangents of the values it defines.
+    fn body(&mut self, body: Body) -> Body {
+        let outer = std::mem::take(&mut self.stmts);
+        for stmt in body.stmts {
+            self.stmt(stmt);
+        }
+        let stmts = std::mem::replace(&mut self.stmts, outer);
+        Body { stmts, ret: body.ret, bound: body.bound }
+    }
+
+    fn stmt(&mut self, stmt: Stmt) {
+        match stmt {
+            Stmt::Node(node) => self.node_stmt(*node),
+            Stmt::Effect { .. } => self.stmts.push(stmt),
+            Stmt::Branch(b) => self.branch(*b),
+            Stmt::Loop(l) => self.for_loop(*l),
+        }
+    }
+
+    fn node_stmt(&mut self, node: Node) {
+        let (out, span) = (node.out, node.span);
+        if !self.values[out].active {
+            self.stmts.push(Stmt::Node(Box::new(node)));
+            return;
+        }
+        let tangent = match &node.op {
+            Op::Rule { rule, args } => {
+                let (rule, args) = (*rule, args.clone());
+                self.stmts.push(Stmt::Node(Box::new(node)));
+                self.rule_tangent(rule, &args, out, span)
+            }
+            Op::Map { input, closure } => {
+                let input = *input;
+                let copy = self.copy_closure(closure);
+                self.stmts.push(Stmt::Node(Box::new(node)));
+                self.map_tangent(input, copy, span)
+            }
+            Op::Opaque { .. } => {
+                self.stmts.push(Stmt::Node(Box::new(node)));
+                None
+            }
+            Op::Call { func, .. } => {
+                let name = func.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+                self.unsupported(span, &format!("calls to other functions (`{name}`)"));
+                self.stmts.push(Stmt::Node(Box::new(node)));
+                None
+            }
+        };
+        if let Some(t) = tangent {
+            self.values[t].borrows = self.values[out].borrows.and_then(|b| self.t(b));
+            self.tan.insert(out, t);
+        }
+    }
+
+    /// A branch: each arm's tangents, and one tangent output per differentiated output.
+    ///
+    /// Input: `let y = if c { a } else { b };` Output: `let (y, ẏ) = if c { (a, ȧ) } else { (b, ḃ) };`
+    fn branch(&mut self, b: Branch) {
+        let Branch { head, arms, mut outs, tape, inputs, span } = b;
+        let active: Vec<usize> = (0..outs.len()).filter(|&k| self.values[outs[k]].active).collect();
+        let mut new_arms = Vec::new();
+        for arm in arms {
+            let mut body = self.body(arm.body);
+            let mut results = arm.results;
+            let extra: Vec<ValueId> =
+                active.iter().map(|&k| self.tangent_or_zeros(results[k], &mut body.stmts)).collect();
+            results.extend(extra);
+            new_arms.push(Arm { body, results });
+        }
+        let n = outs.len();
+        for (j, &k) in active.iter().enumerate() {
+            // Every arm has the branch's type: one owned result makes it owned.
+            let owned = new_arms.iter().any(|a| self.values[a.results[n + j]].owned);
+            let t = self.fresh("tan", Kind::Node, span);
+            self.values[t].owned = owned;
+            self.tan.insert(outs[k], t);
+            outs.push(t);
+        }
+        self.stmts.push(Stmt::Branch(Box::new(Branch { head, arms: new_arms, outs, tape, inputs, span })));
+    }
+
+    /// A loop: one carried tangent per differentiated carried variable.
+    fn for_loop(&mut self, l: Loop) {
+        let Loop { pat, iter, inputs, fixed_len, mut carried, stop, unbounded, sized_by, body, tape, span } = l;
+        let active: Vec<usize> = (0..carried.len())
+            .filter(|&k| self.values[carried[k].inner].active || self.values[carried[k].out].active)
+            .collect();
+        let mut befores = Vec::new();
+        let mut inners = Vec::new();
+        for &k in &active {
+            let c = &carried[k];
+            let (before, inner) = (c.before, c.inner);
+            let tb = match self.t(before) {
+                Some(t) => t,
+                None => self.zeros(before),
+            };
+            let ti = self.fresh("tan", self.values[inner].kind.clone(), span);
+            self.values[ti].owned = self.values[inner].owned;
+            self.tan.insert(inner, ti);
+            befores.push(tb);
+            inners.push(ti);
+        }
+        let mut body = self.body(body);
+        for (j, &k) in active.iter().enumerate() {
+            let (result, out) = (carried[k].result, carried[k].out);
+            let tr = self.tangent_or_zeros(result, &mut body.stmts);
+            let to = self.fresh("tan", Kind::Node, span);
+            self.values[to].owned = self.values[befores[j]].owned || self.values[tr].owned;
+            self.tan.insert(out, to);
+            body.bound.push(inners[j]);
+            carried.push(Carried { before: befores[j], inner: inners[j], result: tr, out: to });
+        }
+        let l = Loop { pat, iter, inputs, fixed_len, carried, stop, unbounded, sized_by, body, tape, span };
+        self.stmts.push(Stmt::Loop(Box::new(l)));
+    }
+
+    // ----- map closures -----
+
+    /// `x.map(g)`: `x.zip_map(&ẋ, |v, v̇| ġ)`, the closure's tangent program over the entry and
+    /// its tangent (and the tangents of the scalars it captures); a `map` over constants with
+    /// differentiated captures stays a `map` of the tangent program.
+    fn map_tangent(&mut self, input: ValueId, mut c: Closure, span: Span) -> Option<ValueId> {
+        if c.second.is_some() {
+            self.unsupported(span, "`zip_map`");
+            return None;
+        }
+        let tin = self.t(input);
+        if let Some(tx) = tin {
+            let p = c.param;
+            let ident = format_ident!("tan_{}", self.values[p].ident, span = Span::mixed_site());
+            let dv = self.push(Value { ident, kind: Kind::ClosureParam, ..blank(p, &self.values) });
+            self.tan.insert(p, dv);
+            c.second = Some((tx, dv));
+        }
+        for cap in c.captures.clone() {
+            let outer = outer_of(&self.values, cap);
+            let Some(to) = self.t(outer) else { continue };
+            let v = &self.values[to];
+            let (ident, is_ref) = (v.ident.clone(), v.is_ref());
+            let tc = self.push(Value { ident, kind: Kind::Capture { outer: to, is_ref }, ..blank(cap, &self.values) });
+            self.tan.insert(cap, tc);
+            c.captures.push(tc);
+        }
+        let mut body = self.body(c.body);
+        let ret = body.ret.expect("a closure has a value");
+        let tret = self.tangent_or_zeros(ret, &mut body.stmts);
+        body.ret = Some(tret);
+        c.body = body;
+        Some(self.node(Op::Map { input, closure: Box::new(c) }, span))
+    }
+
+    /// A copy of `c` with new values for everything defined inside (its parameters, captures and
+    /// body): the tangent closure recomputes the entry's value beside its tangent.
+    fn copy_closure(&mut self, c: &Closure) -> Closure {
+        let mut map = HashMap::new();
+        let mut defs = vec![c.param];
+        defs.extend(&c.captures);
+        c.body.defines(&mut defs);
+        for v in defs {
+            let old = &self.values[v];
+            let copy = Value {
+                ident: old.ident.clone(),
+                kind: old.kind.clone(),
+                active: old.active,
+                span: old.span,
+                borrowed: old.borrowed,
+                owned: old.owned,
+                borrows: old.borrows,
+                named: old.named,
+            };
+            map.insert(v, self.push(copy));
+        }
+        let m = |v: ValueId| map.get(&v).copied().unwrap_or(v);
+        for &new in map.values() {
+            self.values[new].borrows = self.values[new].borrows.map(m);
+        }
+        Closure {
+            param: m(c.param),
+            captures: c.captures.iter().map(|&v| m(v)).collect(),
+            body: copy_body(&c.body, &m),
+            at: c.at.clone(),
+            second: c.second.map(|(y, b)| (m(y), m(b))),
+        }
+    }
+
+    // ----- rules -----
+
+    /// The tangent of `y = rule(args…)`, built from ops with rules.
+    fn rule_tangent(&mut self, rule: &'static Rule, args: &[ValueId], y: ValueId, span: Span) -> Option<ValueId> {
+        let ta: Vec<Option<ValueId>> = args.iter().map(|&a| self.t(a)).collect();
+        let replaced = |k: usize, t: ValueId| {
+            let mut a = args.to_vec();
+            a[k] = t;
+            a
+        };
+        match (rule.fwd, rule.name) {
+            // Factorizations: the tangent of the factored matrix stands for the factorization's.
+            (Fwd::Consume("lu"), _) | (Fwd::Unwrap { name: "cholesky", .. }, _) => ta[0],
+            // y = L(a) for a linear L: ẏ = L(ȧ) (the other operands are constants).
+            (Fwd::Neg | Fwd::Ref | Fwd::Deref | Fwd::Index | Fwd::Element, _) => {
+                Some(self.rule(rule, replaced(0, ta[0]?), span))
+            }
+            (Fwd::Method(n) | Fwd::Consume(n) | Fwd::Turbofish(n) | Fwd::Runtime(n), _) if LINEAR.contains(&n) => {
+                Some(self.rule(rule, replaced(0, ta[0]?), span))
+            }
+            // ẏ = ȧ ± ḃ
+            (Fwd::Add, _) => match (ta[0], ta[1]) {
+                (Some(a), Some(b)) => Some(self.add(a, b, span)),
+                (a, b) => a.or(b),
+            },
+            (Fwd::Sub, _) => match (ta[0], ta[1]) {
+                (Some(a), Some(b)) => Some(self.rule(&symbol::SUB, vec![a, b], span)),
+                (Some(a), None) => Some(a),
+                (None, b) => Some(self.neg(b?, span)),
+            },
+            // y = L(a, b, …) linear in all its differentiated operands together:
+            // ẏ = L(ȧ, ḃ, …), zeros for the constant ones.
+            (Fwd::Tuple, _) => self.joint(rule, args, &ta, span),
+            (Fwd::Method(n) | Fwd::Runtime(n), _) if JOINT.contains(&n) => self.joint(rule, args, &ta, span),
+            // y = B(a, b) bilinear: ẏ = B(ȧ, b) + B(a, ḃ)
+            (Fwd::Mul | Fwd::TraceOfProduct, _) => self.bilinear(rule, args, &ta, span),
+            (Fwd::Method(n), _) if BILINEAR.contains(&n) => self.bilinear(rule, args, &ta, span),
+            // y = a / b: ẏ = (ȧ − y ḃ) / b
+            (Fwd::Div, _) => {
+                let num = self.minus_product(ta[0], y, ta[1], &symbol::MUL, span)?;
+                Some(self.rule(rule, vec![num, args[1]], span))
+            }
+            // y = a ⊘ b: ẏ = (ȧ − y ⊙ ḃ) ⊘ b
+            (Fwd::Method("component_div"), _) => {
+                let cm = symbol::method("component_mul", 1).expect("component_mul has a rule");
+                let num = self.minus_product(ta[0], y, ta[1], cm, span)?;
+                Some(self.rule(rule, vec![num, args[1]], span))
+            }
+            // y = ‖x‖²: ẏ = 2⟨x, ẋ⟩
+            (Fwd::Method("norm_squared"), _) => {
+                let d = self.rule(dot(), vec![args[0], ta[0]?], span);
+                Some(self.add(d, d, span))
+            }
+            // y = ‖x‖: ẏ = ⟨x, ẋ⟩ / y
+            (Fwd::Method("norm"), _) => {
+                let d = self.rule(dot(), vec![args[0], ta[0]?], span);
+                Some(self.rule(&symbol::DIV, vec![d, y], span))
+            }
+            (Fwd::Method(n) | Fwd::Unwrap { name: n, .. }, _) => self.linalg(rule, n, args, &ta, y, span),
+            (Fwd::Runtime(n), _) if symbol::scalar_fn(n, args.len()).is_some_and(|r| std::ptr::eq(r, rule)) => {
+                self.scalar(n, args, &ta, y, span)
+            }
+            _ => {
+                self.unsupported(span, &format!("`{}`", rule.name));
+                None
+            }
+        }
+    }
+
+    /// `a − y·b` (`·` the rule `mul`), or its parts when a tangent is missing.
+    fn minus_product(
+        &mut self,
+        a: Option<ValueId>,
+        y: ValueId,
+        b: Option<ValueId>,
+        mul: &'static Rule,
+        span: Span,
+    ) -> Option<ValueId> {
+        let yb = b.map(|b| self.rule(mul, vec![y, b], span));
+        match (a, yb) {
+            (Some(a), Some(yb)) => Some(self.rule(&symbol::SUB, vec![a, yb], span)),
+            (Some(a), None) => Some(a),
+            (None, Some(yb)) => Some(self.neg(yb, span)),
+            (None, None) => None,
+        }
+    }
+
+    fn joint(&mut self, rule: &'static Rule, args: &[ValueId], ta: &[Option<ValueId>], span: Span) -> Option<ValueId> {
+        ta.iter().any(Option::is_some).then_some(())?;
+        let mut targs = Vec::new();
+        for (k, &a) in args.iter().enumerate() {
+            let constant = rule.adj.get(k).is_none_or(|adj| *adj == Adj::Constant);
+            let t = match ta[k] {
+                Some(t) => t,
+                None if constant => a,
+                None => self.zeros(a),
+            };
+            targs.push(t);
+        }
+        Some(self.rule(rule, targs, span))
+    }
+
+    fn bilinear(
+        &mut self,
+        rule: &'static Rule,
+        args: &[ValueId],
+        ta: &[Option<ValueId>],
+        span: Span,
+    ) -> Option<ValueId> {
+        let mut terms = Vec::new();
+        for k in 0..2 {
+            if let Some(t) = ta[k] {
+                let mut a = args.to_vec();
+                a[k] = t;
+                terms.push(self.rule(rule, a, span));
+            }
+        }
+        let first = *terms.first()?;
+        Some(terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span)))
+    }
+
+    /// Linear algebra.
+    fn linalg(
+        &mut self,
+        rule: &'static Rule,
+        name: &str,
+        args: &[ValueId],
+        ta: &[Option<ValueId>],
+        y: ValueId,
+        span: Span,
+    ) -> Option<ValueId> {
+        match name {
+            // C = A⁻¹ (of a matrix, an LU or a Cholesky factorization): Ċ = −C Ȧ C
+            "try_inverse" | "inverse" => {
+                let ca = self.mul(y, ta[0]?, span);
+                let cac = self.mul(ca, y, span);
+                Some(self.neg(cac, span))
+            }
+            // s = ln det S (Cholesky): ṡ = tr(S⁻¹ Ṡ)
+            "ln_determinant" => {
+                let inverse = symbol::method("inverse", 0).expect("inverse has a rule");
+                let c = self.rule(inverse, vec![args[0]], span);
+                Some(self.rule(&symbol::TRACE_MUL, vec![c, ta[0]?], span))
+            }
+            // X = A⁻¹ B (LU, Cholesky): Ẋ = A⁻¹ (Ḃ − Ȧ X)
+            "solve" => {
+                let ax = ta[0].map(|da| self.mul(da, y, span));
+                let rhs = match (ta[1], ax) {
+                    (Some(db), Some(ax)) => self.rule(&symbol::SUB, vec![db, ax], span),
+                    (Some(db), None) => db,
+                    (None, Some(ax)) => self.neg(ax, span),
+                    (None, None) => return None,
+                };
+                Some(self.rule(rule, vec![args[0], rhs], span))
+            }
+            _ => {
+                self.unsupported(span, &format!("`{name}`"));
+                None
+            }
+        }
+    }
+
+    /// A scalar function y = g(x, …): ẏ = g′(x) ẋ, with g′ written with ops that have rules.
+    fn scalar(
+        &mut self,
+        name: &str,
+        args: &[ValueId],
+        ta: &[Option<ValueId>],
+        y: ValueId,
+        span: Span,
+    ) -> Option<ValueId> {
+        let x = args[0];
+        let unary = |tx: &mut Self, f: &str| {
+            let rule = symbol::method(f, 0).expect("a scalar function");
+            tx.rule(rule, vec![x], span)
+        };
+        if name == "max" || name == "min" {
+            return self.select(name, args, ta, span);
+        }
+        let dx = ta[0]?;
+        let t = match name {
+            // ẏ = y ẋ
+            "exp" => self.rule(&SCALAR_MUL, vec![dx, y], span),
+            // ẏ = ẋ / x
+            "ln" => self.rule(&symbol::DIV, vec![dx, x], span),
+            // ẏ = ẋ / (2y)
+            "sqrt" => {
+                let two_y = self.add(y, y, span);
+                self.rule(&symbol::DIV, vec![dx, two_y], span)
+            }
+            // ẏ = cos(x) ẋ
+            "sin" => {
+                let c = unary(self, "cos");
+                self.mul(dx, c, span)
+            }
+            // ẏ = −sin(x) ẋ
+            "cos" => {
+                let s = unary(self, "sin");
+                let m = self.mul(dx, s, span);
+                self.neg(m, span)
+            }
+            // ẏ = cosh(x) ẋ, sinh(x) ẋ
+            "sinh" => {
+                let c = unary(self, "cosh");
+                self.mul(dx, c, span)
+            }
+            "cosh" => {
+                let s = unary(self, "sinh");
+                self.mul(dx, s, span)
+            }
+            // tan: ẏ = ẋ + ẋ y²; tanh: ẏ = ẋ − ẋ y²
+            "tan" | "tanh" => {
+                let dy = self.mul(dx, y, span);
+                let dyy = self.mul(dy, y, span);
+                let rule = if name == "tan" { &symbol::ADD } else { &symbol::SUB };
+                self.rule(rule, vec![dx, dyy], span)
+            }
+            // ẏ = −ẋ y²
+            "recip" => {
+                let dy = self.mul(dx, y, span);
+                let dyy = self.mul(dy, y, span);
+                self.neg(dyy, span)
+            }
+            // ẏ = sign(x) ẋ (0 at 0, as the reverse rule)
+            "abs" => {
+                let r = self.tokens_ref(x);
+                let s = self.opaque(quote!(::matgrad::__private::sign0(#r)), vec![x], span);
+                self.rule(&SCALAR_MUL, vec![dx, s], span)
+            }
+            // ẏ = n xⁿ⁻¹ ẋ (n constant)
+            "powi" if ta[1].is_none() => {
+                let n = self.tokens_plain(args[1]);
+                let r = self.tokens_ref(x);
+                let nf = self.opaque(quote!(::matgrad::__private::int_like(#r, #n)), vec![x, args[1]], span);
+                let m = self.fresh("c", Kind::Inline(quote!((#n - 1))), span);
+                self.values[m].active = false;
+                let powi = symbol::method("powi", 1).expect("powi has a rule");
+                let p = self.rule(powi, vec![x, m], span);
+                let np = self.rule(&SCALAR_MUL, vec![nf, p], span);
+                self.mul(dx, np, span)
+            }
+            _ => {
+                self.unsupported(span, &format!("`{name}`"));
+                return None;
+            }
+        };
+        Some(t)
+    }
+
+    /// `x.max(c)`, `x.min(c)`: the tangent of the chosen side, `ẋ 1[x > c] + ċ 1[x ≤ c]` for
+    /// `max` (ties to `c`, as the reverse rule), the indicators constants.
+    fn select(&mut self, name: &str, args: &[ValueId], ta: &[Option<ValueId>], span: Span) -> Option<ValueId> {
+        let (x, c) = (self.tokens_ref(args[0]), self.tokens_ref(args[1]));
+        let pick_x = match name {
+            "max" => quote!(::matgrad::__private::indicator(#x, *#x > *#c)),
+            _ => quote!(::matgrad::__private::indicator(#x, *#x < *#c)),
+        };
+        let mut terms = Vec::new();
+        if let Some(dx) = ta[0] {
+            let ind = self.opaque(quote!(#pick_x), vec![args[0], args[1]], span);
+            terms.push(self.rule(&SCALAR_MUL, vec![dx, ind], span));
+        }
+        if let Some(dc) = ta[1] {
+            let ind = self.opaque(quote!(::matgrad::__private::one_minus(#pick_x)), vec![args[0], args[1]], span);
+            terms.push(self.rule(&SCALAR_MUL, vec![dc, ind], span));
+        }
+        let first = *terms.first()?;
+        Some(terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span)))
+    }
+
+    fn tokens_plain(&self, v: ValueId) -> TokenStream {
+        let val = &self.values[v];
+        match &val.kind {
+            Kind::Inline(t) => t.clone(),
+            _ if val.is_ref() => {
+                let i = &val.ident;
+                quote!(*#i)
+            }
+            _ => val.ident.to_token_stream(),
+        }
+    }
+}
+
+/// Ops linear in their first operand (the others constants): `ẏ = L(ȧ)`.
+const LINEAR: &[&str] = &[
+    "transpose",
+    "sum",
+    "trace",
+    "row",
+    "column",
+    "rows",
+    "columns",
+    "view",
+    "fixed_view",
+    "fixed_rows",
+    "fixed_columns",
+    "diagonal",
+    "row_sum",
+    "column_sum",
+    "mean",
+    "row_mean",
+    "column_mean",
+    "select_rows",
+    "select_columns",
+    "reshape_generic",
+    "clone",
+    "clone_owned",
+    "into_owned",
+    "to_owned",
+    "swap_rows",
+    "swap_columns",
+    "from_diagonal",
+    "tuple_field0",
+    "tuple_field1",
+    "tuple_field2",
+    "tuple_field3",
+];
+
+/// Ops linear in all their differentiated operands together: `ẏ = L(ȧ, ḃ)`.
+const JOINT: &[&str] = &[
+    "add_scalar",
+    "add_row_vector",
+    "add_column_vector",
+    "hstack",
+    "vstack",
+    "set_entry",
+    "set_column",
+    "set_row",
+    "fill",
+    "fill_diagonal",
+];
+
+/// Bilinear ops: `ẏ = B(ȧ, b) + B(a, ḃ)`.
+const BILINEAR: &[&str] = &["tr_mul", "component_mul", "dot", "scale", "kronecker", "cross"];
+
+fn dot() -> &'static Rule {
+    symbol::method("dot", 1).expect("dot has a rule")
+}
+
+/// A copy of `body` reading `m(v)` for every value `v`.
+fn copy_body(body: &Body, m: &impl Fn(ValueId) -> ValueId) -> Body {
+    Body {
+        stmts: body.stmts.iter().map(|s| copy_stmt(s, m)).collect(),
+        ret: body.ret.map(m),
+        bound: body.bound.iter().map(|&v| m(v)).collect(),
+    }
+}
+
+fn copy_stmt(stmt: &Stmt, m: &impl Fn(ValueId) -> ValueId) -> Stmt {
+    let ms = |vs: &[ValueId]| vs.iter().map(|&v| m(v)).collect::<Vec<_>>();
+    match stmt {
+        Stmt::Node(n) => {
+            let op = match &n.op {
+                Op::Rule { rule, args } => Op::Rule { rule, args: ms(args) },
+                Op::Opaque { tokens, inputs } => Op::Opaque { tokens: tokens.clone(), inputs: ms(inputs) },
+                Op::Call { func, args, by_ref, spans } => {
+                    Op::Call { func: func.clone(), args: ms(args), by_ref: by_ref.clone(), spans: spans.clone() }
+                }
+                Op::Map { input, closure } => Op::Map {
+                    input: m(*input),
+                    closure: Box::new(Closure {
+                        param: m(closure.param),
+                        captures: ms(&closure.captures),
+                        body: copy_body(&closure.body, m),
+                        at: closure.at.clone(),
+                        second: closure.second.map(|(y, b)| (m(y), m(b))),
+                    }),
+                },
+            };
+            Stmt::Node(Box::new(Node { out: m(n.out), op, span: n.span, ty: n.ty.clone() }))
+        }
+        Stmt::Effect { tokens, inputs } => Stmt::Effect { tokens: tokens.clone(), inputs: ms(inputs) },
+        Stmt::Branch(b) => {
+            let head = match &b.head {
+                Head::If { conds } => Head::If { conds: conds.clone() },
+                Head::Match { scrutinee, pats } => Head::Match { scrutinee: scrutinee.clone(), pats: pats.clone() },
+            };
+            let arms = b.arms.iter().map(|a| Arm { body: copy_body(&a.body, m), results: ms(&a.results) }).collect();
+            Stmt::Branch(Box::new(Branch {
+                head,
+                arms,
+                outs: ms(&b.outs),
+                tape: m(b.tape),
+                inputs: ms(&b.inputs),
+                span: b.span,
+            }))
+        }
+        Stmt::Loop(l) => Stmt::Loop(Box::new(Loop {
+            pat: l.pat.clone(),
+            iter: l.iter.clone(),
+            inputs: ms(&l.inputs),
+            fixed_len: l.fixed_len.clone(),
+            carried: l
+                .carried
+                .iter()
+                .map(|c| Carried { before: m(c.before), inner: m(c.inner), result: m(c.result), out: m(c.out) })
+                .collect(),
+            stop: l.stop,
+            unbounded: l.unbounded,
+            sized_by: l.sized_by.map(|(v, a)| (m(v), a)),
+            body: copy_body(&l.body, m),
+            tape: m(l.tape),
+            span: l.span,
+        })),
+    }
+}
+
+/// Marks every value inactive: the program is then printed as plain forward code (`_jvp`).
+pub fn deactivate(low: &mut Lowered) {
+    low.values.iter_mut().for_each(|v| v.active = false);
+}
+
+/// Ends the program with the pair `(f, ḟ)`: what `_jvp` returns.
+pub fn pair(p: &mut Program) {
+    let tangent = p.low.body.ret.expect("the program has a tangent");
+    let span = p.low.values[p.value].span;
+    let out = p.low.values.len();
+    let ident = format_ident!("value_tangent", span = Span::mixed_site());
+    p.low.values.push(Value { ident, ..blank(p.value, &p.low.values) });
+    let args = vec![p.value, tangent];
+    let node = Node { out, op: Op::Rule { rule: &symbol::TUPLES[0], args }, span, ty: None };
+    p.low.body.stmts.push(Stmt::Node(Box::new(node)));
+    p.low.body.ret = Some(out);
+}
+
+/// Keeps a copy of the function's (scalar) value in `keep` at the end of the forward pass,
+/// before the reverse pass of the tangent reads or moves it (`_hvp`).
+pub fn keep_value(p: &mut Program, keep: &Ident) {
+    let v = &p.low.values[p.value];
+    let i = &v.ident;
+    let value = match &v.kind {
+        Kind::Inline(t) => t.clone(),
+        _ if v.is_ref() => quote!(::core::clone::Clone::clone(#i)),
+        _ => quote!(::core::clone::Clone::clone(&#i)),
+    };
+    let tokens = quote!(let #keep = #value;);
+    p.low.body.stmts.push(Stmt::Effect { tokens, inputs: vec![p.value] });
+}

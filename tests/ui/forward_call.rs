@@ -1,0 +1,18 @@
+use matgrad::differentiate;
+use nalgebra::DMatrix;
+
+#[differentiate]
+fn inner(x: &DMatrix<f64>) -> f64 {
+    x.norm_squared()
+}
+
+#[differentiate(forward)]
+fn outer(x: &DMatrix<f64>) -> f64 {
+    inner(x) * 2.0
+}
+
+fn main() {
+    let x = DMatrix::<f64>::identity(2, 2);
+    let _ = outer_grad(&x);
+    let _ = outer_jvp(&x, &x);
+}
