@@ -277,3 +277,42 @@ fn generic_jvp_at_f32_and_f64() {
     assert_near(d64, fd, 1e-7);
     assert!((f64::from(d32) - fd).abs() < 1e-5 * fd.abs().max(1.0), "{d32} vs {fd}");
 }
+
+/// A differentiated helper, called below with a differentiated and a constant argument.
+#[differentiate(forward)]
+fn energy(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    (a.transpose() * b).map(|v| v.tanh()).sum()
+}
+
+/// A scalar helper, called inside a `map` closure.
+#[differentiate(forward)]
+fn softplus(v: f64) -> f64 {
+    (v.exp() + 1.0).ln()
+}
+
+/// A matrix-valued helper.
+#[differentiate(wrt(w), forward)]
+fn affine(w: &DMatrix<f64>, x: &DMatrix<f64>) -> DMatrix<f64> {
+    x * w
+}
+
+/// Composition: each call's tangent comes from the callee's `_tangent`.
+#[differentiate(wrt(w), forward)]
+fn composed(w: &DMatrix<f64>, x: &DMatrix<f64>) -> f64 {
+    let z = affine(w, x);
+    let s = z.map(softplus);
+    let e = energy(&s, x) + energy(x, &s);
+    if e > 0.0 {
+        e * softplus(z[(0, 0)])
+    } else {
+        e
+    }
+}
+
+#[test]
+fn composition_jvp_matches_central_differences() {
+    let (w, x, t) = (mat(3, 3, 1), mat(3, 3, 2), mat(3, 3, 3));
+    let (value, tangent) = composed_jvp(&w, &x, &t);
+    assert_eq!(value, composed(&w, &x));
+    assert_near(tangent, fd(|w| composed(w, &x), &w, &t), 1e-6);
+}

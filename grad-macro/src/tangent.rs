@@ -96,6 +96,15 @@ pub fn tangent_param(p: &Ident) -> Ident {
     format_ident!("tangent_{}", p, span = Span::mixed_site())
 }
 
+/// `g_suffix` for the path `g` (its generic arguments kept), spanned at `g`.
+fn sibling(func: &syn::Path, suffix: &str) -> syn::Path {
+    let mut p = func.clone();
+    if let Some(last) = p.segments.last_mut() {
+        last.ident = format_ident!("{}_{}", last.ident, suffix, span = last.ident.span());
+    }
+    p
+}
+
 /// A value like `v` (its span), to be filled in.
 fn blank(v: ValueId, values: &[Value]) -> Value {
     let span = values[v].span;
@@ -254,17 +263,40 @@ impl Tx<'_> {
                 self.stmts.push(Stmt::Node(Box::new(node)));
                 None
             }
-            Op::Call { func, .. } => {
-                let name = func.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
-                self.unsupported(span, &format!("calls to other functions (`{name}`)"));
-                self.stmts.push(Stmt::Node(Box::new(node)));
-                None
-            }
+            Op::Call { .. } => return self.call(node),
         };
         if let Some(t) = tangent {
             self.values[t].borrows = self.values[out].borrows.and_then(|b| self.t(b));
             self.tan.insert(out, t);
         }
+    }
+
+    /// `y = g(args…)` of another `#[differentiate(forward)]` function: its tangent program,
+    /// given each argument's tangent (`NoGradient` for a constant one), computes both.
+    ///
+    /// Input: `let y = g(x, c);` Output: `let p = g_tangent(x, c, &ẋ, NoGradient); let y = p.0; let ẏ = p.1;`
+    fn call(&mut self, node: Node) {
+        let Node { out, op, span, ty } = node;
+        let Op::Call { func, mut args, mut by_ref, mut spans } = op else { return };
+        for k in 0..args.len() {
+            let (slot, r) = match self.t(args[k]) {
+                Some(t) => (t, true),
+                None => {
+                    let c = self.fresh("c", Kind::Inline(quote!(::matgrad::__private::NoGradient)), span);
+                    self.values[c].active = false;
+                    (c, false)
+                }
+            };
+            args.push(slot);
+            by_ref.push(r);
+            spans.push(spans[k]);
+        }
+        let func = sibling(&func, "tangent");
+        let pair = self.node(Op::Call { func, args, by_ref, spans }, span);
+        let value = Op::Rule { rule: &symbol::TUPLE_FIELDS[0], args: vec![pair] };
+        self.stmts.push(Stmt::Node(Box::new(Node { out, op: value, span, ty })));
+        let t = self.rule(&symbol::TUPLE_FIELDS[1], vec![pair], span);
+        self.tan.insert(out, t);
     }
 
     /// A branch: each arm's tangents, and one tangent output per differentiated output.
@@ -835,4 +867,9 @@ pub fn keep_value(p: &mut Program, keep: &Ident) {
     };
     let tokens = quote!(let #keep = #value;);
     p.low.body.stmts.push(Stmt::Effect { tokens, inputs: vec![p.value] });
+}
+
+/// Removes what [`keep_value`] added.
+pub fn unkeep_value(p: &mut Program) {
+    p.low.body.stmts.pop();
 }

@@ -144,3 +144,67 @@ where
     }
     j.unwrap_or_else(|| nalgebra::DMatrix::<T>::zeros(0, 0))
 }
+
+// ----- composition: the tangent an argument passes to a called function's tangent program -----
+
+use crate::control::NoGradient;
+use crate::value::Value;
+use nalgebra::{Matrix, RawStorage};
+
+/// What a caller passes for one parameter of a called function's tangent program
+/// (`<name>_tangent`): the argument's tangent, or [`NoGradient`] for a constant argument (its
+/// tangent is zero). `A` is the parameter's owned type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tangent of a `{A}` parameter",
+    note = "a `#[differentiate(forward)]` function passes each argument's tangent, or `NoGradient` for a constant one, to the called function's `_tangent`"
+)]
+pub trait TangentSlot<A> {
+    /// The tangent, owned (zeros of `like`'s shape for `NoGradient`).
+    fn into_tangent<V: Value<Adj = A> + ?Sized>(self, like: &V) -> A;
+}
+
+impl<A> TangentSlot<A> for NoGradient {
+    fn into_tangent<V: Value<Adj = A> + ?Sized>(self, like: &V) -> A {
+        like.zeros_adj()
+    }
+}
+
+impl TangentSlot<f32> for f32 {
+    fn into_tangent<V: Value<Adj = f32> + ?Sized>(self, _: &V) -> f32 {
+        self
+    }
+}
+
+impl TangentSlot<f64> for f64 {
+    fn into_tangent<V: Value<Adj = f64> + ?Sized>(self, _: &V) -> f64 {
+        self
+    }
+}
+
+impl TangentSlot<f32> for &f32 {
+    fn into_tangent<V: Value<Adj = f32> + ?Sized>(self, _: &V) -> f32 {
+        *self
+    }
+}
+
+impl TangentSlot<f64> for &f64 {
+    fn into_tangent<V: Value<Adj = f64> + ?Sized>(self, _: &V) -> f64 {
+        *self
+    }
+}
+
+impl<T: Real, R: Dim, C: Dim, S: RawStorage<T, R, C>> TangentSlot<OMatrix<T, R, C>> for &Matrix<T, R, C, S>
+where
+    nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C>,
+{
+    fn into_tangent<V: Value<Adj = OMatrix<T, R, C>> + ?Sized>(self, _: &V) -> OMatrix<T, R, C> {
+        let (r, c) = self.shape_generic();
+        OMatrix::<T, R, C>::from_fn_generic(r, c, |i, j| self[(i, j)])
+    }
+}
+
+/// The tangent of parameter `like` from what the caller passed.
+#[inline(always)]
+pub fn into_tangent<A, V: Value<Adj = A> + ?Sized, S: TangentSlot<A>>(slot: S, like: &V) -> A {
+    slot.into_tangent(like)
+}

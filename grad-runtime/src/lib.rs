@@ -49,7 +49,9 @@ pub mod __private {
     pub use crate::control::{placeholder, unbounded_tape, Placeholder, VecTape};
     pub use crate::differentiable::{constant_field, read_part, write_part, ConstantField, Differentiated, Skipped};
     pub use crate::differentiable::{TupleSlot0, TupleSlot1, TupleSlot2, TupleSlot3, TupleSlot4, TupleSlot5};
-    pub use crate::forward::{indicator, int_like, one_minus, sign0, tangent_mul, ForwardScalar};
+    pub use crate::forward::{
+        indicator, int_like, into_tangent, one_minus, sign0, tangent_mul, ForwardScalar, TangentSlot,
+    };
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
     #[cfg(feature = "alloc")]

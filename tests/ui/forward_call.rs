@@ -1,6 +1,8 @@
 use matgrad::differentiate;
 use nalgebra::DMatrix;
 
+// `inner` has no `forward`: `outer`'s forward mode finds no `inner_tangent` (rustc's error, on
+// the call, as reverse mode's for a function with no `_pullback`).
 #[differentiate]
 fn inner(x: &DMatrix<f64>) -> f64 {
     x.norm_squared()
