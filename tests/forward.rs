@@ -316,3 +316,41 @@ fn composition_jvp_matches_central_differences() {
     assert_eq!(value, composed(&w, &x));
     assert_near(tangent, fd(|w| composed(w, &x), &w, &t), 1e-6);
 }
+
+/// `zip_map` with a differentiated capture, and the scalar functions of the second table.
+#[differentiate(wrt(x, y, s), forward)]
+fn more_scalars(x: &DMatrix<f64>, y: &DMatrix<f64>, s: f64) -> f64 {
+    let z = x.zip_map(y, |a, b| (a * b + s).sin() + a.atan2(b) + a.hypot(b * s) + a.mul_add(s, b));
+    let w = x.map(|v| {
+        v.ln_1p()
+            + v.exp_m1()
+            + (v + 2.0).log2()
+            + (v + 2.0).log10()
+            + (v + 2.0).log(s + 1.0)
+            + (v * 0.5).asin()
+            + (v * 0.5).acos()
+            + v.atan()
+            + v.asinh()
+            + (v + 2.0).acosh()
+            + (v * 0.5).atanh()
+            + (v + 2.0).cbrt()
+            + v.signum()
+            + (v + 2.0).powf(s)
+            + v.clamp(-0.5, s)
+    });
+    let p = matgrad::softmax_rows(&z);
+    let l = matgrad::logsumexp_rows(&w);
+    let q = matgrad::quadform(&(x.transpose() * x), y);
+    z.sum() + w.sum() + (p.component_mul(&w)).sum() + l.sum() + q.trace() + x.normalize().dot(y)
+}
+
+#[test]
+fn more_scalar_functions_jvp_matches_central_differences() {
+    let (x, y, tx, ty) = (mat(3, 3, 1) * 0.9, mat(3, 3, 2), mat(3, 3, 3), mat(3, 3, 4));
+    let (s, ts) = (0.7, 0.3);
+    let (value, tangent) = more_scalars_jvp(&x, &y, s, &tx, &ty, ts);
+    assert_eq!(value, more_scalars(&x, &y, s));
+    let h = 1e-6;
+    let f = |e: f64| more_scalars(&(&x + &tx * e), &(&y + &ty * e), s + ts * e);
+    assert_near(tangent, (f(h) - f(-h)) / (2.0 * h), 1e-6);
+}

@@ -285,3 +285,31 @@ fn composition_hvp_matches_central_differences_of_grad() {
     assert_close(&g, &g_grad, 1e-12);
     assert_close(&hv, &fd_grad(|w| composed_grad(w, &x).1, &w, &v), 1e-6);
 }
+
+/// `zip_map` with a differentiated capture, softmax, log-sum-exp, `powf`, `atan2`.
+#[differentiate(wrt(x, y, s), forward)]
+fn more(x: &DMatrix<f64>, y: &DMatrix<f64>, s: f64) -> f64 {
+    let z = x.zip_map(y, |a, b| (a * b + s).sin() + a.atan2(b + 2.0) + (a + 2.0).powf(s));
+    let p = matgrad::softmax_rows(&z);
+    (p.component_mul(y)).sum() + matgrad::logsumexp_rows(&z).sum() + x.normalize().dot(y)
+}
+
+#[test]
+fn more_functions_hvp_matches_central_differences_of_grad() {
+    let (x, y, vx, vy) = (mat(3, 4, 1), mat(3, 4, 2), mat(3, 4, 3), mat(3, 4, 4));
+    let (s, vs) = (0.7, 0.3);
+    let (_, gx, gy, gs, hx, hy, hs) = more_hvp(&x, &y, s, &vx, &vy, vs);
+    let (_, gx2, gy2, gs2) = more_grad(&x, &y, s);
+    assert_close(&gx, &gx2, 1e-12);
+    assert_close(&gy, &gy2, 1e-12);
+    assert!((gs - gs2).abs() < 1e-12);
+    let h = 1e-5;
+    let (p, m) = (
+        more_grad(&(&x + &vx * h), &(&y + &vy * h), s + vs * h),
+        more_grad(&(&x - &vx * h), &(&y - &vy * h), s - vs * h),
+    );
+    assert_close(&hx, &((p.1 - m.1) / (2.0 * h)), 1e-6);
+    assert_close(&hy, &((p.2 - m.2) / (2.0 * h)), 1e-6);
+    let fd = (p.3 - m.3) / (2.0 * h);
+    assert!((hs - fd).abs() < 1e-6 * fd.abs().max(1.0), "{hs} vs {fd}");
+}

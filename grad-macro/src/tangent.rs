@@ -253,6 +253,12 @@ impl Tx<'_> {
                 self.stmts.push(Stmt::Node(Box::new(node)));
                 self.rule_tangent(rule, &args, out, span)
             }
+            Op::Map { input, closure } if closure.second.is_some() => {
+                let input = *input;
+                let copies = [self.copy_closure(closure), self.copy_closure(closure), self.copy_closure(closure)];
+                self.stmts.push(Stmt::Node(Box::new(node)));
+                self.zip_tangent(input, copies, span)
+            }
             Op::Map { input, closure } => {
                 let input = *input;
                 let copy = self.copy_closure(closure);
@@ -367,10 +373,6 @@ impl Tx<'_> {
     /// its tangent (and the tangents of the scalars it captures); a `map` over constants with
     /// differentiated captures stays a `map` of the tangent program.
     fn map_tangent(&mut self, input: ValueId, mut c: Closure, span: Span) -> Option<ValueId> {
-        if c.second.is_some() {
-            self.unsupported(span, "`zip_map`");
-            return None;
-        }
         let tin = self.t(input);
         if let Some(tx) = tin {
             let p = c.param;
@@ -379,7 +381,36 @@ impl Tx<'_> {
             self.tan.insert(p, dv);
             c.second = Some((tx, dv));
         }
-        for cap in c.captures.clone() {
+        Some(self.closure_tangent(input, c, true, span))
+    }
+
+    /// `z = x.zip_map(&y, g)`: ż = ẋ ⊙ ∂g/∂a + ẏ ⊙ ∂g/∂b + (the captures' part), each partial a
+    /// `zip_map` of the closure's tangent program with that entry's tangent 1 (the others 0).
+    fn zip_tangent(&mut self, input: ValueId, copies: [Closure; 3], span: Span) -> Option<ValueId> {
+        let [da, db, dc] = copies;
+        let (other, _) = da.second.expect("a zip_map has a second matrix");
+        let mut terms = Vec::new();
+        for (c, m) in [(da, input), (db, other)] {
+            let Some(tm) = self.t(m) else { continue };
+            let entry = if m == input { c.param } else { c.second.expect("zip_map").1 };
+            let e = &self.values[entry].ident;
+            let one = self.fresh("c", Kind::Inline(quote!(::matgrad::__private::one_like(&#e))), span);
+            self.values[one].active = false;
+            self.tan.insert(entry, one);
+            let partial = self.closure_tangent(input, c, false, span);
+            terms.push(self.rule(cmul(), vec![tm, partial], span));
+        }
+        if dc.captures.iter().any(|&cap| self.t(outer_of(&self.values, cap)).is_some()) {
+            terms.push(self.closure_tangent(input, dc, true, span));
+        }
+        let first = *terms.first()?;
+        Some(terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span)))
+    }
+
+    /// The map of `c`'s tangent program over `input` (and `c.second`), the tangents of the
+    /// entries set, and with `captures` those of the differentiated captures captured too.
+    fn closure_tangent(&mut self, input: ValueId, mut c: Closure, captures: bool, span: Span) -> ValueId {
+        for cap in c.captures.clone().into_iter().filter(|_| captures) {
             let outer = outer_of(&self.values, cap);
             let Some(to) = self.t(outer) else { continue };
             let v = &self.values[to];
@@ -393,7 +424,7 @@ impl Tx<'_> {
         let tret = self.tangent_or_zeros(ret, &mut body.stmts);
         body.ret = Some(tret);
         c.body = body;
-        Some(self.node(Op::Map { input, closure: Box::new(c) }, span))
+        self.node(Op::Map { input, closure: Box::new(c) }, span)
     }
 
     /// A copy of `c` with new values for everything defined inside (its parameters, captures and
@@ -401,6 +432,7 @@ impl Tx<'_> {
     fn copy_closure(&mut self, c: &Closure) -> Closure {
         let mut map = HashMap::new();
         let mut defs = vec![c.param];
+        defs.extend(c.second.map(|(_, b)| b));
         defs.extend(&c.captures);
         c.body.defines(&mut defs);
         for v in defs {
@@ -487,6 +519,46 @@ impl Tx<'_> {
             (Fwd::Method("norm"), _) => {
                 let d = self.rule(dot(), vec![args[0], ta[0]?], span);
                 Some(self.rule(&symbol::DIV, vec![d, y], span))
+            }
+            // y = x / ‖x‖: ẏ = (ẋ − y⟨y, ẋ⟩) / ‖x‖
+            (Fwd::Method("normalize"), _) => {
+                let norm = symbol::method("norm", 0).expect("norm has a rule");
+                let n = self.rule(norm, vec![args[0]], span);
+                let d = self.rule(dot(), vec![y, ta[0]?], span);
+                let yd = self.mul(y, d, span);
+                let r = self.rule(&symbol::SUB, vec![ta[0]?, yd], span);
+                Some(self.rule(&symbol::DIV, vec![r, n], span))
+            }
+            // Y = softmax(Z) by rows: Ẏ = Y ⊙ (Ż − rowsum(Y ⊙ Ż) 1ᵀ)
+            (Fwd::Runtime("softmax_rows"), _) => {
+                let s = self.row_sums(y, ta[0]?, span);
+                let ns = self.neg(s, span);
+                let add_col = symbol::helper("add_column_vector", 2).expect("add_column_vector has a rule");
+                let centred = self.rule(add_col, vec![ta[0]?, ns], span);
+                Some(self.rule(cmul(), vec![y, centred], span))
+            }
+            // l = lse(Z) by rows: l̇ = rowsum(softmax(Z) ⊙ Ż)
+            (Fwd::Runtime("logsumexp_rows"), _) => {
+                let softmax = symbol::helper("softmax_rows", 1).expect("softmax_rows has a rule");
+                let p = self.rule(softmax, vec![args[0]], span);
+                Some(self.row_sums(p, ta[0]?, span))
+            }
+            // C = BᵀAB: Ċ = BᵀȦB + ḂᵀAB + BᵀAḂ
+            (Fwd::Runtime("quadform"), _) => {
+                let (a, b) = (args[0], args[1]);
+                let tr_mul = symbol::method("tr_mul", 1).expect("tr_mul has a rule");
+                let mut terms = Vec::new();
+                if let Some(da) = ta[0] {
+                    terms.push(self.rule(rule, vec![da, b], span));
+                }
+                if let Some(db) = ta[1] {
+                    let ab = self.mul(a, b, span);
+                    terms.push(self.rule(tr_mul, vec![db, ab], span));
+                    let adb = self.mul(a, db, span);
+                    terms.push(self.rule(tr_mul, vec![b, adb], span));
+                }
+                let first = *terms.first()?;
+                Some(terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span)))
             }
             (Fwd::Method(n) | Fwd::Unwrap { name: n, .. }, _) => self.linalg(rule, n, args, &ta, y, span),
             (Fwd::Runtime(n), _) if symbol::scalar_fn(n, args.len()).is_some_and(|r| std::ptr::eq(r, rule)) => {
@@ -609,6 +681,13 @@ impl Tx<'_> {
         if name == "max" || name == "min" {
             return self.select(name, args, ta, span);
         }
+        // Functions of one differentiable operand here; the others (several, or a second
+        // one that may have a tangent while the first has none) below.
+        const UNARY: &[&str] =
+            &["exp", "ln", "sqrt", "sin", "cos", "sinh", "cosh", "tan", "tanh", "recip", "abs", "powi"];
+        if !UNARY.contains(&name) {
+            return self.scalar_more(name, args, ta, y, span);
+        }
         let dx = ta[0]?;
         let t = match name {
             // ẏ = y ẋ
@@ -660,7 +739,7 @@ impl Tx<'_> {
                 self.rule(&SCALAR_MUL, vec![dx, s], span)
             }
             // ẏ = n xⁿ⁻¹ ẋ (n constant)
-            "powi" if ta[1].is_none() => {
+            "powi" => {
                 let n = self.tokens_plain(args[1]);
                 let r = self.tokens_ref(x);
                 let nf = self.opaque(quote!(::matgrad::__private::int_like(#r, #n)), vec![x, args[1]], span);
@@ -677,6 +756,169 @@ impl Tx<'_> {
             }
         };
         Some(t)
+    }
+
+    /// More scalar functions: ẏ = Σ ∂g/∂xᵢ ẋᵢ, the partials written with ops that have rules
+    /// and constants (`1`, `ln 2`) computed from the operand's type.
+    fn scalar_more(
+        &mut self,
+        name: &str,
+        args: &[ValueId],
+        ta: &[Option<ValueId>],
+        y: ValueId,
+        span: Span,
+    ) -> Option<ValueId> {
+        let x = args[0];
+        let div = |tx: &mut Self, a: ValueId, b: ValueId| tx.rule(&symbol::DIV, vec![a, b], span);
+        let sub = |tx: &mut Self, a: ValueId, b: ValueId| tx.rule(&symbol::SUB, vec![a, b], span);
+        let un = |tx: &mut Self, f: &str, v: ValueId| {
+            let rule = symbol::method(f, 0).expect("a scalar function");
+            tx.rule(rule, vec![v], span)
+        };
+        // The terms ∂g/∂xᵢ ẋᵢ, for the operands that have tangents.
+        let mut terms: Vec<ValueId> = Vec::new();
+        match name {
+            // y = ln(1 + x): ẏ = ẋ / (x + 1); y = eˣ − 1: ẏ = ẋ (y + 1)
+            "ln_1p" | "exp_m1" => {
+                let one = self.int(x, 1, span);
+                if name == "ln_1p" {
+                    let d = self.add(x, one, span);
+                    terms.push(div(self, ta[0]?, d));
+                } else {
+                    let d = self.add(y, one, span);
+                    terms.push(self.mul(ta[0]?, d, span));
+                }
+            }
+            // y = log₂ x, log₁₀ x: ẏ = ẋ / (x ln k)
+            "log2" | "log10" => {
+                let k = self.int(x, if name == "log2" { 2 } else { 10 }, span);
+                let lk = un(self, "ln", k);
+                let d = self.mul(x, lk, span);
+                terms.push(div(self, ta[0]?, d));
+            }
+            // y = ln x / ln b: ẏ = (ẋ / x − y ḃ / b) / ln b
+            "log" => {
+                let lb = un(self, "ln", args[1]);
+                if let Some(dx) = ta[0] {
+                    let q = div(self, dx, x);
+                    terms.push(div(self, q, lb));
+                }
+                if let Some(db) = ta[1] {
+                    let yb = self.mul(y, db, span);
+                    let q = div(self, yb, args[1]);
+                    let q = div(self, q, lb);
+                    terms.push(self.neg(q, span));
+                }
+            }
+            // asin: ẋ/√(1 − x²), acos: −ẋ/√(1 − x²), asinh: ẋ/√(x² + 1), acosh: ẋ/√(x² − 1)
+            "asin" | "acos" | "asinh" | "acosh" => {
+                let (one, xx) = (self.int(x, 1, span), self.mul(x, x, span));
+                let r = match name {
+                    "asin" | "acos" => sub(self, one, xx),
+                    "asinh" => self.add(xx, one, span),
+                    _ => sub(self, xx, one),
+                };
+                let root = un(self, "sqrt", r);
+                let q = div(self, ta[0]?, root);
+                terms.push(if name == "acos" { self.neg(q, span) } else { q });
+            }
+            // atan: ẋ/(1 + x²), atanh: ẋ/(1 − x²)
+            "atan" | "atanh" => {
+                let (one, xx) = (self.int(x, 1, span), self.mul(x, x, span));
+                let d = if name == "atan" { self.add(one, xx, span) } else { sub(self, one, xx) };
+                terms.push(div(self, ta[0]?, d));
+            }
+            // y = ∛x: ẏ = ẋ / (3y²)
+            "cbrt" => {
+                let three = self.int(x, 3, span);
+                let yy = self.mul(y, y, span);
+                let d = self.mul(three, yy, span);
+                terms.push(div(self, ta[0]?, d));
+            }
+            // y = sign(x): ẏ = 0
+            "signum" => return Some(self.zeros(y)),
+            // y = xᵖ: ẏ = p xᵖ⁻¹ ẋ + y ln(x) ṗ
+            "powf" => {
+                let p = args[1];
+                if let Some(dx) = ta[0] {
+                    let one = self.int(x, 1, span);
+                    let q = sub(self, p, one);
+                    let powf = symbol::method("powf", 1).expect("powf has a rule");
+                    let xq = self.rule(powf, vec![x, q], span);
+                    let f = self.mul(p, xq, span);
+                    terms.push(self.mul(dx, f, span));
+                }
+                if let Some(dp) = ta[1] {
+                    let lx = un(self, "ln", x);
+                    let f = self.mul(y, lx, span);
+                    terms.push(self.mul(dp, f, span));
+                }
+            }
+            // z = atan2(a, b): ż = (ȧ b − ḃ a) / (a² + b²)
+            "atan2" => {
+                let (a, b) = (args[0], args[1]);
+                let (aa, bb) = (self.mul(a, a, span), self.mul(b, b, span));
+                let d = self.add(aa, bb, span);
+                if let Some(da) = ta[0] {
+                    let n = self.mul(da, b, span);
+                    terms.push(div(self, n, d));
+                }
+                if let Some(db) = ta[1] {
+                    let n = self.mul(db, a, span);
+                    let q = div(self, n, d);
+                    terms.push(self.neg(q, span));
+                }
+            }
+            // r = hypot(a, b): ṙ = (a ȧ + b ḃ) / r
+            "hypot" => {
+                for k in 0..2 {
+                    if let Some(d) = ta[k] {
+                        let n = self.mul(args[k], d, span);
+                        terms.push(div(self, n, y));
+                    }
+                }
+            }
+            // y = x a + b: ẏ = ẋ a + x ȧ + ḃ
+            "mul_add" => {
+                if let Some(dx) = ta[0] {
+                    terms.push(self.mul(dx, args[1], span));
+                }
+                if let Some(da) = ta[1] {
+                    terms.push(self.mul(x, da, span));
+                }
+                terms.extend(ta[2]);
+            }
+            // y = clamp(x, lo, hi): the tangent of the chosen side (1 at the bounds for x)
+            "clamp" => {
+                let (xr, lo, hi) = (self.tokens_ref(x), self.tokens_ref(args[1]), self.tokens_ref(args[2]));
+                let conds = [quote!(*#lo <= *#xr && *#xr <= *#hi), quote!(*#xr < *#lo), quote!(*#xr > *#hi)];
+                for (k, cond) in conds.into_iter().enumerate() {
+                    if let Some(d) = ta[k] {
+                        let ind = self.opaque(quote!(::matgrad::__private::indicator(#xr, #cond)), args.to_vec(), span);
+                        terms.push(self.rule(&SCALAR_MUL, vec![d, ind], span));
+                    }
+                }
+            }
+            _ => {
+                self.unsupported(span, &format!("`{name}`"));
+                return None;
+            }
+        }
+        let first = *terms.first()?;
+        Some(terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span)))
+    }
+
+    /// The sums of the rows of `a ⊙ b` (a column).
+    fn row_sums(&mut self, a: ValueId, b: ValueId, span: Span) -> ValueId {
+        let p = self.rule(cmul(), vec![a, b], span);
+        let column_sum = symbol::method("column_sum", 0).expect("column_sum has a rule");
+        self.rule(column_sum, vec![p], span)
+    }
+
+    /// The integer `n` as a constant of the scalar `like`'s type.
+    fn int(&mut self, like: ValueId, n: i32, span: Span) -> ValueId {
+        let r = self.tokens_ref(like);
+        self.opaque(quote!(::matgrad::__private::int_like(#r, #n)), vec![like], span)
     }
 
     /// `x.max(c)`, `x.min(c)`: the tangent of the chosen side, `ẋ 1[x > c] + ċ 1[x ≤ c]` for
@@ -764,6 +1006,10 @@ const JOINT: &[&str] = &[
 
 /// Bilinear ops: `ẏ = B(ȧ, b) + B(a, ḃ)`.
 const BILINEAR: &[&str] = &["tr_mul", "component_mul", "dot", "scale", "kronecker", "cross"];
+
+fn cmul() -> &'static Rule {
+    symbol::method("component_mul", 1).expect("component_mul has a rule")
+}
 
 fn dot() -> &'static Rule {
     symbol::method("dot", 1).expect("dot has a rule")
