@@ -313,3 +313,60 @@ fn more_functions_hvp_matches_central_differences_of_grad() {
     let fd = (p.3 - m.3) / (2.0 * h);
     assert!((hs - fd).abs() < 1e-6 * fd.abs().max(1.0), "{hs} vs {fd}");
 }
+
+/// Every exit and loop form, with a call in a loop body and in a branch arm: `while` with
+/// `continue` and `break`, `match` with a guard, `if let`, a loop over columns, an early return.
+#[differentiate(wrt(w, s), forward)]
+fn exits(w: &DMatrix<f64>, s: f64, limit: Option<usize>) -> f64 {
+    let mut acc = 0.0;
+    let mut k = 0;
+    while k < 6 {
+        k += 1;
+        if k == 2 {
+            continue;
+        }
+        acc += energy(w, w) * s;
+        if acc > 50.0 {
+            break;
+        }
+    }
+    for c in w.column_iter() {
+        acc += c.norm_squared() * s;
+    }
+    let m = match k {
+        n if n > 3 => softplus(acc * 0.1) * s,
+        _ => acc,
+    };
+    if let Some(n) = limit {
+        if n == 0 {
+            return m * m;
+        }
+    }
+    let r = {
+        let t = m.sin();
+        t * acc
+    };
+    r + m
+}
+
+#[test]
+fn exits_and_calls_hvp_and_jvp_match_central_differences() {
+    let (w, vw) = (mat(3, 2, 1), mat(3, 2, 2));
+    let (s, vs) = (0.6, -0.4);
+    for limit in [None, Some(0), Some(3)] {
+        let (value, gw, gs, hw, hs) = exits_hvp(&w, s, limit, &vw, vs);
+        let (value_grad, gw2, gs2) = exits_grad(&w, s, limit);
+        assert_eq!(value, value_grad);
+        assert_close(&gw, &gw2, 1e-12);
+        assert!((gs - gs2).abs() < 1e-12 * gs2.abs().max(1.0));
+        let h = 1e-5;
+        let (p, m) = (exits_grad(&(&w + &vw * h), s + vs * h, limit), exits_grad(&(&w - &vw * h), s - vs * h, limit));
+        assert_close(&hw, &((p.1 - m.1) / (2.0 * h)), 1e-6);
+        let fd = (p.2 - m.2) / (2.0 * h);
+        assert!((hs - fd).abs() < 1e-6 * fd.abs().max(1.0), "{hs} vs {fd}");
+        // ḟ = ⟨∇f, v⟩, against central differences of f.
+        let (_, tangent) = exits_jvp(&w, s, limit, &vw, vs);
+        let fdf = (exits(&(&w + &vw * h), s + vs * h, limit) - exits(&(&w - &vw * h), s - vs * h, limit)) / (2.0 * h);
+        assert!((tangent - fdf).abs() < 1e-6 * fdf.abs().max(1.0), "{tangent} vs {fdf}");
+    }
+}
