@@ -354,3 +354,57 @@ fn more_scalar_functions_jvp_matches_central_differences() {
     let f = |e: f64| more_scalars(&(&x + &tx * e), &(&y + &ty * e), s + ts * e);
     assert_near(tangent, (f(h) - f(-h)) / (2.0 * h), 1e-6);
 }
+
+/// Constructors that read differentiated scalars (`from_fn` with `i`, `j`, `new`), `stack!`
+/// and `from_element`. (nalgebra's `stack!` binds with `let ref`.)
+#[allow(clippy::toplevel_ref_arg)]
+#[differentiate(wrt(x, s), forward)]
+fn constructors(x: &DMatrix<f64>, s: f64) -> f64 {
+    let k = DMatrix::from_fn(3, 3, |i, j| (-((i as f64 - j as f64) / s).powi(2)).exp());
+    let r = nalgebra::Matrix2::new(s.cos(), -s.sin(), s.sin(), s.cos());
+    let e = DMatrix::from_element(1, 2, s * s);
+    let b = nalgebra::stack![x; e];
+    (k * x).sum() + r.trace() * r[(0, 1)] + b.norm_squared()
+}
+
+#[test]
+fn constructors_jvp_matches_central_differences() {
+    let (x, tx) = (mat(3, 2, 1), mat(3, 2, 2));
+    let (s, ts) = (0.8, -0.5);
+    let (value, tangent) = constructors_jvp(&x, s, &tx, ts);
+    assert_eq!(value, constructors(&x, s));
+    let h = 1e-6;
+    let f = |e: f64| constructors(&(&x + &tx * e), s + ts * e);
+    assert_near(tangent, (f(h) - f(-h)) / (2.0 * h), 1e-7);
+    let (_, _, _, hx, hs) = constructors_hvp(&x, s, &tx, ts);
+    let (p, m) =
+        (constructors_grad(&(&x + &tx * 1e-5), s + ts * 1e-5), constructors_grad(&(&x - &tx * 1e-5), s - ts * 1e-5));
+    assert_close(&hx, &((p.1 - m.1) / 2e-5), 1e-6);
+    assert_near(hs, (p.2 - m.2) / 2e-5, 1e-6);
+}
+
+/// The rest of the table: `cross`, `kronecker`, `select_rows`, `reshape_generic`,
+/// `component_div`, `add_scalar`, `diagonal`, `from_diagonal`, `swap_rows`, views.
+#[differentiate(wrt(a, b, s), forward)]
+fn table(a: &DMatrix<f64>, b: &DMatrix<f64>, s: f64) -> f64 {
+    let u = Vector3::new(a[(0, 0)], a[(1, 0)], s);
+    let v = Vector3::new(b[(0, 1)], s * s, b[(1, 1)]);
+    let c = u.cross(&v);
+    let k = a.kronecker(b);
+    let r = k.select_rows(&[0, 2, 3]);
+    let q = r.reshape_generic(nalgebra::Dyn(6), nalgebra::Dyn(2));
+    let d = a.component_div(&b.add_scalar(3.0));
+    let mut m = DMatrix::from_diagonal(&a.diagonal());
+    m.swap_rows(0, 1);
+    c.norm_squared() + q.columns(0, 1).sum() * q[(5, 1)] + d.mean() + m.view((0, 0), (2, 1)).sum() * s
+}
+
+#[test]
+fn the_rest_of_the_table_jvp_matches_central_differences() {
+    let (a, b, ta, tb) = (mat(2, 2, 1), mat(2, 2, 2), mat(2, 2, 3), mat(2, 2, 4));
+    let (s, ts) = (0.4, 0.9);
+    let (_, tangent) = table_jvp(&a, &b, s, &ta, &tb, ts);
+    let h = 1e-6;
+    let f = |e: f64| table(&(&a + &ta * e), &(&b + &tb * e), s + ts * e);
+    assert_near(tangent, (f(h) - f(-h)) / (2.0 * h), 1e-7);
+}

@@ -262,6 +262,10 @@ impl Tx<'_> {
             Op::Map { input, closure } => {
                 let input = *input;
                 let copy = self.copy_closure(closure);
+                let mut node = node;
+                if let Op::Map { closure, .. } = &mut node.op {
+                    self.tie_entry(closure);
+                }
                 self.stmts.push(Stmt::Node(Box::new(node)));
                 self.map_tangent(input, copy, span)
             }
@@ -425,6 +429,16 @@ impl Tx<'_> {
         body.ret = Some(tret);
         c.body = body;
         self.node(Op::Map { input, closure: Box::new(c) }, span)
+    }
+
+    /// A `from_fn` closure maps a matrix of zeros whose scalar type only the closure's value
+    /// tells: `let _ = [entry, value];` gives the entry that type where nothing else reads it
+    /// (`_jvp` prints the closure as a plain `map_with_location`).
+    fn tie_entry(&self, c: &mut Closure) {
+        let Some(ret) = c.body.ret.filter(|_| c.at.is_some()) else { return };
+        let (p, r) = (self.tokens_plain(c.param), self.tokens_plain(ret));
+        let tokens = quote!(let _ = [#p, #r];);
+        c.body.stmts.push(Stmt::Effect { tokens, inputs: vec![c.param, ret] });
     }
 
     /// A copy of `c` with new values for everything defined inside (its parameters, captures and
