@@ -408,3 +408,27 @@ fn the_rest_of_the_table_jvp_matches_central_differences() {
     let f = |e: f64| table(&(&a + &ta * e), &(&b + &tb * e), s + ts * e);
     assert_near(tangent, (f(h) - f(-h)) / (2.0 * h), 1e-7);
 }
+
+/// Reductions and selections: `max`, `min`, `amax` of matrices, `sup`, `inf`.
+#[differentiate(wrt(a, b), forward)]
+fn selections(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    let s = a.sup(b);
+    let i = a.inf(&(b * 2.0));
+    s.max() * i.min() + (a - b).amax() + s.component_mul(&i).sum()
+}
+
+#[test]
+fn selections_jvp_and_hvp_match_central_differences() {
+    let (a, b, ta, tb) = (mat(3, 4, 1), mat(3, 4, 2), mat(3, 4, 3), mat(3, 4, 4));
+    let (_, tangent) = selections_jvp(&a, &b, &ta, &tb);
+    let h = 1e-6;
+    let f = |e: f64| selections(&(&a + &ta * e), &(&b + &tb * e));
+    assert_near(tangent, (f(h) - f(-h)) / (2.0 * h), 1e-7);
+    let (_, _, _, ha, hb) = selections_hvp(&a, &b, &ta, &tb);
+    let (p, m) = (
+        selections_grad(&(&a + &ta * 1e-5), &(&b + &tb * 1e-5)),
+        selections_grad(&(&a - &ta * 1e-5), &(&b - &tb * 1e-5)),
+    );
+    assert_close(&ha, &((p.1 - m.1) / 2e-5), 1e-6);
+    assert_close(&hb, &((p.2 - m.2) / 2e-5), 1e-6);
+}

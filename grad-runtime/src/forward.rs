@@ -49,6 +49,16 @@ pub fn one_minus<T: Real>(s: T) -> T {
     nalgebra::one::<T>() - s
 }
 
+/// A matrix of ones of `x`'s shape (the adjoint that turns a reverse rule into its mask).
+#[inline(always)]
+pub fn ones_like<T: Real, R: Dim, C: Dim, S: RawStorage<T, R, C>>(x: &Matrix<T, R, C, S>) -> OMatrix<T, R, C>
+where
+    nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C>,
+{
+    let (r, c) = x.shape_generic();
+    OMatrix::<T, R, C>::from_element_generic(r, c, nalgebra::one::<T>())
+}
+
 /// The integer `n` as a scalar of `x`'s type.
 #[inline(always)]
 pub fn int_like<T: Real>(_x: &T, n: i32) -> T {

@@ -2,7 +2,7 @@
 //! have adjoint rules, so that `_hvp` can differentiate the tangent program.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, ToTokens};
+use quote::{format_ident, quote, ToTokens};
 
 use super::Tx;
 use crate::ir::{Kind, ValueId};
@@ -82,6 +82,30 @@ impl Tx<'_> {
             (Fwd::Method("norm"), _) => {
                 let d = self.rule(dot(), vec![args[0], ta[0]?], span);
                 Some(self.rule(&symbol::DIV, vec![d, y], span))
+            }
+            // s = max(X), min(X), max |X|: ṡ = ⟨M, Ẋ⟩ with M = Eₖ (sign(Xₖ) Eₖ for amax) at the
+            // entry the reverse rule picks, a constant (piecewise constant in X).
+            (Fwd::Method("max" | "min" | "amax"), _) => {
+                let (x, v) = (self.tokens_ref(args[0]), self.tokens_ref(y));
+                let f = format_ident!("{}_adj", rule.name);
+                let tokens = quote!(::matgrad::__private::#f(#x, #v, &::matgrad::__private::one_like(#v)));
+                let mask = self.opaque(tokens, vec![args[0], y], span);
+                Some(self.rule(dot(), vec![mask, ta[0]?], span))
+            }
+            // Z = sup(A, B), inf(A, B): Ż = M ⊙ Ȧ + (1 − M) ⊙ Ḃ, M the constant mask of the
+            // side the reverse rule picks.
+            (Fwd::Method(n @ ("sup" | "inf")), _) => {
+                let (a, b) = (self.tokens_ref(args[0]), self.tokens_ref(args[1]));
+                let mut terms = Vec::new();
+                for (k, side) in ["lhs", "rhs"].into_iter().enumerate() {
+                    let Some(d) = ta[k] else { continue };
+                    let f = format_ident!("{}_{}", n, side);
+                    let tokens = quote!(::matgrad::__private::#f(#a, #b, &::matgrad::__private::ones_like(#a)));
+                    let mask = self.opaque(tokens, args.to_vec(), span);
+                    terms.push(self.rule(cmul(), vec![mask, d], span));
+                }
+                let first = *terms.first()?;
+                Some(terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span)))
             }
             // y = x / ‖x‖: ẏ = (ẋ − y⟨y, ẋ⟩) / ‖x‖
             (Fwd::Method("normalize"), _) => {
