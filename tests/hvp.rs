@@ -370,3 +370,25 @@ fn exits_and_calls_hvp_and_jvp_match_central_differences() {
         assert!((tangent - fdf).abs() < 1e-6 * fdf.abs().max(1.0), "{tangent} vs {fdf}");
     }
 }
+
+/// A classifier's loss: cross-entropy of XW against soft labels Y, both differentiated.
+#[differentiate(wrt(w, y), forward)]
+fn classifier(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    matgrad::cross_entropy(&(x * w), y)
+}
+
+#[test]
+fn cross_entropy_jvp_and_hvp_match_central_differences() {
+    let (w, x, vw) = (mat(3, 4, 1), mat(5, 3, 2), mat(3, 4, 3));
+    let y = mat(5, 4, 4).map(|v| v.abs());
+    let vy = mat(5, 4, 5);
+    let (_, tangent) = classifier_jvp(&w, &x, &y, &vw, &vy);
+    let h = 1e-5;
+    let f = |e: f64| classifier(&(&w + &vw * e), &x, &(&y + &vy * e));
+    let fd = (f(h) - f(-h)) / (2.0 * h);
+    assert!((tangent - fd).abs() < 1e-7 * fd.abs().max(1.0), "{tangent} vs {fd}");
+    let (_, _, _, hw, hy) = classifier_hvp(&w, &x, &y, &vw, &vy);
+    let (p, m) = (classifier_grad(&(&w + &vw * h), &x, &(&y + &vy * h)), classifier_grad(&(&w - &vw * h), &x, &(&y - &vy * h)));
+    assert_close(&hw, &((p.1 - m.1) / (2.0 * h)), 1e-6);
+    assert_close(&hy, &((p.2 - m.2) / (2.0 * h)), 1e-6);
+}

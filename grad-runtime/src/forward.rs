@@ -59,6 +59,12 @@ where
     OMatrix::<T, R, C>::from_element_generic(r, c, nalgebra::one::<T>())
 }
 
+/// The number of rows of `x`, as a scalar of its type.
+#[inline(always)]
+pub fn nrows_like<T: Real, R: Dim, C: Dim, S: RawStorage<T, R, C>>(x: &Matrix<T, R, C, S>) -> T {
+    nalgebra::convert::<f64, T>(x.nrows() as f64)
+}
+
 /// The integer `n` as a scalar of `x`'s type.
 #[inline(always)]
 pub fn int_like<T: Real>(_x: &T, n: i32) -> T {

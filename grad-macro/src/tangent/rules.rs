@@ -130,6 +130,32 @@ impl Tx<'_> {
                 let p = self.rule(softmax, vec![args[0]], span);
                 Some(self.row_sums(p, ta[0]?, span))
             }
+            // f = CE(Z, Y) = (1/m) ⟨Y, lse(Z) 1ᵀ − Z⟩:
+            // ḟ = (⟨Ẏ, lse(Z) 1ᵀ − Z⟩ + ⟨Y, rowsum(softmax(Z) ⊙ Ż) 1ᵀ − Ż⟩) / m
+            (Fwd::Runtime("cross_entropy"), _) => {
+                let (z, labels) = (args[0], args[1]);
+                let helper = |name: &str, n: usize| symbol::helper(name, n).expect("a matgrad helper");
+                let add_col = helper("add_column_vector", 2);
+                let mut terms = Vec::new();
+                if let Some(dy) = ta[1] {
+                    let lse = self.rule(helper("logsumexp_rows", 1), vec![z], span);
+                    let nz = self.neg(z, span);
+                    let d = self.rule(add_col, vec![nz, lse], span);
+                    terms.push(self.rule(dot(), vec![dy, d], span));
+                }
+                if let Some(dz) = ta[0] {
+                    let p = self.rule(helper("softmax_rows", 1), vec![z], span);
+                    let dl = self.row_sums(p, dz, span);
+                    let ndz = self.neg(dz, span);
+                    let dd = self.rule(add_col, vec![ndz, dl], span);
+                    terms.push(self.rule(dot(), vec![labels, dd], span));
+                }
+                let first = *terms.first()?;
+                let sum = terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span));
+                let zr = self.tokens_ref(z);
+                let m = self.opaque(quote!(::matgrad::__private::nrows_like(#zr)), vec![z], span);
+                Some(self.rule(&symbol::DIV, vec![sum, m], span))
+            }
             // C = BᵀAB: Ċ = BᵀȦB + ḂᵀAB + BᵀAḂ
             (Fwd::Runtime("quadform"), _) => {
                 let (a, b) = (args[0], args[1]);
