@@ -30,7 +30,8 @@
 //! `_grad`, every function gets `<name>_vjp(params…, adjoint)` (the vector-Jacobian product; the
 //! only one for a matrix-valued function) and `<name>_pullback`, through which one
 //! `#[differentiate]` function calls another. [`custom_vjp`] declares the rule of a function
-//! the macro should not look into. The body may branch (`if`, `match`) and loop (`for`). The
+//! the macro should not look into; `#[differentiate(forward)]` adds forward mode (`_jvp`) and
+//! Hessian-vector products (`_hvp`). The body may branch (`if`, `match`) and loop (`for`). The
 //! sections below are the guide: the contract, the body language and every rule, control flow,
 //! user rules, embedded use, the derivation text and the gradient checks.
 //!
@@ -54,6 +55,9 @@ pub use matgrad_runtime::{
     check_gradient, numeric_gradient, Adjoint, Differentiable, GradientCheck, NoGradient, Perturb, Real, Value,
 };
 pub use matgrad_runtime::{check_gradients, check_vjp, DirectionalCheck, Point};
+#[cfg(any(feature = "alloc", feature = "std"))]
+pub use matgrad_runtime::{hessian, jacobian};
+pub use matgrad_runtime::{hessian_fixed, jacobian_fixed};
 pub use matgrad_runtime::{Adam, Sgd};
 
 #[doc(hidden)]

@@ -9,7 +9,7 @@ use nalgebra::{DMatrix, DMatrixView, RowDVector, SMatrix, SVector};
 // The functions differentiated.
 
 /// One-layer network: f(W) = ‖σ(XW) − Y‖²_F.
-#[differentiate(wrt(w))]
+#[differentiate(wrt(w), forward)]
 pub fn network(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
     let z = x * w;
     let a = z.map(|v| 1.0 / (1.0 + (-v).exp()));
@@ -24,7 +24,7 @@ pub fn dictionary(x: &DMatrix<f64>, d: &DMatrix<f64>, r: &DMatrix<f64>) -> f64 {
 
 /// Two-layer perceptron with biases: f(W₁, b₁, W₂, b₂) = ‖tanh(XW₁ + 1b₁)W₂ + 1b₂ − Y‖²_F,
 /// the biases added with matgrad's broadcast helper.
-#[differentiate(wrt(w1, b1, w2, b2))]
+#[differentiate(wrt(w1, b1, w2, b2), forward)]
 pub fn mlp(
     w1: &DMatrix<f64>,
     b1: &RowDVector<f64>,

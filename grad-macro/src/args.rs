@@ -6,12 +6,15 @@ use syn::{Ident, Token};
 
 mod kw {
     syn::custom_keyword!(wrt);
+    syn::custom_keyword!(forward);
 }
 
 #[derive(Default)]
 pub struct Args {
     /// The parameters listed in `wrt(...)`, in order; `None` without `wrt`.
     pub wrt: Option<Vec<Ident>>,
+    /// `forward` (its span): also generate forward mode, `_jvp` and (for a scalar value) `_hvp`.
+    pub forward: Option<proc_macro2::Span>,
 }
 
 impl Parse for Args {
@@ -75,11 +78,16 @@ impl Args {
                     ));
                 }
                 args.wrt = Some(names.into_iter().collect());
+            } else if lookahead.peek(kw::forward) {
+                let key: kw::forward = input.parse()?;
+                if args.forward.replace(key.span).is_some() {
+                    return Err(syn::Error::new(key.span, crate::ctxt::layout("duplicate `forward` argument")));
+                }
             } else if input.peek(Ident) {
                 let unknown: Ident = input.parse()?;
                 return Err(syn::Error::new(
                     unknown.span(),
-                    crate::ctxt::layout(&format!("unknown argument `{unknown}`: `#[differentiate]` takes `wrt(a, b)`, the parameters to differentiate")),
+                    crate::ctxt::layout(&format!("unknown argument `{unknown}`: `#[differentiate]` takes `wrt(a, b)`, the parameters to differentiate, and `forward` (forward mode: `_jvp`, `_hvp`)")),
                 ));
             } else {
                 return Err(lookahead.error());

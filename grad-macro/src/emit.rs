@@ -72,6 +72,25 @@ pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident) -> Parts {
     Parts { items: quote!(#(#items)*), forward, reverse, value, grads }
 }
 
+/// The forward pass alone of `low` (every value inactive: the tangent program of `_jvp`), and
+/// its result.
+pub fn forward_parts(low: &Lowered) -> (TokenStream, TokenStream, TokenStream) {
+    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default() };
+    let (forward, _, value, _) = em.function(&low.body, None, &[]);
+    let items = em.items.into_inner();
+    (quote!(#(#items)*), forward, value)
+}
+
+/// Forward pass and reverse sweep of `low` for the adjoints of the values `wrt` (zeros where
+/// none arrived), the result's adjoint being `seed`: `_hvp` on the tangent program.
+pub fn pullback_parts_of(low: &Lowered, wrt: &[ValueId], seed: &Ident) -> Parts {
+    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default() };
+    let (forward, reverse, value, grads) = em.function(&low.body, Some(quote!(#seed)), wrt);
+    let grads = wrt.iter().zip(grads).map(|(&w, g)| g.unwrap_or_else(|| em.zeros(w))).collect();
+    let items = em.items.into_inner();
+    Parts { items: quote!(#(#items)*), forward, reverse, value, grads }
+}
+
 impl Emitter<'_> {
     /// `let p_w1 = &p.w1;` for each field path of a struct parameter that the body reads.
     fn field_bindings(&self, sig: &Signature, low: &Lowered) -> TokenStream {

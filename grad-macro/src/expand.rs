@@ -17,7 +17,8 @@ use syn::{GenericParam, ItemFn, Type};
 use crate::args::{Args, RuleArgs};
 use crate::check::{self, Signature};
 use crate::ctxt::Ctxt;
-use crate::{derivation, desugar, emit, lower, simplify};
+use crate::lower::Lowered;
+use crate::{derivation, desugar, emit, lower, simplify, tangent};
 
 /// `#[differentiate]`.
 pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -56,13 +57,15 @@ pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
             let grad = gen.grad(false);
             let pullback = gen.pullback_via_vjp(false);
             let text = gen.derivation_fn(false);
-            quote!(#func #vjp #grad #pullback #text)
+            let forward = args.forward.map(|_| gen.forward_mode(lowered));
+            quote!(#func #vjp #grad #pullback #text #forward)
         }
         Err(err) => {
             let stubs = gen.stubs();
             let text = gen.derivation_fn(true);
+            let forward = args.forward.map(|_| gen.forward_stubs());
             let err = err.into_compile_error();
-            quote!(#func #stubs #text #err)
+            quote!(#func #stubs #text #forward #err)
         }
     }
 }
@@ -81,6 +84,10 @@ pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
             None
         }
     };
+    if let Some(span) = rule.as_ref().and_then(|r| r.args.forward) {
+        let msg = "`#[custom_vjp]` has no forward mode (`forward`) yet: remove `forward`; a `#[differentiate(forward)]` function cannot call it yet (a forward rule, `#[custom_jvp]`, is future work)";
+        cx.push(syn::Error::new(span, crate::ctxt::layout(msg)));
+    }
     let empty = Args::default();
     let sig = check::signature(&cx, &func, rule.as_ref().map_or(&empty, |r| &r.args));
     let gen = Gen::new(&func, &sig);
@@ -122,6 +129,11 @@ pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
     let vjp = gen.vjp_via_pullback(false);
     let grad = gen.grad(false);
     quote!(#func #pullback #vjp #grad)
+}
+
+/// The name of the tangent slot of parameter `p` in `_tangent`'s signature.
+fn slot_param(p: &syn::Ident) -> syn::Ident {
+    format_ident!("slot_{}", p, span = Span::mixed_site())
 }
 
 fn parse_fn(item: &TokenStream, attr: &str) -> Result<ItemFn, TokenStream> {
@@ -411,6 +423,201 @@ impl<'a> Gen<'a> {
             }
         });
         self.vjp(body)
+    }
+
+    /// `_jvp` and (for a scalar value) `_hvp` from the tangent program of `low`; their stubs
+    /// beside the errors of forward mode, which leave reverse mode as it is.
+    fn forward_mode(&self, low: Lowered) -> TokenStream {
+        let cx = Ctxt::default();
+        let mut prog = tangent::program(&cx, self.sig, low);
+        if let Err(err) = cx.check() {
+            let stubs = self.forward_stubs();
+            let err = err.into_compile_error();
+            return quote!(#stubs #err);
+        }
+        let hvp = (!self.sig.ret_is_matrix).then(|| self.hvp_body(&mut prog));
+        let hvp = hvp.map(|body| self.hvp(Some(body)));
+        tangent::pair(&mut prog);
+        let tangent_pullback = self.tangent_pullback(Some(self.tangent_pullback_body(&prog)));
+        let tangent = self.tangent(false);
+        tangent::deactivate(&mut prog.low);
+        let (items, forward, value) = emit::forward_parts(&prog.low);
+        let user = &self.func.sig.ident;
+        let type_args = self.type_args();
+        let jvp = self.jvp(Some(quote! {
+            let _ = #user::<#(#type_args),*>;
+            #items
+            #forward
+            #value
+        }));
+        quote!(#jvp #hvp #tangent #tangent_pullback)
+    }
+
+    /// `let tangent_w = &into_tangent(slot_w, w);` for each `wrt` parameter: the tangents of
+    /// `_tangent` and `_tangent_pullback` from what the caller passed.
+    fn tangents_from_slots(&self) -> TokenStream {
+        self.sig
+            .wrt
+            .iter()
+            .map(|&i| {
+                let p = &self.sig.params[i];
+                let (name, slot) = (tangent::tangent_param(&p.ident), slot_param(&p.ident));
+                let x = &p.ident;
+                match p.is_ref {
+                    true => quote!(let #name = &::matgrad::__private::into_tangent(#slot, #x);),
+                    false => quote!(let #name = ::matgrad::__private::into_tangent(#slot, &#x);),
+                }
+            })
+            .collect()
+    }
+
+    /// The parameters and one tangent slot per parameter (`TangentSlot` of its owned type for
+    /// `wrt` parameters, `NoGradient` for the others).
+    fn slot_params(&self) -> Vec<TokenStream> {
+        let mut params = self.params();
+        params.extend(self.sig.params.iter().enumerate().map(|(i, p)| {
+            let slot = slot_param(&p.ident);
+            match self.sig.wrt.contains(&i) {
+                true => {
+                    let g = &p.grad_ty;
+                    quote!(#slot: impl ::matgrad::__private::TangentSlot<#g>)
+                }
+                false => quote!(#slot: ::matgrad::__private::NoGradient),
+            }
+        }));
+        params
+    }
+
+    /// `<name>_tangent(params…, slots…) -> (value, tangent)`: `_jvp` as a `#[differentiate(forward)]`
+    /// caller calls it, a tangent slot per parameter.
+    fn tangent(&self, stub: bool) -> TokenStream {
+        let user = &self.func.sig.ident;
+        let doc = format!(" `{user}_jvp` with one tangent slot per parameter, as a `#[differentiate(forward)]` function calling `{user}` calls it. Generated by matgrad.");
+        let ret = &self.sig.ret;
+        let (jvp, args) = (self.name("jvp"), self.args());
+        let tangents = self.sig.wrt.iter().map(|&i| tangent::tangent_param(&self.sig.params[i].ident));
+        let from_slots = self.tangents_from_slots();
+        let body = (!stub).then(|| {
+            quote! {
+                #from_slots
+                #jvp(#(#args,)* #(#tangents),*)
+            }
+        });
+        let params = self.slot_params();
+        let item = self.item("tangent", doc, quote!(#(#params),*), quote!((#ret, #ret)), body);
+        quote!(#[allow(dead_code, unused_variables)] #[doc(hidden)] #item)
+    }
+
+    /// `<name>_tangent_pullback(params…, slots…, &(value, tangent), adjoint) -> (slots…)`: the
+    /// reverse pass of the tangent program, for `_hvp` of a caller.
+    fn tangent_pullback(&self, body: Option<TokenStream>) -> TokenStream {
+        let user = &self.func.sig.ident;
+        let doc = format!(" The gradients of `⟨adjoint, {user}_tangent(…)⟩`, one slot per parameter and per tangent slot: what `_hvp` of a `#[differentiate(forward)]` function calling `{user}` calls. Generated by matgrad.");
+        let ret = &self.sig.ret;
+        let (value, adjoint) = self.value_adjoint();
+        let mut slot_tys = self.slot_types();
+        slot_tys.extend(self.slot_types());
+        let params = self.slot_params();
+        let item = self.item(
+            "tangent_pullback",
+            doc,
+            quote!(#(#params,)* #value: &(#ret, #ret), #adjoint: (#ret, #ret)),
+            quote!((#(#slot_tys,)*)),
+            body,
+        );
+        quote!(#[allow(dead_code, unused_variables)] #[doc(hidden)] #item)
+    }
+
+    fn tangent_pullback_body(&self, prog: &tangent::Program) -> TokenStream {
+        let mut wrt: Vec<usize> = self.sig.wrt.iter().map(|&i| prog.low.params[i]).collect();
+        wrt.extend(&prog.tangents);
+        let (_, adjoint) = self.value_adjoint();
+        let parts = emit::pullback_parts_of(&prog.low, &wrt, &adjoint);
+        let (items, forward, reverse) = (&parts.items, &parts.forward, &parts.reverse);
+        let k = self.sig.wrt.len();
+        let (gs, hs) = parts.grads.split_at(k);
+        let mut slots = self.slots(gs);
+        slots.extend(self.slots(hs));
+        let from_slots = self.tangents_from_slots();
+        let (user, type_args) = (&self.func.sig.ident, self.type_args());
+        quote! {
+            let _ = #user::<#(#type_args),*>;
+            #items
+            #from_slots
+            #forward
+            #reverse
+            (#(#slots,)*)
+        }
+    }
+
+    /// `_hvp`'s body: the reverse pass of `ḟ = ⟨∇f, t⟩` for its parameters (H·t) and its
+    /// tangents (∇f), seeded with 1.
+    fn hvp_body(&self, prog: &mut tangent::Program) -> TokenStream {
+        let keep = format_ident!("value", span = Span::mixed_site());
+        tangent::keep_value(prog, &keep);
+        let mut wrt: Vec<usize> = self.sig.wrt.iter().map(|&i| prog.low.params[i]).collect();
+        wrt.extend(&prog.tangents);
+        let seed = format_ident!("adjoint", span = Span::mixed_site());
+        let parts = emit::pullback_parts_of(&prog.low, &wrt, &seed);
+        tangent::unkeep_value(prog);
+        let (items, forward, reverse) = (&parts.items, &parts.forward, &parts.reverse);
+        let k = self.sig.wrt.len();
+        let (hs, gs) = parts.grads.split_at(k);
+        let ret = &self.sig.ret;
+        let (user, type_args) = (&self.func.sig.ident, self.type_args());
+        quote! {
+            let _ = #user::<#(#type_args),*>;
+            #items
+            let #seed = ::matgrad::__private::one::<#ret>();
+            #forward
+            #reverse
+            (#keep, #(#gs,)* #(#hs),*)
+        }
+    }
+
+    /// The parameters and then one tangent per `wrt` parameter, of its type.
+    fn tangent_params(&self) -> Vec<TokenStream> {
+        let mut params = self.params();
+        params.extend(self.sig.wrt.iter().map(|&i| {
+            let p = &self.sig.params[i];
+            let (t, ty) = (tangent::tangent_param(&p.ident), &p.ty);
+            quote!(#t: #ty)
+        }));
+        params
+    }
+
+    /// `<name>_jvp(params…, tangents…) -> (value, tangent)`.
+    fn jvp(&self, body: Option<TokenStream>) -> TokenStream {
+        let (user, wrt) = (&self.func.sig.ident, self.wrt_list());
+        let doc = format!(
+            " The value of [`{user}`] and its directional derivative along the tangents of {wrt} given last (one per parameter, of its type), by forward-mode differentiation in one pass. Generated by `#[differentiate(forward)]`."
+        );
+        let params = self.tangent_params();
+        let ret = &self.sig.ret;
+        let item = self.item("jvp", doc, quote!(#(#params),*), quote!((#ret, #ret)), body);
+        quote!(#[allow(dead_code)] #item)
+    }
+
+    /// `<name>_hvp(params…, v…) -> (value, gradients…, Hessian-vector products…)`.
+    fn hvp(&self, body: Option<TokenStream>) -> TokenStream {
+        let (user, wrt) = (&self.func.sig.ident, self.wrt_list());
+        let doc = format!(
+            " The value of [`{user}`], its gradients with respect to {wrt}, and the Hessian-vector products H·v for the directions v given last (one per parameter, of its type), in one pass: the reverse pass of the forward-mode tangent. Generated by `#[differentiate(forward)]`."
+        );
+        let params = self.tangent_params();
+        let ret = &self.sig.ret;
+        let grads = self.grad_types();
+        let item = self.item("hvp", doc, quote!(#(#params),*), quote!((#ret, #(#grads,)* #(#grads),*)), body);
+        quote!(#[allow(dead_code)] #item)
+    }
+
+    /// Stubs of `_jvp`, `_hvp`, `_tangent` and `_tangent_pullback`.
+    fn forward_stubs(&self) -> TokenStream {
+        let jvp = self.jvp(None);
+        let hvp = (!self.sig.ret_is_matrix).then(|| self.hvp(None));
+        let tangent = self.tangent(true);
+        let pullback = self.tangent_pullback(None);
+        quote!(#jvp #hvp #tangent #pullback)
     }
 
     /// Stubs of every generated function, for when the expansion failed.

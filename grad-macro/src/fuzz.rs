@@ -513,3 +513,27 @@ fn long_and_deep_expressions_expand() {
         assert!(!out.contains("compile_error"), "{out}");
     }
 }
+
+/// Forward mode (`_jvp`, `_hvp`, the tangent program) on the seeds, mutated seeds and random
+/// bodies: code or a compile error, never a panic; every seed either expands or reports
+/// forward mode's errors only.
+#[test]
+fn forward_mode() {
+    for item in seeds() {
+        check(quote!(forward), item).unwrap();
+    }
+    let seeds = seeds();
+    let n = seeds.len();
+    run(800, (0..n, prop::collection::vec(mutation(), 1..5)), |(s, muts)| {
+        let mut flat = Vec::new();
+        flatten(seeds[s].clone(), &mut flat);
+        for m in &muts {
+            mutate(&mut flat, m);
+        }
+        check(quote!(forward), rebuild(&flat))
+    });
+    run(400, toks(24), |body| {
+        let body = stream(&body);
+        check(quote!(forward), quote!(fn f(x: &DMatrix<f64>, w: f64, n: usize) -> f64 { #body }))
+    });
+}

@@ -324,3 +324,20 @@ fn rotation() {
         quote::quote!(wrt(theta)),
     );
 }
+
+/// Forward mode of the network: `_jvp` (the tangent program printed as forward code), `_hvp`
+/// (its reverse pass), `_tangent` and `_tangent_pullback`.
+#[test]
+fn forward_network() {
+    golden(
+        "forward_network",
+        quote::quote! {
+            fn loss(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+                let z = x * w;
+                let a = z.map(|v| 1.0 / (1.0 + (-v).exp()));
+                (a - y).norm_squared()
+            }
+        },
+        quote::quote!(wrt(w), forward),
+    );
+}

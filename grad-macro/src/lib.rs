@@ -3,7 +3,8 @@
 //! Stages, one module each, in one direction: [`args`] and [`check`] read the attribute and the
 //! signature, [`lower`] turns the body into the IR of [`ir`] (values and ops, each with its
 //! span), [`reverse`] plans the reverse sweep (activity, liveness, adjoint accumulation), and
-//! [`emit`] writes the `<name>_grad` function. [`expand`] strings them together and, on error,
+//! [`emit`] writes the `<name>_grad` function; [`tangent`] turns the IR into its tangent
+//! program (forward mode), which `emit` prints as `_jvp` and differentiates as `_hvp`. [`expand`] strings them together and, on error,
 //! emits the user's function and a `_grad` stub beside the errors.
 
 mod args;
@@ -20,11 +21,13 @@ mod rename;
 mod reverse;
 mod simplify;
 mod symbol;
+mod tangent;
 
 use proc_macro::TokenStream;
 
 /// Generates `<name>_grad` (the value and the gradients), `<name>_vjp`, `<name>_pullback` and
-/// `<name>_derivation`.
+/// `<name>_derivation`; with `forward`, also `<name>_jvp` (forward mode) and `<name>_hvp`
+/// (Hessian-vector products), from the tangent program of [`tangent`].
 ///
 /// Its page in `matgrad` documents the contract with runnable examples; the crate
 /// documentation of `matgrad` the supported body language.

@@ -21,6 +21,7 @@ mod contrib;
 mod control;
 mod differentiable;
 mod fdiff;
+mod forward;
 mod loss;
 mod optim;
 mod rules;
@@ -30,6 +31,9 @@ pub use check::{check_gradients, check_vjp, DirectionalCheck, Point};
 pub use control::NoGradient;
 pub use differentiable::Differentiable;
 pub use fdiff::{check_gradient, numeric_gradient, GradientCheck, Perturb};
+#[cfg(feature = "alloc")]
+pub use forward::{hessian, jacobian};
+pub use forward::{hessian_fixed, jacobian_fixed};
 pub use loss::{
     add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows, OwnedOrBorrowed,
 };
@@ -45,6 +49,10 @@ pub mod __private {
     pub use crate::control::{placeholder, unbounded_tape, Placeholder, VecTape};
     pub use crate::differentiable::{constant_field, read_part, write_part, ConstantField, Differentiated, Skipped};
     pub use crate::differentiable::{TupleSlot0, TupleSlot1, TupleSlot2, TupleSlot3, TupleSlot4, TupleSlot5};
+    pub use crate::forward::{
+        indicator, int_like, into_tangent, nrows_like, one_minus, ones_like, sign0, tangent_mul, ForwardScalar,
+        TangentSlot,
+    };
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
     #[cfg(feature = "alloc")]

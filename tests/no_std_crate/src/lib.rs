@@ -12,8 +12,9 @@ pub fn loss(w: &SMatrix<f32, 3, 4>, x: &SVector<f32, 4>, y: &SVector<f32, 3>) ->
 }
 
 /// A loop with a constant trip count and a branch: its tape is an array on the stack.
-/// f(R, t) = Σᵢ wᵢ ‖R pᵢ + t − qᵢ‖², with weight 1 or ½.
-#[differentiate(wrt(r, t))]
+/// f(R, t) = Σᵢ wᵢ ‖R pᵢ + t − qᵢ‖², with weight 1 or ½. Forward mode too (`pose_jvp`,
+/// `pose_hvp`): no std and no heap either.
+#[differentiate(wrt(r, t), forward)]
 pub fn pose(r: &SMatrix<f32, 3, 3>, t: &SVector<f32, 3>, p: &SMatrix<f32, 3, 8>, q: &SMatrix<f32, 3, 8>) -> f32 {
     let mut total = 0.0;
     for i in 0..8 {
@@ -29,7 +30,7 @@ pub fn pose(r: &SMatrix<f32, 3, 3>, t: &SVector<f32, 3>, p: &SMatrix<f32, 3, 8>,
 
 /// An iteration until converged, bounded so that its tape is a fixed array and a count (a
 /// `while` would need the heap): the fixed point of u = ½ cos(u) + s·w₀, with `break`.
-#[differentiate(wrt(w))]
+#[differentiate(wrt(w), forward)]
 pub fn settle(w: &SVector<f32, 3>, s: f32) -> f32 {
     let mut u = 0.0f32;
     for _ in 0..64 {

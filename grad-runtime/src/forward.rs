@@ -1,0 +1,226 @@
+//! What forward mode's tangent programs (`_jvp`, `_hvp`) call beyond the reverse-mode rules,
+//! and the dense second derivatives built on them.
+
+use crate::value::Real;
+
+/// A scalar, as the tangent of a scalar function needs it.
+#[diagnostic::on_unimplemented(
+    message = "forward mode (`_jvp`, `_hvp`) applies `exp()` and `abs()` to f32/f64 scalars only, not `{Self}`",
+    note = "the matrix exponential and the entrywise `abs` of a matrix have no forward rule yet; for the exponential of each entry write `m.map(|v| v.exp())`"
+)]
+pub trait ForwardScalar: Real {}
+
+impl<T: Real> ForwardScalar for T {}
+
+// y = a b of two scalars (a tangent times a scalar function's derivative)
+// ā += ḡ b, b̄ += a ḡ (the product's rules)
+/// `a b` of two scalars.
+#[inline(always)]
+pub fn tangent_mul<T: ForwardScalar>(a: T, b: T) -> T {
+    a * b
+}
+
+/// sign(x), 0 at 0 (the derivative of |x|, as the reverse rule).
+#[inline(always)]
+pub fn sign0<T: ForwardScalar>(x: &T) -> T {
+    let zero = nalgebra::zero::<T>();
+    if *x > zero {
+        nalgebra::one::<T>()
+    } else if *x < zero {
+        -nalgebra::one::<T>()
+    } else {
+        zero
+    }
+}
+
+/// 1 when `b` holds, 0 otherwise, of `x`'s type.
+#[inline(always)]
+pub fn indicator<T: Real>(_x: &T, b: bool) -> T {
+    if b {
+        nalgebra::one::<T>()
+    } else {
+        nalgebra::zero::<T>()
+    }
+}
+
+/// 1 − s.
+#[inline(always)]
+pub fn one_minus<T: Real>(s: T) -> T {
+    nalgebra::one::<T>() - s
+}
+
+/// A matrix of ones of `x`'s shape (the adjoint that turns a reverse rule into its mask).
+#[inline(always)]
+pub fn ones_like<T: Real, R: Dim, C: Dim, S: RawStorage<T, R, C>>(x: &Matrix<T, R, C, S>) -> OMatrix<T, R, C>
+where
+    nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C>,
+{
+    let (r, c) = x.shape_generic();
+    OMatrix::<T, R, C>::from_element_generic(r, c, nalgebra::one::<T>())
+}
+
+/// The number of rows of `x`, as a scalar of its type.
+#[inline(always)]
+pub fn nrows_like<T: Real, R: Dim, C: Dim, S: RawStorage<T, R, C>>(x: &Matrix<T, R, C, S>) -> T {
+    nalgebra::convert::<f64, T>(x.nrows() as f64)
+}
+
+/// The integer `n` as a scalar of `x`'s type.
+#[inline(always)]
+pub fn int_like<T: Real>(_x: &T, n: i32) -> T {
+    nalgebra::convert::<f64, T>(f64::from(n))
+}
+
+// ----- dense second derivatives, from `_hvp` and `_jvp` along basis directions -----
+
+use nalgebra::{Dim, OMatrix, SMatrix, SVector};
+
+/// The dense Hessian of a scalar function of one fixed-size vector, heap-free: column k is
+/// `hvp(eₖ)`, the Hessian-vector product along the k-th basis vector (N calls).
+///
+/// `hvp` is usually the last output of a generated `_hvp`:
+/// `matgrad::hessian_fixed(&x, |v| f_hvp(&x, &data, v).2)`.
+pub fn hessian_fixed<T: Real, const N: usize>(
+    x: &SVector<T, N>,
+    mut hvp: impl FnMut(&SVector<T, N>) -> SVector<T, N>,
+) -> SMatrix<T, N, N> {
+    let _ = x;
+    let mut h = SMatrix::<T, N, N>::zeros();
+    let mut e = SVector::<T, N>::zeros();
+    for k in 0..N {
+        e[k] = nalgebra::one::<T>();
+        h.set_column(k, &hvp(&e));
+        e[k] = nalgebra::zero::<T>();
+    }
+    h
+}
+
+/// The dense Jacobian of a function from a fixed-size vector to a fixed-size vector,
+/// heap-free: column k is `jvp(eₖ)` (N calls), so that `J v = jvp(v)`.
+///
+/// `jvp` is usually the tangent output of a generated `_jvp`:
+/// `matgrad::jacobian_fixed(&x, |t| f_jvp(&x, t).1)`.
+pub fn jacobian_fixed<T: Real, const N: usize, const M: usize>(
+    x: &SVector<T, N>,
+    mut jvp: impl FnMut(&SVector<T, N>) -> SVector<T, M>,
+) -> SMatrix<T, M, N> {
+    let _ = x;
+    let mut j = SMatrix::<T, M, N>::zeros();
+    let mut e = SVector::<T, N>::zeros();
+    for k in 0..N {
+        e[k] = nalgebra::one::<T>();
+        j.set_column(k, &jvp(&e));
+        e[k] = nalgebra::zero::<T>();
+    }
+    j
+}
+
+/// The dense Hessian of a scalar function of one matrix `x` (any shape, fixed or dynamic), in
+/// the column-major order of `x`'s entries (vec form): entry (i, k) is
+/// ∂²f/∂vec(x)ᵢ∂vec(x)ₖ, and column k is `vec(hvp(Eₖ))` (one call per entry of `x`).
+#[cfg(feature = "alloc")]
+pub fn hessian<T: Real, R: Dim, C: Dim>(
+    x: &OMatrix<T, R, C>,
+    mut hvp: impl FnMut(&OMatrix<T, R, C>) -> OMatrix<T, R, C>,
+) -> nalgebra::DMatrix<T>
+where
+    nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C>,
+{
+    let n = x.len();
+    let mut h = nalgebra::DMatrix::<T>::zeros(n, n);
+    let mut e = x.map(|_| nalgebra::zero::<T>());
+    for k in 0..n {
+        e[k] = nalgebra::one::<T>();
+        let col = hvp(&e);
+        h.column_mut(k).copy_from_slice(col.as_slice());
+        e[k] = nalgebra::zero::<T>();
+    }
+    h
+}
+
+/// The dense Jacobian of a matrix-valued function of one matrix `x`, in vec form: entry (i, k)
+/// is ∂vec(f)ᵢ/∂vec(x)ₖ, and column k is `vec(jvp(Eₖ))` (one call per entry of `x`).
+#[cfg(feature = "alloc")]
+pub fn jacobian<T: Real, R: Dim, C: Dim, R2: Dim, C2: Dim>(
+    x: &OMatrix<T, R, C>,
+    mut jvp: impl FnMut(&OMatrix<T, R, C>) -> OMatrix<T, R2, C2>,
+) -> nalgebra::DMatrix<T>
+where
+    nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C> + nalgebra::allocator::Allocator<R2, C2>,
+{
+    let n = x.len();
+    let mut e = x.map(|_| nalgebra::zero::<T>());
+    let mut j: Option<nalgebra::DMatrix<T>> = None;
+    for k in 0..n {
+        e[k] = nalgebra::one::<T>();
+        let col = jvp(&e);
+        let j = j.get_or_insert_with(|| nalgebra::DMatrix::<T>::zeros(col.len(), n));
+        j.column_mut(k).copy_from_slice(col.as_slice());
+        e[k] = nalgebra::zero::<T>();
+    }
+    j.unwrap_or_else(|| nalgebra::DMatrix::<T>::zeros(0, 0))
+}
+
+// ----- composition: the tangent an argument passes to a called function's tangent program -----
+
+use crate::control::NoGradient;
+use crate::value::Value;
+use nalgebra::{Matrix, RawStorage};
+
+/// What a caller passes for one parameter of a called function's tangent program
+/// (`<name>_tangent`): the argument's tangent, or [`NoGradient`] for a constant argument (its
+/// tangent is zero). `A` is the parameter's owned type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tangent of a `{A}` parameter",
+    note = "a `#[differentiate(forward)]` function passes each argument's tangent, or `NoGradient` for a constant one, to the called function's `_tangent`"
+)]
+pub trait TangentSlot<A> {
+    /// The tangent, owned (zeros of `like`'s shape for `NoGradient`).
+    fn into_tangent<V: Value<Adj = A> + ?Sized>(self, like: &V) -> A;
+}
+
+impl<A> TangentSlot<A> for NoGradient {
+    fn into_tangent<V: Value<Adj = A> + ?Sized>(self, like: &V) -> A {
+        like.zeros_adj()
+    }
+}
+
+impl TangentSlot<f32> for f32 {
+    fn into_tangent<V: Value<Adj = f32> + ?Sized>(self, _: &V) -> f32 {
+        self
+    }
+}
+
+impl TangentSlot<f64> for f64 {
+    fn into_tangent<V: Value<Adj = f64> + ?Sized>(self, _: &V) -> f64 {
+        self
+    }
+}
+
+impl TangentSlot<f32> for &f32 {
+    fn into_tangent<V: Value<Adj = f32> + ?Sized>(self, _: &V) -> f32 {
+        *self
+    }
+}
+
+impl TangentSlot<f64> for &f64 {
+    fn into_tangent<V: Value<Adj = f64> + ?Sized>(self, _: &V) -> f64 {
+        *self
+    }
+}
+
+impl<T: Real, R: Dim, C: Dim, S: RawStorage<T, R, C>> TangentSlot<OMatrix<T, R, C>> for &Matrix<T, R, C, S>
+where
+    nalgebra::DefaultAllocator: nalgebra::allocator::Allocator<R, C>,
+{
+    fn into_tangent<V: Value<Adj = OMatrix<T, R, C>> + ?Sized>(self, _: &V) -> OMatrix<T, R, C> {
+        let (r, c) = self.shape_generic();
+        OMatrix::<T, R, C>::from_fn_generic(r, c, |i, j| self[(i, j)])
+    }
+}
+
+/// The tangent of parameter `like` from what the caller passed.
+#[inline(always)]
+pub fn into_tangent<A, V: Value<Adj = A> + ?Sized, S: TangentSlot<A>>(slot: S, like: &V) -> A {
+    slot.into_tangent(like)
+}
