@@ -388,7 +388,8 @@ fn cross_entropy_jvp_and_hvp_match_central_differences() {
     let fd = (f(h) - f(-h)) / (2.0 * h);
     assert!((tangent - fd).abs() < 1e-7 * fd.abs().max(1.0), "{tangent} vs {fd}");
     let (_, _, _, hw, hy) = classifier_hvp(&w, &x, &y, &vw, &vy);
-    let (p, m) = (classifier_grad(&(&w + &vw * h), &x, &(&y + &vy * h)), classifier_grad(&(&w - &vw * h), &x, &(&y - &vy * h)));
+    let (p, m) =
+        (classifier_grad(&(&w + &vw * h), &x, &(&y + &vy * h)), classifier_grad(&(&w - &vw * h), &x, &(&y - &vy * h)));
     assert_close(&hw, &((p.1 - m.1) / (2.0 * h)), 1e-6);
     assert_close(&hy, &((p.2 - m.2) / (2.0 * h)), 1e-6);
 }

@@ -120,6 +120,28 @@ pub enum Inverse {
 }
 
 impl Rule {
+    /// An op with its forward form, its adjoints, whether they read its output, and its
+    /// notation; every other property at its default (`rule!` writes this).
+    pub const fn new(name: &'static str, fwd: Fwd, adj: &'static [Adj], needs_out: bool, note: Note) -> Rule {
+        Rule {
+            name,
+            fwd,
+            adj,
+            needs_out,
+            note,
+            inverse: Inverse::None,
+            of_identity: &[],
+            identity_reads_inverse: false,
+            seeds_identity: false,
+            seeds_traced_lhs: false,
+            of_traced_lhs: &[],
+            owning: false,
+            moves_first: false,
+            view: false,
+            scalar_args: false,
+        }
+    }
+
     const fn reads_inverse(self) -> Rule {
         Rule { inverse: Inverse::Read, ..self }
     }
@@ -216,23 +238,7 @@ macro_rules! rule {
         rule!($name, $fwd, [$($adj),*], $out, Note::NONE)
     };
     ($name:literal, $fwd:expr, [$($adj:expr),*], $out:expr, $note:expr) => {
-        Rule {
-            name: $name,
-            fwd: $fwd,
-            adj: &[$($adj),*],
-            needs_out: $out,
-            note: $note,
-            inverse: Inverse::None,
-            of_identity: &[],
-            identity_reads_inverse: false,
-            seeds_identity: false,
-            seeds_traced_lhs: false,
-            of_traced_lhs: &[],
-            owning: false,
-            moves_first: false,
-            view: false,
-            scalar_args: false,
-        }
+        Rule::new($name, $fwd, &[$($adj),*], $out, $note)
     };
 }
 

@@ -10,13 +10,13 @@ use crate::symbol::{self, Adj, Fwd, Note, Rule};
 
 /// `a * b` of two scalars, refusing matrices (a scalar function's `g′` times the tangent: the
 /// matrix exponential has a different derivative). Its adjoints are the product's.
-static SCALAR_MUL: Rule = Rule {
-    name: "*",
-    fwd: Fwd::Runtime("tangent_mul"),
-    adj: &[Adj::Rule("mul_lhs"), Adj::Rule("mul_rhs")],
-    needs_out: false,
-    note: Note::new("$0 $1", &["$g $1", "$0 $g"]),
-};
+static SCALAR_MUL: Rule = Rule::new(
+    "*",
+    Fwd::Runtime("tangent_mul"),
+    &[Adj::Rule("mul_lhs"), Adj::Rule("mul_rhs")],
+    false,
+    Note::new("$0 $1", &["$g $1", "$0 $g"]),
+);
 
 impl Tx<'_> {
     // ----- rules -----
