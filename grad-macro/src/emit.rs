@@ -724,6 +724,10 @@ impl Emitter<'_> {
                 quote_spanned!(span=> (#(#parts,)*))
             }
             Fwd::Ref => self.reference(args[0]),
+            Fwd::AdjType => {
+                let r = self.reference(args[0]);
+                quote_spanned!(span=> ::matgrad::__private::adj_type(#r))
+            }
             Fwd::Deref => {
                 let r = self.reference(args[0]);
                 quote_spanned!(span=> *#r)
@@ -926,7 +930,15 @@ impl Emitter<'_> {
                         Adj::Pass if aliased && plan.alias[arg] => {
                             born[arg] = true;
                             let d = self.adj(arg);
-                            code.extend(quote!(let #d = #g_ref;));
+                            // Ḡ read in the operand's adjoint type (borrowed where they agree).
+                            code.extend(match symbol::adj_type_of(rule, args, k) {
+                                Some(ty) => {
+                                    let (ty, c) =
+                                        (self.plain(ty), format_ident!("{}_as", d, span = Span::mixed_site()));
+                                    quote!(let #c = ::matgrad::__private::alias_as(#ty, #g_ref); let #d = &*#c;)
+                                }
+                                None => quote!(let #d = #g_ref;),
+                            });
                             continue;
                         }
                         Adj::Pass | Adj::PassNeg => {
@@ -934,6 +946,14 @@ impl Emitter<'_> {
                             let flow = match passes_left == 0 && movable_g {
                                 true => quote!(#g),
                                 false => quote!(::matgrad::__private::shared(#g_ref)),
+                            };
+                            // Ḡ converted into the operand's adjoint type (moved where they agree).
+                            let flow = match symbol::adj_type_of(rule, args, k) {
+                                Some(ty) => {
+                                    let ty = self.plain(ty);
+                                    quote!(::matgrad::__private::pass_as(#ty, #flow))
+                                }
+                                None => flow,
                             };
                             if rule.adj[k] == Adj::PassNeg && !plan.negated[node.out] {
                                 quote!(::matgrad::__private::Neg(#flow))

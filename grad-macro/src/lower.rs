@@ -126,7 +126,7 @@ impl Lower<'_> {
         let ident = format_ident!("{}_{}", hint, self.values.len(), span = Span::mixed_site());
         let id = self.push_value(ident, kind, active, span);
         // The macro's own hints: an unnamed node, a constant, a branch's value, a tape.
-        self.values[id].named = !["t", "c", "branch", "tape"].contains(&hint);
+        self.values[id].named = !["t", "c", "branch", "tape", "ty"].contains(&hint);
         id
     }
 
@@ -188,6 +188,26 @@ impl Lower<'_> {
             // A constant of any type (a reference, a view, a collection).
             Op::Opaque { .. } => false,
         };
+        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, ty: None })));
+        out
+    }
+
+    /// `a + b`, `a - b` (see `symbol::ADD`): the adjoint type of each differentiated operand
+    /// after the operands; another op as [`Self::rule`].
+    fn arith(&mut self, rule: &'static Rule, mut args: Vec<ValueId>, span: Span) -> ValueId {
+        if symbol::carries_adj_types(rule) && self.closure.is_none() {
+            let types: Vec<ValueId> =
+                args.iter().map(|&a| if self.values[a].active { self.adj_type(a, span) } else { a }).collect();
+            args.extend(types);
+        }
+        self.rule(rule, args, span)
+    }
+
+    /// `adj_type(&v)`: a constant of no size, read by the reverse pass of a sum.
+    fn adj_type(&mut self, v: ValueId, span: Span) -> ValueId {
+        let op = Op::Rule { rule: &symbol::ADJ_TYPE, args: vec![v] };
+        let out = self.fresh("ty", Kind::Node, false, span);
+        self.values[out].owned = true;
         self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, ty: None })));
         out
     }
@@ -345,7 +365,7 @@ impl Lower<'_> {
                 let Some(rule) = compound(&b.op) else { return };
                 let lhs = self.expr(&b.left);
                 let rhs = self.expr(&b.right);
-                let value = lhs.zip(rhs).map(|(l, r)| self.rule(rule, vec![l, r], b.op.span()));
+                let value = lhs.zip(rhs).map(|(l, r)| self.arith(rule, vec![l, r], b.op.span()));
                 self.assign(&b.left, value);
             }
             Expr::Return(r) => {
@@ -573,7 +593,7 @@ impl Lower<'_> {
         let r = self.expr(&b.right);
         // On the operator: a type error in the generated `a * b` is then rustc's error on the
         // user's `*`, reported once.
-        Some(self.rule(rule, vec![l?, r?], b.op.span()))
+        Some(self.arith(rule, vec![l?, r?], b.op.span()))
     }
 
     fn method_call(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {

@@ -334,7 +334,11 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         } else {
                             Vec::new()
                         };
-                        for a in reads {
+                        // A sum's conversions into its operands' adjoint types read those types.
+                        let types = (0..rule.adj.len().min(args.len()))
+                            .filter(|&k| values[args[k]].active)
+                            .filter_map(|k| crate::symbol::adj_type_of(rule, args, k));
+                        for a in reads.into_iter().chain(types) {
                             p.rev_needed[a] = true;
                             p.last_reader[a] = Some(if p.def[a] == p.def[node.out] { node.out } else { BLOCKED });
                         }

@@ -19,6 +19,8 @@ pub enum Fwd {
     Tuple,
     /// `*r`: the value a reference points to, copied.
     Deref,
+    /// `adj_type(&v)`: the type of `v`'s adjoint, a value of no size (see [`ADJ_TYPE`]).
+    AdjType,
     /// `&x`: a reference the user's code binds (`let y = &x;`).
     Ref,
     /// `&base[index]`: an element of a collection field of a struct (`p.layers[k]`), borrowed.
@@ -135,8 +137,27 @@ const fn n(value: &'static str, adj: &'static [&'static str]) -> Note {
 
 use Adj::{Constant, OfAdjoint, Pass, PassNeg, Rule as R};
 
+/// `a + b` and `a - b` (and `+=`, `-=`) outside `map` closures carry, past their two operands,
+/// the [`ADJ_TYPE`] of each differentiated operand (the operand itself for a constant one):
+/// nalgebra adds operands of one shape whose dimension types differ (`DMatrix + RowDVector`),
+/// and each operand's adjoint keeps its own type, Ḡ converted into it where they differ.
 pub static ADD: Rule = rule!("+", Fwd::Add, [Pass, Pass], false, n("{0} + {1}", &["{g}", "{g}"]));
 pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false, n("{0} − $1", &["{g}", "−$g"]));
+/// The type of an operand's adjoint, computed where the operand is alive (the forward pass may
+/// move it) and read by the reverse pass of a sum: a value of no size, never differentiated.
+pub static ADJ_TYPE: Rule = rule!("adj_type", Fwd::AdjType, [Constant], false, n("{0}", &[]));
+
+/// Whether `rule` carries its operands' [`ADJ_TYPE`]s (see [`ADD`]).
+pub fn carries_adj_types(rule: &Rule) -> bool {
+    std::ptr::eq(rule, &ADD) || std::ptr::eq(rule, &SUB)
+}
+
+/// The [`ADJ_TYPE`] of operand `k` of an op of `rule` with arguments `args`, if it carries one.
+pub fn adj_type_of<V: Copy + PartialEq>(rule: &Rule, args: &[V], k: usize) -> Option<V> {
+    let n = rule.adj.len();
+    let ty = carries_adj_types(rule).then(|| args.get(n + k).copied()).flatten()?;
+    (ty != args[k]).then_some(ty)
+}
 pub static MUL: Rule = rule!(
     "*",
     Fwd::Mul,

@@ -72,95 +72,116 @@ fn huber_vjp(
     adjoint: f64,
 ) -> (f64, DVector<f64>) {
     let _ = huber;
-    enum Branch21<A0, A1> {
+    enum Branch27<A0, A1> {
         A0(A0),
         A1(A1),
     }
-    let mut total_22 = 0.0;
-    let mut tape_23 = ::matgrad::__private::VecTape::with_capacity(0);
+    let mut total_28 = 0.0;
+    let mut tape_29 = ::matgrad::__private::VecTape::with_capacity(0);
     for i in ::matgrad::__private::reserve_for(
-        &mut tape_23,
+        &mut tape_29,
         ::core::iter::IntoIterator::into_iter(0..x.len()),
     ) {
-        let total_5 = total_22;
+        let total_5 = total_28;
         let t_6 = i;
         let t_7 = ::matgrad::__private::by_ref(x)[t_6];
         let t_8 = y[i];
-        let r_9 = t_7 - t_8;
-        let (total_20, branch_21) = if r_9.abs() <= delta {
-            let t_11 = 0.5 * ::matgrad::__private::by_ref(&r_9);
-            let t_12 = ::matgrad::__private::by_ref(&t_11)
-                * ::matgrad::__private::by_ref(&r_9);
-            let t_13 = ::matgrad::__private::by_ref(&total_5) + t_12;
-            (t_13, Branch21::A0((t_11,)))
+        let ty_9 = ::matgrad::__private::adj_type(&t_7);
+        let r_10 = t_7 - ::matgrad::__private::by_ref(&t_8);
+        let (total_26, branch_27) = if r_10.abs() <= delta {
+            let t_12 = 0.5 * ::matgrad::__private::by_ref(&r_10);
+            let t_13 = ::matgrad::__private::by_ref(&t_12)
+                * ::matgrad::__private::by_ref(&r_10);
+            let ty_14 = ::matgrad::__private::adj_type(&total_5);
+            let ty_15 = ::matgrad::__private::adj_type(&t_13);
+            let t_16 = ::matgrad::__private::by_ref(&total_5) + t_13;
+            (t_16, Branch27::A0((t_12, ty_14, ty_15)))
         } else {
-            let t_14 = ::matgrad::__private::abs(::matgrad::__private::by_ref(&r_9));
-            let t_16 = 0.5 * ::matgrad::__private::by_ref(&delta);
-            let t_17 = ::matgrad::__private::by_ref(&t_14) - t_16;
-            let t_18 = ::matgrad::__private::by_ref(&delta)
-                * ::matgrad::__private::by_ref(&t_17);
-            let t_19 = ::matgrad::__private::by_ref(&total_5) + t_18;
-            (t_19, Branch21::A1((t_14, t_17)))
+            let t_17 = ::matgrad::__private::abs(::matgrad::__private::by_ref(&r_10));
+            let t_19 = 0.5 * ::matgrad::__private::by_ref(&delta);
+            let ty_20 = ::matgrad::__private::adj_type(&t_17);
+            let t_21 = ::matgrad::__private::by_ref(&t_17)
+                - ::matgrad::__private::by_ref(&t_19);
+            let t_22 = ::matgrad::__private::by_ref(&delta)
+                * ::matgrad::__private::by_ref(&t_21);
+            let ty_23 = ::matgrad::__private::adj_type(&total_5);
+            let ty_24 = ::matgrad::__private::adj_type(&t_22);
+            let t_25 = ::matgrad::__private::by_ref(&total_5) + t_22;
+            (t_25, Branch27::A1((t_17, ty_20, t_21, ty_23, ty_24)))
         };
-        tape_23.push((total_5, t_6, r_9, branch_21));
-        total_22 = total_20;
+        tape_29.push((total_5, t_6, ty_9, r_10, branch_27));
+        total_28 = total_26;
     }
-    let d_total_22 = ::matgrad::__private::init(adjoint);
+    let d_total_28 = ::matgrad::__private::init(adjoint);
     let mut d_x = ::matgrad::__private::zero_like(x);
-    let mut d_total_22_carry = d_total_22;
-    while let ::core::option::Option::Some(tape_23_item) = tape_23.pop() {
+    let mut d_total_28_carry = d_total_28;
+    while let ::core::option::Option::Some(tape_29_item) = tape_29.pop() {
         #[allow(unused_variables)]
-        let (total_5, t_6, r_9, branch_21) = tape_23_item;
-        let d_total_20 = ::matgrad::__private::init(d_total_22_carry);
+        let (total_5, t_6, ty_9, r_10, branch_27) = tape_29_item;
+        let d_total_26 = ::matgrad::__private::init(d_total_28_carry);
         let mut d_total_5 = ::matgrad::__private::zero_like(&total_5);
-        let mut d_r_9 = ::matgrad::__private::zero_like(&r_9);
-        match branch_21 {
+        let mut d_r_10 = ::matgrad::__private::zero_like(&r_10);
+        match branch_27 {
             #[allow(unused_variables)]
-            Branch21::A0((t_11,)) => {
-                let d_t_13 = ::matgrad::__private::init(d_total_20);
+            Branch27::A0((t_12, ty_14, ty_15)) => {
+                let d_t_16 = ::matgrad::__private::init(d_total_26);
                 ::matgrad::__private::add_to(
                     &mut d_total_5,
-                    ::matgrad::__private::shared(&d_t_13),
+                    ::matgrad::__private::pass_as(
+                        ty_14,
+                        ::matgrad::__private::shared(&d_t_16),
+                    ),
                 );
-                let d_t_12 = ::matgrad::__private::init(d_t_13);
-                let d_t_11 = ::matgrad::__private::init(
-                    ::matgrad::__private::mul_lhs(&t_11, &r_9, &d_t_12),
+                let d_t_13 = ::matgrad::__private::init(
+                    ::matgrad::__private::pass_as(ty_15, d_t_16),
+                );
+                let d_t_12 = ::matgrad::__private::init(
+                    ::matgrad::__private::mul_lhs(&t_12, &r_10, &d_t_13),
                 );
                 ::matgrad::__private::add_to(
-                    &mut d_r_9,
-                    ::matgrad::__private::mul_rhs(&t_11, &r_9, &d_t_12),
+                    &mut d_r_10,
+                    ::matgrad::__private::mul_rhs(&t_12, &r_10, &d_t_13),
                 );
                 ::matgrad::__private::add_to(
-                    &mut d_r_9,
-                    ::matgrad::__private::mul_rhs(&(0.5), &r_9, &d_t_11),
+                    &mut d_r_10,
+                    ::matgrad::__private::mul_rhs(&(0.5), &r_10, &d_t_12),
                 );
             }
             #[allow(unused_variables)]
-            Branch21::A1((t_14, t_17)) => {
-                let d_t_19 = ::matgrad::__private::init(d_total_20);
+            Branch27::A1((t_17, ty_20, t_21, ty_23, ty_24)) => {
+                let d_t_25 = ::matgrad::__private::init(d_total_26);
                 ::matgrad::__private::add_to(
                     &mut d_total_5,
-                    ::matgrad::__private::shared(&d_t_19),
+                    ::matgrad::__private::pass_as(
+                        ty_23,
+                        ::matgrad::__private::shared(&d_t_25),
+                    ),
                 );
-                let d_t_18 = ::matgrad::__private::init(d_t_19);
+                let d_t_22 = ::matgrad::__private::init(
+                    ::matgrad::__private::pass_as(ty_24, d_t_25),
+                );
+                let d_t_21 = ::matgrad::__private::init(
+                    ::matgrad::__private::mul_rhs(&delta, &t_21, &d_t_22),
+                );
                 let d_t_17 = ::matgrad::__private::init(
-                    ::matgrad::__private::mul_rhs(&delta, &t_17, &d_t_18),
+                    ::matgrad::__private::pass_as(ty_20, d_t_21),
                 );
-                let d_t_14 = ::matgrad::__private::init(d_t_17);
                 ::matgrad::__private::add_to(
-                    &mut d_r_9,
-                    ::matgrad::__private::abs_adj(&r_9, &t_14, &d_t_14),
+                    &mut d_r_10,
+                    ::matgrad::__private::abs_adj(&r_10, &t_17, &d_t_17),
                 );
             }
         }
-        let d_t_7 = ::matgrad::__private::init(d_r_9);
+        let d_t_7 = ::matgrad::__private::init(
+            ::matgrad::__private::pass_as(ty_9, d_r_10),
+        );
         ::matgrad::__private::add_to(
             &mut d_x,
             ::matgrad::__private::index_adj(x, &t_6, &d_t_7),
         );
-        d_total_22_carry = d_total_5;
+        d_total_28_carry = d_total_5;
     }
-    (total_22, d_x)
+    (total_28, d_x)
 }
 #[inline]
 /** The value of [`huber`] and its gradient with respect to `x`, in that order, by reverse-mode differentiation. Generated by `#[differentiate]`.

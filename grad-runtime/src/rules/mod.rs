@@ -7,6 +7,7 @@
 //! matrix derivative results for forward and reverse mode AD" (2008), and The Matrix Cookbook.
 
 mod arith;
+mod dims;
 mod element;
 mod elementwise;
 mod lazy;
@@ -20,6 +21,7 @@ mod update;
 mod vector;
 
 pub use arith::*;
+pub use dims::*;
 pub use element::*;
 pub use elementwise::*;
 pub use lazy::*;
