@@ -760,6 +760,18 @@ impl Emitter<'_> {
                 let field = Ident::new(field, span);
                 quote_spanned!(span=> #call.#field)
             }
+            Fwd::FieldUnwrap { name, field } => {
+                let n = rule.adj.len();
+                let call = self.method_call(rule, name, &args[..n], true, None, span, &movable);
+                let field = Ident::new(field, span);
+                match args.get(n) {
+                    Some(&msg) => {
+                        let msg = self.plain(msg);
+                        quote_spanned!(span=> #call.#field.expect(#msg))
+                    }
+                    None => quote_spanned!(span=> #call.#field.unwrap()),
+                }
+            }
             Fwd::Unwrap { name, consume } => {
                 let n = rule.adj.len();
                 let call = self.method_call(rule, name, &args[..n], consume, None, span, &movable);

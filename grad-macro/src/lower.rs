@@ -675,11 +675,23 @@ impl Lower<'_> {
             ("expect", 1) => true,
             _ => return None,
         };
-        let Expr::MethodCall(inner) = &*m.receiver else { return None };
-        if m.turbofish.is_some() || inner.turbofish.is_some() {
+        if m.turbofish.is_some() {
             return None;
         }
-        let rule = symbol::unwrapped(&inner.method.to_string(), inner.args.len())?;
+        let (inner, rule) = match &*m.receiver {
+            Expr::MethodCall(inner) if inner.turbofish.is_none() => {
+                (inner, symbol::unwrapped(&inner.method.to_string(), inner.args.len())?)
+            }
+            // `a.svd(true, true).u.unwrap()`: an `Option` field of a decomposition.
+            Expr::Field(syn::ExprField { base, member: syn::Member::Named(field), .. }) => match &**base {
+                Expr::MethodCall(inner) if inner.turbofish.is_none() => {
+                    let (method, field) = (inner.method.to_string(), field.to_string());
+                    (inner, symbol::decomposition_field_unwrapped(&method, inner.args.len(), &field)?)
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
         let mut args = vec![self.receiver(&inner.receiver)];
         for (a, adj) in inner.args.iter().zip(&rule.adj[1..]) {
             args.push(self.operand(a, *adj));

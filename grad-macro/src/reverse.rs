@@ -213,7 +213,12 @@ fn keep_viewed(values: &[Value], body: &Body, p: &mut Plan) {
                     _ => continue,
                 };
                 if p.def[recv] == p.def[node.out] {
-                    p.last_use[recv] = p.last_use[recv].max(p.last_use[node.out]);
+                    // Read after the view's last use: where both are read (`&x + y` with
+                    // `y = &x`), the receiver is not moved either.
+                    let view = p.last_use[node.out];
+                    if view.is_some() && view >= p.last_use[recv] {
+                        p.last_use[recv] = view.map(|(key, i)| (key, i + 1));
+                    }
                 }
                 // Read in the reverse pass through the view: not moved into a rule there.
                 if p.rev_needed[node.out] {

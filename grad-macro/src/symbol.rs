@@ -48,6 +48,12 @@ pub enum Fwd {
         name: &'static str,
         field: &'static str,
     },
+    /// `recv.name(args…).field.unwrap()` (`.expect(msg)` as for [`Fwd::Unwrap`]): an `Option`
+    /// field of a decomposition (`svd(true, true).u`), the method consuming its receiver.
+    FieldUnwrap {
+        name: &'static str,
+        field: &'static str,
+    },
 }
 
 /// How an op's adjoint reaches one of its operands.
@@ -624,8 +630,8 @@ pub fn returns_option(name: &str, arity: usize) -> bool {
     unwrapped(name, arity).is_some() && method(name, arity).is_none()
 }
 
-/// Fields of decompositions with a rule: the values, and the symmetric eigenvectors (not the
-/// singular vectors).
+/// Fields of decompositions with a rule: the values, and the symmetric eigenvectors (the
+/// singular vectors, `Option`s, are in `UNWRAPPED_FIELDS`).
 static FIELDS: &[(usize, Rule)] = &[
     (
         0,
@@ -657,6 +663,41 @@ static FIELDS: &[(usize, Rule)] = &[
         ),
     ),
 ];
+
+/// `Option` fields of decompositions with a rule, differentiated when `.unwrap()` or
+/// `.expect("…")` follows them directly: the singular vectors (rules/svd.rs).
+static UNWRAPPED_FIELDS: &[(usize, Rule)] = &[
+    (
+        2,
+        rule!(
+            "svd",
+            Fwd::FieldUnwrap { name: "svd", field: "u" },
+            [R("svd_u_adj"), Constant, Constant],
+            false,
+            n("U({0})", &["U (F ⊙ (UᵀŪ − ŪᵀU)) Σ Vᵀ + (I − UUᵀ) Ū Σ⁻¹ Vᵀ with Ū = {g}"])
+        ),
+    ),
+    (
+        2,
+        rule!(
+            "svd",
+            Fwd::FieldUnwrap { name: "svd", field: "v_t" },
+            [R("svd_v_t_adj"), Constant, Constant],
+            false,
+            n("Vᵀ({0})", &["U Σ (F ⊙ (VᵀV̄ − V̄ᵀV)) Vᵀ + U Σ⁻¹ V̄ᵀ (I − VVᵀ) with V̄ᵀ = {g}"])
+        ),
+    ),
+];
+
+/// The rule of `a.method(args…).field.unwrap()` (`a.svd(true, true).u.unwrap()`, `.v_t`).
+pub fn decomposition_field_unwrapped(method: &str, arity: usize, field: &str) -> Option<&'static Rule> {
+    UNWRAPPED_FIELDS
+        .iter()
+        .find(|(n, r)| {
+            *n == arity && matches!(r.fwd, Fwd::FieldUnwrap { name, field: f } if name == method && f == field)
+        })
+        .map(|(_, r)| r)
+}
 
 /// The rule of `a.method(args…).field` (`a.symmetric_eigen().eigenvalues`, `.eigenvectors`,
 /// `a.svd(u, v).singular_values`), `arity` counting `args`.

@@ -17,6 +17,7 @@ mod matmul;
 mod reduce;
 mod scalar;
 mod structure;
+mod svd;
 mod update;
 mod vector;
 
@@ -31,5 +32,6 @@ pub use matmul::*;
 pub use reduce::*;
 pub use scalar::*;
 pub use structure::*;
+pub use svd::*;
 pub use update::*;
 pub use vector::*;
