@@ -62,7 +62,7 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
         Construct::Constructor(p) => (
             p.to_token_stream(),
             format!(
-                "`{}` builds a constant here, but {reads}: the constructors that take differentiated values are `new`, `from_element`, `from_fn`, `from_columns`, `from_rows`, and `from_row_slice`, `from_column_slice` and `from_vec` with their entries written out (`&[a, b, …]`, `vec![a, b, …]`); build other matrices from differentiated values with products, `map`, `+` and `-`",
+                "`{}` builds a constant here, but {reads}: the constructors that take differentiated values are `new`, `from_element`, `from_fn`, `from_columns`, `from_rows`, and `from_row_slice`, `from_column_slice`, `from_vec` and `from_iterator` with their entries written out (`&[a, b, …]`, `vec![a, b, …]`, `[a, b, …].into_iter()`); build other matrices from differentiated values with products, `map`, `+` and `-`",
                 path_str(p)
             ),
         ),
