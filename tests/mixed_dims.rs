@@ -1,7 +1,8 @@
 //! Operands of equal size whose dimension types differ, which nalgebra accepts (issue 18's
 //! defect 4, issue 12's products mixing fixed and dynamic shapes): `DVector * DMatrix` with a
 //! 1×n `DMatrix`, `DMatrix + RowDVector`, `DMatrix.component_mul(&RowDVector)`,
-//! `DMatrix.dot(&DVector)`, `Matrix3 + DMatrix`, `DMatrix -= Matrix3`. Each operand's gradient
+//! `DMatrix.dot(&DVector)`, `Matrix3 + DMatrix`, `DMatrix -= Matrix3`, `DMatrix.tr_mul(&Matrix3)`,
+//! `set_column` of a `Vector3` into a `DMatrix`, `DVector.cross(&Vector3)`, compound updates. Each operand's gradient
 //! has the operand's own type; each is checked against a closed form and central differences,
 //! in a function body, a branch arm, a loop body, nested loops and a nested block.
 
@@ -9,7 +10,7 @@ mod common;
 
 use common::{assert_close, assert_fd, mat};
 use matgrad::differentiate;
-use nalgebra::{DMatrix, DVector, Matrix3, RowDVector, SMatrix};
+use nalgebra::{DMatrix, DVector, Matrix3, RowDVector, SMatrix, Vector3};
 
 fn dvec(n: usize, seed: u64) -> DVector<f64> {
     DVector::from_column_slice(mat(n, 1, seed).as_slice())
@@ -179,4 +180,74 @@ fn mixed_sum_in_f32() {
     assert_eq!(da.as_slice(), &[4.0, -1.5, 3.0]);
     assert_eq!(db.as_slice(), &[4.0, -1.5, 3.0]);
     assert_eq!(db.shape(), (1, 3));
+}
+
+/// f(m, b) = ‖mᵀ b‖² with m a 3×k `DMatrix`, b a `Matrix3` (rows Dyn against 3): C = mᵀ b,
+/// ∂f/∂m = 2 b Cᵀ, ∂f/∂b = 2 m C.
+#[differentiate(wrt(m, b))]
+fn tr_mul_mixed(m: &DMatrix<f64>, b: &Matrix3<f64>) -> f64 {
+    m.tr_mul(b).norm_squared()
+}
+
+#[test]
+fn tr_mul_of_a_dmatrix_and_a_matrix3() {
+    let (m, b) = (mat(3, 2, 20), Matrix3::from_column_slice(mat(3, 3, 21).as_slice()));
+    let (_, dm, db) = tr_mul_mixed_grad(&m, &b);
+    let bd = dyn_of(3, 3, b.as_slice());
+    let c = m.transpose() * &bd;
+    assert_close(&dm, &(2.0 * &bd * c.transpose()), 1e-12);
+    assert_close(&dyn_of(3, 3, db.as_slice()), &(2.0 * &m * &c), 1e-12);
+    assert_fd(|m: &DMatrix<f64>| tr_mul_mixed(m, &b), &m, &dm, 1e-6);
+    assert_fd(|b: &Matrix3<f64>| tr_mul_mixed(&m, b), &b, &db, 1e-6);
+}
+
+/// A `Vector3` set as column 0 of a 3×k `DMatrix`, and a cross product of a `DVector` and a
+/// `Vector3`: f = ‖y‖² + ‖a × v‖² with y = m, column 0 replaced by v; c = a × v.
+/// ∂f/∂m = 2m with column 0 zeroed, ∂f/∂v = 2v + 2 c × a, ∂f/∂a = 2 v × c.
+#[differentiate(wrt(m, v, a))]
+fn column_and_cross(m: &DMatrix<f64>, v: &Vector3<f64>, a: &DVector<f64>) -> f64 {
+    let mut y = m.clone();
+    y.set_column(0, v);
+    y.norm_squared() + a.cross(v).norm_squared()
+}
+
+#[test]
+fn set_column_and_cross_of_mixed_vectors() {
+    let (m, a) = (mat(3, 4, 22), dvec(3, 23));
+    let v = Vector3::new(0.3, -1.2, 0.8);
+    let (_, dm, dv, da) = column_and_cross_grad(&m, &v, &a);
+    let mut want_m = 2.0 * &m;
+    want_m.column_mut(0).fill(0.0);
+    let a3 = Vector3::from_column_slice(a.as_slice());
+    let c = a3.cross(&v);
+    assert_close(&dm, &want_m, 1e-12);
+    assert_close(&dyn_of(3, 1, dv.as_slice()), &dyn_of(3, 1, (2.0 * v + 2.0 * c.cross(&a3)).as_slice()), 1e-12);
+    assert_close(&dyn_of(3, 1, da.as_slice()), &dyn_of(3, 1, (2.0 * v.cross(&c)).as_slice()), 1e-12);
+    assert_fd(|m: &DMatrix<f64>| column_and_cross(m, &v, &a), &m, &dm, 1e-6);
+    assert_fd(|v: &Vector3<f64>| column_and_cross(&m, v, &a), &v, &dv, 1e-6);
+    assert_fd(|a: &DVector<f64>| column_and_cross(&m, &v, a), &a, &da, 1e-6);
+}
+
+/// Compound updates of a 1×n `DMatrix` by a `RowDVector`: y = ((m − r) ⊙ r) + r, f = y · r
+/// = Σ (m r² − r³ + r²): ∂f/∂m = r², ∂f/∂r = 2 m r − 3 r² + 2 r.
+#[differentiate(wrt(m, r))]
+fn compound_mixed(m: &DMatrix<f64>, r: &RowDVector<f64>) -> f64 {
+    let mut y = m.clone();
+    y -= r;
+    y.component_mul_assign(r);
+    y += r;
+    y.dot(r)
+}
+
+#[test]
+fn compound_updates_by_a_row_dvector() {
+    let (m, r) = (mat(1, 4, 24), drow(4, 25));
+    let (_, dm, dr) = compound_mixed_grad(&m, &r);
+    let pairs = || m.iter().zip(r.iter());
+    let want_m: Vec<f64> = r.iter().map(|b| b * b).collect();
+    let want_r: Vec<f64> = pairs().map(|(a, b)| 2.0 * a * b - 3.0 * b * b + 2.0 * b).collect();
+    assert_close(&dm, &dyn_of(1, 4, &want_m), 1e-12);
+    assert_close(&dyn_of(1, 4, dr.as_slice()), &dyn_of(1, 4, &want_r), 1e-12);
+    assert_fd(|m: &DMatrix<f64>| compound_mixed(m, &r), &m, &dm, 1e-6);
+    assert_fd(|r: &RowDVector<f64>| compound_mixed(&m, r), &r, &dr, 1e-6);
 }

@@ -937,7 +937,15 @@ impl Emitter<'_> {
                                 .zip(rule.adj)
                                 .filter(|(_, adj)| **adj == Adj::Constant)
                                 .map(|(&a, _)| self.reference(a));
-                            quote_spanned!(span=> ::matgrad::__private::#f(#(#consts,)* #g_ref))
+                            let contrib = quote_spanned!(span=> ::matgrad::__private::#f(#(#consts,)* #g_ref));
+                            // In the operand's adjoint type (a `Vector3` set as a column of a `DMatrix`).
+                            match symbol::adj_type_of(rule, args, k) {
+                                Some(ty) => {
+                                    let ty = self.plain(ty);
+                                    quote!(::matgrad::__private::pass_as(#ty, #contrib))
+                                }
+                                None => contrib,
+                            }
                         }
                         Adj::Pass if aliased && plan.alias[arg] => {
                             born[arg] = true;

@@ -192,12 +192,18 @@ impl Lower<'_> {
         out
     }
 
-    /// `a + b`, `a - b` (see `symbol::ADD`): the adjoint type of each differentiated operand
-    /// after the operands; another op as [`Self::rule`].
-    fn arith(&mut self, rule: &'static Rule, mut args: Vec<ValueId>, span: Span) -> ValueId {
-        if symbol::carries_adj_types(rule) && self.closure.is_none() {
-            let types: Vec<ValueId> =
-                args.iter().map(|&a| if self.values[a].active { self.adj_type(a, span) } else { a }).collect();
+    /// An op of `rule` with, after its operands, the adjoint type of each differentiated operand
+    /// it carries one of (`a + b`, `a - b`, see `symbol::adj_type_operands`), an unread `()`
+    /// for the others; without them inside a `map` closure (scalars) and for other rules.
+    pub(crate) fn typed_rule(&mut self, rule: &'static Rule, mut args: Vec<ValueId>, span: Span) -> ValueId {
+        let carried = symbol::adj_type_operands(rule);
+        if !carried.is_empty() && self.closure.is_none() {
+            let types: Vec<ValueId> = (0..args.len())
+                .map(|k| match carried.contains(&k) && self.values[args[k]].active {
+                    true => self.adj_type(args[k], span),
+                    false => self.inline(quote::quote!(()), span),
+                })
+                .collect();
             args.extend(types);
         }
         self.rule(rule, args, span)
@@ -365,7 +371,7 @@ impl Lower<'_> {
                 let Some(rule) = compound(&b.op) else { return };
                 let lhs = self.expr(&b.left);
                 let rhs = self.expr(&b.right);
-                let value = lhs.zip(rhs).map(|(l, r)| self.arith(rule, vec![l, r], b.op.span()));
+                let value = lhs.zip(rhs).map(|(l, r)| self.typed_rule(rule, vec![l, r], b.op.span()));
                 self.assign(&b.left, value);
             }
             Expr::Return(r) => {
@@ -593,7 +599,7 @@ impl Lower<'_> {
         let r = self.expr(&b.right);
         // On the operator: a type error in the generated `a * b` is then rustc's error on the
         // user's `*`, reported once.
-        Some(self.arith(rule, vec![l?, r?], b.op.span()))
+        Some(self.typed_rule(rule, vec![l?, r?], b.op.span()))
     }
 
     fn method_call(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {

@@ -153,16 +153,23 @@ pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false, n("{0} − $
 /// move it) and read by the reverse pass of a sum: a value of no size, never differentiated.
 pub static ADJ_TYPE: Rule = rule!("adj_type", Fwd::AdjType, [Constant], false, n("{0}", &[]));
 
-/// Whether `rule` carries its operands' [`ADJ_TYPE`]s (see [`ADD`]).
-pub fn carries_adj_types(rule: &Rule) -> bool {
-    std::ptr::eq(rule, &ADD) || std::ptr::eq(rule, &SUB)
+/// The operands whose [`ADJ_TYPE`] an op of `rule` carries: both of a sum (see [`ADD`]), the
+/// column of `set_column` and the row of `set_row` (`m.set_column(0, &v)` with `m` a `DMatrix`
+/// and `v` a `Vector3`: the adjoint of `v` is a column of `m`'s).
+pub fn adj_type_operands(rule: &Rule) -> &'static [usize] {
+    let is = |other: &Rule| std::ptr::eq(rule, other);
+    match () {
+        _ if is(&ADD) || is(&SUB) => &[0, 1],
+        _ if is(&SET_COLUMN) || is(&SET_ROW) => &[1],
+        _ => &[],
+    }
 }
 
-/// The [`ADJ_TYPE`] of operand `k` of an op of `rule` with arguments `args`, if it carries one.
-pub fn adj_type_of<V: Copy + PartialEq>(rule: &Rule, args: &[V], k: usize) -> Option<V> {
-    let n = rule.adj.len();
-    let ty = carries_adj_types(rule).then(|| args.get(n + k).copied()).flatten()?;
-    (ty != args[k]).then_some(ty)
+/// The [`ADJ_TYPE`] of operand `k` of an op of `rule` with arguments `args`, if it carries
+/// one: after the operands, one argument per operand (read only for a differentiated operand
+/// in [`adj_type_operands`]).
+pub fn adj_type_of<V: Copy>(rule: &Rule, args: &[V], k: usize) -> Option<V> {
+    adj_type_operands(rule).contains(&k).then(|| args.get(rule.adj.len() + k).copied()).flatten()
 }
 pub static MUL: Rule = rule!(
     "*",

@@ -712,7 +712,16 @@ impl Program {
 fn in_place(rng: &mut Rng, scope: &[Val], name: &str, r: usize, c: usize) -> String {
     let s = scalar(rng, scope);
     let (i, j) = (rng.below(r), rng.below(c));
-    match rng.below(10) {
+    match rng.below(11) {
+        // A column of the other dimension kind (a `DVector` into an `SMatrix`, an `SVector`
+        // into a `DMatrix`).
+        10 => match scope.iter().find(|v| matches!(v.shape, Shape::Mat(k, _) if k == r)) {
+            Some(b) if FIXED.with(|f| f.get()) => {
+                format!("{name}.set_column({j}, &{}.rows(0, {r}).column(0).into_owned());", b.name)
+            }
+            Some(b) => format!("{name}.set_column({j}, &{}.fixed_view::<{r}, 1>(0, 0).into_owned());", b.name),
+            None => format!("{name}[({i}, {j})] = {s};"),
+        },
         0 => format!("{name}[({i}, {j})] = {s};"),
         1 => format!("{name}[({i}, {j})] += {s} * {s};"),
         2 => format!("{name}[{}] *= {s};", rng.below(r * c)),
@@ -966,7 +975,8 @@ fn mixed(rng: &mut Rng, scope: &[Val], a: &Val) -> Option<(String, Shape)> {
     let mat = |e: String, r: usize, c: usize| Some((e, Shape::Mat(r, c)));
     if FIXED.with(|f| f.get()) {
         // Views with a dynamic dimension of a fixed-size matrix; the sum is fixed-size.
-        match rng.below(6) {
+        match rng.below(7) {
+            6 => mat(format!("{na}.tr_mul(&{nb}.rows(0, {r}))"), c, c),
             0 => mat(format!("{oa} + &{nb}.rows(0, {r})"), r, c),
             1 => mat(format!("{oa} - &{nb}.columns(0, {c})"), r, c),
             2 => mat(format!("{na}.component_mul(&{nb}.view((0, 0), ({r}, {c})))"), r, c),
@@ -976,7 +986,8 @@ fn mixed(rng: &mut Rng, scope: &[Val], a: &Val) -> Option<(String, Shape)> {
         }
     } else {
         let tall: Vec<&Val> = mats.iter().filter(|v| matches!(v.shape, Shape::Mat(k, _) if k >= c)).collect();
-        match rng.below(6) {
+        match rng.below(7) {
+            6 => mat(format!("{na}.tr_mul(&{nb}.fixed_rows::<{r}>(0))"), c, c),
             0 => scalar(format!("({oa} + &{nb}.fixed_view::<{r}, {c}>(0, 0)).norm_squared()")),
             1 => {
                 let o = rng.pick(&mats);

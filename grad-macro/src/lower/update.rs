@@ -78,7 +78,7 @@ impl Lower<'_> {
             ops.push(self.operand(a, *adj));
         }
         let ops: Option<Vec<ValueId>> = ops.into_iter().collect();
-        let value = ops.map(|ops| self.rule(rule, ops, e.span()));
+        let value = ops.map(|ops| self.typed_rule(rule, ops, e.span()));
         self.assign(&m.receiver, value);
     }
 

@@ -72,116 +72,115 @@ fn huber_vjp(
     adjoint: f64,
 ) -> (f64, DVector<f64>) {
     let _ = huber;
-    enum Branch27<A0, A1> {
+    enum Branch29<A0, A1> {
         A0(A0),
         A1(A1),
     }
-    let mut total_28 = 0.0;
-    let mut tape_29 = ::matgrad::__private::VecTape::with_capacity(0);
+    let mut total_30 = 0.0;
+    let mut tape_31 = ::matgrad::__private::VecTape::with_capacity(0);
     for i in ::matgrad::__private::reserve_for(
-        &mut tape_29,
+        &mut tape_31,
         ::core::iter::IntoIterator::into_iter(0..x.len()),
     ) {
-        let total_5 = total_28;
+        let total_5 = total_30;
         let t_6 = i;
         let t_7 = ::matgrad::__private::by_ref(x)[t_6];
         let t_8 = y[i];
         let ty_9 = ::matgrad::__private::adj_type(&t_7);
-        let r_10 = t_7 - ::matgrad::__private::by_ref(&t_8);
-        let (total_26, branch_27) = if r_10.abs() <= delta {
-            let t_12 = 0.5 * ::matgrad::__private::by_ref(&r_10);
-            let t_13 = ::matgrad::__private::by_ref(&t_12)
-                * ::matgrad::__private::by_ref(&r_10);
-            let ty_14 = ::matgrad::__private::adj_type(&total_5);
-            let ty_15 = ::matgrad::__private::adj_type(&t_13);
-            let t_16 = ::matgrad::__private::by_ref(&total_5) + t_13;
-            (t_16, Branch27::A0((t_12, ty_14, ty_15)))
+        let r_11 = t_7 - t_8;
+        let (total_28, branch_29) = if r_11.abs() <= delta {
+            let t_13 = 0.5 * ::matgrad::__private::by_ref(&r_11);
+            let t_14 = ::matgrad::__private::by_ref(&t_13)
+                * ::matgrad::__private::by_ref(&r_11);
+            let ty_15 = ::matgrad::__private::adj_type(&total_5);
+            let ty_16 = ::matgrad::__private::adj_type(&t_14);
+            let t_17 = ::matgrad::__private::by_ref(&total_5) + t_14;
+            (t_17, Branch29::A0((t_13, ty_15, ty_16)))
         } else {
-            let t_17 = ::matgrad::__private::abs(::matgrad::__private::by_ref(&r_10));
-            let t_19 = 0.5 * ::matgrad::__private::by_ref(&delta);
-            let ty_20 = ::matgrad::__private::adj_type(&t_17);
-            let t_21 = ::matgrad::__private::by_ref(&t_17)
-                - ::matgrad::__private::by_ref(&t_19);
-            let t_22 = ::matgrad::__private::by_ref(&delta)
-                * ::matgrad::__private::by_ref(&t_21);
-            let ty_23 = ::matgrad::__private::adj_type(&total_5);
-            let ty_24 = ::matgrad::__private::adj_type(&t_22);
-            let t_25 = ::matgrad::__private::by_ref(&total_5) + t_22;
-            (t_25, Branch27::A1((t_17, ty_20, t_21, ty_23, ty_24)))
+            let t_18 = ::matgrad::__private::abs(::matgrad::__private::by_ref(&r_11));
+            let t_20 = 0.5 * ::matgrad::__private::by_ref(&delta);
+            let ty_21 = ::matgrad::__private::adj_type(&t_18);
+            let t_23 = ::matgrad::__private::by_ref(&t_18) - t_20;
+            let t_24 = ::matgrad::__private::by_ref(&delta)
+                * ::matgrad::__private::by_ref(&t_23);
+            let ty_25 = ::matgrad::__private::adj_type(&total_5);
+            let ty_26 = ::matgrad::__private::adj_type(&t_24);
+            let t_27 = ::matgrad::__private::by_ref(&total_5) + t_24;
+            (t_27, Branch29::A1((t_18, ty_21, t_23, ty_25, ty_26)))
         };
-        tape_29.push((total_5, t_6, ty_9, r_10, branch_27));
-        total_28 = total_26;
+        tape_31.push((total_5, t_6, ty_9, r_11, branch_29));
+        total_30 = total_28;
     }
-    let d_total_28 = ::matgrad::__private::init(adjoint);
+    let d_total_30 = ::matgrad::__private::init(adjoint);
     let mut d_x = ::matgrad::__private::zero_like(x);
-    let mut d_total_28_carry = d_total_28;
-    while let ::core::option::Option::Some(tape_29_item) = tape_29.pop() {
+    let mut d_total_30_carry = d_total_30;
+    while let ::core::option::Option::Some(tape_31_item) = tape_31.pop() {
         #[allow(unused_variables)]
-        let (total_5, t_6, ty_9, r_10, branch_27) = tape_29_item;
-        let d_total_26 = ::matgrad::__private::init(d_total_28_carry);
+        let (total_5, t_6, ty_9, r_11, branch_29) = tape_31_item;
+        let d_total_28 = ::matgrad::__private::init(d_total_30_carry);
         let mut d_total_5 = ::matgrad::__private::zero_like(&total_5);
-        let mut d_r_10 = ::matgrad::__private::zero_like(&r_10);
-        match branch_27 {
+        let mut d_r_11 = ::matgrad::__private::zero_like(&r_11);
+        match branch_29 {
             #[allow(unused_variables)]
-            Branch27::A0((t_12, ty_14, ty_15)) => {
-                let d_t_16 = ::matgrad::__private::init(d_total_26);
+            Branch29::A0((t_13, ty_15, ty_16)) => {
+                let d_t_17 = ::matgrad::__private::init(d_total_28);
                 ::matgrad::__private::add_to(
                     &mut d_total_5,
                     ::matgrad::__private::pass_as(
-                        ty_14,
-                        ::matgrad::__private::shared(&d_t_16),
+                        ty_15,
+                        ::matgrad::__private::shared(&d_t_17),
                     ),
                 );
+                let d_t_14 = ::matgrad::__private::init(
+                    ::matgrad::__private::pass_as(ty_16, d_t_17),
+                );
                 let d_t_13 = ::matgrad::__private::init(
-                    ::matgrad::__private::pass_as(ty_15, d_t_16),
-                );
-                let d_t_12 = ::matgrad::__private::init(
-                    ::matgrad::__private::mul_lhs(&t_12, &r_10, &d_t_13),
+                    ::matgrad::__private::mul_lhs(&t_13, &r_11, &d_t_14),
                 );
                 ::matgrad::__private::add_to(
-                    &mut d_r_10,
-                    ::matgrad::__private::mul_rhs(&t_12, &r_10, &d_t_13),
+                    &mut d_r_11,
+                    ::matgrad::__private::mul_rhs(&t_13, &r_11, &d_t_14),
                 );
                 ::matgrad::__private::add_to(
-                    &mut d_r_10,
-                    ::matgrad::__private::mul_rhs(&(0.5), &r_10, &d_t_12),
+                    &mut d_r_11,
+                    ::matgrad::__private::mul_rhs(&(0.5), &r_11, &d_t_13),
                 );
             }
             #[allow(unused_variables)]
-            Branch27::A1((t_17, ty_20, t_21, ty_23, ty_24)) => {
-                let d_t_25 = ::matgrad::__private::init(d_total_26);
+            Branch29::A1((t_18, ty_21, t_23, ty_25, ty_26)) => {
+                let d_t_27 = ::matgrad::__private::init(d_total_28);
                 ::matgrad::__private::add_to(
                     &mut d_total_5,
                     ::matgrad::__private::pass_as(
-                        ty_23,
-                        ::matgrad::__private::shared(&d_t_25),
+                        ty_25,
+                        ::matgrad::__private::shared(&d_t_27),
                     ),
                 );
-                let d_t_22 = ::matgrad::__private::init(
-                    ::matgrad::__private::pass_as(ty_24, d_t_25),
+                let d_t_24 = ::matgrad::__private::init(
+                    ::matgrad::__private::pass_as(ty_26, d_t_27),
                 );
-                let d_t_21 = ::matgrad::__private::init(
-                    ::matgrad::__private::mul_rhs(&delta, &t_21, &d_t_22),
+                let d_t_23 = ::matgrad::__private::init(
+                    ::matgrad::__private::mul_rhs(&delta, &t_23, &d_t_24),
                 );
-                let d_t_17 = ::matgrad::__private::init(
-                    ::matgrad::__private::pass_as(ty_20, d_t_21),
+                let d_t_18 = ::matgrad::__private::init(
+                    ::matgrad::__private::pass_as(ty_21, d_t_23),
                 );
                 ::matgrad::__private::add_to(
-                    &mut d_r_10,
-                    ::matgrad::__private::abs_adj(&r_10, &t_17, &d_t_17),
+                    &mut d_r_11,
+                    ::matgrad::__private::abs_adj(&r_11, &t_18, &d_t_18),
                 );
             }
         }
         let d_t_7 = ::matgrad::__private::init(
-            ::matgrad::__private::pass_as(ty_9, d_r_10),
+            ::matgrad::__private::pass_as(ty_9, d_r_11),
         );
         ::matgrad::__private::add_to(
             &mut d_x,
             ::matgrad::__private::index_adj(x, &t_6, &d_t_7),
         );
-        d_total_28_carry = d_total_5;
+        d_total_30_carry = d_total_5;
     }
-    (total_28, d_x)
+    (total_30, d_x)
 }
 #[inline]
 /** The value of [`huber`] and its gradient with respect to `x`, in that order, by reverse-mode differentiation. Generated by `#[differentiate]`.
