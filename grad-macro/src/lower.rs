@@ -45,6 +45,7 @@ pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
         struct_params: Vec::new(),
         fields: Vec::new(),
         collections: Vec::new(),
+        scalars: Default::default(),
     };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
@@ -52,6 +53,9 @@ pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
         let id = lx.push_value(p.ident.clone(), Kind::Param { is_ref: p.is_ref }, active, p.ident.span());
         lx.bind(&p.ident, id);
         params.push(id);
+        if p.class == Class::Float {
+            lx.scalars.insert(id);
+        }
         if active && matches!(p.class, Class::Unknown | Class::Tuple) {
             lx.struct_params.push((id, i));
         }
@@ -89,6 +93,9 @@ struct Lower<'c> {
     fields: Vec<FieldRead>,
     /// Differentiated slice, array and `Vec` parameters.
     collections: Vec<ValueId>,
+    /// Values known to be scalars (a float parameter, a reduction, arithmetic and functions of
+    /// known scalars): a sum with one of them is of scalars, whose adjoints need no conversion.
+    scalars: std::collections::HashSet<ValueId>,
 }
 
 impl Resolve for Lower<'_> {
@@ -197,7 +204,8 @@ impl Lower<'_> {
     /// for the others; without them inside a `map` closure (scalars) and for other rules.
     pub(crate) fn typed_rule(&mut self, rule: &'static Rule, mut args: Vec<ValueId>, span: Span) -> ValueId {
         let carried = symbol::adj_type_operands(rule);
-        if !carried.is_empty() && self.closure.is_none() {
+        let scalars = carried.iter().any(|&k| args.get(k).is_some_and(|a| self.scalars.contains(a)));
+        if !carried.is_empty() && self.closure.is_none() && !scalars {
             let types: Vec<ValueId> = (0..args.len())
                 .map(|k| match carried.contains(&k) && self.values[args[k]].active {
                     true => self.adj_type(args[k], span),
@@ -221,7 +229,18 @@ impl Lower<'_> {
     fn rule(&mut self, rule: &'static Rule, args: Vec<ValueId>, span: Span) -> ValueId {
         self.check_captured_matrix(rule, &args, span);
         let active = args.iter().any(|&a| self.values[a].active);
-        self.node(Op::Rule { rule, args }, active, span)
+        let mut operands = args.iter().zip(rule.adj).filter(|(_, adj)| **adj != Adj::Constant).map(|(a, _)| a);
+        let scalar = match rule.note.out {
+            symbol::Out::Scalar => true,
+            symbol::Out::Like => {
+                rule.adj.iter().any(|a| *a != Adj::Constant) && operands.all(|a| self.scalars.contains(a))
+            }
+        };
+        let out = self.node(Op::Rule { rule, args }, active, span);
+        if scalar {
+            self.scalars.insert(out);
+        }
+        out
     }
 
     /// A `map` closure's derivative is per entry: it can capture differentiated scalars, not
@@ -464,7 +483,13 @@ impl Lower<'_> {
 
     fn expr(&mut self, e: &Expr) -> Option<ValueId> {
         match e {
-            Expr::Lit(l) => Some(self.inline(l.to_token_stream(), e.span())),
+            Expr::Lit(l) => {
+                let v = self.inline(l.to_token_stream(), e.span());
+                if matches!(l.lit, syn::Lit::Float(_)) {
+                    self.scalars.insert(v);
+                }
+                Some(v)
+            }
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
             // A reference to a constant place stays one (`&xs[k]` must not move out of `xs`); a

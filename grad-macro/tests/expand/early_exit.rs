@@ -79,111 +79,103 @@ Gradients, each adjoint used once substituted back:
 #[allow(clippy::too_many_arguments)]
 fn budgeted_vjp(x: &DVector<f64>, budget: f64, adjoint: f64) -> (f64, DVector<f64>) {
     let _ = budgeted;
-    enum Branch27<A0, A1> {
+    enum Branch25<A0, A1> {
         A0(A0),
         A1(A1),
     }
-    enum Branch34<A0, A1> {
+    enum Branch32<A0, A1> {
         A0(A0),
         A1(A1),
     }
     let __mg_ret_3 = ::matgrad::__private::placeholder::<f64>();
-    let mut cost_28 = 0.0;
-    let mut __mg_go0_29 = true;
-    let mut __mg_ret_30 = __mg_ret_3;
-    let mut __mg_live_31 = true;
-    let mut tape_32 = ::matgrad::__private::VecTape::with_capacity(0);
+    let mut cost_26 = 0.0;
+    let mut __mg_go0_27 = true;
+    let mut __mg_ret_28 = __mg_ret_3;
+    let mut __mg_live_29 = true;
+    let mut tape_30 = ::matgrad::__private::VecTape::with_capacity(0);
     for k in ::matgrad::__private::reserve_for(
-        &mut tape_32,
+        &mut tape_30,
         ::core::iter::IntoIterator::into_iter(0..x.len()),
     ) {
-        if !__mg_go0_29 {
+        if !__mg_go0_27 {
             break;
         }
-        let cost_7 = cost_28;
-        let __mg_go0_8 = __mg_go0_29;
-        let __mg_ret_9 = __mg_ret_30;
-        let __mg_live_10 = __mg_live_31;
+        let cost_7 = cost_26;
+        let __mg_go0_8 = __mg_go0_27;
+        let __mg_ret_9 = __mg_ret_28;
+        let __mg_live_10 = __mg_live_29;
         let t_12 = k;
         let t_13 = ::matgrad::__private::by_ref(x)[t_12];
         let t_14 = k;
         let t_15 = ::matgrad::__private::by_ref(x)[t_14];
         let t_16 = ::matgrad::__private::by_ref(&t_13)
             * ::matgrad::__private::by_ref(&t_15);
-        let ty_17 = ::matgrad::__private::adj_type(&cost_7);
-        let ty_18 = ::matgrad::__private::adj_type(&t_16);
-        let t_19 = cost_7 + t_16;
-        let (_, __mg_go0_24, __mg_ret_25, __mg_live_26, branch_27) = if t_19 > budget {
-            (false, false, ::core::clone::Clone::clone(&t_19), false, Branch27::A0(()))
+        let t_17 = cost_7 + t_16;
+        let (_, __mg_go0_22, __mg_ret_23, __mg_live_24, branch_25) = if t_17 > budget {
+            (false, false, ::core::clone::Clone::clone(&t_17), false, Branch25::A0(()))
         } else {
             (
                 true,
                 __mg_go0_8,
                 ::core::clone::Clone::clone(&__mg_ret_9),
                 __mg_live_10,
-                Branch27::A1(()),
+                Branch25::A1(()),
             )
         };
-        tape_32
+        tape_30
             .push((
                 __mg_ret_9,
                 t_12,
                 t_13,
                 t_14,
                 t_15,
-                ty_17,
-                ty_18,
-                ::core::clone::Clone::clone(&t_19),
-                branch_27,
+                ::core::clone::Clone::clone(&t_17),
+                branch_25,
             ));
-        cost_28 = t_19;
-        __mg_go0_29 = __mg_go0_24;
-        __mg_ret_30 = __mg_ret_25;
-        __mg_live_31 = __mg_live_26;
+        cost_26 = t_17;
+        __mg_go0_27 = __mg_go0_22;
+        __mg_ret_28 = __mg_ret_23;
+        __mg_live_29 = __mg_live_24;
     }
-    let (branch_33, branch_34) = if __mg_live_31 {
-        (::core::clone::Clone::clone(&cost_28), Branch34::A0(()))
+    let (branch_31, branch_32) = if __mg_live_29 {
+        (::core::clone::Clone::clone(&cost_26), Branch32::A0(()))
     } else {
-        (::core::clone::Clone::clone(&__mg_ret_30), Branch34::A1(()))
+        (::core::clone::Clone::clone(&__mg_ret_28), Branch32::A1(()))
     };
-    let d_branch_33 = ::matgrad::__private::init(adjoint);
-    let mut d_cost_28 = ::matgrad::__private::zero_like(&cost_28);
-    let mut d___mg_ret_30 = ::matgrad::__private::zero_like(&__mg_ret_30);
-    match branch_34 {
+    let d_branch_31 = ::matgrad::__private::init(adjoint);
+    let mut d_cost_26 = ::matgrad::__private::zero_like(&cost_26);
+    let mut d___mg_ret_28 = ::matgrad::__private::zero_like(&__mg_ret_28);
+    match branch_32 {
         #[allow(unused_variables)]
-        Branch34::A0(()) => {
-            ::matgrad::__private::add_to(&mut d_cost_28, d_branch_33);
+        Branch32::A0(()) => {
+            ::matgrad::__private::add_to(&mut d_cost_26, d_branch_31);
         }
         #[allow(unused_variables)]
-        Branch34::A1(()) => {
-            ::matgrad::__private::add_to(&mut d___mg_ret_30, d_branch_33);
+        Branch32::A1(()) => {
+            ::matgrad::__private::add_to(&mut d___mg_ret_28, d_branch_31);
         }
     }
     let mut d_x = ::matgrad::__private::zero_like(x);
-    let mut d_cost_28_carry = d_cost_28;
-    let mut d___mg_ret_30_carry = d___mg_ret_30;
-    while let ::core::option::Option::Some(tape_32_item) = tape_32.pop() {
+    let mut d_cost_26_carry = d_cost_26;
+    let mut d___mg_ret_28_carry = d___mg_ret_28;
+    while let ::core::option::Option::Some(tape_30_item) = tape_30.pop() {
         #[allow(unused_variables)]
-        let (__mg_ret_9, t_12, t_13, t_14, t_15, ty_17, ty_18, t_19, branch_27) = tape_32_item;
-        let mut d_t_19 = ::matgrad::__private::init(d_cost_28_carry);
-        let d___mg_ret_25 = ::matgrad::__private::init(d___mg_ret_30_carry);
+        let (__mg_ret_9, t_12, t_13, t_14, t_15, t_17, branch_25) = tape_30_item;
+        let mut d_t_17 = ::matgrad::__private::init(d_cost_26_carry);
+        let d___mg_ret_23 = ::matgrad::__private::init(d___mg_ret_28_carry);
         let mut d___mg_ret_9 = ::matgrad::__private::zero_like(&__mg_ret_9);
-        match branch_27 {
+        match branch_25 {
             #[allow(unused_variables)]
-            Branch27::A0(()) => {
-                ::matgrad::__private::add_to(&mut d_t_19, d___mg_ret_25);
+            Branch25::A0(()) => {
+                ::matgrad::__private::add_to(&mut d_t_17, d___mg_ret_23);
             }
             #[allow(unused_variables)]
-            Branch27::A1(()) => {
-                ::matgrad::__private::add_to(&mut d___mg_ret_9, d___mg_ret_25);
+            Branch25::A1(()) => {
+                ::matgrad::__private::add_to(&mut d___mg_ret_9, d___mg_ret_23);
             }
         }
-        let d_cost_7 = ::matgrad::__private::init(
-            ::matgrad::__private::pass_as(ty_17, ::matgrad::__private::shared(&d_t_19)),
-        );
-        let d_t_16 = ::matgrad::__private::init(
-            ::matgrad::__private::pass_as(ty_18, d_t_19),
-        );
+        let d_cost_7 = ::matgrad::__private::init(::matgrad::__private::shared(&d_t_17));
+        let d_t_16 = ::matgrad::__private::init(d_t_17);
         let d_t_13 = ::matgrad::__private::init(
             ::matgrad::__private::mul_lhs(&t_13, &t_15, &d_t_16),
         );
@@ -198,10 +190,10 @@ fn budgeted_vjp(x: &DVector<f64>, budget: f64, adjoint: f64) -> (f64, DVector<f6
             &mut d_x,
             ::matgrad::__private::index_adj(x, &t_12, &d_t_13),
         );
-        d_cost_28_carry = d_cost_7;
-        d___mg_ret_30_carry = d___mg_ret_9;
+        d_cost_26_carry = d_cost_7;
+        d___mg_ret_28_carry = d___mg_ret_9;
     }
-    (branch_33, d_x)
+    (branch_31, d_x)
 }
 #[inline]
 /** The value of [`budgeted`] and its gradient with respect to `x`, in that order, by reverse-mode differentiation. Generated by `#[differentiate]`.

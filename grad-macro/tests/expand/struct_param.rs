@@ -58,57 +58,51 @@ fn loss_vjp(p: &Mlp, x: &DMatrix<f64>, adjoint: f64) -> (f64, Mlp) {
     let p_enc_5 = &p.enc;
     #[allow(unused_variables)]
     let p_b1_6 = &p.b1;
-    let mut acc_14 = 0.0;
-    let mut tape_15 = ::matgrad::__private::VecTape::with_capacity(0);
+    let mut acc_12 = 0.0;
+    let mut tape_13 = ::matgrad::__private::VecTape::with_capacity(0);
     for _ in ::matgrad::__private::reserve_for(
-        &mut tape_15,
+        &mut tape_13,
         ::core::iter::IntoIterator::into_iter(
             0..*::matgrad::__private::constant_field(p.__matgrad_const_steps()),
         ),
     ) {
-        let acc_8 = acc_14;
+        let acc_8 = acc_12;
         let t_9 = ::matgrad::__private::by_ref(x) * ::matgrad::__private::by_ref(p_w1_3);
         let t_10 = ::matgrad::__private::by_ref(&t_9).norm_squared();
-        let ty_11 = ::matgrad::__private::adj_type(&acc_8);
-        let ty_12 = ::matgrad::__private::adj_type(&t_10);
-        let t_13 = acc_8 + t_10;
-        tape_15.push((t_9, ty_11, ty_12));
-        acc_14 = t_13;
+        let t_11 = acc_8 + t_10;
+        tape_13.push((t_9,));
+        acc_12 = t_11;
     }
-    let t_16 = ::matgrad::__private::by_ref(p_b1_6).sum();
-    let t_17 = ::matgrad::__private::by_ref(p_enc_gain_4)
-        * ::matgrad::__private::by_ref(&t_16);
-    let ty_18 = ::matgrad::__private::adj_type(&acc_14);
-    let ty_19 = ::matgrad::__private::adj_type(&t_17);
-    let t_20 = acc_14 + t_17;
-    let d_t_20 = ::matgrad::__private::init(adjoint);
-    let d_acc_14 = ::matgrad::__private::init(
-        ::matgrad::__private::pass_as(ty_18, ::matgrad::__private::shared(&d_t_20)),
+    let t_14 = ::matgrad::__private::by_ref(p_b1_6).sum();
+    let t_15 = ::matgrad::__private::by_ref(p_enc_gain_4)
+        * ::matgrad::__private::by_ref(&t_14);
+    let ty_16 = ::matgrad::__private::adj_type(&acc_12);
+    let ty_17 = ::matgrad::__private::adj_type(&t_15);
+    let t_18 = acc_12 + t_15;
+    let d_t_18 = ::matgrad::__private::init(adjoint);
+    let d_acc_12 = ::matgrad::__private::init(
+        ::matgrad::__private::pass_as(ty_16, ::matgrad::__private::shared(&d_t_18)),
     );
-    let d_t_17 = ::matgrad::__private::init(
-        ::matgrad::__private::pass_as(ty_19, d_t_20),
+    let d_t_15 = ::matgrad::__private::init(
+        ::matgrad::__private::pass_as(ty_17, d_t_18),
     );
     let d_p_enc_gain_4 = ::matgrad::__private::init(
-        ::matgrad::__private::mul_lhs(p_enc_gain_4, &t_16, &d_t_17),
+        ::matgrad::__private::mul_lhs(p_enc_gain_4, &t_14, &d_t_15),
     );
-    let d_t_16 = ::matgrad::__private::init(
-        ::matgrad::__private::mul_rhs(p_enc_gain_4, &t_16, &d_t_17),
+    let d_t_14 = ::matgrad::__private::init(
+        ::matgrad::__private::mul_rhs(p_enc_gain_4, &t_14, &d_t_15),
     );
     let d_p_b1_6 = ::matgrad::__private::init(
-        ::matgrad::__private::sum_adj(p_b1_6, d_t_16),
+        ::matgrad::__private::sum_adj(p_b1_6, d_t_14),
     );
     let mut d_p_w1_3 = ::matgrad::__private::zero_like(p_w1_3);
-    let mut d_acc_14_carry = d_acc_14;
-    while let ::core::option::Option::Some(tape_15_item) = tape_15.pop() {
+    let mut d_acc_12_carry = d_acc_12;
+    while let ::core::option::Option::Some(tape_13_item) = tape_13.pop() {
         #[allow(unused_variables)]
-        let (t_9, ty_11, ty_12) = tape_15_item;
-        let d_t_13 = ::matgrad::__private::init(d_acc_14_carry);
-        let d_acc_8 = ::matgrad::__private::init(
-            ::matgrad::__private::pass_as(ty_11, ::matgrad::__private::shared(&d_t_13)),
-        );
-        let d_t_10 = ::matgrad::__private::init(
-            ::matgrad::__private::pass_as(ty_12, d_t_13),
-        );
+        let (t_9,) = tape_13_item;
+        let d_t_11 = ::matgrad::__private::init(d_acc_12_carry);
+        let d_acc_8 = ::matgrad::__private::init(::matgrad::__private::shared(&d_t_11));
+        let d_t_10 = ::matgrad::__private::init(d_t_11);
         let d_t_9 = ::matgrad::__private::init(
             ::matgrad::__private::norm_squared_adj(t_9, d_t_10),
         );
@@ -116,10 +110,10 @@ fn loss_vjp(p: &Mlp, x: &DMatrix<f64>, adjoint: f64) -> (f64, Mlp) {
             &mut d_p_w1_3,
             ::matgrad::__private::mul_rhs(x, p_w1_3, &d_t_9),
         );
-        d_acc_14_carry = d_acc_8;
+        d_acc_12_carry = d_acc_8;
     }
     (
-        t_20,
+        t_18,
         {
             let mut g = ::matgrad::Differentiable::zero_like(p);
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w1() {
