@@ -681,7 +681,7 @@ static UNWRAPPED_FIELDS: &[(usize, Rule)] = &[
             Fwd::FieldUnwrap { name: "svd", field: "u" },
             [R("svd_u_adj"), Constant, Constant],
             false,
-            n("U({0})", &["U (F ⊙ (UᵀŪ − ŪᵀU)) Σ Vᵀ + (I − UUᵀ) Ū Σ⁻¹ Vᵀ with Ū = {g}"])
+            n("U({0})", &["[U (F ⊙ (Uᵀ$g − $gᵀU)) Σ + (I − UUᵀ) $g Σ⁻¹] Vᵀ"])
         ),
     ),
     (
@@ -691,7 +691,7 @@ static UNWRAPPED_FIELDS: &[(usize, Rule)] = &[
             Fwd::FieldUnwrap { name: "svd", field: "v_t" },
             [R("svd_v_t_adj"), Constant, Constant],
             false,
-            n("Vᵀ({0})", &["U Σ (F ⊙ (VᵀV̄ − V̄ᵀV)) Vᵀ + U Σ⁻¹ V̄ᵀ (I − VVᵀ) with V̄ᵀ = {g}"])
+            n("Vᵀ({0})", &["U [Σ (F ⊙ (Vᵀ$gᵀ − $g V)) Vᵀ + Σ⁻¹ $g (I − VVᵀ)]"])
         ),
     ),
 ];
