@@ -1,6 +1,6 @@
 //! Constructors that read differentiated values (issue 12): `new` of the fixed-size aliases,
-//! `from_element`, `from_columns`, `from_rows`, `from_row_slice`, `from_column_slice` and
-//! `from_vec`. The adjoint of an entry is the matching entry of Ḡ (of a column, the column).
+//! `from_element`, `from_columns`, `from_rows`, `from_row_slice`, `from_column_slice`,
+//! `from_vec` and `from_iterator`. The adjoint of an entry is the matching entry of Ḡ (of a column, the column).
 
 mod common;
 
@@ -274,4 +274,56 @@ fn constructors_in_nested_loops_blocks_and_arms() {
     let (_, d0) = nested_grad(t, 0);
     close(d0, want - t / (t * t + 1.0).sqrt() + 1.0 / (t * t + 1.0).sqrt(), 1e-12);
     assert_fd(|t: &f64| nested(*t, 1), &t, &d1, 1e-7);
+}
+
+/// `from_iterator` over differentiated scalars, with the entries written out (column-major):
+/// A = DMatrix::from_iterator(2, 2, [x, y, 1, x y]), B = SMatrix::<f64, 1, 3>::from_iterator(
+/// [y, 2, x].into_iter()), C = DMatrix::from_iterator(1, 1, vec![x²]), and in a branch arm
+/// (x > 0) a DVector from `[x, y].iter().copied()`, else from `.cloned()` of [y, x];
+/// f = ⟨W, A⟩ + ⟨V, B⟩ + 3C + Σ arm ⊙ (1, 2).
+/// ∂f/∂x = W₀₀ + y W₁₁ + V₀₂ + 6x + (1 if x > 0 else 2),
+/// ∂f/∂y = W₁₀ + x W₁₁ + V₀₀ + (2 if x > 0 else 1).
+#[differentiate(wrt(x, y))]
+#[allow(clippy::useless_conversion)]
+fn iterators(x: f64, y: f64, w: &DMatrix<f64>, v: &SMatrix<f64, 1, 3>) -> f64 {
+    let a = DMatrix::from_iterator(2, 2, [x, y, 1.0, x * y]);
+    let b = SMatrix::<f64, 1, 3>::from_iterator([y, 2.0, x].into_iter());
+    let c = DMatrix::from_iterator(1, 1, vec![x * x]);
+    let d = if x > 0.0 {
+        DVector::from_iterator(2, [x, y].iter().copied())
+    } else {
+        DVector::from_iterator(2, [y, x].iter().cloned())
+    };
+    a.dot(w) + b.dot(v) + 3.0 * c[(0, 0)] + d[0] + 2.0 * d[1]
+}
+
+#[test]
+fn from_iterator_of_differentiated_scalars() {
+    let (w, v) = (mat(2, 2, 30), SMatrix::<f64, 1, 3>::new(0.5, -1.5, 2.5));
+    for (x, y) in [(0.7, -0.4), (-0.6, 1.3)] {
+        let (_, dx, dy) = iterators_grad(x, y, &w, &v);
+        let (arm_x, arm_y) = if x > 0.0 { (1.0, 2.0) } else { (2.0, 1.0) };
+        close(dx, w[(0, 0)] + y * w[(1, 1)] + v[2] + 6.0 * x + arm_x, 1e-12);
+        close(dy, w[(1, 0)] + x * w[(1, 1)] + v[0] + arm_y, 1e-12);
+        assert_fd(|x: &f64| iterators(*x, y, &w, &v), &x, &dx, 1e-6);
+        assert_fd(|y: &f64| iterators(x, *y, &w, &v), &y, &dy, 1e-6);
+    }
+}
+
+/// f32, in a loop body: f = Σₖ₌₀² Σ Vector2::from_iterator([s k, s²]) = Σₖ (s k + s²) = 3s + 3s²,
+/// f′ = 3 + 6s (6 at s = 0.5).
+#[differentiate]
+fn iterator_in_loop(s: f32) -> f32 {
+    let mut acc = 0.0;
+    for k in 0..3 {
+        let m = nalgebra::Vector2::from_iterator([s * k as f32, s * s]);
+        acc += m.sum();
+    }
+    acc
+}
+
+#[test]
+fn from_iterator_in_a_loop_f32() {
+    let (_, ds) = iterator_in_loop_grad(0.5f32);
+    assert!((ds - 6.0).abs() < 1e-6, "{ds}");
 }

@@ -424,3 +424,21 @@ fn copies_of_fixed_views_in_f32() {
     let want = SMatrix::<f32, 3, 2>::from_fn(|i, j| if i < 2 { 8.0 * a[(i, j)] + 1.0 } else { 0.0 });
     assert!((da - want).norm() < 1e-5, "{da}");
 }
+
+/// A reference alias read in the same statement as what it points to (`&x + y` with `y = &x`):
+/// `x` is not moved there. f = Σ (x + x) with x = 2a, so ∂f/∂a = 4.
+#[differentiate]
+fn alias_beside_its_target(a: &DMatrix<f64>) -> f64 {
+    let x = a * 2.0;
+    let y = &x;
+    let z = &x + y;
+    z.sum()
+}
+
+#[test]
+fn reference_alias_beside_its_target() {
+    let a = DMatrix::from_fn(2, 3, |i, j| (i + 2 * j) as f64 - 1.5);
+    let (value, da) = alias_beside_its_target_grad(&a);
+    assert_eq!(value, alias_beside_its_target(&a));
+    assert_eq!(da, DMatrix::from_element(2, 3, 4.0));
+}

@@ -35,7 +35,7 @@ use crate::check::Signature;
 use crate::ir::{Axis, Body, Branch, Closure, Head, Kind, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::lower::{self, Lowered};
 use crate::reverse::{self, Plan};
-use crate::symbol::{Adj, Fwd, Rule};
+use crate::symbol::{self, Adj, Fwd, Rule};
 
 /// The parts of `<name>_pullback`: the forward pass, the reverse sweep, the value and the
 /// gradients of `wrt`.
@@ -743,6 +743,10 @@ impl Emitter<'_> {
                 quote_spanned!(span=> (#(#parts,)*))
             }
             Fwd::Ref => self.reference(args[0]),
+            Fwd::AdjType => {
+                let r = self.reference(args[0]);
+                quote_spanned!(span=> ::matgrad::__private::adj_type(#r))
+            }
             Fwd::Deref => {
                 let r = self.reference(args[0]);
                 quote_spanned!(span=> *#r)
@@ -774,6 +778,18 @@ impl Emitter<'_> {
                 let call = self.method_call(rule, name, args, true, None, span, &movable);
                 let field = Ident::new(field, span);
                 quote_spanned!(span=> #call.#field)
+            }
+            Fwd::FieldUnwrap { name, field } => {
+                let n = rule.adj.len();
+                let call = self.method_call(rule, name, &args[..n], true, None, span, &movable);
+                let field = Ident::new(field, span);
+                match args.get(n) {
+                    Some(&msg) => {
+                        let msg = self.plain(msg);
+                        quote_spanned!(span=> #call.#field.expect(#msg))
+                    }
+                    None => quote_spanned!(span=> #call.#field.unwrap()),
+                }
             }
             Fwd::Unwrap { name, consume } => {
                 let n = rule.adj.len();
@@ -968,12 +984,28 @@ impl Emitter<'_> {
                                 .zip(adjs)
                                 .filter(|(_, adj)| **adj == Adj::Constant)
                                 .map(|(&a, _)| self.reference(a));
-                            quote_spanned!(span=> ::matgrad::__private::#f(#(#consts,)* #g_ref))
+                            let contrib = quote_spanned!(span=> ::matgrad::__private::#f(#(#consts,)* #g_ref));
+                            // In the operand's adjoint type (a `Vector3` set as a column of a `DMatrix`).
+                            match symbol::adj_type_of(rule, args, k) {
+                                Some(ty) => {
+                                    let ty = self.plain(ty);
+                                    quote!(::matgrad::__private::pass_as(#ty, #contrib))
+                                }
+                                None => contrib,
+                            }
                         }
                         Adj::Pass if aliased && plan.alias[arg] => {
                             born[arg] = true;
                             let d = self.adj(arg);
-                            code.extend(quote!(let #d = #g_ref;));
+                            // Ḡ read in the operand's adjoint type (borrowed where they agree).
+                            code.extend(match symbol::adj_type_of(rule, args, k) {
+                                Some(ty) => {
+                                    let (ty, c) =
+                                        (self.plain(ty), format_ident!("{}_as", d, span = Span::mixed_site()));
+                                    quote!(let #c = ::matgrad::__private::alias_as(#ty, #g_ref); let #d = &*#c;)
+                                }
+                                None => quote!(let #d = #g_ref;),
+                            });
                             continue;
                         }
                         Adj::Pass | Adj::PassNeg => {
@@ -981,6 +1013,14 @@ impl Emitter<'_> {
                             let flow = match passes_left == 0 && movable_g {
                                 true => quote!(#g),
                                 false => quote!(::matgrad::__private::shared(#g_ref)),
+                            };
+                            // Ḡ converted into the operand's adjoint type (moved where they agree).
+                            let flow = match symbol::adj_type_of(rule, args, k) {
+                                Some(ty) => {
+                                    let ty = self.plain(ty);
+                                    quote!(::matgrad::__private::pass_as(#ty, #flow))
+                                }
+                                None => flow,
                             };
                             if adjs[k] == Adj::PassNeg && !plan.negated[node.out] {
                                 quote!(::matgrad::__private::Neg(#flow))

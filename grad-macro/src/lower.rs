@@ -45,6 +45,7 @@ pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
         struct_params: Vec::new(),
         fields: Vec::new(),
         collections: Vec::new(),
+        scalars: Default::default(),
     };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
@@ -52,6 +53,9 @@ pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
         let id = lx.push_value(p.ident.clone(), Kind::Param { is_ref: p.is_ref }, active, p.ident.span());
         lx.bind(&p.ident, id);
         params.push(id);
+        if p.class == Class::Float {
+            lx.scalars.insert(id);
+        }
         if active && matches!(p.class, Class::Unknown | Class::Tuple) {
             lx.struct_params.push((id, i));
         }
@@ -89,6 +93,9 @@ struct Lower<'c> {
     fields: Vec<FieldRead>,
     /// Differentiated slice, array and `Vec` parameters.
     collections: Vec<ValueId>,
+    /// Values known to be scalars (a float parameter, a reduction, arithmetic and functions of
+    /// known scalars): a sum with one of them is of scalars, whose adjoints need no conversion.
+    scalars: std::collections::HashSet<ValueId>,
 }
 
 impl Resolve for Lower<'_> {
@@ -126,7 +133,7 @@ impl Lower<'_> {
         let ident = format_ident!("{}_{}", hint, self.values.len(), span = Span::mixed_site());
         let id = self.push_value(ident, kind, active, span);
         // The macro's own hints: an unnamed node, a constant, a branch's value, a tape.
-        self.values[id].named = !["t", "c", "branch", "tape"].contains(&hint);
+        self.values[id].named = !["t", "c", "branch", "tape", "ty"].contains(&hint);
         id
     }
 
@@ -192,10 +199,48 @@ impl Lower<'_> {
         out
     }
 
+    /// An op of `rule` with, after its operands, the adjoint type of each differentiated operand
+    /// it carries one of (`a + b`, `a - b`, see `symbol::adj_type_operands`), an unread `()`
+    /// for the others; without them inside a `map` closure (scalars) and for other rules.
+    pub(crate) fn typed_rule(&mut self, rule: &'static Rule, mut args: Vec<ValueId>, span: Span) -> ValueId {
+        let carried = symbol::adj_type_operands(rule);
+        let scalars = carried.iter().any(|&k| args.get(k).is_some_and(|a| self.scalars.contains(a)));
+        if !carried.is_empty() && self.closure.is_none() && !scalars {
+            let types: Vec<ValueId> = (0..args.len())
+                .map(|k| match carried.contains(&k) && self.values[args[k]].active {
+                    true => self.adj_type(args[k], span),
+                    false => self.inline(quote::quote!(()), span),
+                })
+                .collect();
+            args.extend(types);
+        }
+        self.rule(rule, args, span)
+    }
+
+    /// `adj_type(&v)`: a constant of no size, read by the reverse pass of a sum.
+    fn adj_type(&mut self, v: ValueId, span: Span) -> ValueId {
+        let op = Op::Rule { rule: &symbol::ADJ_TYPE, args: vec![v] };
+        let out = self.fresh("ty", Kind::Node, false, span);
+        self.values[out].owned = true;
+        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, ty: None })));
+        out
+    }
+
     fn rule(&mut self, rule: &'static Rule, args: Vec<ValueId>, span: Span) -> ValueId {
         self.check_captured_matrix(rule, &args, span);
         let active = args.iter().any(|&a| self.values[a].active);
-        self.node(Op::Rule { rule, args }, active, span)
+        let mut operands = args.iter().zip(rule.adj).filter(|(_, adj)| **adj != Adj::Constant).map(|(a, _)| a);
+        let scalar = match rule.note.out {
+            symbol::Out::Scalar => true,
+            symbol::Out::Like => {
+                rule.adj.iter().any(|a| *a != Adj::Constant) && operands.all(|a| self.scalars.contains(a))
+            }
+        };
+        let out = self.node(Op::Rule { rule, args }, active, span);
+        if scalar {
+            self.scalars.insert(out);
+        }
+        out
     }
 
     /// A `map` closure's derivative is per entry: it can capture differentiated scalars, not
@@ -345,7 +390,7 @@ impl Lower<'_> {
                 let Some(rule) = compound(&b.op) else { return };
                 let lhs = self.expr(&b.left);
                 let rhs = self.expr(&b.right);
-                let value = lhs.zip(rhs).map(|(l, r)| self.rule(rule, vec![l, r], b.op.span()));
+                let value = lhs.zip(rhs).map(|(l, r)| self.typed_rule(rule, vec![l, r], b.op.span()));
                 self.assign(&b.left, value);
             }
             Expr::Return(r) => {
@@ -438,7 +483,13 @@ impl Lower<'_> {
 
     fn expr(&mut self, e: &Expr) -> Option<ValueId> {
         match e {
-            Expr::Lit(l) => Some(self.inline(l.to_token_stream(), e.span())),
+            Expr::Lit(l) => {
+                let v = self.inline(l.to_token_stream(), e.span());
+                if matches!(l.lit, syn::Lit::Float(_)) {
+                    self.scalars.insert(v);
+                }
+                Some(v)
+            }
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
             // A reference to a constant place stays one (`&xs[k]` must not move out of `xs`); a
@@ -573,7 +624,7 @@ impl Lower<'_> {
         let r = self.expr(&b.right);
         // On the operator: a type error in the generated `a * b` is then rustc's error on the
         // user's `*`, reported once.
-        Some(self.rule(rule, vec![l?, r?], b.op.span()))
+        Some(self.typed_rule(rule, vec![l?, r?], b.op.span()))
     }
 
     fn method_call(&mut self, e: &Expr, m: &ExprMethodCall) -> Option<ValueId> {
@@ -655,11 +706,23 @@ impl Lower<'_> {
             ("expect", 1) => true,
             _ => return None,
         };
-        let Expr::MethodCall(inner) = &*m.receiver else { return None };
-        if m.turbofish.is_some() || inner.turbofish.is_some() {
+        if m.turbofish.is_some() {
             return None;
         }
-        let rule = symbol::unwrapped(&inner.method.to_string(), inner.args.len())?;
+        let (inner, rule) = match &*m.receiver {
+            Expr::MethodCall(inner) if inner.turbofish.is_none() => {
+                (inner, symbol::unwrapped(&inner.method.to_string(), inner.args.len())?)
+            }
+            // `a.svd(true, true).u.unwrap()`: an `Option` field of a decomposition.
+            Expr::Field(syn::ExprField { base, member: syn::Member::Named(field), .. }) => match &**base {
+                Expr::MethodCall(inner) if inner.turbofish.is_none() => {
+                    let (method, field) = (inner.method.to_string(), field.to_string());
+                    (inner, symbol::decomposition_field_unwrapped(&method, inner.args.len(), &field)?)
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
         let mut args = vec![self.receiver(&inner.receiver)];
         for (a, adj) in inner.args.iter().zip(&rule.adj[1..]) {
             args.push(self.operand(a, *adj));

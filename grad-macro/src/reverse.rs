@@ -258,7 +258,12 @@ fn keep_viewed(values: &[Value], body: &Body, p: &mut Plan) {
                     _ => continue,
                 };
                 if p.def[recv] == p.def[node.out] {
-                    p.last_use[recv] = p.last_use[recv].max(p.last_use[node.out]);
+                    // Read after the view's last use: where both are read (`&x + y` with
+                    // `y = &x`), the receiver is not moved either.
+                    let view = p.last_use[node.out];
+                    if view.is_some() && view >= p.last_use[recv] {
+                        p.last_use[recv] = view.map(|(key, i)| (key, i + 1));
+                    }
                 }
                 // Read in the reverse pass through the view: not moved into a rule there.
                 if p.rev_needed[node.out] {
@@ -382,7 +387,11 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         } else {
                             Vec::new()
                         };
-                        for a in reads {
+                        // A sum's conversions into its operands' adjoint types read those types.
+                        let types = (0..rule.adj.len().min(args.len()))
+                            .filter(|&k| values[args[k]].active)
+                            .filter_map(|k| crate::symbol::adj_type_of(rule, args, k));
+                        for a in reads.into_iter().chain(types) {
                             p.rev_needed[a] = true;
                             p.last_reader[a] = Some(if p.def[a] == p.def[node.out] { node.out } else { BLOCKED });
                         }

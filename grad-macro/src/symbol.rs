@@ -19,6 +19,8 @@ pub enum Fwd {
     Tuple,
     /// `*r`: the value a reference points to, copied.
     Deref,
+    /// `adj_type(&v)`: the type of `v`'s adjoint, a value of no size (see [`ADJ_TYPE`]).
+    AdjType,
     /// `&x`: a reference the user's code binds (`let y = &x;`).
     Ref,
     /// `&base[index]`: an element of a collection field of a struct (`p.layers[k]`), borrowed.
@@ -43,6 +45,12 @@ pub enum Fwd {
     Turbofish(&'static str),
     /// `recv.name(args…).field`, the method consuming its receiver as for [`Fwd::Consume`].
     Field {
+        name: &'static str,
+        field: &'static str,
+    },
+    /// `recv.name(args…).field.unwrap()` (`.expect(msg)` as for [`Fwd::Unwrap`]): an `Option`
+    /// field of a decomposition (`svd(true, true).u`), the method consuming its receiver.
+    FieldUnwrap {
         name: &'static str,
         field: &'static str,
     },
@@ -248,8 +256,34 @@ const fn n(value: &'static str, adj: &'static [&'static str]) -> Note {
 
 use Adj::{Constant, OfAdjoint, Pass, PassNeg, Rule as R};
 
+/// `a + b` and `a - b` (and `+=`, `-=`) outside `map` closures carry, past their two operands,
+/// the [`ADJ_TYPE`] of each differentiated operand (the operand itself for a constant one):
+/// nalgebra adds operands of one shape whose dimension types differ (`DMatrix + RowDVector`),
+/// and each operand's adjoint keeps its own type, Ḡ converted into it where they differ.
 pub static ADD: Rule = rule!("+", Fwd::Add, [Pass, Pass], false, n("{0} + {1}", &["{g}", "{g}"]));
 pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false, n("{0} − $1", &["{g}", "−$g"]));
+/// The type of an operand's adjoint, computed where the operand is alive (the forward pass may
+/// move it) and read by the reverse pass of a sum: a value of no size, never differentiated.
+pub static ADJ_TYPE: Rule = rule!("adj_type", Fwd::AdjType, [Constant], false, n("{0}", &[]));
+
+/// The operands whose [`ADJ_TYPE`] an op of `rule` carries: both of a sum (see [`ADD`]), the
+/// column of `set_column` and the row of `set_row` (`m.set_column(0, &v)` with `m` a `DMatrix`
+/// and `v` a `Vector3`: the adjoint of `v` is a column of `m`'s).
+pub fn adj_type_operands(rule: &Rule) -> &'static [usize] {
+    let is = |other: &Rule| std::ptr::eq(rule, other);
+    match () {
+        _ if is(&ADD) || is(&SUB) => &[0, 1],
+        _ if is(&SET_COLUMN) || is(&SET_ROW) => &[1],
+        _ => &[],
+    }
+}
+
+/// The [`ADJ_TYPE`] of operand `k` of an op of `rule` with arguments `args`, if it carries
+/// one: after the operands, one argument per operand (read only for a differentiated operand
+/// in [`adj_type_operands`]).
+pub fn adj_type_of<V: Copy>(rule: &Rule, args: &[V], k: usize) -> Option<V> {
+    adj_type_operands(rule).contains(&k).then(|| args.get(rule.adj.len() + k).copied()).flatten()
+}
 pub static MUL: Rule = rule!(
     "*",
     Fwd::Mul,
@@ -738,8 +772,8 @@ pub fn returns_option(name: &str, arity: usize) -> bool {
     unwrapped(name, arity).is_some() && method(name, arity).is_none()
 }
 
-/// Fields of decompositions with a rule: the values, and the symmetric eigenvectors (not the
-/// singular vectors).
+/// Fields of decompositions with a rule: the values, and the symmetric eigenvectors (the
+/// singular vectors, `Option`s, are in `UNWRAPPED_FIELDS`).
 static FIELDS: &[(usize, Rule)] = &[
     (
         0,
@@ -771,6 +805,41 @@ static FIELDS: &[(usize, Rule)] = &[
         ),
     ),
 ];
+
+/// `Option` fields of decompositions with a rule, differentiated when `.unwrap()` or
+/// `.expect("…")` follows them directly: the singular vectors (rules/svd.rs).
+static UNWRAPPED_FIELDS: &[(usize, Rule)] = &[
+    (
+        2,
+        rule!(
+            "svd",
+            Fwd::FieldUnwrap { name: "svd", field: "u" },
+            [R("svd_u_adj"), Constant, Constant],
+            false,
+            n("U({0})", &["[U (F ⊙ (Uᵀ$g − $gᵀU)) Σ + (I − UUᵀ) $g Σ⁻¹] Vᵀ"])
+        ),
+    ),
+    (
+        2,
+        rule!(
+            "svd",
+            Fwd::FieldUnwrap { name: "svd", field: "v_t" },
+            [R("svd_v_t_adj"), Constant, Constant],
+            false,
+            n("Vᵀ({0})", &["U [Σ (F ⊙ (Vᵀ$gᵀ − $g V)) Vᵀ + Σ⁻¹ $g (I − VVᵀ)]"])
+        ),
+    ),
+];
+
+/// The rule of `a.method(args…).field.unwrap()` (`a.svd(true, true).u.unwrap()`, `.v_t`).
+pub fn decomposition_field_unwrapped(method: &str, arity: usize, field: &str) -> Option<&'static Rule> {
+    UNWRAPPED_FIELDS
+        .iter()
+        .find(|(n, r)| {
+            *n == arity && matches!(r.fwd, Fwd::FieldUnwrap { name, field: f } if name == method && f == field)
+        })
+        .map(|(_, r)| r)
+}
 
 /// The rule of `a.method(args…).field` (`a.symmetric_eigen().eigenvalues`, `.eigenvectors`,
 /// `a.svd(u, v).singular_values`), `arity` counting `args`.

@@ -3,7 +3,8 @@
 //! constructors reading differentiated scalars, in-place updates, `zip_map`,
 //! linear algebra on well-conditioned matrices and calls to a differentiated helper; copies,
 //! `&` aliases and views, of parameters, constants and loop locals; derefs of `&` scalar
-//! parameters; constants inside arms and loops), each with a
+//! parameters; constants inside arms and loops; operands of one shape and different dimension
+//! types), each with a
 //! checker that compares its `_grad` with central differences, and its source text for the
 //! failure report.
 //!
@@ -243,17 +244,21 @@ impl Program {
             _ => "soft_f64",
         };
         let mut out = code.replace("{F}", self.src_float()).replace("{SOFT}", soft);
-        while let Some(i) = out.find("{CONST") {
-            // A constant r×c matrix with entries −1, 0, 1 (no float literal: generic-safe).
+        while let Some(i) = out.find("{CONST").or_else(|| out.find("{XCONST")) {
+            // A constant r×c matrix with entries −1, 0, 1 (no float literal: generic-safe);
+            // `XCONST` of the other dimension kind than the program's (dynamic in a fixed-size
+            // program, fixed-size in a dynamic one).
+            let other = out[i..].starts_with("{X");
+            let at = i + if other { 7 } else { 6 };
             let j = i + out[i..].find('}').unwrap_or(6);
-            let (r, c) = out[i + 6..j].split_once('x').unwrap_or(("1", "1"));
+            let (r, c) = out[at..j].split_once('x').unwrap_or(("1", "1"));
             let (r, c): (usize, usize) = (r.parse().unwrap_or(1), c.parse().unwrap_or(1));
             let f = self.src_float();
             let entry = match self.generic {
                 true => "nalgebra::convert::<f64, T>((((i + 2 * j) % 3) as i32 - 1) as f64)".to_string(),
                 false => format!("(((i + 2 * j) % 3) as i32 - 1) as {f}"),
             };
-            let k = match self.fixed {
+            let k = match self.fixed != other {
                 true => format!("SMatrix::<{f}, {r}, {c}>::from_fn(|i, j| {entry})"),
                 false => format!("DMatrix::<{f}>::from_fn({r}, {c}, |i, j| {entry})"),
             };
@@ -707,7 +712,16 @@ impl Program {
 fn in_place(rng: &mut Rng, scope: &[Val], name: &str, r: usize, c: usize) -> String {
     let s = scalar(rng, scope);
     let (i, j) = (rng.below(r), rng.below(c));
-    match rng.below(10) {
+    match rng.below(11) {
+        // A column of the other dimension kind (a `DVector` into an `SMatrix`, an `SVector`
+        // into a `DMatrix`).
+        10 => match scope.iter().find(|v| matches!(v.shape, Shape::Mat(k, _) if k == r)) {
+            Some(b) if FIXED.with(|f| f.get()) => {
+                format!("{name}.set_column({j}, &{}.rows(0, {r}).column(0).into_owned());", b.name)
+            }
+            Some(b) => format!("{name}.set_column({j}, &{}.fixed_view::<{r}, 1>(0, 0).into_owned());", b.name),
+            None => format!("{name}[({i}, {j})] = {s};"),
+        },
         0 => format!("{name}[({i}, {j})] = {s};"),
         1 => format!("{name}[({i}, {j})] += {s} * {s};"),
         2 => format!("{name}[{}] *= {s};", rng.below(r * c)),
@@ -830,7 +844,8 @@ fn expr(rng: &mut Rng, scope: &[Val]) -> Option<(String, Shape)> {
     let Shape::Mat(r, c) = a.shape else { return None };
     let (na, oa) = (a.name.clone(), operand(&a));
     let m = |s: String| Some((s, Shape::Mat(r, c)));
-    match rng.below(33) {
+    match rng.below(36) {
+        33..=35 => mixed(rng, scope, &a),
         30 => {
             // A constructor reading a differentiated scalar.
             let s = scalar(rng, scope);
@@ -942,6 +957,53 @@ fn expr(rng: &mut Rng, scope: &[Val]) -> Option<(String, Shape)> {
             Some((format!("{amp}{view} * {}", scalar(rng, scope)), Shape::Mat(r2, c2)))
         }
         _ => scalar_expr(rng, scope, &a),
+    }
+}
+
+/// An op whose operands have one shape and different dimension types, which nalgebra accepts
+/// (issue 18, defect 4): a matrix of the program's kind with a view or a constant of the
+/// other kind (`SMatrix + DMatrix`-like views, `DMatrix * fixed view`, an outer product of a
+/// column and a one-row view, `Matrix3 * DMatrix`). Its value has the program's kind, or is
+/// reduced to a scalar at once, so the program stays valid Rust.
+fn mixed(rng: &mut Rng, scope: &[Val], a: &Val) -> Option<(String, Shape)> {
+    let Shape::Mat(r, c) = a.shape else { return None };
+    let (na, oa) = (a.name.clone(), operand(a));
+    let b = same_shape(rng, scope, a.shape)?;
+    let nb = b.name.clone();
+    let mats = matrices(scope);
+    let scalar = |e: String| Some((e, Shape::Scalar));
+    let mat = |e: String, r: usize, c: usize| Some((e, Shape::Mat(r, c)));
+    if FIXED.with(|f| f.get()) {
+        // Views with a dynamic dimension of a fixed-size matrix; the sum is fixed-size.
+        match rng.below(7) {
+            6 => mat(format!("{na}.tr_mul(&{nb}.rows(0, {r}))"), c, c),
+            0 => mat(format!("{oa} + &{nb}.rows(0, {r})"), r, c),
+            1 => mat(format!("{oa} - &{nb}.columns(0, {c})"), r, c),
+            2 => mat(format!("{na}.component_mul(&{nb}.view((0, 0), ({r}, {c})))"), r, c),
+            3 => scalar(format!("{na}.dot(&{nb}.rows(0, {r}))")),
+            4 => scalar(format!("({oa} * &{{XCONST{c}x2}}).norm_squared()")),
+            _ => scalar(format!("(&{{XCONST{r}x{c}}} + {oa}).sum()")),
+        }
+    } else {
+        let tall: Vec<&Val> = mats.iter().filter(|v| matches!(v.shape, Shape::Mat(k, _) if k >= c)).collect();
+        match rng.below(7) {
+            6 => mat(format!("{na}.tr_mul(&{nb}.fixed_rows::<{r}>(0))"), c, c),
+            0 => scalar(format!("({oa} + &{nb}.fixed_view::<{r}, {c}>(0, 0)).norm_squared()")),
+            1 => {
+                let o = rng.pick(&mats);
+                let Shape::Mat(_, co) = o.shape else { return None };
+                mat(format!("&{na}.column(0) * &{}.rows(0, 1)", o.name), r, co)
+            }
+            2 => scalar(format!("(&{{XCONST{r}x{r}}} * {oa}).sum()")),
+            3 => scalar(format!("{na}.component_mul(&{{XCONST{r}x{c}}}).norm_squared()")),
+            4 => scalar(format!("{na}.dot(&{nb}.fixed_view::<{r}, {c}>(0, 0))")),
+            _ if !tall.is_empty() => {
+                let o = rng.pick(&tall);
+                let Shape::Mat(_, co) = o.shape else { return None };
+                mat(format!("{oa} * {}.fixed_rows::<{c}>(0)", o.name), r, co)
+            }
+            _ => None,
+        }
     }
 }
 

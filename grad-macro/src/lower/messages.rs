@@ -62,7 +62,7 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
         Construct::Constructor(p) => (
             p.to_token_stream(),
             format!(
-                "`{}` builds a constant here, but {reads}: the constructors that take differentiated values are `new`, `from_element`, `from_fn`, `from_columns`, `from_rows`, and `from_row_slice`, `from_column_slice` and `from_vec` with their entries written out (`&[a, b, …]`, `vec![a, b, …]`); build other matrices from differentiated values with products, `map`, `+` and `-`",
+                "`{}` builds a constant here, but {reads}: the constructors that take differentiated values are `new`, `from_element`, `from_fn`, `from_columns`, `from_rows`, and `from_row_slice`, `from_column_slice`, `from_vec` and `from_iterator` with their entries written out (`&[a, b, …]`, `vec![a, b, …]`, `[a, b, …].into_iter()`); build other matrices from differentiated values with products, `map`, `+` and `-`",
                 path_str(p)
             ),
         ),
@@ -114,20 +114,22 @@ fn path_str(p: &Path) -> String {
     p.to_token_stream().to_string().replace(' ', "")
 }
 
-/// Why the vectors of a decomposition have no rule, and what to write instead.
+/// Why a decomposition or one of its fields is refused, and what to write instead.
 pub fn decomposition(method: &Ident, field: Option<&Ident>) -> String {
-    let what = match field {
-        Some(f) => format!("`{method}().{f}` of a differentiated matrix is not supported"),
-        None => {
-            format!("`{method}()` of a differentiated matrix is only supported followed directly by a field with a rule (`.eigenvalues` or `.eigenvectors` of `symmetric_eigen()`, `.singular_values` of `svd(…)`)")
-        }
-    };
-    format!(
-        "{what}: singular vectors have no rule yet (their derivative is infinite at repeated \
-         values, and each vector's sign is arbitrary); differentiate values instead, \
-         `singular_values()` or `svd(…).singular_values`; of a symmetric eigendecomposition, \
-         `symmetric_eigen().eigenvalues` and `symmetric_eigen().eigenvectors` have rules"
-    )
+    let fields = "the fields with a rule are `.eigenvalues` and `.eigenvectors` of `symmetric_eigen()`, \
+                  `.singular_values`, `.u.unwrap()` and `.v_t.unwrap()` of `svd(…)`";
+    match field {
+        Some(f) if f == "u" || f == "v_t" => format!(
+            "`{method}().{f}` is an `Option`: it is differentiated where it is unwrapped at once; \
+             write `{method}(…).{f}.unwrap()` or `{method}(…).{f}.expect(\"…\")`"
+        ),
+        Some(f) => format!("`{method}().{f}` of a differentiated matrix is not supported; {fields}"),
+        None => format!(
+            "`{method}()` of a differentiated matrix is only supported followed directly by a field with a rule; \
+             {fields}; read each field where the decomposition is computed \
+             (`let u = a.clone().svd(true, true).u.unwrap();`)"
+        ),
+    }
 }
 
 /// An exit (`return`, `break`, `continue`) inside an expression rather than as a statement.

@@ -18,7 +18,7 @@ use crate::symbol::{self, Rule};
 enum Layout {
     /// Scalar entries in row-major order (`Matrix2x3::new`, `from_row_slice`).
     RowMajor,
-    /// Scalar entries in column-major order (`from_column_slice`, `from_vec`).
+    /// Scalar entries in column-major order (`from_column_slice`, `from_vec`, `from_iterator`).
     ColumnMajor,
     /// Whole columns (`from_columns`) or rows (`from_rows`).
     Columns,
@@ -45,10 +45,12 @@ pub fn is_in_place(m: &ExprMethodCall) -> bool {
     m.turbofish.is_none() && is_local(&m.receiver) && symbol::in_place(&m.method.to_string(), m.args.len()).is_some()
 }
 
-/// The entries of `&[a, b, …]`, `[a, b, …]` or `vec![a, b, …]`.
+/// The entries of `&[a, b, …]`, `[a, b, …]` or `vec![a, b, …]`, also as an iterator
+/// (`from_iterator`'s argument): `[a, b].into_iter()`, `[a, b].iter().copied()`, `.cloned()`.
 fn entries(e: &Expr) -> Option<Vec<Expr>> {
     match e {
         Expr::Reference(r) if r.mutability.is_none() => entries(&r.expr),
+        Expr::MethodCall(m) if entry_iterator(m) => entries(&m.receiver),
         Expr::Array(a) => Some(a.elems.iter().cloned().collect()),
         Expr::Macro(m) if m.mac.path.is_ident("vec") => m
             .mac
@@ -76,7 +78,7 @@ impl Lower<'_> {
             ops.push(self.operand(a, *adj));
         }
         let ops: Option<Vec<ValueId>> = ops.into_iter().collect();
-        let value = ops.map(|ops| self.rule(rule, ops, e.span()));
+        let value = ops.map(|ops| self.typed_rule(rule, ops, e.span()));
         self.assign(&m.receiver, value);
     }
 
@@ -112,8 +114,11 @@ impl Lower<'_> {
         let last = path.segments[n - 1].ident.to_string();
         let (layout, at) = match (last.as_str(), c.args.len()) {
             ("new", _) => (Layout::RowMajor, None),
-            ("from_row_slice", 1 | 3) => (Layout::RowMajor, Some(c.args.len() - 1)),
-            ("from_column_slice" | "from_vec", 1 | 3) => (Layout::ColumnMajor, Some(c.args.len() - 1)),
+            // The entries last, after no size, one (a dynamic dimension) or two.
+            ("from_row_slice", 1..=3) => (Layout::RowMajor, Some(c.args.len() - 1)),
+            ("from_column_slice" | "from_vec" | "from_iterator", 1..=3) => {
+                (Layout::ColumnMajor, Some(c.args.len() - 1))
+            }
             ("from_columns", 1) => (Layout::Columns, Some(0)),
             ("from_rows", 1) => (Layout::Rows, Some(0)),
             // Differentiated when the element is (sizes may read a struct's constant fields).
@@ -253,6 +258,11 @@ fn place(layout: Layout, k: usize, span: Span) -> (&'static Rule, TokenStream) {
 /// (built as syntax, not parsed again, so that the differentiated parts stay verbatim).
 fn rebuild(arg: &Expr, written: Vec<Expr>) -> Expr {
     match arg {
+        Expr::MethodCall(m) if entry_iterator(m) => {
+            let mut m = m.clone();
+            m.receiver = Box::new(rebuild(&m.receiver, written));
+            Expr::MethodCall(m)
+        }
         Expr::Reference(r) => {
             let mut r = r.clone();
             r.expr = Box::new(rebuild(&r.expr, written));
@@ -265,6 +275,17 @@ fn rebuild(arg: &Expr, written: Vec<Expr>) -> Expr {
             Expr::Call(syn::ExprCall { attrs: Vec::new(), func: Box::new(func), paren_token: Default::default(), args })
         }
         _ => array(written),
+    }
+}
+
+/// `x.into_iter()`, `x.iter()`, and `.copied()` or `.cloned()` after `iter()`: an iterator over
+/// the entries of `x` as written.
+fn entry_iterator(m: &ExprMethodCall) -> bool {
+    let plain = m.args.is_empty() && m.turbofish.is_none();
+    match m.method.to_string().as_str() {
+        "into_iter" | "iter" => plain,
+        "copied" | "cloned" => plain && matches!(&*m.receiver, Expr::MethodCall(r) if r.method == "iter"),
+        _ => false,
     }
 }
 

@@ -72,57 +72,66 @@ fn huber_vjp(
     adjoint: f64,
 ) -> (f64, DVector<f64>) {
     let _ = huber;
-    enum Branch21<A0, A1> {
+    enum Branch25<A0, A1> {
         A0(A0),
         A1(A1),
     }
-    let mut total_22 = 0.0;
-    let mut tape_23 = ::matgrad::__private::VecTape::with_capacity(0);
+    let mut total_26 = 0.0;
+    let mut tape_27 = ::matgrad::__private::VecTape::with_capacity(0);
     for i in ::matgrad::__private::reserve_for(
-        &mut tape_23,
+        &mut tape_27,
         ::core::iter::IntoIterator::into_iter(0..x.len()),
     ) {
-        let total_5 = total_22;
+        let total_5 = total_26;
         let t_6 = i;
         let t_7 = ::matgrad::__private::by_ref(x)[t_6];
         let t_8 = y[i];
         let r_9 = t_7 - t_8;
-        let (total_20, branch_21) = if r_9.abs() <= delta {
+        let (total_24, branch_25) = if r_9.abs() <= delta {
             let t_11 = 0.5 * ::matgrad::__private::by_ref(&r_9);
             let t_12 = ::matgrad::__private::by_ref(&t_11)
                 * ::matgrad::__private::by_ref(&r_9);
-            let t_13 = ::matgrad::__private::by_ref(&total_5) + t_12;
-            (t_13, Branch21::A0((t_11,)))
+            let ty_13 = ::matgrad::__private::adj_type(&total_5);
+            let ty_14 = ::matgrad::__private::adj_type(&t_12);
+            let t_15 = ::matgrad::__private::by_ref(&total_5) + t_12;
+            (t_15, Branch25::A0((t_11, ty_13, ty_14)))
         } else {
-            let t_14 = ::matgrad::__private::abs(::matgrad::__private::by_ref(&r_9));
-            let t_16 = 0.5 * ::matgrad::__private::by_ref(&delta);
-            let t_17 = ::matgrad::__private::by_ref(&t_14) - t_16;
-            let t_18 = ::matgrad::__private::by_ref(&delta)
-                * ::matgrad::__private::by_ref(&t_17);
-            let t_19 = ::matgrad::__private::by_ref(&total_5) + t_18;
-            (t_19, Branch21::A1((t_14, t_17)))
+            let t_16 = ::matgrad::__private::abs(::matgrad::__private::by_ref(&r_9));
+            let t_18 = 0.5 * ::matgrad::__private::by_ref(&delta);
+            let t_19 = ::matgrad::__private::by_ref(&t_16) - t_18;
+            let t_20 = ::matgrad::__private::by_ref(&delta)
+                * ::matgrad::__private::by_ref(&t_19);
+            let ty_21 = ::matgrad::__private::adj_type(&total_5);
+            let ty_22 = ::matgrad::__private::adj_type(&t_20);
+            let t_23 = ::matgrad::__private::by_ref(&total_5) + t_20;
+            (t_23, Branch25::A1((t_16, t_19, ty_21, ty_22)))
         };
-        tape_23.push((total_5, t_6, r_9, branch_21));
-        total_22 = total_20;
+        tape_27.push((total_5, t_6, r_9, branch_25));
+        total_26 = total_24;
     }
-    let d_total_22 = ::matgrad::__private::init(adjoint);
+    let d_total_26 = ::matgrad::__private::init(adjoint);
     let mut d_x = ::matgrad::__private::zero_like(x);
-    let mut d_total_22_carry = d_total_22;
-    while let ::core::option::Option::Some(tape_23_item) = tape_23.pop() {
+    let mut d_total_26_carry = d_total_26;
+    while let ::core::option::Option::Some(tape_27_item) = tape_27.pop() {
         #[allow(unused_variables)]
-        let (total_5, t_6, r_9, branch_21) = tape_23_item;
-        let d_total_20 = ::matgrad::__private::init(d_total_22_carry);
+        let (total_5, t_6, r_9, branch_25) = tape_27_item;
+        let d_total_24 = ::matgrad::__private::init(d_total_26_carry);
         let mut d_total_5 = ::matgrad::__private::zero_like(&total_5);
         let mut d_r_9 = ::matgrad::__private::zero_like(&r_9);
-        match branch_21 {
+        match branch_25 {
             #[allow(unused_variables)]
-            Branch21::A0((t_11,)) => {
-                let d_t_13 = ::matgrad::__private::init(d_total_20);
+            Branch25::A0((t_11, ty_13, ty_14)) => {
+                let d_t_15 = ::matgrad::__private::init(d_total_24);
                 ::matgrad::__private::add_to(
                     &mut d_total_5,
-                    ::matgrad::__private::shared(&d_t_13),
+                    ::matgrad::__private::pass_as(
+                        ty_13,
+                        ::matgrad::__private::shared(&d_t_15),
+                    ),
                 );
-                let d_t_12 = ::matgrad::__private::init(d_t_13);
+                let d_t_12 = ::matgrad::__private::init(
+                    ::matgrad::__private::pass_as(ty_14, d_t_15),
+                );
                 let d_t_11 = ::matgrad::__private::init(
                     ::matgrad::__private::mul_lhs(&t_11, &r_9, &d_t_12),
                 );
@@ -136,20 +145,25 @@ fn huber_vjp(
                 );
             }
             #[allow(unused_variables)]
-            Branch21::A1((t_14, t_17)) => {
-                let d_t_19 = ::matgrad::__private::init(d_total_20);
+            Branch25::A1((t_16, t_19, ty_21, ty_22)) => {
+                let d_t_23 = ::matgrad::__private::init(d_total_24);
                 ::matgrad::__private::add_to(
                     &mut d_total_5,
-                    ::matgrad::__private::shared(&d_t_19),
+                    ::matgrad::__private::pass_as(
+                        ty_21,
+                        ::matgrad::__private::shared(&d_t_23),
+                    ),
                 );
-                let d_t_18 = ::matgrad::__private::init(d_t_19);
-                let d_t_17 = ::matgrad::__private::init(
-                    ::matgrad::__private::mul_rhs(&delta, &t_17, &d_t_18),
+                let d_t_20 = ::matgrad::__private::init(
+                    ::matgrad::__private::pass_as(ty_22, d_t_23),
                 );
-                let d_t_14 = ::matgrad::__private::init(d_t_17);
+                let d_t_19 = ::matgrad::__private::init(
+                    ::matgrad::__private::mul_rhs(&delta, &t_19, &d_t_20),
+                );
+                let d_t_16 = ::matgrad::__private::init(d_t_19);
                 ::matgrad::__private::add_to(
                     &mut d_r_9,
-                    ::matgrad::__private::abs_adj(&r_9, &t_14, &d_t_14),
+                    ::matgrad::__private::abs_adj(&r_9, &t_16, &d_t_16),
                 );
             }
         }
@@ -158,9 +172,9 @@ fn huber_vjp(
             &mut d_x,
             ::matgrad::__private::index_adj(x, &t_6, &d_t_7),
         );
-        d_total_22_carry = d_total_5;
+        d_total_26_carry = d_total_5;
     }
-    (total_22, d_x)
+    (total_26, d_x)
 }
 #[inline]
 /** The value of [`huber`] and its gradient with respect to `x`, in that order, by reverse-mode differentiation. Generated by `#[differentiate]`.

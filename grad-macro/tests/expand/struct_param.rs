@@ -80,10 +80,16 @@ fn loss_vjp(p: &Mlp, x: &DMatrix<f64>, adjoint: f64) -> (f64, Mlp) {
     let t_14 = ::matgrad::__private::by_ref(p_b1_6).sum();
     let t_15 = ::matgrad::__private::by_ref(p_enc_gain_4)
         * ::matgrad::__private::by_ref(&t_14);
-    let t_16 = acc_12 + t_15;
-    let d_t_16 = ::matgrad::__private::init(adjoint);
-    let d_acc_12 = ::matgrad::__private::init(::matgrad::__private::shared(&d_t_16));
-    let d_t_15 = ::matgrad::__private::init(d_t_16);
+    let ty_16 = ::matgrad::__private::adj_type(&acc_12);
+    let ty_17 = ::matgrad::__private::adj_type(&t_15);
+    let t_18 = acc_12 + t_15;
+    let d_t_18 = ::matgrad::__private::init(adjoint);
+    let d_acc_12 = ::matgrad::__private::init(
+        ::matgrad::__private::pass_as(ty_16, ::matgrad::__private::shared(&d_t_18)),
+    );
+    let d_t_15 = ::matgrad::__private::init(
+        ::matgrad::__private::pass_as(ty_17, d_t_18),
+    );
     let d_p_enc_gain_4 = ::matgrad::__private::init(
         ::matgrad::__private::mul_lhs(p_enc_gain_4, &t_14, &d_t_15),
     );
@@ -111,7 +117,7 @@ fn loss_vjp(p: &Mlp, x: &DMatrix<f64>, adjoint: f64) -> (f64, Mlp) {
         d_acc_12_carry = d_acc_8;
     }
     (
-        t_16,
+        t_18,
         {
             let mut g = ::matgrad::Differentiable::zero_like(p);
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w1() {

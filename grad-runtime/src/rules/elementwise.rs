@@ -1,7 +1,9 @@
 //! Elementwise ops: Hadamard product and quotient, `add_scalar`, and `map` with a closure
 //! whose derivative the macro derived.
 
+use super::dims::{as_adj, view_as, ConvertAdj, IntoAdjOf};
 use super::lazy::{ElementwiseMul, Hadamard};
+use crate::contrib::Contrib;
 
 /// An owned matrix's storage.
 type Owned<T, R, C> = nalgebra::Owned<T, R, C>;
@@ -17,53 +19,67 @@ use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage};
 // X̄ += Ḡ ⊙ Y
 // Ȳ += Ḡ ⊙ X
 /// `z = x.component_mul(&y)`: the contribution to `x̄`. Every argument may be borrowed or owned
-/// (moved at its last use); the product is computed into an owned operand's buffer.
+/// (moved at its last use); the product is computed into an owned operand's buffer. `x`, `y`
+/// and `z` may have different dimension types of one shape (see [`dims`](super::dims)).
 #[inline]
-pub fn component_mul_lhs<X, Y: MatArg, G: MatArg<T = Y::T, R = Y::R, C = Y::C>>(
+pub fn component_mul_lhs<X: MatArg, Y: MatArg<T = X::T>, G: MatArg<T = X::T>>(
     _x: X,
     y: Y,
     g: G,
-) -> ElementwiseMul<G, Y> {
-    ElementwiseMul { a: g, b: y }
+) -> IntoAdjOf<ElementwiseMul<G, Y>, X>
+where
+    ElementwiseMul<G, Y>: Contrib<Adj: ConvertAdj<OMatrix<X::T, X::R, X::C>>>,
+    DefaultAllocator: Allocator<X::R, X::C>,
+{
+    as_adj(ElementwiseMul { a: g, b: y })
 }
 
 /// `z = x.component_mul(&y)`: the contribution to `ȳ`.
 #[inline]
-pub fn component_mul_rhs<X: MatArg, Y, G: MatArg<T = X::T, R = X::R, C = X::C>>(
+pub fn component_mul_rhs<X: MatArg, Y: MatArg<T = X::T>, G: MatArg<T = X::T>>(
     x: X,
     _y: Y,
     g: G,
-) -> ElementwiseMul<G, X> {
-    ElementwiseMul { a: g, b: x }
+) -> IntoAdjOf<ElementwiseMul<G, X>, Y>
+where
+    ElementwiseMul<G, X>: Contrib<Adj: ConvertAdj<OMatrix<Y::T, Y::R, Y::C>>>,
+    DefaultAllocator: Allocator<Y::R, Y::C>,
+{
+    as_adj(ElementwiseMul { a: g, b: x })
 }
 
 // Z = X ⊘ Y
 // X̄ += Ḡ ⊘ Y
 // Ȳ -= Ḡ ⊙ X ⊘ Y²
-/// `z = x.component_div(&y)`: the contribution to `x̄`.
+/// `z = x.component_div(&y)`: the contribution to `x̄` (`x`, `y`, `z` of one shape, their
+/// dimension types possibly different).
 #[inline]
-pub fn component_div_lhs<T: Real, R: Dim, C: Dim, SX, SY: Storage<T, R, C>>(
-    _x: &Matrix<T, R, C, SX>,
-    y: &Matrix<T, R, C, SY>,
-    g: &OMatrix<T, R, C>,
-) -> OMatrix<T, R, C>
+pub fn component_div_lhs<T: Real, R1: Dim, C1: Dim, SX, R2: Dim, C2: Dim, SY, RG: Dim, CG: Dim>(
+    _x: &Matrix<T, R1, C1, SX>,
+    y: &Matrix<T, R2, C2, SY>,
+    g: &OMatrix<T, RG, CG>,
+) -> OMatrix<T, R1, C1>
 where
-    DefaultAllocator: Allocator<R, C>,
+    SY: Storage<T, R2, C2>,
+    DefaultAllocator: Allocator<R1, C1> + Allocator<RG, CG>,
 {
-    g.component_div(y)
+    g.zip_map(&view_as::<_, _, _, _, RG, CG>(y), |g, y| g / y).convert()
 }
 
 /// `z = x.component_div(&y)`: the contribution to `ȳ`.
 #[inline]
-pub fn component_div_rhs<T: Real, R: Dim, C: Dim, SX: Storage<T, R, C>, SY: Storage<T, R, C>>(
-    x: &Matrix<T, R, C, SX>,
-    y: &Matrix<T, R, C, SY>,
-    g: &OMatrix<T, R, C>,
-) -> OMatrix<T, R, C>
+pub fn component_div_rhs<T: Real, R1: Dim, C1: Dim, SX, R2: Dim, C2: Dim, SY, RG: Dim, CG: Dim>(
+    x: &Matrix<T, R1, C1, SX>,
+    y: &Matrix<T, R2, C2, SY>,
+    g: &OMatrix<T, RG, CG>,
+) -> OMatrix<T, R2, C2>
 where
-    DefaultAllocator: Allocator<R, C>,
+    SX: Storage<T, R1, C1>,
+    SY: Storage<T, R2, C2>,
+    DefaultAllocator: Allocator<R2, C2> + Allocator<RG, CG>,
 {
-    g.zip_zip_map(x, y, |g, x, y| -g * x / (y * y))
+    let (x, y) = (view_as::<_, _, _, _, RG, CG>(x), view_as::<_, _, _, _, RG, CG>(y));
+    g.zip_zip_map(&x, &y, |g, x, y| -g * x / (y * y)).convert()
 }
 
 // Y = X + s 11ᵀ

@@ -1,5 +1,6 @@
 //! Lazy contributions: computed straight into a new adjoint, or accumulated in place.
 
+use super::dims::{view_as, ConvertAdj};
 use crate::contrib::Contrib;
 use crate::value::{Adjoint, MatArg, Real};
 use nalgebra::allocator::Allocator;
@@ -139,7 +140,8 @@ where
 }
 
 /// `A ⊙ B` for matrices borrowed or owned ([`MatArg`]): computed into an owned operand's
-/// buffer when it starts an adjoint, accumulated with `cmpy` otherwise.
+/// buffer when it starts an adjoint, accumulated with `cmpy` otherwise. `B` may have other
+/// dimension types than `A` of the same shape (`DMatrix` and `RowDVector`); the product has `A`'s.
 pub struct ElementwiseMul<A, B> {
     /// One factor (usually an adjoint).
     pub a: A,
@@ -147,34 +149,54 @@ pub struct ElementwiseMul<A, B> {
     pub b: B,
 }
 
-impl<A: MatArg, B: MatArg<T = A::T, R = A::R, C = A::C>> Contrib for ElementwiseMul<A, B>
+impl<A: MatArg, B: MatArg<T = A::T>> ElementwiseMul<A, B>
 where
-    DefaultAllocator: Allocator<A::R, A::C>,
+    DefaultAllocator: Allocator<A::R, A::C> + Allocator<B::R, B::C>,
+{
+    /// `f(a, b)` entrywise, in `b`'s buffer when only `b` is owned and has `A`'s type.
+    #[inline]
+    fn product(self, f: impl Fn(A::T, A::T) -> A::T) -> OMatrix<A::T, A::R, A::C> {
+        use core::any::TypeId;
+        let same = TypeId::of::<(A::R, A::C)>() == TypeId::of::<(B::R, B::C)>();
+        if B::OWNED && !A::OWNED && same {
+            let out = self.b.zip_into(&view_as::<_, _, _, _, B::R, B::C>(self.a.mat()), |b, a| f(a, b));
+            ConvertAdj::<OMatrix<A::T, A::R, A::C>>::convert(out)
+        } else {
+            self.a.zip_into(&view_as::<_, _, _, _, A::R, A::C>(self.b.mat()), f)
+        }
+    }
+}
+
+impl<A: MatArg, B: MatArg<T = A::T>> Contrib for ElementwiseMul<A, B>
+where
+    DefaultAllocator: Allocator<A::R, A::C> + Allocator<B::R, B::C>,
 {
     type Adj = OMatrix<A::T, A::R, A::C>;
     #[inline]
     fn init(self) -> Self::Adj {
-        if B::OWNED && !A::OWNED {
-            self.b.zip_into(self.a.mat(), |b, a| a * b)
-        } else {
-            self.a.zip_into(self.b.mat(), |a, b| a * b)
-        }
+        self.product(|a, b| a * b)
     }
     #[inline]
     fn init_neg(self) -> Self::Adj {
-        if B::OWNED && !A::OWNED {
-            self.b.zip_into(self.a.mat(), |b, a| -(a * b))
-        } else {
-            self.a.zip_into(self.b.mat(), |a, b| -(a * b))
-        }
+        self.product(|a, b| -(a * b))
     }
     #[inline]
     fn add_to(self, acc: &mut Self::Adj) {
-        acc.cmpy(nalgebra::one::<A::T>(), self.a.mat(), self.b.mat(), nalgebra::one::<A::T>());
+        acc.cmpy(
+            nalgebra::one::<A::T>(),
+            self.a.mat(),
+            &view_as::<_, _, _, _, A::R, A::C>(self.b.mat()),
+            nalgebra::one::<A::T>(),
+        );
     }
     #[inline]
     fn sub_from(self, acc: &mut Self::Adj) {
-        acc.cmpy(-nalgebra::one::<A::T>(), self.a.mat(), self.b.mat(), nalgebra::one::<A::T>());
+        acc.cmpy(
+            -nalgebra::one::<A::T>(),
+            self.a.mat(),
+            &view_as::<_, _, _, _, A::R, A::C>(self.b.mat()),
+            nalgebra::one::<A::T>(),
+        );
     }
 }
 

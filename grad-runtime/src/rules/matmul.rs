@@ -1,5 +1,6 @@
 //! Matrix products and transposes.
 
+use super::dims::{as_adj, AsAdj};
 use crate::contrib::Contrib;
 use crate::value::Real;
 use nalgebra::allocator::Allocator;
@@ -92,33 +93,38 @@ where
     g.transpose()
 }
 
-// C = Aᵀ B      (A is K×R, B is K×C)
+// C = Aᵀ B      (A is K×R, B is K×C; K may be a fixed dimension on one side and a dynamic
+//               one on the other, each contribution then in its operand's type)
 // Ā += B Ḡᵀ
 // B̄ += A Ḡ
 /// `c = a.tr_mul(&b)`: the contribution to `ā`.
 #[inline]
-pub fn tr_mul_lhs<'a, T: Real, K: Dim, R: Dim, SA, C: Dim, SB>(
+#[allow(clippy::type_complexity)]
+pub fn tr_mul_lhs<'a, T: Real, K: Dim, R: Dim, SA, K2: Dim, C: Dim, SB>(
     _a: &'a Matrix<T, K, R, SA>,
-    b: &'a Matrix<T, K, C, SB>,
+    b: &'a Matrix<T, K2, C, SB>,
     g: &'a OMatrix<T, R, C>,
-) -> MatMulNT<'a, T, K, C, SB, R, nalgebra::Owned<T, R, C>>
+) -> AsAdj<MatMulNT<'a, T, K2, C, SB, R, nalgebra::Owned<T, R, C>>, OMatrix<T, K, R>>
 where
-    DefaultAllocator: Allocator<R, C>,
+    SB: Storage<T, K2, C>,
+    DefaultAllocator: Allocator<R, C> + Allocator<K2, R> + Allocator<C, R> + Allocator<K, R>,
 {
-    MatMulNT { a: b, b: g }
+    as_adj(MatMulNT { a: b, b: g })
 }
 
 /// `c = a.tr_mul(&b)`: the contribution to `b̄`.
 #[inline]
-pub fn tr_mul_rhs<'a, T: Real, K: Dim, R: Dim, SA, C: Dim, SB>(
+#[allow(clippy::type_complexity)]
+pub fn tr_mul_rhs<'a, T: Real, K: Dim, R: Dim, SA, K2: Dim, C: Dim, SB>(
     a: &'a Matrix<T, K, R, SA>,
-    _b: &'a Matrix<T, K, C, SB>,
+    _b: &'a Matrix<T, K2, C, SB>,
     g: &'a OMatrix<T, R, C>,
-) -> MatMulNN<'a, T, K, R, SA, C, nalgebra::Owned<T, R, C>>
+) -> AsAdj<MatMulNN<'a, T, K, R, SA, C, nalgebra::Owned<T, R, C>>, OMatrix<T, K2, C>>
 where
-    DefaultAllocator: Allocator<R, C>,
+    SA: Storage<T, K, R>,
+    DefaultAllocator: Allocator<R, C> + Allocator<K, C> + Allocator<K2, C>,
 {
-    MatMulNN { a, b: g }
+    as_adj(MatMulNN { a, b: g })
 }
 
 /// Whether a product whose operands have the dimensions `R`, `K`, `C` (values `dims`) goes

@@ -7,6 +7,7 @@
 //! matrix derivative results for forward and reverse mode AD" (2008), and The Matrix Cookbook.
 
 mod arith;
+mod dims;
 mod element;
 mod elementwise;
 mod lazy;
@@ -16,10 +17,12 @@ mod matmul;
 mod reduce;
 mod scalar;
 mod structure;
+mod svd;
 mod update;
 mod vector;
 
 pub use arith::*;
+pub use dims::*;
 pub use element::*;
 pub use elementwise::*;
 pub use lazy::*;
@@ -29,5 +32,6 @@ pub use matmul::*;
 pub use reduce::*;
 pub use scalar::*;
 pub use structure::*;
+pub use svd::*;
 pub use update::*;
 pub use vector::*;

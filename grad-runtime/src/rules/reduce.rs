@@ -1,5 +1,6 @@
 //! Matrix-to-scalar ops: inner product, norms, sum, trace, and indexing.
 
+use super::dims::{as_adj, IntoAdjOf};
 use super::lazy::{Filled, Scaled};
 use crate::contrib::Contrib;
 use crate::value::{MatArg, Real, ScalarIn};
@@ -10,16 +11,23 @@ use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage};
 // X̄ += s̄ Y
 // Ȳ += s̄ X
 /// `s = x.dot(&y)`: the contribution to `x̄`. Every argument may be borrowed or owned (moved at
-/// its last use); an owned `y` is scaled in place.
+/// its last use); an owned `y` is scaled in place. `x` and `y` may have different dimension
+/// types of one shape (`m.dot(&v)`, `m` an n×1 `DMatrix`, `v` a `DVector`).
 #[inline]
-pub fn dot_lhs<X, Y: MatArg, G: ScalarIn<Y::T>>(_x: X, y: Y, g: G) -> Scaled<Y> {
-    Scaled { a: g.get(), x: y }
+pub fn dot_lhs<X: MatArg, Y: MatArg<T = X::T>, G: ScalarIn<Y::T>>(_x: X, y: Y, g: G) -> IntoAdjOf<Scaled<Y>, X>
+where
+    DefaultAllocator: Allocator<X::R, X::C> + Allocator<Y::R, Y::C>,
+{
+    as_adj(Scaled { a: g.get(), x: y })
 }
 
 /// `s = x.dot(&y)`: the contribution to `ȳ`.
 #[inline]
-pub fn dot_rhs<X: MatArg, Y, G: ScalarIn<X::T>>(x: X, _y: Y, g: G) -> Scaled<X> {
-    Scaled { a: g.get(), x }
+pub fn dot_rhs<X: MatArg, Y: MatArg<T = X::T>, G: ScalarIn<X::T>>(x: X, _y: Y, g: G) -> IntoAdjOf<Scaled<X>, Y>
+where
+    DefaultAllocator: Allocator<X::R, X::C> + Allocator<Y::R, Y::C>,
+{
+    as_adj(Scaled { a: g.get(), x })
 }
 
 // s = ‖X‖²_F

@@ -1,5 +1,6 @@
 //! Vector geometry: the cross product, normalization and p-norms.
 
+use super::dims::ConvertAdj;
 use crate::value::Real;
 use nalgebra::allocator::Allocator;
 use nalgebra::{ComplexField, DefaultAllocator, Dim, Matrix, OMatrix, Storage};
@@ -25,36 +26,37 @@ where
 // c = a × b
 // ā += b × c̄
 // b̄ += c̄ × a
-/// `c = a.cross(&b)`: the contribution to `ā`.
+/// `c = a.cross(&b)`: the contribution to `ā` (`a`, `b`, `c` may have different dimension
+/// types of one shape: `DVector` and `Vector3`).
 #[inline]
-pub fn cross_lhs<T: Real, R: Dim, C: Dim, SA, SB, SG>(
-    _a: &Matrix<T, R, C, SA>,
-    b: &Matrix<T, R, C, SB>,
-    g: &Matrix<T, R, C, SG>,
-) -> OMatrix<T, R, C>
+#[allow(clippy::type_complexity)]
+pub fn cross_lhs<T: Real, RA: Dim, CA: Dim, SA, RB: Dim, CB: Dim, SB, RG: Dim, CG: Dim, SG>(
+    _a: &Matrix<T, RA, CA, SA>,
+    b: &Matrix<T, RB, CB, SB>,
+    g: &Matrix<T, RG, CG, SG>,
+) -> OMatrix<T, RA, CA>
 where
-    SA: Storage<T, R, C>,
-    SB: Storage<T, R, C>,
-    SG: Storage<T, R, C>,
-    DefaultAllocator: Allocator<R, C>,
+    SB: Storage<T, RB, CB>,
+    SG: Storage<T, RG, CG>,
+    DefaultAllocator: Allocator<RA, CA> + Allocator<RB, CB>,
 {
-    cross3(b, g)
+    cross3(b, g).convert()
 }
 
 /// `c = a.cross(&b)`: the contribution to `b̄`.
 #[inline]
-pub fn cross_rhs<T: Real, R: Dim, C: Dim, SA, SB, SG>(
-    a: &Matrix<T, R, C, SA>,
-    _b: &Matrix<T, R, C, SB>,
-    g: &Matrix<T, R, C, SG>,
-) -> OMatrix<T, R, C>
+#[allow(clippy::type_complexity)]
+pub fn cross_rhs<T: Real, RA: Dim, CA: Dim, SA, RB: Dim, CB: Dim, SB, RG: Dim, CG: Dim, SG>(
+    a: &Matrix<T, RA, CA, SA>,
+    _b: &Matrix<T, RB, CB, SB>,
+    g: &Matrix<T, RG, CG, SG>,
+) -> OMatrix<T, RB, CB>
 where
-    SA: Storage<T, R, C>,
-    SB: Storage<T, R, C>,
-    SG: Storage<T, R, C>,
-    DefaultAllocator: Allocator<R, C>,
+    SA: Storage<T, RA, CA>,
+    SG: Storage<T, RG, CG>,
+    DefaultAllocator: Allocator<RB, CB> + Allocator<RG, CG>,
 {
-    cross3(g, a)
+    cross3(g, a).convert()
 }
 
 // y = x / ‖x‖
