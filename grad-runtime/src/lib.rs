@@ -21,6 +21,7 @@ mod contrib;
 mod control;
 mod differentiable;
 mod fdiff;
+pub mod lanes;
 mod loss;
 mod optim;
 mod rules;
@@ -45,6 +46,7 @@ pub mod __private {
     pub use crate::control::{placeholder, unbounded_tape, Placeholder, VecTape};
     pub use crate::differentiable::{constant_field, read_part, write_part, ConstantField, Differentiated, Skipped};
     pub use crate::differentiable::{TupleSlot0, TupleSlot1, TupleSlot2, TupleSlot3, TupleSlot4, TupleSlot5};
+    pub use crate::lanes::{body as lanes, map_d2_lanes, map_d_lanes};
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
     #[cfg(feature = "alloc")]
