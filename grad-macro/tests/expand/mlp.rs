@@ -63,7 +63,7 @@ fn mlp_vjp(
     let t_6 = ::matgrad::__private::by_ref(x) * ::matgrad::__private::by_ref(w1);
     let t_7 = ::matgrad::__private::by_ref(&ones_5) * ::matgrad::__private::by_ref(b1);
     let t_8 = t_6 + t_7;
-    let (h_11, [h_11_d0]) = ::matgrad::__private::map_d(
+    let (h_11, [h_11_d0]) = ::matgrad::__private::map_d_lanes(
         t_8,
         |v_9| {
             let t_10 = ::matgrad::__private::tanh(::matgrad::__private::by_ref(&v_9));
@@ -72,6 +72,18 @@ fn mlp_vjp(
             );
             let d_v_9 = ::matgrad::__private::init(
                 ::matgrad::__private::tanh_adj(&v_9, &t_10, &d_t_10),
+            );
+            (::core::clone::Clone::clone(&t_10), [d_v_9])
+        },
+        |v_9| {
+            let t_10 = ::matgrad::__private::lanes::tanh(
+                ::matgrad::__private::lanes::by_ref(&v_9),
+            );
+            let d_t_10 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::one_like(&v_9),
+            );
+            let d_v_9 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::tanh_adj(&v_9, &t_10, &d_t_10),
             );
             (::core::clone::Clone::clone(&t_10), [d_v_9])
         },

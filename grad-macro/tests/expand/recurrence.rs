@@ -80,7 +80,7 @@ fn rnn_vjp(
         let t_10 = ::matgrad::__private::by_ref(xs).column(t_9);
         let t_11 = ::matgrad::__private::by_ref(u) * ::matgrad::__private::by_ref(&t_10);
         let t_12 = t_8 + t_11;
-        let (t_15, [t_15_d0]) = ::matgrad::__private::map_d(
+        let (t_15, [t_15_d0]) = ::matgrad::__private::map_d_lanes(
             t_12,
             |v_13| {
                 let t_14 = ::matgrad::__private::tanh(
@@ -91,6 +91,18 @@ fn rnn_vjp(
                 );
                 let d_v_13 = ::matgrad::__private::init(
                     ::matgrad::__private::tanh_adj(&v_13, &t_14, &d_t_14),
+                );
+                (::core::clone::Clone::clone(&t_14), [d_v_13])
+            },
+            |v_13| {
+                let t_14 = ::matgrad::__private::lanes::tanh(
+                    ::matgrad::__private::lanes::by_ref(&v_13),
+                );
+                let d_t_14 = ::matgrad::__private::lanes::init(
+                    ::matgrad::__private::lanes::one_like(&v_13),
+                );
+                let d_v_13 = ::matgrad::__private::lanes::init(
+                    ::matgrad::__private::lanes::tanh_adj(&v_13, &t_14, &d_t_14),
                 );
                 (::core::clone::Clone::clone(&t_14), [d_v_13])
             },
