@@ -15,7 +15,7 @@ import re
 import subprocess
 import sys
 
-WORKLOADS = ("network", "gaussian", "gaussian_solve", "pose", "pose_loop")
+WORKLOADS = ("network", "mlp", "gaussian", "gaussian_solve", "pose", "pose_loop")
 
 
 def binary():

@@ -15,13 +15,16 @@
 //! # Accuracy
 //!
 //! `+ − × ÷`, `sqrt` and `powi` are the scalar operations' bit for bit (`powi` by the same
-//! square-and-multiply as compiler-rt's `__powidf2` that `f64::powi` calls). `exp`, `ln` and
-//! `tanh` are polynomial kernels (from `wide`); against the correctly rounded value they are
-//! within [`ULPS`] units in the last place over the whole range, with IEEE results at the
-//! special values (±0, ±∞, NaN, subnormal arguments and results, overflow and underflow), as
-//! `tests/kernels.rs` checks against the scalar functions. A closure composed of them (the
-//! logistic function, `tanh`'s derivative `1 − y²`) is exact up to those errors propagated by
-//! its formula, as the scalar closure is up to libm's.
+//! square-and-multiply as compiler-rt's `__powidf2` that `f64::powi` calls). `ln` and `tanh` are
+//! polynomial kernels (from `wide`, with subnormal and small arguments fixed here), and `exp`
+//! too where FMA is enabled at compile time (`-C target-cpu=x86-64-v3` or `native`; without FMA
+//! wide's `exp` is slower than the scalar one, so each entry's scalar `exp` is taken, bit for
+//! bit). Against the scalar functions they are within [`ULPS`] units in the last place over the
+//! whole range, with IEEE results at the special values (±0, ±∞, NaN, subnormal arguments and
+//! results, overflow and underflow), as `tests/kernels.rs` checks entry by entry (measured: 1 ulp
+//! for `exp` and `ln`, 3 for `tanh` and the logistic function). A closure composed of them
+//! (`tanh`'s derivative `1 − y²`) is exact up to those errors carried through its formula, as
+//! the scalar closure is up to libm's.
 
 use crate::value::{MatArg, Real};
 use core::ops::{Add, Div, Mul, Neg as NegOp, Sub};
@@ -155,9 +158,15 @@ macro_rules! wide_lane {
                 let k = out.len().min($n);
                 out[..k].copy_from_slice(&self.as_array()[..k]);
             }
+            // wide's polynomial where FMA is enabled (`-C target-cpu=x86-64-v3`, `native`); without
+            // it (x86-64's default target) the scalar `exp` of each entry is faster, and exact
             #[inline(always)]
             fn exp(self) -> Self {
-                wide::$w::exp(self)
+                if cfg!(target_feature = "fma") {
+                    wide::$w::exp(self)
+                } else {
+                    wide::$w::new(self.to_array().map(ComplexField::exp))
+                }
             }
             // ln x = ln(x·2ˢ) − s ln 2 for a subnormal x (wide's kernel takes those for zero)
             // and NaN for x < 0 (wide's gives −∞ for a negative subnormal)
@@ -250,19 +259,20 @@ impl<L: Lane> AsLane<L> for L {
 }
 
 /// `f` applied to the column-major storage `xs`, a lane at a time (the last one padded with
-/// zeros, the padding's results dropped): the values replace `xs`, and the `N` partials fill `ds`.
+/// zeros, the padding's results dropped), with the lane of the same entries of a second matrix
+/// from `second(k, end)`: the values replace `xs`, and the `N` partials fill `ds`.
 #[inline]
 fn sweep<T: Lanes, const N: usize>(
     xs: &mut [T],
-    ys: Option<&[T]>,
     ds: &mut [&mut [T]; N],
+    mut second: impl FnMut(usize, usize) -> Wide<T>,
     mut f: impl FnMut(Wide<T>, Wide<T>) -> (Wide<T>, [Wide<T>; N]),
 ) {
     let w = <Wide<T> as Lane>::WIDTH;
     let mut k = 0;
     while k < xs.len() {
         let end = (k + w).min(xs.len());
-        let b = ys.map_or(Wide::<T>::splat(nalgebra::zero()), |y| Wide::<T>::load(&y[k..end]));
+        let b = second(k, end);
         let (v, d) = f(Wide::<T>::load(&xs[k..end]), b);
         v.store(&mut xs[k..end]);
         for (dn, dv) in ds.iter_mut().zip(d) {
@@ -271,6 +281,9 @@ fn sweep<T: Lanes, const N: usize>(
         k = end;
     }
 }
+
+/// The widest lane's entry count (f32x8).
+const MAX_WIDTH: usize = 8;
 
 /// [`map_d`](crate::rules::map_d) with the closure also given over lanes (`w`, the same body):
 /// `w` is applied to the entries a lane at a time with the `simd` feature, `f` to each entry
@@ -294,18 +307,19 @@ where
     let mut y = x.into_mat();
     let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
     let mut ds = d.each_mut().map(|m| m.as_mut_slice());
-    sweep(y.as_mut_slice(), None, &mut ds, |a, _| w(a));
+    let none = |_, _| Wide::<X::T>::splat(nalgebra::zero());
+    sweep(y.as_mut_slice(), &mut ds, none, |a, _| w(a));
     (y, d)
 }
 
 /// [`map_d2`](crate::rules::map_d2) (`x.zip_map(&y, f)`) with the closure also given over
-/// lanes, as [`map_d_lanes`].
+/// lanes, as [`map_d_lanes`]; `y` is read in column-major order whatever its storage.
 #[inline]
 pub fn map_d2_lanes<X: MatArg, SY, const N: usize, F, W>(
     x: X,
     y: &Matrix<X::T, X::R, X::C, SY>,
     f: F,
-    mut w: W,
+    w: W,
 ) -> crate::rules::MapWithPartials<X::T, X::R, X::C, N>
 where
     X::T: Lanes,
@@ -320,10 +334,17 @@ where
     let (r, c) = x.mat().shape_generic();
     assert_eq!(x.mat().shape(), y.shape(), "zip_map: the matrices must have the same shape");
     let mut z = x.into_mat();
-    let y = y.clone_owned();
     let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
     let mut ds = d.each_mut().map(|m| m.as_mut_slice());
-    sweep(z.as_mut_slice(), Some(y.as_slice()), &mut ds, &mut w);
+    let mut entries = y.iter();
+    let second = |k: usize, end: usize| {
+        let mut buf = [nalgebra::zero::<X::T>(); MAX_WIDTH];
+        for (b, v) in buf[..end - k].iter_mut().zip(&mut entries) {
+            *b = *v;
+        }
+        Wide::<X::T>::load(&buf[..end - k])
+    };
+    sweep(z.as_mut_slice(), &mut ds, second, w);
     (z, d)
 }
 
