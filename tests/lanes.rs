@@ -171,3 +171,51 @@ fn matrix_value_over_lanes() {
     // ∂⟨G, ln(1 + eˣ)⟩/∂X = G ⊙ σ(X)
     assert_close(&dx, &g.component_mul(&x.map(|v| 1.0 / (1.0 + (-v).exp()))), 1e-12);
 }
+
+/// The row-wise helpers as generated code calls them (over lanes of rows): the value of
+/// `softmax_rows` and `logsumexp_rows` is the public helpers' (`same_value`), on a matrix with a
+/// row of −∞, a row with +∞, one with NaN, huge and tiny entries, 7 rows (a padded lane).
+#[differentiate(wrt(z))]
+fn softmax_of(z: &DMatrix<f64>) -> DMatrix<f64> {
+    matgrad::softmax_rows(z)
+}
+
+#[differentiate(wrt(z))]
+fn lse_of(z: &DMatrix<f64>) -> nalgebra::DVector<f64> {
+    matgrad::logsumexp_rows(z)
+}
+
+#[test]
+fn row_helpers_over_lanes() {
+    let mut z = 4.0 * mat(7, 3, 12);
+    z.row_mut(1).fill(f64::NEG_INFINITY);
+    z[(2, 1)] = f64::INFINITY;
+    z[(3, 2)] = f64::NAN;
+    z[(4, 0)] = 1e300;
+    z[(5, 1)] = -1e300;
+    z[(6, 2)] = 1e-300;
+    let g = mat(7, 3, 13);
+    let (y, _) = softmax_of_vjp(&z, g.clone());
+    let want = matgrad::softmax_rows(&z);
+    for (a, b) in y.iter().zip(want.iter()) {
+        assert!(a.is_nan() && b.is_nan() || same_value(*a, *b), "softmax {a} vs {b}\n{y}\n{want}");
+    }
+    let gl = nalgebra::DVector::from_fn(7, |i, _| 0.3 * i as f64 - 1.0);
+    let (l, _) = lse_of_vjp(&z, gl.clone());
+    let want = matgrad::logsumexp_rows(&z);
+    for (a, b) in l.iter().zip(want.iter()) {
+        assert!(a.is_nan() && b.is_nan() || same_value(*a, *b), "logsumexp {a} vs {b}");
+    }
+    // gradients on finite rows: ∂⟨G, softmax(Z)⟩/∂Z = Y ⊙ (G − rowsum(G ⊙ Y) 1ᵀ),
+    // ∂⟨l̄, lse(Z)⟩/∂Z = Diag(l̄) softmax(Z)
+    let z = 2.0 * mat(7, 3, 14);
+    let (y, dz) = softmax_of_vjp(&z, g.clone());
+    let gy = g.component_mul(&y);
+    let want = DMatrix::from_fn(7, 3, |i, j| y[(i, j)] * (g[(i, j)] - gy.row(i).sum()));
+    assert_close(&dz, &want, 1e-12);
+    assert_fd(|z| softmax_of(z).dot(&g), &z, &dz, 1e-6);
+    let (_, dz) = lse_of_vjp(&z, gl.clone());
+    let want = DMatrix::from_fn(7, 3, |i, j| gl[i] * y[(i, j)]);
+    assert_close(&dz, &want, 1e-12);
+    assert_fd(|z| lse_of(z).dot(&gl), &z, &dz, 1e-6);
+}

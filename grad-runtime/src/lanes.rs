@@ -29,7 +29,7 @@
 use crate::value::{MatArg, Real};
 use core::ops::{Add, Div, Mul, Neg as NegOp, Sub};
 use nalgebra::allocator::Allocator;
-use nalgebra::{ComplexField, DefaultAllocator, Matrix, OMatrix, Storage};
+use nalgebra::{ComplexField, DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
 
 /// The largest error of the `exp`, `ln` and `tanh` kernels, in units in the last place of the
 /// correctly rounded result, for f64 and f32 (what `tests/kernels.rs` asserts).
@@ -219,8 +219,8 @@ wide_lane! {
     f32x8: f32, 8, 24, 16777216.0, 2e-4;
 }
 
-/// A float type's lane.
-pub trait Lanes: Real {
+/// A float type's lane (every [`Real`] has one).
+pub trait Lanes: Sized {
     /// Its lane: several of it (`simd`), or itself.
     type Wide: Lane<Scalar = Self>;
 }
@@ -346,6 +346,82 @@ where
     };
     sweep(z.as_mut_slice(), &mut ds, second, w);
     (z, d)
+}
+
+/// Rows `k..end` of column `j` of `z` as a lane (a column of any storage is read entry by entry).
+#[inline(always)]
+fn column_lane<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(
+    z: &Matrix<T, R, C, S>,
+    j: usize,
+    k: usize,
+    end: usize,
+) -> Wide<T> {
+    let mut buf = [T::zero(); MAX_WIDTH];
+    for (i, b) in (k..end).zip(buf.iter_mut()) {
+        *b = z[(i, j)];
+    }
+    Wide::<T>::load(&buf[..end - k])
+}
+
+/// [`logsumexp_rows`](crate::logsumexp_rows) as generated code calls it: each row's maximum as
+/// there, then `Σⱼ exp(Zᵢⱼ − mᵢ)` for a lane of rows at a time, column by column (the same order
+/// of summation), and `mᵢ + ln` of it; a row whose maximum is not finite gives that maximum.
+pub fn logsumexp_rows<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(z: &Matrix<T, R, C, S>) -> OMatrix<T, R, U1>
+where
+    DefaultAllocator: Allocator<R, U1>,
+{
+    let w = <Wide<T> as Lane>::WIDTH;
+    if w == 1 {
+        return crate::loss::logsumexp_rows(z);
+    }
+    let (r, _) = z.shape_generic();
+    let lowest = T::min_value().unwrap_or(-T::one() / T::zero());
+    let mut l = OMatrix::from_fn_generic(r, U1, |i, _| z.row(i).iter().copied().fold(lowest, |a, b| a.max(b)));
+    let n = z.nrows();
+    let mut k = 0;
+    while k < n {
+        let end = (k + w).min(n);
+        let m = Wide::<T>::load(&l.as_slice()[k..end]);
+        let mut sum = Wide::<T>::splat(T::zero());
+        for j in 0..z.ncols() {
+            sum = sum + (column_lane(z, j, k, end) - m).exp();
+        }
+        let lse = m + sum.ln();
+        let mut out = [T::zero(); MAX_WIDTH];
+        lse.store(&mut out[..end - k]);
+        for (li, o) in l.as_mut_slice()[k..end].iter_mut().zip(out) {
+            if li.is_finite() {
+                *li = o;
+            }
+        }
+        k = end;
+    }
+    l
+}
+
+/// [`softmax_rows`](crate::softmax_rows) as generated code calls it: `exp(Zᵢⱼ − lseᵢ)` a lane of
+/// rows at a time, column by column.
+pub fn softmax_rows<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(z: &Matrix<T, R, C, S>) -> OMatrix<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C> + Allocator<R, U1>,
+{
+    let w = <Wide<T> as Lane>::WIDTH;
+    if w == 1 {
+        return crate::loss::softmax_rows(z);
+    }
+    let lse = logsumexp_rows(z);
+    let mut y = z.clone_owned();
+    let n = z.nrows();
+    for (j, col) in y.as_mut_slice().chunks_mut(n.max(1)).enumerate() {
+        let mut k = 0;
+        while k < n {
+            let end = (k + w).min(n);
+            let m = Wide::<T>::load(&lse.as_slice()[k..end]);
+            (column_lane(z, j, k, end) - m).exp().store(&mut col[k..end]);
+            k = end;
+        }
+    }
+    y
 }
 
 /// The lane form of the functions a closure's body calls (the names generated code uses in
