@@ -6,7 +6,7 @@
 //! value, so the kernels' own bound holds up to that); `sqrt`, `recip` and `powi` are the scalar
 //! results bit for bit. Without `simd` a lane is the scalar: every kernel is the scalar function.
 
-use matgrad::lanes::{Lane, Lanes, Wide, ULPS};
+use matgrad::lanes::{Lane, Wide, ULPS};
 
 /// Distance in units in the last place between two floats of the same sign class, via the
 /// ordered integer representation; `None` when one is NaN and the other not.
@@ -82,7 +82,7 @@ fn args_f32() -> Vec<f32> {
 
 /// The lane function `lane` against the scalar `scalar` at every argument, each argument in
 /// every position of a lane (the other entries other arguments); returns the largest distance.
-fn check<T: Lanes + core::fmt::Debug>(
+fn check<T: matgrad::Real + core::fmt::Debug>(
     name: &str,
     args: &[T],
     lane: impl Fn(Wide<T>) -> Wide<T>,
