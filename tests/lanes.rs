@@ -219,3 +219,23 @@ fn row_helpers_over_lanes() {
     assert_close(&dz, &want, 1e-12);
     assert_fd(|z| lse_of(z).dot(&gl), &z, &dz, 1e-6);
 }
+
+/// Constant captures of every kind a closure over lanes may read: a `&f64` parameter, an owned
+/// one, a local, an integer exponent. f(X) = Σ (a X)² / b + c eˣ − Xⁿ with n = 3, so
+/// ∂f/∂X = 2a² X / b + c eˣ − 3X².
+#[differentiate(wrt(x))]
+fn captures(x: &DMatrix<f64>, a: &f64, b: f64, n: i32) -> f64 {
+    let c = 0.5 * b;
+    x.map(|v| (*a * v).powi(2) / b + c * v.exp() - v.powi(n)).sum()
+}
+
+#[test]
+fn constant_captures_over_lanes() {
+    let x = mat(3, 5, 15);
+    let (a, b) = (1.3, 0.7);
+    let (value, dx) = captures_grad(&x, &a, b, 3);
+    assert!(same_value(value, captures(&x, &a, b, 3)));
+    let want = x.map(|v| 2.0 * a * a * v / b + 0.5 * b * v.exp() - 3.0 * v * v);
+    assert_close(&dx, &want, 1e-12);
+    assert_fd(|x| captures(x, &a, b, 3), &x, &dx, 1e-6);
+}
