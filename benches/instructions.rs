@@ -59,6 +59,17 @@ fn main() {
                 }
             }
         }
+        "network_large" => {
+            // the large network of `gradients.rs`: X 1024×512, W 512×256
+            let (x, w) = (data(1024, 512, 1, 1.0), data(512, 256, 2, 1.0 / 512f64.sqrt()));
+            let y = data(1024, 256, 3, 0.4).add_scalar(0.5);
+            for _ in 0..calls {
+                match hand {
+                    true => drop(black_box(network_hand(black_box(&w), &x, &y))),
+                    false => drop(black_box(network_grad(black_box(&w), &x, &y))),
+                }
+            }
+        }
         "mlp" => {
             let (w1, b1, w2, b2, x, y) = mlp_data();
             for _ in 0..calls {
@@ -89,7 +100,9 @@ fn main() {
             }
         }
         other => {
-            eprintln!("unknown workload {other}: network, mlp, gaussian, gaussian_solve, pose, pose_loop");
+            eprintln!(
+                "unknown workload {other}: network, network_large, mlp, gaussian, gaussian_solve, pose, pose_loop"
+            );
             std::process::exit(2);
         }
     }

@@ -156,6 +156,8 @@ def main():
     ours = criterion_medians(criterion_dir)
     print(f"jax {jax.__version__}, float64, {threads} thread(s); matgrad: criterion medians from {criterion_dir}")
     print()
+    if threads > 1:
+        print(f"(matgrad generated: the sharded batch on {threads} rayon threads, `cargo bench -p matgrad-parallel-example`)")
     print("| workload | matgrad generated | hand-written | JAX jit(value_and_grad) | generated / JAX | hand / JAX |")
     print("|---|---:|---:|---:|---:|---:|")
     for group, f, f_np, args, argnums in workloads():
@@ -165,6 +167,11 @@ def main():
         jax_ns = secs * 1e9
         gen = ours.get(group, {}).get("generated")
         hand = ours.get(group, {}).get("hand")
+        if threads > 1:
+            # the batch-parallel figure of examples/parallel/benches/scaling.rs, when measured
+            parallel = ours.get(f"parallel/{group}", {})
+            gen = next((t for f, t in parallel.items() if f and f.endswith(f", {threads} threads")), None)
+            hand = None
         ratio = lambda t: f"{t / jax_ns:.2f}" if t else "–"  # noqa: E731
         print(f"| {group} | {fmt(gen)} | {fmt(hand)} | {fmt(jax_ns)} | {ratio(gen)} | {ratio(hand)} |")
         print(f"<!-- {group}: value {value!r} -->")

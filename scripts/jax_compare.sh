@@ -34,6 +34,9 @@ target="${CARGO_TARGET_DIR:-target}"
 if [ "${1:-}" != "--skip-bench" ]; then
     # network/… and mlp/… only; RAYON_NUM_THREADS for anything that would spawn threads.
     RAYON_NUM_THREADS=1 "${pin[@]}" cargo bench --bench gradients -- '^(network|mlp)/'
+    if [ "$threads" != 1 ]; then
+        RAYON_NUM_THREADS="$threads" "${pin[@]}" cargo bench -p matgrad-parallel-example --bench scaling
+    fi
 fi
 
 if [ "$threads" = 1 ]; then
