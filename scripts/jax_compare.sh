@@ -29,7 +29,10 @@ pin=()
 if command -v taskset >/dev/null; then
     pin=(taskset -c "$cpu")
 fi
-target="${CARGO_TARGET_DIR:-target}"
+# Absolute, so that the example's benchmark (run from its own directory) writes its criterion
+# figures beside the others.
+target="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
+export CARGO_TARGET_DIR="$target"
 
 if [ "${1:-}" != "--skip-bench" ]; then
     # network/… and mlp/… only; RAYON_NUM_THREADS for anything that would spawn threads.
