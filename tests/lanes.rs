@@ -239,3 +239,23 @@ fn constant_captures_over_lanes() {
     assert_close(&dx, &want, 1e-12);
     assert_fd(|x| captures(x, &a, b, 3), &x, &dx, 1e-6);
 }
+
+/// A typed `let` inside the closure keeps it on the scalar path (a lane is not an `f64`):
+/// f(X) = Σ e²ˣ, ∂f/∂X = 2e²ˣ.
+#[differentiate(wrt(x))]
+fn typed_let(x: &DMatrix<f64>) -> f64 {
+    x.map(|v| {
+        let t: f64 = (2.0 * v).exp();
+        t
+    })
+    .sum()
+}
+
+#[test]
+fn a_typed_let_takes_the_scalar_path() {
+    let x = mat(3, 5, 16);
+    let (value, dx) = typed_let_grad(&x);
+    assert_eq!(value, typed_let(&x));
+    assert_close(&dx, &x.map(|v| 2.0 * (2.0 * v).exp()), 1e-13);
+    assert_fd(typed_let, &x, &dx, 1e-6);
+}

@@ -870,8 +870,9 @@ impl Emitter<'_> {
     /// A closure has one when its body is straight-line code of `+ − × ÷`, unary `−` and the
     /// functions with a lane kernel (`exp`, `ln`, `tanh`, `sqrt`, `recip`, `powi`), every value
     /// that depends on the entry is then a lane and every other one a scalar constant (a literal or
-    /// a capture nothing differentiates), and the value and each partial depend on the entry;
-    /// not for `from_fn` (the entry's position is read) or a function generic over its scalar.
+    /// a capture nothing differentiates), no `let` in it has a type, and the value and each
+    /// partial depend on the entry; not for `from_fn` (the entry's position is read) or a function
+    /// generic over its scalar.
     fn lane_body(
         &self,
         closure: &Closure,
@@ -881,7 +882,10 @@ impl Emitter<'_> {
         ds: &[TokenStream],
     ) -> Option<TokenStream> {
         let straight = closure.body.stmts.iter().all(|stmt| match stmt {
-            Stmt::Node(node) => matches!(&node.op, Op::Rule { rule, .. } if symbol::has_lane_form(rule)),
+            // (a `let` with a type, `let t: f64 = …`, would not hold a lane)
+            Stmt::Node(node) => {
+                node.ty.is_none() && matches!(&node.op, Op::Rule { rule, .. } if symbol::has_lane_form(rule))
+            }
             _ => false,
         });
         let ret_varies = closure.body.ret.is_some_and(|r| self.values[r].active);
