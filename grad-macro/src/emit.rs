@@ -894,7 +894,7 @@ impl Emitter<'_> {
         if !(self.lanes && closure.at.is_none() && straight && ret_varies && captures_constant && entries_only) {
             return None;
         }
-        Some(lane_paths(quote!(#code (#y, [#(#ds),*]))))
+        lane_paths(quote!(#code (#y, [#(#ds),*])))
     }
 
     /// Adds `contrib` to the adjoint of `target`: the first contribution starts it.
@@ -1065,26 +1065,58 @@ fn pullback_path(func: &syn::Path) -> syn::Path {
     p
 }
 
-/// `tokens` with each path `::matgrad::__private::f` written `::matgrad::__private::lanes::f`.
-fn lane_paths(tokens: TokenStream) -> TokenStream {
+/// The names `::matgrad::__private::lanes` defines (with the meaning of the same names in
+/// `::matgrad::__private`, over lanes).
+const LANE_NAMES: &[&str] = &[
+    "by_ref",
+    "one_like",
+    "init",
+    "add_to",
+    "shared",
+    "Neg",
+    "mul_lhs",
+    "mul_rhs",
+    "div_lhs",
+    "div_rhs",
+    "exp",
+    "exp_adj",
+    "ln",
+    "ln_adj",
+    "tanh",
+    "tanh_adj",
+    "sqrt",
+    "sqrt_adj",
+    "recip",
+    "recip_adj",
+    "powi",
+    "powi_adj",
+];
+
+/// `tokens` with each path `::matgrad::__private::f` written `::matgrad::__private::lanes::f`;
+/// `None` when some `f` has no lane form (the closure then keeps the scalar path).
+fn lane_paths(tokens: TokenStream) -> Option<TokenStream> {
     use proc_macro2::{Group, TokenTree};
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut out = Vec::with_capacity(trees.len());
     for (k, tree) in trees.iter().enumerate() {
         match tree {
             TokenTree::Group(g) => {
-                let mut inner = Group::new(g.delimiter(), lane_paths(g.stream()));
+                let mut inner = Group::new(g.delimiter(), lane_paths(g.stream())?);
                 inner.set_span(g.span());
                 out.push(TokenTree::Group(inner));
             }
             _ => out.push(tree.clone()),
         }
         if is_private_path(&trees[..=k]) {
+            match trees.get(k + 1) {
+                Some(TokenTree::Ident(name)) if LANE_NAMES.iter().any(|n| name == n) => {}
+                _ => return None,
+            }
             let span = tree.span();
             out.extend(quote_spanned!(span=> lanes::));
         }
     }
-    out.into_iter().collect()
+    Some(out.into_iter().collect())
 }
 
 /// Whether `trees` ends with `::matgrad::__private::`.
