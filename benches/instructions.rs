@@ -7,7 +7,7 @@ mod workloads;
 
 use std::hint::black_box;
 
-use nalgebra::{DMatrix, SMatrix, SVector};
+use nalgebra::{DMatrix, RowDVector, SMatrix, SVector};
 use workloads::*;
 
 fn gaussian_data(n: usize) -> (DMatrix<f64>, DMatrix<f64>) {
@@ -15,6 +15,19 @@ fn gaussian_data(n: usize) -> (DMatrix<f64>, DMatrix<f64>) {
     let s = &a * a.transpose() / n as f64 + DMatrix::identity(n, n);
     let b = data(n, n, 12, 1.0);
     (s, &b * b.transpose() / n as f64)
+}
+
+type Mlp = (DMatrix<f64>, RowDVector<f64>, DMatrix<f64>, RowDVector<f64>, DMatrix<f64>, DMatrix<f64>);
+
+/// The perceptron of `gradients.rs` (batch 256, 64 → 128 → 10), the same data.
+fn mlp_data() -> Mlp {
+    let (n, d, h, k) = (256, 64, 128, 10);
+    let x = data(n, d, 7, 1.0);
+    let w1 = data(d, h, 8, 1.0 / (d as f64).sqrt());
+    let b1 = RowDVector::from_fn(h, |_, j| 0.1 * ((j % 7) as f64 - 3.0));
+    let w2 = data(h, k, 9, 1.0 / (h as f64).sqrt());
+    let b2 = RowDVector::from_fn(k, |_, j| 0.05 * j as f64);
+    (w1, b1, w2, b2, x, data(n, k, 10, 1.0))
 }
 
 type Pose = (SMatrix<f64, 3, 3>, SVector<f64, 3>, SMatrix<f64, 3, 8>, SMatrix<f64, 3, 8>);
@@ -46,6 +59,26 @@ fn main() {
                 }
             }
         }
+        "network_large" => {
+            // the large network of `gradients.rs`: X 1024×512, W 512×256
+            let (x, w) = (data(1024, 512, 1, 1.0), data(512, 256, 2, 1.0 / 512f64.sqrt()));
+            let y = data(1024, 256, 3, 0.4).add_scalar(0.5);
+            for _ in 0..calls {
+                match hand {
+                    true => drop(black_box(network_hand(black_box(&w), &x, &y))),
+                    false => drop(black_box(network_grad(black_box(&w), &x, &y))),
+                }
+            }
+        }
+        "mlp" => {
+            let (w1, b1, w2, b2, x, y) = mlp_data();
+            for _ in 0..calls {
+                match hand {
+                    true => drop(black_box(mlp_hand(black_box(&w1), &b1, &w2, &b2, &x, &y))),
+                    false => drop(black_box(mlp_grad(black_box(&w1), &b1, &w2, &b2, &x, &y))),
+                }
+            }
+        }
         "gaussian" | "gaussian_solve" => {
             let (s, c) = gaussian_data(16);
             for _ in 0..calls {
@@ -67,7 +100,9 @@ fn main() {
             }
         }
         other => {
-            eprintln!("unknown workload {other}: network, gaussian, gaussian_solve, pose, pose_loop");
+            eprintln!(
+                "unknown workload {other}: network, network_large, mlp, gaussian, gaussian_solve, pose, pose_loop"
+            );
             std::process::exit(2);
         }
     }

@@ -50,6 +50,8 @@ pub use matgrad_macros::custom_vjp;
 #[doc = include_str!("differentiate.md")]
 pub use matgrad_macros::differentiate;
 pub use matgrad_macros::Differentiable;
+/// Vectorised elementwise kernels and how `map` closures are evaluated over lanes.
+pub use matgrad_runtime::lanes;
 pub use matgrad_runtime::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
 pub use matgrad_runtime::{
     check_gradient, numeric_gradient, Adjoint, Differentiable, GradientCheck, NoGradient, Perturb, Real, Value,

@@ -50,8 +50,10 @@ pub struct Parts {
 }
 
 /// Emits the function's forward pass and reverse sweep; the result's adjoint is `seed`.
-pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident) -> Parts {
-    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default() };
+/// `lanes`: a differentiated `map` whose closure has a lane form is evaluated over lanes (see
+/// [`Emitter::lane_body`]); false for a function generic over its scalar type.
+pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident, lanes: bool) -> Parts {
+    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default(), lanes };
     if !low.fields.is_empty() {
         // A tuple's fields are reached through these traits (a struct's through methods of
         // its own).
@@ -73,9 +75,14 @@ pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident) -> Parts {
 }
 
 /// The forward pass alone of `low` (every value inactive: the tangent program of `_jvp`), and
-/// its result.
+/// its result. Maps run on the scalar path: `_jvp`'s value is the function's, bit for bit.
 pub fn forward_parts(low: &Lowered) -> (TokenStream, TokenStream, TokenStream) {
-    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default() };
+    let em = Emitter {
+        values: &low.values,
+        items: RefCell::new(Vec::new()),
+        uses_as_value: Default::default(),
+        lanes: false,
+    };
     let (forward, _, value, _) = em.function(&low.body, None, &[]);
     let items = em.items.into_inner();
     (quote!(#(#items)*), forward, value)
@@ -84,7 +91,12 @@ pub fn forward_parts(low: &Lowered) -> (TokenStream, TokenStream, TokenStream) {
 /// Forward pass and reverse sweep of `low` for the adjoints of the values `wrt` (zeros where
 /// none arrived), the result's adjoint being `seed`: `_hvp` on the tangent program.
 pub fn pullback_parts_of(low: &Lowered, wrt: &[ValueId], seed: &Ident) -> Parts {
-    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default() };
+    let em = Emitter {
+        values: &low.values,
+        items: RefCell::new(Vec::new()),
+        uses_as_value: Default::default(),
+        lanes: false,
+    };
     let (forward, reverse, value, grads) = em.function(&low.body, Some(quote!(#seed)), wrt);
     let grads = wrt.iter().zip(grads).map(|(&w, g)| g.unwrap_or_else(|| em.zeros(w))).collect();
     let items = em.items.into_inner();
@@ -153,6 +165,8 @@ struct Emitter<'a> {
     items: RefCell<Vec<TokenStream>>,
     /// Whether the code reads a value through `AsValue` (its `use` is among the items).
     uses_as_value: std::cell::Cell<bool>,
+    /// Whether differentiated maps may be evaluated over lanes (the scalar type is concrete).
+    lanes: bool,
 }
 
 impl Emitter<'_> {
@@ -863,6 +877,22 @@ impl Emitter<'_> {
         let (out, p, span) = (self.ident(node.out), self.ident(closure.param), node.span);
         let x = self.operand(input, move_input, span);
         let (code, y, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
+        if let Some(lane) = self.lane_body(closure, &inner, &code, &y, &ds) {
+            return match closure.second {
+                Some((other, b)) => {
+                    let (other, b) = (self.reference(other), self.ident(b));
+                    quote_spanned! {span=>
+                        let (#out, [#(#names),*]) = ::matgrad::__private::map_d2_lanes(
+                            #x, #other, |#p, #b| { #code (#y, [#(#ds),*]) }, |#p, #b| { #lane },
+                        );
+                    }
+                }
+                None => quote_spanned! {span=>
+                    let (#out, [#(#names),*]) =
+                        ::matgrad::__private::map_d_lanes(#x, |#p| { #code (#y, [#(#ds),*]) }, |#p| { #lane });
+                },
+            };
+        }
         match (&closure.at, closure.second) {
             (Some(at), _) => quote_spanned! {span=>
                 let (#out, [#(#names),*]) = ::matgrad::__private::map_d_at(#x, |#at, #p| { #code (#y, [#(#ds),*]) });
@@ -877,6 +907,39 @@ impl Emitter<'_> {
                 let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });
             },
         }
+    }
+
+    /// The lane form of a differentiated closure's body (`code`, returning `(y, [ds…])`), when it
+    /// has one: the same tokens with every `::matgrad::__private::f` read as
+    /// `::matgrad::__private::lanes::f`, the functions of the same name and meaning over lanes.
+    /// A closure has one when its body is straight-line code of `+ − × ÷`, unary `−` and the
+    /// functions with a lane kernel (`exp`, `ln`, `tanh`, `sqrt`, `recip`, `powi`), every value
+    /// that depends on the entry is then a lane and every other one a scalar constant (a literal or
+    /// a capture nothing differentiates), no `let` in it has a type, and the value and each
+    /// partial depend on the entry; not for `from_fn` (the entry's position is read) or a function
+    /// generic over its scalar.
+    fn lane_body(
+        &self,
+        closure: &Closure,
+        partials: &[ValueId],
+        code: &TokenStream,
+        y: &TokenStream,
+        ds: &[TokenStream],
+    ) -> Option<TokenStream> {
+        let straight = closure.body.stmts.iter().all(|stmt| match stmt {
+            // (a `let` with a type, `let t: f64 = …`, would not hold a lane)
+            Stmt::Node(node) => {
+                node.ty.is_none() && matches!(&node.op, Op::Rule { rule, .. } if symbol::has_lane_form(rule))
+            }
+            _ => false,
+        });
+        let ret_varies = closure.body.ret.is_some_and(|r| self.values[r].active);
+        let captures_constant = closure.captures.iter().all(|&c| !self.values[c].active);
+        let entries_only = partials.iter().all(|&w| w == closure.param || closure.second.is_some_and(|(_, b)| b == w));
+        if !(self.lanes && closure.at.is_none() && straight && ret_varies && captures_constant && entries_only) {
+            return None;
+        }
+        lane_paths(quote!(#code (#y, [#(#ds),*])))
     }
 
     /// Adds `contrib` to the adjoint of `target`: the first contribution starts it.
@@ -1097,4 +1160,74 @@ fn pullback_path(func: &syn::Path) -> syn::Path {
         last.ident = format_ident!("{}_pullback", last.ident, span = last.ident.span());
     }
     p
+}
+
+/// The names `::matgrad::__private::lanes` defines (with the meaning of the same names in
+/// `::matgrad::__private`, over lanes).
+const LANE_NAMES: &[&str] = &[
+    "by_ref",
+    "one_like",
+    "init",
+    "add_to",
+    "shared",
+    "Neg",
+    "mul_lhs",
+    "mul_rhs",
+    "div_lhs",
+    "div_rhs",
+    "exp",
+    "exp_adj",
+    "ln",
+    "ln_adj",
+    "tanh",
+    "tanh_adj",
+    "sqrt",
+    "sqrt_adj",
+    "recip",
+    "recip_adj",
+    "powi",
+    "powi_adj",
+];
+
+/// `tokens` with each path `::matgrad::__private::f` written `::matgrad::__private::lanes::f`;
+/// `None` when some `f` has no lane form (the closure then keeps the scalar path).
+fn lane_paths(tokens: TokenStream) -> Option<TokenStream> {
+    use proc_macro2::{Group, TokenTree};
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    for (k, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Group(g) => {
+                let mut inner = Group::new(g.delimiter(), lane_paths(g.stream())?);
+                inner.set_span(g.span());
+                out.push(TokenTree::Group(inner));
+            }
+            _ => out.push(tree.clone()),
+        }
+        if is_private_path(&trees[..=k]) {
+            match trees.get(k + 1) {
+                Some(TokenTree::Ident(name)) if LANE_NAMES.iter().any(|n| name == n) => {}
+                _ => return None,
+            }
+            let span = tree.span();
+            out.extend(quote_spanned!(span=> lanes::));
+        }
+    }
+    Some(out.into_iter().collect())
+}
+
+/// Whether `trees` ends with `::matgrad::__private::`.
+fn is_private_path(trees: &[proc_macro2::TokenTree]) -> bool {
+    use proc_macro2::TokenTree;
+    let Some(tail) = trees.len().checked_sub(8).map(|k| &trees[k..]) else { return false };
+    let colon = |t: &TokenTree| matches!(t, TokenTree::Punct(p) if p.as_char() == ':');
+    let word = |t: &TokenTree, w: &str| matches!(t, TokenTree::Ident(i) if i == w);
+    colon(&tail[0])
+        && colon(&tail[1])
+        && word(&tail[2], "matgrad")
+        && colon(&tail[3])
+        && colon(&tail[4])
+        && word(&tail[5], "__private")
+        && colon(&tail[6])
+        && colon(&tail[7])
 }

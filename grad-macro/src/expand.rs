@@ -40,7 +40,9 @@ pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(()) => {
             gen.derivation = Some(derivation::derivation(&sig, &lowered, &func.sig.ident.to_string()));
             let seed = format_ident!("adjoint", span = Span::mixed_site());
-            let parts = emit::pullback_parts(&sig, &lowered, &seed);
+            // A function generic over its scalar type keeps every map on the scalar path.
+            let lanes = func.sig.generics.type_params().next().is_none();
+            let parts = emit::pullback_parts(&sig, &lowered, &seed, lanes);
             let user = &func.sig.ident;
             let type_args = gen.type_args();
             let (items, forward, value, reverse) = (&parts.items, &parts.forward, &parts.value, &parts.reverse);

@@ -1274,3 +1274,13 @@ pub fn is_std_path(path: &syn::Path) -> bool {
 /// `#[differentiable(skip)]`: the attribute of `#[derive(Differentiable)]` and its one key.
 pub const DIFFERENTIABLE_ATTR: &str = "differentiable";
 pub const SKIP: &str = "skip";
+
+/// Whether an op on scalars has a lane form in `::matgrad::__private::lanes` (forward function
+/// and adjoint rules of the same names): what a `map` closure evaluated over lanes may contain.
+pub fn has_lane_form(rule: &Rule) -> bool {
+    match rule.fwd {
+        Fwd::Add | Fwd::Sub | Fwd::Mul | Fwd::Div | Fwd::Neg => true,
+        Fwd::Runtime(name) => matches!(name, "exp" | "ln" | "tanh" | "sqrt" | "recip" | "powi"),
+        _ => false,
+    }
+}

@@ -22,6 +22,7 @@ mod control;
 mod differentiable;
 mod fdiff;
 mod forward;
+pub mod lanes;
 mod loss;
 mod optim;
 mod rules;
@@ -53,6 +54,7 @@ pub mod __private {
         indicator, int_like, into_tangent, nrows_like, one_minus, ones_like, sign0, tangent_mul, ForwardScalar,
         TangentSlot,
     };
+    pub use crate::lanes::{body as lanes, map_d2_lanes, map_d_lanes};
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
     #[cfg(feature = "alloc")]

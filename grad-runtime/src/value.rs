@@ -10,7 +10,7 @@ use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, RawStorage, RealField, St
     message = "matgrad differentiates f32 and f64 scalars, not `{Self}`",
     note = "the value of a `#[differentiate]` function and its float parameters must be f32 or f64"
 )]
-pub trait Real: RealField + Copy {}
+pub trait Real: RealField + Copy + crate::lanes::Lanes {}
 
 impl Real for f32 {}
 impl Real for f64 {}

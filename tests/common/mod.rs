@@ -36,3 +36,27 @@ where
 
 /// The shapes every matrix rule is tested on: square, tall, wide, 1×1, 1×n, n×1.
 pub const SHAPES: &[(usize, usize)] = &[(3, 3), (5, 2), (2, 4), (1, 1), (1, 4), (4, 1)];
+
+/// Whether a generated function's value `got` is the user's function's value `want`: the same
+/// bits on the scalar path (without the `simd` feature); with it, a differentiated `map` whose
+/// closure has a lane form is evaluated by the lane kernels (within `matgrad::lanes::ULPS` ulps
+/// of the scalar functions) while the user's function calls the scalar ones, so the two agree
+/// to 256 ε relative (≈ 6e-14 for f64, 3e-5 for f32) instead.
+pub fn same_value<T: nalgebra::RealField + Copy>(got: T, want: T) -> bool {
+    if cfg!(feature = "simd") {
+        let tol = T::default_epsilon() * nalgebra::convert::<f64, T>(256.0);
+        got == want || (got - want).abs() <= tol * want.abs().max(T::one())
+    } else {
+        got == want
+    }
+}
+
+/// Asserts [`same_value`] entry by entry (a scalar is a 1×1 matrix here).
+pub fn assert_same_value<'a, T: nalgebra::RealField + Copy>(
+    got: impl IntoIterator<Item = &'a T>,
+    want: impl IntoIterator<Item = &'a T>,
+) {
+    for (k, (g, w)) in got.into_iter().zip(want).enumerate() {
+        assert!(same_value(*g, *w), "entry {k}: the generated value {g} is not the function's {w}");
+    }
+}

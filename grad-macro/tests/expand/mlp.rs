@@ -65,7 +65,7 @@ fn mlp_vjp(
     let ty_8 = ::matgrad::__private::adj_type(&t_6);
     let ty_9 = ::matgrad::__private::adj_type(&t_7);
     let t_10 = t_6 + t_7;
-    let (h_13, [h_13_d0]) = ::matgrad::__private::map_d(
+    let (h_13, [h_13_d0]) = ::matgrad::__private::map_d_lanes(
         t_10,
         |v_11| {
             let t_12 = ::matgrad::__private::tanh(::matgrad::__private::by_ref(&v_11));
@@ -74,6 +74,18 @@ fn mlp_vjp(
             );
             let d_v_11 = ::matgrad::__private::init(
                 ::matgrad::__private::tanh_adj(&v_11, &t_12, &d_t_12),
+            );
+            (::core::clone::Clone::clone(&t_12), [d_v_11])
+        },
+        |v_11| {
+            let t_12 = ::matgrad::__private::lanes::tanh(
+                ::matgrad::__private::lanes::by_ref(&v_11),
+            );
+            let d_t_12 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::one_like(&v_11),
+            );
+            let d_v_11 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::tanh_adj(&v_11, &t_12, &d_t_12),
             );
             (::core::clone::Clone::clone(&t_12), [d_v_11])
         },

@@ -67,13 +67,25 @@ fn mlp_vjp(
         t_6,
         ::matgrad::__private::by_ref(b1),
     );
-    let (h_10, [h_10_d0]) = ::matgrad::__private::map_d(
+    let (h_10, [h_10_d0]) = ::matgrad::__private::map_d_lanes(
         t_7,
         |v_8| {
             let t_9 = ::matgrad::__private::tanh(::matgrad::__private::by_ref(&v_8));
             let d_t_9 = ::matgrad::__private::init(::matgrad::__private::one_like(&v_8));
             let d_v_8 = ::matgrad::__private::init(
                 ::matgrad::__private::tanh_adj(&v_8, &t_9, &d_t_9),
+            );
+            (::core::clone::Clone::clone(&t_9), [d_v_8])
+        },
+        |v_8| {
+            let t_9 = ::matgrad::__private::lanes::tanh(
+                ::matgrad::__private::lanes::by_ref(&v_8),
+            );
+            let d_t_9 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::one_like(&v_8),
+            );
+            let d_v_8 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::tanh_adj(&v_8, &t_9, &d_t_9),
             );
             (::core::clone::Clone::clone(&t_9), [d_v_8])
         },

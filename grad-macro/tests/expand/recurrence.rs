@@ -82,7 +82,7 @@ fn rnn_vjp(
         let ty_12 = ::matgrad::__private::adj_type(&t_8);
         let ty_13 = ::matgrad::__private::adj_type(&t_11);
         let t_14 = t_8 + t_11;
-        let (t_17, [t_17_d0]) = ::matgrad::__private::map_d(
+        let (t_17, [t_17_d0]) = ::matgrad::__private::map_d_lanes(
             t_14,
             |v_15| {
                 let t_16 = ::matgrad::__private::tanh(
@@ -93,6 +93,18 @@ fn rnn_vjp(
                 );
                 let d_v_15 = ::matgrad::__private::init(
                     ::matgrad::__private::tanh_adj(&v_15, &t_16, &d_t_16),
+                );
+                (::core::clone::Clone::clone(&t_16), [d_v_15])
+            },
+            |v_15| {
+                let t_16 = ::matgrad::__private::lanes::tanh(
+                    ::matgrad::__private::lanes::by_ref(&v_15),
+                );
+                let d_t_16 = ::matgrad::__private::lanes::init(
+                    ::matgrad::__private::lanes::one_like(&v_15),
+                );
+                let d_v_15 = ::matgrad::__private::lanes::init(
+                    ::matgrad::__private::lanes::tanh_adj(&v_15, &t_16, &d_t_16),
                 );
                 (::core::clone::Clone::clone(&t_16), [d_v_15])
             },

@@ -4,7 +4,8 @@ use crate::value::Real;
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
 
-pub use crate::loss::{add_column_vector, add_row_vector, cross_entropy, logsumexp_rows, quadform, softmax_rows};
+pub use crate::lanes::{logsumexp_rows, softmax_rows};
+pub use crate::loss::{add_column_vector, add_row_vector, cross_entropy, quadform};
 
 // Y = M + 1 b   (b a row)
 // M̄ += Ḡ,  b̄ += row_sum(Ḡ)

@@ -1,0 +1,118 @@
+//! Batch-parallel scaling of the generated gradients with rayon: the large network
+//! (1024×512 · 512×256) and the perceptron (256 · 64 → 128 → 10) of `benches/gradients.rs`, same
+//! data, the batch split into row shards whose `_grad`s run on a pool of 1 or 2 threads and are
+//! summed in shard order (the same bits for any thread count). Beside them, the whole batch's
+//! `_grad` on the calling thread, measured in the same run.
+//!
+//! `cargo bench -p matgrad-parallel-example --bench scaling`; the speed-up is the 1-thread
+//! median over the 2-thread one.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use nalgebra::{DMatrix, RowDVector};
+use rayon::prelude::*;
+
+#[path = "../../../benches/workloads/mod.rs"]
+mod workloads;
+use workloads::*;
+
+/// Rows `[k·len, (k+1)·len)` of `m` for each of `count` shards.
+fn split(m: &DMatrix<f64>, count: usize) -> Vec<DMatrix<f64>> {
+    let len = m.nrows() / count;
+    (0..count).map(|k| m.rows(k * len, len).into_owned()).collect()
+}
+
+/// Σ over shards of the network's value and gradient, the sum in shard order.
+fn network_batch(w: &DMatrix<f64>, xs: &[DMatrix<f64>], ys: &[DMatrix<f64>]) -> (f64, DMatrix<f64>) {
+    let parts: Vec<(f64, DMatrix<f64>)> = xs.par_iter().zip(ys).map(|(x, y)| network_grad(w, x, y)).collect();
+    let mut it = parts.into_iter();
+    let (mut v, mut g) = it.next().expect("a shard");
+    for (vk, gk) in it {
+        v += vk;
+        g += gk;
+    }
+    (v, g)
+}
+
+type MlpGrad = (f64, DMatrix<f64>, RowDVector<f64>, DMatrix<f64>, RowDVector<f64>);
+
+/// Σ over shards of the perceptron's value and gradients, the sum in shard order.
+fn mlp_batch(
+    p: (&DMatrix<f64>, &RowDVector<f64>, &DMatrix<f64>, &RowDVector<f64>),
+    xs: &[DMatrix<f64>],
+    ys: &[DMatrix<f64>],
+) -> MlpGrad {
+    let (w1, b1, w2, b2) = p;
+    let parts: Vec<MlpGrad> = xs.par_iter().zip(ys).map(|(x, y)| mlp_grad(w1, b1, w2, b2, x, y)).collect();
+    let mut it = parts.into_iter();
+    let mut acc = it.next().expect("a shard");
+    for g in it {
+        acc.0 += g.0;
+        acc.1 += g.1;
+        acc.2 += g.2;
+        acc.3 += g.3;
+        acc.4 += g.4;
+    }
+    acc
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool")
+}
+
+fn bench_network(c: &mut Criterion) {
+    let (n, d, k) = (1024, 512, 256);
+    let x = data(n, d, 1, 1.0);
+    let w = data(d, k, 2, 1.0 / (d as f64).sqrt());
+    let y = data(n, k, 3, 0.4).add_scalar(0.5);
+    let shards = 8;
+    let (xs, ys) = (split(&x, shards), split(&y, shards));
+    let (v, g) = network_grad(&w, &x, &y);
+    let (vb, gb) = network_batch(&w, &xs, &ys);
+    assert_value("network shards", vb, v);
+    assert_rel("network shards dW", &gb, &g);
+
+    let mut group = c.benchmark_group("parallel/network/1024x512");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    group.bench_function("whole", |b| b.iter(|| network_grad(black_box(&w), &x, &y)));
+    for threads in [1, 2] {
+        let pool = pool(threads);
+        group.bench_function(format!("{shards} shards, {threads} threads"), |b| {
+            pool.install(|| b.iter(|| network_batch(black_box(&w), &xs, &ys)))
+        });
+    }
+    group.finish();
+}
+
+fn bench_mlp(c: &mut Criterion) {
+    let (n, d, h, k) = (256, 64, 128, 10);
+    let x = data(n, d, 7, 1.0);
+    let w1 = data(d, h, 8, 1.0 / (d as f64).sqrt());
+    let b1 = RowDVector::from_fn(h, |_, j| 0.1 * ((j % 7) as f64 - 3.0));
+    let w2 = data(h, k, 9, 1.0 / (h as f64).sqrt());
+    let b2 = RowDVector::from_fn(k, |_, j| 0.05 * j as f64);
+    let y = data(n, k, 10, 1.0);
+    let shards = 4;
+    let (xs, ys) = (split(&x, shards), split(&y, shards));
+    let whole = mlp_grad(&w1, &b1, &w2, &b2, &x, &y);
+    let batch = mlp_batch((&w1, &b1, &w2, &b2), &xs, &ys);
+    assert_value("mlp shards", batch.0, whole.0);
+    assert_rel("mlp shards dW1", &batch.1, &whole.1);
+    assert_rel("mlp shards dW2", &batch.3, &whole.3);
+
+    let mut group = c.benchmark_group("parallel/mlp/256");
+    group.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
+    group.bench_function("whole", |b| b.iter(|| mlp_grad(black_box(&w1), &b1, &w2, &b2, &x, &y)));
+    for threads in [1, 2] {
+        let pool = pool(threads);
+        group.bench_function(format!("{shards} shards, {threads} threads"), |b| {
+            pool.install(|| b.iter(|| mlp_batch((black_box(&w1), &b1, &w2, &b2), &xs, &ys)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_network, bench_mlp);
+criterion_main!(benches);

@@ -1,0 +1,588 @@
+//! Elementwise closures evaluated over lanes: several entries of a matrix at once.
+//!
+//! A differentiated `map`/`zip_map` whose closure is built only from `+ − × ÷`, unary `−`,
+//! constants, constant captures and the functions that have a vectorised kernel (`exp`, `ln`,
+//! `tanh`, `sqrt`, `recip`, `powi`; the logistic function `1/(1 + e⁻ˣ)` is such a closure) is
+//! emitted twice by the macro: as the scalar closure, and with its runtime calls pointed at this
+//! module, where the same body computes a [`Lane`] of entries. [`map_d_lanes`] applies the lane
+//! closure to the matrix's contiguous (column-major) storage, a lane at a time, the last partial
+//! lane padded; every entry is computed by the same code whatever its position.
+//!
+//! With the `simd` feature (the default) a lane of `f64` is [`wide::f64x4`] and of `f32`
+//! [`wide::f32x8`]; without it a lane is the scalar itself and `map_d_lanes` runs the scalar
+//! closure: the value and derivatives are then the scalar path's bit for bit.
+//!
+//! # Accuracy
+//!
+//! `+ − × ÷`, `sqrt` and `powi` are the scalar operations' bit for bit (`powi` by the same
+//! square-and-multiply as compiler-rt's `__powidf2` that `f64::powi` calls). `ln` and `tanh` are
+//! polynomial kernels (from `wide`, with subnormal and small arguments fixed here), and `exp`
+//! too where FMA is enabled at compile time (`-C target-cpu=x86-64-v3` or `native`; without FMA
+//! wide's `exp` is slower than the scalar one, so each entry's scalar `exp` is taken, bit for
+//! bit). Against the scalar functions they are within [`ULPS`] units in the last place over the
+//! whole range, with IEEE results at the special values (±0, ±∞, NaN, subnormal arguments and
+//! results, overflow and underflow), as `tests/kernels.rs` checks entry by entry (measured: 1 ulp
+//! for `exp` and `ln`, 3 for `tanh` and the logistic function). A closure composed of them
+//! (`tanh`'s derivative `1 − y²`) is exact up to those errors carried through its formula, as
+//! the scalar closure is up to libm's.
+
+use crate::value::{MatArg, Real};
+use core::ops::{Add, Div, Mul, Neg as NegOp, Sub};
+use nalgebra::allocator::Allocator;
+use nalgebra::{ComplexField, DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
+
+/// The largest error of the `exp`, `ln` and `tanh` kernels, in units in the last place of the
+/// correctly rounded result, for f64 and f32 (what `tests/kernels.rs` asserts).
+pub const ULPS: u32 = 4;
+
+/// Several entries computed at once: a SIMD vector of a float type, or the float itself.
+pub trait Lane:
+    Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + NegOp<Output = Self>
+{
+    /// The entries' type.
+    type Scalar: Real;
+    /// How many entries a lane holds.
+    const WIDTH: usize;
+    /// Every entry `s`.
+    fn splat(s: Self::Scalar) -> Self;
+    /// The first `WIDTH` entries of `s`, or all of a shorter `s` with the rest zero.
+    fn load(s: &[Self::Scalar]) -> Self;
+    /// Writes the first `out.len()` (at most `WIDTH`) entries.
+    fn store(self, out: &mut [Self::Scalar]);
+    /// `eˣ`
+    fn exp(self) -> Self;
+    /// `ln x`
+    fn ln(self) -> Self;
+    /// `tanh x`
+    fn tanh(self) -> Self;
+    /// `√x`
+    fn sqrt(self) -> Self;
+    /// `1/x`
+    fn recip(self) -> Self;
+    /// `xⁿ`
+    fn powi(self, n: i32) -> Self;
+}
+
+macro_rules! scalar_lane {
+    ($($t:ty),*) => {$(
+        impl Lane for $t {
+            type Scalar = $t;
+            const WIDTH: usize = 1;
+            #[inline(always)]
+            fn splat(s: $t) -> $t {
+                s
+            }
+            #[inline(always)]
+            fn load(s: &[$t]) -> $t {
+                s.first().copied().unwrap_or(0.0)
+            }
+            #[inline(always)]
+            fn store(self, out: &mut [$t]) {
+                if let Some(o) = out.first_mut() {
+                    *o = self;
+                }
+            }
+            #[inline(always)]
+            fn exp(self) -> $t {
+                ComplexField::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> $t {
+                ComplexField::ln(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> $t {
+                ComplexField::tanh(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> $t {
+                ComplexField::sqrt(self)
+            }
+            #[inline(always)]
+            fn recip(self) -> $t {
+                ComplexField::recip(self)
+            }
+            #[inline(always)]
+            fn powi(self, n: i32) -> $t {
+                ComplexField::powi(self, n)
+            }
+        }
+    )*};
+}
+
+scalar_lane!(f32, f64);
+
+/// `xⁿ` by square-and-multiply, the multiplications in the order of compiler-rt's
+/// `__powidf2` (what `f64::powi` calls), so that a lane's entries are `powi`'s bit for bit.
+#[cfg(feature = "simd")]
+#[inline(always)]
+fn powi_lanes<L: Lane>(mut a: L, n: i32) -> L {
+    let mut b = n;
+    let mut r = L::splat(nalgebra::one());
+    loop {
+        if b & 1 != 0 {
+            r = r * a;
+        }
+        b /= 2;
+        if b == 0 {
+            break;
+        }
+        a = a * a;
+    }
+    if n < 0 {
+        L::splat(nalgebra::one()) / r
+    } else {
+        r
+    }
+}
+
+#[cfg(feature = "simd")]
+macro_rules! wide_lane {
+    ($($w:ident: $t:ident, $n:literal, $shift:literal, $scale:literal, $small:literal;)*) => {$(
+        impl Lane for wide::$w {
+            type Scalar = $t;
+            const WIDTH: usize = $n;
+            #[inline(always)]
+            fn splat(s: $t) -> Self {
+                wide::$w::splat(s)
+            }
+            #[inline(always)]
+            fn load(s: &[$t]) -> Self {
+                let mut a = [0.0; $n];
+                let k = s.len().min($n);
+                a[..k].copy_from_slice(&s[..k]);
+                wide::$w::new(a)
+            }
+            #[inline(always)]
+            fn store(self, out: &mut [$t]) {
+                let k = out.len().min($n);
+                out[..k].copy_from_slice(&self.as_array()[..k]);
+            }
+            // wide's polynomial where FMA is enabled (`-C target-cpu=x86-64-v3`, `native`); without
+            // it (x86-64's default target) the scalar `exp` of each entry is faster, and exact
+            #[inline(always)]
+            fn exp(self) -> Self {
+                if cfg!(target_feature = "fma") {
+                    wide::$w::exp(self)
+                } else {
+                    wide::$w::new(self.to_array().map(ComplexField::exp))
+                }
+            }
+            // ln x = ln(x·2ˢ) − s ln 2 for a subnormal x (wide's kernel takes those for zero)
+            // and NaN for x < 0 (wide's gives −∞ for a negative subnormal)
+            #[inline(always)]
+            fn ln(self) -> Self {
+                let tiny = self.simd_lt(wide::$w::splat($t::MIN_POSITIVE));
+                if !tiny.any() {
+                    return wide::$w::ln(self);
+                }
+                let sub = tiny & self.simd_gt(wide::$w::ZERO);
+                let s = $shift as $t;
+                let scaled = sub.select(self * wide::$w::splat($scale), self);
+                let y = wide::$w::ln(scaled);
+                let y = sub.select(y - wide::$w::splat(s * core::$t::consts::LN_2), y);
+                self.simd_lt(wide::$w::ZERO).select(wide::$w::splat($t::NAN), y)
+            }
+            // tanh x = x − x³/3 + O(x⁵) below wide's threshold for its `tanh x = x` (5 ulps off)
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                let small = self.abs().simd_lt(wide::$w::splat($small));
+                let cubic = self - self * self * self * wide::$w::splat(1.0 / 3.0);
+                small.select(cubic, wide::$w::tanh(self))
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                wide::$w::sqrt(self)
+            }
+            #[inline(always)]
+            fn recip(self) -> Self {
+                wide::$w::splat(1.0) / self
+            }
+            #[inline(always)]
+            fn powi(self, n: i32) -> Self {
+                powi_lanes(self, n)
+            }
+        }
+
+        impl AsLane<wide::$w> for $t {
+            #[inline(always)]
+            fn lane(self) -> wide::$w {
+                wide::$w::splat(self)
+            }
+        }
+    )*};
+}
+
+#[cfg(feature = "simd")]
+wide_lane! {
+    f64x4: f64, 4, 54, 18014398509481984.0, 5e-8;
+    f32x8: f32, 8, 24, 16777216.0, 2e-4;
+}
+
+/// A float type's lane (every [`Real`] has one).
+pub trait Lanes: Sized {
+    /// Its lane: several of it (`simd`), or itself.
+    type Wide: Lane<Scalar = Self>;
+}
+
+#[cfg(feature = "simd")]
+impl Lanes for f64 {
+    type Wide = wide::f64x4;
+}
+#[cfg(feature = "simd")]
+impl Lanes for f32 {
+    type Wide = wide::f32x8;
+}
+#[cfg(not(feature = "simd"))]
+impl Lanes for f64 {
+    type Wide = f64;
+}
+#[cfg(not(feature = "simd"))]
+impl Lanes for f32 {
+    type Wide = f32;
+}
+
+/// The lane of a float type.
+pub type Wide<T> = <T as Lanes>::Wide;
+
+/// A lane, or a scalar (a constant) broadcast to one.
+pub trait AsLane<L> {
+    /// The value as a lane.
+    fn lane(self) -> L;
+}
+
+impl<L: Lane> AsLane<L> for L {
+    #[inline(always)]
+    fn lane(self) -> L {
+        self
+    }
+}
+
+/// `f` applied to the column-major storage `xs`, a lane at a time (the last one padded with
+/// zeros, the padding's results dropped), with the lane of the same entries of a second matrix
+/// from `second(k, end)`: the values replace `xs`, and the `N` partials fill `ds`.
+#[inline]
+fn sweep<T: Lanes, const N: usize>(
+    xs: &mut [T],
+    ds: &mut [&mut [T]; N],
+    mut second: impl FnMut(usize, usize) -> Wide<T>,
+    mut f: impl FnMut(Wide<T>, Wide<T>) -> (Wide<T>, [Wide<T>; N]),
+) {
+    let w = <Wide<T> as Lane>::WIDTH;
+    let mut k = 0;
+    while k < xs.len() {
+        let end = (k + w).min(xs.len());
+        let b = second(k, end);
+        let (v, d) = f(Wide::<T>::load(&xs[k..end]), b);
+        v.store(&mut xs[k..end]);
+        for (dn, dv) in ds.iter_mut().zip(d) {
+            dv.store(&mut dn[k..end]);
+        }
+        k = end;
+    }
+}
+
+/// The widest lane's entry count (f32x8).
+const MAX_WIDTH: usize = 8;
+
+/// [`map_d`](crate::rules::map_d) with the closure also given over lanes (`w`, the same body):
+/// `w` is applied to the entries a lane at a time with the `simd` feature, `f` to each entry
+/// without it.
+#[inline]
+pub fn map_d_lanes<X: MatArg, const N: usize, F, W>(
+    x: X,
+    f: F,
+    mut w: W,
+) -> crate::rules::MapWithPartials<X::T, X::R, X::C, N>
+where
+    X::T: Lanes,
+    F: FnMut(X::T) -> (X::T, [X::T; N]),
+    W: FnMut(Wide<X::T>) -> (Wide<X::T>, [Wide<X::T>; N]),
+    DefaultAllocator: Allocator<X::R, X::C>,
+{
+    if <Wide<X::T> as Lane>::WIDTH == 1 {
+        return crate::rules::map_d(x, f);
+    }
+    let (r, c) = x.mat().shape_generic();
+    let mut y = x.into_mat();
+    let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
+    let mut ds = d.each_mut().map(|m| m.as_mut_slice());
+    let none = |_, _| Wide::<X::T>::splat(nalgebra::zero());
+    sweep(y.as_mut_slice(), &mut ds, none, |a, _| w(a));
+    (y, d)
+}
+
+/// [`map_d2`](crate::rules::map_d2) (`x.zip_map(&y, f)`) with the closure also given over
+/// lanes, as [`map_d_lanes`]; `y` is read in column-major order whatever its storage.
+#[inline]
+pub fn map_d2_lanes<X: MatArg, SY, const N: usize, F, W>(
+    x: X,
+    y: &Matrix<X::T, X::R, X::C, SY>,
+    f: F,
+    w: W,
+) -> crate::rules::MapWithPartials<X::T, X::R, X::C, N>
+where
+    X::T: Lanes,
+    SY: Storage<X::T, X::R, X::C>,
+    F: FnMut(X::T, X::T) -> (X::T, [X::T; N]),
+    W: FnMut(Wide<X::T>, Wide<X::T>) -> (Wide<X::T>, [Wide<X::T>; N]),
+    DefaultAllocator: Allocator<X::R, X::C>,
+{
+    if <Wide<X::T> as Lane>::WIDTH == 1 {
+        return crate::rules::map_d2(x, y, f);
+    }
+    let (r, c) = x.mat().shape_generic();
+    assert_eq!(x.mat().shape(), y.shape(), "zip_map: the matrices must have the same shape");
+    let mut z = x.into_mat();
+    let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
+    let mut ds = d.each_mut().map(|m| m.as_mut_slice());
+    let mut entries = y.iter();
+    let second = |k: usize, end: usize| {
+        let mut buf = [nalgebra::zero::<X::T>(); MAX_WIDTH];
+        for (b, v) in buf[..end - k].iter_mut().zip(&mut entries) {
+            *b = *v;
+        }
+        Wide::<X::T>::load(&buf[..end - k])
+    };
+    sweep(z.as_mut_slice(), &mut ds, second, w);
+    (z, d)
+}
+
+/// Rows `k..end` of column `j` of `z` as a lane (a column of any storage is read entry by entry).
+#[inline(always)]
+fn column_lane<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(
+    z: &Matrix<T, R, C, S>,
+    j: usize,
+    k: usize,
+    end: usize,
+) -> Wide<T> {
+    let mut buf = [T::zero(); MAX_WIDTH];
+    for (i, b) in (k..end).zip(buf.iter_mut()) {
+        *b = z[(i, j)];
+    }
+    Wide::<T>::load(&buf[..end - k])
+}
+
+/// [`logsumexp_rows`](crate::logsumexp_rows) as generated code calls it: each row's maximum as
+/// there, then `Σⱼ exp(Zᵢⱼ − mᵢ)` for a lane of rows at a time, column by column (the same order
+/// of summation), and `mᵢ + ln` of it; a row whose maximum is not finite gives that maximum.
+pub fn logsumexp_rows<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(z: &Matrix<T, R, C, S>) -> OMatrix<T, R, U1>
+where
+    DefaultAllocator: Allocator<R, U1>,
+{
+    let w = <Wide<T> as Lane>::WIDTH;
+    if w == 1 {
+        return crate::loss::logsumexp_rows(z);
+    }
+    let (r, _) = z.shape_generic();
+    let lowest = T::min_value().unwrap_or(-T::one() / T::zero());
+    let mut l = OMatrix::from_fn_generic(r, U1, |i, _| z.row(i).iter().copied().fold(lowest, |a, b| a.max(b)));
+    let n = z.nrows();
+    let mut k = 0;
+    while k < n {
+        let end = (k + w).min(n);
+        let m = Wide::<T>::load(&l.as_slice()[k..end]);
+        let mut sum = Wide::<T>::splat(T::zero());
+        for j in 0..z.ncols() {
+            sum = sum + (column_lane(z, j, k, end) - m).exp();
+        }
+        let lse = m + sum.ln();
+        let mut out = [T::zero(); MAX_WIDTH];
+        lse.store(&mut out[..end - k]);
+        for (li, o) in l.as_mut_slice()[k..end].iter_mut().zip(out) {
+            if li.is_finite() {
+                *li = o;
+            }
+        }
+        k = end;
+    }
+    l
+}
+
+/// [`softmax_rows`](crate::softmax_rows) as generated code calls it: `exp(Zᵢⱼ − lseᵢ)` a lane of
+/// rows at a time, column by column.
+pub fn softmax_rows<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(z: &Matrix<T, R, C, S>) -> OMatrix<T, R, C>
+where
+    DefaultAllocator: Allocator<R, C> + Allocator<R, U1>,
+{
+    let w = <Wide<T> as Lane>::WIDTH;
+    if w == 1 {
+        return crate::loss::softmax_rows(z);
+    }
+    let lse = logsumexp_rows(z);
+    let mut y = z.clone_owned();
+    let n = z.nrows();
+    for (j, col) in y.as_mut_slice().chunks_mut(n.max(1)).enumerate() {
+        let mut k = 0;
+        while k < n {
+            let end = (k + w).min(n);
+            let m = Wide::<T>::load(&lse.as_slice()[k..end]);
+            (column_lane(z, j, k, end) - m).exp().store(&mut col[k..end]);
+            k = end;
+        }
+    }
+    y
+}
+
+/// The lane form of the functions a closure's body calls (the names generated code uses in
+/// `::matgrad::__private`, with the same meaning), for [`map_d_lanes`].
+pub mod body {
+    use super::{AsLane, Lane};
+
+    /// The operand form of a value: the value (lanes and scalars are `Copy`).
+    #[inline(always)]
+    pub fn by_ref<V: Copy>(v: &V) -> V {
+        *v
+    }
+
+    /// `1` in every entry: the seed of the closure's reverse sweep.
+    #[inline(always)]
+    pub fn one_like<L: Lane>(_x: &L) -> L {
+        L::splat(nalgebra::one())
+    }
+
+    /// A contribution to a lane adjoint.
+    pub trait Contrib {
+        /// The adjoint's type.
+        type Adj: Lane;
+        /// The contribution as the adjoint's first value.
+        fn init(self) -> Self::Adj;
+        /// `acc += self`
+        fn add_to(self, acc: &mut Self::Adj);
+    }
+
+    impl<L: Lane> Contrib for L {
+        type Adj = L;
+        #[inline(always)]
+        fn init(self) -> L {
+            self
+        }
+        #[inline(always)]
+        fn add_to(self, acc: &mut L) {
+            *acc = *acc + self;
+        }
+    }
+
+    /// `−c`
+    pub struct Neg<C>(pub C);
+
+    impl<C: Contrib> Contrib for Neg<C> {
+        type Adj = C::Adj;
+        #[inline(always)]
+        fn init(self) -> C::Adj {
+            -self.0.init()
+        }
+        #[inline(always)]
+        fn add_to(self, acc: &mut C::Adj) {
+            *acc = *acc - self.0.init();
+        }
+    }
+
+    /// An adjoint read again later.
+    pub struct Shared<'a, L>(&'a L);
+
+    impl<L: Lane> Contrib for Shared<'_, L> {
+        type Adj = L;
+        #[inline(always)]
+        fn init(self) -> L {
+            *self.0
+        }
+        #[inline(always)]
+        fn add_to(self, acc: &mut L) {
+            *acc = *acc + *self.0;
+        }
+    }
+
+    /// An adjoint read again later, as a contribution.
+    #[inline(always)]
+    pub fn shared<L: Lane>(a: &L) -> Shared<'_, L> {
+        Shared(a)
+    }
+
+    /// The first contribution to an adjoint starts it.
+    #[inline(always)]
+    pub fn init<C: Contrib>(c: C) -> C::Adj {
+        c.init()
+    }
+
+    /// `acc += c`
+    #[inline(always)]
+    pub fn add_to<C: Contrib>(acc: &mut C::Adj, c: C) {
+        c.add_to(acc);
+    }
+
+    // c = a b:  ā += ḡ b,  b̄ += a ḡ
+    /// `c = a * b`: the contribution to `ā`.
+    #[inline(always)]
+    pub fn mul_lhs<L: Lane, A, B: Copy + AsLane<L>>(_a: &A, b: &B, g: &L) -> L {
+        *g * (*b).lane()
+    }
+
+    /// `c = a * b`: the contribution to `b̄`.
+    #[inline(always)]
+    pub fn mul_rhs<L: Lane, A: Copy + AsLane<L>, B>(a: &A, _b: &B, g: &L) -> L {
+        (*a).lane() * *g
+    }
+
+    // y = x / s:  x̄ += ḡ / s,  s̄ −= ḡ y / s (ḡ y² for x = 1)
+    /// `y = x / s`: the contribution to `x̄`.
+    #[inline(always)]
+    pub fn div_lhs<L: Lane, X, S: Copy + AsLane<L>, Y>(_x: &X, s: &S, _y: &Y, g: &L) -> L {
+        (L::splat(nalgebra::one()) / (*s).lane()) * *g
+    }
+
+    /// `y = x / s`: the contribution to `s̄`.
+    #[inline(always)]
+    pub fn div_rhs<L: Lane, X: Copy + AsLane<L>, S: Copy + AsLane<L>, Y: Copy + AsLane<L>>(
+        _x: &X,
+        s: &S,
+        y: &Y,
+        g: &L,
+    ) -> L {
+        -((*y).lane() * *g) / (*s).lane()
+    }
+
+    macro_rules! unary {
+        ($($(#[$doc:meta])* $name:ident, $adj:ident: |$x:ident, $y:ident| $d:expr;)*) => {$(
+            $(#[$doc])*
+            #[inline(always)]
+            pub fn $name<L: Lane>(x: L) -> L {
+                x.$name()
+            }
+            #[doc = concat!("`y = ", stringify!($name), "(x)`: `x̄ += ḡ · ", stringify!($d), "`")]
+            #[inline(always)]
+            pub fn $adj<L: Lane>(x: &L, y: &L, g: &L) -> L {
+                let ($x, $y) = (*x, *y);
+                *g * $d
+            }
+        )*};
+    }
+
+    unary! {
+        /// `eˣ`
+        exp, exp_adj: |_x, y| y;
+        /// `ln x`
+        ln, ln_adj: |x, _y| x.recip();
+        /// `tanh x`
+        tanh, tanh_adj: |_x, y| L::splat(nalgebra::one()) - y * y;
+        /// `√x`
+        sqrt, sqrt_adj: |_x, y| (y + y).recip();
+        /// `1/x`
+        recip, recip_adj: |_x, y| -(y * y);
+    }
+
+    /// `xⁿ`
+    #[inline(always)]
+    pub fn powi<L: Lane>(x: L, n: i32) -> L {
+        x.powi(n)
+    }
+
+    /// `y = xⁿ`: `x̄ += ḡ n xⁿ⁻¹` (0 for n = 0).
+    #[inline(always)]
+    pub fn powi_adj<L: Lane>(x: &L, n: &i32, _y: &L, g: &L) -> L {
+        if *n == 0 {
+            return L::splat(nalgebra::zero());
+        }
+        *g * (L::splat(nalgebra::convert(f64::from(*n))) * x.powi(*n - 1))
+    }
+}

@@ -1,0 +1,261 @@
+//! Differentiated `map`/`zip_map` closures evaluated over lanes (`matgrad::lanes`): every
+//! function with a kernel, composed, in f64 and f32, static and dynamic sizes whose entry count is
+//! not a multiple of a lane (the padded last lane), 1×1 and 1×n, in a branch arm, a loop body
+//! and a nested block, with a constant capture. Gradients are checked against closed forms
+//! (derived in the doc comments, evaluated with the scalar functions) and central differences;
+//! values against the user's function (`same_value`: the same bits without `simd`). A closure
+//! with no lane form (a differentiated capture, a branch inside) takes the scalar path, checked
+//! the same way.
+
+mod common;
+
+use common::{assert_close, assert_fd, assert_same_value, mat, same_value, SHAPES};
+use matgrad::differentiate;
+use nalgebra::{DMatrix, SMatrix};
+
+/// Every kernel in one sum: f(X) = Σ tanh(X) + σ(X) + ln(X² + 1) + √(X² + 2) + X³ − 2/X.
+#[differentiate(wrt(x))]
+fn kernels(x: &DMatrix<f64>) -> f64 {
+    let a = x.map(|v| v.tanh());
+    let b = x.map(|v| 1.0 / (1.0 + (-v).exp()));
+    let c = x.map(|v| (v * v + 1.0).ln());
+    let d = x.map(|v| (v * v + 2.0).sqrt());
+    let e = x.map(|v| v.powi(3) - 2.0 * v.recip());
+    (a + b + c + d + e).sum()
+}
+
+/// ∂f/∂Xᵢⱼ = (1 − tanh² v) + σ(v)(1 − σ(v)) + 2v/(v² + 1) + v/√(v² + 2) + 3v² + 2/v², v = Xᵢⱼ.
+fn kernels_closed_form(x: &DMatrix<f64>) -> DMatrix<f64> {
+    x.map(|v| {
+        let s = 1.0 / (1.0 + (-v).exp());
+        (1.0 - v.tanh().powi(2))
+            + s * (1.0 - s)
+            + 2.0 * v / (v * v + 1.0)
+            + v / (v * v + 2.0).sqrt()
+            + 3.0 * v * v
+            + 2.0 / (v * v)
+    })
+}
+
+#[test]
+fn every_kernel_over_lanes_f64_dynamic() {
+    for &(m, n) in SHAPES.iter().chain(&[(3, 5), (7, 3), (1, 9)]) {
+        // entries in ±[0.1, 1.1]: away from the pole of 1/v
+        let x = mat(m, n, 3).map(|v| v + 0.1 * v.signum() + if v == 0.0 { 0.3 } else { 0.0 });
+        let (value, dx) = kernels_grad(&x);
+        assert!(same_value(value, kernels(&x)), "{m}×{n}: value {value} vs {}", kernels(&x));
+        assert_close(&dx, &kernels_closed_form(&x), 1e-12);
+        assert_fd(kernels, &x, &dx, 1e-6);
+    }
+}
+
+/// f(X) = Σ tanh(s X) σ(X) over 3×5 entries of f32 (one lane of eight and a padded one), with a
+/// constant capture `s`: ∂f/∂Xᵢⱼ = s (1 − tanh²(s v)) σ(v) + tanh(s v) σ(v)(1 − σ(v)).
+#[differentiate(wrt(x))]
+fn gated_f32(x: &SMatrix<f32, 3, 5>, s: f32) -> f32 {
+    let t = x.map(|v| (s * v).tanh());
+    let g = x.map(|v| 1.0 / (1.0 + (-v).exp()));
+    t.component_mul(&g).sum()
+}
+
+#[test]
+fn static_f32_with_a_constant_capture() {
+    let x = SMatrix::<f32, 3, 5>::from_fn(|i, j| (i as f32 - 1.3 * j as f32) * 0.37);
+    let s = 0.8f32;
+    let (value, dx) = gated_f32_grad(&x, s);
+    assert!(same_value(value, gated_f32(&x, s)));
+    let want = x.map(|v| {
+        let (t, g) = ((s * v).tanh(), 1.0 / (1.0 + (-v).exp()));
+        s * (1.0 - t * t) * g + t * g * (1.0 - g)
+    });
+    for (a, b) in dx.iter().zip(want.iter()) {
+        assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{dx} vs {want}");
+    }
+    // central differences in f64 of the same function evaluated in f32 (h = 1e-3: f32 noise)
+    let f = |x: &SMatrix<f32, 3, 5>| gated_f32(x, s);
+    for k in 0..15 {
+        let (mut up, mut down) = (x, x);
+        up[k] += 1e-3;
+        down[k] -= 1e-3;
+        let fd = (f(&up) - f(&down)) / 2e-3;
+        assert!((fd - dx[k]).abs() <= 2e-2 * dx[k].abs().max(1.0), "entry {k}: {fd} vs {}", dx[k]);
+    }
+}
+
+/// `zip_map` over lanes, both matrices differentiated: f(A, B) = Σ eᴬ ⊙ B − tanh(A ⊙ B), so
+/// ∂f/∂A = eᴬ ⊙ B − B ⊙ (1 − tanh²(A ⊙ B)) and ∂f/∂B = eᴬ − A ⊙ (1 − tanh²(A ⊙ B)).
+#[differentiate(wrt(a, b))]
+fn zipped(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    a.zip_map(b, |p, q| p.exp() * q - (p * q).tanh()).sum()
+}
+
+#[test]
+fn zip_map_over_lanes() {
+    for &(m, n) in SHAPES.iter().chain(&[(3, 5)]) {
+        let (a, b) = (mat(m, n, 5), mat(m, n, 6));
+        let (value, da, db) = zipped_grad(&a, &b);
+        assert!(same_value(value, zipped(&a, &b)));
+        let sech2 = a.zip_map(&b, |p, q| 1.0 - (p * q).tanh().powi(2));
+        let want_a = a.map(f64::exp).component_mul(&b) - b.component_mul(&sech2);
+        let want_b = a.map(f64::exp) - a.component_mul(&sech2);
+        assert_close(&da, &want_a, 1e-12);
+        assert_close(&db, &want_b, 1e-12);
+        assert_fd(|a| zipped(a, &b), &a, &da, 1e-6);
+        assert_fd(|b| zipped(&a, b), &b, &db, 1e-6);
+    }
+}
+
+/// Maps in a branch arm, a loop body and a nested block:
+/// h₀ = W x₀ (a column), each of 3 steps hₖ = tanh(W hₖ₋₁) when `gate`, hₖ = σ(W hₖ₋₁) otherwise,
+/// then f = ‖{ e^{h₃} }‖². Checked against central differences only (the recurrence's closed
+/// form is the reverse sweep itself).
+#[differentiate(wrt(w))]
+fn positions(w: &DMatrix<f64>, x0: &DMatrix<f64>, gate: bool) -> f64 {
+    let mut h = w * x0;
+    for _ in 0..3 {
+        if gate {
+            h = (w * h).map(|v| v.tanh());
+        } else {
+            h = (w * h).map(|v| 1.0 / (1.0 + (-v).exp()));
+        }
+    }
+    let e = {
+        let z = 0.5 * h;
+        z.map(|v| v.exp())
+    };
+    e.norm_squared()
+}
+
+#[test]
+fn maps_in_every_position() {
+    let (w, x0) = (mat(5, 5, 7), mat(5, 3, 8));
+    for gate in [true, false] {
+        let (value, dw) = positions_grad(&w, &x0, gate);
+        assert!(same_value(value, positions(&w, &x0, gate)));
+        assert_fd(|w| positions(w, &x0, gate), &w, &dw, 1e-6);
+    }
+}
+
+/// No lane form: a differentiated capture `s` and a branch inside the closure take the scalar
+/// path. f(X, s) = Σ max(X, 0)·s + s eˣ; ∂f/∂X = s [X > 0] + s eˣ, ∂f/∂s = Σ max(X, 0) + eˣ.
+#[differentiate(wrt(x, s))]
+fn scalar_path(x: &DMatrix<f64>, s: f64) -> f64 {
+    x.map(|v| if v > 0.0 { v * s } else { 0.0 } + s * v.exp()).sum()
+}
+
+#[test]
+fn closures_without_a_lane_form_take_the_scalar_path() {
+    let x = mat(3, 5, 9);
+    let s = 0.7;
+    let (value, dx, ds) = scalar_path_grad(&x, s);
+    assert_eq!(value, scalar_path(&x, s), "the scalar path is the user's function bit for bit");
+    let want = x.map(|v| if v > 0.0 { s } else { 0.0 } + s * v.exp());
+    assert_close(&dx, &want, 1e-13);
+    let want_s: f64 = x.iter().map(|&v| v.max(0.0) + v.exp()).sum();
+    assert!((ds - want_s).abs() <= 1e-12 * want_s.abs());
+}
+
+/// A matrix-valued function mapped over lanes: its `_vjp` value is the function's up to the
+/// kernels' bound, entry by entry.
+#[differentiate(wrt(x))]
+fn softplus(x: &DMatrix<f64>) -> DMatrix<f64> {
+    x.map(|v| (1.0 + v.exp()).ln())
+}
+
+#[test]
+fn matrix_value_over_lanes() {
+    let x = 3.0 * mat(4, 3, 10);
+    let g = mat(4, 3, 11);
+    let (value, dx) = softplus_vjp(&x, g.clone());
+    assert_same_value(&value, &softplus(&x));
+    // ∂⟨G, ln(1 + eˣ)⟩/∂X = G ⊙ σ(X)
+    assert_close(&dx, &g.component_mul(&x.map(|v| 1.0 / (1.0 + (-v).exp()))), 1e-12);
+}
+
+/// The row-wise helpers as generated code calls them (over lanes of rows): the value of
+/// `softmax_rows` and `logsumexp_rows` is the public helpers' (`same_value`), on a matrix with a
+/// row of −∞, a row with +∞, one with NaN, huge and tiny entries, 7 rows (a padded lane).
+#[differentiate(wrt(z))]
+fn softmax_of(z: &DMatrix<f64>) -> DMatrix<f64> {
+    matgrad::softmax_rows(z)
+}
+
+#[differentiate(wrt(z))]
+fn lse_of(z: &DMatrix<f64>) -> nalgebra::DVector<f64> {
+    matgrad::logsumexp_rows(z)
+}
+
+#[test]
+fn row_helpers_over_lanes() {
+    let mut z = 4.0 * mat(7, 3, 12);
+    z.row_mut(1).fill(f64::NEG_INFINITY);
+    z[(2, 1)] = f64::INFINITY;
+    z[(3, 2)] = f64::NAN;
+    z[(4, 0)] = 1e300;
+    z[(5, 1)] = -1e300;
+    z[(6, 2)] = 1e-300;
+    let g = mat(7, 3, 13);
+    let (y, _) = softmax_of_vjp(&z, g.clone());
+    let want = matgrad::softmax_rows(&z);
+    for (a, b) in y.iter().zip(want.iter()) {
+        assert!(a.is_nan() && b.is_nan() || same_value(*a, *b), "softmax {a} vs {b}\n{y}\n{want}");
+    }
+    let gl = nalgebra::DVector::from_fn(7, |i, _| 0.3 * i as f64 - 1.0);
+    let (l, _) = lse_of_vjp(&z, gl.clone());
+    let want = matgrad::logsumexp_rows(&z);
+    for (a, b) in l.iter().zip(want.iter()) {
+        assert!(a.is_nan() && b.is_nan() || same_value(*a, *b), "logsumexp {a} vs {b}");
+    }
+    // gradients on finite rows: ∂⟨G, softmax(Z)⟩/∂Z = Y ⊙ (G − rowsum(G ⊙ Y) 1ᵀ),
+    // ∂⟨l̄, lse(Z)⟩/∂Z = Diag(l̄) softmax(Z)
+    let z = 2.0 * mat(7, 3, 14);
+    let (y, dz) = softmax_of_vjp(&z, g.clone());
+    let gy = g.component_mul(&y);
+    let want = DMatrix::from_fn(7, 3, |i, j| y[(i, j)] * (g[(i, j)] - gy.row(i).sum()));
+    assert_close(&dz, &want, 1e-12);
+    assert_fd(|z| softmax_of(z).dot(&g), &z, &dz, 1e-6);
+    let (_, dz) = lse_of_vjp(&z, gl.clone());
+    let want = DMatrix::from_fn(7, 3, |i, j| gl[i] * y[(i, j)]);
+    assert_close(&dz, &want, 1e-12);
+    assert_fd(|z| lse_of(z).dot(&gl), &z, &dz, 1e-6);
+}
+
+/// Constant captures of every kind a closure over lanes may read: a `&f64` parameter, an owned
+/// one, a local, an integer exponent. f(X) = Σ (a X)² / b + c eˣ − Xⁿ with n = 3, so
+/// ∂f/∂X = 2a² X / b + c eˣ − 3X².
+#[differentiate(wrt(x))]
+fn captures(x: &DMatrix<f64>, a: &f64, b: f64, n: i32) -> f64 {
+    let c = 0.5 * b;
+    x.map(|v| (*a * v).powi(2) / b + c * v.exp() - v.powi(n)).sum()
+}
+
+#[test]
+fn constant_captures_over_lanes() {
+    let x = mat(3, 5, 15);
+    let (a, b) = (1.3, 0.7);
+    let (value, dx) = captures_grad(&x, &a, b, 3);
+    assert!(same_value(value, captures(&x, &a, b, 3)));
+    let want = x.map(|v| 2.0 * a * a * v / b + 0.5 * b * v.exp() - 3.0 * v * v);
+    assert_close(&dx, &want, 1e-12);
+    assert_fd(|x| captures(x, &a, b, 3), &x, &dx, 1e-6);
+}
+
+/// A typed `let` inside the closure keeps it on the scalar path (a lane is not an `f64`):
+/// f(X) = Σ e²ˣ, ∂f/∂X = 2e²ˣ.
+#[differentiate(wrt(x))]
+fn typed_let(x: &DMatrix<f64>) -> f64 {
+    x.map(|v| {
+        let t: f64 = (2.0 * v).exp();
+        t
+    })
+    .sum()
+}
+
+#[test]
+fn a_typed_let_takes_the_scalar_path() {
+    let x = mat(3, 5, 16);
+    let (value, dx) = typed_let_grad(&x);
+    assert_eq!(value, typed_let(&x));
+    assert_close(&dx, &x.map(|v| 2.0 * (2.0 * v).exp()), 1e-13);
+    assert_fd(typed_let, &x, &dx, 1e-6);
+}
