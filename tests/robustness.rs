@@ -1,7 +1,7 @@
 //! Runtime behaviour on bad data is the forward code's: a shape mismatch or an index out of
 //! bounds panics in `_grad` with nalgebra's message at the same place as in the function, NaN and
 //! infinities propagate as the maths says, and empty matrices work. Also regressions found by
-//! fuzzing the expansion (grad-macro/src/fuzz.rs).
+//! fuzzing the expansion (grad-macro/tests/unit/fuzz.rs).
 
 mod common;
 

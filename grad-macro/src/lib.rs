@@ -58,7 +58,10 @@ pub fn derive_differentiable(item: TokenStream) -> TokenStream {
     derive::differentiable(item.into()).into()
 }
 
+// Tests of the expansion that need the crate's internals, kept with the other tests.
 #[cfg(test)]
+#[path = "../tests/unit/fuzz.rs"]
 mod fuzz;
 #[cfg(test)]
+#[path = "../tests/unit/golden.rs"]
 mod golden;
