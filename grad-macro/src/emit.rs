@@ -878,34 +878,56 @@ impl Emitter<'_> {
         let x = self.operand(input, move_input, span);
         let (code, y, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
         if let Some(lane) = self.lane_body(closure, &inner, &code, &y, &ds) {
-            return match closure.second {
+            let lanes = match closure.second {
                 Some((other, b)) => {
                     let (other, b) = (self.reference(other), self.ident(b));
                     quote_spanned! {span=>
-                        let (#out, [#(#names),*]) = ::matgrad::__private::map_d2_lanes(
+                        ::matgrad::__private::map_d2_lanes(
                             #x, #other, |#p, #b| { #code (#y, [#(#ds),*]) }, |#p, #b| { #lane },
-                        );
+                        )
                     }
                 }
                 None => quote_spanned! {span=>
-                    let (#out, [#(#names),*]) =
-                        ::matgrad::__private::map_d_lanes(#x, |#p| { #code (#y, [#(#ds),*]) }, |#p| { #lane });
+                    ::matgrad::__private::map_d_lanes(#x, |#p| { #code (#y, [#(#ds),*]) }, |#p| { #lane })
                 },
             };
+            // Lanes pay where every kernel the closure reads runs vectorised on the target; the
+            // constant condition leaves one path to compile (the other is not instantiated).
+            let lanes = match reads_ident(&lane, &["exp", "exp_adj"]) {
+                true => {
+                    let scalar = self.scalar_map_d(closure, &x, p, &code, &y, &ds, span);
+                    quote_spanned! {span=> if ::matgrad::__private::lanes::EXP_IN_LANES { #lanes } else { #scalar } }
+                }
+                false => lanes,
+            };
+            return quote_spanned! {span=> let (#out, [#(#names),*]) = #lanes; };
         }
+        let scalar = self.scalar_map_d(closure, &x, p, &code, &y, &ds, span);
+        quote_spanned! {span=> let (#out, [#(#names),*]) = #scalar; }
+    }
+
+    /// The call of `map_d` (`map_d_at`, `map_d2`) that evaluates a differentiated closure entry
+    /// by entry: its value and partials.
+    #[allow(clippy::too_many_arguments)]
+    fn scalar_map_d(
+        &self,
+        closure: &Closure,
+        x: &TokenStream,
+        p: &Ident,
+        code: &TokenStream,
+        y: &TokenStream,
+        ds: &[TokenStream],
+        span: Span,
+    ) -> TokenStream {
         match (&closure.at, closure.second) {
             (Some(at), _) => quote_spanned! {span=>
-                let (#out, [#(#names),*]) = ::matgrad::__private::map_d_at(#x, |#at, #p| { #code (#y, [#(#ds),*]) });
+                ::matgrad::__private::map_d_at(#x, |#at, #p| { #code (#y, [#(#ds),*]) })
             },
             (None, Some((other, b))) => {
                 let (other, b) = (self.reference(other), self.ident(b));
-                quote_spanned! {span=>
-                    let (#out, [#(#names),*]) = ::matgrad::__private::map_d2(#x, #other, |#p, #b| { #code (#y, [#(#ds),*]) });
-                }
+                quote_spanned! {span=> ::matgrad::__private::map_d2(#x, #other, |#p, #b| { #code (#y, [#(#ds),*]) }) }
             }
-            (None, None) => quote_spanned! {span=>
-                let (#out, [#(#names),*]) = ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) });
-            },
+            (None, None) => quote_spanned! {span=> ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) }) },
         }
     }
 
@@ -1214,6 +1236,15 @@ fn lane_paths(tokens: TokenStream) -> Option<TokenStream> {
         }
     }
     Some(out.into_iter().collect())
+}
+
+/// Whether `tokens` (in groups too) hold one of the identifiers `names`.
+fn reads_ident(tokens: &TokenStream, names: &[&str]) -> bool {
+    tokens.clone().into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => names.iter().any(|n| i == n),
+        proc_macro2::TokenTree::Group(g) => reads_ident(&g.stream(), names),
+        _ => false,
+    })
 }
 
 /// Whether `trees` ends with `::matgrad::__private::`.

@@ -27,9 +27,16 @@
 //! the scalar closure is up to libm's.
 
 use crate::value::{MatArg, Real};
+
 use core::ops::{Add, Div, Mul, Neg as NegOp, Sub};
 use nalgebra::allocator::Allocator;
 use nalgebra::{ComplexField, DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
+
+/// Whether `exp` runs as a vectorised kernel on this target (FMA enabled at compile time). Where
+/// it does not, a closure that reads `exp` gains nothing from lanes (each entry takes the scalar
+/// `exp` anyway) and pays for packing them, and a larger function: generated code then calls
+/// `map_d` instead of [`map_d_lanes`] (a branch on this constant, so one path is compiled).
+pub const EXP_IN_LANES: bool = cfg!(target_feature = "fma");
 
 /// The largest error of the `exp`, `ln` and `tanh` kernels, in units in the last place of the
 /// correctly rounded result, for f64 and f32 (what `tests/kernels.rs` asserts).
@@ -427,6 +434,7 @@ where
 /// The lane form of the functions a closure's body calls (the names generated code uses in
 /// `::matgrad::__private`, with the same meaning), for [`map_d_lanes`].
 pub mod body {
+    pub use super::EXP_IN_LANES;
     use super::{AsLane, Lane};
 
     /// The operand form of a value: the value (lanes and scalars are `Copy`).
