@@ -12,8 +12,9 @@ fn expand_pretty(item: proc_macro2::TokenStream, args: proc_macro2::TokenStream)
     }
 }
 
-/// The first function of `source` without its `#[differentiate(…)]`, and the attribute's arguments.
-fn input(source: &str) -> (proc_macro2::TokenStream, proc_macro2::TokenStream) {
+/// The first function of `source` and its `#[differentiate(…)]` arguments (the attribute
+/// removed): the input of a golden test.
+pub(crate) fn input(source: &str) -> (syn::ItemFn, proc_macro2::TokenStream) {
     let file: syn::File = syn::parse_str(source).expect("a golden input parses");
     let mut func = file
         .items
@@ -28,39 +29,45 @@ fn input(source: &str) -> (proc_macro2::TokenStream, proc_macro2::TokenStream) {
         Some(syn::Meta::List(l)) => l.tokens,
         _ => proc_macro2::TokenStream::new(),
     };
-    (quote::ToTokens::into_token_stream(func), args)
+    (func, args)
 }
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/expand")
-}
-
-fn check(input_path: &Path) -> Result<(), String> {
-    let (item, args) = input(&std::fs::read_to_string(input_path).unwrap());
-    let got = expand_pretty(item, args);
-    let want_path = input_path.with_extension("expanded.rs");
-    if std::env::var_os("MATGRAD_BLESS").is_some() {
-        std::fs::write(&want_path, &got).unwrap();
-        return Ok(());
-    }
-    let want = std::fs::read_to_string(&want_path).unwrap_or_default();
-    match got == want {
-        true => Ok(()),
-        false => Err(format!("{} changed (bless with MATGRAD_BLESS=1):\n{got}", want_path.display())),
-    }
-}
-
-#[test]
-fn expansion_goldens() {
-    let mut inputs: Vec<PathBuf> = std::fs::read_dir(dir())
+/// Checks every golden pair in `dir` (the crate's `tests/<dir>`): each input `<name>.rs` (not a
+/// `.expanded.rs`) rendered by `render` against the file `output` names beside it, or writes
+/// that file under `MATGRAD_BLESS=1`. Fails listing every pair that changed.
+pub(crate) fn run_goldens(dir: &str, output: fn(&Path) -> PathBuf, render: fn(&str) -> String, at_least: usize) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join(dir);
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.to_str().is_some_and(|s| s.ends_with(".rs") && !s.ends_with(".expanded.rs")))
         .collect();
     inputs.sort();
-    assert!(inputs.len() >= 16, "the golden inputs are missing");
+    assert!(inputs.len() >= at_least, "the golden inputs are missing");
+    let check = |input: &PathBuf| -> Result<(), String> {
+        let got = render(&std::fs::read_to_string(input).unwrap());
+        let want_path = output(input);
+        if std::env::var_os("MATGRAD_BLESS").is_some() {
+            std::fs::write(&want_path, &got).unwrap();
+            return Ok(());
+        }
+        let want = std::fs::read_to_string(&want_path).unwrap_or_default();
+        match got == want {
+            true => Ok(()),
+            false => Err(format!("{} changed (bless with MATGRAD_BLESS=1):\n{got}", want_path.display())),
+        }
+    };
     let failures: Vec<String> = inputs.iter().filter_map(|p| check(p).err()).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn expansion_goldens() {
+    let expand = |source: &str| {
+        let (func, args) = input(source);
+        expand_pretty(quote::ToTokens::into_token_stream(func), args)
+    };
+    run_goldens("expand", |p| p.with_extension("expanded.rs"), expand, 16);
 }
 
 /// The rustdoc of a generated `_grad` holds the derivation (the golden text of
