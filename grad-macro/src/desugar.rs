@@ -91,8 +91,8 @@ fn body(cx: &Ctxt, next: &mut usize, stmts: &[Stmt], ret: Option<TokenStream>) -
     }
     if d.ret_used {
         let r = ret_var();
-        let ty = ret.map(|t| quote!(::<#t>));
-        head.push(parse_quote!(let mut #r = ::matgrad::__private::placeholder #ty ();));
+        let value = placeholder(ret);
+        head.push(parse_quote!(let mut #r = #value;));
     }
     head.append(&mut out);
     head
@@ -306,8 +306,11 @@ pub fn stop_flag(s: &Stmt) -> Option<String> {
     }
 }
 
-fn placeholder() -> Expr {
-    parse_quote!(::matgrad::__private::placeholder())
+/// `::matgrad::__private::placeholder::<T>()` (the type inferred when `ty` is `None`): the
+/// value of a variable an exit sets, before it is set.
+fn placeholder(ty: Option<TokenStream>) -> Expr {
+    let ty = ty.map(|t| quote!(::<#t>));
+    parse_quote!(::matgrad::__private::placeholder #ty ())
 }
 
 fn untyped(p: &Pat) -> &Pat {
@@ -358,7 +361,7 @@ impl<'c> Desugar<'c> {
     fn exited_value(&mut self, pos: Pos) -> Option<Stmt> {
         match pos {
             Pos::Stmt => None,
-            Pos::Value => Some(Stmt::Expr(placeholder(), None)),
+            Pos::Value => Some(Stmt::Expr(placeholder(None), None)),
             Pos::Result => {
                 self.ret_used = true;
                 let r = ret_var();
@@ -397,7 +400,7 @@ impl<'c> Desugar<'c> {
                     // so: `let _x = loop { … return v; };` last in the function). When it
                     // runs to here, the exit has happened: the value is the exit's.
                     if !matches!(inner.last(), Some(Stmt::Expr(_, None))) {
-                        inner.push(Stmt::Expr(placeholder(), None));
+                        inner.push(Stmt::Expr(placeholder(None), None));
                     }
                     out.push(Stmt::Expr(parse_quote!(if #running { #(#inner)* } else { #exited }), None))
                 }
@@ -736,13 +739,14 @@ impl<'c> Desugar<'c> {
         let mut out: Vec<Stmt> = Vec::new();
         if let Some(v) = &value {
             let ty = match binding {
-                Some(Some(t)) => Some(quote!(::<#t>)),
+                Some(Some(t)) => Some(t.to_token_stream()),
                 // A `loop` that only a `return` leaves has type `!`, which Rust 2021 makes `()`
                 // where nothing else says: `let _x = loop { … return v; };`.
-                Some(None) if !valued => Some(quote!(::<()>)),
+                Some(None) if !valued => Some(quote!(())),
                 _ => None,
             };
-            out.push(parse_quote!(let mut #v = ::matgrad::__private::placeholder #ty ();));
+            let value = placeholder(ty);
+            out.push(parse_quote!(let mut #v = #value;));
         }
         let flagged = exits_inside || !matches!(e, Expr::ForLoop(_));
         if let (false, Expr::ForLoop(f)) = (flagged, e) {
