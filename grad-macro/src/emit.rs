@@ -53,7 +53,7 @@ pub struct Parts {
 /// `lanes`: a differentiated `map` whose closure has a lane form is evaluated over lanes (see
 /// [`Emitter::lane_body`]); false for a function generic over its scalar type.
 pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident, lanes: bool) -> Parts {
-    let em = Emitter { values: &low.values, items: RefCell::new(Vec::new()), uses_as_value: Default::default(), lanes };
+    let em = Emitter::new(&low.values, lanes);
     if !low.fields.is_empty() {
         // A tuple's fields are reached through these traits (a struct's through methods of
         // its own).
@@ -77,12 +77,7 @@ pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident, lanes: bool)
 /// The forward pass alone of `low` (every value inactive: the tangent program of `_jvp`), and
 /// its result. Maps run on the scalar path: `_jvp`'s value is the function's, bit for bit.
 pub fn forward_parts(low: &Lowered) -> (TokenStream, TokenStream, TokenStream) {
-    let em = Emitter {
-        values: &low.values,
-        items: RefCell::new(Vec::new()),
-        uses_as_value: Default::default(),
-        lanes: false,
-    };
+    let em = Emitter::new(&low.values, false);
     let (forward, _, value, _) = em.function(&low.body, None, &[]);
     let items = em.items.into_inner();
     (quote!(#(#items)*), forward, value)
@@ -91,12 +86,7 @@ pub fn forward_parts(low: &Lowered) -> (TokenStream, TokenStream, TokenStream) {
 /// Forward pass and reverse sweep of `low` for the adjoints of the values `wrt` (zeros where
 /// none arrived), the result's adjoint being `seed`: `_hvp` on the tangent program.
 pub fn pullback_parts_of(low: &Lowered, wrt: &[ValueId], seed: &Ident) -> Parts {
-    let em = Emitter {
-        values: &low.values,
-        items: RefCell::new(Vec::new()),
-        uses_as_value: Default::default(),
-        lanes: false,
-    };
+    let em = Emitter::new(&low.values, false);
     let (forward, reverse, value, grads) = em.function(&low.body, Some(quote!(#seed)), wrt);
     let grads = wrt.iter().zip(grads).map(|(&w, g)| g.unwrap_or_else(|| em.zeros(w))).collect();
     let items = em.items.into_inner();
@@ -167,6 +157,12 @@ struct Emitter<'a> {
     uses_as_value: std::cell::Cell<bool>,
     /// Whether differentiated maps may be evaluated over lanes (the scalar type is concrete).
     lanes: bool,
+}
+
+impl<'a> Emitter<'a> {
+    fn new(values: &'a [Value], lanes: bool) -> Self {
+        Emitter { values, items: RefCell::new(Vec::new()), uses_as_value: Default::default(), lanes }
+    }
 }
 
 impl Emitter<'_> {
