@@ -5,12 +5,21 @@ use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, RawStorage, RealField, St
 
 /// A float scalar matgrad differentiates: `f32` or `f64`.
 ///
-/// Generic functions (`fn f<T: RealField + Copy>`) get a `_grad` bounded by `T: Real`.
+/// Generic functions (`fn f<T: RealField + Copy>`) get a `_grad` bounded by `T: Real`. The
+/// product of two scalars is a supertrait (implemented once per scalar type, see
+/// `MulRule`), so that a generic body's `s * t` finds its rule.
 #[diagnostic::on_unimplemented(
     message = "matgrad differentiates f32 and f64 scalars, not `{Self}`",
     note = "the value of a `#[differentiate]` function and its float parameters must be f32 or f64"
 )]
-pub trait Real: RealField + Copy + crate::lanes::Lanes {}
+pub trait Real:
+    RealField
+    + Copy
+    + crate::lanes::Lanes
+    + Value<Scalar = Self, Adj = Self>
+    + for<'a> crate::__private::MulRule<Self, G = Self, Lhs<'a> = Self, Rhs<'a> = Self>
+{
+}
 
 impl Real for f32 {}
 impl Real for f64 {}

@@ -3,11 +3,13 @@
 //! `+`, `-` and unary `-` pass the adjoint through unchanged (generated code moves or shares
 //! it); `*` and `/` need the operand types, so they go through [`MulRule`] and [`DivRule`].
 
+use super::dims::{as_adj, AsAdj};
 use super::lazy::Axpy;
 use super::matmul::{GradMulT, TMulGrad};
 use crate::contrib::Contrib;
 use crate::value::{Real, Value};
 use nalgebra::allocator::Allocator;
+use nalgebra::constraint::{AreMultipliable, ShapeConstraint};
 use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage};
 
 /// The reverse rule of `a * b`, chosen by the operand types.
@@ -37,19 +39,28 @@ pub trait MulRule<B: Value>: Value {
 // c = a b (scalars)
 // ā += ḡ b
 // b̄ += a ḡ
-impl<T: Real> MulRule<T> for T {
-    type G = T;
-    type Lhs<'a> = T;
-    type Rhs<'a> = T;
-    #[inline(always)]
-    fn lhs(_: &T, b: &T, g: &T) -> T {
-        *g * *b
-    }
-    #[inline(always)]
-    fn rhs(a: &T, _: &T, g: &T) -> T {
-        *a * *g
-    }
+// One impl per scalar type, not one for every `T: Real`: a blanket impl's header would also
+// match a product of two matrices of one type, and a wrong shape (`a * b` with `a`, `b` both
+// 2×3) would then be reported a second time, as "`Matrix` is not f32 or f64".
+macro_rules! scalar_mul_rule {
+    ($($t:ty),*) => {$(
+        impl MulRule<$t> for $t {
+            type G = $t;
+            type Lhs<'a> = $t;
+            type Rhs<'a> = $t;
+            #[inline(always)]
+            fn lhs(_: &$t, b: &$t, g: &$t) -> $t {
+                *g * *b
+            }
+            #[inline(always)]
+            fn rhs(a: &$t, _: &$t, g: &$t) -> $t {
+                *a * *g
+            }
+        }
+    )*};
 }
+
+scalar_mul_rule!(f32, f64);
 
 // Y = s X
 // s̄ += ⟨Ḡ, X⟩
@@ -106,90 +117,45 @@ where
 // C = A B
 // Ā += Ḡ Bᵀ
 // B̄ += Aᵀ Ḡ
-impl<T, R1, C1, S1, C2, S2> MulRule<Matrix<T, C1, C2, S2>> for Matrix<T, R1, C1, S1>
+// One impl for every pair of shapes nalgebra multiplies, bounded by nalgebra's own
+// `AreMultipliable`: where the inner dimensions differ, the product in the user's code fails on
+// that bound and this impl fails on the same one, at the same span, which rustc reports once.
+// The inner dimension may be fixed on one side and dynamic on the other (`Matrix3 * DMatrix`):
+// each contribution is then computed in the product's types and converted into its operand's
+// (`AsAdj`, a move when the types are the same).
+impl<T, R1, C1, S1, R2, C2, S2> MulRule<Matrix<T, R2, C2, S2>> for Matrix<T, R1, C1, S1>
 where
     T: Real,
     R1: Dim,
     C1: Dim,
+    R2: Dim,
     C2: Dim,
     S1: Storage<T, R1, C1>,
-    S2: Storage<T, C1, C2>,
-    DefaultAllocator: Allocator<R1, C1> + Allocator<C1, C2> + Allocator<R1, C2>,
-    DefaultAllocator: Allocator<C2, C1> + Allocator<C1, R1> + Allocator<C2, R1>,
+    S2: Storage<T, R2, C2>,
+    ShapeConstraint: AreMultipliable<R1, C1, R2, C2>,
+    DefaultAllocator: Allocator<R1, C1> + Allocator<R2, C2> + Allocator<R1, C2> + Allocator<R1, R2>,
+    DefaultAllocator: Allocator<C2, R2> + Allocator<C1, C2> + Allocator<C1, R1> + Allocator<C2, R1>,
 {
     type G = OMatrix<T, R1, C2>;
     type Lhs<'a>
-        = GradMulT<'a, T, R1, C2, nalgebra::Owned<T, R1, C2>, C1, S2>
+        = AsAdj<GradMulT<'a, T, R1, C2, nalgebra::Owned<T, R1, C2>, R2, S2>, OMatrix<T, R1, C1>>
     where
         Self: 'a,
         S2: 'a;
     type Rhs<'a>
-        = TMulGrad<'a, T, R1, C1, S1, C2, nalgebra::Owned<T, R1, C2>>
+        = AsAdj<TMulGrad<'a, T, R1, C1, S1, C2, nalgebra::Owned<T, R1, C2>>, OMatrix<T, R2, C2>>
     where
         Self: 'a,
         S2: 'a;
     #[inline]
-    fn lhs<'a>(_: &'a Self, b: &'a Matrix<T, C1, C2, S2>, g: &'a Self::G) -> Self::Lhs<'a> {
-        GradMulT { g, b }
+    fn lhs<'a>(_: &'a Self, b: &'a Matrix<T, R2, C2, S2>, g: &'a Self::G) -> Self::Lhs<'a> {
+        as_adj(GradMulT { g, b })
     }
     #[inline]
-    fn rhs<'a>(a: &'a Self, _: &'a Matrix<T, C1, C2, S2>, g: &'a Self::G) -> Self::Rhs<'a> {
-        TMulGrad { a, g }
+    fn rhs<'a>(a: &'a Self, _: &'a Matrix<T, R2, C2, S2>, g: &'a Self::G) -> Self::Rhs<'a> {
+        as_adj(TMulGrad { a, g })
     }
 }
-
-// C = A B with a fixed inner dimension on one side and a dynamic one on the other
-// (`Matrix3 * DMatrix`, `DMatrix * Matrix3`): the same rule, each contribution computed into
-// the operand's own shape type.
-// Ā += Ḡ Bᵀ
-// B̄ += Aᵀ Ḡ
-macro_rules! mixed_mul_rule {
-    ($(#[$doc:meta])* [$($gen:tt)*] $ak:ty, $bk:ty) => {
-        $(#[$doc])*
-        impl<T, R1, S1, C2, S2, $($gen)*> MulRule<Matrix<T, $bk, C2, S2>> for Matrix<T, R1, $ak, S1>
-        where
-            T: Real,
-            R1: Dim,
-            C2: Dim,
-            S1: Storage<T, R1, $ak>,
-            S2: Storage<T, $bk, C2>,
-            DefaultAllocator: Allocator<R1, $ak> + Allocator<$bk, C2> + Allocator<R1, C2> + Allocator<C2, $bk>,
-        {
-            type G = OMatrix<T, R1, C2>;
-            type Lhs<'a>
-                = OMatrix<T, R1, $ak>
-            where
-                Self: 'a,
-                S2: 'a;
-            type Rhs<'a>
-                = OMatrix<T, $bk, C2>
-            where
-                Self: 'a,
-                S2: 'a;
-            #[inline]
-            fn lhs(a: &Self, b: &Matrix<T, $bk, C2, S2>, g: &OMatrix<T, R1, C2>) -> OMatrix<T, R1, $ak> {
-                let mut d = OMatrix::zeros_generic(a.shape_generic().0, a.shape_generic().1);
-                d.gemm(nalgebra::one::<T>(), g, &b.transpose(), nalgebra::zero::<T>());
-                d
-            }
-            #[inline]
-            fn rhs(a: &Self, b: &Matrix<T, $bk, C2, S2>, g: &OMatrix<T, R1, C2>) -> OMatrix<T, $bk, C2> {
-                let mut d = OMatrix::zeros_generic(b.shape_generic().0, b.shape_generic().1);
-                d.gemm_tr(nalgebra::one::<T>(), a, g, nalgebra::zero::<T>());
-                d
-            }
-        }
-    };
-}
-
-mixed_mul_rule!(
-    /// `Matrix3 * DMatrix`: A's columns fixed, B's rows dynamic.
-    [const M: usize] nalgebra::Const<M>, nalgebra::Dyn
-);
-mixed_mul_rule!(
-    /// `DMatrix * Matrix3`: A's columns dynamic, B's rows fixed.
-    [const M: usize] nalgebra::Dyn, nalgebra::Const<M>
-);
 
 /// [`MulRule`] for an adjoint of type `G`: the bound of [`mul_lhs`] and [`mul_rhs`] names the
 /// adjoint's type, so that where the product itself does not type-check (a shape mismatch that
