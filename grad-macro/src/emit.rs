@@ -32,7 +32,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 
 use crate::check::Signature;
-use crate::ir::{Axis, Body, Branch, Closure, Head, Kind, Loop, Node, Op, Stmt, Value, ValueId};
+use crate::ir::{Axis, Body, Branch, CallSpans, Closure, Head, Kind, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::lower::{self, Lowered};
 use crate::reverse::{self, Plan};
 use crate::symbol::{self, Adj, Fwd, Rule};
@@ -312,9 +312,9 @@ impl Emitter<'_> {
         let ty = node.ty.as_ref().map(|t| quote!(: #t));
         let span = node.span;
         let value = match &node.op {
-            Op::Rule { rule, args } => {
-                self.forward_rule(rule, args, span, |k| reverse::movable(self.values, plan, ret, args, k, at))
-            }
+            Op::Rule { rule, args } => self.forward_rule(rule, args, span, node.call.as_ref(), |k| {
+                reverse::movable(self.values, plan, ret, args, k, at)
+            }),
             Op::Opaque { tokens, .. } => tokens.clone(),
             Op::Map { input, closure } => {
                 if plan.participates(self.values, node.out) {
@@ -718,7 +718,14 @@ impl Emitter<'_> {
         code
     }
 
-    fn forward_rule(&self, rule: &Rule, args: &[ValueId], span: Span, movable: impl Fn(usize) -> bool) -> TokenStream {
+    fn forward_rule(
+        &self,
+        rule: &Rule,
+        args: &[ValueId],
+        span: Span,
+        call: Option<&CallSpans>,
+        movable: impl Fn(usize) -> bool,
+    ) -> TokenStream {
         let op = |k: usize| self.operand(args[k], movable(k), span);
         match rule.fwd {
             Fwd::Add => {
@@ -777,21 +784,21 @@ impl Emitter<'_> {
                 let c = proc_macro2::Group::new(proc_macro2::Delimiter::None, c);
                 quote_spanned!(span=> &#c[#idx])
             }
-            Fwd::Method(name) => self.method_call(rule, name, args, false, None, span, &movable),
-            Fwd::Consume(name) => self.method_call(rule, name, args, true, None, span, &movable),
+            Fwd::Method(name) => self.method_call(rule, name, args, false, None, (span, call), &movable),
+            Fwd::Consume(name) => self.method_call(rule, name, args, true, None, (span, call), &movable),
             Fwd::Turbofish(name) => {
                 let n = rule.adj.len();
                 let fish = args.get(n).map(|&t| self.plain(t));
-                self.method_call(rule, name, &args[..n], false, fish, span, &movable)
+                self.method_call(rule, name, &args[..n], false, fish, (span, call), &movable)
             }
             Fwd::Field { name, field } => {
-                let call = self.method_call(rule, name, args, true, None, span, &movable);
+                let call = self.method_call(rule, name, args, true, None, (span, call), &movable);
                 let field = Ident::new(field, span);
                 quote_spanned!(span=> #call.#field)
             }
             Fwd::FieldUnwrap { name, field } => {
                 let n = rule.adj.len();
-                let call = self.method_call(rule, name, &args[..n], true, None, span, &movable);
+                let call = self.method_call(rule, name, &args[..n], true, None, (span, call), &movable);
                 let field = Ident::new(field, span);
                 match args.get(n) {
                     Some(&msg) => {
@@ -803,7 +810,7 @@ impl Emitter<'_> {
             }
             Fwd::Unwrap { name, consume } => {
                 let n = rule.adj.len();
-                let call = self.method_call(rule, name, &args[..n], consume, None, span, &movable);
+                let call = self.method_call(rule, name, &args[..n], consume, None, (span, call), &movable);
                 match args.get(n) {
                     Some(&msg) => {
                         let msg = self.plain(msg);
@@ -836,10 +843,11 @@ impl Emitter<'_> {
         args: &[ValueId],
         consume: bool,
         fish: Option<TokenStream>,
-        span: Span,
+        (span, call): (Span, Option<&CallSpans>),
         movable: &impl Fn(usize) -> bool,
     ) -> TokenStream {
-        let name = Ident::new(name, span);
+        // The name and each argument with the user's spans (see `CallSpans`).
+        let name = Ident::new(name, call.map_or(span, |c| c.method));
         let recv = match (&self.values[args[0]].kind, consume) {
             (Kind::Inline(_), _) | (_, false) => self.operand(args[0], false, span),
             _ if movable(0) => self.ident(args[0]).to_token_stream(),
@@ -848,9 +856,9 @@ impl Emitter<'_> {
                 quote_spanned!(span=> ::matgrad::__private::take(#r))
             }
         };
-        let rest = args.iter().zip(rule.adj).skip(1).map(|(&a, adj)| match adj {
+        let rest = args.iter().zip(rule.adj).enumerate().skip(1).map(|(k, (&a, adj))| match adj {
             Adj::Constant => self.plain(a),
-            _ => self.operand(a, false, span),
+            _ => self.operand(a, false, call.and_then(|c| c.args.get(k - 1).copied()).unwrap_or(span)),
         });
         quote_spanned!(span=> #recv.#name #fish (#(#rest),*))
     }

@@ -77,8 +77,20 @@ pub struct Node {
     pub out: ValueId,
     pub op: Op,
     pub span: Span,
+    /// For a method call, the spans of its name and arguments (see [`CallSpans`]).
+    pub call: Option<CallSpans>,
     /// The type annotation of the `let` that bound it.
     pub ty: Option<syn::Type>,
+}
+
+/// The spans of a method call's name and of each argument after the receiver. rustc blames an
+/// argument for a bound of the method that fails (a wrong static shape in `a.tr_mul(&b)`), and
+/// labels the method's name: the generated copy of the call carries the same spans, so that
+/// rustc reports such an error once, as on the user's own call.
+#[derive(Debug, Clone)]
+pub struct CallSpans {
+    pub method: Span,
+    pub args: Vec<Span>,
 }
 
 #[derive(Debug)]

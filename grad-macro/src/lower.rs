@@ -195,7 +195,7 @@ impl Lower<'_> {
             // A constant of any type (a reference, a view, a collection).
             Op::Opaque { .. } => false,
         };
-        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, ty: None })));
+        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, call: None, ty: None })));
         out
     }
 
@@ -222,7 +222,19 @@ impl Lower<'_> {
         let op = Op::Rule { rule: &symbol::ADJ_TYPE, args: vec![v] };
         let out = self.fresh("ty", Kind::Node, false, span);
         self.values[out].owned = true;
-        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, ty: None })));
+        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, call: None, ty: None })));
+        out
+    }
+
+    /// A method call's op: `rule` with the spans of the call's name and arguments (`CallSpans`).
+    fn method_rule(&mut self, rule: &'static Rule, args: Vec<ValueId>, span: Span, call: &ExprMethodCall) -> ValueId {
+        let out = self.rule(rule, args, span);
+        if let Some(Stmt::Node(n)) = self.stmts.last_mut() {
+            if n.out == out {
+                let args = call.args.iter().map(|a| a.span()).collect();
+                n.call = Some(crate::ir::CallSpans { method: call.method.span(), args });
+            }
+        }
         out
     }
 
@@ -648,7 +660,7 @@ impl Lower<'_> {
             }
             args.push(Some(self.inline(fish.to_token_stream(), fish.span())));
             let args: Option<Vec<_>> = args.into_iter().collect();
-            return Some(self.rule(rule, args?, e.span()));
+            return Some(self.method_rule(rule, args?, e.span(), m));
         }
         if m.turbofish.is_none() && symbol::DECOMPOSITIONS.contains(&name.as_str()) {
             if let Some(v) = self.decomposition_not_supported(e, m) {
@@ -671,7 +683,7 @@ impl Lower<'_> {
                     args.push(self.operand(a, *adj));
                 }
                 let args: Option<Vec<_>> = args.into_iter().collect();
-                return Some(self.rule(rule, args?, e.span()));
+                return Some(self.method_rule(rule, args?, e.span(), m));
             }
         }
         // In an iterator chain, the iterator is what has no rule.
@@ -731,7 +743,7 @@ impl Lower<'_> {
             args.push(self.opaque(&m.args[0], Construct::ConstantArg));
         }
         let args: Option<Vec<_>> = args.into_iter().collect();
-        Some(args.map(|args| self.rule(rule, args, e.span())))
+        Some(args.map(|args| self.method_rule(rule, args, e.span(), inner)))
     }
 
     /// `try_inverse()` (…) whose `Option` is not unwrapped at once: an error when it reads a

@@ -34,7 +34,7 @@ use quote::{format_ident, quote};
 
 use crate::check::{Class, Signature};
 use crate::ctxt::{layout, Ctxt};
-use crate::ir::{outer_of, Arm, Body, Branch, Carried, Closure, Kind, Loop, Node, Op, Stmt, Value, ValueId};
+use crate::ir::{outer_of, Arm, Body, Branch, CallSpans, Carried, Closure, Kind, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::symbol::{self, Rule};
 
@@ -58,7 +58,7 @@ pub struct Program {
 /// Builds the tangent program of `low`; unsupported ops are reported into `cx`.
 pub fn program(cx: &Ctxt, sig: &Signature, low: Lowered) -> Program {
     let Lowered { values, body, params, fields } = low;
-    let mut tx = Tx { cx, values, tan: HashMap::new(), stmts: Vec::new() };
+    let mut tx = Tx { cx, values, tan: HashMap::new(), stmts: Vec::new(), call: None };
     for &i in &sig.wrt {
         let p = &sig.params[i];
         if !matches!(p.class, Class::Float | Class::Matrix) {
@@ -123,6 +123,9 @@ struct Tx<'c> {
     tan: HashMap<ValueId, ValueId>,
     /// The statements of the body being built.
     stmts: Vec<Stmt>,
+    /// The method call whose tangent is being built, with its spans: the tangent's calls of
+    /// the same method carry them too (see `CallSpans`).
+    call: Option<(&'static Rule, CallSpans)>,
 }
 
 impl Tx<'_> {
@@ -148,9 +151,13 @@ impl Tx<'_> {
             Op::Map { .. } | Op::Call { .. } => true,
             Op::Opaque { .. } => false,
         };
+        let call = match (&op, &self.call) {
+            (Op::Rule { rule, .. }, Some((of, spans))) if std::ptr::eq(*rule, *of) => Some(spans.clone()),
+            _ => None,
+        };
         let out = self.fresh("tan", Kind::Node, span);
         self.values[out].owned = owned;
-        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, ty: None })));
+        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, call, ty: None })));
         out
     }
 
@@ -246,8 +253,11 @@ impl Tx<'_> {
         let tangent = match &node.op {
             Op::Rule { rule, args } => {
                 let (rule, args) = (*rule, args.clone());
+                self.call = node.call.clone().map(|c| (rule, c));
                 self.stmts.push(Stmt::Node(Box::new(node)));
-                self.rule_tangent(rule, &args, out, span)
+                let tangent = self.rule_tangent(rule, &args, out, span);
+                self.call = None;
+                tangent
             }
             Op::Map { input, closure } if closure.second.is_some() => {
                 let input = *input;
@@ -282,7 +292,7 @@ impl Tx<'_> {
     ///
     /// Input: `let y = g(x, c);` Output: `let p = g_tangent(x, c, &ẋ, NoGradient); let y = p.0; let ẏ = p.1;`
     fn call(&mut self, node: Node) {
-        let Node { out, op, span, ty } = node;
+        let Node { out, op, span, ty, .. } = node;
         let Op::Call { func, mut args, mut by_ref, mut spans } = op else { return };
         for k in 0..args.len() {
             let (slot, r) = match self.t(args[k]) {
@@ -300,7 +310,7 @@ impl Tx<'_> {
         let func = sibling(&func, "tangent");
         let pair = self.node(Op::Call { func, args, by_ref, spans }, span);
         let value = Op::Rule { rule: &symbol::TUPLE_FIELDS[0], args: vec![pair] };
-        self.stmts.push(Stmt::Node(Box::new(Node { out, op: value, span, ty })));
+        self.stmts.push(Stmt::Node(Box::new(Node { out, op: value, span, call: None, ty })));
         let t = self.rule(&symbol::TUPLE_FIELDS[1], vec![pair], span);
         self.tan.insert(out, t);
     }
@@ -486,7 +496,7 @@ pub fn pair(p: &mut Program) {
     let ident = format_ident!("value_tangent", span = Span::mixed_site());
     p.low.values.push(Value { ident, ..blank(p.value, &p.low.values) });
     let args = vec![p.value, tangent];
-    let node = Node { out, op: Op::Rule { rule: &symbol::TUPLES[0], args }, span, ty: None };
+    let node = Node { out, op: Op::Rule { rule: &symbol::TUPLES[0], args }, span, call: None, ty: None };
     p.low.body.stmts.push(Stmt::Node(Box::new(node)));
     p.low.body.ret = Some(out);
 }

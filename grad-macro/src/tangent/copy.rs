@@ -33,7 +33,7 @@ fn copy_stmt(stmt: &Stmt, m: &impl Fn(ValueId) -> ValueId) -> Stmt {
                     }),
                 },
             };
-            Stmt::Node(Box::new(Node { out: m(n.out), op, span: n.span, ty: n.ty.clone() }))
+            Stmt::Node(Box::new(Node { out: m(n.out), op, span: n.span, call: n.call.clone(), ty: n.ty.clone() }))
         }
         Stmt::Effect { tokens, inputs } => Stmt::Effect { tokens: tokens.clone(), inputs: ms(inputs) },
         Stmt::Branch(b) => {
