@@ -39,6 +39,7 @@ use crate::lower::Lowered;
 use crate::symbol::{self, Rule};
 
 mod copy;
+mod linalg;
 mod rules;
 
 use copy::copy_body;
@@ -58,7 +59,7 @@ pub struct Program {
 /// Builds the tangent program of `low`; unsupported ops are reported into `cx`.
 pub fn program(cx: &Ctxt, sig: &Signature, low: Lowered) -> Program {
     let Lowered { values, body, params, fields } = low;
-    let mut tx = Tx { cx, values, tan: HashMap::new(), stmts: Vec::new() };
+    let mut tx = Tx { cx, values, tan: HashMap::new(), stmts: Vec::new(), closures: 0 };
     for &i in &sig.wrt {
         let p = &sig.params[i];
         if !matches!(p.class, Class::Float | Class::Matrix) {
@@ -123,6 +124,8 @@ struct Tx<'c> {
     tan: HashMap<ValueId, ValueId>,
     /// The statements of the body being built.
     stmts: Vec<Stmt>,
+    /// How many `map` closures the body being built is in (their values are scalars).
+    closures: usize,
 }
 
 impl Tx<'_> {
@@ -419,7 +422,9 @@ impl Tx<'_> {
             self.tan.insert(cap, tc);
             c.captures.push(tc);
         }
+        self.closures += 1;
         let mut body = self.body(c.body);
+        self.closures -= 1;
         let ret = body.ret.expect("a closure has a value");
         let tret = self.tangent_or_zeros(ret, &mut body.stmts);
         body.ret = Some(tret);

@@ -174,6 +174,9 @@ impl Tx<'_> {
                 Some(terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span)))
             }
             (Fwd::Method(n) | Fwd::Unwrap { name: n, .. }, _) => self.linalg(rule, n, args, &ta, y, span),
+            (Fwd::Field { name, field } | Fwd::FieldUnwrap { name, field }, _) => {
+                self.decomposition(name, field, args, &ta, span)
+            }
             (Fwd::Runtime(n), _) if symbol::scalar_fn(n, args.len()).is_some_and(|r| std::ptr::eq(r, rule)) => {
                 self.scalar(n, args, &ta, y, span)
             }
@@ -270,10 +273,7 @@ impl Tx<'_> {
                 };
                 Some(self.rule(rule, vec![args[0], rhs], span))
             }
-            _ => {
-                self.unsupported(span, &format!("`{name}`"));
-                None
-            }
+            _ => self.linalg_more(rule, name, args, ta, y, span),
         }
     }
 
@@ -302,6 +302,9 @@ impl Tx<'_> {
             return self.scalar_more(name, args, ta, y, span);
         }
         let dx = ta[0]?;
+        if self.closures == 0 && (name == "exp" || name == "abs") {
+            return Some(self.exp_or_abs(name, x, dx, y, span));
+        }
         let t = match name {
             // ẏ = y ẋ
             "exp" => self.rule(&SCALAR_MUL, vec![dx, y], span),
