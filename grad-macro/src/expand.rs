@@ -15,7 +15,7 @@ use quote::{format_ident, quote, ToTokens};
 use syn::{GenericParam, ItemFn, Type};
 
 use crate::args::{Args, RuleArgs};
-use crate::check::{self, Signature};
+use crate::check::{self, Class, Signature};
 use crate::ctxt::Ctxt;
 use crate::lower::Lowered;
 use crate::{derivation, desugar, emit, lower, simplify, tangent};
@@ -465,9 +465,14 @@ impl<'a> Gen<'a> {
                 let p = &self.sig.params[i];
                 let (name, slot) = (tangent::tangent_param(&p.ident), slot_param(&p.ident));
                 let x = &p.ident;
+                let x = if p.is_ref { quote!(#x) } else { quote!(&#x) };
+                let into = match p.class {
+                    Class::Float | Class::Matrix => quote!(::matgrad::__private::into_tangent(#slot, #x)),
+                    _ => quote!(::matgrad::__private::into_struct_tangent(#slot, #x)),
+                };
                 match p.is_ref {
-                    true => quote!(let #name = &::matgrad::__private::into_tangent(#slot, #x);),
-                    false => quote!(let #name = ::matgrad::__private::into_tangent(#slot, &#x);),
+                    true => quote!(let #name = &#into;),
+                    false => quote!(let #name = #into;),
                 }
             })
             .collect()
@@ -480,9 +485,13 @@ impl<'a> Gen<'a> {
         params.extend(self.sig.params.iter().enumerate().map(|(i, p)| {
             let slot = slot_param(&p.ident);
             match self.sig.wrt.contains(&i) {
-                true => {
+                true if matches!(p.class, Class::Float | Class::Matrix) => {
                     let g = &p.grad_ty;
                     quote!(#slot: impl ::matgrad::__private::TangentSlot<#g>)
+                }
+                true => {
+                    let g = &p.grad_ty;
+                    quote!(#slot: impl ::matgrad::__private::StructTangentSlot<#g>)
                 }
                 false => quote!(#slot: ::matgrad::__private::NoGradient),
             }

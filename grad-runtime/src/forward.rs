@@ -224,3 +224,96 @@ where
 pub fn into_tangent<A, V: Value<Adj = A> + ?Sized, S: TangentSlot<A>>(slot: S, like: &V) -> A {
     slot.into_tangent(like)
 }
+
+// ----- composition: the tangent of a struct, tuple or collection argument -----
+
+use crate::differentiable::Differentiable;
+
+/// What a caller passes for a struct, tuple or collection parameter of a called function's
+/// tangent program (`<name>_tangent`): the argument's tangent (a value of the parameter's type),
+/// or [`NoGradient`] for a constant argument (its tangent is zero).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tangent of a `{D}` parameter",
+    note = "a `#[differentiate(forward)]` function passes each argument's tangent, or `NoGradient` for a constant one, to the called function's `_tangent`"
+)]
+pub trait StructTangentSlot<D> {
+    /// The tangent, owned (zeros shaped like `like` for `NoGradient`).
+    fn into_struct_tangent(self, like: &D) -> D;
+}
+
+impl<D: Differentiable> StructTangentSlot<D> for NoGradient {
+    fn into_struct_tangent(self, like: &D) -> D {
+        like.zero_like()
+    }
+}
+
+impl<D: Differentiable> StructTangentSlot<D> for &D {
+    fn into_struct_tangent(self, _: &D) -> D {
+        self.clone()
+    }
+}
+
+/// The tangent of struct (tuple, collection) parameter `like` from what the caller passed.
+#[inline(always)]
+pub fn into_struct_tangent<D, S: StructTangentSlot<D>>(slot: S, like: &D) -> D {
+    slot.into_struct_tangent(like)
+}
+
+// ----- the tangent of a field of a struct parameter -----
+
+use crate::differentiable::{Differentiated, Skipped};
+
+/// The tangent of a field of a struct (tuple) parameter: the tangent's field, or zeros for a
+/// `#[differentiable(skip)]` field (a constant, whatever the caller's tangent holds there).
+pub enum TangentOfField<'a, T> {
+    /// The tangent's own field.
+    Tangent(&'a T),
+    /// Zeros shaped like the field.
+    Zero(T),
+}
+
+impl<T> TangentOfField<'_, T> {
+    /// The tangent.
+    #[inline(always)]
+    pub fn get(&self) -> &T {
+        match self {
+            TangentOfField::Tangent(t) => t,
+            TangentOfField::Zero(z) => z,
+        }
+    }
+}
+
+/// What a field's constant accessor returns on a tangent: a differentiated field (its
+/// tangent) or a skipped one (zeros).
+#[diagnostic::on_unimplemented(
+    message = "forward mode reads the tangent of this skipped field, and `{Self}` has no zeros",
+    note = "a `#[differentiable(skip)]` field read where a differentiated value is computed must be `Differentiable` (a scalar, a matrix, …)"
+)]
+pub trait FieldTangent<'a> {
+    /// The field's type.
+    type Field;
+    /// The tangent of the field.
+    fn field_tangent(self) -> TangentOfField<'a, Self::Field>;
+}
+
+impl<'a, T> FieldTangent<'a> for Differentiated<'a, T> {
+    type Field = T;
+    #[inline(always)]
+    fn field_tangent(self) -> TangentOfField<'a, T> {
+        TangentOfField::Tangent(self.0)
+    }
+}
+
+impl<'a, T: Differentiable> FieldTangent<'a> for Skipped<'a, T> {
+    type Field = T;
+    #[inline(always)]
+    fn field_tangent(self) -> TangentOfField<'a, T> {
+        TangentOfField::Zero(self.0.zero_like())
+    }
+}
+
+/// The tangent of a field from the accessor's wrapper.
+#[inline(always)]
+pub fn field_tangent<'a, F: FieldTangent<'a>>(f: F) -> TangentOfField<'a, F::Field> {
+    f.field_tangent()
+}

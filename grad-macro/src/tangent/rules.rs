@@ -39,8 +39,13 @@ impl Tx<'_> {
             // Factorizations: the tangent of the factored matrix stands for the factorization's.
             (Fwd::Consume("lu"), _) | (Fwd::Unwrap { name: "cholesky", .. }, _) => ta[0],
             // y = L(a) for a linear L: ẏ = L(ȧ) (the other operands are constants).
-            (Fwd::Neg | Fwd::Ref | Fwd::Deref | Fwd::Index | Fwd::Element, _) => {
-                Some(self.rule(rule, replaced(0, ta[0]?), span))
+            (Fwd::Neg | Fwd::Deref | Fwd::Index, _) => Some(self.rule(rule, replaced(0, ta[0]?), span)),
+            // an element of a collection (`&p.layers[k]`) and a reference to it: borrowed as
+            // the value is
+            (Fwd::Ref | Fwd::Element, _) => {
+                let t = self.rule(rule, replaced(0, ta[0]?), span);
+                self.values[t].borrowed = self.values[y].borrowed;
+                Some(t)
             }
             (Fwd::Method(n) | Fwd::Consume(n) | Fwd::Turbofish(n) | Fwd::Runtime(n), _) if LINEAR.contains(&n) => {
                 Some(self.rule(rule, replaced(0, ta[0]?), span))
