@@ -46,6 +46,7 @@ extern crate std;
 #[cfg(feature = "argmin")]
 pub mod argmin_adapter;
 
+pub use matgrad_macros::custom_jvp;
 pub use matgrad_macros::custom_vjp;
 #[doc = include_str!("differentiate.md")]
 pub use matgrad_macros::differentiate;

@@ -20,6 +20,10 @@ use crate::ctxt::Ctxt;
 use crate::lower::Lowered;
 use crate::{derivation, desugar, emit, lower, simplify, tangent};
 
+mod custom_jvp;
+
+pub use custom_jvp::custom_jvp;
+
 /// `#[differentiate]`.
 pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
     let func = match parse_fn(&item, "differentiate") {
@@ -87,7 +91,7 @@ pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     if let Some(span) = rule.as_ref().and_then(|r| r.args.forward) {
-        let msg = "`#[custom_vjp]` has no forward mode (`forward`) yet: remove `forward`; a `#[differentiate(forward)]` function cannot call it yet (a forward rule, `#[custom_jvp]`, is future work)";
+        let msg = "`#[custom_vjp]` has no forward mode (`forward`): remove `forward`; for a function that `#[differentiate(forward)]` functions call, declare its forward rule with `#[custom_jvp(rule)]` instead (it gives reverse mode too)";
         cx.push(syn::Error::new(span, crate::ctxt::layout(msg)));
     }
     let empty = Args::default();
