@@ -360,6 +360,53 @@ fn eigenvalues_hvp_matches_central_differences_of_grad() {
     }
 }
 
+#[differentiate(wrt(s), forward)]
+fn eigenvectors(s: &DMatrix<f64>) -> DMatrix<f64> {
+    s.clone().symmetric_eigen().eigenvectors
+}
+
+/// Σₖ wₖ² (uₖᵀc)²: smooth where the eigenvalues are distinct, whatever the vectors' signs.
+#[differentiate(wrt(s), forward)]
+fn eigenvector_loss(s: &DMatrix<f64>, c: &DVector<f64>, w: &DVector<f64>) -> f64 {
+    let u = s.clone().symmetric_eigen().eigenvectors;
+    u.tr_mul(c).component_mul(w).norm_squared()
+}
+
+#[test]
+fn eigenvectors_jvp_is_u_f_u_t_v_u() {
+    for n in [1, 2, 4] {
+        let (s, v) = (separated(n, 1), sym(n, 2));
+        let (value, tangent) = eigenvectors_jvp(&s, &v);
+        assert_eq!(value, eigenvectors(&s));
+        // U̇ = U (F ⊙ UᵀVU), Fᵢⱼ = 1/(λⱼ − λᵢ) off the diagonal (Giles 2008 §3.1)
+        let e = s.clone().symmetric_eigen();
+        let (u, l) = (&e.eigenvectors, &e.eigenvalues);
+        let m = u.transpose() * &v * u;
+        let k = DMatrix::from_fn(n, n, |i, j| if i == j { 0.0 } else { m[(i, j)] / (l[j] - l[i]) });
+        assert_close(&tangent, &(u * k), 1e-12);
+        assert_close(&tangent, &fd_mat(eigenvectors, &s, &v), 1e-7);
+        // along a non-symmetric direction: the symmetric part's
+        let a = mat(n, n, 3);
+        let (_, along_a) = eigenvectors_jvp(&s, &a);
+        let (_, along_sym) = eigenvectors_jvp(&s, &((&a + a.transpose()) * 0.5));
+        assert_close(&along_a, &along_sym, 1e-12);
+    }
+}
+
+#[test]
+fn eigenvectors_hvp_matches_central_differences_of_grad() {
+    for n in [2, 3, 4] {
+        let (s, v) = (separated(n, 1), sym(n, 3));
+        let (c, w) = (DVector::from_fn(n, |i, _| 0.5 - 0.3 * i as f64), DVector::from_fn(n, |i, _| 1.0 + i as f64));
+        let (value, g, hv) = eigenvector_loss_hvp(&s, &c, &w, &v);
+        assert_eq!(value, eigenvector_loss(&s, &c, &w));
+        assert_close(&g, &eigenvector_loss_grad(&s, &c, &w).1, 1e-10);
+        assert_close(&hv, &fd_grad(|s| eigenvector_loss_grad(s, &c, &w).1, &s, &v), 1e-6);
+        let (_, tangent) = eigenvector_loss_jvp(&s, &c, &w, &v);
+        assert_near(tangent, fd(|s| eigenvector_loss(s, &c, &w), &s, &v), 1e-7);
+    }
+}
+
 // ----- singular values -----
 
 #[differentiate(wrt(a), forward)]

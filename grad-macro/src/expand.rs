@@ -134,7 +134,11 @@ pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
     let pullback = gen.pullback(Some(body));
     let vjp = gen.vjp_via_pullback(false);
     let grad = gen.grad(false);
-    quote!(#func #pullback #vjp #grad)
+    // What a `#[differentiate(forward)]` caller calls: an error on the call saying why.
+    let mut gen = gen;
+    gen.no_forward_rule = true;
+    let (tangent, tangent_pullback) = (gen.tangent(true), gen.tangent_pullback(None));
+    quote!(#func #pullback #vjp #grad #tangent #tangent_pullback)
 }
 
 /// The name of the tangent slot of parameter `p` in `_tangent`'s signature.
@@ -158,11 +162,14 @@ struct Gen<'a> {
     sig: &'a Signature,
     /// The derivation text (`#[differentiate]`), shown in the docs of `_grad` and `_vjp`.
     derivation: Option<String>,
+    /// `#[custom_vjp]`: the stubs of `_tangent` and `_tangent_pullback` bound their slots by
+    /// a trait nothing implements, whose message says that the function has no forward rule.
+    no_forward_rule: bool,
 }
 
 impl<'a> Gen<'a> {
     fn new(func: &'a ItemFn, sig: &'a Signature) -> Self {
-        Gen { func, sig, derivation: None }
+        Gen { func, sig, derivation: None, no_forward_rule: false }
     }
 
     /// The derivation as a rustdoc section, after a function's first sentence.
@@ -489,6 +496,9 @@ impl<'a> Gen<'a> {
         params.extend(self.sig.params.iter().enumerate().map(|(i, p)| {
             let slot = slot_param(&p.ident);
             match self.sig.wrt.contains(&i) {
+                true if self.no_forward_rule => {
+                    quote!(#slot: impl ::matgrad::__private::NoForwardRule)
+                }
                 true if matches!(p.class, Class::Float | Class::Matrix) => {
                     let g = &p.grad_ty;
                     quote!(#slot: impl ::matgrad::__private::TangentSlot<#g>)

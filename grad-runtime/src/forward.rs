@@ -317,3 +317,13 @@ impl<'a, T: Differentiable> FieldTangent<'a> for Skipped<'a, T> {
 pub fn field_tangent<'a, F: FieldTangent<'a>>(f: F) -> TangentOfField<'a, F::Field> {
     f.field_tangent()
 }
+
+/// Nothing implements it: the tangent slots of a `#[custom_vjp]` function's `_tangent` are
+/// bounded by it, so that a `#[differentiate(forward)]` function calling one gets this message
+/// on the call.
+#[diagnostic::on_unimplemented(
+    message = "this function has a `#[custom_vjp]` rule and no forward rule: a `#[differentiate(forward)]` function cannot call it",
+    label = "called in forward mode (`_jvp`, `_hvp`)",
+    note = "declare its forward rule instead: `#[custom_jvp(rule)]` with `#[differentiate] fn rule(<the parameters>, <one tangent per parameter>) -> (value, tangent)`, which gives reverse mode too"
+)]
+pub trait NoForwardRule {}

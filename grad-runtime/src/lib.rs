@@ -54,7 +54,7 @@ pub mod __private {
         indicator, int_like, into_tangent, nrows_like, one_minus, ones_like, sign0, tangent_mul, ForwardScalar,
         TangentSlot,
     };
-    pub use crate::forward::{field_tangent, into_struct_tangent, StructTangentSlot, TangentOfField};
+    pub use crate::forward::{field_tangent, into_struct_tangent, NoForwardRule, StructTangentSlot, TangentOfField};
     pub use crate::lanes::{body as lanes, map_d2_lanes, map_d_lanes};
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};

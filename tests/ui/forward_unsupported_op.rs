@@ -1,11 +1,12 @@
 use matgrad::differentiate;
 use nalgebra::DMatrix;
 
-// Reverse mode has a rule for `determinant`; forward mode does not yet. `_grad` still works.
+// Reverse mode has a rule for the singular vectors; forward mode does not yet. `_grad` still
+// works.
 #[differentiate(forward)]
 fn f(x: &DMatrix<f64>) -> f64 {
-    let y = x * x;
-    y.determinant() + y.norm_squared()
+    let u = x.clone().svd(true, true).u.unwrap();
+    u.column(0).sum() + x.determinant()
 }
 
 fn main() {

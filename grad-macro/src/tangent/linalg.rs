@@ -1,5 +1,5 @@
 //! The tangent rules of the determinant, matrix powers, `lp_norm`, Cholesky's factor, the
-//! triangular solves, the symmetric eigenvalues and the singular values, and of `exp` and `abs`
+//! triangular solves, the symmetric eigenvalues and eigenvectors and the singular values, and of `exp` and `abs`
 //! outside `map` closures (where they may apply to matrices). Each is written with ops that have
 //! adjoint rules — nalgebra's, or the ones below, whose runtime functions and adjoints are in
 //! the runtime's `rules/tangent.rs` — so that `_hvp` differentiates the tangent program.
@@ -47,6 +47,14 @@ static UPPER_TRIANGLE: Rule = Rule::new(
     &[Adj::Rule("upper_triangle_adj")],
     false,
     Note::new("triu({0})", &["triu({g})"]),
+);
+/// `F(λ) ⊙ sym(M)`, `Fᵢⱼ = 1/(λⱼ − λᵢ)` (0 on the diagonal): `U̇ = U K` for `M = Uᵀ Ṡ U`.
+static EIGENVECTOR_TANGENT: Rule = Rule::new(
+    "eigenvector_tangent",
+    Fwd::Runtime("eigenvector_tangent"),
+    &[Adj::Rule("eigenvector_tangent_lhs"), Adj::Rule("eigenvector_tangent_rhs")],
+    false,
+    Note::new("F({0}) ⊙ sym({1})", &[]),
 );
 /// `ẏ` of `y = exp(x)` outside a closure: `y ẋ` for a scalar, `L(X, Ẋ)` for a matrix.
 static EXP_TANGENT: Rule = Rule::new(
@@ -140,10 +148,21 @@ impl Tx<'_> {
         field: &str,
         args: &[ValueId],
         ta: &[Option<ValueId>],
+        y: ValueId,
         span: Span,
     ) -> Option<ValueId> {
         match (name, field) {
             ("symmetric_eigen", "eigenvalues") => self.eigenvalues(args[0], ta[0]?, span),
+            // U = eigenvectors of S: U̇ = U (F ⊙ sym(Uᵀ Ṡ U)), Fᵢⱼ = 1/(λⱼ − λᵢ)
+            ("symmetric_eigen", "eigenvectors") => {
+                let ds = ta[0]?;
+                let values = symbol::decomposition_field("symmetric_eigen", 0, "eigenvalues").expect("eigenvalues");
+                let lam = self.rule(values, vec![args[0]], span);
+                let us = self.rule(known("tr_mul", 1), vec![y, ds], span);
+                let usu = self.mul(us, y, span);
+                let k = self.rule(&EIGENVECTOR_TANGENT, vec![lam, usu], span);
+                Some(self.mul(y, k, span))
+            }
             ("svd", "singular_values") => self.singular_values(args[0], ta[0]?, span),
             _ => {
                 self.unsupported(span, &format!("`{name}().{field}`"));

@@ -180,7 +180,7 @@ impl Tx<'_> {
             }
             (Fwd::Method(n) | Fwd::Unwrap { name: n, .. }, _) => self.linalg(rule, n, args, &ta, y, span),
             (Fwd::Field { name, field } | Fwd::FieldUnwrap { name, field }, _) => {
-                self.decomposition(name, field, args, &ta, span)
+                self.decomposition(name, field, args, &ta, y, span)
             }
             (Fwd::Runtime(n), _) if symbol::scalar_fn(n, args.len()).is_some_and(|r| std::ptr::eq(r, rule)) => {
                 self.scalar(n, args, &ta, y, span)

@@ -543,3 +543,81 @@ pub fn abs_tangent_dx_adj<X: AbsTangent<E> + AbsTangent<G> + ?Sized, E: ?Sized, 
 ) -> <X as AbsTangent<G>>::Out {
     x.signed(g)
 }
+
+// ----- symmetric eigenvectors: U̇ = U (F ⊙ sym(Uᵀ Ṡ U)) -----
+
+/// `Fᵢⱼ = 1/(λⱼ − λᵢ)` for i ≠ j, 0 on the diagonal (infinite at a repeated eigenvalue).
+fn eigen_gaps<T: Real, D: Dim, S: Storage<T, D, D>, SL: Storage<T, D, nalgebra::U1>>(
+    lam: &Matrix<T, D, nalgebra::U1, SL>,
+    like: &Matrix<T, D, D, S>,
+) -> OMatrix<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    let mut f = zeros_of(like);
+    let n = lam.len();
+    for j in 0..n {
+        for i in (0..n).filter(|&i| i != j) {
+            f[(i, j)] = nalgebra::one::<T>() / (lam[j] - lam[i]);
+        }
+    }
+    f
+}
+
+/// `K = F(λ) ⊙ sym(M)`: the eigenvectors' tangent is `U K` with `M = Uᵀ Ṡ U` (Giles 2008 §3.1;
+/// the symmetric part, as every rule of a symmetric matrix reads). At a repeated eigenvalue the
+/// vectors have no derivative: `K` is infinite or NaN there, as the reverse rule's gradient.
+pub fn eigenvector_tangent<T: Real, D: Dim, S: Storage<T, D, D>, SL: Storage<T, D, nalgebra::U1>>(
+    lam: &Matrix<T, D, nalgebra::U1, SL>,
+    m: &Matrix<T, D, D, S>,
+) -> OMatrix<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    let half = nalgebra::convert::<f64, T>(0.5);
+    let mut k = eigen_gaps(lam, m);
+    k.zip_apply(&((m + m.transpose()) * half), |f, s| *f *= s);
+    k
+}
+
+// K = F(λ) ⊙ sym(M), Fᵢⱼ = 1/(λⱼ − λᵢ): ∂Fᵢⱼ/∂λⱼ = −Fᵢⱼ², ∂Fᵢⱼ/∂λᵢ = Fᵢⱼ²
+// λ̄ₖ += Σⱼ Ḡₖⱼ sym(M)ₖⱼ Fₖⱼ² − Σᵢ Ḡᵢₖ sym(M)ᵢₖ Fᵢₖ²
+/// `k = eigenvector_tangent(λ, m)`: the contribution to `λ̄`.
+pub fn eigenvector_tangent_lhs<T: Real, D: Dim, S: Storage<T, D, D>, SL: Storage<T, D, nalgebra::U1>>(
+    lam: &Matrix<T, D, nalgebra::U1, SL>,
+    m: &Matrix<T, D, D, S>,
+    g: &OMatrix<T, D, D>,
+) -> OMatrix<T, D, nalgebra::U1>
+where
+    DefaultAllocator: Allocator<D, D> + Allocator<D>,
+{
+    let half = nalgebra::convert::<f64, T>(0.5);
+    let f = eigen_gaps(lam, m);
+    let n = lam.len();
+    let mut out = lam.clone_owned();
+    out.fill(nalgebra::zero::<T>());
+    for j in 0..n {
+        for i in (0..n).filter(|&i| i != j) {
+            let w = g[(i, j)] * (m[(i, j)] + m[(j, i)]) * half * f[(i, j)] * f[(i, j)];
+            out[i] += w;
+            out[j] -= w;
+        }
+    }
+    out
+}
+
+// M̄ += sym(F ⊙ Ḡ)
+/// `k = eigenvector_tangent(λ, m)`: the contribution to `m̄`.
+pub fn eigenvector_tangent_rhs<T: Real, D: Dim, S: Storage<T, D, D>, SL: Storage<T, D, nalgebra::U1>>(
+    lam: &Matrix<T, D, nalgebra::U1, SL>,
+    m: &Matrix<T, D, D, S>,
+    g: &OMatrix<T, D, D>,
+) -> OMatrix<T, D, D>
+where
+    DefaultAllocator: Allocator<D, D>,
+{
+    let half = nalgebra::convert::<f64, T>(0.5);
+    let mut f = eigen_gaps(lam, m);
+    f.zip_apply(g, |f, g| *f *= g);
+    (&f + f.transpose()) * half
+}
