@@ -341,7 +341,8 @@ fn eigenvalues_jvp_is_u_t_v_u() {
         assert_eq!(value, eigenvalues(&s));
         // λ̇ᵢ = uᵢᵀ V uᵢ
         let e = s.clone().symmetric_eigen();
-        let closed = DVector::from_fn(n, |i, _| (e.eigenvectors.column(i).transpose() * &v * e.eigenvectors.column(i))[0]);
+        let closed =
+            DVector::from_fn(n, |i, _| (e.eigenvectors.column(i).transpose() * &v * e.eigenvectors.column(i))[0]);
         assert_close(&tangent, &closed, 1e-12);
         let fd = (eigenvalues(&(&s + &v * H)) - eigenvalues(&(&s - &v * H))) / (2.0 * H);
         assert_close(&tangent, &fd, 1e-7);
@@ -551,8 +552,9 @@ fn matrix_exp_fixed_size_f32() {
     assert!((f64::from(tangent) - (m64.exp() * t64).trace()).abs() < 1e-5);
     let (_, _, hv) = expm_f32_hvp(&m, &t);
     // ∇ tr(exp M) = exp(M)ᵀ, so H V = L(M, V)ᵀ
-    let closed = frechet(&DMatrix::from_column_slice(3, 3, m64.as_slice()), &DMatrix::from_column_slice(3, 3, t64.as_slice()))
-        .transpose();
+    let closed =
+        frechet(&DMatrix::from_column_slice(3, 3, m64.as_slice()), &DMatrix::from_column_slice(3, 3, t64.as_slice()))
+            .transpose();
     let hv = DMatrix::from_column_slice(3, 3, hv.cast::<f64>().as_slice());
     assert!((hv - &closed).abs().max() < 1e-4, "{closed}");
 }

@@ -1,4 +1,4 @@
-//! Forward mode over struct (`#[derive(Differentiable)]`), tuple and collection parameters in
+//! Forward mode over struct (`#[derive(Differentiable)]`), tuple and slice parameters in
 //! `wrt`: the tangent has the parameter's type; `_jvp` against central differences of f along
 //! it, `_hvp` (whose gradient and H·v have the parameter's type too) against central
 //! differences of `_grad` along v, with field reads in a loop body, a branch arm, a `map`
@@ -119,26 +119,38 @@ fn tuple_jvp_and_hvp_are_the_closed_form() {
     assert_flat(&hv.to_flat(), &fd_grad(|p| tuple_grad(p).1, &p, &t), 1e-6);
 }
 
-/// A `Vec` parameter read by index in a loop.
+/// A slice parameter iterated in a loop; its tangent is a slice, its gradient and H·v `Vec`s.
 #[differentiate(wrt(ws), forward)]
-fn chain(ws: &Vec<DMatrix<f64>>, h: &DVector<f64>) -> f64 {
+fn chain(ws: &[DMatrix<f64>], h: &DVector<f64>) -> f64 {
     let mut v = h.clone();
-    for k in 0..ws.len() {
-        v = (&ws[k] * v).map(|e| e.tanh());
+    for w in ws {
+        v = (w * v).map(|e| e.tanh());
     }
     v.norm_squared()
 }
 
+/// A slice passed whole to another forward function.
+#[differentiate(wrt(ws), forward)]
+fn chain_twice(ws: &[DMatrix<f64>], h: &DVector<f64>) -> f64 {
+    chain(ws, h) + chain(ws, &(h * 0.5))
+}
+
 #[test]
-fn vec_parameter_jvp_and_hvp() {
-    let ws: Vec<DMatrix<f64>> = (0..3).map(|k| DMatrix::from_fn(3, 3, |i, j| 0.2 * (i + k) as f64 - 0.3 * j as f64)).collect();
-    let ts: Vec<DMatrix<f64>> = (0..3).map(|k| DMatrix::from_fn(3, 3, |i, j| 0.1 * (i * j) as f64 - 0.05 * k as f64)).collect();
+fn slice_parameter_jvp_and_hvp() {
+    let ws: Vec<DMatrix<f64>> =
+        (0..3).map(|k| DMatrix::from_fn(3, 3, |i, j| 0.2 * (i + k) as f64 - 0.3 * j as f64)).collect();
+    let ts: Vec<DMatrix<f64>> =
+        (0..3).map(|k| DMatrix::from_fn(3, 3, |i, j| 0.1 * (i * j) as f64 - 0.05 * k as f64)).collect();
     let h = DVector::from_vec(vec![0.5, -0.3, 0.8]);
     let (value, tangent) = chain_jvp(&ws, &h, &ts);
     assert_eq!(value, chain(&ws, &h));
-    assert!((tangent - fd(|w| chain(w, &h), &ws, &ts)).abs() < 1e-7);
+    assert!((tangent - fd(|w: &Vec<DMatrix<f64>>| chain(w, &h), &ws, &ts)).abs() < 1e-7);
     let (_, _, hv) = chain_hvp(&ws, &h, &ts);
-    assert_flat(&hv.to_flat(), &fd_grad(|w| chain_grad(w, &h).1, &ws, &ts), 1e-6);
+    assert_flat(&hv.to_flat(), &fd_grad(|w: &Vec<DMatrix<f64>>| chain_grad(w, &h).1, &ws, &ts), 1e-6);
+    let (_, tangent) = chain_twice_jvp(&ws, &h, &ts);
+    assert!((tangent - fd(|w: &Vec<DMatrix<f64>>| chain_twice(w, &h), &ws, &ts)).abs() < 1e-7);
+    let (_, _, hv) = chain_twice_hvp(&ws, &h, &ts);
+    assert_flat(&hv.to_flat(), &fd_grad(|w: &Vec<DMatrix<f64>>| chain_twice_grad(w, &h).1, &ws, &ts), 1e-6);
 }
 
 /// A fixed-size f32 struct: `_jvp` and `_hvp` on the stack.

@@ -109,7 +109,8 @@ impl Emitter<'_> {
         if !low.fields.is_empty() {
             self.items.borrow_mut().push(quote!(
                 use ::matgrad::__private::{
-                    TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _, TupleSlot4 as _, TupleSlot5 as _,
+                    TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _, TupleSlot4 as _,
+                    TupleSlot5 as _,
                 };
             ));
         }

@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::check::{Class, Signature};
+use crate::check::Signature;
 use crate::ctxt::{layout, Ctxt};
 use crate::ir::{outer_of, Arm, Body, Branch, Carried, Closure, Kind, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::lower::{FieldRead, Lowered};
@@ -60,17 +60,6 @@ pub struct Program {
 pub fn program(cx: &Ctxt, sig: &Signature, low: Lowered) -> Program {
     let Lowered { values, body, params, mut fields } = low;
     let mut tx = Tx { cx, values, tan: HashMap::new(), stmts: Vec::new(), closures: 0, read: Default::default() };
-    for &i in &sig.wrt {
-        let p = &sig.params[i];
-        let slice = matches!(&p.ty, syn::Type::Reference(r) if matches!(&*r.elem, syn::Type::Slice(_)));
-        if p.class == Class::Collection && slice {
-            let msg = format!(
-                "forward mode (`_jvp`, `_hvp`) differentiates a collection parameter given as a `Vec` or an array, not a slice (`{}`): take `&Vec<…>` or `&[…; N]`; or remove `forward` from the attribute to keep reverse mode only",
-                p.ident
-            );
-            cx.push(syn::Error::new(p.ident.span(), layout(&msg)));
-        }
-    }
     let (mut tangents, mut field_tangents) = (Vec::new(), Vec::new());
     for (j, &i) in sig.wrt.iter().enumerate() {
         let p = params[i];

@@ -5,8 +5,8 @@ use crate::value::Real;
 
 /// A scalar, as the tangent of a scalar function needs it.
 #[diagnostic::on_unimplemented(
-    message = "forward mode (`_jvp`, `_hvp`) applies `exp()` and `abs()` to f32/f64 scalars only, not `{Self}`",
-    note = "the matrix exponential and the entrywise `abs` of a matrix have no forward rule yet; for the exponential of each entry write `m.map(|v| v.exp())`"
+    message = "forward mode (`_jvp`, `_hvp`) applies this scalar function's rule to f32/f64 scalars only, not `{Self}`",
+    note = "inside a `map` closure every value is a scalar; outside one, `exp()` and `abs()` of a matrix have rules of their own"
 )]
 pub trait ForwardScalar: Real {}
 
@@ -238,24 +238,50 @@ use crate::differentiable::Differentiable;
 )]
 pub trait StructTangentSlot<D> {
     /// The tangent, owned (zeros shaped like `like` for `NoGradient`).
-    fn into_struct_tangent(self, like: &D) -> D;
+    fn into_struct_tangent<L: TangentLike<D> + ?Sized>(self, like: &L) -> D;
 }
 
-impl<D: Differentiable> StructTangentSlot<D> for NoGradient {
-    fn into_struct_tangent(self, like: &D) -> D {
-        like.zero_like()
+/// A parameter whose tangent has the owned type `D`: `D` itself, or a slice (`D` a `Vec`).
+pub trait TangentLike<D> {
+    /// Zeros shaped like `self`, of the tangent's type.
+    fn tangent_zeros(&self) -> D;
+}
+
+impl<D: Differentiable> TangentLike<D> for D {
+    fn tangent_zeros(&self) -> D {
+        self.zero_like()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: Differentiable> TangentLike<alloc::vec::Vec<T>> for [T] {
+    fn tangent_zeros(&self) -> alloc::vec::Vec<T> {
+        self.iter().map(Differentiable::zero_like).collect()
+    }
+}
+
+impl<D> StructTangentSlot<D> for NoGradient {
+    fn into_struct_tangent<L: TangentLike<D> + ?Sized>(self, like: &L) -> D {
+        like.tangent_zeros()
     }
 }
 
 impl<D: Differentiable> StructTangentSlot<D> for &D {
-    fn into_struct_tangent(self, _: &D) -> D {
+    fn into_struct_tangent<L: TangentLike<D> + ?Sized>(self, _: &L) -> D {
         self.clone()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: Differentiable> StructTangentSlot<alloc::vec::Vec<T>> for &[T] {
+    fn into_struct_tangent<L: TangentLike<alloc::vec::Vec<T>> + ?Sized>(self, _: &L) -> alloc::vec::Vec<T> {
+        self.to_vec()
     }
 }
 
 /// The tangent of struct (tuple, collection) parameter `like` from what the caller passed.
 #[inline(always)]
-pub fn into_struct_tangent<D, S: StructTangentSlot<D>>(slot: S, like: &D) -> D {
+pub fn into_struct_tangent<D, L: TangentLike<D> + ?Sized, S: StructTangentSlot<D>>(slot: S, like: &L) -> D {
     slot.into_struct_tangent(like)
 }
 

@@ -144,7 +144,11 @@ where
 }
 
 /// `T = Σⱼ₌₀ᵏ⁻¹ Aʲ E Aᵏ⁻¹⁻ʲ`, the tangent of `A.pow(k)` along `E = Ȧ`.
-pub fn pow_tangent<T: Real, D: Dim, SA, SE>(a: &Matrix<T, D, D, SA>, e: &Matrix<T, D, D, SE>, k: u32) -> OMatrix<T, D, D>
+pub fn pow_tangent<T: Real, D: Dim, SA, SE>(
+    a: &Matrix<T, D, D, SA>,
+    e: &Matrix<T, D, D, SE>,
+    k: u32,
+) -> OMatrix<T, D, D>
 where
     SA: Storage<T, D, D>,
     SE: Storage<T, D, D>,
@@ -189,7 +193,7 @@ where
 
 // Ē += Σⱼ (Aᵀ)ʲ Ḡ (Aᵀ)ᵏ⁻¹⁻ʲ   (T is linear in E; the same sum as the reverse rule of `pow`)
 /// `t = pow_tangent(a, e, k)`: the contribution to `ē`.
-pub fn pow_tangent_rhs<T: Real, D: Dim, SA, SE>(
+pub fn pow_tangent_rhs<T: Real, D, SA, SE>(
     a: &Matrix<T, D, D, SA>,
     _e: &Matrix<T, D, D, SE>,
     k: &u32,
@@ -265,7 +269,10 @@ where
 // Y = Φ(sym(M)), linear
 // M̄ += ½ copyltu(Ḡ),  copyltu(G) = tril(G) + tril(G, −1)ᵀ
 /// `y = chol_phi(m)`: the contribution to `m̄`.
-pub fn chol_phi_adj<T: Real, D: Dim, S: Storage<T, D, D>>(m: &Matrix<T, D, D, S>, g: &OMatrix<T, D, D>) -> OMatrix<T, D, D>
+pub fn chol_phi_adj<T: Real, D: Dim, S: Storage<T, D, D>>(
+    m: &Matrix<T, D, D, S>,
+    g: &OMatrix<T, D, D>,
+) -> OMatrix<T, D, D>
 where
     DefaultAllocator: Allocator<D, D>,
 {
