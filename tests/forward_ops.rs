@@ -457,6 +457,58 @@ fn singular_values_hvp_matches_central_differences_of_grad() {
 }
 
 #[differentiate(wrt(a), forward)]
+fn left_vectors(a: &DMatrix<f64>) -> DMatrix<f64> {
+    a.clone().svd(true, true).u.unwrap()
+}
+
+#[differentiate(wrt(a), forward)]
+fn right_vectors(a: &DMatrix<f64>) -> DMatrix<f64> {
+    a.clone().svd(false, true).v_t.expect("V")
+}
+
+/// Σₖ wₖ² ((uₖᵀc)² + (vₖᵀd)²) and the polar factor's ⟨U Vᵀ, E⟩: smooth where the singular
+/// values are distinct and nonzero, whatever the vectors' signs.
+#[differentiate(wrt(a), forward)]
+fn vector_loss(a: &DMatrix<f64>, c: &DVector<f64>, d: &DVector<f64>, w: &DVector<f64>, e: &DMatrix<f64>) -> f64 {
+    let u = a.clone().svd(true, true).u.unwrap();
+    let v_t = a.clone().svd(true, true).v_t.unwrap();
+    u.tr_mul(c).component_mul(w).norm_squared() + (&v_t * d).component_mul(w).norm_squared() + (u * v_t).dot(e)
+}
+
+#[test]
+fn singular_vectors_jvp_matches_central_differences() {
+    for &(r, c) in &[(3, 3), (4, 2), (2, 4), (1, 1), (1, 3), (3, 1)] {
+        let (a, t) = (spread(r, c, 1), mat(r, c, 2));
+        let (value, tangent) = left_vectors_jvp(&a, &t);
+        assert_eq!(value, left_vectors(&a));
+        assert_close(&tangent, &fd_mat(left_vectors, &a, &t), 1e-7);
+        let (value, tangent) = right_vectors_jvp(&a, &t);
+        assert_eq!(value, right_vectors(&a));
+        assert_close(&tangent, &fd_mat(right_vectors, &a, &t), 1e-7);
+        // Uᵀ U̇ is antisymmetric (U has orthonormal columns)
+        let (u, du) = left_vectors_jvp(&a, &t);
+        let s = u.tr_mul(&du);
+        assert_close(&(&s + s.transpose()), &DMatrix::zeros(s.nrows(), s.ncols()), 1e-12);
+    }
+}
+
+#[test]
+fn singular_vectors_hvp_matches_central_differences_of_grad() {
+    for &(r, c) in &[(3, 3), (4, 2), (2, 3)] {
+        let k = r.min(c);
+        let (a, v) = (spread(r, c, 1), mat(r, c, 3));
+        let (cv, dv) = (DVector::from_fn(r, |i, _| 0.5 - 0.3 * i as f64), DVector::from_fn(c, |i, _| 0.2 * i as f64 - 0.4));
+        let (w, e) = (DVector::from_fn(k, |i, _| 1.0 + i as f64), mat(r, c, 4));
+        let (value, g, hv) = vector_loss_hvp(&a, &cv, &dv, &w, &e, &v);
+        assert_eq!(value, vector_loss(&a, &cv, &dv, &w, &e));
+        assert_close(&g, &vector_loss_grad(&a, &cv, &dv, &w, &e).1, 1e-10);
+        assert_close(&hv, &fd_grad(|a| vector_loss_grad(a, &cv, &dv, &w, &e).1, &a, &v), 1e-6);
+        let (_, tangent) = vector_loss_jvp(&a, &cv, &dv, &w, &e, &v);
+        assert_near(tangent, fd(|a| vector_loss(a, &cv, &dv, &w, &e), &a, &v), 1e-7);
+    }
+}
+
+#[differentiate(wrt(a), forward)]
 fn singular_f32(a: &SMatrix<f32, 3, 2>) -> f32 {
     a.singular_values().sum()
 }

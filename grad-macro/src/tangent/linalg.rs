@@ -1,5 +1,5 @@
 //! The tangent rules of the determinant, matrix powers, `lp_norm`, Cholesky's factor, the
-//! triangular solves, the symmetric eigenvalues and eigenvectors and the singular values, and of `exp` and `abs`
+//! triangular solves, the symmetric eigenvalues and eigenvectors, the singular values and vectors, and of `exp` and `abs`
 //! outside `map` closures (where they may apply to matrices). Each is written with ops that have
 //! adjoint rules — nalgebra's, or the ones below, whose runtime functions and adjoints are in
 //! the runtime's `rules/tangent.rs` — so that `_hvp` differentiates the tangent program.
@@ -55,6 +55,23 @@ static EIGENVECTOR_TANGENT: Rule = Rule::new(
     &[Adj::Rule("eigenvector_tangent_lhs"), Adj::Rule("eigenvector_tangent_rhs")],
     false,
     Note::new("F({0}) ⊙ sym({1})", &[]),
+);
+/// `F ⊙ (P Σ + Σ Pᵀ)` (the `U` side, its last operand `true`) or `F ⊙ (Σ P + Pᵀ Σ)` (`V`),
+/// `Fᵢⱼ = 1/(σⱼ² − σᵢ²)`, for `P = Uᵀ Ȧ V`.
+static SVD_VECTOR_TANGENT: Rule = Rule::new(
+    "svd_vector_tangent",
+    Fwd::Runtime("svd_vector_tangent"),
+    &[Adj::Rule("svd_vector_tangent_sigma"), Adj::Rule("svd_vector_tangent_p"), Adj::Constant],
+    false,
+    Note::new("F({0}) ⊙ sym({1})", &[]),
+);
+/// `M Σ⁻¹`.
+static DIV_COLUMNS: Rule = Rule::new(
+    "div_columns",
+    Fwd::Runtime("div_columns"),
+    &[Adj::Rule("div_columns_lhs"), Adj::Rule("div_columns_rhs")],
+    false,
+    Note::new("{0} Diag({1})⁻¹", &[]),
 );
 /// `ẏ` of `y = exp(x)` outside a closure: `y ẋ` for a scalar, `L(X, Ẋ)` for a matrix.
 static EXP_TANGENT: Rule = Rule::new(
@@ -164,6 +181,7 @@ impl Tx<'_> {
                 Some(self.mul(y, k, span))
             }
             ("svd", "singular_values") => self.singular_values(args[0], ta[0]?, span),
+            ("svd", "u" | "v_t") => self.singular_vectors(field == "u", args[0], ta[0]?, y, span),
             _ => {
                 self.unsupported(span, &format!("`{name}().{field}`"));
                 None
@@ -191,6 +209,41 @@ impl Tx<'_> {
         let v = self.rule(known("transpose", 0), vec![v_t], span);
         let uav = self.mul(ua, v, span);
         Some(self.rule(known("diagonal", 0), vec![uav], span))
+    }
+
+    /// U (`left`) or Vᵀ of the thin SVD A = U Σ Vᵀ (Townsend 2016), with P = Uᵀ Ȧ V:
+    /// U̇ = U (F ⊙ (P Σ + Σ Pᵀ)) + (Ȧ V − U P) Σ⁻¹, V̇ = V (F ⊙ (Σ P + Pᵀ Σ)) + (Ȧᵀ U − V Pᵀ) Σ⁻¹.
+    fn singular_vectors(&mut self, left: bool, a: ValueId, da: ValueId, y: ValueId, span: Span) -> Option<ValueId> {
+        let yes = self.fresh("c", Kind::Inline(quote!(true)), span);
+        self.values[yes].active = false;
+        let side = self.fresh("c", Kind::Inline(if left { quote!(true) } else { quote!(false) }), span);
+        self.values[side].active = false;
+        let field = |f: &str| symbol::decomposition_field_unwrapped("svd", 2, f).expect("singular vectors");
+        let (transpose, tr_mul) = (known("transpose", 0), known("tr_mul", 1));
+        let (u, v) = match left {
+            true => {
+                let v_t = self.rule(field("v_t"), vec![a, yes, yes], span);
+                (y, self.rule(transpose, vec![v_t], span))
+            }
+            false => (self.rule(field("u"), vec![a, yes, yes], span), self.rule(transpose, vec![y], span)),
+        };
+        let sigma = self.rule(known("singular_values", 0), vec![a], span);
+        let ua = self.rule(tr_mul, vec![u, da], span);
+        let p = self.mul(ua, v, span);
+        let k = self.rule(&SVD_VECTOR_TANGENT, vec![sigma, p, side], span);
+        let (base, own) = if left { (u, self.mul(da, v, span)) } else { (v, self.rule(tr_mul, vec![da, u], span)) };
+        let back = match left {
+            true => self.mul(u, p, span),
+            false => {
+                let pt = self.rule(transpose, vec![p], span);
+                self.mul(v, pt, span)
+            }
+        };
+        let d = self.rule(&symbol::SUB, vec![own, back], span);
+        let r = self.rule(&DIV_COLUMNS, vec![d, sigma], span);
+        let bk = self.mul(base, k, span);
+        let t = self.add(bk, r, span);
+        Some(if left { t } else { self.rule(transpose, vec![t], span) })
     }
 
     /// `y = exp(x)`, `y = |x|` outside a `map` closure, where `x` may be a matrix (the matrix

@@ -628,3 +628,139 @@ where
     f.zip_apply(g, |f, g| *f *= g);
     (&f + f.transpose()) * half
 }
+
+// ----- singular vectors (thin SVD A = U Σ Vᵀ, Townsend 2016) -----
+// U̇ = U (F ⊙ (P Σ + Σ Pᵀ)) + (Ȧ V − U P) Σ⁻¹,  V̇ = V (F ⊙ (Σ P + Pᵀ Σ)) + (Ȧᵀ U − V Pᵀ) Σ⁻¹,
+// P = Uᵀ Ȧ V, Fᵢⱼ = 1/(σⱼ² − σᵢ²) (i ≠ j), 0 on the diagonal. Infinite or NaN at a repeated
+// singular value and at σ = 0, as the reverse rules' gradients.
+
+/// `Bᵢⱼ = Pᵢⱼ σⱼ + σᵢ Pⱼᵢ` (`left`: the `U` side) or `σᵢ Pᵢⱼ + Pⱼᵢ σⱼ` (the `V` side), and its
+/// partials `∂Bᵢⱼ/∂σᵢ`, `∂Bᵢⱼ/∂σⱼ`.
+fn svd_b<T: Real>(p: T, pt: T, si: T, sj: T, left: bool) -> (T, T, T) {
+    if left {
+        (p * sj + si * pt, pt, p)
+    } else {
+        (si * p + pt * sj, p, pt)
+    }
+}
+
+fn svd_gap<T: Real>(si: T, sj: T) -> T {
+    nalgebra::one::<T>() / (sj * sj - si * si)
+}
+
+/// `K = F ⊙ (P Σ + Σ Pᵀ)` (`left`, the `U` side) or `F ⊙ (Σ P + Pᵀ Σ)` (the `V` side).
+pub fn svd_vector_tangent<T: Real, K: Dim, S: Storage<T, K, K>, SS: Storage<T, K, nalgebra::U1>>(
+    sigma: &Matrix<T, K, nalgebra::U1, SS>,
+    p: &Matrix<T, K, K, S>,
+    left: bool,
+) -> OMatrix<T, K, K>
+where
+    DefaultAllocator: Allocator<K, K>,
+{
+    let mut k = zeros_of(p);
+    let n = sigma.len();
+    for j in 0..n {
+        for i in (0..n).filter(|&i| i != j) {
+            let (b, _, _) = svd_b(p[(i, j)], p[(j, i)], sigma[i], sigma[j], left);
+            k[(i, j)] = svd_gap(sigma[i], sigma[j]) * b;
+        }
+    }
+    k
+}
+
+// Kᵢⱼ = Fᵢⱼ Bᵢⱼ, ∂Fᵢⱼ/∂σⱼ = −2σⱼ Fᵢⱼ², ∂Fᵢⱼ/∂σᵢ = 2σᵢ Fᵢⱼ²
+// σ̄ᵢ += Ḡᵢⱼ (Fᵢⱼ ∂Bᵢⱼ/∂σᵢ + 2σᵢ Fᵢⱼ² Bᵢⱼ), σ̄ⱼ += Ḡᵢⱼ (Fᵢⱼ ∂Bᵢⱼ/∂σⱼ − 2σⱼ Fᵢⱼ² Bᵢⱼ)
+/// `k = svd_vector_tangent(σ, p, left)`: the contribution to `σ̄`.
+pub fn svd_vector_tangent_sigma<T: Real, K: Dim, S: Storage<T, K, K>, SS: Storage<T, K, nalgebra::U1>>(
+    sigma: &Matrix<T, K, nalgebra::U1, SS>,
+    p: &Matrix<T, K, K, S>,
+    left: &bool,
+    g: &OMatrix<T, K, K>,
+) -> OMatrix<T, K, nalgebra::U1>
+where
+    DefaultAllocator: Allocator<K, K> + Allocator<K>,
+{
+    let two = nalgebra::convert::<f64, T>(2.0);
+    let mut out = sigma.clone_owned();
+    out.fill(nalgebra::zero::<T>());
+    let n = sigma.len();
+    for j in 0..n {
+        for i in (0..n).filter(|&i| i != j) {
+            let (si, sj) = (sigma[i], sigma[j]);
+            let (b, db_i, db_j) = svd_b(p[(i, j)], p[(j, i)], si, sj, *left);
+            let f = svd_gap(si, sj);
+            out[i] += g[(i, j)] * (f * db_i + two * si * f * f * b);
+            out[j] += g[(i, j)] * (f * db_j - two * sj * f * f * b);
+        }
+    }
+    out
+}
+
+// U side: Kᵢⱼ = Fᵢⱼ (Pᵢⱼ σⱼ + σᵢ Pⱼᵢ): P̄ᵢⱼ += Ḡᵢⱼ Fᵢⱼ σⱼ + Ḡⱼᵢ Fⱼᵢ σⱼ
+// V side: Kᵢⱼ = Fᵢⱼ (σᵢ Pᵢⱼ + Pⱼᵢ σⱼ): P̄ᵢⱼ += Ḡᵢⱼ Fᵢⱼ σᵢ + Ḡⱼᵢ Fⱼᵢ σᵢ
+/// `k = svd_vector_tangent(σ, p, left)`: the contribution to `p̄`.
+pub fn svd_vector_tangent_p<T: Real, K: Dim, S: Storage<T, K, K>, SS: Storage<T, K, nalgebra::U1>>(
+    sigma: &Matrix<T, K, nalgebra::U1, SS>,
+    p: &Matrix<T, K, K, S>,
+    left: &bool,
+    g: &OMatrix<T, K, K>,
+) -> OMatrix<T, K, K>
+where
+    DefaultAllocator: Allocator<K, K>,
+{
+    let mut out = zeros_of(p);
+    let n = sigma.len();
+    for j in 0..n {
+        for i in (0..n).filter(|&i| i != j) {
+            let s = if *left { sigma[j] } else { sigma[i] };
+            out[(i, j)] = (g[(i, j)] * svd_gap(sigma[i], sigma[j]) + g[(j, i)] * svd_gap(sigma[j], sigma[i])) * s;
+        }
+    }
+    out
+}
+
+/// `M Σ⁻¹`: column j of `m` divided by `σⱼ`.
+pub fn div_columns<T: Real, R: Dim, K: Dim, S: Storage<T, R, K>, SS: Storage<T, K, nalgebra::U1>>(
+    m: &Matrix<T, R, K, S>,
+    sigma: &Matrix<T, K, nalgebra::U1, SS>,
+) -> OMatrix<T, R, K>
+where
+    DefaultAllocator: Allocator<R, K>,
+{
+    let mut out = m.clone_owned();
+    for (j, mut col) in out.column_iter_mut().enumerate() {
+        col /= sigma[j];
+    }
+    out
+}
+
+// Y = M Σ⁻¹
+// M̄ += Ḡ Σ⁻¹
+/// `y = div_columns(m, σ)`: the contribution to `m̄`.
+pub fn div_columns_lhs<T: Real, R: Dim, K: Dim, S: Storage<T, R, K>, SS: Storage<T, K, nalgebra::U1>>(
+    _m: &Matrix<T, R, K, S>,
+    sigma: &Matrix<T, K, nalgebra::U1, SS>,
+    g: &OMatrix<T, R, K>,
+) -> OMatrix<T, R, K>
+where
+    DefaultAllocator: Allocator<R, K>,
+{
+    div_columns(g, sigma)
+}
+
+// σ̄ⱼ −= Σᵢ Ḡᵢⱼ Mᵢⱼ / σⱼ²
+/// `y = div_columns(m, σ)`: the contribution to `σ̄`.
+pub fn div_columns_rhs<T: Real, R: Dim, K: Dim, S: Storage<T, R, K>, SS: Storage<T, K, nalgebra::U1>>(
+    m: &Matrix<T, R, K, S>,
+    sigma: &Matrix<T, K, nalgebra::U1, SS>,
+    g: &OMatrix<T, R, K>,
+) -> OMatrix<T, K, nalgebra::U1>
+where
+    DefaultAllocator: Allocator<R, K> + Allocator<K>,
+{
+    let mut out = sigma.clone_owned();
+    for j in 0..sigma.len() {
+        out[j] = -g.column(j).dot(&m.column(j)) / (sigma[j] * sigma[j]);
+    }
+    out
+}
