@@ -497,7 +497,8 @@ fn singular_vectors_hvp_matches_central_differences_of_grad() {
     for &(r, c) in &[(3, 3), (4, 2), (2, 3)] {
         let k = r.min(c);
         let (a, v) = (spread(r, c, 1), mat(r, c, 3));
-        let (cv, dv) = (DVector::from_fn(r, |i, _| 0.5 - 0.3 * i as f64), DVector::from_fn(c, |i, _| 0.2 * i as f64 - 0.4));
+        let (cv, dv) =
+            (DVector::from_fn(r, |i, _| 0.5 - 0.3 * i as f64), DVector::from_fn(c, |i, _| 0.2 * i as f64 - 0.4));
         let (w, e) = (DVector::from_fn(k, |i, _| 1.0 + i as f64), mat(r, c, 4));
         let (value, g, hv) = vector_loss_hvp(&a, &cv, &dv, &w, &e, &v);
         assert_eq!(value, vector_loss(&a, &cv, &dv, &w, &e));
