@@ -97,7 +97,8 @@ impl Gen<'_> {
 
     /// `<name>_custom_jvp_rules() -> (rule, rule_pullback)` as function pointers of the types
     /// the generated functions expect: the one place that names them, so a rule whose signature
-    /// does not fit is one error, on its name, showing the expected types.
+    /// does not fit is reported there, on its name, with the expected types (the rule's, and its
+    /// pullback's), and nowhere else.
     fn rules(&self, rule: &syn::Path) -> TokenStream {
         let ret = &self.sig.ret;
         let mut tys: Vec<&syn::Type> = self.sig.params.iter().map(|p| &p.ty).collect();
