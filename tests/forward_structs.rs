@@ -200,3 +200,79 @@ fn struct_arguments_of_calls() {
     let (_, _, hv) = outer_hvp(&p, &x, &y, &t);
     assert_flat(&hv.to_flat(), &fd_grad(|p| outer_grad(p, &x, &y).1, &p, &t), 1e-6);
 }
+
+/// Nested structs and a tuple struct: the field paths `p.enc.w`, `p.enc.shift` (skipped inside
+/// a differentiated field) and `p.head.0`.
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Encoder {
+    pub w: DMatrix<f64>,
+    #[differentiable(skip)]
+    pub shift: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Head(pub DVector<f64>, pub f64);
+
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Nested {
+    pub enc: Encoder,
+    pub head: Head,
+}
+
+#[differentiate(wrt(p), forward)]
+fn nested(p: &Nested, x: &DVector<f64>) -> f64 {
+    let h = (&p.enc.w * x).map(|v| (v + p.enc.shift).tanh());
+    h.dot(&p.head.0) * p.head.1 + p.head.1 * p.head.1
+}
+
+#[test]
+fn nested_and_tuple_struct_fields() {
+    let p = Nested {
+        enc: Encoder { w: DMatrix::from_fn(3, 2, |i, j| 0.3 * i as f64 - 0.4 * j as f64 + 0.1), shift: 0.2 },
+        head: Head(DVector::from_vec(vec![0.5, -0.2, 0.7]), 1.3),
+    };
+    // a tangent whose skipped field holds a value: it must count as zero
+    let t = Nested {
+        enc: Encoder { w: DMatrix::from_fn(3, 2, |i, j| 0.1 * (i + j) as f64 - 0.2), shift: 5.0 },
+        head: Head(DVector::from_vec(vec![-0.3, 0.4, 0.1]), -0.6),
+    };
+    let x = DVector::from_vec(vec![0.8, -1.1]);
+    let (value, tangent) = nested_jvp(&p, &x, &t);
+    assert_eq!(value, nested(&p, &x));
+    let want = fd(|p| nested(p, &x), &p, &t);
+    assert!((tangent - want).abs() <= 1e-7 * want.abs().max(1.0), "{tangent} vs {want}");
+    let (_, g, hv) = nested_hvp(&p, &x, &t);
+    assert_flat(&g.to_flat(), &nested_grad(&p, &x).1.to_flat(), 1e-12);
+    assert_flat(&hv.to_flat(), &fd_grad(|p| nested_grad(p, &x).1, &p, &t), 1e-6);
+    assert_eq!(hv.enc.shift, p.enc.shift);
+}
+
+/// A generic fixed-size struct, in f32 and f64.
+#[derive(Clone, Copy, Debug, PartialEq, Differentiable)]
+pub struct Line<T: nalgebra::RealField + Copy> {
+    pub a: Vector2<T>,
+    pub b: T,
+}
+
+#[differentiate(wrt(p), forward)]
+fn line_fit<T: nalgebra::RealField + Copy>(p: &Line<T>, x: &Vector2<T>, y: T) -> T {
+    let r = p.a.dot(x) + p.b - y;
+    r * r + p.b * p.b * p.b
+}
+
+#[test]
+fn generic_struct_in_f32_and_f64() {
+    let (p, t) = (Line { a: Vector2::new(0.5, -0.3), b: 0.2f64 }, Line { a: Vector2::new(0.1, 0.4), b: -0.7f64 });
+    let x = Vector2::new(1.5, 0.5);
+    // f = r² + b³, r = aᵀx + b − y: ḟ = 2r (ȧᵀx + ḃ) + 3b² ḃ; H v = (2(ȧᵀx + ḃ) x, 2(ȧᵀx + ḃ) + 6b ḃ)
+    let r = p.a.dot(&x) + p.b - 0.3;
+    let rd = t.a.dot(&x) + t.b;
+    let (_, tangent) = line_fit_jvp(&p, &x, 0.3, &t);
+    assert!((tangent - (2.0 * r * rd + 3.0 * p.b * p.b * t.b)).abs() < 1e-12);
+    let (_, _, hv) = line_fit_hvp(&p, &x, 0.3, &t);
+    assert!((hv.a - x * (2.0 * rd)).norm() < 1e-12 && (hv.b - (2.0 * rd + 6.0 * p.b * t.b)).abs() < 1e-12);
+    let p32 = Line { a: p.a.cast::<f32>(), b: p.b as f32 };
+    let t32 = Line { a: t.a.cast::<f32>(), b: t.b as f32 };
+    let (_, _, hv32) = line_fit_hvp(&p32, &x.cast::<f32>(), 0.3f32, &t32);
+    assert!((hv32.a.cast::<f64>() - hv.a).norm() < 1e-5 && (f64::from(hv32.b) - hv.b).abs() < 1e-5);
+}
