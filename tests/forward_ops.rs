@@ -631,6 +631,14 @@ fn looped(a: &DMatrix<f64>, s: &DMatrix<f64>, steps: usize, which: u8) -> f64 {
     let arm = match which {
         0 => t.clone().cholesky().unwrap().l().sum(),
         1 => t.symmetric_eigenvalues().norm_squared(),
+        2 => {
+            let u = t.clone().symmetric_eigen().eigenvectors;
+            u.tr_mul(&a.column(0)).component_mul(&a.column(1)).norm_squared() + a.abs().sum()
+        }
+        3 => {
+            let u = m.clone().svd(true, true).u.unwrap();
+            u.tr_mul(&a.column(0)).component_mul(&a.column(1)).norm_squared()
+        }
         _ => t.solve_lower_triangular(a).unwrap().norm_squared(),
     };
     acc + arm
@@ -644,7 +652,7 @@ fn ops_in_loops_and_branches_match_central_differences() {
     let a = DMatrix::from_diagonal(&DVector::from_vec(vec![0.5, 1.0, 1.5])) + mat(n, n, 1) * 0.2;
     let (s, v) = (spd(n, 2), mat(n, n, 3));
     for steps in [0, 1, 3] {
-        for which in 0..3 {
+        for which in 0..5 {
             let (value, tangent) = looped_jvp(&a, &s, steps, which, &v);
             assert_eq!(value, looped(&a, &s, steps, which));
             let want = fd(|a| looped(a, &s, steps, which), &a, &v);
@@ -654,4 +662,49 @@ fn ops_in_loops_and_branches_match_central_differences() {
             assert_close(&hv, &fd_grad(|a| looped_grad(a, &s, steps, which).1, &a, &v), 1e-5);
         }
     }
+}
+
+// ----- f32 and f64, fixed sizes -----
+
+/// Every rule of this file on fixed-size matrices, generic over the scalar type.
+#[differentiate(wrt(a), forward)]
+fn fixed_ops<T: nalgebra::RealField + Copy>(a: &Matrix3<T>, s: &Matrix3<T>, b: &SMatrix<T, 3, 2>) -> T {
+    let spd = s + a * a.transpose();
+    let l = spd.cholesky().unwrap().l();
+    let x = l.solve_lower_triangular(b).unwrap();
+    let u = spd.symmetric_eigen().eigenvectors;
+    let w = (a * b).svd(true, true).v_t.unwrap();
+    a.determinant()
+        + a.pow(3).trace()
+        + a.lp_norm(3)
+        + a.exp().trace()
+        + a.abs().sum()
+        + l.sum()
+        + spd.symmetric_eigenvalues().sum()
+        + x.norm_squared()
+        + u.tr_mul(&b.column(0)).norm_squared()
+        + (a * b).singular_values().sum()
+        + (w * b.row(1).transpose()).norm_squared()
+}
+
+#[test]
+fn fixed_size_ops_in_f32_and_f64() {
+    let a = Matrix3::<f64>::new(0.9, 0.2, -0.1, 0.3, 0.7, 0.2, -0.2, 0.1, 1.1);
+    let s = Matrix3::<f64>::from_diagonal(&nalgebra::Vector3::new(1.0, 2.0, 3.5));
+    let b = SMatrix::<f64, 3, 2>::new(0.5, -0.2, 0.1, 0.9, -0.4, 0.3);
+    let v = Matrix3::<f64>::new(0.1, -0.2, 0.05, 0.3, 0.0, -0.1, 0.2, 0.1, -0.3);
+    let to_d = |m: &Matrix3<f64>| DMatrix::from_column_slice(3, 3, m.as_slice());
+    let of_d = |m: &DMatrix<f64>| Matrix3::from_column_slice(m.as_slice());
+    let f = |m: &DMatrix<f64>| fixed_ops(&of_d(m), &s, &b);
+    let (value, tangent) = fixed_ops_jvp(&a, &s, &b, &v);
+    assert_eq!(value, fixed_ops(&a, &s, &b));
+    assert_near(tangent, fd(f, &to_d(&a), &to_d(&v)), 1e-6);
+    let (_, g, hv) = fixed_ops_hvp(&a, &s, &b, &v);
+    assert_close(&to_d(&g), &to_d(&fixed_ops_grad(&a, &s, &b).1), 1e-10);
+    let grad = |m: &DMatrix<f64>| to_d(&fixed_ops_grad(&of_d(m), &s, &b).1);
+    assert_close(&to_d(&hv), &fd_grad(grad, &to_d(&a), &to_d(&v)), 1e-5);
+    let (_, t32) = fixed_ops_jvp(&a.cast::<f32>(), &s.cast::<f32>(), &b.cast::<f32>(), &v.cast::<f32>());
+    assert!((f64::from(t32) - tangent).abs() < 1e-3 * tangent.abs().max(1.0), "{t32} vs {tangent}");
+    let (_, _, hv32) = fixed_ops_hvp(&a.cast::<f32>(), &s.cast::<f32>(), &b.cast::<f32>(), &v.cast::<f32>());
+    assert!((hv32.cast::<f64>() - hv).abs().max() < 1e-3 * hv.abs().max().max(1.0), "{hv32} vs {hv}");
 }
