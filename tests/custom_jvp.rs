@@ -134,3 +134,31 @@ fn a_matrix_rule_in_every_mode() {
     assert_close(&vb, &bn, 1e-12);
     assert_close(&va, &(-(&bn * x.transpose())), 1e-12);
 }
+
+/// `wrt` restricts the tangents: f(A; B) = ⟨A, B⟩ ‖A‖², with ḟ = ⟨Ȧ, B⟩‖A‖² + 2⟨A, B⟩⟨A, Ȧ⟩.
+#[custom_jvp(weighted_rule, wrt(a))]
+fn weighted(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    a.dot(b) * a.norm_squared()
+}
+
+#[differentiate]
+fn weighted_rule(a: &DMatrix<f64>, b: &DMatrix<f64>, ta: &DMatrix<f64>) -> (f64, f64) {
+    let (ab, aa) = (a.dot(b), a.norm_squared());
+    (ab * aa, ta.dot(b) * aa + 2.0 * ab * a.dot(ta))
+}
+
+#[test]
+fn a_rule_with_wrt() {
+    let (a, b, t) = (mat(2, 3, 1), mat(2, 3, 2), mat(2, 3, 3));
+    let (ab, aa) = (a.dot(&b), a.norm_squared());
+    // ∇f = B‖A‖² + 2⟨A, B⟩A; H V = 2⟨A, V⟩B + 2⟨V, B⟩A + 2⟨A, B⟩V
+    let grad = &b * aa + &a * (2.0 * ab);
+    let (_, g) = weighted_grad(&a, &b);
+    assert_close(&g, &grad, 1e-12);
+    let (_, tangent) = weighted_jvp(&a, &b, &t);
+    assert_near(tangent, grad.dot(&t), 1e-12);
+    let (_, g, hv) = weighted_hvp(&a, &b, &t);
+    assert_close(&g, &grad, 1e-12);
+    let closed = &b * (2.0 * a.dot(&t)) + &a * (2.0 * t.dot(&b)) + &t * (2.0 * ab);
+    assert_close(&hv, &closed, 1e-12);
+}
