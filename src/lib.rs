@@ -30,8 +30,9 @@
 //! `_grad`, every function gets `<name>_vjp(params…, adjoint)` (the vector-Jacobian product; the
 //! only one for a matrix-valued function) and `<name>_pullback`, through which one
 //! `#[differentiate]` function calls another. [`custom_vjp`] declares the rule of a function
-//! the macro should not look into; `#[differentiate(forward)]` adds forward mode (`_jvp`) and
-//! Hessian-vector products (`_hvp`). The body may branch (`if`, `match`) and loop (`for`). The
+//! the macro should not look into, [`custom_jvp`] its forward rule (from which every mode
+//! follows); `#[differentiate(forward)]` adds forward mode (`_jvp`) and Hessian-vector products
+//! (`_hvp`). The body may branch (`if`, `match`) and loop (`for`). The
 //! sections below are the guide: the contract, the body language and every rule, control flow,
 //! user rules, embedded use, the derivation text and the gradient checks.
 //!
@@ -46,6 +47,7 @@ extern crate std;
 #[cfg(feature = "argmin")]
 pub mod argmin_adapter;
 
+pub use matgrad_macros::custom_jvp;
 pub use matgrad_macros::custom_vjp;
 #[doc = include_str!("differentiate.md")]
 pub use matgrad_macros::differentiate;

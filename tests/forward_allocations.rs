@@ -87,3 +87,50 @@ fn fixed_size_loops_and_branches_in_forward_mode_do_not_allocate() {
     assert_eq!(count, 0, "the fixed-size `_hvp` with a loop allocated");
     assert!(hr.norm() > 0.0 && ht.norm() > 0.0);
 }
+
+/// The linear-algebra rules of forward mode on fixed sizes, and a fixed-size struct parameter.
+#[differentiate(wrt(a), forward)]
+fn linalg(a: &Matrix3<f64>, s: &Matrix3<f64>) -> f64 {
+    let spd = s + a * a.transpose() * 0.1;
+    let l = spd.cholesky().unwrap().l();
+    a.determinant()
+        + a.pow(3).trace()
+        + a.lp_norm(3)
+        + a.exp().trace()
+        + a.abs().sum()
+        + l.sum()
+        + spd.symmetric_eigenvalues().sum()
+        + l.solve_lower_triangular(a).unwrap().norm_squared()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, matgrad::Differentiable)]
+pub struct Rigid {
+    pub r: Matrix3<f64>,
+    pub t: Vector3<f64>,
+}
+
+#[differentiate(wrt(p), forward)]
+fn rigid(p: &Rigid, x: &Vector3<f64>) -> f64 {
+    (p.r * x + p.t).norm_squared() + p.r.determinant()
+}
+
+#[test]
+fn fixed_size_linear_algebra_and_structs_in_forward_mode_do_not_allocate() {
+    let a = Matrix3::<f64>::new(1.0, 0.2, -0.1, 0.3, 0.9, 0.2, -0.2, 0.1, 1.1);
+    let s = Matrix3::<f64>::identity() * 2.0;
+    let v = Matrix3::<f64>::from_element(0.1);
+    let ((_, tangent), count) = allocations_in(|| linalg_jvp(&a, &s, &v));
+    assert_eq!(count, 0, "the fixed-size `_jvp` of the linear-algebra rules allocated");
+    assert!(tangent != 0.0);
+    let ((_, _, hv), count) = allocations_in(|| linalg_hvp(&a, &s, &v));
+    assert_eq!(count, 0, "the fixed-size `_hvp` of the linear-algebra rules allocated");
+    assert!(hv.norm() > 0.0);
+    let p = Rigid { r: a, t: Vector3::new(0.1, 0.2, 0.3) };
+    let (t, x) = (Rigid { r: v, t: Vector3::new(1.0, 0.0, -1.0) }, Vector3::new(0.5, -0.5, 1.0));
+    let ((_, tangent), count) = allocations_in(|| rigid_jvp(&p, &x, &t));
+    assert_eq!(count, 0, "the fixed-size `_jvp` of a struct allocated");
+    assert!(tangent != 0.0);
+    let ((_, _, hv), count) = allocations_in(|| rigid_hvp(&p, &x, &t));
+    assert_eq!(count, 0, "the fixed-size `_hvp` of a struct allocated");
+    assert!(hv.r.norm() > 0.0);
+}

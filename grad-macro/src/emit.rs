@@ -54,15 +54,7 @@ pub struct Parts {
 /// [`Emitter::lane_body`]); false for a function generic over its scalar type.
 pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident, lanes: bool) -> Parts {
     let em = Emitter::new(&low.values, lanes);
-    if !low.fields.is_empty() {
-        // A tuple's fields are reached through these traits (a struct's through methods of
-        // its own).
-        em.items.borrow_mut().push(quote!(
-            use ::matgrad::__private::{
-                TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _, TupleSlot4 as _, TupleSlot5 as _,
-            };
-        ));
-    }
+    em.field_traits(low);
     let mut wrt: Vec<ValueId> = sig.wrt.iter().map(|&i| low.params[i]).collect();
     wrt.extend(low.fields.iter().map(|f| f.value));
     let (body_forward, reverse, value, mut grads) = em.function(&low.body, Some(quote!(#seed)), &wrt);
@@ -78,22 +70,59 @@ pub fn pullback_parts(sig: &Signature, low: &Lowered, seed: &Ident, lanes: bool)
 /// its result. Maps run on the scalar path: `_jvp`'s value is the function's, bit for bit.
 pub fn forward_parts(low: &Lowered) -> (TokenStream, TokenStream, TokenStream) {
     let em = Emitter::new(&low.values, false);
-    let (forward, _, value, _) = em.function(&low.body, None, &[]);
+    em.field_traits(low);
+    let (body, _, value, _) = em.function(&low.body, None, &[]);
+    let mut forward = em.program_field_bindings(low);
+    forward.extend(body);
     let items = em.items.into_inner();
     (quote!(#(#items)*), forward, value)
 }
 
 /// Forward pass and reverse sweep of `low` for the adjoints of the values `wrt` (zeros where
-/// none arrived), the result's adjoint being `seed`: `_hvp` on the tangent program.
+/// none arrived), the result's adjoint being `seed`: `_hvp` on the tangent program. A struct
+/// (tuple) parameter's gradient gathers the adjoints of its field paths.
 pub fn pullback_parts_of(low: &Lowered, wrt: &[ValueId], seed: &Ident) -> Parts {
     let em = Emitter::new(&low.values, false);
-    let (forward, reverse, value, grads) = em.function(&low.body, Some(quote!(#seed)), wrt);
-    let grads = wrt.iter().zip(grads).map(|(&w, g)| g.unwrap_or_else(|| em.zeros(w))).collect();
+    em.field_traits(low);
+    let mut all = wrt.to_vec();
+    all.extend(low.fields.iter().map(|f| f.value));
+    let (body, reverse, value, mut grads) = em.function(&low.body, Some(quote!(#seed)), &all);
+    let field_grads = grads.split_off(wrt.len());
+    let mut forward = em.program_field_bindings(low);
+    forward.extend(body);
+    let grads = wrt
+        .iter()
+        .zip(grads)
+        .map(|(&w, g)| match low.params.iter().position(|&p| p == w) {
+            Some(i) => em.gradient(low, i, g, &field_grads),
+            None => g.unwrap_or_else(|| em.zeros(w)),
+        })
+        .collect();
     let items = em.items.into_inner();
     Parts { items: quote!(#(#items)*), forward, reverse, value, grads }
 }
 
 impl Emitter<'_> {
+    /// A tuple's fields are reached through these traits (a struct's through methods of its
+    /// own).
+    fn field_traits(&self, low: &Lowered) {
+        if !low.fields.is_empty() {
+            self.items.borrow_mut().push(quote!(
+                use ::matgrad::__private::{
+                    TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _, TupleSlot4 as _,
+                    TupleSlot5 as _,
+                };
+            ));
+        }
+    }
+
+    /// The field bindings of a tangent program, whose parameters are the function's and the
+    /// tangents (`let tangent_p_w1 = &tangent_p.w1;`): each rooted at its parameter's value.
+    fn program_field_bindings(&self, low: &Lowered) -> TokenStream {
+        let bind = |f: &lower::FieldRead| lower::field_binding(self.ident(low.params[f.param]), f, self.ident(f.value));
+        low.fields.iter().map(bind).collect()
+    }
+
     /// `let p_w1 = &p.w1;` for each field path of a struct parameter that the body reads.
     fn field_bindings(&self, sig: &Signature, low: &Lowered) -> TokenStream {
         let bind = |f: &lower::FieldRead| lower::field_binding(&sig.params[f.param].ident, f, self.ident(f.value));

@@ -15,10 +15,14 @@ use quote::{format_ident, quote, ToTokens};
 use syn::{GenericParam, ItemFn, Type};
 
 use crate::args::{Args, RuleArgs};
-use crate::check::{self, Signature};
+use crate::check::{self, Class, Signature};
 use crate::ctxt::Ctxt;
 use crate::lower::Lowered;
 use crate::{derivation, desugar, emit, lower, simplify, tangent};
+
+mod custom_jvp;
+
+pub use custom_jvp::custom_jvp;
 
 /// `#[differentiate]`.
 pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -87,7 +91,7 @@ pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     if let Some(span) = rule.as_ref().and_then(|r| r.args.forward) {
-        let msg = "`#[custom_vjp]` has no forward mode (`forward`) yet: remove `forward`; a `#[differentiate(forward)]` function cannot call it yet (a forward rule, `#[custom_jvp]`, is future work)";
+        let msg = "`#[custom_vjp]` has no forward mode (`forward`): remove `forward`; for a function that `#[differentiate(forward)]` functions call, declare its forward rule with `#[custom_jvp(rule)]` instead (it gives reverse mode too)";
         cx.push(syn::Error::new(span, crate::ctxt::layout(msg)));
     }
     let empty = Args::default();
@@ -130,7 +134,11 @@ pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
     let pullback = gen.pullback(Some(body));
     let vjp = gen.vjp_via_pullback(false);
     let grad = gen.grad(false);
-    quote!(#func #pullback #vjp #grad)
+    // What a `#[differentiate(forward)]` caller calls: an error on the call saying why.
+    let mut gen = gen;
+    gen.no_forward_rule = true;
+    let (tangent, tangent_pullback) = (gen.tangent(true), gen.tangent_pullback(None));
+    quote!(#func #pullback #vjp #grad #tangent #tangent_pullback)
 }
 
 /// The name of the tangent slot of parameter `p` in `_tangent`'s signature.
@@ -154,11 +162,14 @@ struct Gen<'a> {
     sig: &'a Signature,
     /// The derivation text (`#[differentiate]`), shown in the docs of `_grad` and `_vjp`.
     derivation: Option<String>,
+    /// `#[custom_vjp]`: the stubs of `_tangent` and `_tangent_pullback` bound their slots by
+    /// a trait nothing implements, whose message says that the function has no forward rule.
+    no_forward_rule: bool,
 }
 
 impl<'a> Gen<'a> {
     fn new(func: &'a ItemFn, sig: &'a Signature) -> Self {
-        Gen { func, sig, derivation: None }
+        Gen { func, sig, derivation: None, no_forward_rule: false }
     }
 
     /// The derivation as a rustdoc section, after a function's first sentence.
@@ -465,9 +476,14 @@ impl<'a> Gen<'a> {
                 let p = &self.sig.params[i];
                 let (name, slot) = (tangent::tangent_param(&p.ident), slot_param(&p.ident));
                 let x = &p.ident;
+                let x = if p.is_ref { quote!(#x) } else { quote!(&#x) };
+                let into = match p.class {
+                    Class::Float | Class::Matrix => quote!(::matgrad::__private::into_tangent(#slot, #x)),
+                    _ => quote!(::matgrad::__private::into_struct_tangent(#slot, #x)),
+                };
                 match p.is_ref {
-                    true => quote!(let #name = &::matgrad::__private::into_tangent(#slot, #x);),
-                    false => quote!(let #name = ::matgrad::__private::into_tangent(#slot, &#x);),
+                    true => quote!(let #name = &#into;),
+                    false => quote!(let #name = #into;),
                 }
             })
             .collect()
@@ -480,9 +496,16 @@ impl<'a> Gen<'a> {
         params.extend(self.sig.params.iter().enumerate().map(|(i, p)| {
             let slot = slot_param(&p.ident);
             match self.sig.wrt.contains(&i) {
-                true => {
+                true if self.no_forward_rule => {
+                    quote!(#slot: impl ::matgrad::__private::NoForwardRule)
+                }
+                true if matches!(p.class, Class::Float | Class::Matrix) => {
                     let g = &p.grad_ty;
                     quote!(#slot: impl ::matgrad::__private::TangentSlot<#g>)
+                }
+                true => {
+                    let g = &p.grad_ty;
+                    quote!(#slot: impl ::matgrad::__private::StructTangentSlot<#g>)
                 }
                 false => quote!(#slot: ::matgrad::__private::NoGradient),
             }

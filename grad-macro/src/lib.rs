@@ -49,6 +49,20 @@ pub fn custom_vjp(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::custom_vjp(args.into(), item.into()).into()
 }
 
+/// Declares the forward rule of a function (`#[custom_jvp(my_rule)]` or
+/// `#[custom_jvp(my_rule, wrt(a))]`), from which every mode follows.
+///
+/// The rule has `_jvp`'s signature: the parameters, then one tangent per `wrt` parameter (of its
+/// type), returning `(value, tangent)`; it is itself a `#[differentiate]` function, whose
+/// pullback gives `<name>_pullback`, `_vjp` and `_grad` (the tangent is linear in the tangents:
+/// its transpose is the vector-Jacobian product) and the second order of `_hvp`. It generates
+/// `<name>_jvp`, `<name>_hvp` for a scalar value, and what `#[differentiate]` and
+/// `#[differentiate(forward)]` callers call.
+#[proc_macro_attribute]
+pub fn custom_jvp(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::custom_jvp(args.into(), item.into()).into()
+}
+
 /// `#[derive(Differentiable)]`: implements `matgrad::Differentiable` for a struct with named or
 /// unnamed fields, field by field in declaration order. A field marked
 /// `#[differentiable(skip)]` is a constant: it is cloned into every value the trait builds

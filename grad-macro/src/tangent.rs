@@ -32,13 +32,14 @@ use std::collections::HashMap;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::check::{Class, Signature};
+use crate::check::Signature;
 use crate::ctxt::{layout, Ctxt};
 use crate::ir::{outer_of, Arm, Body, Branch, CallSpans, Carried, Closure, Kind, Loop, Node, Op, Stmt, Value, ValueId};
-use crate::lower::Lowered;
+use crate::lower::{FieldRead, Lowered};
 use crate::symbol::{self, Rule};
 
 mod copy;
+mod linalg;
 mod rules;
 
 use copy::copy_body;
@@ -57,31 +58,34 @@ pub struct Program {
 
 /// Builds the tangent program of `low`; unsupported ops are reported into `cx`.
 pub fn program(cx: &Ctxt, sig: &Signature, low: Lowered) -> Program {
-    let Lowered { values, body, params, fields } = low;
-    let mut tx = Tx { cx, values, tan: HashMap::new(), stmts: Vec::new(), call: None };
-    for &i in &sig.wrt {
-        let p = &sig.params[i];
-        if !matches!(p.class, Class::Float | Class::Matrix) {
-            let msg = format!(
-                "forward mode (`_jvp`, `_hvp`) differentiates scalar and matrix parameters, not `{}`: remove `forward` from the attribute to keep reverse mode only; or pass the matrices of `{}` as parameters of their own",
-                p.ident, p.ident
-            );
-            cx.push(syn::Error::new(p.ident.span(), layout(&msg)));
-        }
-    }
-    let mut tangents = Vec::new();
-    for &i in &sig.wrt {
+    let Lowered { values, body, params, mut fields } = low;
+    let mut tx =
+        Tx { cx, values, tan: HashMap::new(), stmts: Vec::new(), closures: 0, read: Default::default(), call: None };
+    let (mut tangents, mut field_tangents) = (Vec::new(), Vec::new());
+    for (j, &i) in sig.wrt.iter().enumerate() {
         let p = params[i];
         let ident = tangent_param(&sig.params[i].ident);
         let is_ref = sig.params[i].is_ref;
         let t = tx.push(Value { ident, kind: Kind::Param { is_ref }, active: true, ..blank(p, &tx.values) });
         tx.tan.insert(p, t);
         tangents.push(t);
+        // A struct's (tuple's) field paths: `let tangent_p_w1 = &tangent_p.w1;`, the tangent
+        // parameter being parameter `sig.params.len() + j` of the program.
+        for f in fields.iter().filter(|f| f.param == i).map(|f| (f.value, f.path.clone())).collect::<Vec<_>>() {
+            let ident = tangent_param(&tx.values[f.0].ident);
+            let tf = tx.push(Value { ident, kind: Kind::Param { is_ref: true }, ..blank(f.0, &tx.values) });
+            tx.tan.insert(f.0, tf);
+            field_tangents.push(FieldRead { param: sig.params.len() + j, path: f.1, value: tf, tangent: true });
+        }
     }
     let mut body = tx.body(body);
     let value = body.ret.expect("a lowered body has a value");
     let ret = tx.tangent_or_zeros(value, &mut body.stmts);
     body.ret = Some(ret);
+    // Only the fields whose tangents the program reads are bound (a skipped `usize` read as a
+    // constant has no tangent).
+    let read = tx.read.into_inner();
+    fields.extend(field_tangents.into_iter().filter(|f| read.contains(&f.value)));
     let mut params = params;
     params.extend(&tangents);
     Program { low: Lowered { values: tx.values, body, params, fields }, value, tangents }
@@ -123,6 +127,10 @@ struct Tx<'c> {
     tan: HashMap<ValueId, ValueId>,
     /// The statements of the body being built.
     stmts: Vec<Stmt>,
+    /// How many `map` closures the body being built is in (their values are scalars).
+    closures: usize,
+    /// The tangents read so far (which tangents of struct fields to bind).
+    read: std::cell::RefCell<std::collections::HashSet<ValueId>>,
     /// The method call whose tangent is being built, with its spans: the tangent's calls of
     /// the same method carry them too (see `CallSpans`).
     call: Option<(&'static Rule, CallSpans)>,
@@ -142,7 +150,11 @@ impl Tx<'_> {
     }
 
     fn t(&self, v: ValueId) -> Option<ValueId> {
-        self.tan.get(&v).copied()
+        let t = self.tan.get(&v).copied();
+        if let Some(t) = t {
+            self.read.borrow_mut().insert(t);
+        }
+        t
     }
 
     fn node(&mut self, op: Op, span: Span) -> ValueId {
@@ -429,7 +441,9 @@ impl Tx<'_> {
             self.tan.insert(cap, tc);
             c.captures.push(tc);
         }
+        self.closures += 1;
         let mut body = self.body(c.body);
+        self.closures -= 1;
         let ret = body.ret.expect("a closure has a value");
         let tret = self.tangent_or_zeros(ret, &mut body.stmts);
         body.ret = Some(tret);

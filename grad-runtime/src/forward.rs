@@ -5,8 +5,8 @@ use crate::value::Real;
 
 /// A scalar, as the tangent of a scalar function needs it.
 #[diagnostic::on_unimplemented(
-    message = "forward mode (`_jvp`, `_hvp`) applies `exp()` and `abs()` to f32/f64 scalars only, not `{Self}`",
-    note = "the matrix exponential and the entrywise `abs` of a matrix have no forward rule yet; for the exponential of each entry write `m.map(|v| v.exp())`"
+    message = "forward mode (`_jvp`, `_hvp`) applies this scalar function's rule to f32/f64 scalars only, not `{Self}`",
+    note = "inside a `map` closure every value is a scalar; outside one, `exp()` and `abs()` of a matrix have rules of their own"
 )]
 pub trait ForwardScalar: Real {}
 
@@ -224,3 +224,132 @@ where
 pub fn into_tangent<A, V: Value<Adj = A> + ?Sized, S: TangentSlot<A>>(slot: S, like: &V) -> A {
     slot.into_tangent(like)
 }
+
+// ----- composition: the tangent of a struct, tuple or collection argument -----
+
+use crate::differentiable::Differentiable;
+
+/// What a caller passes for a struct, tuple or collection parameter of a called function's
+/// tangent program (`<name>_tangent`): the argument's tangent (a value of the parameter's type),
+/// or [`NoGradient`] for a constant argument (its tangent is zero).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a tangent of a `{D}` parameter",
+    note = "a `#[differentiate(forward)]` function passes each argument's tangent, or `NoGradient` for a constant one, to the called function's `_tangent`"
+)]
+pub trait StructTangentSlot<D> {
+    /// The tangent, owned (zeros shaped like `like` for `NoGradient`).
+    fn into_struct_tangent<L: TangentLike<D> + ?Sized>(self, like: &L) -> D;
+}
+
+/// A parameter whose tangent has the owned type `D`: `D` itself, or a slice (`D` a `Vec`).
+pub trait TangentLike<D> {
+    /// Zeros shaped like `self`, of the tangent's type.
+    fn tangent_zeros(&self) -> D;
+}
+
+impl<D: Differentiable> TangentLike<D> for D {
+    fn tangent_zeros(&self) -> D {
+        self.zero_like()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: Differentiable> TangentLike<alloc::vec::Vec<T>> for [T] {
+    fn tangent_zeros(&self) -> alloc::vec::Vec<T> {
+        self.iter().map(Differentiable::zero_like).collect()
+    }
+}
+
+impl<D> StructTangentSlot<D> for NoGradient {
+    fn into_struct_tangent<L: TangentLike<D> + ?Sized>(self, like: &L) -> D {
+        like.tangent_zeros()
+    }
+}
+
+impl<D: Differentiable> StructTangentSlot<D> for &D {
+    fn into_struct_tangent<L: TangentLike<D> + ?Sized>(self, _: &L) -> D {
+        self.clone()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T: Differentiable> StructTangentSlot<alloc::vec::Vec<T>> for &[T] {
+    fn into_struct_tangent<L: TangentLike<alloc::vec::Vec<T>> + ?Sized>(self, _: &L) -> alloc::vec::Vec<T> {
+        self.to_vec()
+    }
+}
+
+/// The tangent of struct (tuple, collection) parameter `like` from what the caller passed.
+#[inline(always)]
+pub fn into_struct_tangent<D, L: TangentLike<D> + ?Sized, S: StructTangentSlot<D>>(slot: S, like: &L) -> D {
+    slot.into_struct_tangent(like)
+}
+
+// ----- the tangent of a field of a struct parameter -----
+
+use crate::differentiable::{Differentiated, Skipped};
+
+/// The tangent of a field of a struct (tuple) parameter: the tangent's field, or zeros for a
+/// `#[differentiable(skip)]` field (a constant, whatever the caller's tangent holds there).
+pub enum TangentOfField<'a, T> {
+    /// The tangent's own field.
+    Tangent(&'a T),
+    /// Zeros shaped like the field.
+    Zero(T),
+}
+
+impl<T> TangentOfField<'_, T> {
+    /// The tangent.
+    #[inline(always)]
+    pub fn get(&self) -> &T {
+        match self {
+            TangentOfField::Tangent(t) => t,
+            TangentOfField::Zero(z) => z,
+        }
+    }
+}
+
+/// What a field's constant accessor returns on a tangent: a differentiated field (its
+/// tangent) or a skipped one (zeros).
+#[diagnostic::on_unimplemented(
+    message = "forward mode reads the tangent of this skipped field, and `{Self}` has no zeros",
+    note = "a `#[differentiable(skip)]` field read where a differentiated value is computed must be `Differentiable` (a scalar, a matrix, …)"
+)]
+pub trait FieldTangent<'a> {
+    /// The field's type.
+    type Field;
+    /// The tangent of the field.
+    fn field_tangent(self) -> TangentOfField<'a, Self::Field>;
+}
+
+impl<'a, T> FieldTangent<'a> for Differentiated<'a, T> {
+    type Field = T;
+    #[inline(always)]
+    fn field_tangent(self) -> TangentOfField<'a, T> {
+        TangentOfField::Tangent(self.0)
+    }
+}
+
+impl<'a, T: Differentiable> FieldTangent<'a> for Skipped<'a, T> {
+    type Field = T;
+    #[inline(always)]
+    fn field_tangent(self) -> TangentOfField<'a, T> {
+        TangentOfField::Zero(self.0.zero_like())
+    }
+}
+
+/// The tangent of a field from the accessor's wrapper.
+#[inline(always)]
+pub fn field_tangent<'a, F: FieldTangent<'a>>(f: F) -> TangentOfField<'a, F::Field> {
+    f.field_tangent()
+}
+
+/// Nothing implements it: the tangent slots of a `#[custom_vjp]` function's `_tangent` are
+/// bounded by it, so that a `#[differentiate(forward)]` function calling one gets this message
+/// on the call.
+#[diagnostic::on_unimplemented(
+    message = "this function has a `#[custom_vjp]` rule and no forward rule: a `#[differentiate(forward)]` function cannot call it",
+    label = "called in forward mode (`_jvp`, `_hvp`)",
+    note = "declare its forward rule instead: `#[custom_jvp(rule)]` with `#[differentiate] fn rule(<the parameters>, <one tangent per parameter>) -> (value, tangent)`, which gives reverse mode too"
+)]
+pub trait NoForwardRule {}

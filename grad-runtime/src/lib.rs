@@ -50,6 +50,7 @@ pub mod __private {
     pub use crate::control::{placeholder, unbounded_tape, Placeholder, VecTape};
     pub use crate::differentiable::{constant_field, read_part, write_part, ConstantField, Differentiated, Skipped};
     pub use crate::differentiable::{TupleSlot0, TupleSlot1, TupleSlot2, TupleSlot3, TupleSlot4, TupleSlot5};
+    pub use crate::forward::{field_tangent, into_struct_tangent, NoForwardRule, StructTangentSlot, TangentOfField};
     pub use crate::forward::{
         indicator, int_like, into_tangent, nrows_like, one_minus, ones_like, sign0, tangent_mul, ForwardScalar,
         TangentSlot,

@@ -36,6 +36,9 @@ pub struct FieldRead {
     pub path: Vec<Member>,
     /// The value standing for the field.
     pub value: ValueId,
+    /// A field of a tangent parameter (forward mode): the tangent of the field, zeros where a
+    /// field on the path is `#[differentiable(skip)]`.
+    pub tangent: bool,
 }
 
 impl Lower<'_> {
@@ -163,7 +166,7 @@ impl Lower<'_> {
         if let Some(outer) = self.scopes.first_mut() {
             outer.push((key, value));
         }
-        self.fields.push(FieldRead { param, path, value });
+        self.fields.push(FieldRead { param, path, value, tangent: false });
     }
 }
 
@@ -215,7 +218,23 @@ pub fn const_method(m: &Member) -> syn::Ident {
 }
 
 /// `&p.a.b`: the binding of a field path's value at the top of the generated function.
+///
+/// For a tangent parameter's field, each member is read through its constant accessor, whose
+/// wrapper tells a skipped field (its tangent is zeros) from a differentiated one:
+/// `let t1 = field_tangent(tangent_p.__matgrad_const_enc()); let tangent_p_enc_w =
+/// field_tangent(t1.get().__matgrad_const_w()).get();` (in steps, each kept alive).
 pub fn binding(root: &syn::Ident, read: &FieldRead, ident: &syn::Ident) -> TokenStream {
     let path = &read.path;
-    quote!(#[allow(unused_variables)] let #ident = &#root #(.#path)*;)
+    if !read.tangent {
+        return quote!(#[allow(unused_variables)] let #ident = &#root #(.#path)*;);
+    }
+    let mut code = TokenStream::new();
+    let mut base = quote!(#root);
+    for (k, m) in path.iter().enumerate() {
+        let step = format_ident!("{}_{}", ident, k, span = Span::mixed_site());
+        let accessor = const_method(m);
+        code.extend(quote!(let #step = ::matgrad::__private::field_tangent(#base.#accessor());));
+        base = quote!(#step.get());
+    }
+    quote!(#code #[allow(unused_variables)] let #ident = #base;)
 }

@@ -39,8 +39,13 @@ impl Tx<'_> {
             // Factorizations: the tangent of the factored matrix stands for the factorization's.
             (Fwd::Consume("lu"), _) | (Fwd::Unwrap { name: "cholesky", .. }, _) => ta[0],
             // y = L(a) for a linear L: ẏ = L(ȧ) (the other operands are constants).
-            (Fwd::Neg | Fwd::Ref | Fwd::Deref | Fwd::Index | Fwd::Element, _) => {
-                Some(self.rule(rule, replaced(0, ta[0]?), span))
+            (Fwd::Neg | Fwd::Deref | Fwd::Index, _) => Some(self.rule(rule, replaced(0, ta[0]?), span)),
+            // an element of a collection (`&p.layers[k]`) and a reference to it: borrowed as
+            // the value is
+            (Fwd::Ref | Fwd::Element, _) => {
+                let t = self.rule(rule, replaced(0, ta[0]?), span);
+                self.values[t].borrowed = self.values[y].borrowed;
+                Some(t)
             }
             (Fwd::Method(n) | Fwd::Consume(n) | Fwd::Turbofish(n) | Fwd::Runtime(n), _) if LINEAR.contains(&n) => {
                 Some(self.rule(rule, replaced(0, ta[0]?), span))
@@ -174,6 +179,9 @@ impl Tx<'_> {
                 Some(terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span)))
             }
             (Fwd::Method(n) | Fwd::Unwrap { name: n, .. }, _) => self.linalg(rule, n, args, &ta, y, span),
+            (Fwd::Field { name, field } | Fwd::FieldUnwrap { name, field }, _) => {
+                self.decomposition(name, field, args, &ta, y, span)
+            }
             (Fwd::Runtime(n), _) if symbol::scalar_fn(n, args.len()).is_some_and(|r| std::ptr::eq(r, rule)) => {
                 self.scalar(n, args, &ta, y, span)
             }
@@ -270,10 +278,7 @@ impl Tx<'_> {
                 };
                 Some(self.rule(rule, vec![args[0], rhs], span))
             }
-            _ => {
-                self.unsupported(span, &format!("`{name}`"));
-                None
-            }
+            _ => self.linalg_more(rule, name, args, ta, y, span),
         }
     }
 
@@ -302,6 +307,9 @@ impl Tx<'_> {
             return self.scalar_more(name, args, ta, y, span);
         }
         let dx = ta[0]?;
+        if self.closures == 0 && (name == "exp" || name == "abs") {
+            return Some(self.exp_or_abs(name, x, dx, y, span));
+        }
         let t = match name {
             // ẏ = y ẋ
             "exp" => self.rule(&SCALAR_MUL, vec![dx, y], span),

@@ -74,7 +74,9 @@ where
 
 /// The cofactor matrix `cof(A)`, `cof(A)ᵢⱼ = det(A with row i replaced by eⱼᵀ)`; equal to
 /// `det(A) A⁻ᵀ` where `A` is invertible, and defined (and continuous) where it is not.
-fn cofactors<T: Real, D: DimMin<D, Output = D>, S: Storage<T, D, D>>(a: &Matrix<T, D, D, S>) -> OMatrix<T, D, D>
+pub(crate) fn cofactors<T: Real, D: DimMin<D, Output = D>, S: Storage<T, D, D>>(
+    a: &Matrix<T, D, D, S>,
+) -> OMatrix<T, D, D>
 where
     DefaultAllocator: Allocator<D, D> + Allocator<D>,
 {

@@ -18,6 +18,7 @@ mod reduce;
 mod scalar;
 mod structure;
 mod svd;
+mod tangent;
 mod update;
 mod vector;
 
@@ -33,5 +34,6 @@ pub use reduce::*;
 pub use scalar::*;
 pub use structure::*;
 pub use svd::*;
+pub use tangent::*;
 pub use update::*;
 pub use vector::*;

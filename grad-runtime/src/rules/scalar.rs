@@ -585,7 +585,7 @@ where
 }
 
 /// The Fréchet derivative `L(a, e)` of the matrix exponential at `a` in the direction `e`.
-fn exp_frechet<T: Real, D: Dim>(a: &OMatrix<T, D, D>, e: &OMatrix<T, D, D>) -> OMatrix<T, D, D>
+pub(crate) fn exp_frechet<T: Real, D: Dim>(a: &OMatrix<T, D, D>, e: &OMatrix<T, D, D>) -> OMatrix<T, D, D>
 where
     DefaultAllocator: Allocator<D, D>,
 {
