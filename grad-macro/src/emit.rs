@@ -1178,13 +1178,25 @@ impl Emitter<'_> {
             Op::Map { input, closure } => {
                 // The captures' partials first, so that the entry's, last, moves Ḡ; each stored
                 // derivative is read once, and moved.
-                let mut partials = self.map_partials(node, closure);
-                // A map fused with its tangent map: its derivative g′ is the latter's partial for
-                // the tangent's entry (∂ġ/∂ẋ = g′), which the latter borrows (its sweep runs first).
+                // A map fused with its tangent map (see `Plan::fused`): its derivative g′ is the
+                // latter's partial for the tangent's entry (∂ġ/∂ẋ = g′). The map's adjoint is
+                // complete when the tangent map's sweep runs (what reads the map's value comes
+                // after both), so that sweep adds the map's contribution, borrowing g′, before
+                // its own, which move it; the map adds it only when the tangent map had no adjoint.
                 if let Some(t) = self.fused_tangent_of(plan, node) {
-                    partials = vec![(closure.param, self.partial_ident(t, 1))];
+                    if born[t] {
+                        return code;
+                    }
+                    let d = self.partial_ident(t, 1);
+                    let contrib = quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g));
+                    return self.accumulate(*input, contrib, plan, born);
                 }
-                let borrow_second = closure.value_of.is_some() && plan.fused[node.out].is_some();
+                if let Some(a) = plan.fused[node.out].filter(|&a| born[a]) {
+                    let (d, ga) = (self.partial_ident(node.out, 1), self.adj(a));
+                    let contrib = quote_spanned!(span=> ::matgrad::__private::map_adj(&#d, #ga));
+                    code.extend(self.accumulate(*input, contrib, plan, born));
+                }
+                let mut partials = self.map_partials(node, closure);
                 partials.rotate_left(usize::from(self.values[closure.param].active));
                 let n = partials.len();
                 for (i, (inner, d)) in partials.into_iter().enumerate() {
@@ -1192,7 +1204,6 @@ impl Emitter<'_> {
                         let g = if i + 1 == n { quote!(#g) } else { g_ref.clone() };
                         (*input, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g)))
                     } else if let Some((other, _)) = closure.second.filter(|&(_, b)| b == inner) {
-                        let d = if borrow_second { quote!(&#d) } else { quote!(#d) };
                         (other, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g_ref)))
                     } else {
                         (

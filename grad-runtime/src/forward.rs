@@ -90,14 +90,15 @@ where
     let (r, c) = x.mat().shape_generic();
     assert_eq!(x.mat().shape(), dx.shape(), "zip_map: the matrices must have the same shape");
     let mut y = x.into_mat();
-    // Both written as the entries are mapped in place (column-major).
-    let ys = y.as_mut_slice();
-    let mut k = 0;
-    let dy = OMatrix::from_fn_generic(r, c, |_, _| {
-        let (v, t) = f(ys[k], dx[k]);
-        ys[k] = v;
-        k += 1;
-        t
+    // Ẏ written as the entries of Y are mapped in place (all column-major).
+    let mut entries = y.as_mut_slice().iter_mut().zip(dx.iter());
+    let dy = OMatrix::from_fn_generic(r, c, |_, _| match entries.next() {
+        Some((v, &e)) => {
+            let (fv, t) = f(*v, e);
+            *v = fv;
+            t
+        }
+        None => nalgebra::zero(),
     });
     (y, dy)
 }
@@ -123,11 +124,12 @@ where
     let mut y = x.into_mat();
     let mut dy = OMatrix::zeros_generic(r, c);
     let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
-    for k in 0..y.len() {
-        let (v, t, dv) = f(y[k], dx[k]);
-        y[k] = v;
-        dy[k] = t;
-        for (dk, v) in d.iter_mut().zip(dv) {
+    let mut ds = d.each_mut().map(|m| m.as_mut_slice());
+    let entries = y.as_mut_slice().iter_mut().zip(dy.as_mut_slice().iter_mut()).zip(dx.iter());
+    for (k, ((v, t), &e)) in entries.enumerate() {
+        let (fv, ft, dv) = f(*v, e);
+        (*v, *t) = (fv, ft);
+        for (dk, v) in ds.iter_mut().zip(dv) {
             dk[k] = v;
         }
     }

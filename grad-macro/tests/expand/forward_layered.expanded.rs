@@ -561,16 +561,16 @@ fn layered_hvp(
                 let d_t_13 = ::matgrad::__private::init(d_h_14);
                 let d_tan_43 = ::matgrad::__private::init(d_tan_44);
                 ::matgrad::__private::add_to(
+                    &mut d_t_8,
+                    ::matgrad::__private::map_adj(&tan_43_d1, d_t_13),
+                );
+                ::matgrad::__private::add_to(
                     &mut d_tan_31,
-                    ::matgrad::__private::map_adj(&tan_43_d1, &d_tan_43),
+                    ::matgrad::__private::map_adj(tan_43_d1, &d_tan_43),
                 );
                 ::matgrad::__private::add_to(
                     &mut d_t_8,
                     ::matgrad::__private::map_adj(tan_43_d0, d_tan_43),
-                );
-                ::matgrad::__private::add_to(
-                    &mut d_t_8,
-                    ::matgrad::__private::map_adj(tan_43_d1, d_t_13),
                 );
             }
             #[allow(unused_variables)]
@@ -579,15 +579,15 @@ fn layered_hvp(
                 ::matgrad::__private::add_to(&mut d_tan_31, d_tan_44);
             }
         }
-        let d_tan_24 = ::matgrad::__private::init(
-            ::matgrad::__private::map_adj(&tan_31_d1, &d_tan_31),
-        );
         let mut d_t_5 = ::matgrad::__private::init(
-            ::matgrad::__private::map_adj(tan_31_d0, d_tan_31),
+            ::matgrad::__private::map_adj(&tan_31_d1, d_t_8),
+        );
+        let d_tan_24 = ::matgrad::__private::init(
+            ::matgrad::__private::map_adj(tan_31_d1, &d_tan_31),
         );
         ::matgrad::__private::add_to(
             &mut d_t_5,
-            ::matgrad::__private::map_adj(tan_31_d1, d_t_8),
+            ::matgrad::__private::map_adj(tan_31_d0, d_tan_31),
         );
         let d_tan_22 = &d_tan_24;
         let d_tan_23 = &d_tan_24;
@@ -829,16 +829,16 @@ fn layered_tangent_pullback(
                 let d_t_13 = ::matgrad::__private::init(d_h_14);
                 let d_tan_43 = ::matgrad::__private::init(d_tan_44);
                 ::matgrad::__private::add_to(
+                    &mut d_t_8,
+                    ::matgrad::__private::map_adj(&tan_43_d1, d_t_13),
+                );
+                ::matgrad::__private::add_to(
                     &mut d_tan_31,
-                    ::matgrad::__private::map_adj(&tan_43_d1, &d_tan_43),
+                    ::matgrad::__private::map_adj(tan_43_d1, &d_tan_43),
                 );
                 ::matgrad::__private::add_to(
                     &mut d_t_8,
                     ::matgrad::__private::map_adj(tan_43_d0, d_tan_43),
-                );
-                ::matgrad::__private::add_to(
-                    &mut d_t_8,
-                    ::matgrad::__private::map_adj(tan_43_d1, d_t_13),
                 );
             }
             #[allow(unused_variables)]
@@ -847,15 +847,15 @@ fn layered_tangent_pullback(
                 ::matgrad::__private::add_to(&mut d_tan_31, d_tan_44);
             }
         }
-        let d_tan_24 = ::matgrad::__private::init(
-            ::matgrad::__private::map_adj(&tan_31_d1, &d_tan_31),
-        );
         let mut d_t_5 = ::matgrad::__private::init(
-            ::matgrad::__private::map_adj(tan_31_d0, d_tan_31),
+            ::matgrad::__private::map_adj(&tan_31_d1, d_t_8),
+        );
+        let d_tan_24 = ::matgrad::__private::init(
+            ::matgrad::__private::map_adj(tan_31_d1, &d_tan_31),
         );
         ::matgrad::__private::add_to(
             &mut d_t_5,
-            ::matgrad::__private::map_adj(tan_31_d1, d_t_8),
+            ::matgrad::__private::map_adj(tan_31_d0, d_tan_31),
         );
         let d_tan_22 = &d_tan_24;
         let d_tan_23 = &d_tan_24;

@@ -365,15 +365,15 @@ fn loss_hvp(
     let d_a_11 = ::matgrad::__private::init(
         ::matgrad::__private::pass_as(ty_12, d_t_14),
     );
-    let d_tan_17 = ::matgrad::__private::init(
-        ::matgrad::__private::map_adj(&tan_29_d1, &d_tan_29),
-    );
     let mut d_z_3 = ::matgrad::__private::init(
-        ::matgrad::__private::map_adj(tan_29_d0, d_tan_29),
+        ::matgrad::__private::map_adj(&tan_29_d1, d_a_11),
+    );
+    let d_tan_17 = ::matgrad::__private::init(
+        ::matgrad::__private::map_adj(tan_29_d1, &d_tan_29),
     );
     ::matgrad::__private::add_to(
         &mut d_z_3,
-        ::matgrad::__private::map_adj(tan_29_d1, d_a_11),
+        ::matgrad::__private::map_adj(tan_29_d0, d_tan_29),
     );
     let d_tangent_w = ::matgrad::__private::init(
         ::matgrad::__private::mul_rhs(x, tangent_w, &d_tan_17),
@@ -514,15 +514,15 @@ fn loss_tangent_pullback(
     let d_a_11 = ::matgrad::__private::init(
         ::matgrad::__private::pass_as(ty_12, d_t_14),
     );
-    let d_tan_17 = ::matgrad::__private::init(
-        ::matgrad::__private::map_adj(&tan_29_d1, &d_tan_29),
-    );
     let mut d_z_3 = ::matgrad::__private::init(
-        ::matgrad::__private::map_adj(tan_29_d0, d_tan_29),
+        ::matgrad::__private::map_adj(&tan_29_d1, d_a_11),
+    );
+    let d_tan_17 = ::matgrad::__private::init(
+        ::matgrad::__private::map_adj(tan_29_d1, &d_tan_29),
     );
     ::matgrad::__private::add_to(
         &mut d_z_3,
-        ::matgrad::__private::map_adj(tan_29_d1, d_a_11),
+        ::matgrad::__private::map_adj(tan_29_d0, d_tan_29),
     );
     let d_tangent_w = ::matgrad::__private::init(
         ::matgrad::__private::mul_rhs(x, tangent_w, &d_tan_17),
