@@ -90,15 +90,14 @@ where
     let (r, c) = x.mat().shape_generic();
     assert_eq!(x.mat().shape(), dx.shape(), "zip_map: the matrices must have the same shape");
     let mut y = x.into_mat();
-    // Ẏ written as the entries of Y are mapped in place (all column-major).
-    let mut entries = y.as_mut_slice().iter_mut().zip(dx.iter());
-    let dy = OMatrix::from_fn_generic(r, c, |_, _| match entries.next() {
-        Some((v, &e)) => {
-            let (fv, t) = f(*v, e);
-            *v = fv;
-            t
-        }
-        None => nalgebra::zero(),
+    // Ẏ written as the entries of Y are mapped in place (both column-major).
+    let ys = y.as_mut_slice();
+    let mut k = 0;
+    let dy = OMatrix::from_fn_generic(r, c, |i, j| {
+        let (v, t) = f(ys[k], dx[(i, j)]);
+        ys[k] = v;
+        k += 1;
+        t
     });
     (y, dy)
 }
@@ -124,13 +123,17 @@ where
     let mut y = x.into_mat();
     let mut dy = OMatrix::zeros_generic(r, c);
     let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
+    let (ys, dys) = (y.as_mut_slice(), dy.as_mut_slice());
     let mut ds = d.each_mut().map(|m| m.as_mut_slice());
-    let entries = y.as_mut_slice().iter_mut().zip(dy.as_mut_slice().iter_mut()).zip(dx.iter());
-    for (k, ((v, t), &e)) in entries.enumerate() {
-        let (fv, ft, dv) = f(*v, e);
-        (*v, *t) = (fv, ft);
-        for (dk, v) in ds.iter_mut().zip(dv) {
-            dk[k] = v;
+    let mut k = 0;
+    for j in 0..dx.ncols() {
+        for i in 0..dx.nrows() {
+            let (v, t, dv) = f(ys[k], dx[(i, j)]);
+            (ys[k], dys[k]) = (v, t);
+            for (dk, v) in ds.iter_mut().zip(dv) {
+                dk[k] = v;
+            }
+            k += 1;
         }
     }
     (y, dy, d)
