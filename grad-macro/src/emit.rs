@@ -281,7 +281,8 @@ impl Emitter<'_> {
     fn block_forward(&self, body: &Body, plan: &Plan, ret: Option<ValueId>) -> TokenStream {
         let key = body.key();
         let stmts = &body.stmts;
-        let fused = |a: &Stmt, t: &Stmt| matches!((a, t), (Stmt::Node(a), Stmt::Node(t)) if plan.fused[a.out] == Some(t.out));
+        let fused =
+            |a: &Stmt, t: &Stmt| matches!((a, t), (Stmt::Node(a), Stmt::Node(t)) if plan.fused[a.out] == Some(t.out));
         (0..stmts.len())
             .map(|i| match (&stmts[i], stmts.get(i + 1)) {
                 (Stmt::Node(a), Some(Stmt::Node(t))) if fused(&stmts[i], &stmts[i + 1]) => {

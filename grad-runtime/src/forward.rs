@@ -77,11 +77,17 @@ use crate::value::MatArg;
 use nalgebra::allocator::Allocator;
 use nalgebra::{DefaultAllocator, Storage};
 
+/// A map's value and its tangent, of one shape.
+pub type MapPair<T, R, C> = (OMatrix<T, R, C>, OMatrix<T, R, C>);
+
+/// A map's value, its tangent, and the tangent's partials, all of one shape.
+pub type MapPairWithPartials<T, R, C, const N: usize> = (OMatrix<T, R, C>, OMatrix<T, R, C>, [OMatrix<T, R, C>; N]);
+
 // Y = g(X), Ẏ = ġ(X, Ẋ) entrywise (ġ the closure's tangent program, which computes g too)
 /// `x.map(g)` and its tangent `x.zip_map(&ẋ, ġ)` in one pass: `f` returns an entry of both.
 /// `x` may be passed owned (at its last use): `Y` is then written into its buffer.
 #[inline]
-pub fn map_pair<X: MatArg, SY, F>(x: X, dx: &Matrix<X::T, X::R, X::C, SY>, mut f: F) -> (OMatrix<X::T, X::R, X::C>, OMatrix<X::T, X::R, X::C>)
+pub fn map_pair<X: MatArg, SY, F>(x: X, dx: &Matrix<X::T, X::R, X::C, SY>, mut f: F) -> MapPair<X::T, X::R, X::C>
 where
     SY: Storage<X::T, X::R, X::C>,
     F: FnMut(X::T, X::T) -> (X::T, X::T),
@@ -107,12 +113,11 @@ where
 /// [`map_pair`] where `f` also returns the partials of the tangent's entry (with respect to the
 /// entry and its tangent), as [`map_d2`](crate::rules::map_d2).
 #[inline]
-#[allow(clippy::type_complexity)]
 pub fn map_pair_d2<X: MatArg, SY, const N: usize, F>(
     x: X,
     dx: &Matrix<X::T, X::R, X::C, SY>,
     mut f: F,
-) -> (OMatrix<X::T, X::R, X::C>, OMatrix<X::T, X::R, X::C>, [OMatrix<X::T, X::R, X::C>; N])
+) -> MapPairWithPartials<X::T, X::R, X::C, N>
 where
     SY: Storage<X::T, X::R, X::C>,
     F: FnMut(X::T, X::T) -> (X::T, X::T, [X::T; N]),
