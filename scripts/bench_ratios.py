@@ -91,9 +91,10 @@ def main():
 FORWARD_FUNCTIONS = ("forward", "jvp", "jvp_hand", "grad", "hvp", "hvp_hand")
 
 
-def load_forward(criterion_dir):
+def load_forward(criterion_dir, fastest=False):
     """{workload: {function: median ns}} for the groups `forward/<workload>` of
-    `cargo bench --bench forward`."""
+    `cargo bench --bench forward`; with `fastest`, the fastest sample's time per iteration
+    instead (`new/sample.json`), the one least disturbed by other load on a shared machine."""
     results = {}
     for root, _dirs, files in os.walk(criterion_dir):
         if os.path.basename(root) != "new" or "estimates.json" not in files or "benchmark.json" not in files:
@@ -103,8 +104,14 @@ def load_forward(criterion_dir):
         group, function = meta.get("group_id") or "", meta.get("function_id")
         if not group.startswith("forward/") or function not in FORWARD_FUNCTIONS:
             continue
-        with open(os.path.join(root, "estimates.json"), encoding="utf-8") as f:
-            results.setdefault(group[len("forward/"):], {})[function] = float(json.load(f)["median"]["point_estimate"])
+        if fastest:
+            with open(os.path.join(root, "sample.json"), encoding="utf-8") as f:
+                sample = json.load(f)
+            ns = min(t / n for t, n in zip(sample["times"], sample["iters"]))
+        else:
+            with open(os.path.join(root, "estimates.json"), encoding="utf-8") as f:
+                ns = float(json.load(f)["median"]["point_estimate"])
+        results.setdefault(group[len("forward/"):], {})[function] = ns
     return results
 
 
@@ -126,9 +133,14 @@ def print_forward(results):
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--forward":
         here = os.path.dirname(os.path.abspath(__file__))
-        found = load_forward(sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "..", "target", "criterion"))
+        where = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "..", "target", "criterion")
+        found = load_forward(where)
         if not found:
             sys.exit("no forward-mode results: run `cargo bench --bench forward` first")
+        print("Medians:")
         print_forward(found)
+        print()
+        print("Fastest samples (least disturbed by other load):")
+        print_forward(load_forward(where, fastest=True))
     else:
         main()
