@@ -11,7 +11,8 @@
 //! Control flow keeps its structure: a branch gets one tangent output per differentiated
 //! output, a loop one carried tangent per differentiated carried variable; a `map` closure
 //! becomes a `zip_map` over the matrix and its tangent whose closure is the closure's own
-//! tangent program.
+//! tangent program; that program computes the entry's value too, so the map and its tangent can
+//! run as one pass (`Closure::value_of`, decided by the planner: `reverse::Plan::fused`).
 //!
 //! Input:
 //! ```ignore
