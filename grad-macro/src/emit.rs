@@ -1177,8 +1177,6 @@ impl Emitter<'_> {
                 }
             }
             Op::Map { input, closure } => {
-                // The captures' partials first, so that the entry's, last, moves Ḡ; each stored
-                // derivative is read once, and moved.
                 // A map fused with its tangent map (see `Plan::fused`): its derivative g′ is the
                 // latter's partial for the tangent's entry (∂ġ/∂ẋ = g′). The map's adjoint is
                 // complete when the tangent map's sweep runs (what reads the map's value comes
@@ -1197,6 +1195,8 @@ impl Emitter<'_> {
                     let contrib = quote_spanned!(span=> ::matgrad::__private::map_adj(&#d, #ga));
                     code.extend(self.accumulate(*input, contrib, plan, born));
                 }
+                // The captures' partials first, so that the entry's, last, moves Ḡ; each stored
+                // derivative is read once, and moved.
                 let mut partials = self.map_partials(node, closure);
                 partials.rotate_left(usize::from(self.values[closure.param].active));
                 let n = partials.len();
