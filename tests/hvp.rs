@@ -188,6 +188,32 @@ fn fused_maps_in_loops_and_branches_match_central_differences() {
     }
 }
 
+/// A differentiated capture keeps a map and its tangent apart in `_hvp` (one pass in `_jvp`);
+/// the closure's value is not read by its tangent.
+#[differentiate(wrt(w, s), forward)]
+fn scaled(w: &DMatrix<f64>, x: &DMatrix<f64>, s: f64) -> f64 {
+    let z = x * w;
+    z.map(|v| v * v * s).sum()
+}
+
+/// f = s Σ(XW)²: ∇_W f = 2s Xᵀ(XW), ∂f/∂s = Σ(XW)²; H·(V, σ) = (2s XᵀXV + 2σ XᵀXW, 2⟨XW, XV⟩).
+#[test]
+fn captured_scalar_keeps_the_maps_apart_and_is_the_closed_form() {
+    let (w, x, v) = (mat(3, 2, 60), mat(4, 3, 61), mat(3, 2, 62));
+    let (s, sv) = (0.7, -0.4);
+    let (z, zv) = (&x * &w, &x * &v);
+    let (value, gw, gs, hw, hs) = scaled_hvp(&w, &x, s, &v, sv);
+    assert!((value - s * z.norm_squared()).abs() < 1e-12 * value.abs().max(1.0));
+    assert_close(&gw, &(x.transpose() * &z * (2.0 * s)), 1e-12);
+    assert!((gs - z.norm_squared()).abs() < 1e-12 * gs.abs().max(1.0));
+    assert_close(&hw, &(x.transpose() * (&zv * (2.0 * s) + &z * (2.0 * sv))), 1e-12);
+    assert!((hs - 2.0 * z.dot(&zv)).abs() < 1e-12 * hs.abs().max(1.0));
+    let (value_jvp, tangent) = scaled_jvp(&w, &x, s, &v, sv);
+    assert_eq!(value_jvp, scaled(&w, &x, s));
+    let expected = gw.dot(&v) + gs * sv;
+    assert!((tangent - expected).abs() < 1e-12 * expected.abs().max(1.0));
+}
+
 /// f(W) = ‖tanh(XW)‖², fixed-size f32, the map's value typed: one pass for the map and its
 /// tangent.
 #[differentiate(wrt(w), forward)]
