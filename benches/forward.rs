@@ -2,8 +2,8 @@
 //! ≤ 2) and `_hvp` / `_grad` (target ≤ 3) on the network and the perceptron, with a
 //! hand-written JVP and HVP of the network for reference.
 //!
-//! `cargo bench --bench forward` (criterion), then `python3 scripts/bench_ratios.py` reads
-//! the groups `forward/…`. `cargo bench --bench forward -- count <workload> <which> <calls>`
+//! `cargo bench --bench forward` (criterion), then `python3 scripts/bench_ratios.py --forward`
+//! reads the groups `forward/…`. `cargo bench --bench forward -- count <workload> <which> <calls>`
 //! calls one function `calls` times, for `scripts/forward_instructions.py` (callgrind).
 
 mod workloads;
@@ -158,11 +158,13 @@ fn bench_mlp(c: &mut Criterion) {
     group.finish();
 }
 
-/// `count <workload> <which> <calls>`: `which` is forward, jvp, grad, hvp, jvp_hand or hvp_hand.
+/// `count <workload> <which> <calls>`: `workload` is network (8×4), network_large (128×64) or
+/// mlp; `which` is forward, jvp, grad, hvp, jvp_hand or hvp_hand (the last two for the networks).
 fn count(workload: &str, which: &str, calls: usize) {
     match workload {
-        "network" => {
-            let Network { w, x, y, t } = network_data(8, 4, 3);
+        "network" | "network_large" => {
+            let (n, d, k) = if workload == "network" { (8, 4, 3) } else { (128, 64, 32) };
+            let Network { w, x, y, t } = network_data(n, d, k);
             for _ in 0..calls {
                 match which {
                     "forward" => drop(black_box(network(black_box(&w), &x, &y))),

@@ -5,6 +5,8 @@ Builds `benches/forward.rs` (release), runs it under `valgrind --tool=callgrind`
 calls and with 1 call of each function, and prints the difference divided by N, with the
 ratios `_jvp` / forward and `_hvp` / `_grad` (and the hand-written network's).
 
+Workloads: network (8×4 · 4×3), network_large (128×64 · 64×32), mlp (the perceptron).
+
 Usage: python3 scripts/forward_instructions.py [N]   (N = 100 by default)
 """
 
@@ -16,6 +18,7 @@ import sys
 
 FUNCTIONS = {
     "network": ("forward", "jvp", "jvp_hand", "grad", "hvp", "hvp_hand"),
+    "network_large": ("forward", "jvp", "jvp_hand", "grad", "hvp", "hvp_hand"),
     "mlp": ("forward", "jvp", "grad", "hvp"),
 }
 

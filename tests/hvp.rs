@@ -159,6 +159,91 @@ fn control_flow_hvp_matches_central_differences_of_grad() {
     }
 }
 
+/// `map`s whose value and tangent run as one pass (no differentiated capture), in a loop body
+/// and in a branch arm: their stored derivatives go through the loop's and the arm's tapes.
+#[differentiate(wrt(w), forward)]
+fn layered(w: &DMatrix<f64>, h0: &DMatrix<f64>, steps: usize) -> f64 {
+    let mut h = h0.clone();
+    for _ in 0..steps {
+        h = (w * &h).map(|v| v.tanh());
+        if h.sum() > 0.0 {
+            h = h.map(|v| v * v + v.sin());
+        }
+    }
+    h.norm_squared()
+}
+
+#[test]
+fn fused_maps_in_loops_and_branches_match_central_differences() {
+    for seed in 0..4 {
+        let (w, h0, v) = (mat(3, 3, seed + 30), mat(3, 2, seed + 40), mat(3, 3, seed + 50));
+        let (value, g, hv) = layered_hvp(&w, &h0, 3, &v);
+        let (value_grad, g_grad) = layered_grad(&w, &h0, 3);
+        assert!((value - value_grad).abs() < 1e-12 * value.abs().max(1.0));
+        assert_close(&g, &g_grad, 1e-12);
+        assert_close(&hv, &fd_grad(|w| layered_grad(w, &h0, 3).1, &w, &v), 1e-6);
+        let (value_jvp, tangent) = layered_jvp(&w, &h0, 3, &v);
+        assert_eq!(value_jvp, layered(&w, &h0, 3));
+        assert!((tangent - g.dot(&v)).abs() < 1e-10 * tangent.abs().max(1.0), "{tangent} vs {}", g.dot(&v));
+    }
+}
+
+/// A differentiated capture keeps a map and its tangent apart in `_hvp` (one pass in `_jvp`);
+/// the closure's value is not read by its tangent.
+#[differentiate(wrt(w, s), forward)]
+fn scaled(w: &DMatrix<f64>, x: &DMatrix<f64>, s: f64) -> f64 {
+    let z = x * w;
+    z.map(|v| v * v * s).sum()
+}
+
+/// f = s Σ(XW)²: ∇_W f = 2s Xᵀ(XW), ∂f/∂s = Σ(XW)²; H·(V, σ) = (2s XᵀXV + 2σ XᵀXW, 2⟨XW, XV⟩).
+#[test]
+fn captured_scalar_keeps_the_maps_apart_and_is_the_closed_form() {
+    let (w, x, v) = (mat(3, 2, 60), mat(4, 3, 61), mat(3, 2, 62));
+    let (s, sv) = (0.7, -0.4);
+    let (z, zv) = (&x * &w, &x * &v);
+    let (value, gw, gs, hw, hs) = scaled_hvp(&w, &x, s, &v, sv);
+    assert!((value - s * z.norm_squared()).abs() < 1e-12 * value.abs().max(1.0));
+    assert_close(&gw, &(x.transpose() * &z * (2.0 * s)), 1e-12);
+    assert!((gs - z.norm_squared()).abs() < 1e-12 * gs.abs().max(1.0));
+    assert_close(&hw, &(x.transpose() * (&zv * (2.0 * s) + &z * (2.0 * sv))), 1e-12);
+    assert!((hs - 2.0 * z.dot(&zv)).abs() < 1e-12 * hs.abs().max(1.0));
+    let (value_jvp, tangent) = scaled_jvp(&w, &x, s, &v, sv);
+    assert_eq!(value_jvp, scaled(&w, &x, s));
+    let expected = gw.dot(&v) + gs * sv;
+    assert!((tangent - expected).abs() < 1e-12 * expected.abs().max(1.0));
+}
+
+/// f(W) = ‖tanh(XW)‖², fixed-size f32, the map's value typed: one pass for the map and its
+/// tangent.
+#[differentiate(wrt(w), forward)]
+fn squash(w: &SMatrix<f32, 2, 3>, x: &SMatrix<f32, 4, 2>) -> f32 {
+    let z = x * w;
+    let a: SMatrix<f32, 4, 3> = z.map(|v| v.tanh());
+    a.norm_squared()
+}
+
+/// With A = tanh(XW) and Ż = XV: ∇f = Xᵀ(2A ⊙ (1 − A²)), ⟨∇f, V⟩ = ⟨2A ⊙ (1 − A²), Ż⟩ and, as
+/// d²(a²)/dz² = 2(1 − a²)(1 − 3a²), H·V = Xᵀ(2Ż ⊙ (1 − A²) ⊙ (1 − 3A²)).
+#[test]
+fn fused_map_fixed_size_f32_is_the_closed_form() {
+    let w = SMatrix::<f32, 2, 3>::from_fn(|i, j| 0.3 * i as f32 - 0.2 * j as f32 + 0.1);
+    let x = SMatrix::<f32, 4, 2>::from_fn(|i, j| 0.5 - 0.25 * i as f32 + 0.4 * j as f32);
+    let v = SMatrix::<f32, 2, 3>::from_fn(|i, j| 0.7 - 0.3 * (i + j) as f32);
+    let a = (x * w).map(|z| z.tanh());
+    let da = a.map(|a| 1.0 - a * a);
+    let zd = x * v;
+    let g = x.transpose() * (a * 2.0).component_mul(&da);
+    let hv = x.transpose() * (zd * 2.0).component_mul(&da).component_mul(&a.map(|a| 1.0 - 3.0 * a * a));
+    let (value, dw, h) = squash_hvp(&w, &x, &v);
+    assert!((value - a.norm_squared()).abs() < 1e-6);
+    assert!((dw - g).norm() < 1e-5 * g.norm().max(1.0));
+    assert!((h - hv).norm() < 1e-5 * hv.norm().max(1.0));
+    let (value, tangent) = squash_jvp(&w, &x, &v);
+    assert_eq!(value, squash(&w, &x));
+    assert!((tangent - g.dot(&v)).abs() < 1e-5 * tangent.abs().max(1.0));
+}
+
 /// The pose fit in f32 with fixed sizes (as `examples/pose.rs`).
 #[differentiate(wrt(r, t), forward)]
 fn pose(r: &Matrix3<f32>, t: &Vector3<f32>, p: &SMatrix<f32, 3, 8>, q: &SMatrix<f32, 3, 8>) -> f32 {

@@ -309,7 +309,62 @@ impl Emitter<'_> {
 
     fn block_forward(&self, body: &Body, plan: &Plan, ret: Option<ValueId>) -> TokenStream {
         let key = body.key();
-        body.stmts.iter().enumerate().map(|(i, stmt)| self.forward(stmt, (key, i), plan, ret)).collect()
+        let stmts = &body.stmts;
+        let fused =
+            |a: &Stmt, t: &Stmt| matches!((a, t), (Stmt::Node(a), Stmt::Node(t)) if plan.fused[a.out] == Some(t.out));
+        (0..stmts.len())
+            .map(|i| match (&stmts[i], stmts.get(i + 1)) {
+                (Stmt::Node(a), Some(Stmt::Node(t))) if fused(&stmts[i], &stmts[i + 1]) => {
+                    self.forward_fused(a, t, (key, i + 1), plan, ret)
+                }
+                // (computed with the map before it)
+                (t, _) if i > 0 && fused(&stmts[i - 1], t) => TokenStream::new(),
+                (stmt, _) => self.forward(stmt, (key, i), plan, ret),
+            })
+            .collect()
+    }
+
+    /// `a = x.map(g)` and its tangent `ȧ = x.zip_map(&ẋ, ġ)` in one pass (see
+    /// [`Plan::fused`]): the tangent closure, which computes the entry `y` of `a` too, returns
+    /// both, with its partials when they take part in the reverse sweep. `at` is the tangent
+    /// map's statement, where `x` may be moved.
+    ///
+    /// Output: `let (a, ȧ) = map_pair(x, &ẋ, |v, v̇| { …; (y, ẏ) });` or
+    /// `let (a, ȧ, [ȧ_d0, ȧ_d1]) = map_pair_d2(x, &ẋ, |v, v̇| { …; (y, ẏ, [∂ẏ/∂v, ∂ẏ/∂v̇]) });`
+    fn forward_fused(&self, a: &Node, t: &Node, at: (usize, usize), plan: &Plan, ret: Option<ValueId>) -> TokenStream {
+        let Op::Map { input, closure } = &t.op else { return TokenStream::new() };
+        let (Some((other, b)), Some((_, y))) = (closure.second, closure.value_of) else { return TokenStream::new() };
+        let bind = |v: ValueId| match plan.read[v] {
+            true => self.ident(v).to_token_stream(),
+            false => quote!(_),
+        };
+        let (out_a, out_t, span) = (bind(a.out), bind(t.out), t.span);
+        let x = self.operand(*input, reverse::movable(self.values, plan, ret, &[*input, other], 0, at), span);
+        let (p, b, other, y) = (self.ident(closure.param), self.ident(b), self.reference(other), self.ident(y));
+        if !plan.participates(self.values, t.out) {
+            let (code, dy, _) = self.body(&closure.body, None, &[]);
+            let ty = a.ty.as_ref().map(|ty| quote!(: (#ty, _)));
+            return quote_spanned! {span=>
+                let (#out_a, #out_t) #ty = ::matgrad::__private::map_pair(#x, #other, |#p, #b| { #code (#y, #dy) });
+            };
+        }
+        let partials = self.map_partials(t, closure);
+        let inner: Vec<ValueId> = partials.iter().map(|(i, _)| *i).collect();
+        let names = partials.iter().map(|(_, n)| n);
+        let (code, dy, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
+        let ty = a.ty.as_ref().map(|ty| quote!(: (#ty, _, _)));
+        quote_spanned! {span=>
+            let (#out_a, #out_t, [#(#names),*]) #ty =
+                ::matgrad::__private::map_pair_d2(#x, #other, |#p, #b| { #code (#y, #dy, [#(#ds),*]) });
+        }
+    }
+
+    /// For a map fused with its tangent map (see [`Plan::fused`]): the tangent map's output.
+    fn fused_tangent_of(&self, plan: &Plan, node: &Node) -> Option<ValueId> {
+        match &node.op {
+            Op::Map { closure, .. } if closure.value_of.is_none() => plan.fused[node.out],
+            _ => None,
+        }
     }
 
     fn block_reverse(&self, body: &Body, plan: &Plan, born: &mut [bool]) -> TokenStream {
@@ -466,6 +521,8 @@ impl Emitter<'_> {
                 continue;
             }
             match &node.op {
+                // (a map fused with its tangent map reads the latter's)
+                Op::Map { .. } if self.fused_tangent_of(plan, node).is_some() => {}
                 Op::Map { closure, .. } => out.extend(self.map_partials(node, closure).into_iter().map(|(_, d)| d)),
                 Op::Call { .. } | Op::Rule { .. } | Op::Opaque { .. } => {}
             }
@@ -899,8 +956,13 @@ impl Emitter<'_> {
             .chain(closure.captures.iter().copied())
             .filter(|&inner| self.values[inner].active)
             .enumerate()
-            .map(|(k, inner)| (inner, format_ident!("{}_d{}", self.ident(node.out), k, span = Span::mixed_site())))
+            .map(|(k, inner)| (inner, self.partial_ident(node.out, k)))
             .collect()
+    }
+
+    /// The name of the `k`-th derivative matrix the differentiated map of `out` stores.
+    fn partial_ident(&self, out: ValueId, k: usize) -> Ident {
+        format_ident!("{}_d{}", self.ident(out), k, span = Span::mixed_site())
     }
 
     fn forward_map_d(&self, node: &Node, input: ValueId, closure: &Closure, move_input: bool) -> TokenStream {
@@ -1152,6 +1214,24 @@ impl Emitter<'_> {
                 }
             }
             Op::Map { input, closure } => {
+                // A map fused with its tangent map (see `Plan::fused`): its derivative g′ is the
+                // latter's partial for the tangent's entry (∂ġ/∂ẋ = g′). The map's adjoint is
+                // complete when the tangent map's sweep runs (what reads the map's value comes
+                // after both), so that sweep adds the map's contribution, borrowing g′, before
+                // its own, which move it; the map adds it only when the tangent map had no adjoint.
+                if let Some(t) = self.fused_tangent_of(plan, node) {
+                    if born[t] {
+                        return code;
+                    }
+                    let d = self.partial_ident(t, 1);
+                    let contrib = quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g));
+                    return self.accumulate(*input, contrib, plan, born);
+                }
+                if let Some(a) = plan.fused[node.out].filter(|&a| born[a]) {
+                    let (d, ga) = (self.partial_ident(node.out, 1), self.adj(a));
+                    let contrib = quote_spanned!(span=> ::matgrad::__private::map_adj(&#d, #ga));
+                    code.extend(self.accumulate(*input, contrib, plan, born));
+                }
                 // The captures' partials first, so that the entry's, last, moves Ḡ; each stored
                 // derivative is read once, and moved.
                 let mut partials = self.map_partials(node, closure);

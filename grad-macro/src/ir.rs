@@ -205,6 +205,10 @@ pub struct Closure {
     /// `Some((y, b))` for `x.zip_map(&y, |a, b| …)`: the second matrix and the closure's second
     /// parameter (its entry).
     pub second: Option<(ValueId, ValueId)>,
+    /// `Some((a, y))` for the tangent of `a = x.map(g)` (forward mode), a `zip_map` over `x` and
+    /// its tangent whose body also computes `y`, the entry of `a`: the two maps may then run as
+    /// one pass (see `reverse::Plan::fused`).
+    pub value_of: Option<(ValueId, ValueId)>,
 }
 
 impl Op {

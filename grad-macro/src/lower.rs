@@ -1054,7 +1054,7 @@ impl Lower<'_> {
             || captures.iter().any(|&c| self.values[c].active);
         let at = at.map(|[i, j]| quote!(#i, #j));
         let body = Body { stmts, ret: Some(ret?), bound: Vec::new() };
-        let closure = Closure { param, captures, body, at, second };
+        let closure = Closure { param, captures, body, at, second, value_of: None };
         Some(self.node(Op::Map { input, closure: Box::new(closure) }, active, e.span()))
     }
 

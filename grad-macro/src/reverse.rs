@@ -60,6 +60,12 @@ pub struct Plan {
     /// For a branch or loop taking part (by its tape): the values defined outside it that its
     /// reverse pass adds to, whose adjoints must exist before it.
     pub region_targets: std::collections::HashMap<ValueId, Vec<ValueId>>,
+    /// A map `a = x.map(g)` and, right after it, its tangent `ȧ = x.zip_map(&ẋ, ġ)` (forward
+    /// mode: the latter's `value_of` is `a`), that run as one pass: for each of the two, the
+    /// other's output. Either neither takes part in the reverse sweep, or both do with partials
+    /// for their entries alone: the map's derivative g′ is then the tangent map's partial for
+    /// the tangent's entry (∂ġ/∂ẋ = g′), not computed again.
+    pub fused: Vec<Option<ValueId>>,
 }
 
 /// A last reader that may not move the value.
@@ -194,6 +200,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         traced_seed: vec![None; n],
         shared_inverse: Default::default(),
         region_targets: Default::default(),
+        fused: vec![None; n],
     };
     define(body, &mut p.def);
     if let Some(ret) = body.ret {
@@ -207,6 +214,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     let mut terms = Vec::new();
     count(values, body, &mut p, &mut terms);
     last_uses(values, body, &mut p);
+    fuse(values, body, &mut p);
     keep_viewed(values, body, &mut p);
     // A term's adjoint can be the sum's, borrowed, when the sum's is all it receives and the
     // two live in the same body (a term defined outside a loop accumulates over iterations).
@@ -220,6 +228,39 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         }
     }
     p
+}
+
+/// Marks the maps of `body` (and of its arms and loop bodies) that run as one pass with their
+/// tangent map (see [`Plan::fused`]).
+fn fuse(values: &[Value], body: &Body, p: &mut Plan) {
+    let inactive = |vs: &[ValueId]| vs.iter().all(|&v| !values[v].active);
+    for pair in body.stmts.windows(2) {
+        let (Stmt::Node(a), Stmt::Node(t)) = (&pair[0], &pair[1]) else { continue };
+        let (Op::Map { input: x, closure: g }, Op::Map { input: tx, closure: tg }) = (&a.op, &t.op) else { continue };
+        let paired = tg.value_of.is_some_and(|(v, _)| v == a.out) && x == tx && g.second.is_none() && g.at.is_none();
+        let ok = match (p.participates(values, a.out), p.participates(values, t.out)) {
+            (false, false) => true,
+            (true, true) => {
+                values[g.param].active
+                    && inactive(&g.captures)
+                    && values[tg.param].active
+                    && tg.second.is_some_and(|(_, b)| values[b].active)
+                    && inactive(&tg.captures)
+            }
+            _ => false,
+        };
+        if paired && ok {
+            p.fused[a.out] = Some(t.out);
+            p.fused[t.out] = Some(a.out);
+        }
+    }
+    for stmt in &body.stmts {
+        match stmt {
+            Stmt::Branch(b) => b.arms.iter().for_each(|arm| fuse(values, &arm.body, p)),
+            Stmt::Loop(l) => fuse(values, &l.body, p),
+            Stmt::Node(_) | Stmt::Effect { .. } => {}
+        }
+    }
 }
 
 /// Whether the reverse rule of node `out` (operands `args`) may take `v` by value: it is `v`'s

@@ -11,7 +11,8 @@
 //! Control flow keeps its structure: a branch gets one tangent output per differentiated
 //! output, a loop one carried tangent per differentiated carried variable; a `map` closure
 //! becomes a `zip_map` over the matrix and its tangent whose closure is the closure's own
-//! tangent program.
+//! tangent program; that program computes the entry's value too, so the map and its tangent can
+//! run as one pass (`Closure::value_of`, decided by the planner: `reverse::Plan::fused`).
 //!
 //! Input:
 //! ```ignore
@@ -285,7 +286,7 @@ impl Tx<'_> {
                     self.tie_entry(closure);
                 }
                 self.stmts.push(Stmt::Node(Box::new(node)));
-                self.map_tangent(input, copy, span)
+                self.map_tangent(input, out, copy, span)
             }
             Op::Opaque { .. } => {
                 self.stmts.push(Stmt::Node(Box::new(node)));
@@ -394,8 +395,14 @@ impl Tx<'_> {
     /// `x.map(g)`: `x.zip_map(&ẋ, |v, v̇| ġ)`, the closure's tangent program over the entry and
     /// its tangent (and the tangents of the scalars it captures); a `map` over constants with
     /// differentiated captures stays a `map` of the tangent program.
-    fn map_tangent(&mut self, input: ValueId, mut c: Closure, span: Span) -> Option<ValueId> {
+    ///
+    /// The tangent closure recomputes the entry `y` of `a = x.map(g)`: it is marked as computing
+    /// `a` too (`value_of`), so that the two maps can run as one pass.
+    fn map_tangent(&mut self, input: ValueId, a: ValueId, mut c: Closure, span: Span) -> Option<ValueId> {
         let tin = self.t(input);
+        let y = c.body.ret.filter(|&y| {
+            tin.is_some() && c.at.is_none() && self.values[y].active && matches!(self.values[y].kind, Kind::Node)
+        });
         if let Some(tx) = tin {
             let p = c.param;
             let ident = format_ident!("tan_{}", self.values[p].ident, span = Span::mixed_site());
@@ -403,7 +410,15 @@ impl Tx<'_> {
             self.tan.insert(p, dv);
             c.second = Some((tx, dv));
         }
-        Some(self.closure_tangent(input, c, true, span))
+        let t = self.closure_tangent(input, c, true, span);
+        if let (Some(y), Some(Stmt::Node(node))) = (y, self.stmts.last_mut()) {
+            if let Op::Map { closure, .. } = &mut node.op {
+                closure.value_of = Some((a, y));
+                // Read at the end, so that the entry is bound for the pass that returns it.
+                closure.body.stmts.push(Stmt::Effect { tokens: TokenStream::new(), inputs: vec![y] });
+            }
+        }
+        Some(t)
     }
 
     /// `z = x.zip_map(&y, g)`: ż = ẋ ⊙ ∂g/∂a + ẏ ⊙ ∂g/∂b + (the captures' part), each partial a
@@ -493,6 +508,7 @@ impl Tx<'_> {
             body: copy_body(&c.body, &m),
             at: c.at.clone(),
             second: c.second.map(|(y, b)| (m(y), m(b))),
+            value_of: c.value_of.map(|(a, y)| (m(a), m(y))),
         }
     }
 }

@@ -71,6 +71,79 @@ pub fn int_like<T: Real>(_x: &T, n: i32) -> T {
     nalgebra::convert::<f64, T>(f64::from(n))
 }
 
+// ----- a map and its tangent in one pass -----
+
+use crate::value::MatArg;
+use nalgebra::allocator::Allocator;
+use nalgebra::{DefaultAllocator, Storage};
+
+/// A map's value and its tangent, of one shape.
+pub type MapPair<T, R, C> = (OMatrix<T, R, C>, OMatrix<T, R, C>);
+
+/// A map's value, its tangent, and the tangent's partials, all of one shape.
+pub type MapPairWithPartials<T, R, C, const N: usize> = (OMatrix<T, R, C>, OMatrix<T, R, C>, [OMatrix<T, R, C>; N]);
+
+// Y = g(X), Ẏ = ġ(X, Ẋ) entrywise (ġ the closure's tangent program, which computes g too)
+/// `x.map(g)` and its tangent `x.zip_map(&ẋ, ġ)` in one pass: `f` returns an entry of both.
+/// `x` may be passed owned (at its last use): `Y` is then written into its buffer.
+#[inline]
+pub fn map_pair<X: MatArg, SY, F>(x: X, dx: &Matrix<X::T, X::R, X::C, SY>, mut f: F) -> MapPair<X::T, X::R, X::C>
+where
+    SY: Storage<X::T, X::R, X::C>,
+    F: FnMut(X::T, X::T) -> (X::T, X::T),
+    DefaultAllocator: Allocator<X::R, X::C>,
+{
+    let (r, c) = x.mat().shape_generic();
+    assert_eq!(x.mat().shape(), dx.shape(), "zip_map: the matrices must have the same shape");
+    let mut y = x.into_mat();
+    // Ẏ written as the entries of Y are mapped in place (both column-major).
+    let ys = y.as_mut_slice();
+    let mut k = 0;
+    let dy = OMatrix::from_fn_generic(r, c, |i, j| {
+        let (v, t) = f(ys[k], dx[(i, j)]);
+        ys[k] = v;
+        k += 1;
+        t
+    });
+    (y, dy)
+}
+
+// Y = g(X), Ẏ = ġ(X, Ẋ) entrywise, and the partials of ġ, stored for the reverse pass:
+// Dₖ = ∂ġ/∂(k-th input); for the entry's tangent that is g′, the derivative of Y too
+/// [`map_pair`] where `f` also returns the partials of the tangent's entry (with respect to the
+/// entry and its tangent), as [`map_d2`](crate::rules::map_d2).
+#[inline]
+pub fn map_pair_d2<X: MatArg, SY, const N: usize, F>(
+    x: X,
+    dx: &Matrix<X::T, X::R, X::C, SY>,
+    mut f: F,
+) -> MapPairWithPartials<X::T, X::R, X::C, N>
+where
+    SY: Storage<X::T, X::R, X::C>,
+    F: FnMut(X::T, X::T) -> (X::T, X::T, [X::T; N]),
+    DefaultAllocator: Allocator<X::R, X::C>,
+{
+    let (r, c) = x.mat().shape_generic();
+    assert_eq!(x.mat().shape(), dx.shape(), "zip_map: the matrices must have the same shape");
+    let mut y = x.into_mat();
+    let mut dy = OMatrix::zeros_generic(r, c);
+    let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
+    let (ys, dys) = (y.as_mut_slice(), dy.as_mut_slice());
+    let mut ds = d.each_mut().map(|m| m.as_mut_slice());
+    let mut k = 0;
+    for j in 0..dx.ncols() {
+        for i in 0..dx.nrows() {
+            let (v, t, dv) = f(ys[k], dx[(i, j)]);
+            (ys[k], dys[k]) = (v, t);
+            for (dk, v) in ds.iter_mut().zip(dv) {
+                dk[k] = v;
+            }
+            k += 1;
+        }
+    }
+    (y, dy, d)
+}
+
 // ----- dense second derivatives, from `_hvp` and `_jvp` along basis directions -----
 
 use nalgebra::{Dim, OMatrix, SMatrix, SVector};

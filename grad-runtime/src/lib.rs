@@ -52,8 +52,8 @@ pub mod __private {
     pub use crate::differentiable::{TupleSlot0, TupleSlot1, TupleSlot2, TupleSlot3, TupleSlot4, TupleSlot5};
     pub use crate::forward::{field_tangent, into_struct_tangent, NoForwardRule, StructTangentSlot, TangentOfField};
     pub use crate::forward::{
-        indicator, int_like, into_tangent, nrows_like, one_minus, ones_like, sign0, tangent_mul, ForwardScalar,
-        TangentSlot,
+        indicator, int_like, into_tangent, map_pair, map_pair_d2, nrows_like, one_minus, ones_like, sign0, tangent_mul,
+        ForwardScalar, TangentSlot,
     };
     pub use crate::lanes::{body as lanes, map_d2_lanes, map_d_lanes};
     pub use crate::rules::*;

@@ -30,6 +30,7 @@ fn copy_stmt(stmt: &Stmt, m: &impl Fn(ValueId) -> ValueId) -> Stmt {
                         body: copy_body(&closure.body, m),
                         at: closure.at.clone(),
                         second: closure.second.map(|(y, b)| (m(y), m(b))),
+                        value_of: closure.value_of.map(|(a, y)| (m(a), m(y))),
                     }),
                 },
             };

@@ -240,33 +240,25 @@ fn loss_jvp(
     let z_3 = ::matgrad::__private::by_ref(x) * ::matgrad::__private::by_ref(w);
     let tan_17 = ::matgrad::__private::by_ref(x)
         * ::matgrad::__private::by_ref(tangent_w);
-    let a_11 = ::matgrad::__private::by_ref(&z_3)
-        .map(|v_4| {
+    let (a_11, tan_29) = ::matgrad::__private::map_pair(
+        z_3,
+        &tan_17,
+        |v_4, tan_v_4| {
             let t_7 = -::matgrad::__private::by_ref(&v_4);
+            let tan_24 = -::matgrad::__private::by_ref(&tan_v_4);
             let t_8 = ::matgrad::__private::exp(::matgrad::__private::by_ref(&t_7));
+            let tan_25 = ::matgrad::__private::tangent_mul(
+                ::matgrad::__private::by_ref(&tan_24),
+                ::matgrad::__private::by_ref(&t_8),
+            );
             let t_9 = 1.0 + t_8;
-            let t_10 = 1.0 / t_9;
-            t_10
-        });
-    let tan_29 = ::matgrad::__private::by_ref(&z_3)
-        .zip_map(
-            &tan_17,
-            |v_4, tan_v_4| {
-                let t_7 = -::matgrad::__private::by_ref(&v_4);
-                let tan_24 = -::matgrad::__private::by_ref(&tan_v_4);
-                let t_8 = ::matgrad::__private::exp(::matgrad::__private::by_ref(&t_7));
-                let tan_25 = ::matgrad::__private::tangent_mul(
-                    ::matgrad::__private::by_ref(&tan_24),
-                    ::matgrad::__private::by_ref(&t_8),
-                );
-                let t_9 = 1.0 + t_8;
-                let t_10 = 1.0 / ::matgrad::__private::by_ref(&t_9);
-                let tan_26 = t_10 * tan_25;
-                let tan_27 = -tan_26;
-                let tan_28 = tan_27 / t_9;
-                tan_28
-            },
-        );
+            let t_10 = 1.0 / ::matgrad::__private::by_ref(&t_9);
+            let tan_26 = ::matgrad::__private::by_ref(&t_10) * tan_25;
+            let tan_27 = -tan_26;
+            let tan_28 = tan_27 / t_9;
+            (t_10, tan_28)
+        },
+    );
     let ty_12 = ::matgrad::__private::adj_type(&a_11);
     let t_14 = a_11 - ::matgrad::__private::by_ref(y);
     let t_15 = ::matgrad::__private::by_ref(&t_14).norm_squared();
@@ -291,30 +283,7 @@ fn loss_hvp(
     let z_3 = ::matgrad::__private::by_ref(x) * ::matgrad::__private::by_ref(w);
     let tan_17 = ::matgrad::__private::by_ref(x)
         * ::matgrad::__private::by_ref(tangent_w);
-    let (a_11, [a_11_d0]) = ::matgrad::__private::map_d(
-        ::matgrad::__private::by_ref(&z_3),
-        |v_4| {
-            let t_7 = -::matgrad::__private::by_ref(&v_4);
-            let t_8 = ::matgrad::__private::exp(::matgrad::__private::by_ref(&t_7));
-            let t_9 = 1.0 + ::matgrad::__private::by_ref(&t_8);
-            let t_10 = 1.0 / ::matgrad::__private::by_ref(&t_9);
-            let d_t_10 = ::matgrad::__private::init(
-                ::matgrad::__private::one_like(&v_4),
-            );
-            let d_t_9 = ::matgrad::__private::init(
-                ::matgrad::__private::div_rhs(&(1.0), &t_9, &t_10, &d_t_10),
-            );
-            let d_t_8 = ::matgrad::__private::init(d_t_9);
-            let d_t_7 = ::matgrad::__private::init(
-                ::matgrad::__private::Neg(
-                    ::matgrad::__private::exp_adj(&t_7, &t_8, &d_t_8),
-                ),
-            );
-            let d_v_4 = ::matgrad::__private::init(d_t_7);
-            (::core::clone::Clone::clone(&t_10), [d_v_4])
-        },
-    );
-    let (tan_29, [tan_29_d0, tan_29_d1]) = ::matgrad::__private::map_d2(
+    let (a_11, tan_29, [tan_29_d0, tan_29_d1]) = ::matgrad::__private::map_pair_d2(
         z_3,
         &tan_17,
         |v_4, tan_v_4| {
@@ -371,7 +340,7 @@ fn loss_hvp(
             );
             let d_tan_v_4 = ::matgrad::__private::init(d_tan_24);
             let d_v_4 = ::matgrad::__private::init(d_t_7);
-            (::core::clone::Clone::clone(&tan_28), [d_v_4, d_tan_v_4])
+            (t_10, ::core::clone::Clone::clone(&tan_28), [d_v_4, d_tan_v_4])
         },
     );
     let ty_12 = ::matgrad::__private::adj_type(&a_11);
@@ -396,15 +365,15 @@ fn loss_hvp(
     let d_a_11 = ::matgrad::__private::init(
         ::matgrad::__private::pass_as(ty_12, d_t_14),
     );
+    let mut d_z_3 = ::matgrad::__private::init(
+        ::matgrad::__private::map_adj(&tan_29_d1, d_a_11),
+    );
     let d_tan_17 = ::matgrad::__private::init(
         ::matgrad::__private::map_adj(tan_29_d1, &d_tan_29),
     );
-    let mut d_z_3 = ::matgrad::__private::init(
-        ::matgrad::__private::map_adj(tan_29_d0, d_tan_29),
-    );
     ::matgrad::__private::add_to(
         &mut d_z_3,
-        ::matgrad::__private::map_adj(a_11_d0, d_a_11),
+        ::matgrad::__private::map_adj(tan_29_d0, d_tan_29),
     );
     let d_tangent_w = ::matgrad::__private::init(
         ::matgrad::__private::mul_rhs(x, tangent_w, &d_tan_17),
@@ -453,30 +422,7 @@ fn loss_tangent_pullback(
     let z_3 = ::matgrad::__private::by_ref(x) * ::matgrad::__private::by_ref(w);
     let tan_17 = ::matgrad::__private::by_ref(x)
         * ::matgrad::__private::by_ref(tangent_w);
-    let (a_11, [a_11_d0]) = ::matgrad::__private::map_d(
-        ::matgrad::__private::by_ref(&z_3),
-        |v_4| {
-            let t_7 = -::matgrad::__private::by_ref(&v_4);
-            let t_8 = ::matgrad::__private::exp(::matgrad::__private::by_ref(&t_7));
-            let t_9 = 1.0 + ::matgrad::__private::by_ref(&t_8);
-            let t_10 = 1.0 / ::matgrad::__private::by_ref(&t_9);
-            let d_t_10 = ::matgrad::__private::init(
-                ::matgrad::__private::one_like(&v_4),
-            );
-            let d_t_9 = ::matgrad::__private::init(
-                ::matgrad::__private::div_rhs(&(1.0), &t_9, &t_10, &d_t_10),
-            );
-            let d_t_8 = ::matgrad::__private::init(d_t_9);
-            let d_t_7 = ::matgrad::__private::init(
-                ::matgrad::__private::Neg(
-                    ::matgrad::__private::exp_adj(&t_7, &t_8, &d_t_8),
-                ),
-            );
-            let d_v_4 = ::matgrad::__private::init(d_t_7);
-            (::core::clone::Clone::clone(&t_10), [d_v_4])
-        },
-    );
-    let (tan_29, [tan_29_d0, tan_29_d1]) = ::matgrad::__private::map_d2(
+    let (a_11, tan_29, [tan_29_d0, tan_29_d1]) = ::matgrad::__private::map_pair_d2(
         z_3,
         &tan_17,
         |v_4, tan_v_4| {
@@ -533,7 +479,7 @@ fn loss_tangent_pullback(
             );
             let d_tan_v_4 = ::matgrad::__private::init(d_tan_24);
             let d_v_4 = ::matgrad::__private::init(d_t_7);
-            (::core::clone::Clone::clone(&tan_28), [d_v_4, d_tan_v_4])
+            (t_10, ::core::clone::Clone::clone(&tan_28), [d_v_4, d_tan_v_4])
         },
     );
     let ty_12 = ::matgrad::__private::adj_type(&a_11);
@@ -568,15 +514,15 @@ fn loss_tangent_pullback(
     let d_a_11 = ::matgrad::__private::init(
         ::matgrad::__private::pass_as(ty_12, d_t_14),
     );
+    let mut d_z_3 = ::matgrad::__private::init(
+        ::matgrad::__private::map_adj(&tan_29_d1, d_a_11),
+    );
     let d_tan_17 = ::matgrad::__private::init(
         ::matgrad::__private::map_adj(tan_29_d1, &d_tan_29),
     );
-    let mut d_z_3 = ::matgrad::__private::init(
-        ::matgrad::__private::map_adj(tan_29_d0, d_tan_29),
-    );
     ::matgrad::__private::add_to(
         &mut d_z_3,
-        ::matgrad::__private::map_adj(a_11_d0, d_a_11),
+        ::matgrad::__private::map_adj(tan_29_d0, d_tan_29),
     );
     let d_tangent_w = ::matgrad::__private::init(
         ::matgrad::__private::mul_rhs(x, tangent_w, &d_tan_17),
