@@ -665,7 +665,10 @@ impl Emitter<'_> {
             body.extend(quote!(#out = #r;));
         }
         let span = l.span;
-        code.extend(quote_spanned!(span=> for #pat in #iter { #body }));
+        // The exact tape's count is a counter beside the loop's own pattern, on purpose (see
+        // `exact_tape`).
+        let allow = (exact && part).then(|| quote!(#[allow(clippy::explicit_counter_loop)]));
+        code.extend(quote_spanned!(span=> #allow for #pat in #iter { #body }));
         code
     }
 

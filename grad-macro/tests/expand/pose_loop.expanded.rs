@@ -60,6 +60,7 @@ fn pose_loop_vjp(
     let mut total_20 = 0.0;
     let mut tape_21 = ::matgrad::__private::ExactTape::<_, { 8 }>::new();
     let mut tape_21_k = 0usize;
+    #[allow(clippy::explicit_counter_loop)]
     for i in 0..8 {
         let total_6 = total_20;
         let t_7 = i;
