@@ -87,7 +87,13 @@ where
     DefaultAllocator: Allocator<M::R, M::C>,
 {
     let mut out = m.into_mat();
-    assert_eq!(out.nrows(), c.nrows(), "add_column_vector: the column has {} entries for {} rows", c.nrows(), out.nrows());
+    assert_eq!(
+        out.nrows(),
+        c.nrows(),
+        "add_column_vector: the column has {} entries for {} rows",
+        c.nrows(),
+        out.nrows()
+    );
     // Column by column over the contiguous buffer; the same additions.
     let rows = out.nrows().max(1);
     for col in out.as_mut_slice().chunks_exact_mut(rows) {
