@@ -309,6 +309,68 @@ fn fixed_trip_count_in_f32() {
     assert!((dt - dt_want).abs().max() < 1e-5, "{dt} vs {dt_want}");
 }
 
+const STEPS: usize = 3;
+
+/// Nested constant trip counts (`0..STEPS`, an inclusive `1..=2`, each loop's tape indexed by
+/// its iteration), a matrix carried through both and a `continue` that ends the inner
+/// iteration early: after outer step k, P = Aᵏ⁺¹, so
+/// f(A, s) = s (tr A + 2 tr A² + 3 tr A³), ∂f/∂A = s (I + 4Aᵀ + 9(A²)ᵀ), ∂f/∂s = f / s.
+#[differentiate]
+fn nested_constant_loops(a: &SMatrix<f64, 2, 2>, s: f64) -> f64 {
+    let mut p = SMatrix::<f64, 2, 2>::identity();
+    let mut acc = 0.0;
+    for k in 0..STEPS {
+        for j in 1..=2 {
+            if j == 2 {
+                continue;
+            }
+            p *= a;
+        }
+        acc += s * (k + 1) as f64 * p.trace();
+    }
+    acc
+}
+
+/// The same over a dynamic matrix.
+#[differentiate]
+fn nested_constant_loops_dyn(a: &DMatrix<f64>, s: f64) -> f64 {
+    let mut p = DMatrix::<f64>::identity(a.nrows(), a.ncols());
+    let mut acc = 0.0;
+    for k in 0..STEPS {
+        for j in 1..=2 {
+            if j == 2 {
+                continue;
+            }
+            p *= a;
+        }
+        acc += s * (k + 1) as f64 * p.trace();
+    }
+    acc
+}
+
+#[test]
+fn nested_constant_trip_counts() {
+    let s = 0.7;
+    let a = SMatrix::<f64, 2, 2>::new(0.9, -0.3, 0.4, 0.6);
+    let (v, da, ds) = nested_constant_loops_grad(&a, s);
+    let traces = a.trace() + 2.0 * (a * a).trace() + 3.0 * (a * a * a).trace();
+    assert!((v - s * traces).abs() < 1e-12);
+    assert!((ds - traces).abs() < 1e-12);
+    let want = s * (SMatrix::<f64, 2, 2>::identity() + 4.0 * a.transpose() + 9.0 * (a * a).transpose());
+    assert!((da - want).abs().max() < 1e-12, "{da} vs {want}");
+    for n in [1, 3] {
+        let a = mat(n, n, 21);
+        let (v, da, ds) = nested_constant_loops_dyn_grad(&a, s);
+        assert!(common::same_value(v, nested_constant_loops_dyn(&a, s)));
+        let a2 = &a * &a;
+        let traces = a.trace() + 2.0 * a2.trace() + 3.0 * (&a2 * &a).trace();
+        assert!((ds - traces).abs() < 1e-12);
+        let want = s * (DMatrix::identity(n, n) + 4.0 * a.transpose() + 9.0 * a2.transpose());
+        assert_close(&da, &want, 1e-12);
+        assert_fd(|a: &DMatrix<f64>| nested_constant_loops_dyn(a, s), &a, &da, 1e-7);
+    }
+}
+
 /// Scalar loop inside a `map` closure: g(v) = v + v² + v³, g′ = 1 + 2v + 3v².
 #[differentiate]
 fn loop_in_map(x: &DMatrix<f64>) -> f64 {

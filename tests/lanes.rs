@@ -49,7 +49,7 @@ fn every_kernel_over_lanes_f64_dynamic() {
     }
 }
 
-/// f(X) = Σ tanh(s X) σ(X) over 3×5 entries of f32 (one lane of eight and a padded one), with a
+/// f(X) = Σ tanh(s X) σ(X) over 3×5 entries of f32 (full lanes and a padded one), with a
 /// constant capture `s`: ∂f/∂Xᵢⱼ = s (1 − tanh²(s v)) σ(v) + tanh(s v) σ(v)(1 − σ(v)).
 #[differentiate(wrt(x))]
 fn gated_f32(x: &SMatrix<f32, 3, 5>, s: f32) -> f32 {

@@ -678,7 +678,16 @@ impl Emitter<'_> {
             code.extend(quote!(let mut #out = #init;));
         }
         let iter = if early { quote!(#it) } else { l.iter.clone() };
+        let exact = self.exact_tape(l);
         let iter = match (part, &l.fixed_len, l.sized_by) {
+            (true, Some(n), _) if exact => {
+                let k = self.tape_index(l);
+                code.extend(quote! {
+                    let mut #tape = ::matgrad::__private::ExactTape::<_, { #n }>::new();
+                    let mut #k = 0usize;
+                });
+                iter
+            }
             (true, Some(n), _) => {
                 code.extend(quote!(let mut #tape = ::matgrad::__private::FixedTape::<_, { #n }>::new();));
                 iter
@@ -728,7 +737,12 @@ impl Emitter<'_> {
             let saved = self.saved(&l.body, plan).into_iter().map(|v| self.saved_value(&l.body, plan, v, &results));
             let extra = self.saved_extra(&l.body, plan);
             let saved = saved.chain(extra.into_iter().map(|i| i.to_token_stream()));
-            body.extend(quote!(#tape.push((#(#saved,)*));));
+            if exact {
+                let k = self.tape_index(l);
+                body.extend(quote!(#tape.put(#k, (#(#saved,)*)); #k += 1;));
+            } else {
+                body.extend(quote!(#tape.push((#(#saved,)*));));
+            }
         }
         for (k, c) in l.carried.iter().enumerate() {
             let repeated = l.carried[..k].iter().any(|o| o.result == c.result);
@@ -737,8 +751,23 @@ impl Emitter<'_> {
             body.extend(quote!(#out = #r;));
         }
         let span = l.span;
-        code.extend(quote_spanned!(span=> for #pat in #iter { #body }));
+        // The exact tape's count is a counter beside the loop's own pattern, on purpose (see
+        // `exact_tape`).
+        let allow = (exact && part).then(|| quote!(#[allow(clippy::explicit_counter_loop)]));
+        code.extend(quote_spanned!(span=> #allow for #pat in #iter { #body }));
         code
+    }
+
+    /// Whether a loop's tape is an `ExactTape`: the loop runs exactly its constant trip count
+    /// (nothing stops it early), so iteration `k` is kept at index `k` and the reverse pass
+    /// counts down from the end.
+    fn exact_tape(&self, l: &Loop) -> bool {
+        l.fixed_len.is_some() && l.stop.is_none() && !l.unbounded
+    }
+
+    /// The forward pass's count of an exact tape's iterations, and the reverse pass's index.
+    fn tape_index(&self, l: &Loop) -> Ident {
+        format_ident!("{}_k", self.ident(l.tape), span = Span::mixed_site())
     }
 
     fn reverse_loop(&self, stmt: &Stmt, l: &Loop, plan: &Plan, born: &mut [bool]) -> TokenStream {
@@ -788,13 +817,25 @@ impl Emitter<'_> {
         let saved = self.restore(&l.body, self.saved(&l.body, plan), self.saved_extra(&l.body, plan));
         let (tape, item) =
             (self.ident(l.tape), format_ident!("{}_item", self.ident(l.tape), span = Span::mixed_site()));
-        code.extend(quote! {
-            while let ::core::option::Option::Some(#item) = #tape.pop() {
-                #[allow(unused_variables)]
-                let (#(#saved,)*) = #item;
-                #body
+        match (&l.fixed_len, self.exact_tape(l)) {
+            (Some(n), true) => {
+                let k = self.tape_index(l);
+                code.extend(quote! {
+                    for #k in (0..#n).rev() {
+                        #[allow(unused_variables)]
+                        let (#(#saved,)*) = #tape.take(#k);
+                        #body
+                    }
+                });
             }
-        });
+            _ => code.extend(quote! {
+                while let ::core::option::Option::Some(#item) = #tape.pop() {
+                    #[allow(unused_variables)]
+                    let (#(#saved,)*) = #item;
+                    #body
+                }
+            }),
+        }
         for c in &carried {
             if plan.participates(self.values, c.inner) && self.values[c.before].active {
                 let dc = carry(c);

@@ -44,6 +44,51 @@ impl<T, const N: usize> Default for FixedTape<T, N> {
     }
 }
 
+/// The tape of a loop that runs exactly `N` times (a constant range, no `break`): an array on
+/// the stack, written and read at the iteration's index, which generated code counts in a local
+/// of its own. With the count outside the array, a loop the compiler unrolls reads and writes
+/// the tape at constant indices, so its entries stay in registers (no stack traffic, no
+/// `Option` tags); [`FixedTape`]'s length, beside the entries in memory, keeps them there.
+pub struct ExactTape<T, const N: usize> {
+    items: [Option<T>; N],
+}
+
+impl<T, const N: usize> ExactTape<T, N> {
+    /// An empty tape.
+    #[inline(always)]
+    pub fn new() -> Self {
+        ExactTape { items: [const { None }; N] }
+    }
+
+    /// Keeps iteration `k`'s values.
+    ///
+    /// # Panics
+    /// If `k ≥ N` (the loop ran more often than its range says).
+    #[inline(always)]
+    pub fn put(&mut self, k: usize, item: T) {
+        assert!(k < N, "matgrad: a loop ran more than its {N} iterations");
+        self.items[k] = Some(item);
+    }
+
+    /// Iteration `k`'s values, removed.
+    ///
+    /// # Panics
+    /// If iteration `k` was not kept (generated code takes each iteration it kept once).
+    #[inline(always)]
+    pub fn take(&mut self, k: usize) -> T {
+        match self.items.get_mut(k).and_then(Option::take) {
+            Some(item) => item,
+            None => panic!("matgrad: a loop's tape has no iteration {k}"),
+        }
+    }
+}
+
+impl<T, const N: usize> Default for ExactTape<T, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A loop's tape with room for `R·C` iterations (one per entry of an `R×C` matrix), on the
 /// stack.
 pub struct FixedTape2<T, const R: usize, const C: usize> {

@@ -8,9 +8,12 @@
 //! closure to the matrix's contiguous (column-major) storage, a lane at a time, the last partial
 //! lane padded; every entry is computed by the same code whatever its position.
 //!
-//! With the `simd` feature (the default) a lane of `f64` is [`wide::f64x4`] and of `f32`
-//! [`wide::f32x8`]; without it a lane is the scalar itself and `map_d_lanes` runs the scalar
-//! closure: the value and derivatives are then the scalar path's bit for bit.
+//! With the `simd` feature (the default) a lane is one vector register: of `f64`
+//! [`wide::f64x4`] and of `f32` [`wide::f32x8`] where AVX is enabled at compile time, else
+//! [`wide::f64x2`] and [`wide::f32x4`] (x86-64's default target, SSE2, where wide's wider types
+//! are pairs of registers whose kernels spill); without it a lane is the scalar itself and
+//! `map_d_lanes` runs the scalar closure: the value and derivatives are then the scalar path's
+//! bit for bit.
 //!
 //! # Accuracy
 //!
@@ -153,17 +156,25 @@ macro_rules! wide_lane {
             fn splat(s: $t) -> Self {
                 wide::$w::splat(s)
             }
+            // A full lane by a fixed-size copy (a vector move; a copy of a run-time length is a
+            // call to memcpy), a partial one padded
             #[inline(always)]
             fn load(s: &[$t]) -> Self {
+                if let Some(full) = s.first_chunk::<$n>() {
+                    return wide::$w::new(*full);
+                }
                 let mut a = [0.0; $n];
-                let k = s.len().min($n);
-                a[..k].copy_from_slice(&s[..k]);
+                a[..s.len()].copy_from_slice(s);
                 wide::$w::new(a)
             }
             #[inline(always)]
             fn store(self, out: &mut [$t]) {
-                let k = out.len().min($n);
-                out[..k].copy_from_slice(&self.as_array()[..k]);
+                if let Some(full) = out.first_chunk_mut::<$n>() {
+                    *full = self.to_array();
+                    return;
+                }
+                let k = out.len();
+                out.copy_from_slice(&self.as_array()[..k]);
             }
             // wide's polynomial where FMA is enabled (`-C target-cpu=x86-64-v3`, `native`); without
             // it (x86-64's default target) the scalar `exp` of each entry is faster, and exact
@@ -224,6 +235,8 @@ macro_rules! wide_lane {
 wide_lane! {
     f64x4: f64, 4, 54, 18014398509481984.0, 5e-8;
     f32x8: f32, 8, 24, 16777216.0, 2e-4;
+    f64x2: f64, 2, 54, 18014398509481984.0, 5e-8;
+    f32x4: f32, 4, 24, 16777216.0, 2e-4;
 }
 
 /// A float type's lane (every [`Real`] has one).
@@ -232,13 +245,23 @@ pub trait Lanes: Sized {
     type Wide: Lane<Scalar = Self>;
 }
 
-#[cfg(feature = "simd")]
+// A lane is one vector register: 256 bits with AVX, else 128 (SSE2, NEON). wide's 256-bit
+// types without AVX are pairs of 128-bit vectors, whose kernels run out of registers and spill.
+#[cfg(all(feature = "simd", target_feature = "avx"))]
 impl Lanes for f64 {
     type Wide = wide::f64x4;
 }
-#[cfg(feature = "simd")]
+#[cfg(all(feature = "simd", target_feature = "avx"))]
 impl Lanes for f32 {
     type Wide = wide::f32x8;
+}
+#[cfg(all(feature = "simd", not(target_feature = "avx")))]
+impl Lanes for f64 {
+    type Wide = wide::f64x2;
+}
+#[cfg(all(feature = "simd", not(target_feature = "avx")))]
+impl Lanes for f32 {
+    type Wide = wide::f32x4;
 }
 #[cfg(not(feature = "simd"))]
 impl Lanes for f64 {
@@ -268,24 +291,34 @@ impl<L: Lane> AsLane<L> for L {
 /// `f` applied to the column-major storage `xs`, a lane at a time (the last one padded with
 /// zeros, the padding's results dropped), with the lane of the same entries of a second matrix
 /// from `second(k, end)`: the values replace `xs`, and the `N` partials fill `ds`.
+///
+/// Every lane, the last partial one included, is read from and written to `WIDTH` entries (the
+/// last in buffers on the stack, copied in and out once), through one call of `f`: so the
+/// loads and stores are fixed-size copies and `f` is inlined once.
 #[inline]
-fn sweep<T: Lanes, const N: usize>(
+fn sweep<T: Lanes + Real, const N: usize>(
     xs: &mut [T],
     ds: &mut [&mut [T]; N],
     mut second: impl FnMut(usize, usize) -> Wide<T>,
     mut f: impl FnMut(Wide<T>, Wide<T>) -> (Wide<T>, [Wide<T>; N]),
 ) {
-    let w = <Wide<T> as Lane>::WIDTH;
-    let mut k = 0;
-    while k < xs.len() {
-        let end = (k + w).min(xs.len());
-        let b = second(k, end);
-        let (v, d) = f(Wide::<T>::load(&xs[k..end]), b);
-        v.store(&mut xs[k..end]);
-        for (dn, dv) in ds.iter_mut().zip(d) {
-            dv.store(&mut dn[k..end]);
+    let (w, n) = (<Wide<T> as Lane>::WIDTH, xs.len());
+    let full = n - n % w;
+    let mut xt = [T::zero(); MAX_WIDTH];
+    let mut dt = [[T::zero(); MAX_WIDTH]; N];
+    xt[..n - full].copy_from_slice(&xs[full..]);
+    for j in 0..n.div_ceil(w) {
+        let k = j * w;
+        let x = if k < full { &mut xs[k..k + w] } else { &mut xt[..w] };
+        let (v, d) = f(Wide::<T>::load(x), second(k, (k + w).min(n)));
+        v.store(x);
+        for ((dn, dtn), dv) in ds.iter_mut().zip(dt.iter_mut()).zip(d) {
+            dv.store(if k < full { &mut dn[k..k + w] } else { &mut dtn[..w] });
         }
-        k = end;
+    }
+    xs[full..].copy_from_slice(&xt[..n - full]);
+    for (dn, dtn) in ds.iter_mut().zip(&dt) {
+        dn[full..].copy_from_slice(&dtn[..n - full]);
     }
 }
 

@@ -45,7 +45,7 @@ pub use value::{Adjoint, Real, Value};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::contrib::{add_to, init, shared, Contrib, Neg, Shared};
-    pub use crate::control::{columns_tape, entries_tape, rows_tape, DimTape, EntryTape, FixedTape2};
+    pub use crate::control::{columns_tape, entries_tape, rows_tape, DimTape, EntryTape, ExactTape, FixedTape2};
     pub use crate::control::{gradient, reserve_for, take_zeroed, AsValue, FixedTape, Gradient, NoGradient};
     pub use crate::control::{placeholder, unbounded_tape, Placeholder, VecTape};
     pub use crate::differentiable::{constant_field, read_part, write_part, ConstantField, Differentiated, Skipped};

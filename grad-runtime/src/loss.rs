@@ -14,6 +14,9 @@ use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
 /// Adjoint: `M̄ += Ḡ`, `b̄ += row_sum(Ḡ)` (seed 001, "row broadcasted addition").
 ///
 /// `m` may be borrowed (`&M`) or owned; an owned `m` is added to in its own buffer.
+///
+/// # Panics
+/// If `b` has not one entry per column of `m`.
 pub fn add_row_vector<M, SB>(m: M, b: &Matrix<M::T, U1, M::C, SB>) -> OMatrix<M::T, M::R, M::C>
 where
     M: OwnedOrBorrowed,
@@ -21,8 +24,12 @@ where
     DefaultAllocator: Allocator<M::R, M::C>,
 {
     let mut out = m.into_mat();
-    for (mut col, &bj) in out.column_iter_mut().zip(b.iter()) {
-        col.add_scalar_mut(bj);
+    assert_eq!(out.ncols(), b.ncols(), "add_row_vector: the row has {} entries for {} columns", b.ncols(), out.ncols());
+    // Column by column over the contiguous buffer (a column view's `add_scalar_mut` indexes
+    // entry by entry); the same additions.
+    let rows = out.nrows().max(1);
+    for (col, &bj) in out.as_mut_slice().chunks_exact_mut(rows).zip(b.iter()) {
+        col.iter_mut().for_each(|v| *v += bj);
     }
     out
 }
@@ -70,6 +77,9 @@ impl<T: RealField + Copy, R: Dim, C: Dim, S: Storage<T, R, C>> OwnedOrBorrowed f
 /// Adjoint: `M̄ += Ḡ`, `c̄ += column_sum(Ḡ)` (seed 001, "column broadcasted addition").
 ///
 /// `m` may be borrowed (`&M`) or owned; an owned `m` is added to in its own buffer.
+///
+/// # Panics
+/// If `c` has not one entry per row of `m`.
 pub fn add_column_vector<M, SC>(m: M, c: &Matrix<M::T, M::R, U1, SC>) -> OMatrix<M::T, M::R, M::C>
 where
     M: OwnedOrBorrowed,
@@ -77,8 +87,17 @@ where
     DefaultAllocator: Allocator<M::R, M::C>,
 {
     let mut out = m.into_mat();
-    for mut col in out.column_iter_mut() {
-        col += c;
+    assert_eq!(
+        out.nrows(),
+        c.nrows(),
+        "add_column_vector: the column has {} entries for {} rows",
+        c.nrows(),
+        out.nrows()
+    );
+    // Column by column over the contiguous buffer; the same additions.
+    let rows = out.nrows().max(1);
+    for col in out.as_mut_slice().chunks_exact_mut(rows) {
+        col.iter_mut().zip(c.iter()).for_each(|(v, &ci)| *v += ci);
     }
     out
 }

@@ -58,7 +58,9 @@ fn pose_loop_vjp(
 ) -> (f64, SMatrix<f64, 3, 3>, SVector<f64, 3>) {
     let _ = pose_loop;
     let mut total_20 = 0.0;
-    let mut tape_21 = ::matgrad::__private::FixedTape::<_, { 8 }>::new();
+    let mut tape_21 = ::matgrad::__private::ExactTape::<_, { 8 }>::new();
+    let mut tape_21_k = 0usize;
+    #[allow(clippy::explicit_counter_loop)]
     for i in 0..8 {
         let total_6 = total_20;
         let t_7 = i;
@@ -73,16 +75,17 @@ fn pose_loop_vjp(
         let t_17 = t_12 - t_14;
         let t_18 = ::matgrad::__private::by_ref(&t_17).norm_squared();
         let t_19 = total_6 + t_18;
-        tape_21.push((t_8, ty_10, ty_11, ty_15, t_17));
+        tape_21.put(tape_21_k, (t_8, ty_10, ty_11, ty_15, t_17));
+        tape_21_k += 1;
         total_20 = t_19;
     }
     let d_total_20 = ::matgrad::__private::init(adjoint);
     let mut d_r = ::matgrad::__private::zero_like(r);
     let mut d_t = ::matgrad::__private::zero_like(t);
     let mut d_total_20_carry = d_total_20;
-    while let ::core::option::Option::Some(tape_21_item) = tape_21.pop() {
+    for tape_21_k in (0..8).rev() {
         #[allow(unused_variables)]
-        let (t_8, ty_10, ty_11, ty_15, t_17) = tape_21_item;
+        let (t_8, ty_10, ty_11, ty_15, t_17) = tape_21.take(tape_21_k);
         let d_t_19 = ::matgrad::__private::init(d_total_20_carry);
         let d_total_6 = ::matgrad::__private::init(
             ::matgrad::__private::shared(&d_t_19),

@@ -111,16 +111,18 @@ where
         return (y, core::array::from_fn(|_| OMatrix::zeros_generic(r, c)));
     }
     if N == 1 {
-        // The partial is written as the entries are mapped in place (both column-major).
-        let ys = y.as_mut_slice();
-        let mut k = 0;
-        let d = OMatrix::from_fn_generic(r, c, |_, _| {
-            let v = &mut ys[k];
-            k += 1;
-            let (fv, dv) = f(*v);
-            *v = fv;
-            dv.first().copied().unwrap_or_else(nalgebra::zero)
-        });
+        // The partial is written as the entries are mapped in place (both column-major), in
+        // one pass over the buffer (not a loop over columns, which costs more than the
+        // arithmetic at small sizes).
+        let d = OMatrix::from_iterator_generic(
+            r,
+            c,
+            y.as_mut_slice().iter_mut().map(|v| {
+                let (fv, dv) = f(*v);
+                *v = fv;
+                dv.first().copied().unwrap_or_else(nalgebra::zero)
+            }),
+        );
         let mut d = Some(d);
         return (y, core::array::from_fn(|_| d.take().unwrap_or_else(|| OMatrix::zeros_generic(r, c))));
     }

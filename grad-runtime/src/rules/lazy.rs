@@ -158,7 +158,14 @@ where
     fn product(self, f: impl Fn(A::T, A::T) -> A::T) -> OMatrix<A::T, A::R, A::C> {
         use core::any::TypeId;
         let same = TypeId::of::<(A::R, A::C)>() == TypeId::of::<(B::R, B::C)>();
-        if B::OWNED && !A::OWNED && same {
+        if A::OWNED && B::OWNED {
+            // Both owned, so both contiguous: one pass over the two buffers (same shape, both
+            // column-major), into `a`'s.
+            assert_eq!(self.a.mat().shape(), self.b.mat().shape(), "matgrad: entrywise product of different shapes");
+            let (mut out, b) = (self.a.into_mat(), self.b.into_mat());
+            out.as_mut_slice().iter_mut().zip(b.as_slice()).for_each(|(a, &b)| *a = f(*a, b));
+            out
+        } else if B::OWNED && same {
             let out = self.b.zip_into(&view_as::<_, _, _, _, B::R, B::C>(self.a.mat()), |b, a| f(a, b));
             ConvertAdj::<OMatrix<A::T, A::R, A::C>>::convert(out)
         } else {
