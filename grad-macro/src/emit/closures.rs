@@ -1,0 +1,314 @@
+//! Emitting `map` closures: a differentiated map stores its partials entry by entry
+//! (`map_d`, `map_d2`, `map_d_at`), or over lanes when its body has a lane form; a map fused
+//! with its tangent map runs as one pass (`map_pair`); the reverse pass multiplies the stored
+//! partials by the adjoint.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+
+use super::Emitter;
+use crate::ir::{Closure, Node, Op, Stmt, ValueId};
+use crate::reverse::{self, Plan};
+use crate::symbol;
+
+impl Emitter<'_> {
+    /// `a = x.map(g)` and its tangent `ȧ = x.zip_map(&ẋ, ġ)` in one pass (see
+    /// [`Plan::fused`]): the tangent closure, which computes the entry `y` of `a` too, returns
+    /// both, with its partials when they take part in the reverse sweep. `at` is the tangent
+    /// map's statement, where `x` may be moved.
+    ///
+    /// Output: `let (a, ȧ) = map_pair(x, &ẋ, |v, v̇| { …; (y, ẏ) });` or
+    /// `let (a, ȧ, [ȧ_d0, ȧ_d1]) = map_pair_d2(x, &ẋ, |v, v̇| { …; (y, ẏ, [∂ẏ/∂v, ∂ẏ/∂v̇]) });`
+    pub(super) fn forward_fused(
+        &self,
+        a: &Node,
+        t: &Node,
+        at: (usize, usize),
+        plan: &Plan,
+        ret: Option<ValueId>,
+    ) -> TokenStream {
+        let Op::Map { input, closure } = &t.op else { return TokenStream::new() };
+        let (Some((other, b)), Some((_, y))) = (closure.second, closure.value_of) else { return TokenStream::new() };
+        let bind = |v: ValueId| match plan.read[v] {
+            true => self.ident(v).to_token_stream(),
+            false => quote!(_),
+        };
+        let (out_a, out_t, span) = (bind(a.out), bind(t.out), t.span);
+        let x = self.operand(*input, reverse::movable(self.values, plan, ret, &[*input, other], 0, at), span);
+        let (p, b, other, y) = (self.ident(closure.param), self.ident(b), self.reference(other), self.ident(y));
+        if !plan.participates(self.values, t.out) {
+            let (code, dy, _) = self.body(&closure.body, None, &[]);
+            let ty = a.ty.as_ref().map(|ty| quote!(: (#ty, _)));
+            return quote_spanned! {span=>
+                let (#out_a, #out_t) #ty = ::matgrad::__private::map_pair(#x, #other, |#p, #b| { #code (#y, #dy) });
+            };
+        }
+        let partials = self.map_partials(t, closure);
+        let inner: Vec<ValueId> = partials.iter().map(|(i, _)| *i).collect();
+        let names = partials.iter().map(|(_, n)| n);
+        let (code, dy, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
+        let ty = a.ty.as_ref().map(|ty| quote!(: (#ty, _, _)));
+        quote_spanned! {span=>
+            let (#out_a, #out_t, [#(#names),*]) #ty =
+                ::matgrad::__private::map_pair_d2(#x, #other, |#p, #b| { #code (#y, #dy, [#(#ds),*]) });
+        }
+    }
+
+    /// For a map fused with its tangent map (see [`Plan::fused`]): the tangent map's output.
+    pub(super) fn fused_tangent_of(&self, plan: &Plan, node: &Node) -> Option<ValueId> {
+        match &node.op {
+            Op::Map { closure, .. } if closure.value_of.is_none() => plan.fused[node.out],
+            _ => None,
+        }
+    }
+
+    /// The reverse pass of a differentiated `map` of `input` (node `node`): each stored partial
+    /// times Ḡ, added to the input's adjoint, the second matrix's (`zip_map`) and the captures'.
+    pub(super) fn reverse_map(
+        &self,
+        node: &Node,
+        input: ValueId,
+        closure: &Closure,
+        plan: &Plan,
+        born: &mut [bool],
+    ) -> TokenStream {
+        let g = self.adj(node.out);
+        // Ḡ as a reference (it already is one when it aliases the adjoint of a sum).
+        let g_ref = if plan.alias[node.out] { quote!(#g) } else { quote!(&#g) };
+        let span = node.span;
+        let mut code = TokenStream::new();
+        // A map fused with its tangent map (see `Plan::fused`): its derivative g′ is the
+        // latter's partial for the tangent's entry (∂ġ/∂ẋ = g′). The map's adjoint is
+        // complete when the tangent map's sweep runs (what reads the map's value comes
+        // after both), so that sweep adds the map's contribution, borrowing g′, before
+        // its own, which move it; the map adds it only when the tangent map had no adjoint.
+        if let Some(t) = self.fused_tangent_of(plan, node) {
+            if born[t] {
+                return TokenStream::new();
+            }
+            let d = self.partial_ident(t, 1);
+            let contrib = quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g));
+            return self.accumulate(input, contrib, plan, born);
+        }
+        if let Some(a) = plan.fused[node.out].filter(|&a| born[a]) {
+            let (d, ga) = (self.partial_ident(node.out, 1), self.adj(a));
+            let contrib = quote_spanned!(span=> ::matgrad::__private::map_adj(&#d, #ga));
+            code.extend(self.accumulate(input, contrib, plan, born));
+        }
+        // The captures' partials first, so that the entry's, last, moves Ḡ; each stored
+        // derivative is read once, and moved.
+        let mut partials = self.map_partials(node, closure);
+        partials.rotate_left(usize::from(self.values[closure.param].active));
+        let n = partials.len();
+        for (i, (inner, d)) in partials.into_iter().enumerate() {
+            let (target, contrib) = if inner == closure.param {
+                let g = if i + 1 == n { quote!(#g) } else { g_ref.clone() };
+                (input, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g)))
+            } else if let Some((other, _)) = closure.second.filter(|&(_, b)| b == inner) {
+                (other, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g_ref)))
+            } else {
+                (
+                    crate::ir::outer_of(self.values, inner),
+                    quote_spanned!(span=> ::matgrad::__private::map_capture_adj(&#d, #g_ref)),
+                )
+            };
+            code.extend(self.accumulate(target, contrib, plan, born));
+        }
+        code
+    }
+
+    /// The identifiers of the derivative matrices a differentiated `map` stores.
+    pub(super) fn map_partials(&self, node: &Node, closure: &Closure) -> Vec<(ValueId, Ident)> {
+        std::iter::once(closure.param)
+            .chain(closure.second.map(|(_, b)| b))
+            .chain(closure.captures.iter().copied())
+            .filter(|&inner| self.values[inner].active)
+            .enumerate()
+            .map(|(k, inner)| (inner, self.partial_ident(node.out, k)))
+            .collect()
+    }
+
+    /// The name of the `k`-th derivative matrix the differentiated map of `out` stores.
+    fn partial_ident(&self, out: ValueId, k: usize) -> Ident {
+        format_ident!("{}_d{}", self.ident(out), k, span = Span::mixed_site())
+    }
+
+    pub(super) fn forward_map_d(
+        &self,
+        node: &Node,
+        input: ValueId,
+        closure: &Closure,
+        move_input: bool,
+    ) -> TokenStream {
+        let partials = self.map_partials(node, closure);
+        let inner: Vec<ValueId> = partials.iter().map(|(i, _)| *i).collect();
+        let names = partials.iter().map(|(_, n)| n);
+        let (out, p, span) = (self.ident(node.out), self.ident(closure.param), node.span);
+        let x = self.operand(input, move_input, span);
+        let (code, y, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
+        if let Some(lane) = self.lane_body(closure, &inner, &code, &y, &ds) {
+            let lanes = match closure.second {
+                Some((other, b)) => {
+                    let (other, b) = (self.reference(other), self.ident(b));
+                    quote_spanned! {span=>
+                        ::matgrad::__private::map_d2_lanes(
+                            #x, #other, |#p, #b| { #code (#y, [#(#ds),*]) }, |#p, #b| { #lane },
+                        )
+                    }
+                }
+                None => quote_spanned! {span=>
+                    ::matgrad::__private::map_d_lanes(#x, |#p| { #code (#y, [#(#ds),*]) }, |#p| { #lane })
+                },
+            };
+            // Lanes pay where every kernel the closure reads runs vectorised on the target; the
+            // constant condition leaves one path to compile (the other is not instantiated).
+            let lanes = match reads_ident(&lane, &["exp", "exp_adj"]) {
+                true => {
+                    let scalar = self.scalar_map_d(closure, &x, p, &code, &y, &ds, span);
+                    quote_spanned! {span=> if ::matgrad::__private::lanes::EXP_IN_LANES { #lanes } else { #scalar } }
+                }
+                false => lanes,
+            };
+            return quote_spanned! {span=> let (#out, [#(#names),*]) = #lanes; };
+        }
+        let scalar = self.scalar_map_d(closure, &x, p, &code, &y, &ds, span);
+        quote_spanned! {span=> let (#out, [#(#names),*]) = #scalar; }
+    }
+
+    /// The call of `map_d` (`map_d_at`, `map_d2`) that evaluates a differentiated closure entry
+    /// by entry: its value and partials.
+    #[allow(clippy::too_many_arguments)]
+    fn scalar_map_d(
+        &self,
+        closure: &Closure,
+        x: &TokenStream,
+        p: &Ident,
+        code: &TokenStream,
+        y: &TokenStream,
+        ds: &[TokenStream],
+        span: Span,
+    ) -> TokenStream {
+        match (&closure.at, closure.second) {
+            (Some(at), _) => quote_spanned! {span=>
+                ::matgrad::__private::map_d_at(#x, |#at, #p| { #code (#y, [#(#ds),*]) })
+            },
+            (None, Some((other, b))) => {
+                let (other, b) = (self.reference(other), self.ident(b));
+                quote_spanned! {span=> ::matgrad::__private::map_d2(#x, #other, |#p, #b| { #code (#y, [#(#ds),*]) }) }
+            }
+            (None, None) => quote_spanned! {span=> ::matgrad::__private::map_d(#x, |#p| { #code (#y, [#(#ds),*]) }) },
+        }
+    }
+
+    /// The lane form of a differentiated closure's body (`code`, returning `(y, [ds…])`), when it
+    /// has one: the same tokens with every `::matgrad::__private::f` read as
+    /// `::matgrad::__private::lanes::f`, the functions of the same name and meaning over lanes.
+    /// A closure has one when its body is straight-line code of `+ − × ÷`, unary `−` and the
+    /// functions with a lane kernel (`exp`, `ln`, `tanh`, `sqrt`, `recip`, `powi`), every value
+    /// that depends on the entry is then a lane and every other one a scalar constant (a literal or
+    /// a capture nothing differentiates), no `let` in it has a type, and the value and each
+    /// partial depend on the entry; not for `from_fn` (the entry's position is read) or a function
+    /// generic over its scalar.
+    fn lane_body(
+        &self,
+        closure: &Closure,
+        partials: &[ValueId],
+        code: &TokenStream,
+        y: &TokenStream,
+        ds: &[TokenStream],
+    ) -> Option<TokenStream> {
+        let straight = closure.body.stmts.iter().all(|stmt| match stmt {
+            // (a `let` with a type, `let t: f64 = …`, would not hold a lane)
+            Stmt::Node(node) => {
+                node.ty.is_none() && matches!(&node.op, Op::Rule { rule, .. } if symbol::has_lane_form(rule))
+            }
+            _ => false,
+        });
+        let ret_varies = closure.body.ret.is_some_and(|r| self.values[r].active);
+        let captures_constant = closure.captures.iter().all(|&c| !self.values[c].active);
+        let entries_only = partials.iter().all(|&w| w == closure.param || closure.second.is_some_and(|(_, b)| b == w));
+        if !(self.lanes && closure.at.is_none() && straight && ret_varies && captures_constant && entries_only) {
+            return None;
+        }
+        lane_paths(quote!(#code (#y, [#(#ds),*])))
+    }
+}
+
+/// The names `::matgrad::__private::lanes` defines (with the meaning of the same names in
+/// `::matgrad::__private`, over lanes).
+const LANE_NAMES: &[&str] = &[
+    "by_ref",
+    "one_like",
+    "init",
+    "add_to",
+    "shared",
+    "Neg",
+    "mul_lhs",
+    "mul_rhs",
+    "div_lhs",
+    "div_rhs",
+    "exp",
+    "exp_adj",
+    "ln",
+    "ln_adj",
+    "tanh",
+    "tanh_adj",
+    "sqrt",
+    "sqrt_adj",
+    "recip",
+    "recip_adj",
+    "powi",
+    "powi_adj",
+];
+
+/// `tokens` with each path `::matgrad::__private::f` written `::matgrad::__private::lanes::f`;
+/// `None` when some `f` has no lane form (the closure then keeps the scalar path).
+fn lane_paths(tokens: TokenStream) -> Option<TokenStream> {
+    use proc_macro2::{Group, TokenTree};
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    for (k, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Group(g) => {
+                let mut inner = Group::new(g.delimiter(), lane_paths(g.stream())?);
+                inner.set_span(g.span());
+                out.push(TokenTree::Group(inner));
+            }
+            _ => out.push(tree.clone()),
+        }
+        if is_private_path(&trees[..=k]) {
+            match trees.get(k + 1) {
+                Some(TokenTree::Ident(name)) if LANE_NAMES.iter().any(|n| name == n) => {}
+                _ => return None,
+            }
+            let span = tree.span();
+            out.extend(quote_spanned!(span=> lanes::));
+        }
+    }
+    Some(out.into_iter().collect())
+}
+
+/// Whether `tokens` (in groups too) hold one of the identifiers `names`.
+fn reads_ident(tokens: &TokenStream, names: &[&str]) -> bool {
+    tokens.clone().into_iter().any(|t| match t {
+        proc_macro2::TokenTree::Ident(i) => names.iter().any(|n| i == n),
+        proc_macro2::TokenTree::Group(g) => reads_ident(&g.stream(), names),
+        _ => false,
+    })
+}
+
+/// Whether `trees` ends with `::matgrad::__private::`.
+fn is_private_path(trees: &[proc_macro2::TokenTree]) -> bool {
+    use proc_macro2::TokenTree;
+    let Some(tail) = trees.len().checked_sub(8).map(|k| &trees[k..]) else { return false };
+    let colon = |t: &TokenTree| matches!(t, TokenTree::Punct(p) if p.as_char() == ':');
+    let word = |t: &TokenTree, w: &str| matches!(t, TokenTree::Ident(i) if i == w);
+    colon(&tail[0])
+        && colon(&tail[1])
+        && word(&tail[2], "matgrad")
+        && colon(&tail[3])
+        && colon(&tail[4])
+        && word(&tail[5], "__private")
+        && colon(&tail[6])
+        && colon(&tail[7])
+}

@@ -1,0 +1,87 @@
+//! Emitting struct (and tuple) parameters: the bindings of the field paths the body reads
+//! (`let p_w1 = &p.w1;`), and a parameter's gradient gathered from its own adjoint and its
+//! fields' (`zero_like(p)` with each field's adjoint added into its slot).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+use super::Emitter;
+use crate::check::Signature;
+use crate::ir::ValueId;
+use crate::lower::{self, Lowered};
+
+impl Emitter<'_> {
+    /// A tuple's fields are reached through these traits (a struct's through methods of its
+    /// own).
+    pub(super) fn field_traits(&self, low: &Lowered) {
+        if !low.fields.is_empty() {
+            self.items.borrow_mut().push(quote!(
+                use ::matgrad::__private::{
+                    TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _, TupleSlot4 as _,
+                    TupleSlot5 as _,
+                };
+            ));
+        }
+    }
+
+    /// The field bindings of a tangent program, whose parameters are the function's and the
+    /// tangents (`let tangent_p_w1 = &tangent_p.w1;`): each rooted at its parameter's value.
+    pub(super) fn program_field_bindings(&self, low: &Lowered) -> TokenStream {
+        let bind = |f: &lower::FieldRead| lower::field_binding(self.ident(low.params[f.param]), f, self.ident(f.value));
+        low.fields.iter().map(bind).collect()
+    }
+
+    /// `let p_w1 = &p.w1;` for each field path of a struct parameter that the body reads.
+    pub(super) fn field_bindings(&self, sig: &Signature, low: &Lowered) -> TokenStream {
+        let bind = |f: &lower::FieldRead| lower::field_binding(&sig.params[f.param].ident, f, self.ident(f.value));
+        low.fields.iter().map(bind).collect()
+    }
+
+    /// Parameter `param`'s gradient: its adjoint (zeros when none arrived), and for a struct,
+    /// each field path's adjoint added into the same field of it (through the slots of
+    /// `#[derive(Differentiable)]`; a skipped field has none and keeps its value).
+    ///
+    /// Output: `{ let mut g = zero_like(p); if let Some(s) = g.__matgrad_slot_w1() { add_to(s, d_p_w1) } g }`
+    pub(super) fn gradient(
+        &self,
+        low: &Lowered,
+        param: usize,
+        own: Option<TokenStream>,
+        fields: &[Option<TokenStream>],
+    ) -> TokenStream {
+        let w = low.params[param];
+        let reached: Vec<(&lower::FieldRead, &TokenStream)> = low
+            .fields
+            .iter()
+            .zip(fields)
+            .filter(|(f, _)| f.param == param)
+            .filter_map(|(f, g)| g.as_ref().map(|g| (f, g)))
+            .collect();
+        if reached.is_empty() {
+            return own.unwrap_or_else(|| self.zeros(w));
+        }
+        let g = format_ident!("g", span = Span::mixed_site());
+        let start = own.unwrap_or_else(|| {
+            let r = self.reference(w);
+            quote!(::matgrad::Differentiable::zero_like(#r))
+        });
+        let adds = reached.iter().map(|(f, d)| {
+            let span = self.values[f.value].span;
+            let (first, rest) = f.path.split_first().expect("a field path has a field");
+            let first = lower::slot_method(first);
+            let rest = rest.iter().map(lower::slot_method);
+            let slot = format_ident!("slot", span = Span::mixed_site());
+            quote_spanned! {span=>
+                if let ::core::option::Option::Some(#slot) = #g.#first() #(.and_then(|s| s.#rest()))* {
+                    ::matgrad::__private::add_to(#slot, #d);
+                }
+            }
+        });
+        quote!({ let mut #g = #start; #(#adds)* #g })
+    }
+
+    pub(super) fn zeros(&self, w: ValueId) -> TokenStream {
+        let r = self.reference(w);
+        quote!(::matgrad::__private::zero_like(#r))
+    }
+}
