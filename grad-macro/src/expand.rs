@@ -18,7 +18,8 @@ use crate::args::{Args, RuleArgs};
 use crate::check::{self, Class, Signature};
 use crate::ctxt::Ctxt;
 use crate::lower::Lowered;
-use crate::{derivation, desugar, emit, lower, simplify, tangent};
+use crate::passes::simplify;
+use crate::{derivation, desugar, emit, lower, tangent};
 
 mod custom_jvp;
 

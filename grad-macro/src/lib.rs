@@ -17,9 +17,9 @@ mod emit;
 mod expand;
 mod ir;
 mod lower;
+mod passes;
 mod rename;
 mod reverse;
-mod simplify;
 mod symbol;
 mod tangent;
 

@@ -329,7 +329,7 @@ pub static TUPLES: [Rule; 3] = [
     ),
 ];
 
-/// `tr(A B)` read by nothing else (see `simplify`): Ā += s̄ Bᵀ, B̄ += s̄ Aᵀ, without the
+/// `tr(A B)` read by nothing else (see `passes::simplify`): Ā += s̄ Bᵀ, B̄ += s̄ Aᵀ, without the
 /// products with s̄ I.
 pub static TRACE_MUL: Rule = rule!(
     "trace_mul",

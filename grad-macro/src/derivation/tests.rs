@@ -14,7 +14,7 @@ fn derive(source: &str) -> String {
     let sig = crate::check::signature(&cx, &func, &args);
     let body = crate::desugar::function(&cx, &func.block, &sig.ret);
     let mut lowered = crate::lower::function(&cx, &sig, &body);
-    crate::simplify::run(&mut lowered);
+    crate::passes::simplify::run(&mut lowered);
     if let Err(e) = cx.check() {
         panic!("a golden input has errors: {}", e.into_compile_error());
     }
