@@ -44,6 +44,8 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use crate::check::Signature;
 use crate::ir::{Body, CallSpans, Kind, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
+use crate::passes::share::InverseAt;
+use crate::passes::storage;
 use crate::reverse::{self, Plan};
 use crate::symbol::{self, Adj, Fwd, Rule};
 
@@ -288,14 +290,14 @@ impl Emitter<'_> {
         let span = node.span;
         let value = match &node.op {
             Op::Rule { rule, args } => self.forward_rule(rule, args, span, node.call.as_ref(), |k| {
-                reverse::movable(self.values, plan, ret, args, k, at)
+                storage::movable(self.values, plan, ret, args, k, at)
             }),
             Op::Opaque { tokens, .. } => tokens.clone(),
             Op::Map { input, closure } => {
                 if plan.participates(self.values, node.out) {
                     // (not when the second matrix of a `zip_map` is the same value)
                     let read: Vec<ValueId> = std::iter::once(*input).chain(closure.second.map(|(y, _)| y)).collect();
-                    let move_input = reverse::movable(self.values, plan, ret, &read, 0, at);
+                    let move_input = storage::movable(self.values, plan, ret, &read, 0, at);
                     return self.forward_map_d(node, *input, closure, move_input);
                 }
                 let x = self.operand(*input, false, span);
@@ -312,7 +314,7 @@ impl Emitter<'_> {
             }
             Op::Call { func, args, by_ref, spans } => {
                 let argv = args.iter().enumerate().map(|(k, &a)| {
-                    let moved = reverse::movable(self.values, plan, ret, args, k, at);
+                    let moved = storage::movable(self.values, plan, ret, args, k, at);
                     self.call_arg(a, by_ref[k], moved, spans[k])
                 });
                 let argv: Vec<TokenStream> = argv.collect();
@@ -499,12 +501,12 @@ impl Emitter<'_> {
 
     /// The inverse a node's adjoints read, as a reference: the function's own, or the one shared
     /// by the sweep, computed here (into `code`) for the first rule that reads it.
-    fn inverse(&self, at: reverse::InverseAt, code: &mut TokenStream) -> TokenStream {
+    fn inverse(&self, at: InverseAt, code: &mut TokenStream) -> TokenStream {
         match at {
-            reverse::InverseAt::Forward(v) => self.reference(v),
-            reverse::InverseAt::Compute(f) | reverse::InverseAt::Shared(f) => {
+            InverseAt::Forward(v) => self.reference(v),
+            InverseAt::Compute(f) | InverseAt::Shared(f) => {
                 let inv = format_ident!("{}_inv", self.ident(f), span = Span::mixed_site());
-                if let reverse::InverseAt::Compute(_) = at {
+                if let InverseAt::Compute(_) = at {
                     let f = self.reference(f);
                     code.extend(quote!(let #inv = ::matgrad::__private::factor_inverse(#f);));
                 }
@@ -563,7 +565,7 @@ impl Emitter<'_> {
                             rules_left -= 1;
                             // (`owning` is a property of the rule's own adjoints, `adj`)
                             let owning = rules_left == 0 && rule.owning && std::ptr::eq(adjs, rule.adj);
-                            let pass = |v: ValueId| match owning && reverse::owned_in_reverse(plan, node.out, args, v) {
+                            let pass = |v: ValueId| match owning && storage::owned_in_reverse(plan, node.out, args, v) {
                                 true => self.ident(v).to_token_stream(),
                                 false => self.reference(v),
                             };

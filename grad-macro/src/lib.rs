@@ -1,11 +1,12 @@
 //! The `#[differentiate]` attribute of [matgrad](https://docs.rs/matgrad).
 //!
-//! Stages, one module each, in one direction: [`args`] and [`check`] read the attribute and the
-//! signature, [`lower`] turns the body into the IR of [`ir`] (values and ops, each with its
-//! span), [`reverse`] plans the reverse sweep (activity, liveness, adjoint accumulation), and
-//! [`emit`] writes the `<name>_grad` function; [`tangent`] turns the IR into its tangent
-//! program (forward mode), which `emit` prints as `_jvp` and differentiates as `_hvp`. [`expand`] strings them together and, on error,
-//! emits the user's function and a `_grad` stub beside the errors.
+//! Stages, one module (or folder) each, in one direction: [`args`] and [`check`] read the
+//! attribute and the signature, [`lower`] turns the body into the IR of [`ir`] (values and ops,
+//! each with its span), [`passes`] simplify it, [`reverse`] plans the reverse sweep (activity,
+//! adjoint accumulation) with the [`passes`] that share and place values, and [`emit`] writes
+//! the `<name>_grad` function; [`tangent`] turns the IR into its tangent program (forward mode),
+//! which `emit` prints as `_jvp` and differentiates as `_hvp`. [`expand`] strings them together
+//! and, on error, emits the user's function and a `_grad` stub beside the errors.
 
 mod args;
 mod check;

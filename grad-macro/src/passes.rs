@@ -2,5 +2,14 @@
 //!
 //! - [`simplify`] (IR → IR, before the plan): rewrites that keep what the code computes and make
 //!   the reverse sweep cheaper (the trace of a product that nothing else reads).
+//! - [`share`] (part of the reverse plan): what several adjoint rules read is computed once (the
+//!   inverse of a factorization), and a scaled identity `s̄ I` is kept as the scalar `s̄`.
+//! - [`storage`] (part of the reverse plan): which value is moved, borrowed or cloned, and where;
+//!   which adjoint borrows another's.
+//!
+//! `share` and `storage` write the [`Plan`](crate::reverse::Plan) that `reverse::plan` builds
+//! (which ops take part, how many contributions each adjoint gets), and `emit` prints.
 
+pub mod share;
 pub mod simplify;
+pub mod storage;

@@ -1,7 +1,10 @@
 //! Planning the reverse sweep: which ops take part (activity), how many contributions each
 //! adjoint receives (to start it with the first and accumulate the rest in place), which
-//! forward values the reverse pass reads, and where a forward value is last used (so that it
-//! can be moved there instead of borrowed).
+//! forward values the reverse pass reads, and which map runs as one pass with its tangent map.
+//! The [`Plan`] it builds is what `emit` prints from; its passes fill in the rest while it
+//! walks: `passes::share` (one inverse of a factorization for every rule that reads it, a
+//! scaled identity kept as a scalar), asked while counting, and `passes::storage` (moves,
+//! borrows, last uses, which adjoint borrows another's), run once the counts are in.
 //!
 //! Control flow: a value computed in an arm or a loop body reaches the result only through the
 //! statement's outputs, so a branch or loop takes part when one of its outputs does. A loop's
@@ -9,7 +12,9 @@
 //! of an iteration does (the previous iteration's result then does): that is a fixed point.
 
 use crate::ir::{outer_of, Body, Kind, Op, Stmt, Value, ValueId};
-use crate::symbol::{Adj, Inverse, Rule};
+use crate::passes::share::{self, InverseAt};
+use crate::passes::storage::{self, BLOCKED};
+use crate::symbol::{Adj, Rule};
 
 pub struct Plan {
     /// The key of the planned body (the function's): its values live until the end.
@@ -30,7 +35,7 @@ pub struct Plan {
     pub def: Vec<usize>,
     /// For a forward value the reverse sweep reads: the node (by its output) whose adjoint rules
     /// read it last, where it may be moved into the rule (never a parameter or the result).
-    /// [`BLOCKED`] when the last reader is something else (a call's pullback, a rule in a
+    /// [`BLOCKED`](storage::BLOCKED) when the last reader is something else (a call's pullback, a rule in a
     /// branch or loop the value is defined outside of, the zeros an adjoint starts from).
     pub last_reader: Vec<Option<ValueId>>,
     /// The value's adjoint is kept negated (`d_v = −v̄`): it comes from `-x` or `c - x` with a
@@ -46,17 +51,17 @@ pub struct Plan {
     /// adjoint `s̄ I` is kept as the scalar `s̄` (see `Rule::of_identity`).
     pub identity: Vec<bool>,
     /// A trace in the value's body contributes `s̄ I` to it.
-    identity_seed: Vec<bool>,
+    pub(crate) identity_seed: Vec<bool>,
     /// The value is the left factor of the product `P` (the value here) whose adjoint `s̄ I` is
     /// kept as `s̄`, nothing else contributes to it, and its op has adjoints for that: its
     /// adjoint `s̄ Bᵀ` is kept as `s̄`, and its op's adjoints read `P` (see
     /// `Rule::of_traced_lhs`).
     pub traced: Vec<Option<ValueId>>,
     /// The product in the value's body whose left factor it is, with its adjoint kept as `s̄`.
-    traced_seed: Vec<Option<ValueId>>,
+    pub(crate) traced_seed: Vec<Option<ValueId>>,
     /// The factorizations whose shared inverse the sweep has computed, by body:
     /// `(body key, factorization)`.
-    shared_inverse: std::collections::HashSet<(usize, ValueId)>,
+    pub(crate) shared_inverse: std::collections::HashSet<(usize, ValueId)>,
     /// For a branch or loop taking part (by its tape): the values defined outside it that its
     /// reverse pass adds to, whose adjoints must exist before it.
     pub region_targets: std::collections::HashMap<ValueId, Vec<ValueId>>,
@@ -66,22 +71,6 @@ pub struct Plan {
     /// for their entries alone: the map's derivative g′ is then the tangent map's partial for
     /// the tangent's entry (∂ġ/∂ẋ = g′), not computed again.
     pub fused: Vec<Option<ValueId>>,
-}
-
-/// A last reader that may not move the value.
-pub const BLOCKED: ValueId = usize::MAX;
-
-/// Where an adjoint rule finds the inverse of the factorization it reads: one per factorization
-/// and body, for every rule that reads it ("share").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InverseAt {
-    /// The function's own `chol.inverse()`, a forward value.
-    Forward(ValueId),
-    /// Computed from the factorization (the value) before this node's adjoints, the first in
-    /// the sweep to read it.
-    Compute(ValueId),
-    /// The one computed before an earlier node's adjoints, from this factorization.
-    Shared(ValueId),
 }
 
 impl Plan {
@@ -118,7 +107,7 @@ impl Plan {
 
     /// The adjoint contributions made inside `stmt` (a branch or loop) to values defined
     /// outside it: their adjoints must exist before its reverse pass.
-    fn outer_targets(&self, values: &[Value], stmt: &Stmt) -> Vec<ValueId> {
+    pub(crate) fn outer_targets(&self, values: &[Value], stmt: &Stmt) -> Vec<ValueId> {
         let mut inside = Vec::new();
         stmt.defines(&mut inside);
         let mut targets = Vec::new();
@@ -213,20 +202,8 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     while mark_useful(values, body, &mut p) {}
     let mut terms = Vec::new();
     count(values, body, &mut p, &mut terms);
-    last_uses(values, body, &mut p);
     fuse(values, body, &mut p);
-    keep_viewed(values, body, &mut p);
-    // A term's adjoint can be the sum's, borrowed, when the sum's is all it receives and the
-    // two live in the same body (a term defined outside a loop accumulates over iterations).
-    for (v, sum) in terms {
-        p.alias[v] = p.contribs[v] == 1 && !p.negated[v] && p.def[v] == p.def[sum] && Some(v) != body.ret;
-    }
-    for (v, value) in values.iter().enumerate() {
-        p.read[v] |= p.rev_needed[v];
-        if !matches!(value.kind, Kind::Node) || Some(v) == body.ret {
-            p.last_reader[v] = None;
-        }
-    }
+    storage::run(values, body, &mut p, terms);
     p
 }
 
@@ -259,61 +236,6 @@ fn fuse(values: &[Value], body: &Body, p: &mut Plan) {
             Stmt::Branch(b) => b.arms.iter().for_each(|arm| fuse(values, &arm.body, p)),
             Stmt::Loop(l) => fuse(values, &l.body, p),
             Stmt::Node(_) | Stmt::Effect { .. } => {}
-        }
-    }
-}
-
-/// Whether the reverse rule of node `out` (operands `args`) may take `v` by value: it is `v`'s
-/// last reader and reads it once.
-pub fn owned_in_reverse(plan: &Plan, out: ValueId, args: &[ValueId], v: ValueId) -> bool {
-    plan.last_reader[v] == Some(out) && args.iter().filter(|&&a| a == v).count() <= 1
-}
-
-/// Records the outer values the reverse pass of region `stmt` (with tape `tape`) adds to: their
-/// zeros are made from them before it, so they are read there.
-fn region_targets(values: &[Value], stmt: &Stmt, tape: ValueId, p: &mut Plan) {
-    let targets = p.outer_targets(values, stmt);
-    for &t in &targets {
-        read_blocked(p, t);
-    }
-    p.region_targets.insert(tape, targets);
-}
-
-/// Records that the reverse pass reads `v` where it may not move it.
-fn read_blocked(p: &mut Plan, v: ValueId) {
-    p.rev_needed[v] = true;
-    p.last_reader[v] = Some(BLOCKED);
-}
-
-/// A view borrows its receiver (a reference the user binds, what it points into): the receiver
-/// is not moved before the view's last use, nor at all (forward or reverse) when the reverse
-/// pass reads the view.
-/// Views of views pass this on, hence the reverse order.
-fn keep_viewed(values: &[Value], body: &Body, p: &mut Plan) {
-    for stmt in body.stmts.iter().rev() {
-        match stmt {
-            Stmt::Node(node) => {
-                let recv = match (&node.op, values[node.out].borrows) {
-                    (Op::Rule { rule, args }, _) if crate::symbol::borrows_receiver(rule) => args[0],
-                    (_, Some(r)) if r != node.out => r,
-                    _ => continue,
-                };
-                if p.def[recv] == p.def[node.out] {
-                    // Read after the view's last use: where both are read (`&x + y` with
-                    // `y = &x`), the receiver is not moved either.
-                    let view = p.last_use[node.out];
-                    if view.is_some() && view >= p.last_use[recv] {
-                        p.last_use[recv] = view.map(|(key, i)| (key, i + 1));
-                    }
-                }
-                // Read in the reverse pass through the view: not moved into a rule there.
-                if p.rev_needed[node.out] {
-                    read_blocked(p, recv);
-                }
-            }
-            Stmt::Branch(b) => b.arms.iter().for_each(|a| keep_viewed(values, &a.body, p)),
-            Stmt::Loop(l) => keep_viewed(values, &l.body, p),
-            Stmt::Effect { .. } => {}
         }
     }
 }
@@ -393,8 +315,8 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                 }
                 match &node.op {
                     Op::Rule { rule, args } => {
-                        p.identity[node.out] = of_identity(values, body, p, rule, node.out);
-                        p.traced[node.out] = traced_lhs(values, body, p, rule, node.out);
+                        p.identity[node.out] = share::of_identity(values, body, p, rule, node.out);
+                        p.traced[node.out] = share::traced_lhs(values, body, p, rule, node.out);
                         let adjs = p.adjoints(rule, node.out);
                         let same_body = p.def[args[0]] == p.def[node.out];
                         if rule.seeds_identity && values[args[0]].active && same_body {
@@ -417,7 +339,7 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         }
                         let rules = active.iter().any(|&(_, adj)| matches!(adj, Adj::Rule(_)));
                         if rules && rule.reads_inverse_with(p.identity[node.out]) {
-                            p.inverse[node.out] = Some(share_inverse(values, body, p, args[0]));
+                            p.inverse[node.out] = Some(share::inverse(values, body, p, args[0]));
                         }
                         let reads: Vec<ValueId> = if rules {
                             let out = rule.needs_out.then_some(node.out);
@@ -439,8 +361,8 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                     }
                     // The callee's pullback reads the arguments and the value.
                     Op::Call { args, .. } => {
-                        args.iter().for_each(|&a| read_blocked(p, a));
-                        read_blocked(p, node.out);
+                        args.iter().for_each(|&a| storage::read_blocked(p, a));
+                        storage::read_blocked(p, node.out);
                     }
                     Op::Map { .. } | Op::Opaque { .. } => {}
                 }
@@ -463,7 +385,7 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                     count(values, &arm.body, p, terms);
                 }
                 p.rev_needed[b.tape] = true;
-                region_targets(values, stmt, b.tape, p);
+                storage::region_targets(values, stmt, b.tape, p);
             }
             Stmt::Loop(l) => {
                 if !p.stmt_participates(values, stmt) {
@@ -477,7 +399,7 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         // Without an adjoint after the loop, the carried one starts at zeros
                         // of its shape.
                         if !p.participates(values, c.out) {
-                            read_blocked(p, c.out);
+                            storage::read_blocked(p, c.out);
                         }
                     }
                 }
@@ -488,59 +410,9 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                     }
                 }
                 p.rev_needed[l.tape] = true;
-                region_targets(values, stmt, l.tape, p);
+                storage::region_targets(values, stmt, l.tape, p);
             }
         }
-    }
-}
-
-/// Whether node `out` (rule `rule`) of `body` takes its adjoint as a scaled identity kept as a
-/// scalar: a trace in the same body is the only contribution to it, and the rule has adjoints for
-/// that. (The sweep reaches the node after every contribution to it, so the count is final.)
-fn of_identity(values: &[Value], body: &Body, p: &Plan, rule: &Rule, out: ValueId) -> bool {
-    !rule.of_identity.is_empty()
-        && p.identity_seed[out]
-        && p.contribs[out] == 1
-        && matches!(values[out].kind, Kind::Node)
-        && Some(out) != body.ret
-}
-
-/// Whether node `out` (rule `rule`) of `body` keeps its adjoint `s̄ Bᵀ` as `s̄`: it is the left
-/// factor of a product whose adjoint is kept as `s̄` (the product, returned), that product is
-/// the only contribution to it, and the rule has adjoints for that.
-fn traced_lhs(values: &[Value], body: &Body, p: &Plan, rule: &Rule, out: ValueId) -> Option<ValueId> {
-    let ok = !rule.of_traced_lhs.is_empty()
-        && p.contribs[out] == 1
-        && matches!(values[out].kind, Kind::Node)
-        && Some(out) != body.ret;
-    p.traced_seed[out].filter(|_| ok)
-}
-
-/// "share": the inverse of factorization `f` that a node's adjoints read, one per body: a
-/// `chol.inverse()` the body computes (a node whose rule is that inverse), else one computed
-/// before the first adjoint in the sweep that reads it, for all of them.
-fn share_inverse(values: &[Value], body: &Body, p: &mut Plan, f: ValueId) -> InverseAt {
-    let own = body.stmts.iter().find_map(|s| match s {
-        Stmt::Node(n) => match &n.op {
-            Op::Rule { rule, args }
-                if rule.inverse == Inverse::Is
-                    && args.first() == Some(&f)
-                    && matches!(values[n.out].kind, Kind::Node) =>
-            {
-                Some(n.out)
-            }
-            _ => None,
-        },
-        _ => None,
-    });
-    if let Some(inv) = own {
-        read_blocked(p, inv);
-        return InverseAt::Forward(inv);
-    }
-    read_blocked(p, f);
-    match p.shared_inverse.insert((body.key(), f)) {
-        true => InverseAt::Compute(f),
-        false => InverseAt::Shared(f),
     }
 }
 
@@ -552,60 +424,4 @@ fn node_out_only(values: &[Value], body: &Body, vs: &[ValueId]) -> bool {
 
 fn body_nodes(body: &Body) -> impl Iterator<Item = ValueId> + '_ {
     body.stmts.iter().filter_map(|s| if let Stmt::Node(n) = s { Some(n.out) } else { None })
-}
-
-fn last_uses(values: &[Value], body: &Body, p: &mut Plan) {
-    let key = body.key();
-    let mut reads = Vec::new();
-    for (i, stmt) in body.stmts.iter().enumerate() {
-        reads.clear();
-        stmt.reads(values, &mut reads);
-        for &v in &reads {
-            p.read[v] = true;
-            if p.def[v] == key {
-                p.last_use[v] = Some((key, i));
-            }
-        }
-        match stmt {
-            Stmt::Branch(b) => {
-                for arm in &b.arms {
-                    last_uses(values, &arm.body, p);
-                    let end = arm.body.stmts.len();
-                    for &r in &arm.results {
-                        if p.def[r] == arm.body.key() {
-                            p.last_use[r] = Some((arm.body.key(), end));
-                        }
-                    }
-                }
-            }
-            Stmt::Loop(l) => {
-                last_uses(values, &l.body, p);
-                let end = l.body.stmts.len();
-                for c in &l.carried {
-                    if p.def[c.result] == l.body.key() {
-                        p.last_use[c.result] = Some((l.body.key(), end));
-                    }
-                }
-            }
-            Stmt::Node(_) | Stmt::Effect { .. } => {}
-        }
-    }
-}
-
-/// Whether the forward statement `at` of body `key`, reading `v` as operand `k` of `args`, may
-/// move `v`.
-pub fn movable(
-    values: &[Value],
-    plan: &Plan,
-    ret: Option<ValueId>,
-    args: &[ValueId],
-    k: usize,
-    at: (usize, usize),
-) -> bool {
-    let v = args[k];
-    matches!(values[v].kind, Kind::Node)
-        && !plan.rev_needed[v]
-        && plan.last_use[v] == Some(at)
-        && Some(v) != ret
-        && args.iter().filter(|&&a| a == v).count() == 1
 }

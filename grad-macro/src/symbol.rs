@@ -82,7 +82,7 @@ pub struct Rule {
     pub needs_out: bool,
     /// The op and its adjoints in the seeds' notation, for the derivation text.
     pub note: Note,
-    /// What the share pass (`reverse::share_inverses`) knows of the op and the inverse of its
+    /// What the share pass (`passes::share::inverse`) knows of the op and the inverse of its
     /// first operand (a factorization).
     pub inverse: Inverse,
     /// The adjoints when the op's value is read by a trace alone, whose adjoint `s̄ I` is then

@@ -8,7 +8,8 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 
 use super::Emitter;
 use crate::ir::{Closure, Node, Op, Stmt, ValueId};
-use crate::reverse::{self, Plan};
+use crate::passes::storage;
+use crate::reverse::Plan;
 use crate::symbol;
 
 impl Emitter<'_> {
@@ -34,7 +35,7 @@ impl Emitter<'_> {
             false => quote!(_),
         };
         let (out_a, out_t, span) = (bind(a.out), bind(t.out), t.span);
-        let x = self.operand(*input, reverse::movable(self.values, plan, ret, &[*input, other], 0, at), span);
+        let x = self.operand(*input, storage::movable(self.values, plan, ret, &[*input, other], 0, at), span);
         let (p, b, other, y) = (self.ident(closure.param), self.ident(b), self.reference(other), self.ident(y));
         if !plan.participates(self.values, t.out) {
             let (code, dy, _) = self.body(&closure.body, None, &[]);
