@@ -14,6 +14,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use nalgebra::{DMatrix, RowDVector};
 use rayon::prelude::*;
 
+#[path = "../src/malloc.rs"]
+mod malloc;
 #[path = "../../../benches/workloads/mod.rs"]
 mod workloads;
 use workloads::*;
@@ -63,6 +65,11 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 }
 
 fn bench_network(c: &mut Criterion) {
+    // As the example does: freed buffers stay in the process (see `malloc`); without it, set
+    // `MATGRAD_DEFAULT_MALLOC=1` to measure glibc's defaults.
+    if std::env::var_os("MATGRAD_DEFAULT_MALLOC").is_none() {
+        malloc::keep_freed_memory();
+    }
     let (n, d, k) = (1024, 512, 256);
     let x = data(n, d, 1, 1.0);
     let w = data(d, k, 2, 1.0 / (d as f64).sqrt());

@@ -8,6 +8,8 @@ use matgrad::{differentiate, Adam, Differentiable};
 use nalgebra::{DMatrix, DVector, RowDVector};
 use rayon::prelude::*;
 
+mod malloc;
+
 #[derive(Clone, Debug, PartialEq, Differentiable)]
 pub struct Mlp {
     pub w1: DMatrix<f64>,
@@ -46,6 +48,8 @@ fn noise(k: usize) -> f64 {
 }
 
 fn main() {
+    // Freed buffers stay in the process, so that the shards' threads scale (see `malloc`).
+    malloc::keep_freed_memory();
     let (n, shard, hidden) = (4096, 256, 32);
     let x = DMatrix::from_fn(n, 4, |i, j| noise(4 * i + j));
     let y = DMatrix::from_fn(n, 1, |i, _| (x[(i, 0)] * x[(i, 1)]).sin() + 0.3 * x[(i, 2)] - 0.2 * x[(i, 3)]);
