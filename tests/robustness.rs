@@ -11,7 +11,7 @@ use std::sync::Once;
 
 use common::{assert_fd, mat};
 use matgrad::differentiate;
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{DMatrix, DVector, RowDVector};
 
 thread_local! {
     /// Whether this thread expects a panic, and the message and location of the last one.
@@ -87,6 +87,30 @@ fn shape_mismatches_panic_as_nalgebra_does() {
     same_panic(|| sum_of(&a, &c), || sum_of_grad(&a, &c));
     same_panic(|| hadamard(&a, &c), || hadamard_grad(&a, &c));
     same_panic(|| inner(&a, &c), || inner_grad(&a, &c));
+}
+
+#[differentiate]
+fn biased(x: &DMatrix<f64>, b: &RowDVector<f64>, c: &DVector<f64>) -> f64 {
+    matgrad::add_column_vector(&matgrad::add_row_vector(x, b), c).norm_squared()
+}
+
+/// A bias of the wrong length is an error in the function and in `_grad` alike (it was once
+/// truncated to the shorter of the two).
+#[test]
+fn a_bias_of_the_wrong_length_panics() {
+    let x = mat(2, 3, 5);
+    let (b, c) = (RowDVector::from_row_slice(&[1.0, 2.0, 3.0]), DVector::from_column_slice(&[0.5, -1.0]));
+    let short = RowDVector::from_row_slice(&[1.0, 2.0]);
+    let (msg, _) = same_panic(|| biased(&x, &short, &c), || biased_grad(&x, &short, &c));
+    assert!(msg.contains("add_row_vector: the row has 2 entries for 3 columns"), "{msg}");
+    let long = DVector::from_column_slice(&[0.5, -1.0, 2.0]);
+    let (msg, _) = same_panic(|| biased(&x, &b, &long), || biased_grad(&x, &b, &long));
+    assert!(msg.contains("add_column_vector: the column has 3 entries for 2 rows"), "{msg}");
+    // The right lengths: ∂‖X + 1b + c1ᵀ‖²/∂X = 2(X + 1b + c1ᵀ).
+    let (_, dx, db, dc) = biased_grad(&x, &b, &c);
+    let y = DMatrix::from_fn(2, 3, |i, j| x[(i, j)] + b[j] + c[i]);
+    assert!((dx - 2.0 * &y).norm() < 1e-12);
+    assert!((db - 2.0 * y.row_sum()).norm() < 1e-12 && (dc - 2.0 * y.column_sum()).norm() < 1e-12);
 }
 
 #[differentiate]
