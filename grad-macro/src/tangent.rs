@@ -44,7 +44,7 @@ mod linalg;
 mod rules;
 
 use copy::copy_body;
-use rules::cmul;
+use rules::known;
 
 /// The tangent program of a function.
 pub struct Program {
@@ -435,7 +435,7 @@ impl Tx<'_> {
             self.values[one].active = false;
             self.tan.insert(entry, one);
             let partial = self.closure_tangent(input, c, false, span);
-            terms.push(self.rule(cmul(), vec![tm, partial], span));
+            terms.push(self.rule(known("component_mul", 1), vec![tm, partial], span));
         }
         if dc.captures.iter().any(|&cap| self.t(outer_of(&self.values, cap)).is_some()) {
             terms.push(self.closure_tangent(input, dc, true, span));

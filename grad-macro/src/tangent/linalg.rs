@@ -7,6 +7,7 @@
 use proc_macro2::Span;
 use quote::quote;
 
+use super::rules::known;
 use super::Tx;
 use crate::ir::{Kind, ValueId};
 use crate::symbol::{self, Adj, Fwd, Note, Rule};
@@ -89,10 +90,6 @@ static ABS_TANGENT: Rule = Rule::new(
     false,
     Note::new("sign({0}) ⊙ {1}", &[]),
 );
-
-fn known(name: &str, arity: usize) -> &'static Rule {
-    symbol::method(name, arity).expect("an nalgebra method with a rule")
-}
 
 impl Tx<'_> {
     /// Linear algebra beyond inverses, solves and `ln_determinant` (see `rules.rs`).

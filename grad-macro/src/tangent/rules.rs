@@ -74,18 +74,18 @@ impl Tx<'_> {
             }
             // y = a ⊘ b: ẏ = (ȧ − y ⊙ ḃ) ⊘ b
             (Fwd::Method("component_div"), _) => {
-                let cm = symbol::method("component_mul", 1).expect("component_mul has a rule");
+                let cm = known("component_mul", 1);
                 let num = self.minus_product(ta[0], y, ta[1], cm, span)?;
                 Some(self.rule(rule, vec![num, args[1]], span))
             }
             // y = ‖x‖²: ẏ = 2⟨x, ẋ⟩
             (Fwd::Method("norm_squared"), _) => {
-                let d = self.rule(dot(), vec![args[0], ta[0]?], span);
+                let d = self.rule(known("dot", 1), vec![args[0], ta[0]?], span);
                 Some(self.add(d, d, span))
             }
             // y = ‖x‖: ẏ = ⟨x, ẋ⟩ / y
             (Fwd::Method("norm"), _) => {
-                let d = self.rule(dot(), vec![args[0], ta[0]?], span);
+                let d = self.rule(known("dot", 1), vec![args[0], ta[0]?], span);
                 Some(self.rule(&symbol::DIV, vec![d, y], span))
             }
             // s = max(X), min(X), max |X|: ṡ = ⟨M, Ẋ⟩ with M = Eₖ (sign(Xₖ) Eₖ for amax) at the
@@ -95,7 +95,7 @@ impl Tx<'_> {
                 let f = format_ident!("{}_adj", rule.name);
                 let tokens = quote!(::matgrad::__private::#f(#x, #v, &::matgrad::__private::one_like(#v)));
                 let mask = self.opaque(tokens, vec![args[0], y], span);
-                Some(self.rule(dot(), vec![mask, ta[0]?], span))
+                Some(self.rule(known("dot", 1), vec![mask, ta[0]?], span))
             }
             // Z = sup(A, B), inf(A, B): Ż = M ⊙ Ȧ + (1 − M) ⊙ Ḃ, M the constant mask of the
             // side the reverse rule picks.
@@ -107,16 +107,16 @@ impl Tx<'_> {
                     let f = format_ident!("{}_{}", n, side);
                     let tokens = quote!(::matgrad::__private::#f(#a, #b, &::matgrad::__private::ones_like(#a)));
                     let mask = self.opaque(tokens, args.to_vec(), span);
-                    terms.push(self.rule(cmul(), vec![mask, d], span));
+                    terms.push(self.rule(known("component_mul", 1), vec![mask, d], span));
                 }
                 let first = *terms.first()?;
                 Some(terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span)))
             }
             // y = x / ‖x‖: ẏ = (ẋ − y⟨y, ẋ⟩) / ‖x‖
             (Fwd::Method("normalize"), _) => {
-                let norm = symbol::method("norm", 0).expect("norm has a rule");
+                let norm = known("norm", 0);
                 let n = self.rule(norm, vec![args[0]], span);
-                let d = self.rule(dot(), vec![y, ta[0]?], span);
+                let d = self.rule(known("dot", 1), vec![y, ta[0]?], span);
                 let yd = self.mul(y, d, span);
                 let r = self.rule(&symbol::SUB, vec![ta[0]?, yd], span);
                 Some(self.rule(&symbol::DIV, vec![r, n], span))
@@ -127,7 +127,7 @@ impl Tx<'_> {
                 let ns = self.neg(s, span);
                 let add_col = symbol::helper("add_column_vector", 2).expect("add_column_vector has a rule");
                 let centred = self.rule(add_col, vec![ta[0]?, ns], span);
-                Some(self.rule(cmul(), vec![y, centred], span))
+                Some(self.rule(known("component_mul", 1), vec![y, centred], span))
             }
             // l = lse(Z) by rows: l̇ = rowsum(softmax(Z) ⊙ Ż)
             (Fwd::Runtime("logsumexp_rows"), _) => {
@@ -146,14 +146,14 @@ impl Tx<'_> {
                     let lse = self.rule(helper("logsumexp_rows", 1), vec![z], span);
                     let nz = self.neg(z, span);
                     let d = self.rule(add_col, vec![nz, lse], span);
-                    terms.push(self.rule(dot(), vec![dy, d], span));
+                    terms.push(self.rule(known("dot", 1), vec![dy, d], span));
                 }
                 if let Some(dz) = ta[0] {
                     let p = self.rule(helper("softmax_rows", 1), vec![z], span);
                     let dl = self.row_sums(p, dz, span);
                     let ndz = self.neg(dz, span);
                     let dd = self.rule(add_col, vec![ndz, dl], span);
-                    terms.push(self.rule(dot(), vec![labels, dd], span));
+                    terms.push(self.rule(known("dot", 1), vec![labels, dd], span));
                 }
                 let first = *terms.first()?;
                 let sum = terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span));
@@ -164,7 +164,7 @@ impl Tx<'_> {
             // C = BᵀAB: Ċ = BᵀȦB + ḂᵀAB + BᵀAḂ
             (Fwd::Runtime("quadform"), _) => {
                 let (a, b) = (args[0], args[1]);
-                let tr_mul = symbol::method("tr_mul", 1).expect("tr_mul has a rule");
+                let tr_mul = known("tr_mul", 1);
                 let mut terms = Vec::new();
                 if let Some(da) = ta[0] {
                     terms.push(self.rule(rule, vec![da, b], span));
@@ -263,7 +263,7 @@ impl Tx<'_> {
             }
             // s = ln det S (Cholesky): ṡ = tr(S⁻¹ Ṡ)
             "ln_determinant" => {
-                let inverse = symbol::method("inverse", 0).expect("inverse has a rule");
+                let inverse = known("inverse", 0);
                 let c = self.rule(inverse, vec![args[0]], span);
                 Some(self.rule(&symbol::TRACE_MUL, vec![c, ta[0]?], span))
             }
@@ -366,7 +366,7 @@ impl Tx<'_> {
                 let nf = self.opaque(quote!(::matgrad::__private::int_like(#r, #n)), vec![x, args[1]], span);
                 let m = self.fresh("c", Kind::Inline(quote!((#n - 1))), span);
                 self.values[m].active = false;
-                let powi = symbol::method("powi", 1).expect("powi has a rule");
+                let powi = known("powi", 1);
                 let p = self.rule(powi, vec![x, m], span);
                 let np = self.rule(&SCALAR_MUL, vec![nf, p], span);
                 self.mul(dx, np, span)
@@ -464,7 +464,7 @@ impl Tx<'_> {
                 if let Some(dx) = ta[0] {
                     let one = self.int(x, 1, span);
                     let q = sub(self, p, one);
-                    let powf = symbol::method("powf", 1).expect("powf has a rule");
+                    let powf = known("powf", 1);
                     let xq = self.rule(powf, vec![x, q], span);
                     let f = self.mul(p, xq, span);
                     terms.push(self.mul(dx, f, span));
@@ -531,8 +531,8 @@ impl Tx<'_> {
 
     /// The sums of the rows of `a ⊙ b` (a column).
     fn row_sums(&mut self, a: ValueId, b: ValueId, span: Span) -> ValueId {
-        let p = self.rule(cmul(), vec![a, b], span);
-        let column_sum = symbol::method("column_sum", 0).expect("column_sum has a rule");
+        let p = self.rule(known("component_mul", 1), vec![a, b], span);
+        let column_sum = known("column_sum", 0);
         self.rule(column_sum, vec![p], span)
     }
 
@@ -628,10 +628,8 @@ const JOINT: &[&str] = &[
 /// Bilinear ops: `ẏ = B(ȧ, b) + B(a, ḃ)`.
 const BILINEAR: &[&str] = &["tr_mul", "component_mul", "dot", "scale", "kronecker", "cross"];
 
-pub(super) fn cmul() -> &'static Rule {
-    symbol::method("component_mul", 1).expect("component_mul has a rule")
-}
-
-fn dot() -> &'static Rule {
-    symbol::method("dot", 1).expect("dot has a rule")
+/// The rule of the nalgebra method `name` taking `arity` arguments, which tangent rules build
+/// from.
+pub(super) fn known(name: &str, arity: usize) -> &'static Rule {
+    symbol::method(name, arity).unwrap_or_else(|| panic!("`{name}` with {arity} arguments has a rule"))
 }
