@@ -18,7 +18,7 @@ use syn::{BinOp, Expr, ExprMethodCall, Pat, UnOp};
 
 use crate::check::{Class, Signature};
 use crate::ctxt::Ctxt;
-use crate::ir::{Body, Closure, Kind, Node, Op, Stmt, Value, ValueId};
+use crate::ir::{Body, CallSpans, Closure, Kind, Node, Op, Stmt, Value, ValueId};
 use crate::rename::{Renamer, Resolve};
 use crate::symbol::{self, Adj, Rule};
 use messages::Construct;
@@ -188,6 +188,11 @@ impl Lower<'_> {
     }
 
     fn node(&mut self, op: Op, active: bool, span: Span) -> ValueId {
+        self.node_at(op, active, span, None)
+    }
+
+    /// A node, with the spans of the method call it was written as (see `CallSpans`).
+    fn node_at(&mut self, op: Op, active: bool, span: Span, call: Option<CallSpans>) -> ValueId {
         let out = self.fresh("t", Kind::Node, active, span);
         self.values[out].owned = match &op {
             Op::Rule { rule, .. } => symbol::returns_owned(rule),
@@ -195,7 +200,7 @@ impl Lower<'_> {
             // A constant of any type (a reference, a view, a collection).
             Op::Opaque { .. } => false,
         };
-        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, call: None, ty: None })));
+        self.stmts.push(Stmt::Node(Box::new(Node { out, op, span, call, ty: None })));
         out
     }
 
@@ -228,17 +233,15 @@ impl Lower<'_> {
 
     /// A method call's op: `rule` with the spans of the call's name and arguments (`CallSpans`).
     fn method_rule(&mut self, rule: &'static Rule, args: Vec<ValueId>, span: Span, call: &ExprMethodCall) -> ValueId {
-        let out = self.rule(rule, args, span);
-        if let Some(Stmt::Node(n)) = self.stmts.last_mut() {
-            if n.out == out {
-                let args = call.args.iter().map(|a| a.span()).collect();
-                n.call = Some(crate::ir::CallSpans { method: call.method.span(), args });
-            }
-        }
-        out
+        let spans = CallSpans { method: call.method.span(), args: call.args.iter().map(|a| a.span()).collect() };
+        self.rule_at(rule, args, span, Some(spans))
     }
 
     fn rule(&mut self, rule: &'static Rule, args: Vec<ValueId>, span: Span) -> ValueId {
+        self.rule_at(rule, args, span, None)
+    }
+
+    fn rule_at(&mut self, rule: &'static Rule, args: Vec<ValueId>, span: Span, call: Option<CallSpans>) -> ValueId {
         self.check_captured_matrix(rule, &args, span);
         let active = args.iter().any(|&a| self.values[a].active);
         let mut operands = args.iter().zip(rule.adj).filter(|(_, adj)| **adj != Adj::Constant).map(|(a, _)| a);
@@ -248,7 +251,7 @@ impl Lower<'_> {
                 rule.adj.iter().any(|a| *a != Adj::Constant) && operands.all(|a| self.scalars.contains(a))
             }
         };
-        let out = self.node(Op::Rule { rule, args }, active, span);
+        let out = self.node_at(Op::Rule { rule, args }, active, span, call);
         if scalar {
             self.scalars.insert(out);
         }
