@@ -233,6 +233,8 @@ macro_rules! wide_lane {
 
 #[cfg(feature = "simd")]
 wide_lane! {
+    f64x8: f64, 8, 54, 18014398509481984.0, 5e-8;
+    f32x16: f32, 16, 24, 16777216.0, 2e-4;
     f64x4: f64, 4, 54, 18014398509481984.0, 5e-8;
     f32x8: f32, 8, 24, 16777216.0, 2e-4;
     f64x2: f64, 2, 54, 18014398509481984.0, 5e-8;
@@ -245,13 +247,22 @@ pub trait Lanes: Sized {
     type Wide: Lane<Scalar = Self>;
 }
 
-// A lane is one vector register: 256 bits with AVX, else 128 (SSE2, NEON). wide's 256-bit
-// types without AVX are pairs of 128-bit vectors, whose kernels run out of registers and spill.
-#[cfg(all(feature = "simd", target_feature = "avx"))]
+// A lane is one vector register: 512 bits with AVX-512, 256 with AVX, else 128 (SSE2, NEON).
+// wide's wider types without the instructions for them are arrays of narrower vectors, whose
+// kernels run out of registers and spill.
+#[cfg(all(feature = "simd", target_feature = "avx512f"))]
+impl Lanes for f64 {
+    type Wide = wide::f64x8;
+}
+#[cfg(all(feature = "simd", target_feature = "avx512f"))]
+impl Lanes for f32 {
+    type Wide = wide::f32x16;
+}
+#[cfg(all(feature = "simd", target_feature = "avx", not(target_feature = "avx512f")))]
 impl Lanes for f64 {
     type Wide = wide::f64x4;
 }
-#[cfg(all(feature = "simd", target_feature = "avx"))]
+#[cfg(all(feature = "simd", target_feature = "avx", not(target_feature = "avx512f")))]
 impl Lanes for f32 {
     type Wide = wide::f32x8;
 }
@@ -322,8 +333,8 @@ fn sweep<T: Lanes + Real, const N: usize>(
     }
 }
 
-/// The widest lane's entry count (f32x8).
-const MAX_WIDTH: usize = 8;
+/// The widest lane's entry count (f32x16).
+const MAX_WIDTH: usize = 16;
 
 /// [`map_d`](crate::rules::map_d) with the closure also given over lanes (`w`, the same body):
 /// `w` is applied to the entries a lane at a time with the `simd` feature, `f` to each entry

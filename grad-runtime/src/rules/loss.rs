@@ -14,7 +14,30 @@ pub fn row_sum_of<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(g: &Matrix<T, R,
 where
     DefaultAllocator: Allocator<U1, C>,
 {
-    g.row_sum()
+    OMatrix::from_fn_generic(U1, g.shape_generic().1, |_, j| column_total(g, j))
+}
+
+/// The sum of column `j` of `g`, in eight partial sums: independent, so they pipeline and
+/// vectorise, where one running sum waits on each addition (nalgebra's `row_sum`: 4 cycles an
+/// entry). The partial sums also round less than one running sum.
+#[inline]
+fn column_total<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(g: &Matrix<T, R, C, S>, j: usize) -> T {
+    const K: usize = 8;
+    let col = g.column(j);
+    let n = col.nrows();
+    let full = n - n % K;
+    let mut acc = [T::zero(); K];
+    for i in (0..full).step_by(K) {
+        for (k, a) in acc.iter_mut().enumerate() {
+            *a += col[i + k];
+        }
+    }
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+    let mut total = ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7));
+    for i in full..n {
+        total += col[i];
+    }
+    total
 }
 
 // Y = M + c 1ᵀ   (c a column)
