@@ -3,8 +3,9 @@
 
 Run through `scripts/jax_compare.sh`, which builds the Python virtual environment (`pip install
 jax`), runs the criterion benchmarks of the network and perceptron workloads, then this script.
-Alone: `python3 scripts/jax_compare.py [--threads N] [path/to/target/criterion]` with jax
-installed.
+Alone: `python3 scripts/jax_compare.py [--threads N] [label=path/to/target/criterion …]` with
+jax installed (one `label=path` per build of matgrad measured; the shell script passes the
+default and the native build).
 
 For each workload of `benches/gradients.rs` (the one-layer network at three sizes, the two-layer
 tanh perceptron) it rebuilds the benchmark's inputs bit for bit (the same generator as
@@ -12,9 +13,9 @@ tanh perceptron) it rebuilds the benchmark's inputs bit for bit (the same genera
 `jax.jit(jax.value_and_grad(f, argnums=…))` in float64, checks its value against a NumPy
 evaluation, and times it after compilation: each sample is a batch of calls ending with
 `block_until_ready`, and the median per call over the samples is reported. It then reads
-criterion's medians for `generated` and `hand` from the same machine (what the benchmarks just
-measured) and prints a table with the ratios generated/JAX and hand/JAX (below 1: faster than
-JAX).
+criterion's medians for `generated` and `hand` of each build from the same machine (what the
+benchmarks just measured) and prints a table with the ratios generated/JAX and hand/JAX (below
+1: faster than JAX).
 
 Threads: `--threads 1` (the default) pins XLA to one thread (`--xla_cpu_multi_thread_eigen=false
 intra_op_parallelism_threads=1`); the shell script also pins the process to one core.
@@ -146,34 +147,44 @@ def main():
         k = argv.index("--threads")
         threads = int(argv[k + 1])
         del argv[k : k + 2]
-    criterion_dir = argv[0] if argv else os.path.join("target", "criterion")
+    # `label=path/to/criterion` for each build measured (a bare path: one build, "matgrad")
+    builds = [a.split("=", 1) if "=" in a else ("matgrad", a) for a in argv]
+    if not builds:
+        builds = [("matgrad", os.path.join("target", "criterion"))]
     if threads == 1:
         os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    ours = criterion_medians(criterion_dir)
-    print(f"jax {jax.__version__}, float64, {threads} thread(s); matgrad: criterion medians from {criterion_dir}")
+    ours = [(label, criterion_medians(path)) for label, path in builds]
+    sources = ", ".join(f"{label}: {path}" for label, path in builds)
+    print(f"jax {jax.__version__}, float64, {threads} thread(s); criterion medians from {sources}")
     print()
     if threads > 1:
         print(f"(matgrad generated: the sharded batch on {threads} rayon threads, `cargo bench -p matgrad-parallel-example`)")
-    print("| workload | matgrad generated | hand-written | JAX jit(value_and_grad) | generated / JAX | hand / JAX |")
-    print("|---|---:|---:|---:|---:|---:|")
+    head = ["workload", "JAX jit(value_and_grad)"]
+    for label, _ in ours:
+        head += [f"generated ({label})", "/ JAX", f"hand-written ({label})", "/ JAX"]
+    print("| " + " | ".join(head) + " |")
+    print("|---|" + "---:|" * (len(head) - 1))
     for group, f, f_np, args, argnums in workloads():
         value, secs = time_jax(f, args, argnums)
         want = float(f_np(*args))
         assert abs(value - want) <= 1e-9 * abs(want), f"{group}: JAX value {value} vs NumPy {want}"
         jax_ns = secs * 1e9
-        gen = ours.get(group, {}).get("generated")
-        hand = ours.get(group, {}).get("hand")
-        if threads > 1:
-            # the batch-parallel figure of examples/parallel/benches/scaling.rs, when measured
-            parallel = ours.get(f"parallel/{group}", {})
-            gen = next((t for f, t in parallel.items() if f and f.endswith(f", {threads} threads")), None)
-            hand = None
         ratio = lambda t: f"{t / jax_ns:.2f}" if t else "–"  # noqa: E731
-        print(f"| {group} | {fmt(gen)} | {fmt(hand)} | {fmt(jax_ns)} | {ratio(gen)} | {ratio(hand)} |")
+        row = [group, fmt(jax_ns)]
+        for _, medians in ours:
+            gen = medians.get(group, {}).get("generated")
+            hand = medians.get(group, {}).get("hand")
+            if threads > 1:
+                # the batch-parallel figure of examples/parallel/benches/scaling.rs, when measured
+                parallel = medians.get(f"parallel/{group}", {})
+                gen = next((t for f, t in parallel.items() if f and f.endswith(f", {threads} threads")), None)
+                hand = None
+            row += [fmt(gen), ratio(gen), fmt(hand), ratio(hand)]
+        print("| " + " | ".join(row) + " |")
         print(f"<!-- {group}: value {value!r} -->")
 
 

@@ -479,3 +479,38 @@ fn stack_on_static_sizes() {
     assert_eq!(v, concat_fixed(&x, &y, &z));
     assert_eq!(dx, x * 2.0 + SMatrix::<f32, 2, 2>::from_element(2.0));
 }
+
+/// f(b) = ⟨A, M + 1b⟩: ∂f/∂b = 1ᵀA, the column sums of A (closed form), on column lengths that
+/// exercise the eight partial sums of the bias adjoint (none, exactly one round, rounds and a
+/// tail), in f64 and f32, dynamic and static.
+#[differentiate(wrt(b))]
+fn bias_dyn(m: &DMatrix<f64>, b: &RowDVector<f64>, a: &DMatrix<f64>) -> f64 {
+    matgrad::add_row_vector(m, b).component_mul(a).sum()
+}
+
+#[differentiate(wrt(b))]
+fn bias_f32(m: &SMatrix<f32, 19, 3>, b: &nalgebra::RowSVector<f32, 3>, a: &SMatrix<f32, 19, 3>) -> f32 {
+    matgrad::add_row_vector(m, b).component_mul(a).sum()
+}
+
+#[test]
+fn bias_gradient_is_the_column_sums() {
+    for &(rows, cols) in &[(1, 3), (7, 2), (8, 1), (9, 4), (17, 3), (33, 5)] {
+        let m = mat(rows, cols, 3);
+        let a = DMatrix::from_fn(rows, cols, |i, j| 1.0 + (i * cols + j) as f64 * 0.25);
+        let b = RowDVector::from_fn(cols, |_, j| 0.5 - j as f64);
+        let (_, db) = bias_dyn_grad(&m, &b, &a);
+        for j in 0..cols {
+            let want: f64 = (0..rows).map(|i| 1.0 + (i * cols + j) as f64 * 0.25).sum();
+            assert!((db[j] - want).abs() <= 1e-12 * want.abs(), "{rows}×{cols}, column {j}: {} vs {want}", db[j]);
+        }
+    }
+    let m = SMatrix::<f32, 19, 3>::from_fn(|i, j| (i + 2 * j) as f32 * 0.1);
+    let a = SMatrix::<f32, 19, 3>::from_fn(|i, j| 1.0 + (i * 3 + j) as f32 * 0.25);
+    let b = nalgebra::RowSVector::<f32, 3>::new(0.5, -0.5, 1.5);
+    let (_, db) = bias_f32_grad(&m, &b, &a);
+    for j in 0..3 {
+        let want: f32 = (0..19).map(|i| 1.0 + (i * 3 + j) as f32 * 0.25).sum();
+        assert!((db[j] - want).abs() <= 1e-5 * want.abs(), "column {j}: {} vs {want}", db[j]);
+    }
+}

@@ -9,11 +9,12 @@
 //! lane padded; every entry is computed by the same code whatever its position.
 //!
 //! With the `simd` feature (the default) a lane is one vector register: of `f64`
-//! [`wide::f64x4`] and of `f32` [`wide::f32x8`] where AVX is enabled at compile time, else
-//! [`wide::f64x2`] and [`wide::f32x4`] (x86-64's default target, SSE2, where wide's wider types
-//! are pairs of registers whose kernels spill); without it a lane is the scalar itself and
-//! `map_d_lanes` runs the scalar closure: the value and derivatives are then the scalar path's
-//! bit for bit.
+//! [`wide::f64x8`] and of `f32` [`wide::f32x16`] where AVX-512 is enabled at compile time
+//! (`-C target-cpu=x86-64-v4`, or `native` on such a CPU), [`wide::f64x4`] and [`wide::f32x8`]
+//! where AVX is, else [`wide::f64x2`] and [`wide::f32x4`] (x86-64's default target, SSE2, where
+//! wide's wider types are arrays of registers whose kernels spill); without it a lane is the
+//! scalar itself and `map_d_lanes` runs the scalar closure: the value and derivatives are then
+//! the scalar path's bit for bit.
 //!
 //! # Accuracy
 //!
