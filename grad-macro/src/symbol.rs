@@ -113,6 +113,25 @@ pub struct Rule {
     pub view: bool,
     /// A matrix method whose arguments after the receiver are scalars (`add_scalar`, `scale`).
     pub scalar_args: bool,
+    /// How forward mode differentiates the op (see [`Tangent`]).
+    pub tangent: Tangent,
+    /// The op's value is a copy of its operand that keeps the operand's kind (`clone` of a view
+    /// is a view, `&x` a reference): not an owned value whatever the operand is.
+    pub copies_kind: bool,
+}
+
+/// The tangent rule of an op, for the ones that follow from a property of the op: `tangent`'s
+/// rules build `ẏ` from the op itself. The others have a rule of their own there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tangent {
+    /// A rule of its own in `tangent` (or none: forward mode refuses the op).
+    Own,
+    /// Linear in its first operand, the others constants: `ẏ = L(ȧ)`.
+    Linear,
+    /// Linear in all its differentiated operands together: `ẏ = L(ȧ, ḃ, …)`.
+    Joint,
+    /// Bilinear: `ẏ = B(ȧ, b) + B(a, ḃ)`.
+    Bilinear,
 }
 
 /// An op and the inverse of its first operand, for sharing it: one inverse per factorization is
@@ -147,7 +166,25 @@ impl Rule {
             moves_first: false,
             view: false,
             scalar_args: false,
+            tangent: Tangent::Own,
+            copies_kind: false,
         }
+    }
+
+    const fn linear(self) -> Rule {
+        Rule { tangent: Tangent::Linear, ..self }
+    }
+
+    const fn joint(self) -> Rule {
+        Rule { tangent: Tangent::Joint, ..self }
+    }
+
+    const fn bilinear(self) -> Rule {
+        Rule { tangent: Tangent::Bilinear, ..self }
+    }
+
+    const fn copies_kind(self) -> Rule {
+        Rule { copies_kind: true, ..self }
     }
 
     const fn reads_inverse(self) -> Rule {
@@ -301,7 +338,7 @@ pub static DIV: Rule = rule!(
     n("$0 / $1", &["$g / $1", "−$g $0 / $1²"]).broadcast(&["", "−⟨{g}, {0}⟩ / $1²"])
 );
 pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false, n("−$0", &["−$g"]));
-pub static REF: Rule = rule!("&", Fwd::Ref, [Pass], false, n("{0}", &["{g}"]));
+pub static REF: Rule = rule!("&", Fwd::Ref, [Pass], false, n("{0}", &["{g}"])).copies_kind();
 pub static DEREF: Rule = rule!("*", Fwd::Deref, [Pass], false, n("{0}", &["{g}"]));
 /// `(a, b, …)` and `t.K`: the values of a function returning several, and a caller's part of
 /// them. The adjoint of a tuple is the tuple of its parts' adjoints.
@@ -341,16 +378,20 @@ pub static TRACE_MUL: Rule = rule!(
 
 /// `t.0` … `t.3` of a tuple a called function returned.
 pub static TUPLE_FIELDS: [Rule; 4] = [
-    rule!("tuple_field", Fwd::Runtime("tuple_field0"), [R("tuple_field0_adj")], false, n("{0}.0", &["({g}, 0, …)"])),
-    rule!("tuple_field", Fwd::Runtime("tuple_field1"), [R("tuple_field1_adj")], false, n("{0}.1", &["(0, {g}, …)"])),
-    rule!("tuple_field", Fwd::Runtime("tuple_field2"), [R("tuple_field2_adj")], false, n("{0}.2", &["(0, 0, {g}, …)"])),
+    rule!("tuple_field", Fwd::Runtime("tuple_field0"), [R("tuple_field0_adj")], false, n("{0}.0", &["({g}, 0, …)"]))
+        .linear(),
+    rule!("tuple_field", Fwd::Runtime("tuple_field1"), [R("tuple_field1_adj")], false, n("{0}.1", &["(0, {g}, …)"]))
+        .linear(),
+    rule!("tuple_field", Fwd::Runtime("tuple_field2"), [R("tuple_field2_adj")], false, n("{0}.2", &["(0, 0, {g}, …)"]))
+        .linear(),
     rule!(
         "tuple_field",
         Fwd::Runtime("tuple_field3"),
         [R("tuple_field3_adj")],
         false,
         n("{0}.3", &["(0, 0, 0, {g}, …)"])
-    ),
+    )
+    .linear(),
 ];
 
 pub static INDEX: Rule =
@@ -362,7 +403,7 @@ pub static ELEMENT: Rule =
 /// Methods on matrices (and `scale`/`add_scalar` on a matrix and a scalar), by name; the arity
 /// counts the arguments after the receiver.
 static METHODS: &[(usize, Rule)] = &[
-    (0, rule!("transpose", Fwd::Method("transpose"), [R("transpose_adj")], false, n("$0ᵀ", &["$gᵀ"]))),
+    (0, rule!("transpose", Fwd::Method("transpose"), [R("transpose_adj")], false, n("$0ᵀ", &["$gᵀ"])).linear()),
     (
         1,
         rule!(
@@ -371,7 +412,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("tr_mul_lhs"), R("tr_mul_rhs")],
             false,
             n("$0ᵀ $1", &["$1 $gᵀ", "$0 $g"])
-        ),
+        )
+        .bilinear(),
     ),
     (
         1,
@@ -382,6 +424,7 @@ static METHODS: &[(usize, Rule)] = &[
             false,
             n("$0 ⊙ $1", &["$g ⊙ $1", "$g ⊙ $0"])
         )
+        .bilinear()
         .owning(),
     ),
     (
@@ -403,6 +446,7 @@ static METHODS: &[(usize, Rule)] = &[
             false,
             n("⟨{0}, {1}⟩", &["$g $1", "$g $0"]).scalar()
         )
+        .bilinear()
         .owning(),
     ),
     (
@@ -420,10 +464,11 @@ static METHODS: &[(usize, Rule)] = &[
         0,
         rule!("norm", Fwd::Method("norm"), [R("norm_adj")], true, n("‖{0}‖_F", &["$g $0 / ‖{0}‖_F"]).scalar()).owning(),
     ),
-    (0, rule!("sum", Fwd::Method("sum"), [R("sum_adj")], false, n("Σ $0", &["$g 11ᵀ"]).scalar()).owning()),
+    (0, rule!("sum", Fwd::Method("sum"), [R("sum_adj")], false, n("Σ $0", &["$g 11ᵀ"]).scalar()).linear().owning()),
     (
         0,
         rule!("trace", Fwd::Method("trace"), [R("trace_adj")], false, n("tr({0})", &["$g I"]).scalar())
+            .linear()
             .seeds_identity(),
     ),
     (
@@ -435,11 +480,13 @@ static METHODS: &[(usize, Rule)] = &[
             false,
             n("{0} + $1 11ᵀ", &["{g}", "Σ $g"])
         )
+        .joint()
         .scalar_args(),
     ),
     (
         1,
         rule!("scale", Fwd::Method("scale"), [R("mul_lhs"), R("mul_rhs")], false, n("$1 $0", &["$1 $g", "⟨{g}, {0}⟩"]))
+            .bilinear()
             .scalar_args(),
     ),
     // linear algebra (rules/linalg.rs); `solve`, `inverse`, `l`, `ln_determinant` on a Cholesky
@@ -515,9 +562,13 @@ static METHODS: &[(usize, Rule)] = &[
         ),
     ),
     // reductions and structure (rules/structure.rs)
-    (0, rule!("row_sum", Fwd::Method("row_sum"), [R("row_sum_adj")], false, n("1ᵀ $0", &["1 $g"]))),
-    (0, rule!("column_sum", Fwd::Method("column_sum"), [R("column_sum_adj")], false, n("$0 1", &["$g 1ᵀ"]))),
-    (0, rule!("mean", Fwd::Method("mean"), [R("mean_adj")], false, n("mean({0})", &["$g 11ᵀ / len({0})"]).scalar())),
+    (0, rule!("row_sum", Fwd::Method("row_sum"), [R("row_sum_adj")], false, n("1ᵀ $0", &["1 $g"])).linear()),
+    (0, rule!("column_sum", Fwd::Method("column_sum"), [R("column_sum_adj")], false, n("$0 1", &["$g 1ᵀ"])).linear()),
+    (
+        0,
+        rule!("mean", Fwd::Method("mean"), [R("mean_adj")], false, n("mean({0})", &["$g 11ᵀ / len({0})"]).scalar())
+            .linear(),
+    ),
     (
         0,
         rule!(
@@ -526,7 +577,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("row_mean_adj")],
             false,
             n("1ᵀ $0 / nrows({0})", &["1 $g / nrows({0})"])
-        ),
+        )
+        .linear(),
     ),
     (
         0,
@@ -536,7 +588,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("column_mean_adj")],
             false,
             n("$0 1 / ncols({0})", &["$g 1ᵀ / ncols({0})"])
-        ),
+        )
+        .linear(),
     ),
     (0, rule!("max", Fwd::Method("max"), [R("max_adj")], true, n("max({0})", &["$g E[argmax {0}]"]).scalar())),
     (0, rule!("min", Fwd::Method("min"), [R("min_adj")], true, n("min({0})", &["$g E[argmin {0}]"]).scalar())),
@@ -573,6 +626,7 @@ static METHODS: &[(usize, Rule)] = &[
     (
         1,
         rule!("row", Fwd::Method("row"), [R("row_adj"), Constant], false, n("$0[{1}, :]", &["$g placed in row {1}"]))
+            .linear()
             .view(),
     ),
     (
@@ -584,6 +638,7 @@ static METHODS: &[(usize, Rule)] = &[
             false,
             n("$0[:, {1}]", &["$g placed in column {1}"])
         )
+        .linear()
         .view(),
     ),
     (
@@ -595,6 +650,7 @@ static METHODS: &[(usize, Rule)] = &[
             false,
             n("$0[{1} .. {1} + {2}, :]", &["$g placed in rows {1} .. {1} + {2}"])
         )
+        .linear()
         .view(),
     ),
     (
@@ -606,6 +662,7 @@ static METHODS: &[(usize, Rule)] = &[
             false,
             n("$0[:, {1} .. {1} + {2}]", &["$g placed in columns {1} .. {1} + {2}"])
         )
+        .linear()
         .view(),
     ),
     (
@@ -617,9 +674,13 @@ static METHODS: &[(usize, Rule)] = &[
             false,
             n("view({0}, {1}, {2})", &["$g placed in view({1}, {2})"])
         )
+        .linear()
         .view(),
     ),
-    (0, rule!("diagonal", Fwd::Method("diagonal"), [R("diagonal_adj")], false, n("diag({0})", &["Diag({g})"]))),
+    (
+        0,
+        rule!("diagonal", Fwd::Method("diagonal"), [R("diagonal_adj")], false, n("diag({0})", &["Diag({g})"])).linear(),
+    ),
     (
         1,
         rule!(
@@ -628,7 +689,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("kronecker_lhs"), R("kronecker_rhs")],
             false,
             n("$0 ⊗ $1", &["(⟨{g}₍ᵢⱼ₎, {1}⟩)ᵢⱼ", "Σᵢⱼ ({0})ᵢⱼ {g}₍ᵢⱼ₎"])
-        ),
+        )
+        .bilinear(),
     ),
     (
         1,
@@ -638,7 +700,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("select_rows_adj"), Constant],
             false,
             n("$0[{1}, :]", &["$g scattered to rows {1}"])
-        ),
+        )
+        .linear(),
     ),
     (
         1,
@@ -648,9 +711,10 @@ static METHODS: &[(usize, Rule)] = &[
             [R("select_columns_adj"), Constant],
             false,
             n("$0[:, {1}]", &["$g scattered to columns {1}"])
-        ),
+        )
+        .linear(),
     ),
-    (1, rule!("cross", Fwd::Method("cross"), [R("cross_lhs"), R("cross_rhs")], false)),
+    (1, rule!("cross", Fwd::Method("cross"), [R("cross_lhs"), R("cross_rhs")], false).bilinear()),
     (0, rule!("normalize", Fwd::Method("normalize"), [R("normalize_adj")], true)),
     (1, rule!("lp_norm", Fwd::Method("lp_norm"), [R("lp_norm_adj"), Constant], true)),
     (
@@ -661,7 +725,8 @@ static METHODS: &[(usize, Rule)] = &[
             [R("reshape_generic_adj"), Constant, Constant],
             false,
             n("reshape({0}, {1}, {2})", &["$g reshaped back"])
-        ),
+        )
+        .linear(),
     ),
 ];
 
@@ -676,6 +741,7 @@ static TURBOFISH: &[(usize, Rule)] = &[
             false,
             n("view({0}, {1}, {2})", &["$g placed in view({1}, {2})"])
         )
+        .linear()
         .view(),
     ),
     (
@@ -687,6 +753,7 @@ static TURBOFISH: &[(usize, Rule)] = &[
             false,
             n("$0[rows from {1}]", &["$g placed in rows from {1}"])
         )
+        .linear()
         .view(),
     ),
     (
@@ -698,6 +765,7 @@ static TURBOFISH: &[(usize, Rule)] = &[
             false,
             n("$0[columns from {1}]", &["$g placed in columns from {1}"])
         )
+        .linear()
         .view(),
     ),
 ];
@@ -864,6 +932,7 @@ static HELPERS: &[(usize, Rule)] = &[
             false,
             n("{0} + 1 $1", &["{g}", "1ᵀ $g"])
         )
+        .joint()
         .moves_first(),
     ),
     (
@@ -875,6 +944,7 @@ static HELPERS: &[(usize, Rule)] = &[
             false,
             n("{0} + $1 1ᵀ", &["{g}", "$g 1"])
         )
+        .joint()
         .moves_first(),
     ),
     (
@@ -934,14 +1004,16 @@ pub static HSTACK: Rule = rule!(
     [R("hstack_lhs"), R("hstack_rhs")],
     false,
     n("[{0} {1}]", &["$g[:, ..ncols({0})]", "$g[:, ncols({0})..]"])
-);
+)
+.joint();
 pub static VSTACK: Rule = rule!(
     "vstack",
     Fwd::Runtime("vstack"),
     [R("vstack_lhs"), R("vstack_rhs")],
     false,
     n("[{0}; {1}]", &["$g[..nrows({0}), :]", "$g[nrows({0}).., :]"])
-);
+)
+.joint();
 
 /// In-place updates as new values (rules/update.rs): `m[k] = e` (also what a constructor of
 /// differentiated entries becomes), `m.set_column(j, &v)`, `m.set_row(i, &v)`, `m.fill(s)`,
@@ -953,6 +1025,7 @@ pub static SET_ENTRY: Rule = rule!(
     [OfAdjoint("set_entry_base"), OfAdjoint("entry_of"), Constant],
     false
 )
+.joint()
 .moves_first();
 pub static SET_COLUMN: Rule = rule!(
     "set_column",
@@ -960,24 +1033,29 @@ pub static SET_COLUMN: Rule = rule!(
     [OfAdjoint("set_column_base"), OfAdjoint("column_of"), Constant],
     false
 )
+.joint()
 .moves_first();
 pub static SET_ROW: Rule =
     rule!("set_row", Fwd::Runtime("set_row"), [OfAdjoint("set_row_base"), OfAdjoint("row_of"), Constant], false)
+        .joint()
         .moves_first();
 pub static FILL: Rule =
-    rule!("fill", Fwd::Runtime("fill"), [OfAdjoint("overwritten"), OfAdjoint("sum_of")], false).moves_first();
+    rule!("fill", Fwd::Runtime("fill"), [OfAdjoint("overwritten"), OfAdjoint("sum_of")], false).joint().moves_first();
 pub static FILL_DIAGONAL: Rule = rule!(
     "fill_diagonal",
     Fwd::Runtime("fill_diagonal"),
     [OfAdjoint("fill_diagonal_base"), OfAdjoint("diagonal_sum_of")],
     false
 )
+.joint()
 .moves_first();
 pub static SWAP_ROWS: Rule =
     rule!("swap_rows", Fwd::Runtime("swap_rows"), [OfAdjoint("swap_rows_adj"), Constant, Constant], false)
+        .linear()
         .moves_first();
 pub static SWAP_COLUMNS: Rule =
     rule!("swap_columns", Fwd::Runtime("swap_columns"), [OfAdjoint("swap_columns_adj"), Constant, Constant], false)
+        .linear()
         .moves_first();
 
 /// In-place methods written as statements (`m.fill(s);`), by name and arity: the rule of the
@@ -1013,7 +1091,8 @@ pub static FROM_DIAGONAL: Rule = rule!(
     [R("from_diagonal_adj")],
     false,
     n("Diag({0})", &["diag({g})"])
-);
+)
+.linear();
 
 /// Scalar functions, written `x.f(…)` or `T::f(x, …)`; the arity counts the arguments after `x`.
 static SCALAR_FNS: &[(usize, Rule)] = &[
@@ -1129,10 +1208,10 @@ fn names<'a>(rules: impl Iterator<Item = &'a (usize, Rule)>) -> Vec<&'static str
 /// `into_owned` make an owned matrix of a view; `clone` and `to_owned` keep a view a view and
 /// make a matrix of a reference.
 static COPIES: &[(usize, Rule)] = &[
-    (0, rule!("clone", Fwd::Method("clone"), [Pass], false, n("{0}", &["{g}"]))),
-    (0, rule!("clone_owned", Fwd::Method("clone_owned"), [Pass], false, n("{0}", &["{g}"]))),
-    (0, rule!("into_owned", Fwd::Consume("into_owned"), [Pass], false, n("{0}", &["{g}"]))),
-    (0, rule!("to_owned", Fwd::Method("to_owned"), [Pass], false, n("{0}", &["{g}"]))),
+    (0, rule!("clone", Fwd::Method("clone"), [Pass], false, n("{0}", &["{g}"])).linear().copies_kind()),
+    (0, rule!("clone_owned", Fwd::Method("clone_owned"), [Pass], false, n("{0}", &["{g}"])).linear()),
+    (0, rule!("into_owned", Fwd::Consume("into_owned"), [Pass], false, n("{0}", &["{g}"])).linear()),
+    (0, rule!("to_owned", Fwd::Method("to_owned"), [Pass], false, n("{0}", &["{g}"])).linear().copies_kind()),
 ];
 
 /// The rule of `recv.name()` copying its receiver (see [`COPIES`]).
@@ -1143,7 +1222,7 @@ pub fn copy(name: &str, arity: usize) -> Option<&'static Rule> {
 /// Whether the op's result is an owned value (a matrix, a factorization, a scalar) whatever its
 /// operands are: not a view, nor a copy that may be one (`clone` of a view).
 pub fn returns_owned(rule: &Rule) -> bool {
-    !borrows_receiver(rule) && !matches!(rule.name, "clone" | "to_owned" | "&")
+    !borrows_receiver(rule) && !rule.copies_kind
 }
 
 /// Methods of `f32`/`f64` (and not of nalgebra matrices) that have no rule: a call to one is on

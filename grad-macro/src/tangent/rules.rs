@@ -6,7 +6,7 @@ use quote::{format_ident, quote, ToTokens};
 
 use super::Tx;
 use crate::ir::{Kind, ValueId};
-use crate::symbol::{self, Adj, Fwd, Note, Rule};
+use crate::symbol::{self, Adj, Fwd, Note, Rule, Tangent};
 
 /// `a * b` of two scalars, refusing matrices (a scalar function's `g′` times the tangent: the
 /// matrix exponential has a different derivative). Its adjoints are the product's.
@@ -47,7 +47,9 @@ impl Tx<'_> {
                 self.values[t].borrowed = self.values[y].borrowed;
                 Some(t)
             }
-            (Fwd::Method(n) | Fwd::Consume(n) | Fwd::Turbofish(n) | Fwd::Runtime(n), _) if LINEAR.contains(&n) => {
+            (Fwd::Method(_) | Fwd::Consume(_) | Fwd::Turbofish(_) | Fwd::Runtime(_), _)
+                if rule.tangent == Tangent::Linear =>
+            {
                 Some(self.rule(rule, replaced(0, ta[0]?), span))
             }
             // ẏ = ȧ ± ḃ
@@ -63,10 +65,12 @@ impl Tx<'_> {
             // y = L(a, b, …) linear in all its differentiated operands together:
             // ẏ = L(ȧ, ḃ, …), zeros for the constant ones.
             (Fwd::Tuple, _) => self.joint(rule, args, &ta, span),
-            (Fwd::Method(n) | Fwd::Runtime(n), _) if JOINT.contains(&n) => self.joint(rule, args, &ta, span),
+            (Fwd::Method(_) | Fwd::Runtime(_), _) if rule.tangent == Tangent::Joint => {
+                self.joint(rule, args, &ta, span)
+            }
             // y = B(a, b) bilinear: ẏ = B(ȧ, b) + B(a, ḃ)
             (Fwd::Mul | Fwd::TraceOfProduct, _) => self.bilinear(rule, args, &ta, span),
-            (Fwd::Method(n), _) if BILINEAR.contains(&n) => self.bilinear(rule, args, &ta, span),
+            (Fwd::Method(_), _) if rule.tangent == Tangent::Bilinear => self.bilinear(rule, args, &ta, span),
             // y = a / b: ẏ = (ȧ − y ḃ) / b
             (Fwd::Div, _) => {
                 let num = self.minus_product(ta[0], y, ta[1], &symbol::MUL, span)?;
@@ -575,58 +579,6 @@ impl Tx<'_> {
         }
     }
 }
-
-/// Ops linear in their first operand (the others constants): `ẏ = L(ȧ)`.
-const LINEAR: &[&str] = &[
-    "transpose",
-    "sum",
-    "trace",
-    "row",
-    "column",
-    "rows",
-    "columns",
-    "view",
-    "fixed_view",
-    "fixed_rows",
-    "fixed_columns",
-    "diagonal",
-    "row_sum",
-    "column_sum",
-    "mean",
-    "row_mean",
-    "column_mean",
-    "select_rows",
-    "select_columns",
-    "reshape_generic",
-    "clone",
-    "clone_owned",
-    "into_owned",
-    "to_owned",
-    "swap_rows",
-    "swap_columns",
-    "from_diagonal",
-    "tuple_field0",
-    "tuple_field1",
-    "tuple_field2",
-    "tuple_field3",
-];
-
-/// Ops linear in all their differentiated operands together: `ẏ = L(ȧ, ḃ)`.
-const JOINT: &[&str] = &[
-    "add_scalar",
-    "add_row_vector",
-    "add_column_vector",
-    "hstack",
-    "vstack",
-    "set_entry",
-    "set_column",
-    "set_row",
-    "fill",
-    "fill_diagonal",
-];
-
-/// Bilinear ops: `ẏ = B(ȧ, b) + B(a, ḃ)`.
-const BILINEAR: &[&str] = &["tr_mul", "component_mul", "dot", "scale", "kronecker", "cross"];
 
 /// The rule of the nalgebra method `name` taking `arity` arguments, which tangent rules build
 /// from.
