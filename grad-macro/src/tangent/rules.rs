@@ -35,66 +35,64 @@ impl Tx<'_> {
             a[k] = t;
             a
         };
-        match (rule.fwd, rule.name) {
+        match rule.fwd {
             // Factorizations: the tangent of the factored matrix stands for the factorization's.
-            (Fwd::Consume("lu"), _) | (Fwd::Unwrap { name: "cholesky", .. }, _) => ta[0],
+            Fwd::Consume("lu") | Fwd::Unwrap { name: "cholesky", .. } => ta[0],
             // y = L(a) for a linear L: ẏ = L(ȧ) (the other operands are constants).
-            (Fwd::Neg | Fwd::Deref | Fwd::Index, _) => Some(self.rule(rule, replaced(0, ta[0]?), span)),
+            Fwd::Neg | Fwd::Deref | Fwd::Index => Some(self.rule(rule, replaced(0, ta[0]?), span)),
             // an element of a collection (`&p.layers[k]`) and a reference to it: borrowed as
             // the value is
-            (Fwd::Ref | Fwd::Element, _) => {
+            Fwd::Ref | Fwd::Element => {
                 let t = self.rule(rule, replaced(0, ta[0]?), span);
                 self.values[t].borrowed = self.values[y].borrowed;
                 Some(t)
             }
-            (Fwd::Method(_) | Fwd::Consume(_) | Fwd::Turbofish(_) | Fwd::Runtime(_), _)
+            Fwd::Method(_) | Fwd::Consume(_) | Fwd::Turbofish(_) | Fwd::Runtime(_)
                 if rule.tangent == Tangent::Linear =>
             {
                 Some(self.rule(rule, replaced(0, ta[0]?), span))
             }
             // ẏ = ȧ ± ḃ
-            (Fwd::Add, _) => match (ta[0], ta[1]) {
+            Fwd::Add => match (ta[0], ta[1]) {
                 (Some(a), Some(b)) => Some(self.add(a, b, span)),
                 (a, b) => a.or(b),
             },
-            (Fwd::Sub, _) => match (ta[0], ta[1]) {
+            Fwd::Sub => match (ta[0], ta[1]) {
                 (Some(a), Some(b)) => Some(self.rule(&symbol::SUB, vec![a, b], span)),
                 (Some(a), None) => Some(a),
                 (None, b) => Some(self.neg(b?, span)),
             },
             // y = L(a, b, …) linear in all its differentiated operands together:
             // ẏ = L(ȧ, ḃ, …), zeros for the constant ones.
-            (Fwd::Tuple, _) => self.joint(rule, args, &ta, span),
-            (Fwd::Method(_) | Fwd::Runtime(_), _) if rule.tangent == Tangent::Joint => {
-                self.joint(rule, args, &ta, span)
-            }
+            Fwd::Tuple => self.joint(rule, args, &ta, span),
+            Fwd::Method(_) | Fwd::Runtime(_) if rule.tangent == Tangent::Joint => self.joint(rule, args, &ta, span),
             // y = B(a, b) bilinear: ẏ = B(ȧ, b) + B(a, ḃ)
-            (Fwd::Mul | Fwd::TraceOfProduct, _) => self.bilinear(rule, args, &ta, span),
-            (Fwd::Method(_), _) if rule.tangent == Tangent::Bilinear => self.bilinear(rule, args, &ta, span),
+            Fwd::Mul | Fwd::TraceOfProduct => self.bilinear(rule, args, &ta, span),
+            Fwd::Method(_) if rule.tangent == Tangent::Bilinear => self.bilinear(rule, args, &ta, span),
             // y = a / b: ẏ = (ȧ − y ḃ) / b
-            (Fwd::Div, _) => {
+            Fwd::Div => {
                 let num = self.minus_product(ta[0], y, ta[1], &symbol::MUL, span)?;
                 Some(self.rule(rule, vec![num, args[1]], span))
             }
             // y = a ⊘ b: ẏ = (ȧ − y ⊙ ḃ) ⊘ b
-            (Fwd::Method("component_div"), _) => {
+            Fwd::Method("component_div") => {
                 let cm = known("component_mul", 1);
                 let num = self.minus_product(ta[0], y, ta[1], cm, span)?;
                 Some(self.rule(rule, vec![num, args[1]], span))
             }
             // y = ‖x‖²: ẏ = 2⟨x, ẋ⟩
-            (Fwd::Method("norm_squared"), _) => {
+            Fwd::Method("norm_squared") => {
                 let d = self.rule(known("dot", 1), vec![args[0], ta[0]?], span);
                 Some(self.add(d, d, span))
             }
             // y = ‖x‖: ẏ = ⟨x, ẋ⟩ / y
-            (Fwd::Method("norm"), _) => {
+            Fwd::Method("norm") => {
                 let d = self.rule(known("dot", 1), vec![args[0], ta[0]?], span);
                 Some(self.rule(&symbol::DIV, vec![d, y], span))
             }
             // s = max(X), min(X), max |X|: ṡ = ⟨M, Ẋ⟩ with M = Eₖ (sign(Xₖ) Eₖ for amax) at the
             // entry the reverse rule picks, a constant (piecewise constant in X).
-            (Fwd::Method("max" | "min" | "amax"), _) => {
+            Fwd::Method("max" | "min" | "amax") => {
                 let (x, v) = (self.tokens_ref(args[0]), self.tokens_ref(y));
                 let f = format_ident!("{}_adj", rule.name);
                 let tokens = quote!(::matgrad::__private::#f(#x, #v, &::matgrad::__private::one_like(#v)));
@@ -103,7 +101,7 @@ impl Tx<'_> {
             }
             // Z = sup(A, B), inf(A, B): Ż = M ⊙ Ȧ + (1 − M) ⊙ Ḃ, M the constant mask of the
             // side the reverse rule picks.
-            (Fwd::Method(n @ ("sup" | "inf")), _) => {
+            Fwd::Method(n @ ("sup" | "inf")) => {
                 let (a, b) = (self.tokens_ref(args[0]), self.tokens_ref(args[1]));
                 let mut terms = Vec::new();
                 for (k, side) in ["lhs", "rhs"].into_iter().enumerate() {
@@ -117,7 +115,7 @@ impl Tx<'_> {
                 Some(terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span)))
             }
             // y = x / ‖x‖: ẏ = (ẋ − y⟨y, ẋ⟩) / ‖x‖
-            (Fwd::Method("normalize"), _) => {
+            Fwd::Method("normalize") => {
                 let norm = known("norm", 0);
                 let n = self.rule(norm, vec![args[0]], span);
                 let d = self.rule(known("dot", 1), vec![y, ta[0]?], span);
@@ -126,7 +124,7 @@ impl Tx<'_> {
                 Some(self.rule(&symbol::DIV, vec![r, n], span))
             }
             // Y = softmax(Z) by rows: Ẏ = Y ⊙ (Ż − rowsum(Y ⊙ Ż) 1ᵀ)
-            (Fwd::Runtime("softmax_rows"), _) => {
+            Fwd::Runtime("softmax_rows") => {
                 let s = self.row_sums(y, ta[0]?, span);
                 let ns = self.neg(s, span);
                 let add_col = symbol::helper("add_column_vector", 2).expect("add_column_vector has a rule");
@@ -134,14 +132,14 @@ impl Tx<'_> {
                 Some(self.rule(known("component_mul", 1), vec![y, centred], span))
             }
             // l = lse(Z) by rows: l̇ = rowsum(softmax(Z) ⊙ Ż)
-            (Fwd::Runtime("logsumexp_rows"), _) => {
+            Fwd::Runtime("logsumexp_rows") => {
                 let softmax = symbol::helper("softmax_rows", 1).expect("softmax_rows has a rule");
                 let p = self.rule(softmax, vec![args[0]], span);
                 Some(self.row_sums(p, ta[0]?, span))
             }
             // f = CE(Z, Y) = (1/m) ⟨Y, lse(Z) 1ᵀ − Z⟩:
             // ḟ = (⟨Ẏ, lse(Z) 1ᵀ − Z⟩ + ⟨Y, rowsum(softmax(Z) ⊙ Ż) 1ᵀ − Ż⟩) / m
-            (Fwd::Runtime("cross_entropy"), _) => {
+            Fwd::Runtime("cross_entropy") => {
                 let (z, labels) = (args[0], args[1]);
                 let helper = |name: &str, n: usize| symbol::helper(name, n).expect("a matgrad helper");
                 let add_col = helper("add_column_vector", 2);
@@ -166,7 +164,7 @@ impl Tx<'_> {
                 Some(self.rule(&symbol::DIV, vec![sum, m], span))
             }
             // C = BᵀAB: Ċ = BᵀȦB + ḂᵀAB + BᵀAḂ
-            (Fwd::Runtime("quadform"), _) => {
+            Fwd::Runtime("quadform") => {
                 let (a, b) = (args[0], args[1]);
                 let tr_mul = known("tr_mul", 1);
                 let mut terms = Vec::new();
@@ -182,11 +180,11 @@ impl Tx<'_> {
                 let first = *terms.first()?;
                 Some(terms[1..].iter().fold(first, |acc, &t| self.add(acc, t, span)))
             }
-            (Fwd::Method(n) | Fwd::Unwrap { name: n, .. }, _) => self.linalg(rule, n, args, &ta, y, span),
-            (Fwd::Field { name, field } | Fwd::FieldUnwrap { name, field }, _) => {
+            Fwd::Method(n) | Fwd::Unwrap { name: n, .. } => self.linalg(rule, n, args, &ta, y, span),
+            Fwd::Field { name, field } | Fwd::FieldUnwrap { name, field } => {
                 self.decomposition(name, field, args, &ta, y, span)
             }
-            (Fwd::Runtime(n), _) if symbol::scalar_fn(n, args.len()).is_some_and(|r| std::ptr::eq(r, rule)) => {
+            Fwd::Runtime(n) if symbol::scalar_fn(n, args.len()).is_some_and(|r| std::ptr::eq(r, rule)) => {
                 self.scalar(n, args, &ta, y, span)
             }
             _ => {
