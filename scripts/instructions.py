@@ -6,7 +6,8 @@ calls and with 1 call for each workload and each of `generated` and `hand`, and 
 difference divided by N (setup and the first call's one-time costs cancel), with the ratio.
 Instruction counts do not depend on machine noise.
 
-Usage: python3 scripts/instructions.py [N]   (N = 200 by default)
+Usage: python3 scripts/instructions.py [N [WORKLOAD…]]   (N = 200 by default; every workload by
+default)
 """
 
 import glob
@@ -38,10 +39,14 @@ def instructions(exe, workload, which, calls):
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    chosen = sys.argv[2:] or WORKLOADS
+    unknown = [w for w in chosen if w not in WORKLOADS]
+    if unknown:
+        sys.exit(f"unknown workloads {unknown}; known: {', '.join(WORKLOADS)}")
     exe = binary()
     print("| workload | generated (instr/call) | hand-written (instr/call) | ratio |")
     print("|---|---:|---:|---:|")
-    for w in WORKLOADS:
+    for w in chosen:
         per = {}
         calls = min(n, LARGE_CALLS) if w in LARGE else n
         for which in ("generated", "hand"):
