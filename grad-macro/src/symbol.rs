@@ -115,6 +115,9 @@ pub struct Rule {
     pub scalar_args: bool,
     /// How forward mode differentiates the op (see [`Tangent`]).
     pub tangent: Tangent,
+    /// The in-place method the op stands for takes its index before its value
+    /// (`m.set_column(j, &v)`), the op after (`set_column(m, &v, j)`).
+    pub index_first: bool,
     /// The op's value is a copy of its operand that keeps the operand's kind (`clone` of a view
     /// is a view, `&x` a reference): not an owned value whatever the operand is.
     pub copies_kind: bool,
@@ -167,6 +170,7 @@ impl Rule {
             view: false,
             scalar_args: false,
             tangent: Tangent::Own,
+            index_first: false,
             copies_kind: false,
         }
     }
@@ -181,6 +185,10 @@ impl Rule {
 
     const fn bilinear(self) -> Rule {
         Rule { tangent: Tangent::Bilinear, ..self }
+    }
+
+    const fn index_first(self) -> Rule {
+        Rule { index_first: true, ..self }
     }
 
     const fn copies_kind(self) -> Rule {
@@ -1034,11 +1042,13 @@ pub static SET_COLUMN: Rule = rule!(
     false
 )
 .joint()
-.moves_first();
+.moves_first()
+.index_first();
 pub static SET_ROW: Rule =
     rule!("set_row", Fwd::Runtime("set_row"), [OfAdjoint("set_row_base"), OfAdjoint("row_of"), Constant], false)
         .joint()
-        .moves_first();
+        .moves_first()
+        .index_first();
 pub static FILL: Rule =
     rule!("fill", Fwd::Runtime("fill"), [OfAdjoint("overwritten"), OfAdjoint("sum_of")], false).joint().moves_first();
 pub static FILL_DIAGONAL: Rule = rule!(
@@ -1060,7 +1070,7 @@ pub static SWAP_COLUMNS: Rule =
 
 /// In-place methods written as statements (`m.fill(s);`), by name and arity: the rule of the
 /// new value (`m.scale_mut(s)` is `m = m.scale(s)`). The receiver is the rule's first operand;
-/// `set_column(j, &v)` and `set_row(i, &v)` take their index last (see [`index_first`]).
+/// `set_column(j, &v)` and `set_row(i, &v)` take their index last (see [`Rule::index_first`]).
 pub fn in_place(name: &str, arity: usize) -> Option<&'static Rule> {
     let rule = match (name, arity) {
         ("set_column", 2) => &SET_COLUMN,
@@ -1076,12 +1086,6 @@ pub fn in_place(name: &str, arity: usize) -> Option<&'static Rule> {
         _ => return None,
     };
     Some(rule)
-}
-
-/// Whether the in-place method `name` takes its index before its value (`set_column(j, &v)`),
-/// the rule after.
-pub fn index_first(name: &str) -> bool {
-    matches!(name, "set_column" | "set_row")
 }
 
 /// `Matrix::from_diagonal(&d)`: the one constructor whose argument is differentiated.

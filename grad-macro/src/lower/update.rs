@@ -70,7 +70,7 @@ impl Lower<'_> {
         let name = m.method.to_string();
         let Some(rule) = symbol::in_place(&name, m.args.len()) else { return };
         let mut args: Vec<&Expr> = m.args.iter().collect();
-        if symbol::index_first(&name) {
+        if rule.index_first {
             args.rotate_left(1);
         }
         let mut ops = vec![self.expr(&m.receiver)];
