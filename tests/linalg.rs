@@ -244,6 +244,131 @@ fn fixed_trace_of_a_solve_in_f64_and_f32() {
     assert!((ds32.map(|v| v as f64) - want).norm() < 1e-4 * want.norm());
 }
 
+/// The shared inverse from the factor (`S⁻¹ = L⁻ᵀL⁻¹`: `L⁻ᵀ` two columns at a time from the
+/// columns before them read four at a time, then a product) and the symmetrized adjoints, on
+/// every size from 1 to 17: odd and even, below and above the product kernel's limit (n > 5),
+/// every count of columns modulo 4. ∂f/∂S = S⁻¹ − sym(S⁻¹CS⁻¹) (C not symmetric) against the
+/// closed form, the value bit for bit.
+#[test]
+fn trace_of_a_solve_on_every_size() {
+    for n in 1..=17 {
+        let s = spd(&mat(n, n, 50));
+        let c = mat(n, n, 51);
+        let (v, ds) = nll_grad(&s, &c);
+        assert_eq!(v, nll(&s, &c));
+        let si = s.clone().try_inverse().unwrap();
+        let m = &si * &c * &si;
+        assert_close(&ds, &(&si - (&m + m.transpose()) / 2.0), 1e-10);
+    }
+}
+
+/// The same through S = AAᵀ + I, against central differences in A (which see a symmetric S):
+/// f(A) = ln det S + tr(S⁻¹C).
+#[differentiate(wrt(a))]
+fn nll_of_a(a: &DMatrix<f64>, c: &DMatrix<f64>, id: &DMatrix<f64>) -> f64 {
+    let chol = (a * a.transpose() + id).cholesky().unwrap();
+    chol.ln_determinant() + chol.solve(c).trace()
+}
+
+#[test]
+fn trace_of_a_solve_matches_differences() {
+    for n in [1, 2, 5, 6, 7, 9, 12] {
+        let (a, c, id) = (mat(n, n, 52), mat(n, n, 53), DMatrix::identity(n, n));
+        let (v, da) = nll_of_a_grad(&a, &c, &id);
+        assert_eq!(v, nll_of_a(&a, &c, &id));
+        assert_fd(|a: &DMatrix<f64>| nll_of_a(a, &c, &id), &a, &da, 1e-6);
+    }
+}
+
+/// A solve against a non-square right-hand side beside `ln det` (the general solve rule, its
+/// contribution symmetrized, and the shared inverse): f(S) = ln det S + ⟨W, S⁻¹B⟩ with B, W n×k,
+/// ∂f/∂S = S⁻¹ − sym(S⁻¹WXᵀ), X = S⁻¹B.
+#[differentiate(wrt(s))]
+fn solve_rect(s: &DMatrix<f64>, b: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    let chol = s.clone().cholesky().unwrap();
+    chol.ln_determinant() + chol.solve(b).dot(w)
+}
+
+#[test]
+fn solve_of_a_non_square_right_hand_side_on_every_size() {
+    for n in 1..=9 {
+        for k in [1, 3, n + 2] {
+            let (s, b, w) = (spd(&mat(n, n, 54)), mat(n, k, 55), mat(n, k, 56));
+            let (v, ds) = solve_rect_grad(&s, &b, &w);
+            assert_eq!(v, solve_rect(&s, &b, &w));
+            let si = s.clone().try_inverse().unwrap();
+            let m = &si * &w * (&si * &b).transpose();
+            assert_close(&ds, &(&si - (&m + m.transpose()) / 2.0), 1e-10);
+        }
+    }
+}
+
+/// The trace of a solve on dynamic sizes in f32 and f64 (the product kernel's f32 path above 5).
+#[differentiate(wrt(s))]
+fn nll_dyn<T: nalgebra::RealField + Copy>(s: &DMatrix<T>, c: &DMatrix<T>) -> T {
+    let chol = s.clone().cholesky().unwrap();
+    chol.ln_determinant() + chol.solve(c).trace()
+}
+
+#[test]
+fn trace_of_a_solve_in_f32_and_f64_on_dynamic_sizes() {
+    for n in [1, 3, 6, 7, 16] {
+        let (s, c) = (spd(&mat(n, n, 57)), mat(n, n, 58));
+        let si = s.clone().try_inverse().unwrap();
+        let m = &si * &c * &si;
+        let want = &si - (&m + m.transpose()) / 2.0;
+        let (v, ds) = nll_dyn_grad(&s, &c);
+        assert_eq!(v, nll_dyn(&s, &c));
+        assert_close(&ds, &want, 1e-10);
+        let (s32, c32) = (s.map(|v| v as f32), c.map(|v| v as f32));
+        let (v32, ds32) = nll_dyn_grad(&s32, &c32);
+        assert_eq!(v32, nll_dyn(&s32, &c32));
+        assert!((ds32.map(|v| v as f64) - &want).norm() < 1e-4 * want.norm(), "n = {n}");
+    }
+}
+
+/// The same on fixed sizes 1×1 and 7×7 (no product kernel: the lower triangle of U Uᵀ mirrored).
+#[differentiate(wrt(s))]
+fn fixed_nll_1<T: nalgebra::RealField + Copy>(s: &SMatrix<T, 1, 1>, c: &SMatrix<T, 1, 1>) -> T {
+    let chol = s.cholesky().unwrap();
+    chol.ln_determinant() + chol.solve(c).trace()
+}
+
+#[differentiate(wrt(s))]
+fn fixed_nll_7<T: nalgebra::RealField + Copy>(s: &SMatrix<T, 7, 7>, c: &SMatrix<T, 7, 7>) -> T {
+    let chol = s.cholesky().unwrap();
+    chol.ln_determinant() + chol.solve(c).trace()
+}
+
+#[test]
+fn fixed_trace_of_a_solve_on_sizes_1_and_7() {
+    let closed = |s: &DMatrix<f64>, c: &DMatrix<f64>| {
+        let si = s.clone().try_inverse().unwrap();
+        let m = &si * c * &si;
+        &si - (&m + m.transpose()) / 2.0
+    };
+    let (s, c) = (SMatrix::<f64, 1, 1>::new(2.5), SMatrix::<f64, 1, 1>::new(-0.7));
+    let (v, ds) = fixed_nll_1_grad(&s, &c);
+    assert_eq!(v, fixed_nll_1(&s, &c));
+    assert!((ds[0] - (0.4 + 0.7 * 0.16)).abs() < 1e-12);
+    let (v32, ds32) = fixed_nll_1_grad(&s.map(|v| v as f32), &c.map(|v| v as f32));
+    assert_eq!(v32, fixed_nll_1(&s.map(|v| v as f32), &c.map(|v| v as f32)));
+    assert!((ds32[0] as f64 - ds[0]).abs() < 1e-6);
+    let (s7, c7) = (spd(&mat(7, 7, 59)), mat(7, 7, 60));
+    let want = closed(&s7, &c7);
+    let (s, c) = (
+        SMatrix::<f64, 7, 7>::from_iterator(s7.iter().copied()),
+        SMatrix::<f64, 7, 7>::from_iterator(c7.iter().copied()),
+    );
+    let (v, ds) = fixed_nll_7_grad(&s, &c);
+    assert_eq!(v, fixed_nll_7(&s, &c));
+    assert!((DMatrix::from_iterator(7, 7, ds.iter().copied()) - &want).norm() < 1e-10 * want.norm());
+    let (s32, c32) = (s.map(|v| v as f32), c.map(|v| v as f32));
+    let (v32, ds32) = fixed_nll_7_grad(&s32, &c32);
+    assert_eq!(v32, fixed_nll_7(&s32, &c32));
+    assert!((DMatrix::from_iterator(7, 7, ds32.iter().map(|&v| v as f64)) - &want).norm() < 1e-4 * want.norm());
+}
+
 /// f(L, B) = ⟨W, L⁻¹B⟩ + ⟨V, U⁻¹B⟩ with U = Lᵀ's storage read as upper triangular
 #[differentiate(wrt(l, b))]
 fn triangular(l: &DMatrix<f64>, b: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {

@@ -4,6 +4,7 @@ use super::dims::{view_as, ConvertAdj};
 use crate::contrib::Contrib;
 use crate::value::{Adjoint, MatArg, Real};
 use nalgebra::allocator::Allocator;
+use nalgebra::storage::IsContiguous;
 use nalgebra::{DefaultAllocator, Dim, Matrix, OMatrix, Storage};
 
 /// `a · x` for an adjoint `x`: moved and scaled in place when it starts an adjoint,
@@ -38,7 +39,7 @@ pub struct ScaledValue<'a, T, R: Dim, C: Dim, S> {
     pub v: &'a Matrix<T, R, C, S>,
 }
 
-impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>> Contrib for ScaledValue<'_, T, R, C, S>
+impl<T: Real, R: Dim, C: Dim, S: Storage<T, R, C> + IsContiguous> Contrib for ScaledValue<'_, T, R, C, S>
 where
     DefaultAllocator: Allocator<R, C>,
 {
@@ -50,7 +51,10 @@ where
     #[inline]
     fn add_to(self, acc: &mut OMatrix<T, R, C>) {
         let a = self.a;
-        acc.zip_apply(self.v, |y, x| *y += a * x);
+        assert_eq!(acc.shape(), self.v.shape());
+        for (y, &x) in acc.as_mut_slice().iter_mut().zip(self.v.as_slice()) {
+            *y += a * x;
+        }
     }
 }
 
