@@ -154,3 +154,220 @@ fn f32_kernels_against_the_scalar_functions() {
     let logistic = |x: Wide<f32>| Wide::<f32>::splat(1.0) / (Wide::<f32>::splat(1.0) + (-x).exp());
     check("logistic", &a, logistic, |x| 1.0 / (1.0 + (-x).exp()), ulps_f32, b);
 }
+
+/// A float type's bits, to compare results exactly (NaN payloads and the sign of zero included),
+/// and the second arguments and adjoints the comparisons below pair every argument with: ±0, ±1,
+/// ±∞, ±NaN, the extremes, a normal and a subnormal (rotated, so that a lane holds several).
+trait Bits: matgrad::Real + core::fmt::Debug {
+    fn bits(self) -> u64;
+    fn specials() -> Vec<Self>;
+}
+
+macro_rules! bits {
+    ($($t:ident: $sub:literal),*) => {$(
+        impl Bits for $t {
+            fn bits(self) -> u64 {
+                u64::from(self.to_bits())
+            }
+            fn specials() -> Vec<$t> {
+                let mut v = vec![0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, $t::INFINITY, $t::NEG_INFINITY];
+                v.extend([$t::NAN, -$t::NAN, $t::MIN, $t::MAX, $t::MIN_POSITIVE, $sub, -$sub]);
+                v
+            }
+        }
+    )*};
+}
+
+bits!(f64: 5e-324, f32: 1e-45);
+
+/// The lane function `lane` of `(x, c, g)` against the scalar path's `scalar` bit for bit, at
+/// every argument `x`, each in every position of a lane and (`every_c`) with every `c` of
+/// [`Bits::specials`], the entries of a lane paired with successive `c`s (and `g`s, shifted
+/// against them).
+fn check_bits<T: Bits>(
+    name: &str,
+    args: &[T],
+    lane: impl Fn(Wide<T>, Wide<T>, Wide<T>) -> Wide<T>,
+    scalar: impl Fn(T, T, T) -> T,
+    every_c: bool,
+) {
+    let (w, sp) = (<Wide<T> as Lane>::WIDTH, T::specials());
+    let mut bad = Vec::new();
+    let mut k = 0;
+    // shift by shift, the c of the entry at p is specials[p + shift]; the lanes start at p = shift mod w
+    for shift in 0..if every_c { sp.len().max(w) } else { w } {
+        let start = shift % w;
+        for (j, chunk) in args[start..].chunks(w).enumerate() {
+            let cs: Vec<T> = (0..chunk.len()).map(|i| sp[(start + j * w + i + shift) % sp.len()]).collect();
+            let gs: Vec<T> = (0..chunk.len()).map(|i| sp[(k / 3 + 2 * i) % sp.len()]).collect();
+            k += 1;
+            let mut out = vec![T::zero(); chunk.len()];
+            lane(Wide::<T>::load(chunk), Wide::<T>::load(&cs), Wide::<T>::load(&gs)).store(&mut out);
+            for (((&x, &c), &g), &got) in chunk.iter().zip(&cs).zip(&gs).zip(&out) {
+                let want = scalar(x, c, g);
+                if got.bits() != want.bits() && bad.len() < 8 {
+                    bad.push(format!(
+                        "{name}({x:?}, {c:?}; ḡ = {g:?}) = {got:?} over lanes, {want:?} by the scalar path"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// `abs`, `max`, `min` and their adjoints over lanes against the scalar path
+/// (`matgrad::__private`, what a closure without a lane form calls), bit for bit at every
+/// argument: NaN (`max`/`min` give the other argument, the masks `1[x > c]`… are 0 at a NaN, and
+/// ḡ · 0 is NaN for ḡ = ±∞ or NaN), ±0 (|x|′ = 0 at 0; at a tie of ±0 and ∓0, `max`/`min` give
+/// `c`), ±∞ and subnormals.
+fn abs_max_min_against_the_scalar_path<T: Bits>(args: &[T]) {
+    use matgrad::__private as s;
+    use matgrad::lanes::body as l;
+    check_bits("abs", args, |x, _, _| l::abs(x), |x, _, _| s::abs(x), true);
+    check_bits(
+        "abs_adj",
+        args,
+        |x, _, g| l::abs_adj(&x, &l::abs(x), &g),
+        |x, _, g| s::abs_adj(&x, &s::abs(x), &g),
+        true,
+    );
+    check_bits("max", args, |x, c, _| l::max(x, c), |x, c, _| s::max(x, c), true);
+    check_bits("min", args, |x, c, _| l::min(x, c), |x, c, _| s::min(x, c), true);
+    let (max, min) = (|x: T, c: T| s::max(x, c), |x: T, c: T| s::min(x, c));
+    let lmax = |x: Wide<T>, c: Wide<T>| l::max(x, c);
+    let lmin = |x: Wide<T>, c: Wide<T>| l::min(x, c);
+    check_bits(
+        "max_lhs_adj",
+        args,
+        |x, c, g| l::max_lhs_adj(&x, &c, &lmax(x, c), &g),
+        |x, c, g| s::max_lhs_adj(&x, &c, &max(x, c), &g),
+        true,
+    );
+    check_bits(
+        "max_rhs_adj",
+        args,
+        |x, c, g| l::max_rhs_adj(&x, &c, &lmax(x, c), &g),
+        |x, c, g| s::max_rhs_adj(&x, &c, &max(x, c), &g),
+        true,
+    );
+    check_bits(
+        "min_lhs_adj",
+        args,
+        |x, c, g| l::min_lhs_adj(&x, &c, &lmin(x, c), &g),
+        |x, c, g| s::min_lhs_adj(&x, &c, &min(x, c), &g),
+        true,
+    );
+    check_bits(
+        "min_rhs_adj",
+        args,
+        |x, c, g| l::min_rhs_adj(&x, &c, &lmin(x, c), &g),
+        |x, c, g| s::min_rhs_adj(&x, &c, &min(x, c), &g),
+        true,
+    );
+}
+
+/// As [`abs_max_min_against_the_scalar_path`], with a constant `c` (a scalar of type `$t`, what a
+/// literal or a constant capture is in the lane closure, broadcast) on either side.
+macro_rules! constant_operands {
+    ($t:ident, $args:expr) => {{
+        use matgrad::__private as s;
+        use matgrad::lanes::body as l;
+        for c in <$t as Bits>::specials() {
+            check_bits("max(x, c)", $args, |x, _, _| l::max(x, c), |x, _, _| s::max(x, c), false);
+            check_bits("max(c, x)", $args, |x, _, _| l::max(c, x), |x, _, _| s::max(c, x), false);
+            check_bits("min(x, c)", $args, |x, _, _| l::min(x, c), |x, _, _| s::min(x, c), false);
+            check_bits("min(c, x)", $args, |x, _, _| l::min(c, x), |x, _, _| s::min(c, x), false);
+            let y = |x: $t| s::max(x, c);
+            check_bits(
+                "max_lhs_adj(x, c)",
+                $args,
+                |x, _, g| l::max_lhs_adj(&x, &c, &x, &g),
+                |x, _, g| s::max_lhs_adj(&x, &c, &y(x), &g),
+                false,
+            );
+            check_bits(
+                "max_rhs_adj(c, x)",
+                $args,
+                |x, _, g| l::max_rhs_adj(&c, &x, &x, &g),
+                |x, _, g| s::max_rhs_adj(&c, &x, &y(x), &g),
+                false,
+            );
+            check_bits(
+                "min_lhs_adj(x, c)",
+                $args,
+                |x, _, g| l::min_lhs_adj(&x, &c, &x, &g),
+                |x, _, g| s::min_lhs_adj(&x, &c, &y(x), &g),
+                false,
+            );
+            check_bits(
+                "min_rhs_adj(c, x)",
+                $args,
+                |x, _, g| l::min_rhs_adj(&c, &x, &x, &g),
+                |x, _, g| s::min_rhs_adj(&c, &x, &y(x), &g),
+                false,
+            );
+        }
+    }};
+}
+
+/// The scalar path's `max`/`min`/`abs` and adjoints by their definitions: `f64::max`/`min` (the
+/// argument that is not NaN; at the tie of ±0 and ∓0, where `f64::max` is unspecified, `c`),
+/// `f64::abs`, `1[x > c]`, `1[x ≤ c]`, `1[x < c]`, `1[x ≥ c]`, sign x with 0 at 0 (ḡ = 1).
+fn scalar_path_definitions<T: Bits>(args: &[T], std_max: fn(T, T) -> T, std_min: fn(T, T) -> T, std_abs: fn(T) -> T) {
+    use matgrad::__private as s;
+    let one = T::one();
+    let ind = |b: bool| if b { one } else { T::zero() };
+    for &x in args {
+        assert_eq!(s::abs(x).bits(), std_abs(x).bits(), "abs({x:?})");
+        let sign = if x > T::zero() {
+            one
+        } else if x < T::zero() {
+            -one
+        } else {
+            T::zero()
+        };
+        assert_eq!(s::abs_adj(&x, &x, &one).bits(), sign.bits(), "abs′({x:?})");
+        for c in T::specials() {
+            let tie = x == T::zero() && c == T::zero() && x.is_sign_negative() != c.is_sign_negative();
+            let (want_max, want_min) = if tie { (c, c) } else { (std_max(x, c), std_min(x, c)) };
+            if x.partial_cmp(&x).is_none() && c.partial_cmp(&c).is_none() {
+                // (which NaN `f64::max` returns is unspecified; the scalar path's is `x`)
+                assert!(s::max(x, c).bits() == x.bits() && s::min(x, c).bits() == x.bits(), "max/min({x:?}, {c:?})");
+            } else {
+                assert_eq!(s::max(x, c).bits(), want_max.bits(), "max({x:?}, {c:?})");
+                assert_eq!(s::min(x, c).bits(), want_min.bits(), "min({x:?}, {c:?})");
+            }
+            let y = s::max(x, c);
+            assert_eq!(s::max_lhs_adj(&x, &c, &y, &one).bits(), ind(x > c).bits(), "∂max/∂x({x:?}, {c:?})");
+            assert_eq!(
+                s::max_rhs_adj(&x, &c, &y, &one).bits(),
+                ind(x.partial_cmp(&c) != Some(core::cmp::Ordering::Greater)).bits(),
+                "∂max/∂c({x:?}, {c:?})"
+            );
+            let y = s::min(x, c);
+            assert_eq!(s::min_lhs_adj(&x, &c, &y, &one).bits(), ind(x < c).bits(), "∂min/∂x({x:?}, {c:?})");
+            assert_eq!(
+                s::min_rhs_adj(&x, &c, &y, &one).bits(),
+                ind(x.partial_cmp(&c) != Some(core::cmp::Ordering::Less)).bits(),
+                "∂min/∂c({x:?}, {c:?})"
+            );
+        }
+    }
+}
+
+#[test]
+fn f64_abs_max_min_over_lanes_are_the_scalar_path_bit_for_bit() {
+    let a = args_f64();
+    abs_max_min_against_the_scalar_path(&a);
+    constant_operands!(f64, &a);
+    scalar_path_definitions(&a, f64::max, f64::min, f64::abs);
+}
+
+#[test]
+fn f32_abs_max_min_over_lanes_are_the_scalar_path_bit_for_bit() {
+    let a = args_f32();
+    abs_max_min_against_the_scalar_path(&a);
+    constant_operands!(f32, &a);
+    scalar_path_definitions(&a, f32::max, f32::min, f32::abs);
+}

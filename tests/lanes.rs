@@ -259,3 +259,255 @@ fn a_typed_let_takes_the_scalar_path() {
     assert_close(&dx, &x.map(|v| 2.0 * (2.0 * v).exp()), 1e-13);
     assert_fd(typed_let, &x, &dx, 1e-6);
 }
+
+// ReLU, |·|, max and min over lanes (exact: compare and select, so every value below is the
+// user's function bit for bit). Each ReLU network is f(W) = ‖relu(XW) − Y‖², whose gradient is
+//   Z = XW,  R = relu(Z) − Y,  ∂f/∂W = Xᵀ (2R ⊙ 1[Z > 0]),
+// with X, W chosen so that every |Zᵢⱼ| ≥ 0.05 (away from the kink, where central differences
+// of step 1e-6, or 1e-2 in f32, do not cross it).
+
+/// X (m×k), W (k×n), Y (m×n) with every |(XW)ᵢⱼ| ≥ 0.05: the first seeds that give it.
+fn relu_inputs(m: usize, k: usize, n: usize) -> (DMatrix<f64>, DMatrix<f64>, DMatrix<f64>) {
+    (0..)
+        .map(|s| (mat(m, k, 20 + 3 * s), mat(k, n, 21 + 3 * s), 0.5 * mat(m, n, 22 + 3 * s)))
+        .find(|(x, w, _)| (x * w).iter().all(|z| z.abs() >= 0.05))
+        .unwrap()
+}
+
+/// ∂‖relu(XW) − Y‖²/∂W = Xᵀ (2(relu(XW) − Y) ⊙ 1[XW > 0]), by the formula above.
+fn relu_closed_form(x: &DMatrix<f64>, w: &DMatrix<f64>, y: &DMatrix<f64>) -> DMatrix<f64> {
+    let z = x * w;
+    let r = z.map(|v| if v > 0.0 { v } else { 0.0 }) - y;
+    x.transpose() * (2.0 * r).zip_map(&z, |r, z| if z > 0.0 { r } else { 0.0 })
+}
+
+/// The shapes of X (m×k) and W (k×n): non-square, square, 1×1, 1×n, n×1, and entry counts that
+/// are not a multiple of a lane (a padded last lane).
+const RELU_SHAPES: &[(usize, usize, usize)] =
+    &[(4, 3, 2), (3, 3, 3), (1, 1, 1), (1, 3, 5), (5, 2, 1), (7, 3, 3), (2, 4, 9)];
+
+/// The closure in the function body.
+#[differentiate(wrt(w))]
+fn relu_net(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    let h = (x * w).map(|v| v.max(0.0));
+    (h - y).norm_squared()
+}
+
+/// In a branch arm (both arms: ReLU, and ReLU written with `min`, relu(z) = −min(−z, 0)).
+#[differentiate(wrt(w))]
+fn relu_branch(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>, by_min: bool) -> f64 {
+    let z = x * w;
+    let h = if by_min { z.map(|v| -(-v).min(0.0)) } else { z.map(|v| v.max(0.0)) };
+    (h - y).norm_squared()
+}
+
+/// In a loop body (relu ∘ relu = relu: the same f).
+#[differentiate(wrt(w))]
+fn relu_loop(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    let mut h = x * w;
+    for _ in 0..3 {
+        h = h.map(|v| v.max(0.0));
+    }
+    (h - y).norm_squared()
+}
+
+/// In a nested loop.
+#[differentiate(wrt(w))]
+fn relu_nested_loop(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    let mut h = x * w;
+    for _ in 0..2 {
+        for _ in 0..2 {
+            h = h.map(|v| v.max(0.0));
+        }
+    }
+    (h - y).norm_squared()
+}
+
+/// In a nested block.
+#[differentiate(wrt(w))]
+fn relu_block(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    let h = {
+        let z = x * w;
+        z.map(|v| v.max(0.0))
+    };
+    (h - y).norm_squared()
+}
+
+/// With the bound a constant capture, on either side: max(v, 0) as `v.max(floor)` and
+/// `f64::max(floor, v)`, floor = 0.
+#[differentiate(wrt(w))]
+fn relu_capture(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>, floor: f64, left: bool) -> f64 {
+    let z = x * w;
+    let h = if left { z.map(|v| f64::max(floor, v)) } else { z.map(|v| v.max(floor)) };
+    (h - y).norm_squared()
+}
+
+/// f(W, X, Y), one of the functions above.
+type ReluNet = fn(&DMatrix<f64>, &DMatrix<f64>, &DMatrix<f64>) -> f64;
+
+#[test]
+fn relu_networks_f64_dynamic_in_every_position() {
+    for &(m, k, n) in RELU_SHAPES {
+        let (x, w, y) = relu_inputs(m, k, n);
+        let want = relu_closed_form(&x, &w, &y);
+        let fs: [(&str, ReluNet); 8] = [
+            ("body", relu_net),
+            ("branch, max", |w, x, y| relu_branch(w, x, y, false)),
+            ("branch, min", |w, x, y| relu_branch(w, x, y, true)),
+            ("loop", relu_loop),
+            ("nested loop", relu_nested_loop),
+            ("block", relu_block),
+            ("capture on the right", |w, x, y| relu_capture(w, x, y, 0.0, false)),
+            ("capture on the left", |w, x, y| relu_capture(w, x, y, 0.0, true)),
+        ];
+        let grads: [(f64, DMatrix<f64>); 8] = [
+            relu_net_grad(&w, &x, &y),
+            relu_branch_grad(&w, &x, &y, false),
+            relu_branch_grad(&w, &x, &y, true),
+            relu_loop_grad(&w, &x, &y),
+            relu_nested_loop_grad(&w, &x, &y),
+            relu_block_grad(&w, &x, &y),
+            relu_capture_grad(&w, &x, &y, 0.0, false),
+            relu_capture_grad(&w, &x, &y, 0.0, true),
+        ];
+        for ((name, f), (value, dw)) in fs.iter().zip(grads) {
+            assert_eq!(value, f(&w, &x, &y), "{name}, {m}×{k}·{k}×{n}: the value is the function's bit for bit");
+            assert_close(&dw, &want, 1e-13);
+            assert_fd(|w| f(w, &x, &y), &w, &dw, 1e-6);
+        }
+    }
+}
+
+/// |·| in a branch arm: f(W) = Σ |XW − Y| when `l1`, else ‖relu(XW) − Y‖², so that
+/// ∂f/∂W = Xᵀ sign(XW − Y) (Y chosen with every |(XW − Y)ᵢⱼ| ≥ 0.05).
+#[differentiate(wrt(w))]
+fn l1_or_relu(w: &DMatrix<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>, l1: bool) -> f64 {
+    let z = x * w;
+    if l1 {
+        (z - y).map(|v| v.abs()).sum()
+    } else {
+        (z.map(|v| v.max(0.0)) - y).norm_squared()
+    }
+}
+
+#[test]
+fn abs_over_lanes_against_the_closed_form() {
+    for &(m, k, n) in RELU_SHAPES {
+        let (x, w, _) = relu_inputs(m, k, n);
+        let y = (&x * &w).map(|z| z - 0.5 * z.signum());
+        let (value, dw) = l1_or_relu_grad(&w, &x, &y, true);
+        assert_eq!(value, l1_or_relu(&w, &x, &y, true));
+        let want = x.transpose() * (&x * &w - &y).map(f64::signum);
+        assert_close(&dw, &want, 1e-13);
+        assert_fd(|w| l1_or_relu(w, &x, &y, true), &w, &dw, 1e-6);
+    }
+}
+
+/// `zip_map` of `max` and `min`, both matrices differentiated: f(A, B) = Σ max(A, B) − 2 min(A, B)
+/// ⊙ B, so ∂f/∂A = 1[A > B] − 2 B ⊙ 1[A < B], ∂f/∂B = 1[A ≤ B] − 2 B ⊙ 1[A ≥ B] − 2 min(A, B)
+/// (here B = A ∓ 0.3: A > B where A > 0, A < B elsewhere).
+#[differentiate(wrt(a, b))]
+fn max_min_zipped(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    a.zip_map(b, |p, q| p.max(q) - 2.0 * p.min(q) * q).sum()
+}
+
+#[test]
+fn zip_map_of_max_and_min_over_lanes() {
+    for &(m, n) in SHAPES.iter().chain(&[(3, 5), (7, 3)]) {
+        let a = mat(m, n, 30);
+        let b = a.map(|v| v + if v > 0.0 { -0.3 } else { 0.3 });
+        let (value, da, db) = max_min_zipped_grad(&a, &b);
+        assert_eq!(value, max_min_zipped(&a, &b));
+        let want_a = a.zip_map(&b, |p, q| if p > q { 1.0 } else { 0.0 } - if p < q { 2.0 * q } else { 0.0 });
+        let want_b =
+            a.zip_map(&b, |p, q| if p > q { 0.0 } else { 1.0 } - if p < q { 0.0 } else { 2.0 * q } - 2.0 * p.min(q));
+        assert_close(&da, &want_a, 1e-13);
+        assert_close(&db, &want_b, 1e-13);
+        assert_fd(|a| max_min_zipped(a, &b), &a, &da, 1e-6);
+        assert_fd(|b| max_min_zipped(&a, b), &b, &db, 1e-6);
+    }
+}
+
+/// Static sizes, f64: X 4×3, W 3×2 (non-square), and X 1×3, W 3×5 (a 1×5 row).
+#[differentiate(wrt(w))]
+fn relu_static(w: &SMatrix<f64, 3, 2>, x: &SMatrix<f64, 4, 3>, y: &SMatrix<f64, 4, 2>) -> f64 {
+    ((x * w).map(|v| v.max(0.0)) - y).norm_squared()
+}
+
+#[differentiate(wrt(w))]
+fn relu_static_row(w: &SMatrix<f64, 3, 5>, x: &SMatrix<f64, 1, 3>, y: &SMatrix<f64, 1, 5>) -> f64 {
+    ((x * w).map(|v| v.max(0.0)) - y).norm_squared()
+}
+
+#[test]
+fn relu_networks_f64_static() {
+    let (x, w, y) = relu_inputs(4, 3, 2);
+    let (xs, ws, ys) = (
+        SMatrix::<f64, 4, 3>::from_iterator(x.iter().copied()),
+        SMatrix::from_iterator(w.iter().copied()),
+        SMatrix::from_iterator(y.iter().copied()),
+    );
+    let (value, dw) = relu_static_grad(&ws, &xs, &ys);
+    assert_eq!(value, relu_static(&ws, &xs, &ys));
+    assert_close(&DMatrix::from_iterator(3, 2, dw.iter().copied()), &relu_closed_form(&x, &w, &y), 1e-13);
+    assert_fd(|w| relu_static(w, &xs, &ys), &ws, &dw, 1e-6);
+
+    let (x, w, y) = relu_inputs(1, 3, 5);
+    let (xs, ws, ys) = (
+        SMatrix::<f64, 1, 3>::from_iterator(x.iter().copied()),
+        SMatrix::from_iterator(w.iter().copied()),
+        SMatrix::from_iterator(y.iter().copied()),
+    );
+    let (value, dw) = relu_static_row_grad(&ws, &xs, &ys);
+    assert_eq!(value, relu_static_row(&ws, &xs, &ys));
+    assert_close(&DMatrix::from_iterator(3, 5, dw.iter().copied()), &relu_closed_form(&x, &w, &y), 1e-13);
+    assert_fd(|w| relu_static_row(w, &xs, &ys), &ws, &dw, 1e-6);
+}
+
+/// f32, dynamic and static (X 4×3, W 3×2): the closed form evaluated in f64 from the same f32
+/// inputs, central differences of step 1e-2 (f32 noise; the function is quadratic on each side
+/// of the kink, so the step costs no accuracy).
+#[differentiate(wrt(w))]
+fn relu_f32(w: &DMatrix<f32>, x: &DMatrix<f32>, y: &DMatrix<f32>) -> f32 {
+    ((x * w).map(|v| v.max(0.0)) - y).norm_squared()
+}
+
+#[differentiate(wrt(w))]
+fn relu_static_f32(w: &SMatrix<f32, 3, 2>, x: &SMatrix<f32, 4, 3>, y: &SMatrix<f32, 4, 2>) -> f32 {
+    ((x * w).map(|v| v.max(0.0)) - y).norm_squared()
+}
+
+/// `got` (f32) against the f64 closed form at the f32 inputs.
+fn assert_close_f32(got: impl Iterator<Item = f32>, x: &DMatrix<f32>, w: &DMatrix<f32>, y: &DMatrix<f32>) {
+    let up = |m: &DMatrix<f32>| m.map(f64::from);
+    let want = relu_closed_form(&up(x), &up(w), &up(y));
+    for (a, b) in got.zip(want.iter()) {
+        assert!((f64::from(a) - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+    }
+}
+
+#[test]
+fn relu_networks_f32_dynamic_and_static() {
+    for &(m, k, n) in RELU_SHAPES {
+        let (x, w, y) = relu_inputs(m, k, n);
+        let (x, w, y) = (x.map(|v| v as f32), w.map(|v| v as f32), y.map(|v| v as f32));
+        assert!((&x * &w).iter().all(|z| z.abs() >= 0.04));
+        let (value, dw) = relu_f32_grad(&w, &x, &y);
+        assert_eq!(value, relu_f32(&w, &x, &y));
+        assert_close_f32(dw.iter().copied(), &x, &w, &y);
+        let check = matgrad::check_gradient(|w| relu_f32(w, &x, &y), &w, &dw, 1e-2, 1e-2);
+        assert!(check.ok, "{m}×{k}·{k}×{n}: {check:?}");
+    }
+    let (x, w, y) = relu_inputs(4, 3, 2);
+    let (x, w, y) = (x.map(|v| v as f32), w.map(|v| v as f32), y.map(|v| v as f32));
+    let (xs, ws, ys) = (
+        SMatrix::<f32, 4, 3>::from_iterator(x.iter().copied()),
+        SMatrix::from_iterator(w.iter().copied()),
+        SMatrix::from_iterator(y.iter().copied()),
+    );
+    let (value, dw) = relu_static_f32_grad(&ws, &xs, &ys);
+    assert_eq!(value, relu_static_f32(&ws, &xs, &ys));
+    assert_close_f32(dw.iter().copied(), &x, &w, &y);
+    let check = matgrad::check_gradient(|w| relu_static_f32(w, &xs, &ys), &ws, &dw, 1e-2, 1e-2);
+    assert!(check.ok, "{check:?}");
+}

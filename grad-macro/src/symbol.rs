@@ -1363,7 +1363,9 @@ pub const SKIP: &str = "skip";
 pub fn has_lane_form(rule: &Rule) -> bool {
     match rule.fwd {
         Fwd::Add | Fwd::Sub | Fwd::Mul | Fwd::Div | Fwd::Neg => true,
-        Fwd::Runtime(name) => matches!(name, "exp" | "ln" | "tanh" | "sqrt" | "recip" | "powi"),
+        Fwd::Runtime(name) => {
+            matches!(name, "exp" | "ln" | "tanh" | "sqrt" | "recip" | "powi" | "abs" | "max" | "min")
+        }
         _ => false,
     }
 }

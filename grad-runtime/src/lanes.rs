@@ -2,7 +2,8 @@
 //!
 //! A differentiated `map`/`zip_map` whose closure is built only from `+ − × ÷`, unary `−`,
 //! constants, constant captures and the functions that have a vectorised kernel (`exp`, `ln`,
-//! `tanh`, `sqrt`, `recip`, `powi`; the logistic function `1/(1 + e⁻ˣ)` is such a closure) is
+//! `tanh`, `sqrt`, `recip`, `powi`, `abs`, and `max`/`min` of two scalars; the logistic function
+//! `1/(1 + e⁻ˣ)` and ReLU `v.max(0.0)` are such closures) is
 //! emitted twice by the macro: as the scalar closure, and with its runtime calls pointed at this
 //! module, where the same body computes a [`Lane`] of entries. [`map_d_lanes`] applies the lane
 //! closure to the matrix's contiguous (column-major) storage, a lane at a time, the last partial
@@ -19,7 +20,11 @@
 //! # Accuracy
 //!
 //! `+ − × ÷`, `sqrt` and `powi` are the scalar operations' bit for bit (`powi` by the same
-//! square-and-multiply as compiler-rt's `__powidf2` that `f64::powi` calls). `ln` and `tanh` are
+//! square-and-multiply as compiler-rt's `__powidf2` that `f64::powi` calls), and so are `abs`
+//! (the sign bit cleared), `max`, `min` (compare and select, with the scalar
+//! [`max`](crate::rules::max)'s choice at a NaN and at the tie of `±0` and `∓0`) and their
+//! adjoints (`ḡ` times the mask `1[x > c]`… as 1 or 0, so `ḡ = ∞` gives NaN where the mask is 0,
+//! as on the scalar path). `ln` and `tanh` are
 //! polynomial kernels (from `wide`, with subnormal and small arguments fixed here), and `exp`
 //! too where FMA is enabled at compile time (`-C target-cpu=x86-64-v3` or `native`; without FMA
 //! wide's `exp` is slower than the scalar one, so each entry's scalar `exp` is taken, bit for
@@ -72,6 +77,15 @@ pub trait Lane:
     fn recip(self) -> Self;
     /// `xⁿ`
     fn powi(self, n: i32) -> Self;
+    /// `|x|`: the sign bit cleared (NaN's too), as `f64::abs`.
+    fn abs(self) -> Self;
+    /// `max(x, c)`: `x` where `x > c` or `c` is NaN, else `c`, as the scalar
+    /// [`max`](crate::rules::max) (NaN and the tie of `±0` included).
+    fn max(self, c: Self) -> Self;
+    /// `min(x, c)`: `x` where `x < c` or `c` is NaN, else `c`, as the scalar [`min`](crate::rules::min).
+    fn min(self, c: Self) -> Self;
+    /// `1[x > c]`: `1` where `x > c`, else `+0` (where either is NaN too).
+    fn gt_indicator(self, c: Self) -> Self;
 }
 
 macro_rules! scalar_lane {
@@ -116,6 +130,26 @@ macro_rules! scalar_lane {
             #[inline(always)]
             fn powi(self, n: i32) -> $t {
                 ComplexField::powi(self, n)
+            }
+            #[inline(always)]
+            fn abs(self) -> $t {
+                ComplexField::abs(self)
+            }
+            #[inline(always)]
+            fn max(self, c: $t) -> $t {
+                crate::rules::max(self, c)
+            }
+            #[inline(always)]
+            fn min(self, c: $t) -> $t {
+                crate::rules::min(self, c)
+            }
+            #[inline(always)]
+            fn gt_indicator(self, c: $t) -> $t {
+                if self > c {
+                    1.0
+                } else {
+                    0.0
+                }
             }
         }
     )*};
@@ -221,6 +255,41 @@ macro_rules! wide_lane {
             fn powi(self, n: i32) -> Self {
                 powi_lanes(self, n)
             }
+            // the sign bit cleared
+            #[inline(always)]
+            fn abs(self) -> Self {
+                wide::$w::abs(self)
+            }
+            // compare and select, not wide's `max`: its choice at a NaN or a tie is the target's
+            #[inline(always)]
+            fn max(self, c: Self) -> Self {
+                (self.simd_gt(c) | c.is_nan()).select(self, c)
+            }
+            #[inline(always)]
+            fn min(self, c: Self) -> Self {
+                (self.simd_lt(c) | c.is_nan()).select(self, c)
+            }
+            // the comparison's mask (all ones or all zeros) and the bits of 1
+            #[inline(always)]
+            fn gt_indicator(self, c: Self) -> Self {
+                self.simd_gt(c) & wide::$w::ONE
+            }
+        }
+
+        impl Operands<$t> for wide::$w {
+            type Lane = wide::$w;
+            #[inline(always)]
+            fn lanes(self, c: $t) -> (Self, Self) {
+                (self, wide::$w::splat(c))
+            }
+        }
+
+        impl Operands<wide::$w> for $t {
+            type Lane = wide::$w;
+            #[inline(always)]
+            fn lanes(self, c: wide::$w) -> (wide::$w, wide::$w) {
+                (wide::$w::splat(self), c)
+            }
         }
 
         impl AsLane<wide::$w> for $t {
@@ -297,6 +366,23 @@ impl<L: Lane> AsLane<L> for L {
     #[inline(always)]
     fn lane(self) -> L {
         self
+    }
+}
+
+/// The operands of a function of two arguments over lanes: two lanes, or a lane and a scalar
+/// constant on either side (broadcast).
+pub trait Operands<C> {
+    /// The lane they make.
+    type Lane: Lane;
+    /// Both as lanes.
+    fn lanes(self, c: C) -> (Self::Lane, Self::Lane);
+}
+
+impl<L: Lane> Operands<L> for L {
+    type Lane = L;
+    #[inline(always)]
+    fn lanes(self, c: L) -> (L, L) {
+        (self, c)
     }
 }
 
@@ -480,7 +566,7 @@ where
 /// `::matgrad::__private`, with the same meaning), for [`map_d_lanes`].
 pub mod body {
     pub use super::EXP_IN_LANES;
-    use super::{AsLane, Lane};
+    use super::{AsLane, Lane, Operands};
 
     /// The operand form of a value: the value (lanes and scalars are `Copy`).
     #[inline(always)]
@@ -637,5 +723,59 @@ pub mod body {
             return L::splat(nalgebra::zero());
         }
         *g * (L::splat(nalgebra::convert(f64::from(*n))) * x.powi(*n - 1))
+    }
+
+    /// `|x|`
+    #[inline(always)]
+    pub fn abs<L: Lane>(x: L) -> L {
+        x.abs()
+    }
+
+    // y = |x|:  x̄ += ḡ sign x (0 at 0): 1[x > 0] − 1[0 > x]
+    /// `y = x.abs()`: the contribution to `x̄`.
+    #[inline(always)]
+    pub fn abs_adj<L: Lane>(x: &L, _y: &L, g: &L) -> L {
+        let zero = L::splat(nalgebra::zero());
+        *g * (x.gt_indicator(zero) - zero.gt_indicator(*x))
+    }
+
+    /// `max(x, c)`
+    #[inline(always)]
+    pub fn max<X: Operands<C>, C>(x: X, c: C) -> X::Lane {
+        let (x, c) = x.lanes(c);
+        x.max(c)
+    }
+
+    /// `min(x, c)`
+    #[inline(always)]
+    pub fn min<X: Operands<C>, C>(x: X, c: C) -> X::Lane {
+        let (x, c) = x.lanes(c);
+        x.min(c)
+    }
+
+    // y = max(x, c):  x̄ += ḡ 1[x > c],  c̄ += ḡ 1[x ≤ c] = ḡ (1 − 1[x > c])
+    /// `y = max(x, c)`: the contribution to `x̄`.
+    #[inline(always)]
+    pub fn max_lhs_adj<L: Lane, X: Copy + AsLane<L>, C: Copy + AsLane<L>, Y>(x: &X, c: &C, _y: &Y, g: &L) -> L {
+        *g * (*x).lane().gt_indicator((*c).lane())
+    }
+
+    /// `y = max(x, c)`: the contribution to `c̄`.
+    #[inline(always)]
+    pub fn max_rhs_adj<L: Lane, X: Copy + AsLane<L>, C: Copy + AsLane<L>, Y>(x: &X, c: &C, _y: &Y, g: &L) -> L {
+        *g * (L::splat(nalgebra::one()) - (*x).lane().gt_indicator((*c).lane()))
+    }
+
+    // y = min(x, c):  x̄ += ḡ 1[x < c],  c̄ += ḡ 1[x ≥ c] = ḡ (1 − 1[c > x])
+    /// `y = min(x, c)`: the contribution to `x̄`.
+    #[inline(always)]
+    pub fn min_lhs_adj<L: Lane, X: Copy + AsLane<L>, C: Copy + AsLane<L>, Y>(x: &X, c: &C, _y: &Y, g: &L) -> L {
+        *g * (*c).lane().gt_indicator((*x).lane())
+    }
+
+    /// `y = min(x, c)`: the contribution to `c̄`.
+    #[inline(always)]
+    pub fn min_rhs_adj<L: Lane, X: Copy + AsLane<L>, C: Copy + AsLane<L>, Y>(x: &X, c: &C, _y: &Y, g: &L) -> L {
+        *g * (L::splat(nalgebra::one()) - (*c).lane().gt_indicator((*x).lane()))
     }
 }

@@ -205,7 +205,8 @@ impl Emitter<'_> {
     /// has one: the same tokens with every `::matgrad::__private::f` read as
     /// `::matgrad::__private::lanes::f`, the functions of the same name and meaning over lanes.
     /// A closure has one when its body is straight-line code of `+ − × ÷`, unary `−` and the
-    /// functions with a lane kernel (`exp`, `ln`, `tanh`, `sqrt`, `recip`, `powi`), every value
+    /// functions with a lane form (`exp`, `ln`, `tanh`, `sqrt`, `recip`, `powi`, `abs`, and `max`
+    /// and `min` of two scalars, ReLU's `v.max(0.0)`), every value
     /// that depends on the entry is then a lane and every other one a scalar constant (a literal or
     /// a capture nothing differentiates), no `let` in it has a type, and the value and each
     /// partial depend on the entry; not for `from_fn` (the entry's position is read) or a function
@@ -260,6 +261,14 @@ const LANE_NAMES: &[&str] = &[
     "recip_adj",
     "powi",
     "powi_adj",
+    "abs",
+    "abs_adj",
+    "max",
+    "max_lhs_adj",
+    "max_rhs_adj",
+    "min",
+    "min_lhs_adj",
+    "min_rhs_adj",
 ];
 
 /// `tokens` with each path `::matgrad::__private::f` written `::matgrad::__private::lanes::f`;

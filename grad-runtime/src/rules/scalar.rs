@@ -85,16 +85,34 @@ pub fn powf<T: ScalarArg>(x: T, p: T) -> T {
     ComplexField::powf(x, p)
 }
 
-/// `max(x, c)`
+/// `max(x, c)`: `x` where `x > c` or `c` is NaN, else `c`. That is `f64::max` (the argument that
+/// is not NaN) with its one unspecified case fixed: at a tie of `±0` and `∓0` it is `c`, what
+/// `f64::max` gives in an optimised build when `c` is a constant (`v.max(0.0)` is `+0` at `−0`);
+/// with `c` a run-time value, or in a debug build, `f64::max` gives `x` there. The lane form
+/// (`lanes`) makes the same choice, so the two paths agree bit for bit.
 #[inline(always)]
 pub fn max<T: ScalarArg>(x: T, c: T) -> T {
-    RealField::max(x, c)
+    if x > c || is_nan(c) {
+        x
+    } else {
+        c
+    }
 }
 
-/// `min(x, c)`
+/// `min(x, c)`: `x` where `x < c` or `c` is NaN, else `c` (the tie of `±0` as in [`max`]).
 #[inline(always)]
 pub fn min<T: ScalarArg>(x: T, c: T) -> T {
-    RealField::min(x, c)
+    if x < c || is_nan(c) {
+        x
+    } else {
+        c
+    }
+}
+
+/// Whether `x` is NaN (the one value unordered with itself).
+#[inline(always)]
+fn is_nan<T: PartialOrd>(x: T) -> bool {
+    x.partial_cmp(&x).is_none()
 }
 
 /// `atan2(y, x)`, the angle of the point (x, y), written `y.atan2(x)`
