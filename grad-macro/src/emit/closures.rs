@@ -232,6 +232,14 @@ impl Emitter<'_> {
         if !(self.lanes && closure.at.is_none() && straight && ret_varies && captures_constant && entries_only) {
             return None;
         }
+        // A closure of arithmetic and `abs`/`max`/`min` alone is vectorised by LLVM on the
+        // scalar path already (compares and selects), faster than over lanes (ReLU over 256×128:
+        // 32 µs scalar, 37–44 µs lanes): lanes only where a kernel LLVM cannot vectorise (a call
+        // to libm) sits beside them, as in softplus `v.max(0.0) + (1.0 + (-v.abs()).exp()).ln()`.
+        let selects = reads_ident(code, &["abs", "max", "min"]);
+        if selects && !reads_ident(code, &["exp", "ln", "tanh", "sqrt", "recip", "powi"]) {
+            return None;
+        }
         lane_paths(quote!(#code (#y, [#(#ds),*])))
     }
 }

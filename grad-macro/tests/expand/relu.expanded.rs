@@ -39,26 +39,13 @@ fn relu_layer_vjp(
 ) -> (f64, DMatrix<f64>) {
     let _ = relu_layer;
     let t_3 = ::matgrad::__private::by_ref(x) * ::matgrad::__private::by_ref(w);
-    let (h_7, [h_7_d0]) = ::matgrad::__private::map_d_lanes(
+    let (h_7, [h_7_d0]) = ::matgrad::__private::map_d(
         t_3,
         |v_4| {
             let t_6 = ::matgrad::__private::max(::matgrad::__private::by_ref(&v_4), 0.0);
             let d_t_6 = ::matgrad::__private::init(::matgrad::__private::one_like(&v_4));
             let d_v_4 = ::matgrad::__private::init(
                 ::matgrad::__private::max_lhs_adj(&v_4, &(0.0), &t_6, &d_t_6),
-            );
-            (::core::clone::Clone::clone(&t_6), [d_v_4])
-        },
-        |v_4| {
-            let t_6 = ::matgrad::__private::lanes::max(
-                ::matgrad::__private::lanes::by_ref(&v_4),
-                0.0,
-            );
-            let d_t_6 = ::matgrad::__private::lanes::init(
-                ::matgrad::__private::lanes::one_like(&v_4),
-            );
-            let d_v_4 = ::matgrad::__private::lanes::init(
-                ::matgrad::__private::lanes::max_lhs_adj(&v_4, &(0.0), &t_6, &d_t_6),
             );
             (::core::clone::Clone::clone(&t_6), [d_v_4])
         },
