@@ -3,7 +3,8 @@
 //! A differentiated `map`/`zip_map` whose closure is built only from `+ − × ÷`, unary `−`,
 //! constants, constant captures and the functions that have a vectorised kernel (`exp`, `ln`,
 //! `tanh`, `sqrt`, `recip`, `powi`, `abs`, and `max`/`min` of two scalars; the logistic function
-//! `1/(1 + e⁻ˣ)` and ReLU `v.max(0.0)` are such closures) is
+//! `1/(1 + e⁻ˣ)` and softplus are such closures; `abs`, `max`, `min` only beside one of the
+//! others: ReLU `v.max(0.0)` alone keeps `map_d`, which LLVM vectorises) is
 //! emitted twice by the macro: as the scalar closure, and with its runtime calls pointed at this
 //! module, where the same body computes a [`Lane`] of entries. [`map_d_lanes`] applies the lane
 //! closure to the matrix's contiguous (column-major) storage, a lane at a time, the last partial
