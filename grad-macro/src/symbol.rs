@@ -121,6 +121,24 @@ pub struct Rule {
     /// The op's value is a copy of its operand that keeps the operand's kind (`clone` of a view
     /// is a view, `&x` a reference): not an owned value whatever the operand is.
     pub copies_kind: bool,
+    /// How the op runs in an elementwise closure evaluated over lanes (see [`Lanes`]).
+    pub lanes: Lanes,
+}
+
+/// How an op of an elementwise closure runs over lanes (several entries at once, the
+/// runtime's `lanes` module, whose functions of the same names the lane closure calls): the
+/// closure has a lane form when every op of it has one.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Lanes {
+    /// No lane form: the closure keeps the scalar path.
+    None,
+    /// `+ − × ÷` and unary `−`.
+    Arithmetic,
+    /// A compare-and-select or a bit operation (`abs`, `max`, `min`), which LLVM vectorises on
+    /// the scalar path too: a closure of these and arithmetic alone keeps the scalar path.
+    Select,
+    /// A vectorised kernel in place of a libm call (`exp`, `ln`, `tanh`, …).
+    Kernel,
 }
 
 /// The tangent rule of an op, for the ones that follow from a property of the op: `tangent`'s
@@ -172,7 +190,12 @@ impl Rule {
             tangent: Tangent::Own,
             index_first: false,
             copies_kind: false,
+            lanes: Lanes::None,
         }
+    }
+
+    const fn lanes(self, lanes: Lanes) -> Rule {
+        Rule { lanes, ..self }
     }
 
     const fn linear(self) -> Rule {
@@ -305,8 +328,10 @@ use Adj::{Constant, OfAdjoint, Pass, PassNeg, Rule as R};
 /// the [`ADJ_TYPE`] of each differentiated operand (the operand itself for a constant one):
 /// nalgebra adds operands of one shape whose dimension types differ (`DMatrix + RowDVector`),
 /// and each operand's adjoint keeps its own type, Ḡ converted into it where they differ.
-pub static ADD: Rule = rule!("+", Fwd::Add, [Pass, Pass], false, n("{0} + {1}", &["{g}", "{g}"]));
-pub static SUB: Rule = rule!("-", Fwd::Sub, [Pass, PassNeg], false, n("{0} − $1", &["{g}", "−$g"]));
+pub static ADD: Rule =
+    rule!("+", Fwd::Add, [Pass, Pass], false, n("{0} + {1}", &["{g}", "{g}"])).lanes(Lanes::Arithmetic);
+pub static SUB: Rule =
+    rule!("-", Fwd::Sub, [Pass, PassNeg], false, n("{0} − $1", &["{g}", "−$g"])).lanes(Lanes::Arithmetic);
 /// The type of an operand's adjoint, computed where the operand is alive (the forward pass may
 /// move it) and read by the reverse pass of a sum: a value of no size, never differentiated.
 pub static ADJ_TYPE: Rule = rule!("adj_type", Fwd::AdjType, [Constant], false, n("{0}", &[]));
@@ -337,15 +362,17 @@ pub static MUL: Rule = rule!(
     n("$0 $1", &["$g $1ᵀ", "$0ᵀ $g"]).broadcast(&["⟨{g}, {1}⟩", "⟨{0}, {g}⟩"])
 )
 .of_identity(&[R("trace_mul_lhs"), R("trace_mul_rhs")], false)
-.seeds_traced_lhs();
+.seeds_traced_lhs()
+.lanes(Lanes::Arithmetic);
 pub static DIV: Rule = rule!(
     "/",
     Fwd::Div,
     [R("div_lhs"), R("div_rhs")],
     true,
     n("$0 / $1", &["$g / $1", "−$g $0 / $1²"]).broadcast(&["", "−⟨{g}, {0}⟩ / $1²"])
-);
-pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false, n("−$0", &["−$g"]));
+)
+.lanes(Lanes::Arithmetic);
+pub static NEG: Rule = rule!("-", Fwd::Neg, [PassNeg], false, n("−$0", &["−$g"])).lanes(Lanes::Arithmetic);
 pub static REF: Rule = rule!("&", Fwd::Ref, [Pass], false, n("{0}", &["{g}"])).copies_kind();
 pub static DEREF: Rule = rule!("*", Fwd::Deref, [Pass], false, n("{0}", &["{g}"]));
 /// `(a, b, …)` and `t.K`: the values of a function returning several, and a caller's part of
@@ -1100,18 +1127,26 @@ pub static FROM_DIAGONAL: Rule = rule!(
 
 /// Scalar functions, written `x.f(…)` or `T::f(x, …)`; the arity counts the arguments after `x`.
 static SCALAR_FNS: &[(usize, Rule)] = &[
-    (0, rule!("exp", Fwd::Runtime("exp"), [R("exp_adj")], true, n("exp({0})", &["$g $y"]))),
-    (0, rule!("ln", Fwd::Runtime("ln"), [R("ln_adj")], true, n("ln({0})", &["$g / $0"]))),
-    (0, rule!("sqrt", Fwd::Runtime("sqrt"), [R("sqrt_adj")], true, n("√$0", &["$g / (2$y)"]))),
+    (0, rule!("exp", Fwd::Runtime("exp"), [R("exp_adj")], true, n("exp({0})", &["$g $y"])).lanes(Lanes::Kernel)),
+    (0, rule!("ln", Fwd::Runtime("ln"), [R("ln_adj")], true, n("ln({0})", &["$g / $0"])).lanes(Lanes::Kernel)),
+    (0, rule!("sqrt", Fwd::Runtime("sqrt"), [R("sqrt_adj")], true, n("√$0", &["$g / (2$y)"])).lanes(Lanes::Kernel)),
     (0, rule!("sin", Fwd::Runtime("sin"), [R("sin_adj")], true, n("sin({0})", &["$g cos({0})"]))),
     (0, rule!("cos", Fwd::Runtime("cos"), [R("cos_adj")], true, n("cos({0})", &["−$g sin({0})"]))),
     (0, rule!("tan", Fwd::Runtime("tan"), [R("tan_adj")], true, n("tan({0})", &["$g (1 + $y²)"]))),
     (0, rule!("sinh", Fwd::Runtime("sinh"), [R("sinh_adj")], true, n("sinh({0})", &["$g cosh({0})"]))),
     (0, rule!("cosh", Fwd::Runtime("cosh"), [R("cosh_adj")], true, n("cosh({0})", &["$g sinh({0})"]))),
-    (0, rule!("tanh", Fwd::Runtime("tanh"), [R("tanh_adj")], true, n("tanh({0})", &["$g (1 − $y²)"]))),
-    (0, rule!("abs", Fwd::Runtime("abs"), [R("abs_adj")], true, n("|{0}|", &["$g sign({0})"]))),
-    (0, rule!("recip", Fwd::Runtime("recip"), [R("recip_adj")], true, n("1 / $0", &["−$g $y²"]))),
-    (1, rule!("powi", Fwd::Runtime("powi"), [R("powi_adj"), Constant], true, n("$0^{1}", &["{1} $g $0^({1} − 1)"]))),
+    (
+        0,
+        rule!("tanh", Fwd::Runtime("tanh"), [R("tanh_adj")], true, n("tanh({0})", &["$g (1 − $y²)"]))
+            .lanes(Lanes::Kernel),
+    ),
+    (0, rule!("abs", Fwd::Runtime("abs"), [R("abs_adj")], true, n("|{0}|", &["$g sign({0})"])).lanes(Lanes::Select)),
+    (0, rule!("recip", Fwd::Runtime("recip"), [R("recip_adj")], true, n("1 / $0", &["−$g $y²"])).lanes(Lanes::Kernel)),
+    (
+        1,
+        rule!("powi", Fwd::Runtime("powi"), [R("powi_adj"), Constant], true, n("$0^{1}", &["{1} $g $0^({1} − 1)"]))
+            .lanes(Lanes::Kernel),
+    ),
     (
         1,
         rule!(
@@ -1130,7 +1165,8 @@ static SCALAR_FNS: &[(usize, Rule)] = &[
             [R("max_lhs_adj"), R("max_rhs_adj")],
             true,
             n("max({0}, {1})", &["$g 1[{0} > {1}]", "$g 1[{0} ≤ {1}]"])
-        ),
+        )
+        .lanes(Lanes::Select),
     ),
     (
         1,
@@ -1140,7 +1176,8 @@ static SCALAR_FNS: &[(usize, Rule)] = &[
             [R("min_lhs_adj"), R("min_rhs_adj")],
             true,
             n("min({0}, {1})", &["$g 1[{0} < {1}]", "$g 1[{0} ≥ {1}]"])
-        ),
+        )
+        .lanes(Lanes::Select),
     ),
     (0, rule!("ln_1p", Fwd::Runtime("ln_1p"), [R("ln_1p_adj")], true)),
     (0, rule!("exp_m1", Fwd::Runtime("exp_m1"), [R("exp_m1_adj")], true)),
@@ -1361,11 +1398,22 @@ pub const SKIP: &str = "skip";
 /// Whether an op on scalars has a lane form in `::matgrad::__private::lanes` (forward function
 /// and adjoint rules of the same names): what a `map` closure evaluated over lanes may contain.
 pub fn has_lane_form(rule: &Rule) -> bool {
-    match rule.fwd {
-        Fwd::Add | Fwd::Sub | Fwd::Mul | Fwd::Div | Fwd::Neg => true,
-        Fwd::Runtime(name) => {
-            matches!(name, "exp" | "ln" | "tanh" | "sqrt" | "recip" | "powi" | "abs" | "max" | "min")
-        }
-        _ => false,
-    }
+    rule.lanes != Lanes::None
+}
+
+/// The names the runtime's `lanes` module defines beside the lane ops' own: what generated
+/// closures call around the ops (borrows, seeds, accumulation, a shared value, negation).
+const LANE_PLUMBING: &[&str] = &["by_ref", "one_like", "init", "add_to", "shared", "Neg"];
+
+/// Whether `::matgrad::__private::lanes` defines `name`: the plumbing, and each lane op's
+/// forward function and adjoint rules (with the meaning of the same names in
+/// `::matgrad::__private`, over lanes).
+pub fn is_lane_name(name: &str) -> bool {
+    let arithmetic = [&ADD, &SUB, &MUL, &DIV, &NEG];
+    let ops = arithmetic.into_iter().chain(SCALAR_FNS.iter().map(|(_, r)| r)).filter(|r| has_lane_form(r));
+    LANE_PLUMBING.contains(&name)
+        || ops.into_iter().any(|r| {
+            matches!(r.fwd, Fwd::Runtime(f) if f == name)
+                || r.adj.iter().any(|a| matches!(a, Adj::Rule(f) if *f == name))
+        })
 }

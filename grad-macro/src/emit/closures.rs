@@ -10,7 +10,7 @@ use super::Emitter;
 use crate::ir::{Closure, Node, Op, Stmt, ValueId};
 use crate::passes::storage;
 use crate::reverse::Plan;
-use crate::symbol;
+use crate::symbol::{self, Lanes};
 
 impl Emitter<'_> {
     /// `a = x.map(g)` and its tangent `ȧ = x.zip_map(&ẋ, ġ)` in one pass (see
@@ -232,52 +232,28 @@ impl Emitter<'_> {
         if !(self.lanes && closure.at.is_none() && straight && ret_varies && captures_constant && entries_only) {
             return None;
         }
-        // A closure of arithmetic and `abs`/`max`/`min` alone is vectorised by LLVM on the
-        // scalar path already (compares and selects), faster than over lanes (ReLU over 256×128:
-        // 32 µs scalar, 37–44 µs lanes): lanes only where a kernel LLVM cannot vectorise (a call
-        // to libm) sits beside them, as in softplus `v.max(0.0) + (1.0 + (-v.abs()).exp()).ln()`.
-        let selects = reads_ident(code, &["abs", "max", "min"]);
-        if selects && !reads_ident(code, &["exp", "ln", "tanh", "sqrt", "recip", "powi"]) {
+        // A closure of arithmetic and selects alone (`abs`, `max`, `min`) is vectorised by LLVM
+        // on the scalar path already, faster than over lanes (ReLU over 256×128: 32 µs scalar,
+        // 37–44 µs lanes): lanes only where a kernel LLVM cannot vectorise (a call to libm) sits
+        // beside them, as in softplus `v.max(0.0) + (1.0 + (-v.abs()).exp()).ln()`.
+        let kinds: Vec<Lanes> = closure
+            .body
+            .stmts
+            .iter()
+            .filter_map(|stmt| match stmt {
+                Stmt::Node(node) => match &node.op {
+                    Op::Rule { rule, .. } => Some(rule.lanes),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        if kinds.contains(&Lanes::Select) && !kinds.contains(&Lanes::Kernel) {
             return None;
         }
         lane_paths(quote!(#code (#y, [#(#ds),*])))
     }
 }
-
-/// The names `::matgrad::__private::lanes` defines (with the meaning of the same names in
-/// `::matgrad::__private`, over lanes).
-const LANE_NAMES: &[&str] = &[
-    "by_ref",
-    "one_like",
-    "init",
-    "add_to",
-    "shared",
-    "Neg",
-    "mul_lhs",
-    "mul_rhs",
-    "div_lhs",
-    "div_rhs",
-    "exp",
-    "exp_adj",
-    "ln",
-    "ln_adj",
-    "tanh",
-    "tanh_adj",
-    "sqrt",
-    "sqrt_adj",
-    "recip",
-    "recip_adj",
-    "powi",
-    "powi_adj",
-    "abs",
-    "abs_adj",
-    "max",
-    "max_lhs_adj",
-    "max_rhs_adj",
-    "min",
-    "min_lhs_adj",
-    "min_rhs_adj",
-];
 
 /// `tokens` with each path `::matgrad::__private::f` written `::matgrad::__private::lanes::f`;
 /// `None` when some `f` has no lane form (the closure then keeps the scalar path).
@@ -296,7 +272,7 @@ fn lane_paths(tokens: TokenStream) -> Option<TokenStream> {
         }
         if is_private_path(&trees[..=k]) {
             match trees.get(k + 1) {
-                Some(TokenTree::Ident(name)) if LANE_NAMES.iter().any(|n| name == n) => {}
+                Some(TokenTree::Ident(name)) if symbol::is_lane_name(&name.to_string()) => {}
                 _ => return None,
             }
             let span = tree.span();
