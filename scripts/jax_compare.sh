@@ -7,8 +7,9 @@
 #
 # Usage: bash scripts/jax_compare.sh [--skip-bench]   (--skip-bench: reuse criterion's last figures)
 # Env: CPU (default 0), the core both are pinned to; THREADS (default 1): XLA's threads, and the
-# cores both are pinned to (0..THREADS-1); RUSTFLAGS and CARGO_TARGET_DIR as for cargo (the
-# native build adds `-C target-cpu=native` to RUSTFLAGS and builds in $CARGO_TARGET_DIR/native).
+# cores both are pinned to (0..THREADS-1); TARGET_CPUS (default "native"): the builds beside the
+# default target, one per `-C target-cpu` (say "native x86-64-v3"), each in
+# $CARGO_TARGET_DIR/<cpu>; RUSTFLAGS and CARGO_TARGET_DIR as for cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,14 +36,17 @@ target="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 # Two builds of matgrad, measured in the same run: the default target (what `cargo bench`
 # builds: on x86-64 SSE2 only, so a lane is two f64) and the host CPU's (`-C
 # target-cpu=native`, its own target directory), which is what XLA compiles for.
-builds=("default=$target" "native=$target/native")
+builds=("default=$target")
+for cpu_name in ${TARGET_CPUS:-native}; do
+    builds+=("$cpu_name=$target/$cpu_name")
+done
 if [ "${1:-}" != "--skip-bench" ]; then
     for build in "${builds[@]}"; do
         name="${build%%=*}"
         dir="${build#*=}"
         flags="${RUSTFLAGS:-}"
-        if [ "$name" = native ]; then
-            flags="$flags -C target-cpu=native"
+        if [ "$name" != default ]; then
+            flags="$flags -C target-cpu=$name"
         fi
         # network/… and mlp/… only; RAYON_NUM_THREADS for anything that would spawn threads.
         RUSTFLAGS="$flags" CARGO_TARGET_DIR="$dir" RAYON_NUM_THREADS=1 "${pin[@]}" \
