@@ -137,8 +137,12 @@ pub enum Lanes {
     /// A compare-and-select or a bit operation (`abs`, `max`, `min`), which LLVM vectorises on
     /// the scalar path too: a closure of these and arithmetic alone keeps the scalar path.
     Select,
-    /// A vectorised kernel in place of a libm call (`exp`, `ln`, `tanh`, …).
+    /// A vectorised kernel in place of a libm call (`ln`, `tanh`, …).
     Kernel,
+    /// A vectorised kernel where FMA is enabled at compile time, else each entry's scalar call
+    /// (`exp`): a closure reading one keeps the scalar path without FMA (the runtime's
+    /// `lanes::EXP_IN_LANES`), where lanes would only pack and unpack the entries.
+    FmaKernel,
 }
 
 /// The tangent rule of an op, for the ones that follow from a property of the op: `tangent`'s
@@ -1127,7 +1131,7 @@ pub static FROM_DIAGONAL: Rule = rule!(
 
 /// Scalar functions, written `x.f(…)` or `T::f(x, …)`; the arity counts the arguments after `x`.
 static SCALAR_FNS: &[(usize, Rule)] = &[
-    (0, rule!("exp", Fwd::Runtime("exp"), [R("exp_adj")], true, n("exp({0})", &["$g $y"])).lanes(Lanes::Kernel)),
+    (0, rule!("exp", Fwd::Runtime("exp"), [R("exp_adj")], true, n("exp({0})", &["$g $y"])).lanes(Lanes::FmaKernel)),
     (0, rule!("ln", Fwd::Runtime("ln"), [R("ln_adj")], true, n("ln({0})", &["$g / $0"])).lanes(Lanes::Kernel)),
     (0, rule!("sqrt", Fwd::Runtime("sqrt"), [R("sqrt_adj")], true, n("√$0", &["$g / (2$y)"])).lanes(Lanes::Kernel)),
     (0, rule!("sin", Fwd::Runtime("sin"), [R("sin_adj")], true, n("sin({0})", &["$g cos({0})"]))),

@@ -163,7 +163,7 @@ impl Emitter<'_> {
             };
             // Lanes pay where every kernel the closure reads runs vectorised on the target; the
             // constant condition leaves one path to compile (the other is not instantiated).
-            let lanes = match reads_ident(&lane, &["exp", "exp_adj"]) {
+            let lanes = match lane_kinds(closure).contains(&Lanes::FmaKernel) {
                 true => {
                     let scalar = self.scalar_map_d(closure, &x, p, &code, &y, &ds, span);
                     quote_spanned! {span=> if ::matgrad::__private::lanes::EXP_IN_LANES { #lanes } else { #scalar } }
@@ -236,19 +236,8 @@ impl Emitter<'_> {
         // on the scalar path already, faster than over lanes (ReLU over 256×128: 32 µs scalar,
         // 37–44 µs lanes): lanes only where a kernel LLVM cannot vectorise (a call to libm) sits
         // beside them, as in softplus `v.max(0.0) + (1.0 + (-v.abs()).exp()).ln()`.
-        let kinds: Vec<Lanes> = closure
-            .body
-            .stmts
-            .iter()
-            .filter_map(|stmt| match stmt {
-                Stmt::Node(node) => match &node.op {
-                    Op::Rule { rule, .. } => Some(rule.lanes),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect();
-        if kinds.contains(&Lanes::Select) && !kinds.contains(&Lanes::Kernel) {
+        let kinds = lane_kinds(closure);
+        if kinds.contains(&Lanes::Select) && !kinds.iter().any(|k| matches!(k, Lanes::Kernel | Lanes::FmaKernel)) {
             return None;
         }
         lane_paths(quote!(#code (#y, [#(#ds),*])))
@@ -282,13 +271,16 @@ fn lane_paths(tokens: TokenStream) -> Option<TokenStream> {
     Some(out.into_iter().collect())
 }
 
-/// Whether `tokens` (in groups too) hold one of the identifiers `names`.
-fn reads_ident(tokens: &TokenStream, names: &[&str]) -> bool {
-    tokens.clone().into_iter().any(|t| match t {
-        proc_macro2::TokenTree::Ident(i) => names.iter().any(|n| i == n),
-        proc_macro2::TokenTree::Group(g) => reads_ident(&g.stream(), names),
-        _ => false,
-    })
+/// How each op of `closure`'s body runs over lanes (see [`Lanes`]).
+fn lane_kinds(closure: &Closure) -> Vec<Lanes> {
+    let kind = |stmt: &Stmt| match stmt {
+        Stmt::Node(node) => match &node.op {
+            Op::Rule { rule, .. } => Some(rule.lanes),
+            _ => None,
+        },
+        _ => None,
+    };
+    closure.body.stmts.iter().filter_map(kind).collect()
 }
 
 /// Whether `trees` ends with `::matgrad::__private::`.
