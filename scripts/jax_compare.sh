@@ -33,9 +33,9 @@ fi
 # figures beside the others.
 target="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 
-# Two builds of matgrad, measured in the same run: the default target (what `cargo bench`
-# builds: on x86-64 SSE2 only, so a lane is two f64) and the host CPU's (`-C
-# target-cpu=native`, its own target directory), which is what XLA compiles for.
+# The builds of matgrad, measured in the same run: the default target (what `cargo bench`
+# builds: on x86-64 SSE2 only, so a lane is two f64) and one per TARGET_CPUS, by default the
+# host CPU's (`-C target-cpu=native`, its own target directory), which is what XLA compiles for.
 builds=("default=$target")
 for cpu_name in ${TARGET_CPUS:-native}; do
     builds+=("$cpu_name=$target/$cpu_name")
