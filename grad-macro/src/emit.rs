@@ -25,7 +25,8 @@
 //! in a rule that can compute in its buffer (`Rule::owning`) is moved there, as is the
 //! adjoint at its last use (`2 z` above is computed in `z`'s buffer); the terms of a sum borrow
 //! its adjoint; the adjoint of `-x` or `c - x` is kept negated so that the sign costs no pass.
-//! Those decisions are the reverse plan's ([`Plan`]); emission prints them.
+//! Those decisions are the reverse plan's ([`Plan`]), as is where each adjoint starts (bound by
+//! a consumer's first contribution, or zeros before a branch or loop); emission prints them.
 //!
 //! Split along the seams of `lower`: this module holds the entry points and the core (values
 //! as operands, nodes forward, their rules' adjoints in the reverse sweep); [`control`] the
@@ -46,7 +47,7 @@ use crate::ir::{Body, CallSpans, Kind, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::passes::share::InverseAt;
 use crate::passes::storage;
-use crate::reverse::{self, Plan};
+use crate::reverse::{self, Consumer, Plan};
 use crate::symbol::{self, Adj, Fwd, Rule};
 
 /// The parts of `<name>_pullback`: the forward pass, the reverse sweep, the value and the
@@ -201,21 +202,21 @@ impl Emitter<'_> {
         wrt: &[ValueId],
     ) -> (TokenStream, TokenStream, TokenStream, Vec<Option<TokenStream>>) {
         let plan = reverse::plan(self.values, body);
-        let mut born = vec![false; self.values.len()];
         let forward = self.block_forward(body, &plan, body.ret);
         let mut rev = TokenStream::new();
+        let swept = seed.is_some();
         if let Some(seed) = seed {
             if let Some(ret) = body.ret.filter(|&r| self.values[r].active) {
-                rev.extend(self.accumulate(ret, seed, &plan, &mut born));
+                rev.extend(self.accumulate(ret, seed, &plan, &mut Site::new(Consumer::Seed)));
             }
-            rev.extend(self.block_reverse(body, &plan, &mut born));
+            rev.extend(self.block_reverse(body, &plan));
         }
         let value = match body.ret {
             Some(r) if plan.rev_needed[r] || self.values[r].is_ref() => self.cloned(r),
             Some(r) => self.plain(r),
             None => quote!(::core::unreachable!()),
         };
-        let grads = wrt.iter().map(|&w| born[w].then(|| self.adj(w).to_token_stream())).collect();
+        let grads = wrt.iter().map(|&w| (swept && plan.started(w)).then(|| self.adj(w).to_token_stream())).collect();
         (forward, rev, value, grads)
     }
 
@@ -260,14 +261,14 @@ impl Emitter<'_> {
             .collect()
     }
 
-    fn block_reverse(&self, body: &Body, plan: &Plan, born: &mut [bool]) -> TokenStream {
+    fn block_reverse(&self, body: &Body, plan: &Plan) -> TokenStream {
         let mut code = TokenStream::new();
         for stmt in body.stmts.iter().rev() {
             match stmt {
-                Stmt::Node(node) => code.extend(self.reverse(node, plan, born)),
+                Stmt::Node(node) => code.extend(self.reverse(node, plan)),
                 Stmt::Effect { .. } => {}
-                Stmt::Branch(b) => code.extend(self.reverse_branch(stmt, b, plan, born)),
-                Stmt::Loop(l) => code.extend(self.reverse_loop(stmt, l, plan, born)),
+                Stmt::Branch(b) => code.extend(self.reverse_branch(stmt, b, plan)),
+                Stmt::Loop(l) => code.extend(self.reverse_loop(stmt, l, plan)),
             }
         }
         code
@@ -485,16 +486,17 @@ impl Emitter<'_> {
         quote_spanned!(span=> #recv.#name #fish (#(#rest),*))
     }
 
-    fn accumulate(&self, target: ValueId, contrib: TokenStream, plan: &Plan, born: &mut [bool]) -> TokenStream {
+    /// `contrib` added to `target`'s adjoint by `site`'s consumer: bound by its first
+    /// contribution where the plan starts the adjoint there, added in place otherwise.
+    fn accumulate(&self, target: ValueId, contrib: TokenStream, plan: &Plan, site: &mut Site) -> TokenStream {
         let d = self.adj(target);
         let contrib = match plan.negated[target] {
             true => quote!(::matgrad::__private::Neg(#contrib)),
             false => contrib,
         };
-        if born[target] {
+        if !site.binds(plan, target) {
             return quote!(::matgrad::__private::add_to(&mut #d, #contrib););
         }
-        born[target] = true;
         let m = (plan.contribs[target] > 1).then(|| quote!(mut));
         quote!(let #m #d = ::matgrad::__private::init(#contrib);)
     }
@@ -515,10 +517,11 @@ impl Emitter<'_> {
         }
     }
 
-    fn reverse(&self, node: &Node, plan: &Plan, born: &mut [bool]) -> TokenStream {
-        if !plan.participates(self.values, node.out) || !born[node.out] {
+    fn reverse(&self, node: &Node, plan: &Plan) -> TokenStream {
+        if !plan.participates(self.values, node.out) || !plan.started(node.out) {
             return TokenStream::new();
         }
+        let site = &mut Site::new(Consumer::Node(node.out));
         let g = self.adj(node.out);
         // Ḡ as a reference (it already is one when it aliases the adjoint of a sum).
         let g_ref = if plan.alias[node.out] { quote!(#g) } else { quote!(&#g) };
@@ -600,7 +603,6 @@ impl Emitter<'_> {
                             }
                         }
                         Adj::Pass if aliased && plan.alias[arg] => {
-                            born[arg] = true;
                             let d = self.adj(arg);
                             // Ḡ read in the operand's adjoint type (borrowed where they agree).
                             code.extend(match symbol::adj_type_of(rule, args, k) {
@@ -635,10 +637,10 @@ impl Emitter<'_> {
                         }
                         Adj::Constant => continue,
                     };
-                    code.extend(self.accumulate(arg, contrib, plan, born));
+                    code.extend(self.accumulate(arg, contrib, plan, site));
                 }
             }
-            Op::Map { input, closure } => code.extend(self.reverse_map(node, *input, closure, plan, born)),
+            Op::Map { input, closure } => code.extend(self.reverse_map(node, *input, closure, plan, site)),
             Op::Call { func, args, by_ref, spans } => {
                 // The callee's pullback, from the arguments and the value kept for the reverse pass.
                 let argv = args.iter().enumerate().map(|(k, &a)| self.call_arg(a, by_ref[k], false, spans[k]));
@@ -665,13 +667,36 @@ impl Emitter<'_> {
                         let gk = &gs[k];
                         let sp = spans[k];
                         let contrib = quote_spanned!(sp=> ::matgrad::__private::gradient(#gk));
-                        code.extend(self.accumulate(a, contrib, plan, born));
+                        code.extend(self.accumulate(a, contrib, plan, site));
                     }
                 }
             }
             Op::Opaque { .. } => {}
         }
         code
+    }
+}
+
+/// The contributions of one consumer (see [`Consumer`]), printed in the sweep's order.
+struct Site {
+    consumer: Consumer,
+    /// The adjoints this consumer has bound.
+    bound: Vec<ValueId>,
+}
+
+impl Site {
+    fn new(consumer: Consumer) -> Self {
+        Site { consumer, bound: Vec::new() }
+    }
+
+    /// Whether the contribution to `target` about to be printed binds its adjoint: the plan
+    /// starts it at this consumer, and this is the consumer's first contribution to it.
+    fn binds(&mut self, plan: &Plan, target: ValueId) -> bool {
+        let first = plan.binds(target, self.consumer) && !self.bound.contains(&target);
+        if first {
+            self.bound.push(target);
+        }
+        first
     }
 }
 

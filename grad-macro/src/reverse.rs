@@ -1,5 +1,6 @@
 //! Planning the reverse sweep: which ops take part (activity), how many contributions each
-//! adjoint receives (to start it with the first and accumulate the rest in place), which
+//! adjoint receives and where it starts (bound by the first, the rest accumulated in place, or
+//! zeros before the branch or loop whose reverse pass first adds to it), which
 //! forward values the reverse pass reads, and which map runs as one pass with its tangent map.
 //! The [`Plan`] it builds is what `emit` prints from; its passes fill in the rest while it
 //! walks: `passes::share` (one inverse of a factorization for every rule that reads it, a
@@ -23,6 +24,8 @@ pub struct Plan {
     pub useful: Vec<bool>,
     /// How many contributions the value's adjoint receives.
     pub contribs: Vec<usize>,
+    /// Where the value's adjoint starts (`None`: it receives nothing, and does not exist).
+    pub start: Vec<Option<Start>>,
     /// The reverse pass reads the value.
     pub rev_needed: Vec<bool>,
     /// The statement that reads the value last in the forward pass, in the body that defines
@@ -73,7 +76,50 @@ pub struct Plan {
     pub fused: Vec<Option<ValueId>>,
 }
 
+/// What makes contributions to adjoints in the reverse sweep.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Consumer {
+    /// The seed of the body's result.
+    Seed,
+    /// The node with this output (its adjoint rules, its pullback, or its map's partials).
+    Node(ValueId),
+    /// The branch with this tape: each arm passes the branch's outputs' adjoints to its results.
+    Arms(ValueId),
+    /// The loop with this tape, at the start of each iteration's reverse pass: the carried
+    /// adjoints seed the body's results.
+    LoopSeed(ValueId),
+    /// The loop with this tape, after its reverse pass: the carried adjoints reach the values
+    /// before the loop.
+    LoopExit(ValueId),
+}
+
+/// Where an adjoint starts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Start {
+    /// Bound by the first contribution of this consumer (the sweep's first contribution to it).
+    At(Consumer),
+    /// Zeros before the reverse pass of the branch or loop with this tape, whose contributions
+    /// to it, inside an arm or a loop body, cannot bind it.
+    Zeros(ValueId),
+}
+
 impl Plan {
+    /// Whether value `v`'s adjoint exists in the sweep (some contribution reaches it).
+    pub fn started(&self, v: ValueId) -> bool {
+        self.start[v].is_some()
+    }
+
+    /// Whether `consumer`'s first contribution to `v` binds `v`'s adjoint.
+    pub fn binds(&self, v: ValueId, consumer: Consumer) -> bool {
+        self.start[v] == Some(Start::At(consumer))
+    }
+
+    /// Records a contribution to `v` by `consumer`, in the order the sweep makes them.
+    fn contribute(&mut self, v: ValueId, consumer: Consumer) {
+        self.contribs[v] += 1;
+        self.start[v].get_or_insert(Start::At(consumer));
+    }
+
     /// The adjoints node `out` (rule `rule`) contributes by: those for `Ḡ = s̄ I` or for
     /// `Ḡ = s̄ Bᵀ` given `P = A B` when the plan keeps its adjoint as `s̄`, else the rule's own.
     pub fn adjoints(&self, rule: &'static Rule, out: ValueId) -> &'static [Adj] {
@@ -175,6 +221,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         root: body.key(),
         useful: vec![false; n],
         contribs: vec![0; n],
+        start: vec![None; n],
         rev_needed: vec![false; n],
         last_use: vec![None; n],
         read: vec![false; n],
@@ -196,7 +243,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         p.useful[ret] = true;
         p.read[ret] = true;
         if values[ret].active {
-            p.contribs[ret] += 1;
+            p.contribute(ret, Consumer::Seed);
         }
     }
     while mark_useful(values, body, &mut p) {}
@@ -311,7 +358,7 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                     continue;
                 }
                 for t in node_targets(values, &node.op) {
-                    p.contribs[t] += 1;
+                    p.contribute(t, Consumer::Node(node.out));
                 }
                 match &node.op {
                     Op::Rule { rule, args } => {
@@ -372,11 +419,12 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                 if !p.stmt_participates(values, stmt) {
                     continue;
                 }
+                zeros_before(values, stmt, b.tape, p);
                 for (j, &o) in b.outs.iter().enumerate() {
                     if p.participates(values, o) {
                         for arm in &b.arms {
                             if values[arm.results[j]].active {
-                                p.contribs[arm.results[j]] += 1;
+                                p.contribute(arm.results[j], Consumer::Arms(b.tape));
                             }
                         }
                     }
@@ -391,10 +439,11 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                 if !p.stmt_participates(values, stmt) {
                     continue;
                 }
+                zeros_before(values, stmt, l.tape, p);
                 for c in &l.carried {
                     if p.carried_participates(values, c) {
                         if values[c.result].active {
-                            p.contribs[c.result] += 1;
+                            p.contribute(c.result, Consumer::LoopSeed(l.tape));
                         }
                         // Without an adjoint after the loop, the carried one starts at zeros
                         // of its shape.
@@ -406,13 +455,22 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                 count(values, &l.body, p, terms);
                 for c in &l.carried {
                     if p.participates(values, c.inner) && values[c.before].active {
-                        p.contribs[c.before] += 1;
+                        p.contribute(c.before, Consumer::LoopExit(l.tape));
                     }
                 }
                 p.rev_needed[l.tape] = true;
                 storage::region_targets(values, stmt, l.tape, p);
             }
         }
+    }
+}
+
+/// Starts at zeros, before the reverse pass of `stmt` (a branch or loop with tape `tape`), the
+/// adjoints of values outside it that its contributions reach first: inside an arm or a loop
+/// body, a contribution cannot bind an adjoint that lives on after it.
+fn zeros_before(values: &[Value], stmt: &Stmt, tape: ValueId, p: &mut Plan) {
+    for t in p.outer_targets(values, stmt) {
+        p.start[t].get_or_insert(Start::Zeros(tape));
     }
 }
 

@@ -6,7 +6,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 
-use super::Emitter;
+use super::{Emitter, Site};
 use crate::ir::{Closure, Node, Op, Stmt, ValueId};
 use crate::passes::storage;
 use crate::reverse::Plan;
@@ -71,7 +71,7 @@ impl Emitter<'_> {
         input: ValueId,
         closure: &Closure,
         plan: &Plan,
-        born: &mut [bool],
+        site: &mut Site,
     ) -> TokenStream {
         let g = self.adj(node.out);
         // Ḡ as a reference (it already is one when it aliases the adjoint of a sum).
@@ -84,17 +84,17 @@ impl Emitter<'_> {
         // after both), so that sweep adds the map's contribution, borrowing g′, before
         // its own, which move it; the map adds it only when the tangent map had no adjoint.
         if let Some(t) = self.fused_tangent_of(plan, node) {
-            if born[t] {
+            if plan.started(t) {
                 return TokenStream::new();
             }
             let d = self.partial_ident(t, 1);
             let contrib = quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g));
-            return self.accumulate(input, contrib, plan, born);
+            return self.accumulate(input, contrib, plan, site);
         }
-        if let Some(a) = plan.fused[node.out].filter(|&a| born[a]) {
+        if let Some(a) = plan.fused[node.out].filter(|&a| plan.started(a)) {
             let (d, ga) = (self.partial_ident(node.out, 1), self.adj(a));
             let contrib = quote_spanned!(span=> ::matgrad::__private::map_adj(&#d, #ga));
-            code.extend(self.accumulate(input, contrib, plan, born));
+            code.extend(self.accumulate(input, contrib, plan, site));
         }
         // The captures' partials first, so that the entry's, last, moves Ḡ; each stored
         // derivative is read once, and moved.
@@ -113,7 +113,7 @@ impl Emitter<'_> {
                     quote_spanned!(span=> ::matgrad::__private::map_capture_adj(&#d, #g_ref)),
                 )
             };
-            code.extend(self.accumulate(target, contrib, plan, born));
+            code.extend(self.accumulate(target, contrib, plan, site));
         }
         code
     }

@@ -6,9 +6,9 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 
-use super::Emitter;
+use super::{Emitter, Site};
 use crate::ir::{Axis, Body, Branch, Head, Kind, Loop, Op, Stmt, ValueId};
-use crate::reverse::Plan;
+use crate::reverse::{Consumer, Plan, Start};
 
 impl Emitter<'_> {
     /// The value an arm or a loop body gives a variable: moved when nothing else needs it.
@@ -176,23 +176,24 @@ impl Emitter<'_> {
         }
     }
 
-    pub(super) fn reverse_branch(&self, stmt: &Stmt, b: &Branch, plan: &Plan, born: &mut [bool]) -> TokenStream {
+    pub(super) fn reverse_branch(&self, stmt: &Stmt, b: &Branch, plan: &Plan) -> TokenStream {
         if !plan.stmt_participates(self.values, stmt) {
             return TokenStream::new();
         }
-        let mut code = self.pre_zero(b.tape, plan, born);
+        let mut code = self.pre_zero(b.tape, plan);
         let e = self.enum_ident(b.tape);
         let mut arms = Vec::new();
         for (k, arm) in b.arms.iter().enumerate() {
             let mut body = TokenStream::new();
+            let site = &mut Site::new(Consumer::Arms(b.tape));
             for (j, &o) in b.outs.iter().enumerate() {
                 let r = arm.results[j];
-                if plan.participates(self.values, o) && born[o] && self.values[r].active {
+                if plan.participates(self.values, o) && plan.started(o) && self.values[r].active {
                     let d = self.adj(o);
-                    body.extend(self.accumulate(r, quote!(#d), plan, born));
+                    body.extend(self.accumulate(r, quote!(#d), plan, site));
                 }
             }
-            body.extend(self.block_reverse(&arm.body, plan, born));
+            body.extend(self.block_reverse(&arm.body, plan));
             let saved = self.restore(&arm.body, self.saved(&arm.body, plan), self.saved_extra(&arm.body, plan));
             let var = format_ident!("A{}", k);
             arms.push(quote!(#[allow(unused_variables)] #e::#var((#(#saved,)*)) => { #body }));
@@ -202,13 +203,12 @@ impl Emitter<'_> {
         code
     }
 
-    /// Starts at zero the adjoints that `stmt`'s reverse pass adds to and that do not exist
-    /// yet: inside an arm or a loop body, a contribution cannot be the first.
-    fn pre_zero(&self, tape: ValueId, plan: &Plan, born: &mut [bool]) -> TokenStream {
+    /// The adjoints the plan starts at zeros before the reverse pass of the branch or loop with
+    /// tape `tape` (see [`Start::Zeros`]).
+    fn pre_zero(&self, tape: ValueId, plan: &Plan) -> TokenStream {
         let mut code = TokenStream::new();
         for &t in plan.region_targets.get(&tape).into_iter().flatten() {
-            if !born[t] {
-                born[t] = true;
+            if plan.start[t] == Some(Start::Zeros(tape)) {
                 let (d, r) = (self.adj(t), self.reference(t));
                 code.extend(quote!(let mut #d = ::matgrad::__private::zero_like(#r);));
             }
@@ -334,16 +334,16 @@ impl Emitter<'_> {
         format_ident!("{}_k", self.ident(l.tape), span = Span::mixed_site())
     }
 
-    pub(super) fn reverse_loop(&self, stmt: &Stmt, l: &Loop, plan: &Plan, born: &mut [bool]) -> TokenStream {
+    pub(super) fn reverse_loop(&self, stmt: &Stmt, l: &Loop, plan: &Plan) -> TokenStream {
         if !plan.stmt_participates(self.values, stmt) {
             return TokenStream::new();
         }
-        let mut code = self.pre_zero(l.tape, plan, born);
+        let mut code = self.pre_zero(l.tape, plan);
         let carried: Vec<_> = l.carried.iter().filter(|c| plan.carried_participates(self.values, c)).collect();
         let carry = |c: &crate::ir::Carried| format_ident!("d_{}_carry", self.ident(c.out), span = Span::mixed_site());
         for c in &carried {
             let dc = carry(c);
-            let init = if born[c.out] {
+            let init = if plan.started(c.out) {
                 self.adj(c.out).to_token_stream()
             } else {
                 let r = self.reference(c.out);
@@ -352,31 +352,23 @@ impl Emitter<'_> {
             code.extend(quote!(let mut #dc = #init;));
         }
         let mut body = TokenStream::new();
+        let site = &mut Site::new(Consumer::LoopSeed(l.tape));
         for c in &carried {
             if !self.values[c.result].active {
                 continue;
             }
             let dc = carry(c);
-            let seed = if plan.participates(self.values, c.inner) {
-                quote!(#dc)
-            } else {
-                quote!(::matgrad::__private::take_zeroed(&mut #dc))
-            };
-            body.extend(self.accumulate(c.result, seed, plan, born));
+            // The carried adjoint moves into the body's result when the iteration's sweep
+            // gives it back (the value at the iteration's start has an adjoint); otherwise it
+            // is left at zeros.
+            let seed =
+                if plan.started(c.inner) { quote!(#dc) } else { quote!(::matgrad::__private::take_zeroed(&mut #dc)) };
+            body.extend(self.accumulate(c.result, seed, plan, site));
         }
-        body.extend(self.block_reverse(&l.body, plan, born));
-        for c in &carried {
-            if !plan.participates(self.values, c.inner) {
-                continue;
-            }
-            let dc = carry(c);
-            if born[c.inner] {
-                let d = self.adj(c.inner);
-                body.extend(quote!(#dc = #d;));
-            } else {
-                // The plan says a contribution reaches the carried value; none did.
-                body.extend(quote!(::core::compile_error!("matgrad: internal error: no adjoint for a loop-carried value; please report this function");));
-            }
+        body.extend(self.block_reverse(&l.body, plan));
+        for c in carried.iter().filter(|c| plan.started(c.inner)) {
+            let (dc, d) = (carry(c), self.adj(c.inner));
+            body.extend(quote!(#dc = #d;));
         }
         let saved = self.restore(&l.body, self.saved(&l.body, plan), self.saved_extra(&l.body, plan));
         let (tape, item) =
@@ -400,10 +392,11 @@ impl Emitter<'_> {
                 }
             }),
         }
+        let site = &mut Site::new(Consumer::LoopExit(l.tape));
         for c in &carried {
             if plan.participates(self.values, c.inner) && self.values[c.before].active {
                 let dc = carry(c);
-                code.extend(self.accumulate(c.before, quote!(#dc), plan, born));
+                code.extend(self.accumulate(c.before, quote!(#dc), plan, site));
             }
         }
         code
