@@ -88,6 +88,34 @@ fn matrix_vector_products() {
     }
 }
 
+/// Products on nalgebra's fast kernel (every dimension above 5), each adjoint started by one
+/// contribution and accumulated by a second: f(A, B, C) = ⟨Y, AB⟩ + ⟨Z, AC⟩ + ‖AB‖²
+/// ∂f/∂A = Y Bᵀ + Z Cᵀ + 2(AB)Bᵀ,  ∂f/∂B = Aᵀ Y + 2Aᵀ(AB),  ∂f/∂C = Aᵀ Z
+#[differentiate(wrt(a, b, c))]
+fn fast_products(a: &DMatrix<f64>, b: &DMatrix<f64>, c: &DMatrix<f64>, y: &DMatrix<f64>, z: &DMatrix<f64>) -> f64 {
+    let ab = a * b;
+    let ac = a * c;
+    ab.dot(y) + ac.dot(z) + ab.norm_squared()
+}
+
+#[test]
+fn products_on_the_fast_kernel_with_few_rows_or_columns() {
+    // (rows of A, inner, columns): few columns (4C ≤ R, Ā's first contribution through the copy
+    // Bᵀ), few rows (4R ≤ C, B̄'s through the copy Aᵀ), and neither.
+    for &(r, k, n) in &[(24, 8, 6), (40, 7, 9), (6, 8, 24), (7, 9, 40), (12, 8, 10)] {
+        let (a, b, c) = (mat(r, k, 1), mat(k, n, 2), mat(k, n, 3));
+        let (y, z) = (mat(r, n, 4), mat(r, n, 5));
+        let (value, da, db, dc) = fast_products_grad(&a, &b, &c, &y, &z);
+        assert_eq!(value, fast_products(&a, &b, &c, &y, &z));
+        let ab = &a * &b;
+        assert_close(&da, &(&y * b.transpose() + &z * c.transpose() + 2.0 * &ab * b.transpose()), 1e-10);
+        assert_close(&db, &(a.transpose() * &y + 2.0 * a.transpose() * &ab), 1e-10);
+        assert_close(&dc, &(a.transpose() * &z), 1e-10);
+        assert_fd(|a: &DMatrix<f64>| fast_products(a, &b, &c, &y, &z), &a, &da, 1e-6);
+        assert_fd(|b: &DMatrix<f64>| fast_products(&a, b, &c, &y, &z), &b, &db, 1e-6);
+    }
+}
+
 // ---------------------------------------------------------------- methods
 
 /// f(A, B) = ‖Aᵀ‖² + sum(AᵀB) + ⟨A ⊙ B, A⟩ + sum(A ⊘ B)

@@ -165,7 +165,9 @@ where
 ///
 /// On the fast kernel it is computed as `(Ā)ᵀ = B Ḡᵀ`, writing through a transposed view of the
 /// result with `Ḡᵀ` a view of `Ḡ`: no copy of `B`, and `gemm` with β = 1 accumulates in place.
-/// Otherwise (small or static sizes) it multiplies by the copy `Bᵀ`.
+/// Otherwise (small or static sizes, or a first contribution where 4C ≤ R, whose copy `Bᵀ` is
+/// smaller than the result, which is then not set to zeros first) it multiplies by the copy
+/// `Bᵀ`.
 pub struct GradMulT<'a, T, R: Dim, C: Dim, SG, K: Dim, SB> {
     /// The adjoint of the product.
     pub g: &'a Matrix<T, R, C, SG>,
@@ -197,8 +199,12 @@ where
     type Adj = OMatrix<T, R, K>;
     #[inline]
     fn init(self) -> OMatrix<T, R, K> {
-        let (r, k) = (self.g.shape_generic().0, self.b.shape_generic().0);
-        if fast_kernel::<T, R, K, C>([r.value(), k.value(), self.g.ncols()]) {
+        let (r, k, c) = (self.g.shape_generic().0, self.b.shape_generic().0, self.g.ncols());
+        // A fresh result through the view is first set to R×K zeros (a fill, a few entries a
+        // cycle); through the copy `Bᵀ` (K×C entries gathered, about one a cycle) nalgebra's
+        // product allocates it without zeros. The copy is the cheaper where 4C ≤ R: a product
+        // with few columns, as a network's last layer.
+        if fast_kernel::<T, R, K, C>([r.value(), k.value(), c]) && 4 * c > r.value() {
             let mut out = OMatrix::zeros_generic(r, k);
             self.gemm_into(&mut out, nalgebra::zero::<T>());
             out
@@ -215,8 +221,10 @@ where
 /// `Aᵀ Ḡ` (A is R×K, Ḡ is R×C and owned): the contribution of `A B` to `B̄`.
 ///
 /// On the fast kernel it is computed as `(B̄)ᵀ = Ḡᵀ A`, writing through a transposed view of the
-/// result with `Ḡᵀ` a view of `Ḡ`: no copy of `A`. Otherwise (small or static sizes) it is
-/// `tr_mul`/`gemm_tr`, dot products of columns, which need no copy either.
+/// result with `Ḡᵀ` a view of `Ḡ`: no copy of `A`; a first contribution where 4R ≤ C multiplies
+/// the copy `Aᵀ` instead (smaller than the result, which is then not set to zeros first).
+/// Otherwise (small or static sizes) it is `tr_mul`/`gemm_tr`, dot products of columns, which
+/// need no copy either.
 pub struct TMulGrad<'a, T, R: Dim, K: Dim, SA, C: Dim, SG> {
     /// The left factor of the product.
     pub a: &'a Matrix<T, R, K, SA>,
@@ -248,11 +256,14 @@ where
     type Adj = OMatrix<T, K, C>;
     #[inline]
     fn init(self) -> OMatrix<T, K, C> {
-        let (k, c) = (self.a.shape_generic().1, self.g.shape_generic().1);
-        if fast_kernel::<T, R, K, C>([self.a.nrows(), k.value(), c.value()]) {
+        let (r, k, c) = (self.a.nrows(), self.a.shape_generic().1, self.g.shape_generic().1);
+        // Through the copy `Aᵀ` where 4R ≤ C, as in `GradMulT::init`.
+        if fast_kernel::<T, R, K, C>([r, k.value(), c.value()]) && 4 * r > c.value() {
             let mut out = OMatrix::zeros_generic(k, c);
             self.gemm_into(&mut out, nalgebra::zero::<T>());
             out
+        } else if fast_kernel::<T, R, K, C>([r, k.value(), c.value()]) {
+            self.a.transpose() * self.g
         } else {
             self.a.tr_mul(self.g)
         }
