@@ -46,7 +46,7 @@ use crate::check::Signature;
 use crate::ir::{Body, CallSpans, Kind, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::passes::share::InverseAt;
-use crate::passes::storage;
+use crate::passes::storage::{self, Via};
 use crate::reverse::{self, Consumer, Plan};
 use crate::symbol::{self, Adj, Fwd, Rule};
 
@@ -536,55 +536,27 @@ impl Emitter<'_> {
                     quote!(#p,)
                 });
                 let inverse = plan.inverse[node.out].map(|at| self.inverse(at, &mut code));
-                let active: Vec<(usize, ValueId)> = args
-                    .iter()
-                    .copied()
-                    .enumerate()
-                    .filter(|&(k, a)| self.values[a].active && adjs[k] != Adj::Constant)
-                    .collect();
-                // Rules first, then the pass-through contributions; the last of those moves Ḡ.
-                let passes = active.iter().filter(|&&(k, _)| matches!(adjs[k], Adj::Pass | Adj::PassNeg)).count();
-                let mut passes_left = passes;
-                let mut rules_left = active.len() - passes;
-                // Terms of a sum that receive nothing else borrow Ḡ; then nothing moves it.
-                let aliased = active.iter().any(|&(k, a)| adjs[k] == Adj::Pass && passes > 1 && plan.alias[a]);
-                let movable_g = !aliased && !plan.alias[node.out];
-                let reads_g = |k: usize| matches!(adjs[k], Adj::Rule(_) | Adj::OfAdjoint(_));
-                let ordered =
-                    active.iter().filter(|&&(k, _)| reads_g(k)).chain(active.iter().filter(|&&(k, _)| !reads_g(k)));
-                for &(k, arg) in ordered {
-                    let contrib = match adjs[k] {
-                        // `s̄ I` (`s̄ Bᵀ`) to a value that keeps it as `s̄` (see `Plan::identity`,
-                        // `Plan::traced`).
-                        Adj::Rule(_)
-                            if (rule.seeds_identity && plan.identity[arg])
-                                || (k == 0 && rule.seeds_traced_lhs && plan.traced[arg] == Some(node.out)) =>
-                        {
-                            rules_left -= 1;
-                            quote_spanned!(span=> ::matgrad::__private::trace_identity(#g_ref))
-                        }
-                        Adj::Rule(f) => {
-                            // The last rule reading the values may take the dead ones by value.
-                            rules_left -= 1;
-                            // (`owning` is a property of the rule's own adjoints, `adj`)
-                            let owning = rules_left == 0 && rule.owning && std::ptr::eq(adjs, rule.adj);
-                            let pass = |v: ValueId| match owning && storage::owned_in_reverse(plan, node.out, args, v) {
+                let g_moved = quote!(#g);
+                for c in plan.contributions.get(&node.out).into_iter().flatten() {
+                    let (k, arg) = (c.slot, c.target);
+                    let contrib = match &c.via {
+                        Via::TraceIdentity => quote_spanned!(span=> ::matgrad::__private::trace_identity(#g_ref)),
+                        Via::Rule { f, moved, out_moved, moves_g } => {
+                            let pass = |v: ValueId, moved: bool| match moved {
                                 true => self.ident(v).to_token_stream(),
                                 false => self.reference(v),
                             };
-                            // (an `expect` message, past the rule's operands, is not passed)
-                            let refs = args.iter().take(adjs.len()).map(|&a| pass(a));
+                            let refs = args.iter().zip(moved).map(|(&a, &m)| pass(a, m));
                             let out = rule.needs_out.then(|| {
-                                let r = pass(node.out);
+                                let r = pass(node.out, *out_moved);
                                 quote!(#r,)
                             });
                             let inv = inverse.as_ref().map(|inv| quote!(#inv,));
-                            let g = if owning && passes == 0 { quote!(#g) } else { g_ref.clone() };
+                            let g = if *moves_g { &g_moved } else { &g_ref };
                             let f = Ident::new(f, span);
                             quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #inv #product #g))
                         }
-                        Adj::OfAdjoint(f) => {
-                            rules_left -= 1;
+                        Via::OfAdjoint(f) => {
                             let f = Ident::new(f, span);
                             // The op's constant operands (indices) come first.
                             let consts = args
@@ -602,7 +574,7 @@ impl Emitter<'_> {
                                 None => contrib,
                             }
                         }
-                        Adj::Pass if aliased && plan.alias[arg] => {
+                        Via::Alias => {
                             let d = self.adj(arg);
                             // Ḡ read in the operand's adjoint type (borrowed where they agree).
                             code.extend(match symbol::adj_type_of(rule, args, k) {
@@ -615,9 +587,8 @@ impl Emitter<'_> {
                             });
                             continue;
                         }
-                        Adj::Pass | Adj::PassNeg => {
-                            passes_left -= 1;
-                            let flow = match passes_left == 0 && movable_g {
+                        Via::Pass { moves_g, neg } => {
+                            let flow = match moves_g {
                                 true => quote!(#g),
                                 false => quote!(::matgrad::__private::shared(#g_ref)),
                             };
@@ -629,13 +600,11 @@ impl Emitter<'_> {
                                 }
                                 None => flow,
                             };
-                            if adjs[k] == Adj::PassNeg && !plan.negated[node.out] {
-                                quote!(::matgrad::__private::Neg(#flow))
-                            } else {
-                                flow
+                            match neg {
+                                true => quote!(::matgrad::__private::Neg(#flow)),
+                                false => flow,
                             }
                         }
-                        Adj::Constant => continue,
                     };
                     code.extend(self.accumulate(arg, contrib, plan, site));
                 }

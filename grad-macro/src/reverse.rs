@@ -68,6 +68,9 @@ pub struct Plan {
     /// For a branch or loop taking part (by its tape): the values defined outside it that its
     /// reverse pass adds to, whose adjoints must exist before it.
     pub region_targets: std::collections::HashMap<ValueId, Vec<ValueId>>,
+    /// For each rule node taking part (by its output): its contributions, in the order the
+    /// sweep makes them, with what each moves (see [`Contribution`](storage::Contribution)).
+    pub contributions: std::collections::HashMap<ValueId, Vec<storage::Contribution>>,
     /// A map `a = x.map(g)` and, right after it, its tangent `ȧ = x.zip_map(&ẋ, ġ)` (forward
     /// mode: the latter's `value_of` is `a`), that run as one pass: for each of the two, the
     /// other's output. Either neither takes part in the reverse sweep, or both do with partials
@@ -236,6 +239,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         traced_seed: vec![None; n],
         shared_inverse: Default::default(),
         region_targets: Default::default(),
+        contributions: Default::default(),
         fused: vec![None; n],
     };
     define(body, &mut p.def);

@@ -4,11 +4,16 @@
 //! borrows from moving; the terms of a sum whose adjoint is all they receive borrow it; a branch
 //! or loop's reverse pass reads the values it adds to (their zeros are made from them).
 //!
+//! A rule node's contributions are listed in the order the sweep makes them, each with what it
+//! moves ([`Contribution`]): the rules reading Ḡ first, the last of them taking the values it
+//! reads last by value, then Ḡ passed through, moved by the last pass.
+//!
 //! `reverse::plan` runs [`run`] once the contributions are counted; the counting records the
 //! reverse sweep's readers through [`read_blocked`] and [`region_targets`].
 
 use crate::ir::{Body, Kind, Op, Stmt, Value, ValueId};
 use crate::reverse::Plan;
+use crate::symbol::{Adj, Rule};
 
 /// Plans where values live once the counts are in (see `reverse::plan`): each value's last use
 /// in the forward pass (where it may be moved), what views keep alive, which terms of a sum
@@ -27,6 +32,117 @@ pub fn run(values: &[Value], body: &Body, p: &mut Plan, terms: Vec<(ValueId, Val
             p.last_reader[v] = None;
         }
     }
+    contributions(values, body, p);
+}
+
+/// How a rule node's contribution reaches one operand's adjoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// `s̄`, to an operand whose adjoint `s̄ I` (or `s̄ Bᵀ`) is kept as `s̄` (see
+    /// `Plan::identity`, `Plan::traced`).
+    TraceIdentity,
+    /// The adjoint rule `f` of the operands, the output where the rule reads it, and Ḡ: each
+    /// operand (`moved`, in order) and the output (`out_moved`) by value or by reference, Ḡ by
+    /// value when `moves_g`.
+    Rule { f: &'static str, moved: Vec<bool>, out_moved: bool, moves_g: bool },
+    /// The rule `f` of Ḡ alone (and the op's constant operands).
+    OfAdjoint(&'static str),
+    /// Ḡ itself, borrowed as the operand's adjoint: a term of a sum that receives nothing else
+    /// (see `Plan::alias`); it binds the operand's adjoint.
+    Alias,
+    /// Ḡ itself: moved when `moves_g`, else shared; negated when `neg` (a sign the output's
+    /// adjoint does not already carry).
+    Pass { moves_g: bool, neg: bool },
+}
+
+/// One contribution of a rule node's reverse pass: to its operand `slot`, the value `target`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contribution {
+    pub slot: usize,
+    pub target: ValueId,
+    pub via: Via,
+}
+
+/// Lists the contributions of every rule node of `body` (and of its arms and loop bodies)
+/// that takes part, into `Plan::contributions`.
+fn contributions(values: &[Value], body: &Body, p: &mut Plan) {
+    for stmt in &body.stmts {
+        match stmt {
+            Stmt::Node(node) => {
+                if let Op::Rule { rule, args } = &node.op {
+                    if p.participates(values, node.out) {
+                        let list = node_contributions(values, p, rule, args, node.out);
+                        p.contributions.insert(node.out, list);
+                    }
+                }
+            }
+            Stmt::Branch(b) => b.arms.iter().for_each(|arm| contributions(values, &arm.body, p)),
+            Stmt::Loop(l) => contributions(values, &l.body, p),
+            Stmt::Effect { .. } => {}
+        }
+    }
+}
+
+/// The contributions of rule node `out` (`rule` of `args`), in the order the sweep makes them:
+/// those that read Ḡ first (the last of them may take what it reads last by value, and Ḡ when
+/// nothing passes it on), then those that pass Ḡ through, the last of which moves it unless a
+/// term of the sum borrows it.
+fn node_contributions(
+    values: &[Value],
+    p: &Plan,
+    rule: &'static Rule,
+    args: &[ValueId],
+    out: ValueId,
+) -> Vec<Contribution> {
+    let adjs = p.adjoints(rule, out);
+    let active: Vec<(usize, ValueId)> =
+        args.iter().copied().enumerate().filter(|&(k, a)| values[a].active && adjs[k] != Adj::Constant).collect();
+    let passes = active.iter().filter(|&&(k, _)| matches!(adjs[k], Adj::Pass | Adj::PassNeg)).count();
+    let mut passes_left = passes;
+    let mut rules_left = active.len() - passes;
+    // Terms of a sum that receive nothing else borrow Ḡ; then nothing moves it.
+    let aliased = active.iter().any(|&(k, a)| adjs[k] == Adj::Pass && passes > 1 && p.alias[a]);
+    let movable_g = !aliased && !p.alias[out];
+    let reads_g = |k: usize| matches!(adjs[k], Adj::Rule(_) | Adj::OfAdjoint(_));
+    let ordered = active.iter().filter(|&&(k, _)| reads_g(k)).chain(active.iter().filter(|&&(k, _)| !reads_g(k)));
+    let mut list = Vec::new();
+    for &(k, arg) in ordered {
+        let via = match adjs[k] {
+            Adj::Rule(_)
+                if (rule.seeds_identity && p.identity[arg])
+                    || (k == 0 && rule.seeds_traced_lhs && p.traced[arg] == Some(out)) =>
+            {
+                rules_left -= 1;
+                Via::TraceIdentity
+            }
+            Adj::Rule(f) => {
+                rules_left -= 1;
+                // The last rule reading the values may take the dead ones by value (`owning` is a
+                // property of the rule's own adjoints, `adj`).
+                let owning = rules_left == 0 && rule.owning && std::ptr::eq(adjs, rule.adj);
+                let moved = |v: ValueId| owning && owned_in_reverse(p, out, args, v);
+                Via::Rule {
+                    f,
+                    // (an `expect` message, past the rule's operands, is not passed)
+                    moved: args.iter().take(adjs.len()).map(|&a| moved(a)).collect(),
+                    out_moved: rule.needs_out && moved(out),
+                    moves_g: owning && passes == 0,
+                }
+            }
+            Adj::OfAdjoint(f) => {
+                rules_left -= 1;
+                Via::OfAdjoint(f)
+            }
+            Adj::Pass if aliased && p.alias[arg] => Via::Alias,
+            Adj::Pass | Adj::PassNeg => {
+                passes_left -= 1;
+                Via::Pass { moves_g: passes_left == 0 && movable_g, neg: adjs[k] == Adj::PassNeg && !p.negated[out] }
+            }
+            Adj::Constant => continue,
+        };
+        list.push(Contribution { slot: k, target: arg, via });
+    }
+    list
 }
 
 /// A last reader that may not move the value.
