@@ -25,14 +25,15 @@
 //! (the sign bit cleared), `max`, `min` (compare and select, with the scalar
 //! [`max`](crate::rules::max)'s choice at a NaN and at the tie of `±0` and `∓0`) and their
 //! adjoints (`ḡ` times the mask `1[x > c]`… as 1 or 0, so `ḡ = ∞` gives NaN where the mask is 0,
-//! as on the scalar path). `ln` and `tanh` are
-//! polynomial kernels (from `wide`, with subnormal and small arguments fixed here), and `exp`
-//! too where FMA is enabled at compile time (`-C target-cpu=x86-64-v3` or `native`; without FMA
+//! as on the scalar path). `ln` is wide's
+//! polynomial kernel (with subnormal arguments fixed here), `tanh` this module's (one `eʳ − 1`
+//! polynomial after the reduction by ln 2, no branch, one division), and `exp` is
+//! wide's where FMA is enabled at compile time (`-C target-cpu=x86-64-v3` or `native`; without FMA
 //! wide's `exp` is slower than the scalar one, so each entry's scalar `exp` is taken, bit for
 //! bit). Against the scalar functions they are within [`ULPS`] units in the last place over the
 //! whole range, with IEEE results at the special values (±0, ±∞, NaN, subnormal arguments and
 //! results, overflow and underflow), as `tests/kernels.rs` checks entry by entry (measured: 1 ulp
-//! for `exp` and `ln`, 3 for `tanh` and the logistic function). A closure composed of them
+//! for `exp` and `ln`, 2 for `tanh`, 3 for the logistic function). A closure composed of them
 //! (`tanh`'s derivative `1 − y²`) is exact up to those errors carried through its formula, as
 //! the scalar closure is up to libm's.
 
@@ -184,7 +185,8 @@ fn powi_lanes<L: Lane>(mut a: L, n: i32) -> L {
 
 #[cfg(feature = "simd")]
 macro_rules! wide_lane {
-    ($($w:ident: $t:ident, $n:literal, $shift:literal, $scale:literal, $small:literal;)*) => {$(
+    ($($w:ident: $t:ident, $n:literal, $shift:literal, $scale:literal, $bits:ident, $mant:literal, $bias:literal,
+        $big:literal, $ln2_hi:literal, $ln2_lo:literal, $poly:ident;)*) => {$(
         impl Lane for wide::$w {
             type Scalar = $t;
             const WIDTH: usize = $n;
@@ -237,12 +239,34 @@ macro_rules! wide_lane {
                 let y = sub.select(y - wide::$w::splat(s * core::$t::consts::LN_2), y);
                 self.simd_lt(wide::$w::ZERO).select(wide::$w::splat($t::NAN), y)
             }
-            // tanh x = x − x³/3 + O(x⁵) below wide's threshold for its `tanh x = x` (5 ulps off)
+            // tanh x = sign(x) · −m/(m + 2) with m = e⁻²ᵃ − 1, a = |x| (no cancellation: m + 2 lies
+            // in (1, 2]), a clamped to `$big`, past which tanh is ±1 in the type. With −2a = k ln 2
+            // + r, |r| ≤ ln 2 / 2: m = 2ᵏ p + (2ᵏ − 1), p the Taylor polynomial of eʳ − 1 (exact
+            // to under half an ulp on that interval), so that m keeps its relative accuracy at
+            // k = 0 (small a, where p = r(1 + r/2 + …) and a subnormal a gives a exactly). k is
+            // rounded by adding 1.5·2^(mantissa bits), whose low bits are then k for 2ᵏ's exponent.
+            // No branch, one division; the sign is copied from x (±0 to ±0), and NaN stays NaN.
             #[inline(always)]
             fn tanh(self) -> Self {
-                let small = self.abs().simd_lt(wide::$w::splat($small));
-                let cubic = self - self * self * self * wide::$w::splat(1.0 / 3.0);
-                small.select(cubic, wide::$w::tanh(self))
+                use wide::$w as W;
+                let shifter = W::splat(1.5 * (1u64 << $mant) as $t);
+                let a = self.abs();
+                let a = a.simd_gt(W::splat($big)).select(W::splat($big), a);
+                let y = a * W::splat(-2.0);
+                let kf = y.mul_add(W::splat(core::$t::consts::LOG2_E), shifter);
+                let k = kf - shifter;
+                let r = k.mul_neg_add(W::splat($ln2_hi), y);
+                let r = k.mul_neg_add(W::splat($ln2_lo), r);
+                let mut q = W::ZERO;
+                for c in $poly {
+                    q = q.mul_add(r, W::splat(c));
+                }
+                let p = q.mul_add(r * r, r);
+                let ki: wide::$bits = wide::bytemuck::cast(kf);
+                let two_k: W = wide::bytemuck::cast((ki + wide::$bits::splat($bias)) << $mant);
+                let m = two_k.mul_add(p, two_k - W::ONE);
+                let t = (-m / (m + W::splat(2.0))).abs() | (self & W::splat(-0.0));
+                self.is_nan().select(self, t)
             }
             #[inline(always)]
             fn sqrt(self) -> Self {
@@ -302,14 +326,35 @@ macro_rules! wide_lane {
     )*};
 }
 
+/// The Taylor coefficients 1/n! of eʳ − 1 = r + r²(1/2 + r/6 + …), highest first, from 1/13!
+/// (f64: the remainder r¹⁴/14! is under 2⁻⁵⁶ of eʳ − 1 for |r| ≤ ln 2 / 2) and from 1/7! (f32:
+/// under 2⁻²⁶), for `tanh`.
+#[cfg(feature = "simd")]
+const TANH_P64: [f64; 12] = [
+    1.0 / 6_227_020_800.0,
+    1.0 / 479_001_600.0,
+    1.0 / 39_916_800.0,
+    1.0 / 3_628_800.0,
+    1.0 / 362_880.0,
+    1.0 / 40_320.0,
+    1.0 / 5_040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+];
+#[cfg(feature = "simd")]
+const TANH_P32: [f32; 6] = [1.0 / 5_040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5];
+
 #[cfg(feature = "simd")]
 wide_lane! {
-    f64x8: f64, 8, 54, 18014398509481984.0, 5e-8;
-    f32x16: f32, 16, 24, 16777216.0, 2e-4;
-    f64x4: f64, 4, 54, 18014398509481984.0, 5e-8;
-    f32x8: f32, 8, 24, 16777216.0, 2e-4;
-    f64x2: f64, 2, 54, 18014398509481984.0, 5e-8;
-    f32x4: f32, 4, 24, 16777216.0, 2e-4;
+    f64x8: f64, 8, 54, 18014398509481984.0, i64x8, 52, 1023, 19.1, 0.693145751953125, 1.428_606_820_309_417_2e-6, TANH_P64;
+    f32x16: f32, 16, 24, 16777216.0, i32x16, 23, 127, 9.1, 0.693_359_4, -2.121_944_4e-4, TANH_P32;
+    f64x4: f64, 4, 54, 18014398509481984.0, i64x4, 52, 1023, 19.1, 0.693145751953125, 1.428_606_820_309_417_2e-6, TANH_P64;
+    f32x8: f32, 8, 24, 16777216.0, i32x8, 23, 127, 9.1, 0.693_359_4, -2.121_944_4e-4, TANH_P32;
+    f64x2: f64, 2, 54, 18014398509481984.0, i64x2, 52, 1023, 19.1, 0.693145751953125, 1.428_606_820_309_417_2e-6, TANH_P64;
+    f32x4: f32, 4, 24, 16777216.0, i32x4, 23, 127, 9.1, 0.693_359_4, -2.121_944_4e-4, TANH_P32;
 }
 
 /// A float type's lane (every [`Real`] has one).
