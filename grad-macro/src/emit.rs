@@ -605,11 +605,13 @@ impl Emitter<'_> {
                                 false => flow,
                             }
                         }
+                        // (a map's, listed for map nodes alone)
+                        Via::Partial { .. } | Via::FusedMap { .. } => continue,
                     };
                     code.extend(self.accumulate(arg, contrib, plan, site));
                 }
             }
-            Op::Map { input, closure } => code.extend(self.reverse_map(node, *input, closure, plan, site)),
+            Op::Map { .. } => code.extend(self.reverse_map(node, plan, site)),
             Op::Call { func, args, by_ref, spans } => {
                 // The callee's pullback, from the arguments and the value kept for the reverse pass.
                 let argv = args.iter().enumerate().map(|(k, &a)| self.call_arg(a, by_ref[k], false, spans[k]));

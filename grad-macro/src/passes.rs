@@ -5,8 +5,8 @@
 //! - [`share`] (part of the reverse plan): what several adjoint rules read is computed once (the
 //!   inverse of a factorization), and a scaled identity `s̄ I` is kept as the scalar `s̄`.
 //! - [`storage`] (part of the reverse plan): which value is moved, borrowed or cloned, and where;
-//!   which adjoint borrows another's; each rule node's contributions, in the sweep's order, with
-//!   what each moves.
+//!   which adjoint borrows another's; each rule or map node's contributions, in the sweep's
+//!   order, with what each moves.
 //!
 //! `share` and `storage` write the [`Plan`](crate::reverse::Plan) that `reverse::plan` builds
 //! (which ops take part, how many contributions each adjoint gets), and `emit` prints.

@@ -68,8 +68,8 @@ pub struct Plan {
     /// For a branch or loop taking part (by its tape): the values defined outside it that its
     /// reverse pass adds to, whose adjoints must exist before it.
     pub region_targets: std::collections::HashMap<ValueId, Vec<ValueId>>,
-    /// For each rule node taking part (by its output): its contributions, in the order the
-    /// sweep makes them, with what each moves (see [`Contribution`](storage::Contribution)).
+    /// For each rule or map node taking part (by its output): its contributions, in the order
+    /// the sweep makes them, with what each moves (see [`Contribution`](storage::Contribution)).
     pub contributions: std::collections::HashMap<ValueId, Vec<storage::Contribution>>,
     /// A map `a = x.map(g)` and, right after it, its tangent `ȧ = x.zip_map(&ẋ, ġ)` (forward
     /// mode: the latter's `value_of` is `a`), that run as one pass: for each of the two, the

@@ -8,7 +8,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 
 use super::{Emitter, Site};
 use crate::ir::{Closure, Node, Op, Stmt, ValueId};
-use crate::passes::storage;
+use crate::passes::storage::{self, Of, Via};
 use crate::reverse::Plan;
 use crate::symbol::{self, Lanes};
 
@@ -63,57 +63,34 @@ impl Emitter<'_> {
         }
     }
 
-    /// The reverse pass of a differentiated `map` of `input` (node `node`): each stored partial
-    /// times Ḡ, added to the input's adjoint, the second matrix's (`zip_map`) and the captures'.
-    pub(super) fn reverse_map(
-        &self,
-        node: &Node,
-        input: ValueId,
-        closure: &Closure,
-        plan: &Plan,
-        site: &mut Site,
-    ) -> TokenStream {
+    /// The reverse pass of a differentiated `map` (node `node`): its contributions as the plan
+    /// lists them (see `storage::map_contributions`), each stored partial times Ḡ, added to the
+    /// input's adjoint, the second matrix's (`zip_map`) and the captures'; each stored partial is
+    /// read once, and moved.
+    pub(super) fn reverse_map(&self, node: &Node, plan: &Plan, site: &mut Site) -> TokenStream {
         let g = self.adj(node.out);
         // Ḡ as a reference (it already is one when it aliases the adjoint of a sum).
         let g_ref = if plan.alias[node.out] { quote!(#g) } else { quote!(&#g) };
         let span = node.span;
         let mut code = TokenStream::new();
-        // A map fused with its tangent map (see `Plan::fused`): its derivative g′ is the
-        // latter's partial for the tangent's entry (∂ġ/∂ẋ = g′). The map's adjoint is
-        // complete when the tangent map's sweep runs (what reads the map's value comes
-        // after both), so that sweep adds the map's contribution, borrowing g′, before
-        // its own, which move it; the map adds it only when the tangent map had no adjoint.
-        if let Some(t) = self.fused_tangent_of(plan, node) {
-            if plan.started(t) {
-                return TokenStream::new();
-            }
-            let d = self.partial_ident(t, 1);
-            let contrib = quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g));
-            return self.accumulate(input, contrib, plan, site);
-        }
-        if let Some(a) = plan.fused[node.out].filter(|&a| plan.started(a)) {
-            let (d, ga) = (self.partial_ident(node.out, 1), self.adj(a));
-            let contrib = quote_spanned!(span=> ::matgrad::__private::map_adj(&#d, #ga));
-            code.extend(self.accumulate(input, contrib, plan, site));
-        }
-        // The captures' partials first, so that the entry's, last, moves Ḡ; each stored
-        // derivative is read once, and moved.
-        let mut partials = self.map_partials(node, closure);
-        partials.rotate_left(usize::from(self.values[closure.param].active));
-        let n = partials.len();
-        for (i, (inner, d)) in partials.into_iter().enumerate() {
-            let (target, contrib) = if inner == closure.param {
-                let g = if i + 1 == n { quote!(#g) } else { g_ref.clone() };
-                (input, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g)))
-            } else if let Some((other, _)) = closure.second.filter(|&(_, b)| b == inner) {
-                (other, quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g_ref)))
-            } else {
-                (
-                    crate::ir::outer_of(self.values, inner),
-                    quote_spanned!(span=> ::matgrad::__private::map_capture_adj(&#d, #g_ref)),
-                )
+        for c in plan.contributions.get(&node.out).into_iter().flatten() {
+            let contrib = match c.via {
+                Via::FusedMap { tangent, map, borrow_partial } => {
+                    let (d, g) = (self.partial_ident(tangent, 1), self.adj(map));
+                    let d = if borrow_partial { quote!(&#d) } else { quote!(#d) };
+                    quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g))
+                }
+                Via::Partial { of, moves_g } => {
+                    let d = self.partial_ident(node.out, c.slot);
+                    let g = if moves_g { quote!(#g) } else { g_ref.clone() };
+                    match of {
+                        Of::Entry | Of::Second => quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g)),
+                        Of::Capture => quote_spanned!(span=> ::matgrad::__private::map_capture_adj(&#d, #g)),
+                    }
+                }
+                _ => continue,
             };
-            code.extend(self.accumulate(target, contrib, plan, site));
+            code.extend(self.accumulate(c.target, contrib, plan, site));
         }
         code
     }

@@ -4,14 +4,15 @@
 //! borrows from moving; the terms of a sum whose adjoint is all they receive borrow it; a branch
 //! or loop's reverse pass reads the values it adds to (their zeros are made from them).
 //!
-//! A rule node's contributions are listed in the order the sweep makes them, each with what it
-//! moves ([`Contribution`]): the rules reading Ḡ first, the last of them taking the values it
-//! reads last by value, then Ḡ passed through, moved by the last pass.
+//! A rule or map node's contributions are listed in the order the sweep makes them, each with
+//! what it moves ([`Contribution`]): the rules reading Ḡ first, the last of them taking the
+//! values it reads last by value, then Ḡ passed through, moved by the last pass; a map's
+//! partials for its captures first, the entry's last, moving Ḡ.
 //!
 //! `reverse::plan` runs [`run`] once the contributions are counted; the counting records the
 //! reverse sweep's readers through [`read_blocked`] and [`region_targets`].
 
-use crate::ir::{Body, Kind, Op, Stmt, Value, ValueId};
+use crate::ir::{outer_of, Body, Closure, Kind, Op, Stmt, Value, ValueId};
 use crate::reverse::Plan;
 use crate::symbol::{Adj, Rule};
 
@@ -35,7 +36,7 @@ pub fn run(values: &[Value], body: &Body, p: &mut Plan, terms: Vec<(ValueId, Val
     contributions(values, body, p);
 }
 
-/// How a rule node's contribution reaches one operand's adjoint.
+/// How a rule or map node's contribution reaches one operand's adjoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Via {
     /// `s̄`, to an operand whose adjoint `s̄ I` (or `s̄ Bᵀ`) is kept as `s̄` (see
@@ -53,9 +54,31 @@ pub enum Via {
     /// Ḡ itself: moved when `moves_g`, else shared; negated when `neg` (a sign the output's
     /// adjoint does not already carry).
     Pass { moves_g: bool, neg: bool },
+    /// A map's stored partial (the contribution's `slot`) times Ḡ, entry by entry, for `of`:
+    /// Ḡ moved when `moves_g`.
+    Partial { of: Of, moves_g: bool },
+    /// The contribution of the map `map` fused with its tangent map `tangent` (see
+    /// `Plan::fused`): the tangent map's partial for the tangent's entry (g′) times the map's
+    /// adjoint, moved. Made by the tangent map, borrowing the partial before its own
+    /// contributions move it (`borrow_partial`), or by the map when the tangent map has no
+    /// adjoint.
+    FusedMap { tangent: ValueId, map: ValueId, borrow_partial: bool },
 }
 
-/// One contribution of a rule node's reverse pass: to its operand `slot`, the value `target`.
+/// What a map's partial is the derivative with respect to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Of {
+    /// The closure's parameter: the map's input.
+    Entry,
+    /// The entry of a `zip_map`'s second matrix.
+    Second,
+    /// A captured scalar: its adjoint sums the products over the entries.
+    Capture,
+}
+
+/// One contribution of a node's reverse pass, to the value `target`: through the rule's operand
+/// `slot`, or a map's stored partial `slot` (its input's, its second matrix's, its captures', in
+/// that order, of those that are active).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Contribution {
     pub slot: usize,
@@ -63,24 +86,62 @@ pub struct Contribution {
     pub via: Via,
 }
 
-/// Lists the contributions of every rule node of `body` (and of its arms and loop bodies)
-/// that takes part, into `Plan::contributions`.
+/// Lists the contributions of every rule and map node of `body` (and of its arms and loop
+/// bodies) that takes part, into `Plan::contributions`.
 fn contributions(values: &[Value], body: &Body, p: &mut Plan) {
     for stmt in &body.stmts {
         match stmt {
-            Stmt::Node(node) => {
-                if let Op::Rule { rule, args } = &node.op {
-                    if p.participates(values, node.out) {
-                        let list = node_contributions(values, p, rule, args, node.out);
-                        p.contributions.insert(node.out, list);
-                    }
-                }
+            Stmt::Node(node) if p.participates(values, node.out) => {
+                let list = match &node.op {
+                    Op::Rule { rule, args } => node_contributions(values, p, rule, args, node.out),
+                    Op::Map { input, closure } => map_contributions(values, p, node.out, *input, closure),
+                    Op::Call { .. } | Op::Opaque { .. } => continue,
+                };
+                p.contributions.insert(node.out, list);
             }
+            Stmt::Node(_) => {}
             Stmt::Branch(b) => b.arms.iter().for_each(|arm| contributions(values, &arm.body, p)),
             Stmt::Loop(l) => contributions(values, &l.body, p),
             Stmt::Effect { .. } => {}
         }
     }
+}
+
+/// The contributions of map node `out` (of `input`): its partials times Ḡ, the captures' first
+/// so that the entry's, last, moves Ḡ; of a map fused with its tangent map (see `Plan::fused`),
+/// the map's own contribution where the tangent map makes it or, when that has no adjoint, the
+/// map does.
+fn map_contributions(values: &[Value], p: &Plan, out: ValueId, input: ValueId, closure: &Closure) -> Vec<Contribution> {
+    let fused = |tangent, map, borrow_partial| Contribution {
+        slot: 0,
+        target: input,
+        via: Via::FusedMap { tangent, map, borrow_partial },
+    };
+    // The map of a fused pair: the tangent map's partial is its derivative.
+    if let Some(t) = p.fused[out].filter(|_| closure.value_of.is_none()) {
+        return match p.started(t) {
+            true => Vec::new(),
+            false => vec![fused(t, out, false)],
+        };
+    }
+    let mut list: Vec<Contribution> =
+        p.fused[out].filter(|&a| p.started(a)).map(|a| fused(out, a, true)).into_iter().collect();
+    let inner = std::iter::once(closure.param)
+        .chain(closure.second.map(|(_, b)| b))
+        .chain(closure.captures.iter().copied())
+        .filter(|&v| values[v].active);
+    let mut partials: Vec<(usize, ValueId)> = inner.enumerate().collect();
+    partials.rotate_left(usize::from(values[closure.param].active));
+    let n = partials.len();
+    for (i, (k, v)) in partials.into_iter().enumerate() {
+        let (target, of) = match closure.second {
+            _ if v == closure.param => (input, Of::Entry),
+            Some((other, b)) if b == v => (other, Of::Second),
+            _ => (outer_of(values, v), Of::Capture),
+        };
+        list.push(Contribution { slot: k, target, via: Via::Partial { of, moves_g: of == Of::Entry && i + 1 == n } });
+    }
+    list
 }
 
 /// The contributions of rule node `out` (`rule` of `args`), in the order the sweep makes them:
