@@ -306,8 +306,8 @@ macro_rules! wide_lane {
                 let ki: wide::$bits = wide::bytemuck::cast(kf);
                 let two_k: W = wide::bytemuck::cast((ki + wide::$bits::splat($bias)) << $mant);
                 let m = two_k.mul_add(p, two_k - W::ONE);
-                let t = (-m / (m + W::splat(2.0))).abs() | (self & W::splat(-0.0));
-                self.is_nan().select(self, t)
+                // (a NaN passes the clamp and makes m NaN, whatever the bits of 2ᵏ it gives)
+                (-m / (m + W::splat(2.0))).abs() | (self & W::splat(-0.0))
             }
             #[inline(always)]
             fn sqrt(self) -> Self {
