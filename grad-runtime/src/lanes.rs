@@ -28,8 +28,8 @@
 //! as on the scalar path). `ln` is wide's
 //! polynomial kernel (with subnormal arguments fixed here); `tanh` is this module's (one `eʳ − 1`
 //! polynomial after the reduction by ln 2, no branch, one division), and so is `exp` where FMA
-//! is enabled at compile time (`-C target-cpu=x86-64-v3` or `native`; without FMA
-//! wide's `exp` is slower than the scalar one, so each entry's scalar `exp` is taken, bit for
+//! is enabled at compile time (`-C target-cpu=x86-64-v3` or `native`; without FMA its
+//! polynomial is slower than the scalar `exp`, so each entry's scalar `exp` is taken, bit for
 //! bit). Against the scalar functions they are within [`ULPS`] units in the last place over the
 //! whole range, with IEEE results at the special values (±0, ±∞, NaN, subnormal arguments and
 //! results, overflow and underflow), as `tests/kernels.rs` checks entry by entry (measured: 1 ulp
@@ -367,9 +367,9 @@ macro_rules! wide_lane {
     )*};
 }
 
-/// (12 or 6 of them, for `estrin!`.) The Taylor coefficients 1/n! of (eʳ − 1 − r)/r² = 1/2 + r/6 + …, lowest first, to 1/13! (f64:
-/// the remainder r¹⁴/14! is under 2⁻⁵⁶ of eʳ − 1 for |r| ≤ ln 2 / 2) and to 1/7! (f32: under
-/// 2⁻²⁶), for `tanh` and `exp`.
+/// The Taylor coefficients 1/n! of (eʳ − 1 − r)/r² = 1/2 + r/6 + …, lowest first, for `tanh`
+/// and `exp` (12 or 6 of them, for `estrin!`): to 1/13! in f64 (the remainder r¹⁴/14! is under
+/// 2⁻⁵⁶ of eʳ − 1 for |r| ≤ ln 2 / 2), to 1/7! in f32 (under 2⁻²⁶).
 #[cfg(feature = "simd")]
 const EXPM1_P64: [f64; 12] = [
     0.5,
@@ -388,6 +388,10 @@ const EXPM1_P64: [f64; 12] = [
 #[cfg(feature = "simd")]
 const EXPM1_P32: [f32; 6] = [0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5_040.0];
 
+// Per lane type: its scalar and width; `ln`'s scaling of a subnormal (2^shift); the integer lane
+// of the same width, the mantissa bits and the exponent bias (2ᵏ from bits); `tanh`'s clamp;
+// ln 2 split in a high part with trailing zeros (k·hi exact) and the rest; the eʳ − 1
+// coefficients; `exp`'s clamp below and above.
 #[cfg(feature = "simd")]
 wide_lane! {
     f64x8: f64, 8, 54, 18014398509481984.0, i64x8, 52, 1023, 19.1, 0.693145751953125, 1.428_606_820_309_417_2e-6, EXPM1_P64, -746.0, 710.0;
