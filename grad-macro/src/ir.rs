@@ -211,6 +211,18 @@ pub struct Closure {
     pub value_of: Option<(ValueId, ValueId)>,
 }
 
+impl Closure {
+    /// The values a differentiated map stores a partial for, in the order of its partials: the
+    /// entry, the second matrix's entry (`zip_map`), the captures, of those that are active.
+    pub fn partials(&self, values: &[Value]) -> Vec<ValueId> {
+        std::iter::once(self.param)
+            .chain(self.second.map(|(_, b)| b))
+            .chain(self.captures.iter().copied())
+            .filter(|&v| values[v].active)
+            .collect()
+    }
+}
+
 impl Op {
     /// The values the op reads in the forward pass.
     pub fn inputs(&self, values: &[Value]) -> Vec<ValueId> {

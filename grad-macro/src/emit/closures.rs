@@ -97,13 +97,8 @@ impl Emitter<'_> {
 
     /// The identifiers of the derivative matrices a differentiated `map` stores.
     pub(super) fn map_partials(&self, node: &Node, closure: &Closure) -> Vec<(ValueId, Ident)> {
-        std::iter::once(closure.param)
-            .chain(closure.second.map(|(_, b)| b))
-            .chain(closure.captures.iter().copied())
-            .filter(|&inner| self.values[inner].active)
-            .enumerate()
-            .map(|(k, inner)| (inner, self.partial_ident(node.out, k)))
-            .collect()
+        let partials = closure.partials(self.values).into_iter().enumerate();
+        partials.map(|(k, inner)| (inner, self.partial_ident(node.out, k))).collect()
     }
 
     /// The name of the `k`-th derivative matrix the differentiated map of `out` stores.

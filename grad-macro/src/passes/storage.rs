@@ -126,11 +126,7 @@ fn map_contributions(values: &[Value], p: &Plan, out: ValueId, input: ValueId, c
     }
     let mut list: Vec<Contribution> =
         p.fused[out].filter(|&a| p.started(a)).map(|a| fused(out, a, true)).into_iter().collect();
-    let inner = std::iter::once(closure.param)
-        .chain(closure.second.map(|(_, b)| b))
-        .chain(closure.captures.iter().copied())
-        .filter(|&v| values[v].active);
-    let mut partials: Vec<(usize, ValueId)> = inner.enumerate().collect();
+    let mut partials: Vec<(usize, ValueId)> = closure.partials(values).into_iter().enumerate().collect();
     partials.rotate_left(usize::from(values[closure.param].active));
     let n = partials.len();
     for (i, (k, v)) in partials.into_iter().enumerate() {
