@@ -206,6 +206,21 @@ macro_rules! estrin {
     }};
 }
 
+/// The reduction by ln 2 that the `exp` and `tanh` kernels share: x = k ln 2 + r with
+/// |r| ≤ ln 2 / 2, k rounded by adding the shifter 1.5·2^(mantissa bits), whose low bits are then
+/// k (kept shifted, for 2ᵏ's exponent), and ln 2 split in a high part with trailing zeros (k·hi
+/// exact) and the rest.
+#[cfg(feature = "simd")]
+trait Ln2Reduction: Sized {
+    /// 1.5·2^(mantissa bits).
+    fn shifter() -> Self;
+    /// `(k + shifter, eʳ − 1)` for `x = self`, eʳ − 1 as r + r² q(r) with q the Taylor
+    /// polynomial of [`EXPM1_P64`] / [`EXPM1_P32`].
+    fn ln2_reduce(self) -> (Self, Self);
+    /// 2ᵏ from `k + shifter` (k an integer whose 2ᵏ is a normal number).
+    fn pow2_shifted(shifted: Self) -> Self;
+}
+
 #[cfg(feature = "simd")]
 macro_rules! wide_lane {
     ($($w:ident: $t:ident, $n:literal, $shift:literal, $scale:literal, $bits:ident, $mant:literal, $bias:literal,
@@ -251,22 +266,14 @@ macro_rules! wide_lane {
                 if !cfg!(target_feature = "fma") {
                     return W::new(self.to_array().map(ComplexField::exp));
                 }
-                let shifter = W::splat(1.5 * (1u64 << $mant) as $t);
                 let x = self.simd_gt(W::splat($exp_hi)).select(W::splat($exp_hi), self);
                 let x = x.simd_lt(W::splat($exp_lo)).select(W::splat($exp_lo), x);
-                let kf = x.mul_add(W::splat(core::$t::consts::LOG2_E), shifter);
+                let (kf, p) = x.ln2_reduce();
+                let shifter = W::shifter();
                 let k = kf - shifter;
-                let r = k.mul_neg_add(W::splat($ln2_hi), x);
-                let r = k.mul_neg_add(W::splat($ln2_lo), r);
-                let q = estrin!(W, r, $poly);
-                let e = q.mul_add(r * r, r) + W::ONE;
                 let half = k.mul_add(W::splat(0.5), shifter);
-                let pow2 = |f: W| -> W {
-                    let i: wide::$bits = wide::bytemuck::cast(f);
-                    wide::bytemuck::cast((i + wide::$bits::splat($bias)) << $mant)
-                };
                 let k1 = half - shifter;
-                (e * pow2(half)) * pow2((k - k1) + shifter)
+                ((p + W::ONE) * W::pow2_shifted(half)) * W::pow2_shifted((k - k1) + shifter)
             }
             // ln x = ln(x·2ˢ) − s ln 2 for a subnormal x (wide's kernel takes those for zero)
             // and NaN for x < 0 (wide's gives −∞ for a negative subnormal)
@@ -293,18 +300,10 @@ macro_rules! wide_lane {
             #[inline(always)]
             fn tanh(self) -> Self {
                 use wide::$w as W;
-                let shifter = W::splat(1.5 * (1u64 << $mant) as $t);
                 let a = self.abs();
                 let a = a.simd_gt(W::splat($big)).select(W::splat($big), a);
-                let y = a * W::splat(-2.0);
-                let kf = y.mul_add(W::splat(core::$t::consts::LOG2_E), shifter);
-                let k = kf - shifter;
-                let r = k.mul_neg_add(W::splat($ln2_hi), y);
-                let r = k.mul_neg_add(W::splat($ln2_lo), r);
-                let q = estrin!(W, r, $poly);
-                let p = q.mul_add(r * r, r);
-                let ki: wide::$bits = wide::bytemuck::cast(kf);
-                let two_k: W = wide::bytemuck::cast((ki + wide::$bits::splat($bias)) << $mant);
+                let (kf, p) = (a * W::splat(-2.0)).ln2_reduce();
+                let two_k = W::pow2_shifted(kf);
                 let m = two_k.mul_add(p, two_k - W::ONE);
                 // (a NaN passes the clamp and makes m NaN, whatever the bits of 2ᵏ it gives)
                 (-m / (m + W::splat(2.0))).abs() | (self & W::splat(-0.0))
@@ -339,6 +338,28 @@ macro_rules! wide_lane {
             #[inline(always)]
             fn gt_indicator(self, c: Self) -> Self {
                 self.simd_gt(c) & wide::$w::ONE
+            }
+        }
+
+        impl Ln2Reduction for wide::$w {
+            #[inline(always)]
+            fn shifter() -> Self {
+                wide::$w::splat(1.5 * (1u64 << $mant) as $t)
+            }
+            #[inline(always)]
+            fn ln2_reduce(self) -> (Self, Self) {
+                use wide::$w as W;
+                let kf = self.mul_add(W::splat(core::$t::consts::LOG2_E), W::shifter());
+                let k = kf - W::shifter();
+                let r = k.mul_neg_add(W::splat($ln2_hi), self);
+                let r = k.mul_neg_add(W::splat($ln2_lo), r);
+                let q = estrin!(W, r, $poly);
+                (kf, q.mul_add(r * r, r))
+            }
+            #[inline(always)]
+            fn pow2_shifted(shifted: Self) -> Self {
+                let i: wide::$bits = wide::bytemuck::cast(shifted);
+                wide::bytemuck::cast((i + wide::$bits::splat($bias)) << $mant)
             }
         }
 
