@@ -200,13 +200,26 @@ impl Plan {
     }
 }
 
+/// The operands of a rule node (`args`, adjoints `adjs`) that its reverse pass contributes to:
+/// the active ones whose adjoint is not constant, as `(operand index, value, adjoint)`. What the
+/// sweep counts (here) and what it lists and prints (`passes::storage`) both come from it.
+pub(crate) fn contributed<'a>(
+    values: &'a [Value],
+    args: &'a [ValueId],
+    adjs: &'a [Adj],
+) -> impl Iterator<Item = (usize, ValueId, Adj)> + 'a {
+    args.iter()
+        .zip(adjs)
+        .enumerate()
+        .filter(|&(_, (&a, &adj))| values[a].active && adj != Adj::Constant)
+        .map(|(k, (&a, &adj))| (k, a, adj))
+}
+
 /// The values a participating node's reverse pass contributes to.
 fn node_targets(values: &[Value], op: &Op) -> Vec<ValueId> {
     let active = |v: &ValueId| values[*v].active;
     match op {
-        Op::Rule { rule, args } => {
-            args.iter().zip(rule.adj).filter(|(a, adj)| active(a) && **adj != Adj::Constant).map(|(&a, _)| a).collect()
-        }
+        Op::Rule { rule, args } => contributed(values, args, rule.adj).map(|(_, a, _)| a).collect(),
         Op::Map { input, closure } => {
             let outer = closure.captures.iter().map(|&c| outer_of(values, c));
             let second = closure.second.map(|(y, _)| y);
@@ -376,12 +389,8 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         if rule.seeds_traced_lhs && p.identity[node.out] && values[args[0]].active && same_body {
                             p.traced_seed[args[0]] = Some(node.out);
                         }
-                        let active: Vec<(ValueId, Adj)> = args
-                            .iter()
-                            .zip(adjs)
-                            .filter(|(&a, adj)| values[a].active && **adj != Adj::Constant)
-                            .map(|(&a, &adj)| (a, adj))
-                            .collect();
+                        let active: Vec<(ValueId, Adj)> =
+                            contributed(values, args, adjs).map(|(_, a, adj)| (a, adj)).collect();
                         p.negated[node.out] = !active.is_empty() && active.iter().all(|&(_, adj)| adj == Adj::PassNeg);
                         let passed: Vec<ValueId> =
                             active.iter().filter(|&&(_, adj)| adj == Adj::Pass).map(|&(a, _)| a).collect();

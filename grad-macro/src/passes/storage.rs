@@ -153,7 +153,7 @@ fn node_contributions(
 ) -> Vec<Contribution> {
     let adjs = p.adjoints(rule, out);
     let active: Vec<(usize, ValueId)> =
-        args.iter().copied().enumerate().filter(|&(k, a)| values[a].active && adjs[k] != Adj::Constant).collect();
+        crate::reverse::contributed(values, args, adjs).map(|(k, a, _)| (k, a)).collect();
     let passes = active.iter().filter(|&&(k, _)| matches!(adjs[k], Adj::Pass | Adj::PassNeg)).count();
     let mut passes_left = passes;
     let mut rules_left = active.len() - passes;
