@@ -258,14 +258,14 @@ where
     fn init(self) -> OMatrix<T, K, C> {
         let (r, k, c) = (self.a.nrows(), self.a.shape_generic().1, self.g.shape_generic().1);
         // Through the copy `Aᵀ` where 4R ≤ C, as in `GradMulT::init`.
-        if fast_kernel::<T, R, K, C>([r, k.value(), c.value()]) && 4 * r > c.value() {
-            let mut out = OMatrix::zeros_generic(k, c);
-            self.gemm_into(&mut out, nalgebra::zero::<T>());
-            out
-        } else if fast_kernel::<T, R, K, C>([r, k.value(), c.value()]) {
-            self.a.transpose() * self.g
-        } else {
-            self.a.tr_mul(self.g)
+        match fast_kernel::<T, R, K, C>([r, k.value(), c.value()]) {
+            true if 4 * r > c.value() => {
+                let mut out = OMatrix::zeros_generic(k, c);
+                self.gemm_into(&mut out, nalgebra::zero::<T>());
+                out
+            }
+            true => self.a.transpose() * self.g,
+            false => self.a.tr_mul(self.g),
         }
     }
     #[inline]
