@@ -107,6 +107,13 @@ pub enum Start {
 }
 
 impl Plan {
+    /// For the map `out` (closure `closure`) fused with its tangent map (see [`Plan::fused`]):
+    /// the tangent map's output (`None` for the tangent map itself, whose closure is the
+    /// tangent's).
+    pub fn fused_tangent(&self, out: ValueId, closure: &crate::ir::Closure) -> Option<ValueId> {
+        self.fused[out].filter(|_| closure.value_of.is_none())
+    }
+
     /// Whether value `v`'s adjoint exists in the sweep (some contribution reaches it).
     pub fn started(&self, v: ValueId) -> bool {
         self.start[v].is_some()

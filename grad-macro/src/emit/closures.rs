@@ -55,14 +55,6 @@ impl Emitter<'_> {
         }
     }
 
-    /// For a map fused with its tangent map (see [`Plan::fused`]): the tangent map's output.
-    pub(super) fn fused_tangent_of(&self, plan: &Plan, node: &Node) -> Option<ValueId> {
-        match &node.op {
-            Op::Map { closure, .. } if closure.value_of.is_none() => plan.fused[node.out],
-            _ => None,
-        }
-    }
-
     /// The reverse pass of a differentiated `map` (node `node`): its contributions as the plan
     /// lists them (see `storage::map_contributions`), each stored partial times Ḡ, added to the
     /// input's adjoint, the second matrix's (`zip_map`) and the captures'; each stored partial is

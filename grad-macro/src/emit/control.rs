@@ -86,7 +86,7 @@ impl Emitter<'_> {
             }
             match &node.op {
                 // (a map fused with its tangent map reads the latter's)
-                Op::Map { .. } if self.fused_tangent_of(plan, node).is_some() => {}
+                Op::Map { closure, .. } if plan.fused_tangent(node.out, closure).is_some() => {}
                 Op::Map { closure, .. } => out.extend(self.map_partials(node, closure).into_iter().map(|(_, d)| d)),
                 Op::Call { .. } | Op::Rule { .. } | Op::Opaque { .. } => {}
             }

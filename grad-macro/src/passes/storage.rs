@@ -118,7 +118,7 @@ fn map_contributions(values: &[Value], p: &Plan, out: ValueId, input: ValueId, c
         via: Via::FusedMap { tangent, map, borrow_partial },
     };
     // The map of a fused pair: the tangent map's partial is its derivative.
-    if let Some(t) = p.fused[out].filter(|_| closure.value_of.is_none()) {
+    if let Some(t) = p.fused_tangent(out, closure) {
         return match p.started(t) {
             true => Vec::new(),
             false => vec![fused(t, out, false)],
