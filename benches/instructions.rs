@@ -1,11 +1,20 @@
-//! Calls one workload's generated or hand-written gradient a given number of times, for
-//! `scripts/instructions.py`, which runs it under `valgrind --tool=callgrind` with N + 1 calls
-//! and with 1 call and takes the difference: instructions per call, whatever the machine is
-//! doing. `cargo bench --bench instructions -- <workload> <generated|hand> <calls>`.
+//! Runs one workload's generated and hand-written gradients, for two scripts:
+//!
+//! - `scripts/instructions.py` runs `<workload> <generated|hand> <calls>` under
+//!   `valgrind --tool=callgrind` with N + 1 calls and with 1 call and takes the difference:
+//!   instructions per call, whatever the machine is doing;
+//! - `scripts/paired.py` runs `<workload> paired <rounds>`, which times the two gradients in
+//!   alternating blocks of calls (each block about a millisecond, the order swapped every round)
+//!   and prints the median time per call of each and the median and quartiles of the rounds'
+//!   ratios: a drift of the machine's speed between two criterion runs seconds apart, which moves
+//!   a ratio of two ~60 ns functions by up to 2× here, then moves both sides of each ratio alike.
+//!
+//! `cargo bench --bench instructions -- <workload> <generated|hand|paired> <calls|rounds>`.
 
 mod workloads;
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use nalgebra::{DMatrix, RowDVector, SMatrix, SVector};
 use workloads::*;
@@ -41,67 +50,158 @@ fn pose_data() -> Pose {
     (r, t, p, q)
 }
 
+/// Keeps a call's result (so that the call is not optimised away) and drops it.
+fn sink<T>(v: T) {
+    black_box(v);
+}
+
+/// What to do with a workload's two gradients.
+enum Mode {
+    /// Call one of them `calls` times (for callgrind).
+    Count { hand: bool, calls: usize },
+    /// Time them in `rounds` pairs of alternating blocks.
+    Paired { rounds: usize },
+}
+
+fn drive(mode: &Mode, mut generated: impl FnMut(), mut hand: impl FnMut()) {
+    match *mode {
+        Mode::Count { hand: true, calls } => (0..calls).for_each(|_| hand()),
+        Mode::Count { hand: false, calls } => (0..calls).for_each(|_| generated()),
+        Mode::Paired { rounds } => paired(rounds, &mut generated, &mut hand),
+    }
+}
+
+/// The time of `calls` calls of `f`.
+fn block(calls: usize, f: &mut impl FnMut()) -> Duration {
+    let start = Instant::now();
+    (0..calls).for_each(|_| f());
+    start.elapsed()
+}
+
+/// Times the two functions in alternating blocks and prints `generated_ns hand_ns ratio q1 q3`:
+/// the medians of the per-call times, then the median and quartiles of the rounds' ratios.
+fn paired(rounds: usize, generated: &mut impl FnMut(), hand: &mut impl FnMut()) {
+    // blocks of about a millisecond of the generated gradient, after a warm-up of as long
+    let mut calls = 1;
+    while block(calls, generated) < Duration::from_millis(1) {
+        calls *= 2;
+    }
+    block(calls, hand);
+    let (mut g, mut h, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (tg, th) = match round % 2 {
+            0 => (block(calls, generated), block(calls, hand)),
+            _ => {
+                let th = block(calls, hand);
+                (block(calls, generated), th)
+            }
+        };
+        g.push(tg.as_secs_f64() * 1e9 / calls as f64);
+        h.push(th.as_secs_f64() * 1e9 / calls as f64);
+        ratio.push(tg.as_secs_f64() / th.as_secs_f64());
+    }
+    let quantile = |v: &mut Vec<f64>, q: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    };
+    let (gm, hm) = (quantile(&mut g, 0.5), quantile(&mut h, 0.5));
+    let (q1, m, q3) = (quantile(&mut ratio, 0.25), quantile(&mut ratio, 0.5), quantile(&mut ratio, 0.75));
+    println!("{gm:.1} {hm:.1} {m:.3} {q1:.3} {q3:.3}");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let [workload, which, calls] = args.as_slice() else {
-        eprintln!("usage: instructions <workload> <generated|hand> <calls>");
+    let [workload, which, n] = args.as_slice() else {
+        eprintln!("usage: instructions <workload> <generated|hand|paired> <calls|rounds>");
         std::process::exit(2);
     };
-    let calls: usize = calls.parse().expect("calls");
-    let hand = which == "hand";
+    let n: usize = n.parse().expect("a count");
+    let mode = match which.as_str() {
+        "paired" => Mode::Paired { rounds: n },
+        "hand" => Mode::Count { hand: true, calls: n },
+        _ => Mode::Count { hand: false, calls: n },
+    };
     match workload.as_str() {
         "network" => {
             let (x, w, y) = (data(8, 4, 1, 1.0), data(4, 3, 2, 0.5), data(8, 3, 3, 0.5));
-            for _ in 0..calls {
-                match hand {
-                    true => drop(black_box(network_hand(black_box(&w), &x, &y))),
-                    false => drop(black_box(network_grad(black_box(&w), &x, &y))),
-                }
-            }
+            drive(
+                &mode,
+                || sink(network_grad(black_box(&w), black_box(&x), black_box(&y))),
+                || sink(network_hand(black_box(&w), black_box(&x), black_box(&y))),
+            );
         }
         "network_large" => {
             // the large network of `gradients.rs`: X 1024×512, W 512×256
             let (x, w) = (data(1024, 512, 1, 1.0), data(512, 256, 2, 1.0 / 512f64.sqrt()));
             let y = data(1024, 256, 3, 0.4).add_scalar(0.5);
-            for _ in 0..calls {
-                match hand {
-                    true => drop(black_box(network_hand(black_box(&w), &x, &y))),
-                    false => drop(black_box(network_grad(black_box(&w), &x, &y))),
-                }
-            }
+            drive(
+                &mode,
+                || sink(network_grad(black_box(&w), black_box(&x), black_box(&y))),
+                || sink(network_hand(black_box(&w), black_box(&x), black_box(&y))),
+            );
+        }
+        "dictionary" => {
+            // the smaller dictionary of `gradients.rs`: X 64×128, D 64×16, R 16×128
+            let (x, d, r) = (data(64, 128, 4, 1.0), data(64, 16, 5, 1.0), data(16, 128, 6, 0.25));
+            drive(
+                &mode,
+                || sink(dictionary_grad(black_box(&x), black_box(&d), black_box(&r))),
+                || sink(dictionary_hand(black_box(&x), black_box(&d), black_box(&r))),
+            );
         }
         "mlp" => {
             let (w1, b1, w2, b2, x, y) = mlp_data();
-            for _ in 0..calls {
-                match hand {
-                    true => drop(black_box(mlp_hand(black_box(&w1), &b1, &w2, &b2, &x, &y))),
-                    false => drop(black_box(mlp_grad(black_box(&w1), &b1, &w2, &b2, &x, &y))),
-                }
-            }
+            drive(
+                &mode,
+                || {
+                    sink(mlp_grad(
+                        black_box(&w1),
+                        black_box(&b1),
+                        black_box(&w2),
+                        black_box(&b2),
+                        black_box(&x),
+                        black_box(&y),
+                    ))
+                },
+                || {
+                    sink(mlp_hand(
+                        black_box(&w1),
+                        black_box(&b1),
+                        black_box(&w2),
+                        black_box(&b2),
+                        black_box(&x),
+                        black_box(&y),
+                    ))
+                },
+            );
         }
         "gaussian" | "gaussian_solve" => {
             let (s, c) = gaussian_data(16);
-            for _ in 0..calls {
-                match (hand, workload.as_str()) {
-                    (true, _) => drop(black_box(gaussian_hand(black_box(&s), &c))),
-                    (false, "gaussian") => drop(black_box(gaussian_grad(black_box(&s), &c))),
-                    _ => drop(black_box(gaussian_solve_grad(black_box(&s), &c))),
-                }
-            }
+            let solve = workload == "gaussian_solve";
+            drive(
+                &mode,
+                || match solve {
+                    false => sink(gaussian_grad(black_box(&s), black_box(&c))),
+                    true => sink(gaussian_solve_grad(black_box(&s), black_box(&c))),
+                },
+                || sink(gaussian_hand(black_box(&s), black_box(&c))),
+            );
         }
         "pose" | "pose_loop" => {
             let (r, t, p, q) = pose_data();
-            for _ in 0..calls {
-                match (hand, workload.as_str()) {
-                    (true, _) => drop(black_box(pose_hand(black_box(&r), &t, &p, &q))),
-                    (false, "pose") => drop(black_box(pose_grad(black_box(&r), &t, &p, &q))),
-                    _ => drop(black_box(pose_loop_grad(black_box(&r), &t, &p, &q))),
-                }
-            }
+            let looped = workload == "pose_loop";
+            drive(
+                &mode,
+                || match looped {
+                    false => sink(pose_grad(black_box(&r), black_box(&t), black_box(&p), black_box(&q))),
+                    true => sink(pose_loop_grad(black_box(&r), black_box(&t), black_box(&p), black_box(&q))),
+                },
+                || sink(pose_hand(black_box(&r), black_box(&t), black_box(&p), black_box(&q))),
+            );
         }
         other => {
             eprintln!(
-                "unknown workload {other}: network, network_large, mlp, gaussian, gaussian_solve, pose, pose_loop"
+                "unknown workload {other}: network, network_large, dictionary, mlp, gaussian, gaussian_solve, pose, pose_loop"
             );
             std::process::exit(2);
         }
