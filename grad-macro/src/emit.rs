@@ -546,7 +546,7 @@ impl Emitter<'_> {
                                 true => self.ident(v).to_token_stream(),
                                 false => self.reference(v),
                             };
-                            let refs = args.iter().zip(moved).map(|(&a, &m)| pass(a, m));
+                            let refs = rule.adjoint_operands().into_iter().zip(moved).map(|(k, &m)| pass(args[k], m));
                             let out = rule.needs_out.then(|| {
                                 let r = pass(node.out, *out_moved);
                                 quote!(#r,)

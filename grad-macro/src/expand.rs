@@ -47,7 +47,13 @@ pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
             let seed = format_ident!("adjoint", span = Span::mixed_site());
             // A function generic over its scalar type keeps every map on the scalar path.
             let lanes = func.sig.generics.type_params().next().is_none();
-            let parts = emit::pullback_parts(&sig, &lowered, &seed, lanes);
+            // The reverse program: maps whose derivative is a function of their value keep no
+            // derivative (over lanes; a generic function's maps stay on the scalar path).
+            let mut reverse_ir = lowered.clone();
+            if lanes {
+                simplify::value_maps(&mut reverse_ir.body);
+            }
+            let parts = emit::pullback_parts(&sig, &reverse_ir, &seed, lanes);
             let user = &func.sig.ident;
             let type_args = gen.type_args();
             let (items, forward, value, reverse) = (&parts.items, &parts.forward, &parts.value, &parts.reverse);

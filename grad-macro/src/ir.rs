@@ -28,7 +28,7 @@ pub enum Kind {
     Inline(TokenStream),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Value {
     pub ident: Ident,
     pub kind: Kind,
@@ -57,7 +57,7 @@ impl Value {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Op {
     /// An op with a rule: `rule.fwd` applied to `args`.
     Rule { rule: &'static Rule, args: Vec<ValueId> },
@@ -72,7 +72,7 @@ pub enum Op {
     Call { func: syn::Path, args: Vec<ValueId>, by_ref: Vec<bool>, spans: Vec<Span> },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Node {
     pub out: ValueId,
     pub op: Op,
@@ -93,7 +93,7 @@ pub struct CallSpans {
     pub args: Vec<Span>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Stmt {
     Node(Box<Node>),
     /// A statement kept as written (an assertion, an item), reading `inputs`.
@@ -106,7 +106,7 @@ pub enum Stmt {
 }
 
 /// `if`/`else if`/`else`, `if let` or `match`: one arm runs, chosen by constants.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Branch {
     pub head: Head,
     pub arms: Vec<Arm>,
@@ -120,7 +120,7 @@ pub struct Branch {
 }
 
 /// How a branch chooses its arm; conditions, patterns and guards with variables renamed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Head {
     /// `if c₀ {…} else if c₁ {…} else {…}`: arm `k` runs when `conds[k]` holds (a condition,
     /// or `let P = e`); the last arm is the `else` (empty when the user wrote none).
@@ -129,7 +129,7 @@ pub enum Head {
     Match { scrutinee: TokenStream, pats: Vec<TokenStream> },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Arm {
     pub body: Body,
     /// The value each of the branch's `outs` takes when this arm runs.
@@ -137,7 +137,7 @@ pub struct Arm {
 }
 
 /// `for pat in iter { body }` (`while` and `loop` are desugared into it).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Loop {
     /// The loop's pattern as written; the constants it binds are the first of `body.bound`.
     pub pat: TokenStream,
@@ -175,7 +175,7 @@ pub enum Axis {
 
 /// A variable that the loop body assigns: its value before the loop, at the start of an
 /// iteration, at the end of one, and after the loop.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Carried {
     pub before: ValueId,
     pub inner: ValueId,
@@ -183,7 +183,7 @@ pub struct Carried {
     pub out: ValueId,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Body {
     pub stmts: Vec<Stmt>,
     pub ret: Option<ValueId>,
@@ -192,7 +192,7 @@ pub struct Body {
     pub bound: Vec<ValueId>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Closure {
     /// The closure's parameter (the entry).
     pub param: ValueId,

@@ -23,6 +23,7 @@ use crate::rename::{Renamer, Resolve};
 use crate::symbol::{self, Adj, Rule};
 use messages::Construct;
 
+#[derive(Clone)]
 pub struct Lowered {
     pub values: Vec<Value>,
     pub body: Body,

@@ -410,7 +410,12 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         }
                         let reads: Vec<ValueId> = if rules {
                             let out = rule.needs_out.then_some(node.out);
-                            args.iter().take(adjs.len()).copied().chain(out).chain(p.traced[node.out]).collect()
+                            rule.adjoint_operands()
+                                .into_iter()
+                                .map(|k| args[k])
+                                .chain(out)
+                                .chain(p.traced[node.out])
+                                .collect()
                         } else if active.iter().any(|&(_, adj)| matches!(adj, Adj::OfAdjoint(_))) {
                             // A rule of the adjoint alone still reads the op's indices.
                             args.iter().zip(adjs).filter(|(_, adj)| **adj == Adj::Constant).map(|(&a, _)| a).collect()

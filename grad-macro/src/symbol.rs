@@ -123,6 +123,14 @@ pub struct Rule {
     pub copies_kind: bool,
     /// How the op runs in an elementwise closure evaluated over lanes (see [`Lanes`]).
     pub lanes: Lanes,
+    /// The operands its [`Adj::Rule`] adjoints read (and are passed), by index: all of them
+    /// when `None`. An operand none reads is not kept for the reverse pass (the forward pass
+    /// may move it).
+    pub adjoint_reads: Option<&'static [usize]>,
+    /// For a scalar function whose derivative is a function of its value (`tanh`: 1 − y²), the
+    /// op of `x.map(|v| f(v))` that stores no derivative: its reverse sweep computes `Ḡ ⊙ f′(Y)`
+    /// from the values (see `passes::simplify::value_maps`).
+    pub value_map: Option<&'static Rule>,
 }
 
 /// How an op of an elementwise closure runs over lanes (several entries at once, the
@@ -195,7 +203,25 @@ impl Rule {
             index_first: false,
             copies_kind: false,
             lanes: Lanes::None,
+            adjoint_reads: None,
+            value_map: None,
         }
+    }
+
+    /// The operands its [`Adj::Rule`] adjoints read, by index (see [`Rule::adjoint_reads`]).
+    pub fn adjoint_operands(&self) -> Vec<usize> {
+        match self.adjoint_reads {
+            Some(k) => k.to_vec(),
+            None => (0..self.adj.len()).collect(),
+        }
+    }
+
+    const fn adjoint_reads(self, operands: &'static [usize]) -> Rule {
+        Rule { adjoint_reads: Some(operands), ..self }
+    }
+
+    const fn value_map(self, map: &'static Rule) -> Rule {
+        Rule { value_map: Some(map), ..self }
     }
 
     const fn lanes(self, lanes: Lanes) -> Rule {
@@ -319,6 +345,13 @@ macro_rules! rule {
     };
     ($name:literal, $fwd:expr, [$($adj:expr),*], $out:expr, $note:expr) => {
         Rule::new($name, $fwd, &[$($adj),*], $out, $note)
+    };
+}
+
+/// A row of [`VALUE_MAPS`]: the runtime's map and its adjoint, with their notation.
+macro_rules! value_map_rule {
+    ($map:literal, $adj:literal, $value:literal, $note:literal) => {
+        rule!($map, Fwd::Runtime($map), [R($adj)], true, n($value, &[$note])).moves_first().owning().adjoint_reads(&[])
     };
 }
 
@@ -1129,11 +1162,32 @@ pub static FROM_DIAGONAL: Rule = rule!(
 )
 .linear();
 
+/// `x.map(|v| v.f())` for the scalar functions `f` whose derivative is a function of their
+/// value (each row's [`Rule::value_map`]): the map's values over lanes (the input moved in when
+/// dead), and `Ḡ ⊙ f′(Y)` computed from them in the reverse sweep, in `Ḡ`'s buffer, reading
+/// neither the input nor a stored derivative.
+pub static VALUE_MAPS: [Rule; 4] = [
+    value_map_rule!("map_tanh", "map_tanh_adj", "tanh.({0})", "$g ⊙ (1 − $y²)"),
+    value_map_rule!("map_exp", "map_exp_adj", "exp.({0})", "$g ⊙ $y"),
+    value_map_rule!("map_sqrt", "map_sqrt_adj", "√.({0})", "$g ⊘ (2$y)"),
+    value_map_rule!("map_recip", "map_recip_adj", "1 ⊘ {0}", "−$g ⊙ $y²"),
+];
+
 /// Scalar functions, written `x.f(…)` or `T::f(x, …)`; the arity counts the arguments after `x`.
 static SCALAR_FNS: &[(usize, Rule)] = &[
-    (0, rule!("exp", Fwd::Runtime("exp"), [R("exp_adj")], true, n("exp({0})", &["$g $y"])).lanes(Lanes::FmaKernel)),
+    (
+        0,
+        rule!("exp", Fwd::Runtime("exp"), [R("exp_adj")], true, n("exp({0})", &["$g $y"]))
+            .lanes(Lanes::FmaKernel)
+            .value_map(&VALUE_MAPS[1]),
+    ),
     (0, rule!("ln", Fwd::Runtime("ln"), [R("ln_adj")], true, n("ln({0})", &["$g / $0"])).lanes(Lanes::Kernel)),
-    (0, rule!("sqrt", Fwd::Runtime("sqrt"), [R("sqrt_adj")], true, n("√$0", &["$g / (2$y)"])).lanes(Lanes::Kernel)),
+    (
+        0,
+        rule!("sqrt", Fwd::Runtime("sqrt"), [R("sqrt_adj")], true, n("√$0", &["$g / (2$y)"]))
+            .lanes(Lanes::Kernel)
+            .value_map(&VALUE_MAPS[2]),
+    ),
     (0, rule!("sin", Fwd::Runtime("sin"), [R("sin_adj")], true, n("sin({0})", &["$g cos({0})"]))),
     (0, rule!("cos", Fwd::Runtime("cos"), [R("cos_adj")], true, n("cos({0})", &["−$g sin({0})"]))),
     (0, rule!("tan", Fwd::Runtime("tan"), [R("tan_adj")], true, n("tan({0})", &["$g (1 + $y²)"]))),
@@ -1142,10 +1196,16 @@ static SCALAR_FNS: &[(usize, Rule)] = &[
     (
         0,
         rule!("tanh", Fwd::Runtime("tanh"), [R("tanh_adj")], true, n("tanh({0})", &["$g (1 − $y²)"]))
-            .lanes(Lanes::Kernel),
+            .lanes(Lanes::Kernel)
+            .value_map(&VALUE_MAPS[0]),
     ),
     (0, rule!("abs", Fwd::Runtime("abs"), [R("abs_adj")], true, n("|{0}|", &["$g sign({0})"])).lanes(Lanes::Select)),
-    (0, rule!("recip", Fwd::Runtime("recip"), [R("recip_adj")], true, n("1 / $0", &["−$g $y²"])).lanes(Lanes::Kernel)),
+    (
+        0,
+        rule!("recip", Fwd::Runtime("recip"), [R("recip_adj")], true, n("1 / $0", &["−$g $y²"]))
+            .lanes(Lanes::Kernel)
+            .value_map(&VALUE_MAPS[3]),
+    ),
     (
         1,
         rule!("powi", Fwd::Runtime("powi"), [R("powi_adj"), Constant], true, n("$0^{1}", &["{1} $g $0^({1} − 1)"]))

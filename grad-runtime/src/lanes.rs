@@ -598,6 +598,41 @@ where
     (z, d)
 }
 
+// Y = f(X) entrywise, for an f whose derivative is a function of its value
+// X̄ += Ḡ ⊙ f′(Y)
+macro_rules! value_maps {
+    ($($name:literal: $map:ident, $adj:ident, $f:ident, $d:ident, $lanes:expr;)*) => {$(
+        #[doc = concat!("`x.map(|v| v.", $name, "())`, for a differentiated map: its values alone, over lanes as [`map_d_lanes`] (or each entry's scalar `", $name, "` where that kernel does not run in lanes); the reverse sweep computes `Ḡ ⊙ f′` from them ([`", stringify!($adj), "`]), so the forward pass stores no derivative.")]
+        #[inline]
+        pub fn $map<X: MatArg>(x: X) -> OMatrix<X::T, X::R, X::C>
+        where
+            X::T: Lanes,
+            DefaultAllocator: Allocator<X::R, X::C>,
+        {
+            if !$lanes {
+                return crate::rules::map_d::<X, 0, _>(x, |v| (crate::rules::$f(v), [])).0;
+            }
+            map_d_lanes::<X, 0, _, _>(x, |v| (crate::rules::$f(v), []), |l| (body::$f(l), [])).0
+        }
+
+        #[doc = concat!("`y = ", stringify!($map), "(x)`: the contribution to `x̄`, `Ḡ ⊙ f′(Y)` from the values `Y` (in `Ḡ`'s buffer when it is moved in), the products the stored derivative's path computes.")]
+        #[inline]
+        pub fn $adj<Y: MatArg, G: MatArg<T = Y::T, R = Y::R, C = Y::C>>(y: Y, g: G) -> OMatrix<Y::T, Y::R, Y::C>
+        where
+            DefaultAllocator: Allocator<Y::R, Y::C>,
+        {
+            g.zip_into(y.mat(), |g, y| g * crate::rules::$d(y, y))
+        }
+    )*};
+}
+
+value_maps! {
+    "tanh": map_tanh, map_tanh_adj, tanh, d_tanh, true;
+    "exp": map_exp, map_exp_adj, exp, d_exp, EXP_IN_LANES;
+    "sqrt": map_sqrt, map_sqrt_adj, sqrt, d_sqrt, true;
+    "recip": map_recip, map_recip_adj, recip, d_recip, true;
+}
+
 /// Rows `k..end` of column `j` of `z` as a lane (a column of any storage is read entry by entry).
 #[inline(always)]
 fn column_lane<T: Real, R: Dim, C: Dim, S: Storage<T, R, C>>(

@@ -55,7 +55,10 @@ pub mod __private {
         indicator, int_like, into_tangent, map_pair, map_pair_d2, nrows_like, one_minus, ones_like, sign0, tangent_mul,
         ForwardScalar, TangentSlot,
     };
-    pub use crate::lanes::{body as lanes, map_d2_lanes, map_d_lanes};
+    pub use crate::lanes::{
+        body as lanes, map_d2_lanes, map_d_lanes, map_exp, map_exp_adj, map_recip, map_recip_adj, map_sqrt,
+        map_sqrt_adj, map_tanh, map_tanh_adj,
+    };
     pub use crate::rules::*;
     pub use crate::value::{by_ref, one, one_like, take, zero_like, Adjoint, Operand, Real, Receiver, Value};
     #[cfg(feature = "alloc")]

@@ -29,6 +29,7 @@ use super::Lower;
 use crate::ir::{Kind, ValueId};
 
 /// A field path of a struct parameter read in the body.
+#[derive(Clone)]
 pub struct FieldRead {
     /// The parameter's index in the signature.
     pub param: usize,

@@ -17,8 +17,24 @@
 //! ```text
 //! t₂ = trace_mul(s_inv, c)     (forward: (s_inv * c).trace())
 //! ```
+//!
+//! For the reverse program alone ([`value_maps`], not the tangent program, whose `map` runs in
+//! one pass with its tangent): a `map` whose closure applies to its entry one scalar function
+//! whose derivative is a function of its value, `x.map(|v| v.tanh())`, as that function's
+//! [`Rule::value_map`] op: the forward pass computes the values alone (over lanes, as the map
+//! did), and the reverse sweep `Ḡ ⊙ (1 − Y²)` from them, the products the stored derivative gave,
+//! instead of storing `1 − Y²` (a buffer of the matrix's size, filled, then read).
+//!
+//! Input:
+//! ```text
+//! h = t.map(|v| v.tanh())
+//! ```
+//! Output:
+//! ```text
+//! h = map_tanh(t)              (reverse: t̄ = map_tanh_adj(h, h̄))
+//! ```
 
-use crate::ir::{Body, Op, Stmt, ValueId};
+use crate::ir::{Body, Closure, Op, Stmt, ValueId};
 use crate::lower::Lowered;
 use crate::symbol::{self, Rule};
 
@@ -96,4 +112,40 @@ fn product(stmts: &[Stmt], m: ValueId) -> Option<(usize, Vec<ValueId>)> {
         },
         _ => None,
     })
+}
+
+/// Rewrites every `map` of the reverse program whose closure is one scalar function with a
+/// [`Rule::value_map`], applied to the entry: in the function's body, its branches and loops
+/// (a closure's body holds scalars, no `map`).
+pub fn value_maps(body: &mut Body) {
+    for stmt in &mut body.stmts {
+        match stmt {
+            Stmt::Node(n) => {
+                if let Op::Map { input, closure } = &n.op {
+                    if let Some(rule) = value_map(closure) {
+                        n.op = Op::Rule { rule, args: vec![*input] };
+                    }
+                }
+            }
+            Stmt::Branch(b) => b.arms.iter_mut().for_each(|arm| value_maps(&mut arm.body)),
+            Stmt::Loop(l) => value_maps(&mut l.body),
+            Stmt::Effect { .. } => {}
+        }
+    }
+}
+
+/// The value-map op of `closure` when it is `|v| f(v)` for an `f` with one: a closure of the
+/// entry alone (no second matrix, no captures, not of the entry's position) whose one statement
+/// applies `f` to it and whose value is that statement's.
+fn value_map(closure: &Closure) -> Option<&'static Rule> {
+    if closure.second.is_some() || closure.at.is_some() || closure.value_of.is_some() || !closure.captures.is_empty() {
+        return None;
+    }
+    let [Stmt::Node(n)] = closure.body.stmts.as_slice() else { return None };
+    match &n.op {
+        Op::Rule { rule, args } if args.as_slice() == [closure.param] && closure.body.ret == Some(n.out) => {
+            rule.value_map
+        }
+        _ => None,
+    }
 }

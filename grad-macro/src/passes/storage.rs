@@ -42,8 +42,8 @@ pub enum Via {
     /// `s̄`, to an operand whose adjoint `s̄ I` (or `s̄ Bᵀ`) is kept as `s̄` (see
     /// `Plan::identity`, `Plan::traced`).
     TraceIdentity,
-    /// The adjoint rule `f` of the operands, the output where the rule reads it, and Ḡ: each
-    /// operand (`moved`, in order) and the output (`out_moved`) by value or by reference, Ḡ by
+    /// The adjoint rule `f` of the operands it reads (`Rule::adjoint_operands`), the output where
+    /// the rule reads it, and Ḡ: each of those operands (`moved`, in order) and the output (`out_moved`) by value or by reference, Ḡ by
     /// value when `moves_g`.
     Rule { f: &'static str, moved: Vec<bool>, out_moved: bool, moves_g: bool },
     /// The rule `f` of Ḡ alone (and the op's constant operands).
@@ -181,7 +181,7 @@ fn node_contributions(
                 Via::Rule {
                     f,
                     // (an `expect` message, past the rule's operands, is not passed)
-                    moved: args.iter().take(adjs.len()).map(|&a| moved(a)).collect(),
+                    moved: rule.adjoint_operands().into_iter().map(|k| moved(args[k])).collect(),
                     out_moved: rule.needs_out && moved(out),
                     moves_g: owning && passes == 0,
                 }

@@ -83,31 +83,7 @@ fn layered_vjp(
     ) {
         let h_4 = h_16;
         let t_5 = ::matgrad::__private::by_ref(w) * ::matgrad::__private::by_ref(&h_4);
-        let (t_8, [t_8_d0]) = ::matgrad::__private::map_d_lanes(
-            t_5,
-            |v_6| {
-                let t_7 = ::matgrad::__private::tanh(::matgrad::__private::by_ref(&v_6));
-                let d_t_7 = ::matgrad::__private::init(
-                    ::matgrad::__private::one_like(&v_6),
-                );
-                let d_v_6 = ::matgrad::__private::init(
-                    ::matgrad::__private::tanh_adj(&v_6, &t_7, &d_t_7),
-                );
-                (::core::clone::Clone::clone(&t_7), [d_v_6])
-            },
-            |v_6| {
-                let t_7 = ::matgrad::__private::lanes::tanh(
-                    ::matgrad::__private::lanes::by_ref(&v_6),
-                );
-                let d_t_7 = ::matgrad::__private::lanes::init(
-                    ::matgrad::__private::lanes::one_like(&v_6),
-                );
-                let d_v_6 = ::matgrad::__private::lanes::init(
-                    ::matgrad::__private::lanes::tanh_adj(&v_6, &t_7, &d_t_7),
-                );
-                (::core::clone::Clone::clone(&t_7), [d_v_6])
-            },
-        );
+        let t_8 = ::matgrad::__private::map_tanh(t_5);
         let (h_14, branch_15) = if t_8.sum() > 0.0 {
             let (t_13, [t_13_d0]) = ::matgrad::__private::map_d(
                 ::matgrad::__private::by_ref(&t_8),
@@ -141,7 +117,7 @@ fn layered_vjp(
         } else {
             (::core::clone::Clone::clone(&t_8), Branch15::A1(()))
         };
-        tape_17.push((h_4, t_8, branch_15, t_8_d0));
+        tape_17.push((h_4, t_8, branch_15));
         h_16 = h_14;
     }
     let t_18 = ::matgrad::__private::by_ref(&h_16).norm_squared();
@@ -153,7 +129,7 @@ fn layered_vjp(
     let mut d_h_16_carry = d_h_16;
     while let ::core::option::Option::Some(tape_17_item) = tape_17.pop() {
         #[allow(unused_variables)]
-        let (h_4, t_8, branch_15, t_8_d0) = tape_17_item;
+        let (h_4, t_8, branch_15) = tape_17_item;
         let d_h_14 = ::matgrad::__private::init(d_h_16_carry);
         let mut d_t_8 = ::matgrad::__private::zero_like(&t_8);
         match branch_15 {
@@ -171,7 +147,7 @@ fn layered_vjp(
             }
         }
         let d_t_5 = ::matgrad::__private::init(
-            ::matgrad::__private::map_adj(t_8_d0, d_t_8),
+            ::matgrad::__private::map_tanh_adj(t_8, d_t_8),
         );
         ::matgrad::__private::add_to(
             &mut d_w,

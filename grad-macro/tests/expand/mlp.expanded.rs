@@ -65,31 +65,7 @@ fn mlp_vjp(
     let ty_8 = ::matgrad::__private::adj_type(&t_6);
     let ty_9 = ::matgrad::__private::adj_type(&t_7);
     let t_10 = t_6 + t_7;
-    let (h_13, [h_13_d0]) = ::matgrad::__private::map_d_lanes(
-        t_10,
-        |v_11| {
-            let t_12 = ::matgrad::__private::tanh(::matgrad::__private::by_ref(&v_11));
-            let d_t_12 = ::matgrad::__private::init(
-                ::matgrad::__private::one_like(&v_11),
-            );
-            let d_v_11 = ::matgrad::__private::init(
-                ::matgrad::__private::tanh_adj(&v_11, &t_12, &d_t_12),
-            );
-            (::core::clone::Clone::clone(&t_12), [d_v_11])
-        },
-        |v_11| {
-            let t_12 = ::matgrad::__private::lanes::tanh(
-                ::matgrad::__private::lanes::by_ref(&v_11),
-            );
-            let d_t_12 = ::matgrad::__private::lanes::init(
-                ::matgrad::__private::lanes::one_like(&v_11),
-            );
-            let d_v_11 = ::matgrad::__private::lanes::init(
-                ::matgrad::__private::lanes::tanh_adj(&v_11, &t_12, &d_t_12),
-            );
-            (::core::clone::Clone::clone(&t_12), [d_v_11])
-        },
-    );
+    let h_13 = ::matgrad::__private::map_tanh(t_10);
     let t_14 = ::matgrad::__private::by_ref(&h_13) * ::matgrad::__private::by_ref(w2);
     let ty_15 = ::matgrad::__private::adj_type(&t_14);
     let t_17 = t_14 - ::matgrad::__private::by_ref(y);
@@ -108,7 +84,7 @@ fn mlp_vjp(
         ::matgrad::__private::mul_rhs(&h_13, w2, &d_t_14),
     );
     let d_t_10 = ::matgrad::__private::init(
-        ::matgrad::__private::map_adj(h_13_d0, d_h_13),
+        ::matgrad::__private::map_tanh_adj(h_13, d_h_13),
     );
     let d_t_6_as = ::matgrad::__private::alias_as(ty_8, &d_t_10);
     let d_t_6 = &*d_t_6_as;

@@ -67,29 +67,7 @@ fn mlp_vjp(
         t_6,
         ::matgrad::__private::by_ref(b1),
     );
-    let (h_10, [h_10_d0]) = ::matgrad::__private::map_d_lanes(
-        t_7,
-        |v_8| {
-            let t_9 = ::matgrad::__private::tanh(::matgrad::__private::by_ref(&v_8));
-            let d_t_9 = ::matgrad::__private::init(::matgrad::__private::one_like(&v_8));
-            let d_v_8 = ::matgrad::__private::init(
-                ::matgrad::__private::tanh_adj(&v_8, &t_9, &d_t_9),
-            );
-            (::core::clone::Clone::clone(&t_9), [d_v_8])
-        },
-        |v_8| {
-            let t_9 = ::matgrad::__private::lanes::tanh(
-                ::matgrad::__private::lanes::by_ref(&v_8),
-            );
-            let d_t_9 = ::matgrad::__private::lanes::init(
-                ::matgrad::__private::lanes::one_like(&v_8),
-            );
-            let d_v_8 = ::matgrad::__private::lanes::init(
-                ::matgrad::__private::lanes::tanh_adj(&v_8, &t_9, &d_t_9),
-            );
-            (::core::clone::Clone::clone(&t_9), [d_v_8])
-        },
-    );
+    let h_10 = ::matgrad::__private::map_tanh(t_7);
     let t_11 = ::matgrad::__private::by_ref(&h_10) * ::matgrad::__private::by_ref(w2);
     let out_12 = ::matgrad::__private::add_row_vector(
         t_11,
@@ -114,7 +92,7 @@ fn mlp_vjp(
         ::matgrad::__private::mul_rhs(&h_10, w2, &d_t_11),
     );
     let d_t_7 = ::matgrad::__private::init(
-        ::matgrad::__private::map_adj(h_10_d0, d_h_10),
+        ::matgrad::__private::map_tanh_adj(h_10, d_h_10),
     );
     let d_b1 = ::matgrad::__private::init(::matgrad::__private::row_sum_of(&d_t_7));
     let d_t_6 = ::matgrad::__private::init(d_t_7);

@@ -82,34 +82,8 @@ fn rnn_vjp(
         let ty_12 = ::matgrad::__private::adj_type(&t_8);
         let ty_13 = ::matgrad::__private::adj_type(&t_11);
         let t_14 = t_8 + t_11;
-        let (t_17, [t_17_d0]) = ::matgrad::__private::map_d_lanes(
-            t_14,
-            |v_15| {
-                let t_16 = ::matgrad::__private::tanh(
-                    ::matgrad::__private::by_ref(&v_15),
-                );
-                let d_t_16 = ::matgrad::__private::init(
-                    ::matgrad::__private::one_like(&v_15),
-                );
-                let d_v_15 = ::matgrad::__private::init(
-                    ::matgrad::__private::tanh_adj(&v_15, &t_16, &d_t_16),
-                );
-                (::core::clone::Clone::clone(&t_16), [d_v_15])
-            },
-            |v_15| {
-                let t_16 = ::matgrad::__private::lanes::tanh(
-                    ::matgrad::__private::lanes::by_ref(&v_15),
-                );
-                let d_t_16 = ::matgrad::__private::lanes::init(
-                    ::matgrad::__private::lanes::one_like(&v_15),
-                );
-                let d_v_15 = ::matgrad::__private::lanes::init(
-                    ::matgrad::__private::lanes::tanh_adj(&v_15, &t_16, &d_t_16),
-                );
-                (::core::clone::Clone::clone(&t_16), [d_v_15])
-            },
-        );
-        tape_19.push((h_7, t_10, ty_12, ty_13, t_17_d0));
+        let t_17 = ::matgrad::__private::map_tanh(t_14);
+        tape_19.push((h_7, t_10, ty_12, ty_13, ::core::clone::Clone::clone(&t_17)));
         h_18 = t_17;
     }
     let t_20 = ::matgrad::__private::by_ref(&h_18).norm_squared();
@@ -122,10 +96,10 @@ fn rnn_vjp(
     let mut d_h_18_carry = d_h_18;
     while let ::core::option::Option::Some(tape_19_item) = tape_19.pop() {
         #[allow(unused_variables)]
-        let (h_7, t_10, ty_12, ty_13, t_17_d0) = tape_19_item;
+        let (h_7, t_10, ty_12, ty_13, t_17) = tape_19_item;
         let d_t_17 = ::matgrad::__private::init(d_h_18_carry);
         let d_t_14 = ::matgrad::__private::init(
-            ::matgrad::__private::map_adj(t_17_d0, d_t_17),
+            ::matgrad::__private::map_tanh_adj(t_17, d_t_17),
         );
         let d_t_8_as = ::matgrad::__private::alias_as(ty_12, &d_t_14);
         let d_t_8 = &*d_t_8_as;
