@@ -200,3 +200,38 @@ fn forward_mode_and_second_order() {
     let fd = (with_forward_grad(&(&w + &v * h), &x).1 - with_forward_grad(&(&w - &v * h), &x).1) / (2.0 * h);
     assert_close(&hv, &fd, 1e-6);
 }
+
+/// The map's value moved by the next op of the forward pass (`h + y` takes `h`), and read by
+/// the reverse pass: f = ‖tanh(X) + Y‖², ∂f/∂X = 2(tanh X + Y) ⊙ (1 − tanh² X).
+#[differentiate(wrt(x))]
+fn moved_after(x: &DMatrix<f64>, y: &DMatrix<f64>) -> f64 {
+    let h = x.map(|v| v.tanh());
+    let s = h + y;
+    s.norm_squared()
+}
+
+#[test]
+fn a_value_the_forward_pass_moves() {
+    let (x, y) = (mat(3, 4, 13), mat(3, 4, 14));
+    let (value, dx) = moved_after_grad(&x, &y);
+    assert!(same_value(value, moved_after(&x, &y)));
+    let want = (x.map(|v| v.tanh()) + &y).component_mul(&x.map(|v| 1.0 - v.tanh().powi(2))) * 2.0;
+    assert_close(&dx, &want, 1e-13);
+    assert_fd(|x| moved_after(x, &y), &x, &dx, 1e-6);
+}
+
+/// A map of a constant in a differentiated function is left as written: the user's scalar
+/// `tanh`, so the value is the function's bit for bit. f(W) = ⟨W, tanh(X)⟩, ∂f/∂W = tanh X.
+#[differentiate(wrt(w))]
+fn of_a_constant(w: &DMatrix<f64>, x: &DMatrix<f64>) -> f64 {
+    let c = x.map(|v| v.tanh());
+    w.component_mul(&c).sum()
+}
+
+#[test]
+fn a_map_of_a_constant_keeps_the_scalar_calls() {
+    let (w, x) = (mat(3, 5, 15), mat(3, 5, 16));
+    let (value, dw) = of_a_constant_grad(&w, &x);
+    assert_eq!(value, of_a_constant(&w, &x));
+    assert_eq!(dw, x.map(|v| v.tanh()));
+}

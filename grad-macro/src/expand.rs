@@ -51,7 +51,7 @@ pub fn differentiate(args: TokenStream, item: TokenStream) -> TokenStream {
             // derivative (over lanes; a generic function's maps stay on the scalar path).
             let mut reverse_ir = lowered.clone();
             if lanes {
-                simplify::value_maps(&mut reverse_ir.body);
+                simplify::value_maps(&mut reverse_ir);
             }
             let parts = emit::pullback_parts(&sig, &reverse_ir, &seed, lanes);
             let user = &func.sig.ident;

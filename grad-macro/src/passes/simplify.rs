@@ -34,7 +34,7 @@
 //! h = map_tanh(t)              (reverse: t̄ = map_tanh_adj(h, h̄))
 //! ```
 
-use crate::ir::{Body, Closure, Op, Stmt, ValueId};
+use crate::ir::{Body, Closure, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::symbol::{self, Rule};
 
@@ -114,21 +114,26 @@ fn product(stmts: &[Stmt], m: ValueId) -> Option<(usize, Vec<ValueId>)> {
     })
 }
 
-/// Rewrites every `map` of the reverse program whose closure is one scalar function with a
-/// [`Rule::value_map`], applied to the entry: in the function's body, its branches and loops
-/// (a closure's body holds scalars, no `map`).
-pub fn value_maps(body: &mut Body) {
+/// Rewrites every differentiated `map` of the reverse program whose closure is one scalar
+/// function with a [`Rule::value_map`], applied to the entry: in the function's body, its
+/// branches and loops (a closure's body holds scalars, no `map`). A map of a constant is left
+/// as written (the user's scalar calls, bit for bit).
+pub fn value_maps(low: &mut Lowered) {
+    maps_of_values(&mut low.body, &low.values);
+}
+
+fn maps_of_values(body: &mut Body, values: &[Value]) {
     for stmt in &mut body.stmts {
         match stmt {
             Stmt::Node(n) => {
                 if let Op::Map { input, closure } = &n.op {
-                    if let Some(rule) = value_map(closure) {
+                    if let Some(rule) = value_map(closure).filter(|_| values[*input].active) {
                         n.op = Op::Rule { rule, args: vec![*input] };
                     }
                 }
             }
-            Stmt::Branch(b) => b.arms.iter_mut().for_each(|arm| value_maps(&mut arm.body)),
-            Stmt::Loop(l) => value_maps(&mut l.body),
+            Stmt::Branch(b) => b.arms.iter_mut().for_each(|arm| maps_of_values(&mut arm.body, values)),
+            Stmt::Loop(l) => maps_of_values(&mut l.body, values),
             Stmt::Effect { .. } => {}
         }
     }

@@ -43,8 +43,8 @@ pub enum Via {
     /// `Plan::identity`, `Plan::traced`).
     TraceIdentity,
     /// The adjoint rule `f` of the operands it reads (`Rule::adjoint_operands`), the output where
-    /// the rule reads it, and Ḡ: each of those operands (`moved`, in order) and the output (`out_moved`) by value or by reference, Ḡ by
-    /// value when `moves_g`.
+    /// the rule reads it, and Ḡ: each of those operands (`moved`, in order) and the output
+    /// (`out_moved`) by value or by reference, Ḡ by value when `moves_g`.
     Rule { f: &'static str, moved: Vec<bool>, out_moved: bool, moves_g: bool },
     /// The rule `f` of Ḡ alone (and the op's constant operands).
     OfAdjoint(&'static str),
