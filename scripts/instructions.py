@@ -37,12 +37,19 @@ def instructions(exe, workload, which, calls):
     return int(m.group(1))
 
 
-def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+def arguments(default_count):
+    """The count (argv[1], `default_count` by default) and the workloads (the rest, every one
+    by default) of a command line, exiting on an unknown workload."""
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else default_count
     chosen = sys.argv[2:] or WORKLOADS
     unknown = [w for w in chosen if w not in WORKLOADS]
     if unknown:
         sys.exit(f"unknown workloads {unknown}; known: {', '.join(WORKLOADS)}")
+    return n, chosen
+
+
+def main():
+    n, chosen = arguments(200)
     exe = binary()
     print("| workload | generated (instr/call) | hand-written (instr/call) | ratio |")
     print("|---|---:|---:|---:|")

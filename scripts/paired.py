@@ -15,17 +15,12 @@ by default)
 import os
 import shutil
 import subprocess
-import sys
 
-from instructions import WORKLOADS, binary
+from instructions import arguments, binary
 
 
 def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 41
-    chosen = sys.argv[2:] or WORKLOADS
-    unknown = [w for w in chosen if w not in WORKLOADS]
-    if unknown:
-        sys.exit(f"unknown workloads {unknown}; known: {', '.join(WORKLOADS)}")
+    rounds, chosen = arguments(41)
     exe = binary()
     pin = ["taskset", "-c", os.environ.get("CORE", "0")] if shutil.which("taskset") else []
     print("| workload | generated (ns/call) | hand-written (ns/call) | ratio, median | quartiles |")
