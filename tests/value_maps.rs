@@ -235,3 +235,23 @@ fn a_map_of_a_constant_keeps_the_scalar_calls() {
     assert_eq!(value, of_a_constant(&w, &x));
     assert_eq!(dw, x.map(|v| v.tanh()));
 }
+
+/// Maps of a view and of a reference parameter: f = Σᵢ exp(Xᵢ₁) + Σ tanh(X),
+/// ∂f/∂X = 1 − tanh² X, plus e^(Xᵢ₁) in column 1.
+#[differentiate(wrt(x))]
+fn of_a_view(x: &DMatrix<f64>) -> f64 {
+    x.column(1).map(|v| v.exp()).sum() + x.map(|v| v.tanh()).sum()
+}
+
+#[test]
+fn maps_of_a_view_and_a_reference() {
+    let x = mat(4, 3, 17);
+    let (value, dx) = of_a_view_grad(&x);
+    assert!(same_value(value, of_a_view(&x)));
+    let mut want = x.map(|v| 1.0 - v.tanh().powi(2));
+    for i in 0..4 {
+        want[(i, 1)] += x[(i, 1)].exp();
+    }
+    assert_close(&dx, &want, 1e-13);
+    assert_fd(of_a_view, &x, &dx, 1e-6);
+}
