@@ -601,8 +601,8 @@ where
 // Y = f(X) entrywise, for an f whose derivative is a function of its value
 // X̄ += Ḡ ⊙ f′(Y)
 macro_rules! value_maps {
-    ($($name:literal: $map:ident, $adj:ident, $f:ident, $d:ident, $lanes:expr;)*) => {$(
-        #[doc = concat!("`x.map(|v| v.", $name, "())`, for a differentiated map: its values alone, over lanes as [`map_d_lanes`] (or each entry's scalar `", $name, "` where that kernel does not run in lanes); the reverse sweep computes `Ḡ ⊙ f′` from them ([`", stringify!($adj), "`]), so the forward pass stores no derivative.")]
+    ($($map:ident, $adj:ident: $f:ident, $d:ident, $lanes:expr;)*) => {$(
+        #[doc = concat!("`x.map(|v| v.", stringify!($f), "())`, for a differentiated map: its values alone, over lanes as [`map_d_lanes`] (or each entry's scalar `", stringify!($f), "` where that kernel does not run in lanes); the reverse sweep computes `Ḡ ⊙ f′` from them ([`", stringify!($adj), "`]), so the forward pass stores no derivative.")]
         #[inline]
         pub fn $map<X: MatArg>(x: X) -> OMatrix<X::T, X::R, X::C>
         where
@@ -627,10 +627,10 @@ macro_rules! value_maps {
 }
 
 value_maps! {
-    "tanh": map_tanh, map_tanh_adj, tanh, d_tanh, true;
-    "exp": map_exp, map_exp_adj, exp, d_exp, EXP_IN_LANES;
-    "sqrt": map_sqrt, map_sqrt_adj, sqrt, d_sqrt, true;
-    "recip": map_recip, map_recip_adj, recip, d_recip, true;
+    map_tanh, map_tanh_adj: tanh, d_tanh, true;
+    map_exp, map_exp_adj: exp, d_exp, EXP_IN_LANES;
+    map_sqrt, map_sqrt_adj: sqrt, d_sqrt, true;
+    map_recip, map_recip_adj: recip, d_recip, true;
 }
 
 /// Rows `k..end` of column `j` of `z` as a lane (a column of any storage is read entry by entry).
