@@ -155,6 +155,93 @@ fn f32_kernels_against_the_scalar_functions() {
     check("logistic", &a, logistic, |x| 1.0 / (1.0 + (-x).exp()), ulps_f32, b);
 }
 
+/// The kernels at each level of lanes chosen at run time (`dispatch`) against the scalar
+/// functions, over the same arguments, each argument in every position of a lane (the storage
+/// shifted by one entry at a time) and in the padded last lane; a level the CPU lacks is skipped.
+#[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
+mod dispatched {
+    use super::*;
+    use matgrad::lanes::dispatch::{f32_at, f64_at, Fun, Level};
+
+    fn check_at<T: matgrad::Real + core::fmt::Debug>(
+        name: &str,
+        args: &[T],
+        run: impl Fn(&mut [T]) -> bool,
+        scalar: impl Fn(T) -> T,
+        ulps: impl Fn(T, T) -> Option<u64>,
+    ) {
+        let mut worst = 0;
+        let mut bad = Vec::new();
+        for start in 0..16.min(args.len()) {
+            let mut out = args[start..].to_vec();
+            if !run(&mut out) {
+                println!("{name}: not run, the CPU lacks the level");
+                return;
+            }
+            for (&x, &got) in args[start..].iter().zip(&out) {
+                let want = scalar(x);
+                let d = ulps(got, want);
+                if d.is_none_or(|d| d > u64::from(ULPS)) && bad.len() < 8 {
+                    bad.push(format!(
+                        "{name}({x:?}) = {got:?} in lanes chosen at run time, {want:?} by the scalar ({d:?} ulps)"
+                    ));
+                }
+                worst = worst.max(d.unwrap_or(u64::MAX));
+            }
+        }
+        println!("{name}: at most {worst} ulps from the scalar function");
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
+    #[test]
+    fn f64_kernels_at_each_level_against_the_scalar_functions() {
+        let a = args_f64();
+        for level in [Level::Avx2, Level::Avx512] {
+            check_at(&format!("{level:?} tanh"), &a, |x| f64_at(level, x, Fun::Tanh), f64::tanh, ulps_f64);
+            check_at(&format!("{level:?} exp"), &a, |x| f64_at(level, x, Fun::Exp), f64::exp, ulps_f64);
+        }
+    }
+
+    #[test]
+    fn f32_kernels_at_each_level_against_the_scalar_functions() {
+        let a = args_f32();
+        for level in [Level::Avx2, Level::Avx512] {
+            check_at(&format!("{level:?} tanh"), &a, |x| f32_at(level, x, Fun::Tanh), f32::tanh, ulps_f32);
+            check_at(&format!("{level:?} exp"), &a, |x| f32_at(level, x, Fun::Exp), f32::exp, ulps_f32);
+        }
+    }
+
+    /// With FMA in the build (`-C target-cpu=x86-64-v3` or `native`), the build's lanes compute
+    /// the same operations as those chosen at run time: the same bits.
+    #[test]
+    fn with_fma_in_the_build_the_levels_agree_with_its_lanes_bit_for_bit() {
+        if !cfg!(target_feature = "fma") {
+            return;
+        }
+        let a = args_f64();
+        for level in [Level::Avx2, Level::Avx512] {
+            for (fun, lane) in [(Fun::Tanh, Lane::tanh as fn(Wide<f64>) -> Wide<f64>), (Fun::Exp, Lane::exp)] {
+                let mut got = a.clone();
+                if !f64_at(level, &mut got, fun) {
+                    continue;
+                }
+                let w = <Wide<f64> as Lane>::WIDTH;
+                for (chunk, g) in a.chunks(w).zip(got.chunks(w)) {
+                    let mut want = vec![0.0; chunk.len()];
+                    lane(Wide::<f64>::load(chunk)).store(&mut want);
+                    for ((x, w), g) in chunk.iter().zip(&want).zip(g) {
+                        assert_eq!(
+                            w.to_bits(),
+                            g.to_bits(),
+                            "{level:?} {fun:?}({x:?}): {g:?}, the build's lanes {w:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A float type's bits, to compare results exactly (NaN payloads and the sign of zero included),
 /// and the second arguments and adjoints the comparisons below pair every argument with: ±0, ±1,
 /// ±∞, ±NaN, the extremes, a normal and a subnormal (rotated, so that a lane holds several).

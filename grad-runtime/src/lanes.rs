@@ -39,6 +39,9 @@
 
 use crate::value::{MatArg, Real};
 
+#[cfg(feature = "simd")]
+mod kernel;
+
 use core::ops::{Add, Div, Mul, Neg as NegOp, Sub};
 use nalgebra::allocator::Allocator;
 use nalgebra::{ComplexField, DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
@@ -183,48 +186,9 @@ fn powi_lanes<L: Lane>(mut a: L, n: i32) -> L {
     }
 }
 
-/// The polynomial `c[0] + c[1] r + c[2] r² + …` of the lane `r` (type `$w`), of 12 or 6
-/// coefficients, by Estrin's scheme: adjacent coefficients paired by one multiply-add each, the
-/// pairs paired the same way in r², then in r⁴…, so that its chain of dependent operations is
-/// logarithmic in its degree, not linear (Horner's), and a lane's latency does not bound the loop
-/// over a matrix's storage.
-#[cfg(feature = "simd")]
-macro_rules! estrin {
-    ($w:ty, $r:expr, $c:expr) => {{
-        let (c, x) = ($c, $r);
-        let x2 = x * x;
-        let x4 = x2 * x2;
-        // (each coefficient broadcast where it is used, as an operand from memory)
-        let pair = |k: usize| <$w>::splat(c[k + 1]).mul_add(x, <$w>::splat(c[k]));
-        if c.len() == 12 {
-            let (q0, q1, q2) =
-                (pair(2).mul_add(x2, pair(0)), pair(6).mul_add(x2, pair(4)), pair(10).mul_add(x2, pair(8)));
-            q2.mul_add(x4 * x4, q1.mul_add(x4, q0))
-        } else {
-            pair(4).mul_add(x4, pair(2).mul_add(x2, pair(0)))
-        }
-    }};
-}
-
-/// The reduction by ln 2 that the `exp` and `tanh` kernels share: x = k ln 2 + r with
-/// |r| ≤ ln 2 / 2, k rounded by adding the shifter 1.5·2^(mantissa bits), whose low bits are then
-/// k (kept shifted, for 2ᵏ's exponent), and ln 2 split in a high part with trailing zeros (k·hi
-/// exact) and the rest.
-#[cfg(feature = "simd")]
-trait Ln2Reduction: Sized {
-    /// 1.5·2^(mantissa bits).
-    fn shifter() -> Self;
-    /// `(k + shifter, eʳ − 1)` for `x = self`, eʳ − 1 as r + r² q(r) with q the Taylor
-    /// polynomial of [`EXPM1_P64`] / [`EXPM1_P32`].
-    fn ln2_reduce(self) -> (Self, Self);
-    /// 2ᵏ from `k + shifter` (k an integer whose 2ᵏ is a normal number).
-    fn pow2_shifted(shifted: Self) -> Self;
-}
-
 #[cfg(feature = "simd")]
 macro_rules! wide_lane {
-    ($($w:ident: $t:ident, $n:literal, $shift:literal, $scale:literal, $bits:ident, $mant:literal, $bias:literal,
-        $big:literal, $ln2_hi:literal, $ln2_lo:literal, $poly:ident, $exp_lo:literal, $exp_hi:literal;)*) => {$(
+    ($($w:ident: $t:ident, $n:literal, $shift:literal, $scale:literal;)*) => {$(
         impl Lane for wide::$w {
             type Scalar = $t;
             const WIDTH: usize = $n;
@@ -252,28 +216,10 @@ macro_rules! wide_lane {
                 let k = out.len();
                 out.copy_from_slice(&self.as_array()[..k]);
             }
-            // Where FMA is enabled: eˣ = 2ᵏ eʳ, x = k ln 2 + r with |r| ≤ ln 2 / 2, eʳ = 1 + p with p
-            // the polynomial of `tanh` (k rounded by the same shifter). x is clamped to
-            // [`$exp_lo`, `$exp_hi`], past which eˣ is 0 or ∞ in the type; 2ᵏ is applied as
-            // 2^⌊k/2⌉ · 2^(k − ⌊k/2⌉), two powers that are normal numbers, so that a subnormal or
-            // infinite result is rounded once, by the last product. No branch; NaN stays NaN.
-            // Without FMA (x86-64's default target) the polynomial's separate multiplications and
-            // additions make it slower than the scalar `exp` (3.5 against 2.9 ns an f64 entry),
-            // so each entry's scalar `exp` is taken, bit for bit.
+            // the kernel of `kernel::exp` where FMA is enabled, else each entry's scalar `exp`
             #[inline(always)]
             fn exp(self) -> Self {
-                use wide::$w as W;
-                if !cfg!(target_feature = "fma") {
-                    return W::new(self.to_array().map(ComplexField::exp));
-                }
-                let x = self.simd_gt(W::splat($exp_hi)).select(W::splat($exp_hi), self);
-                let x = x.simd_lt(W::splat($exp_lo)).select(W::splat($exp_lo), x);
-                let (kf, p) = x.ln2_reduce();
-                let shifter = W::shifter();
-                let k = kf - shifter;
-                let half = k.mul_add(W::splat(0.5), shifter);
-                let k1 = half - shifter;
-                ((p + W::ONE) * W::pow2_shifted(half)) * W::pow2_shifted((k - k1) + shifter)
+                kernel::exp(self)
             }
             // ln x = ln(x·2ˢ) − s ln 2 for a subnormal x (wide's kernel takes those for zero)
             // and NaN for x < 0 (wide's gives −∞ for a negative subnormal)
@@ -290,23 +236,10 @@ macro_rules! wide_lane {
                 let y = sub.select(y - wide::$w::splat(s * core::$t::consts::LN_2), y);
                 self.simd_lt(wide::$w::ZERO).select(wide::$w::splat($t::NAN), y)
             }
-            // tanh x = sign(x) · −m/(m + 2) with m = e⁻²ᵃ − 1, a = |x| (no cancellation: m + 2 lies
-            // in (1, 2]), a clamped to `$big`, past which tanh is ±1 in the type. With −2a = k ln 2
-            // + r, |r| ≤ ln 2 / 2: m = 2ᵏ p + (2ᵏ − 1), p the Taylor polynomial of eʳ − 1 (exact
-            // to under half an ulp on that interval), so that m keeps its relative accuracy at
-            // k = 0 (small a, where p = r(1 + r/2 + …) and a subnormal a gives a exactly). k is
-            // rounded by adding 1.5·2^(mantissa bits), whose low bits are then k for 2ᵏ's exponent.
-            // No branch, one division; the sign is copied from x (±0 to ±0), and NaN stays NaN.
+            // see `kernel::tanh`
             #[inline(always)]
             fn tanh(self) -> Self {
-                use wide::$w as W;
-                let a = self.abs();
-                let a = a.simd_gt(W::splat($big)).select(W::splat($big), a);
-                let (kf, p) = (a * W::splat(-2.0)).ln2_reduce();
-                let two_k = W::pow2_shifted(kf);
-                let m = two_k.mul_add(p, two_k - W::ONE);
-                // (a NaN passes the clamp and makes m NaN, whatever the bits of 2ᵏ it gives)
-                (-m / (m + W::splat(2.0))).abs() | (self & W::splat(-0.0))
+                kernel::tanh(self)
             }
             #[inline(always)]
             fn sqrt(self) -> Self {
@@ -341,28 +274,6 @@ macro_rules! wide_lane {
             }
         }
 
-        impl Ln2Reduction for wide::$w {
-            #[inline(always)]
-            fn shifter() -> Self {
-                wide::$w::splat(1.5 * (1u64 << $mant) as $t)
-            }
-            #[inline(always)]
-            fn ln2_reduce(self) -> (Self, Self) {
-                use wide::$w as W;
-                let kf = self.mul_add(W::splat(core::$t::consts::LOG2_E), W::shifter());
-                let k = kf - W::shifter();
-                let r = k.mul_neg_add(W::splat($ln2_hi), self);
-                let r = k.mul_neg_add(W::splat($ln2_lo), r);
-                let q = estrin!(W, r, $poly);
-                (kf, q.mul_add(r * r, r))
-            }
-            #[inline(always)]
-            fn pow2_shifted(shifted: Self) -> Self {
-                let i: wide::$bits = wide::bytemuck::cast(shifted);
-                wide::bytemuck::cast((i + wide::$bits::splat($bias)) << $mant)
-            }
-        }
-
         impl Operands<$t> for wide::$w {
             type Lane = wide::$w;
             #[inline(always)]
@@ -388,81 +299,88 @@ macro_rules! wide_lane {
     )*};
 }
 
-/// The Taylor coefficients 1/n! of (eʳ − 1 − r)/r² = 1/2 + r/6 + …, lowest first, for `tanh`
-/// and `exp` (12 or 6 of them, for `estrin!`): to 1/13! in f64 (the remainder r¹⁴/14! is under
-/// 2⁻⁵⁶ of eʳ − 1 for |r| ≤ ln 2 / 2), to 1/7! in f32 (under 2⁻²⁶).
-#[cfg(feature = "simd")]
-const EXPM1_P64: [f64; 12] = [
-    0.5,
-    1.0 / 6.0,
-    1.0 / 24.0,
-    1.0 / 120.0,
-    1.0 / 720.0,
-    1.0 / 5_040.0,
-    1.0 / 40_320.0,
-    1.0 / 362_880.0,
-    1.0 / 3_628_800.0,
-    1.0 / 39_916_800.0,
-    1.0 / 479_001_600.0,
-    1.0 / 6_227_020_800.0,
-];
-#[cfg(feature = "simd")]
-const EXPM1_P32: [f32; 6] = [0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5_040.0];
-
-// Per lane type: its scalar and width; `ln`'s scaling of a subnormal (2^shift); the integer lane
-// of the same width, the mantissa bits and the exponent bias (2ᵏ from bits); `tanh`'s clamp;
-// ln 2 split in a high part with trailing zeros (k·hi exact) and the rest; the eʳ − 1
-// coefficients; `exp`'s clamp below and above.
+// Per lane type: its scalar and width; `ln`'s scaling of a subnormal (2^shift). The `exp` and
+// `tanh` kernels' constants are in `kernel`.
 #[cfg(feature = "simd")]
 wide_lane! {
-    f64x8: f64, 8, 54, 18014398509481984.0, i64x8, 52, 1023, 19.1, 0.693145751953125, 1.428_606_820_309_417_2e-6, EXPM1_P64, -746.0, 710.0;
-    f32x16: f32, 16, 24, 16777216.0, i32x16, 23, 127, 9.1, 0.693_359_4, -2.121_944_4e-4, EXPM1_P32, -104.0, 89.0;
-    f64x4: f64, 4, 54, 18014398509481984.0, i64x4, 52, 1023, 19.1, 0.693145751953125, 1.428_606_820_309_417_2e-6, EXPM1_P64, -746.0, 710.0;
-    f32x8: f32, 8, 24, 16777216.0, i32x8, 23, 127, 9.1, 0.693_359_4, -2.121_944_4e-4, EXPM1_P32, -104.0, 89.0;
-    f64x2: f64, 2, 54, 18014398509481984.0, i64x2, 52, 1023, 19.1, 0.693145751953125, 1.428_606_820_309_417_2e-6, EXPM1_P64, -746.0, 710.0;
-    f32x4: f32, 4, 24, 16777216.0, i32x4, 23, 127, 9.1, 0.693_359_4, -2.121_944_4e-4, EXPM1_P32, -104.0, 89.0;
+    f64x8: f64, 8, 54, 18014398509481984.0;
+    f32x16: f32, 16, 24, 16777216.0;
+    f64x4: f64, 4, 54, 18014398509481984.0;
+    f32x8: f32, 8, 24, 16777216.0;
+    f64x2: f64, 2, 54, 18014398509481984.0;
+    f32x4: f32, 4, 24, 16777216.0;
 }
 
 /// A float type's lane (every [`Real`] has one).
 pub trait Lanes: Sized {
     /// Its lane: several of it (`simd`), or itself.
     type Wide: Lane<Scalar = Self>;
+
+    /// Applies a value map's kernel to `xs` in place in lanes chosen at run time, wider than
+    /// [`Lanes::Wide`], where the CPU has them (the `dispatch` feature): false when it did not.
+    #[doc(hidden)]
+    fn in_wider_lanes(xs: &mut [Self], fun: Fun) -> bool;
 }
+
+/// The kernel a value map applies (see [`Lanes::in_wider_lanes`]).
+#[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
+pub use dispatch::Fun;
+
+/// The kernel a value map applies (see [`Lanes::in_wider_lanes`]).
+#[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fun {
+    Tanh,
+    Exp,
+}
+
+#[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
+#[doc(hidden)]
+pub mod dispatch;
 
 // A lane is one vector register: 512 bits with AVX-512, 256 with AVX, else 128 (SSE2, NEON).
 // wide's wider types without the instructions for them are arrays of narrower vectors, whose
 // kernels run out of registers and spill.
 #[cfg(all(feature = "simd", target_feature = "avx512f"))]
-impl Lanes for f64 {
-    type Wide = wide::f64x8;
-}
+type Lanes64 = wide::f64x8;
 #[cfg(all(feature = "simd", target_feature = "avx512f"))]
-impl Lanes for f32 {
-    type Wide = wide::f32x16;
-}
+type Lanes32 = wide::f32x16;
 #[cfg(all(feature = "simd", target_feature = "avx", not(target_feature = "avx512f")))]
-impl Lanes for f64 {
-    type Wide = wide::f64x4;
-}
+type Lanes64 = wide::f64x4;
 #[cfg(all(feature = "simd", target_feature = "avx", not(target_feature = "avx512f")))]
-impl Lanes for f32 {
-    type Wide = wide::f32x8;
-}
+type Lanes32 = wide::f32x8;
 #[cfg(all(feature = "simd", not(target_feature = "avx")))]
-impl Lanes for f64 {
-    type Wide = wide::f64x2;
-}
+type Lanes64 = wide::f64x2;
 #[cfg(all(feature = "simd", not(target_feature = "avx")))]
-impl Lanes for f32 {
-    type Wide = wide::f32x4;
-}
+type Lanes32 = wide::f32x4;
 #[cfg(not(feature = "simd"))]
-impl Lanes for f64 {
-    type Wide = f64;
-}
+type Lanes64 = f64;
 #[cfg(not(feature = "simd"))]
-impl Lanes for f32 {
-    type Wide = f32;
+type Lanes32 = f32;
+
+macro_rules! lanes_of {
+    ($($t:ident: $wide:ident, $run:ident;)*) => {$(
+        impl Lanes for $t {
+            type Wide = $wide;
+
+            #[inline]
+            fn in_wider_lanes(xs: &mut [$t], fun: Fun) -> bool {
+                #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
+                return dispatch::$run(xs, fun);
+                #[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
+                {
+                    let _ = (xs, fun);
+                    false
+                }
+            }
+        }
+    )*};
+}
+
+lanes_of! {
+    f64: Lanes64, f64s;
+    f32: Lanes32, f32s;
 }
 
 /// The lane of a float type.
@@ -601,7 +519,7 @@ where
 // Y = f(X) entrywise, for an f whose derivative is a function of its value
 // X̄ += Ḡ ⊙ f′(Y)
 macro_rules! value_maps {
-    ($($map:ident, $adj:ident: $f:ident, $d:ident, $lanes:expr;)*) => {$(
+    ($($map:ident, $adj:ident: $f:ident, $d:ident, $lanes:expr, $fun:expr;)*) => {$(
         #[doc = concat!("`x.map(|v| v.", stringify!($f), "())`, for a differentiated map: its values alone, over lanes as [`map_d_lanes`] (or each entry's scalar `", stringify!($f), "` where that kernel does not run in lanes); the reverse sweep computes `Ḡ ⊙ f′` from them ([`", stringify!($adj), "`]), so the forward pass stores no derivative.")]
         #[inline]
         pub fn $map<X: MatArg>(x: X) -> OMatrix<X::T, X::R, X::C>
@@ -609,10 +527,16 @@ macro_rules! value_maps {
             X::T: Lanes,
             DefaultAllocator: Allocator<X::R, X::C>,
         {
-            if !$lanes {
-                return crate::rules::map_d::<X, 0, _>(x, |v| (crate::rules::$f(v), [])).0;
+            let mut y = x.into_mat();
+            if let Some(fun) = $fun {
+                if <X::T as Lanes>::in_wider_lanes(y.as_mut_slice(), fun) {
+                    return y;
+                }
             }
-            map_d_lanes::<X, 0, _, _>(x, |v| (crate::rules::$f(v), []), |l| (body::$f(l), [])).0
+            if !$lanes {
+                return crate::rules::map_d::<_, 0, _>(y, |v| (crate::rules::$f(v), [])).0;
+            }
+            map_d_lanes::<_, 0, _, _>(y, |v| (crate::rules::$f(v), []), |l| (body::$f(l), [])).0
         }
 
         #[doc = concat!("`y = ", stringify!($map), "(x)`: the contribution to `x̄`, `Ḡ ⊙ f′(Y)` from the values `Y` (in `Ḡ`'s buffer when it is moved in), the products the stored derivative's path computes.")]
@@ -621,16 +545,20 @@ macro_rules! value_maps {
         where
             DefaultAllocator: Allocator<Y::R, Y::C>,
         {
-            g.zip_into(y.mat(), |g, y| g * crate::rules::$d(y, y))
+            let pass = || g.zip_into(y.mat(), |g, y| g * crate::rules::$d(y, y));
+            #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
+            return dispatch::widest(y.mat().len(), pass);
+            #[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
+            pass()
         }
     )*};
 }
 
 value_maps! {
-    map_tanh, map_tanh_adj: tanh, d_tanh, true;
-    map_exp, map_exp_adj: exp, d_exp, EXP_IN_LANES;
-    map_sqrt, map_sqrt_adj: sqrt, d_sqrt, true;
-    map_recip, map_recip_adj: recip, d_recip, true;
+    map_tanh, map_tanh_adj: tanh, d_tanh, true, Some(Fun::Tanh);
+    map_exp, map_exp_adj: exp, d_exp, EXP_IN_LANES, Some(Fun::Exp);
+    map_sqrt, map_sqrt_adj: sqrt, d_sqrt, true, None::<Fun>;
+    map_recip, map_recip_adj: recip, d_recip, true, None::<Fun>;
 }
 
 /// Rows `k..end` of column `j` of `z` as a lane (a column of any storage is read entry by entry).

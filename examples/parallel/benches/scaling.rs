@@ -1,18 +1,19 @@
 //! Batch-parallel scaling of the generated gradients with rayon: the large network
 //! (1024×512 · 512×256) and the perceptron (256 · 64 → 128 → 10) of `benches/gradients.rs`, same
 //! data, the batch split into row shards whose `_grad`s run on a pool of 1 or 2 threads and are
-//! summed in shard order (the same bits for any thread count). Beside them, the whole batch's
+//! summed by halves as they finish (a tree fixed by the shard count: the same bits for any
+//! thread count). Beside them, the whole batch's
 //! `_grad` on the calling thread, measured in the same run.
 //!
 //! `cargo bench -p matgrad-parallel-example --bench scaling`; the speed-up is the 1-thread
 //! median over the 2-thread one.
 
 use std::hint::black_box;
+use std::ops::Range;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use nalgebra::{DMatrix, RowDVector};
-use rayon::prelude::*;
 
 #[path = "../src/malloc.rs"]
 mod malloc;
@@ -26,38 +27,45 @@ fn split(m: &DMatrix<f64>, count: usize) -> Vec<DMatrix<f64>> {
     (0..count).map(|k| m.rows(k * len, len).into_owned()).collect()
 }
 
-/// Σ over shards of the network's value and gradient, the sum in shard order.
-fn network_batch(w: &DMatrix<f64>, xs: &[DMatrix<f64>], ys: &[DMatrix<f64>]) -> (f64, DMatrix<f64>) {
-    let parts: Vec<(f64, DMatrix<f64>)> = xs.par_iter().zip(ys).map(|(x, y)| network_grad(w, x, y)).collect();
-    let mut it = parts.into_iter();
-    let (mut v, mut g) = it.next().expect("a shard");
-    for (vk, gk) in it {
-        v += vk;
-        g += gk;
+/// Σₖ f(k) for k in `shards`, by halves in parallel: each half's sum is added to the other's when
+/// both are done, so the additions run on the threads beside the shards' gradients, not on one
+/// after them, and the tree of additions (hence the bits) depends on the number of shards alone.
+fn tree_sum<T: Send>(shards: Range<usize>, f: &(impl Fn(usize) -> T + Sync), add: &(impl Fn(&mut T, T) + Sync)) -> T {
+    if shards.len() == 1 {
+        return f(shards.start);
     }
-    (v, g)
+    let mid = shards.start + shards.len() / 2;
+    let (mut a, b) = rayon::join(|| tree_sum(shards.start..mid, f, add), || tree_sum(mid..shards.end, f, add));
+    add(&mut a, b);
+    a
+}
+
+/// Σ over shards of the network's value and gradient.
+fn network_batch(w: &DMatrix<f64>, xs: &[DMatrix<f64>], ys: &[DMatrix<f64>]) -> (f64, DMatrix<f64>) {
+    let add = |acc: &mut (f64, DMatrix<f64>), (v, g): (f64, DMatrix<f64>)| {
+        acc.0 += v;
+        acc.1 += g;
+    };
+    tree_sum(0..xs.len(), &|k| network_grad(w, &xs[k], &ys[k]), &add)
 }
 
 type MlpGrad = (f64, DMatrix<f64>, RowDVector<f64>, DMatrix<f64>, RowDVector<f64>);
 
-/// Σ over shards of the perceptron's value and gradients, the sum in shard order.
+/// Σ over shards of the perceptron's value and gradients.
 fn mlp_batch(
     p: (&DMatrix<f64>, &RowDVector<f64>, &DMatrix<f64>, &RowDVector<f64>),
     xs: &[DMatrix<f64>],
     ys: &[DMatrix<f64>],
 ) -> MlpGrad {
     let (w1, b1, w2, b2) = p;
-    let parts: Vec<MlpGrad> = xs.par_iter().zip(ys).map(|(x, y)| mlp_grad(w1, b1, w2, b2, x, y)).collect();
-    let mut it = parts.into_iter();
-    let mut acc = it.next().expect("a shard");
-    for g in it {
+    let add = |acc: &mut MlpGrad, g: MlpGrad| {
         acc.0 += g.0;
         acc.1 += g.1;
         acc.2 += g.2;
         acc.3 += g.3;
         acc.4 += g.4;
-    }
-    acc
+    };
+    tree_sum(0..xs.len(), &|k| mlp_grad(w1, b1, w2, b2, &xs[k], &ys[k]), &add)
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {

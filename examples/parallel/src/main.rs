@@ -1,12 +1,11 @@
 //! Data-parallel gradients over a batch with rayon: each shard's `loss_grad` on its own thread,
-//! the shards' gradients (structs) reduced with `Differentiable::add_scaled` in shard order, so
-//! the result does not depend on the number of threads.
+//! the shards' gradients (structs) reduced with `Differentiable::add_scaled` by halves, a tree
+//! fixed by the number of shards, so the result does not depend on the number of threads.
 //!
 //! `cargo run --release -p matgrad-parallel-example`
 
 use matgrad::{differentiate, Adam, Differentiable};
 use nalgebra::{DMatrix, DVector, RowDVector};
-use rayon::prelude::*;
 
 mod malloc;
 
@@ -30,16 +29,22 @@ struct Shard {
     y: DMatrix<f64>,
 }
 
-/// The loss and gradient of the whole batch: shards in parallel, reduced in shard order.
+/// The loss and gradient of the whole batch: each half of the shards on its own thread (rayon's
+/// `join`), the two added when both are done. The tree of additions depends on the number of
+/// shards alone, so the bits do not depend on the threads, and the additions run beside the
+/// shards' gradients, not on one thread after them.
 fn batch_grad(p: &Mlp, shards: &[Shard]) -> (f64, Mlp) {
-    let parts: Vec<(f64, Mlp)> = shards.par_iter().map(|s| sse_grad(p, &s.x, &s.y)).collect();
-    let mut grad = p.zero_like();
-    let mut loss = 0.0;
-    for (l, g) in &parts {
-        loss += l;
-        grad.add_scaled(1.0, g);
+    match shards {
+        [] => (0.0, p.zero_like()),
+        [s] => sse_grad(p, &s.x, &s.y),
+        _ => {
+            let (lo, hi) = shards.split_at(shards.len() / 2);
+            let ((mut loss, mut grad), (l, g)) = rayon::join(|| batch_grad(p, lo), || batch_grad(p, hi));
+            loss += l;
+            grad.add_scaled(1.0, &g);
+            (loss, grad)
+        }
     }
-    (loss, grad)
 }
 
 fn noise(k: usize) -> f64 {
