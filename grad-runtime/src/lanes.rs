@@ -16,7 +16,8 @@
 //! where AVX is, else [`wide::f64x2`] and [`wide::f32x4`] (x86-64's default target, SSE2, where
 //! wide's wider types are arrays of registers whose kernels spill); without it a lane is the
 //! scalar itself and `map_d_lanes` runs the scalar closure: the value and derivatives are then
-//! the scalar path's bit for bit.
+//! the scalar path's bit for bit. With the `dispatch` feature (x86-64, std) the value maps of
+//! `tanh` and `exp` choose wider lanes at run time where the CPU has them (its `dispatch` module).
 //!
 //! # Accuracy
 //!
@@ -26,7 +27,7 @@
 //! [`max`](crate::rules::max)'s choice at a NaN and at the tie of `±0` and `∓0`) and their
 //! adjoints (`ḡ` times the mask `1[x > c]`… as 1 or 0, so `ḡ = ∞` gives NaN where the mask is 0,
 //! as on the scalar path). `ln` is wide's
-//! polynomial kernel (with subnormal arguments fixed here); `tanh` is this module's (one `eʳ − 1`
+//! polynomial kernel (with subnormal arguments fixed here); `tanh` is matgrad's (`kernel`: one `eʳ − 1`
 //! polynomial after the reduction by ln 2, no branch, one division), and so is `exp` where FMA
 //! is enabled at compile time (`-C target-cpu=x86-64-v3` or `native`; without FMA its
 //! polynomial is slower than the scalar `exp`, so each entry's scalar `exp` is taken, bit for

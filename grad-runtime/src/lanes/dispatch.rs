@@ -4,7 +4,7 @@
 //! kernel runs in a function compiled for AVX-512 (eight f64) or AVX2 and FMA (four), chosen
 //! once per call by [pulp](https://docs.rs/pulp), which holds the `unsafe` of calling it.
 //!
-//! The kernels are those of the compile-time lanes ([`super::kernel`]), over [`Portable`]
+//! The kernels are those of the compile-time lanes (`lanes/kernel.rs`), over `Portable`
 //! arrays, with FMA: within the same bound ([`ULPS`](super::ULPS)) of the scalar functions, and
 //! the compile-time lanes' results bit for bit where those have FMA too.
 

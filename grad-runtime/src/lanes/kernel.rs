@@ -1,6 +1,6 @@
 //! The `exp` and `tanh` kernels, written once over the few operations they need ([`Kernel`]):
 //! for wide's vector types (the lanes chosen at compile time) and, where lanes are chosen at run
-//! time (`dispatch`), for [`Portable`] arrays that LLVM vectorises in a function compiled for the
+//! time (`dispatch`), for `Portable` arrays that LLVM vectorises in a function compiled for the
 //! CPU's features. Both compute the same operations in the same order, so a kernel's results
 //! differ between the two only where one has FMA and the other not.
 
