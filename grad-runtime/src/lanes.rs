@@ -324,11 +324,6 @@ pub trait Lanes: Sized {
 }
 
 /// The kernel a value map applies (see [`Lanes::in_wider_lanes`]).
-#[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
-pub use dispatch::Fun;
-
-/// The kernel a value map applies (see [`Lanes::in_wider_lanes`]).
-#[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fun {

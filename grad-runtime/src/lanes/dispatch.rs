@@ -11,14 +11,7 @@
 use core::marker::PhantomData;
 
 use super::kernel::{self, Kernel, Portable};
-
-/// The kernel a value map applies.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fun {
-    Tanh,
-    Exp,
-}
+pub use super::Fun;
 
 /// An instruction set that lanes may be chosen for at run time.
 #[doc(hidden)]
