@@ -2,8 +2,8 @@
 //! (1024×512 · 512×256) and the perceptron (256 · 64 → 128 → 10) of `benches/gradients.rs`, same
 //! data, the batch split into row shards whose `_grad`s run on a pool of 1 or 2 threads and are
 //! summed by halves as they finish (a tree fixed by the shard count: the same bits for any
-//! thread count). Beside them, the whole batch's
-//! `_grad` on the calling thread, measured in the same run.
+//! thread count). Beside them, the whole batch's `_grad` on the calling thread, measured in the
+//! same run.
 //!
 //! `cargo bench -p matgrad-parallel-example --bench scaling`; the speed-up is the 1-thread
 //! median over the 2-thread one.
