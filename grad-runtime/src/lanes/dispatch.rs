@@ -62,6 +62,9 @@ where
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
         let (lanes, rest) = self.0.as_chunks_mut::<N>();
         for lane in lanes {
+            // (the lane's address hidden from LLVM: else it vectorises the loop across lanes,
+            // entry k of eight lanes at a time by gathers, instead of each lane's operations)
+            let lane = core::hint::black_box(lane);
             *lane = F::apply(Portable(*lane)).0;
         }
         if !rest.is_empty() {
