@@ -82,21 +82,21 @@ fn args_f32() -> Vec<f32> {
 
 /// The lane function `lane` against the scalar `scalar` at every argument, each argument in
 /// every position of a lane (the other entries other arguments); returns the largest distance.
-fn check<T: matgrad::Real + core::fmt::Debug>(
+fn check<T: matgrad::Real + core::fmt::Debug, L: Lane<Scalar = T>>(
     name: &str,
     args: &[T],
-    lane: impl Fn(Wide<T>) -> Wide<T>,
+    lane: impl Fn(L) -> L,
     scalar: impl Fn(T) -> T,
     ulps: impl Fn(T, T) -> Option<u64>,
     bound: u64,
 ) -> u64 {
-    let w = <Wide<T> as Lane>::WIDTH;
+    let w = L::WIDTH;
     let mut worst = 0;
     let mut bad = Vec::new();
     for start in 0..w.min(args.len()) {
         for chunk in args[start..].chunks(w) {
             let mut out = vec![T::zero(); chunk.len()];
-            lane(Wide::<T>::load(chunk)).store(&mut out);
+            lane(L::load(chunk)).store(&mut out);
             for (&x, &got) in chunk.iter().zip(&out) {
                 let want = scalar(x);
                 let d = ulps(got, want);
@@ -125,121 +125,43 @@ fn bound() -> u64 {
 
 #[test]
 fn f64_kernels_against_the_scalar_functions() {
-    let a = args_f64();
-    let b = bound();
-    check("exp", &a, Lane::exp, f64::exp, ulps_f64, b);
-    check("ln", &a, Lane::ln, f64::ln, ulps_f64, b);
-    check("tanh", &a, Lane::tanh, f64::tanh, ulps_f64, b);
-    check("sqrt", &a, Lane::sqrt, f64::sqrt, ulps_f64, 0);
-    check("recip", &a, Lane::recip, f64::recip, ulps_f64, 0);
-    for n in [-7, -3, -2, -1, 0, 1, 2, 3, 4, 5, 8, 13] {
-        check("powi", &a, |x| x.powi(n), |x| x.powi(n), ulps_f64, 0);
-    }
-    let logistic = |x: Wide<f64>| Wide::<f64>::splat(1.0) / (Wide::<f64>::splat(1.0) + (-x).exp());
-    check("logistic", &a, logistic, |x| 1.0 / (1.0 + (-x).exp()), ulps_f64, b);
+    f64_kernels::<Wide<f64>>(bound());
 }
 
 #[test]
 fn f32_kernels_against_the_scalar_functions() {
-    let a = args_f32();
-    let b = bound();
-    check("exp", &a, Lane::exp, f32::exp, ulps_f32, b);
-    check("ln", &a, Lane::ln, f32::ln, ulps_f32, b);
-    check("tanh", &a, Lane::tanh, f32::tanh, ulps_f32, b);
-    check("sqrt", &a, Lane::sqrt, f32::sqrt, ulps_f32, 0);
-    check("recip", &a, Lane::recip, f32::recip, ulps_f32, 0);
-    for n in [-7, -3, -2, -1, 0, 1, 2, 3, 4, 5, 8, 13] {
-        check("powi", &a, |x| x.powi(n), |x| x.powi(n), ulps_f32, 0);
-    }
-    let logistic = |x: Wide<f32>| Wide::<f32>::splat(1.0) / (Wide::<f32>::splat(1.0) + (-x).exp());
-    check("logistic", &a, logistic, |x| 1.0 / (1.0 + (-x).exp()), ulps_f32, b);
+    f32_kernels::<Wide<f32>>(bound());
 }
 
-/// The kernels at each level of lanes chosen at run time (`dispatch`) against the scalar
-/// functions, over the same arguments, each argument in every position of a lane (the storage
-/// shifted by one entry at a time) and in the padded last lane; a level the CPU lacks is skipped.
-#[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
-mod dispatched {
-    use super::*;
-    use matgrad::lanes::dispatch::{f32_at, f64_at, Fun, Level};
-
-    fn check_at<T: matgrad::Real + core::fmt::Debug>(
-        name: &str,
-        args: &[T],
-        run: impl Fn(&mut [T]) -> bool,
-        scalar: impl Fn(T) -> T,
-        ulps: impl Fn(T, T) -> Option<u64>,
-    ) {
-        let mut worst = 0;
-        let mut bad = Vec::new();
-        for start in 0..16.min(args.len()) {
-            let mut out = args[start..].to_vec();
-            if !run(&mut out) {
-                println!("{name}: not run, the CPU lacks the level");
-                return;
-            }
-            for (&x, &got) in args[start..].iter().zip(&out) {
-                let want = scalar(x);
-                let d = ulps(got, want);
-                if d.is_none_or(|d| d > u64::from(ULPS)) && bad.len() < 8 {
-                    bad.push(format!(
-                        "{name}({x:?}) = {got:?} in lanes chosen at run time, {want:?} by the scalar ({d:?} ulps)"
-                    ));
-                }
-                worst = worst.max(d.unwrap_or(u64::MAX));
-            }
-        }
-        println!("{name}: at most {worst} ulps from the scalar function");
-        assert!(bad.is_empty(), "{}", bad.join("\n"));
+/// The f64 kernels of the lane type `L` against the scalar functions, the polynomial ones within
+/// `b` ulps.
+fn f64_kernels<L: Lane<Scalar = f64>>(b: u64) {
+    let a = args_f64();
+    check::<_, L>("exp", &a, Lane::exp, f64::exp, ulps_f64, b);
+    check::<_, L>("ln", &a, Lane::ln, f64::ln, ulps_f64, b);
+    check::<_, L>("tanh", &a, Lane::tanh, f64::tanh, ulps_f64, b);
+    check::<_, L>("sqrt", &a, Lane::sqrt, f64::sqrt, ulps_f64, 0);
+    check::<_, L>("recip", &a, Lane::recip, f64::recip, ulps_f64, 0);
+    for n in [-7, -3, -2, -1, 0, 1, 2, 3, 4, 5, 8, 13] {
+        check::<_, L>("powi", &a, |x| x.powi(n), |x| x.powi(n), ulps_f64, 0);
     }
+    let logistic = |x: L| L::splat(1.0) / (L::splat(1.0) + (-x).exp());
+    check::<_, L>("logistic", &a, logistic, |x| 1.0 / (1.0 + (-x).exp()), ulps_f64, b);
+}
 
-    #[test]
-    fn f64_kernels_at_each_level_against_the_scalar_functions() {
-        let a = args_f64();
-        for level in [Level::Avx2, Level::Avx512] {
-            check_at(&format!("{level:?} tanh"), &a, |x| f64_at(level, x, Fun::Tanh), f64::tanh, ulps_f64);
-            check_at(&format!("{level:?} exp"), &a, |x| f64_at(level, x, Fun::Exp), f64::exp, ulps_f64);
-        }
+/// [`f64_kernels`] in f32.
+fn f32_kernels<L: Lane<Scalar = f32>>(b: u64) {
+    let a = args_f32();
+    check::<_, L>("exp", &a, Lane::exp, f32::exp, ulps_f32, b);
+    check::<_, L>("ln", &a, Lane::ln, f32::ln, ulps_f32, b);
+    check::<_, L>("tanh", &a, Lane::tanh, f32::tanh, ulps_f32, b);
+    check::<_, L>("sqrt", &a, Lane::sqrt, f32::sqrt, ulps_f32, 0);
+    check::<_, L>("recip", &a, Lane::recip, f32::recip, ulps_f32, 0);
+    for n in [-7, -3, -2, -1, 0, 1, 2, 3, 4, 5, 8, 13] {
+        check::<_, L>("powi", &a, |x| x.powi(n), |x| x.powi(n), ulps_f32, 0);
     }
-
-    #[test]
-    fn f32_kernels_at_each_level_against_the_scalar_functions() {
-        let a = args_f32();
-        for level in [Level::Avx2, Level::Avx512] {
-            check_at(&format!("{level:?} tanh"), &a, |x| f32_at(level, x, Fun::Tanh), f32::tanh, ulps_f32);
-            check_at(&format!("{level:?} exp"), &a, |x| f32_at(level, x, Fun::Exp), f32::exp, ulps_f32);
-        }
-    }
-
-    /// With FMA in the build (`-C target-cpu=x86-64-v3` or `native`), the build's lanes compute
-    /// the same operations as those chosen at run time: the same bits.
-    #[test]
-    fn with_fma_in_the_build_the_levels_agree_with_its_lanes_bit_for_bit() {
-        if !cfg!(target_feature = "fma") {
-            return;
-        }
-        let a = args_f64();
-        for level in [Level::Avx2, Level::Avx512] {
-            for (fun, lane) in [(Fun::Tanh, Lane::tanh as fn(Wide<f64>) -> Wide<f64>), (Fun::Exp, Lane::exp)] {
-                let mut got = a.clone();
-                if !f64_at(level, &mut got, fun) {
-                    continue;
-                }
-                let w = <Wide<f64> as Lane>::WIDTH;
-                for (chunk, g) in a.chunks(w).zip(got.chunks(w)) {
-                    let mut want = vec![0.0; chunk.len()];
-                    lane(Wide::<f64>::load(chunk)).store(&mut want);
-                    for ((x, w), g) in chunk.iter().zip(&want).zip(g) {
-                        assert_eq!(
-                            w.to_bits(),
-                            g.to_bits(),
-                            "{level:?} {fun:?}({x:?}): {g:?}, the build's lanes {w:?}"
-                        );
-                    }
-                }
-            }
-        }
-    }
+    let logistic = |x: L| L::splat(1.0) / (L::splat(1.0) + (-x).exp());
+    check::<_, L>("logistic", &a, logistic, |x| 1.0 / (1.0 + (-x).exp()), ulps_f32, b);
 }
 
 /// A float type's bits, to compare results exactly (NaN payloads and the sign of zero included),
@@ -271,14 +193,14 @@ bits!(f64: 5e-324, f32: 1e-45);
 /// every argument `x`, each in every position of a lane and (`every_c`) with every `c` of
 /// [`Bits::specials`], the entries of a lane paired with successive `c`s (and `g`s, shifted
 /// against them).
-fn check_bits<T: Bits>(
+fn check_bits<T: Bits, L: Lane<Scalar = T>>(
     name: &str,
     args: &[T],
-    lane: impl Fn(Wide<T>, Wide<T>, Wide<T>) -> Wide<T>,
+    lane: impl Fn(L, L, L) -> L,
     scalar: impl Fn(T, T, T) -> T,
     every_c: bool,
 ) {
-    let (w, sp) = (<Wide<T> as Lane>::WIDTH, T::specials());
+    let (w, sp) = (L::WIDTH, T::specials());
     let mut bad = Vec::new();
     let mut k = 0;
     // shift by shift, the c of the entry at p is specials[p + shift]; the lanes start at p = shift mod w
@@ -289,7 +211,7 @@ fn check_bits<T: Bits>(
             let gs: Vec<T> = (0..chunk.len()).map(|i| sp[(k / 3 + 2 * i) % sp.len()]).collect();
             k += 1;
             let mut out = vec![T::zero(); chunk.len()];
-            lane(Wide::<T>::load(chunk), Wide::<T>::load(&cs), Wide::<T>::load(&gs)).store(&mut out);
+            lane(L::load(chunk), L::load(&cs), L::load(&gs)).store(&mut out);
             for (((&x, &c), &g), &got) in chunk.iter().zip(&cs).zip(&gs).zip(&out) {
                 let want = scalar(x, c, g);
                 if got.bits() != want.bits() && bad.len() < 8 {
@@ -308,44 +230,44 @@ fn check_bits<T: Bits>(
 /// argument: NaN (`max`/`min` give the other argument, the masks `1[x > c]`… are 0 at a NaN, and
 /// ḡ · 0 is NaN for ḡ = ±∞ or NaN), ±0 (|x|′ = 0 at 0; at a tie of ±0 and ∓0, `max`/`min` give
 /// `c`), ±∞ and subnormals.
-fn abs_max_min_against_the_scalar_path<T: Bits>(args: &[T]) {
+fn abs_max_min_against_the_scalar_path<T: Bits, L: Lane<Scalar = T>>(args: &[T]) {
     use matgrad::__private as s;
     use matgrad::lanes::body as l;
-    check_bits("abs", args, |x, _, _| l::abs(x), |x, _, _| s::abs(x), true);
-    check_bits(
+    check_bits::<T, L>("abs", args, |x, _, _| l::abs(x), |x, _, _| s::abs(x), true);
+    check_bits::<T, L>(
         "abs_adj",
         args,
         |x, _, g| l::abs_adj(&x, &l::abs(x), &g),
         |x, _, g| s::abs_adj(&x, &s::abs(x), &g),
         true,
     );
-    check_bits("max", args, |x, c, _| l::max(x, c), |x, c, _| s::max(x, c), true);
-    check_bits("min", args, |x, c, _| l::min(x, c), |x, c, _| s::min(x, c), true);
+    check_bits::<T, L>("max", args, |x, c, _| l::max(x, c), |x, c, _| s::max(x, c), true);
+    check_bits::<T, L>("min", args, |x, c, _| l::min(x, c), |x, c, _| s::min(x, c), true);
     let (max, min) = (|x: T, c: T| s::max(x, c), |x: T, c: T| s::min(x, c));
-    let lmax = |x: Wide<T>, c: Wide<T>| l::max(x, c);
-    let lmin = |x: Wide<T>, c: Wide<T>| l::min(x, c);
-    check_bits(
+    let lmax = |x: L, c: L| l::max(x, c);
+    let lmin = |x: L, c: L| l::min(x, c);
+    check_bits::<T, L>(
         "max_lhs_adj",
         args,
         |x, c, g| l::max_lhs_adj(&x, &c, &lmax(x, c), &g),
         |x, c, g| s::max_lhs_adj(&x, &c, &max(x, c), &g),
         true,
     );
-    check_bits(
+    check_bits::<T, L>(
         "max_rhs_adj",
         args,
         |x, c, g| l::max_rhs_adj(&x, &c, &lmax(x, c), &g),
         |x, c, g| s::max_rhs_adj(&x, &c, &max(x, c), &g),
         true,
     );
-    check_bits(
+    check_bits::<T, L>(
         "min_lhs_adj",
         args,
         |x, c, g| l::min_lhs_adj(&x, &c, &lmin(x, c), &g),
         |x, c, g| s::min_lhs_adj(&x, &c, &min(x, c), &g),
         true,
     );
-    check_bits(
+    check_bits::<T, L>(
         "min_rhs_adj",
         args,
         |x, c, g| l::min_rhs_adj(&x, &c, &lmin(x, c), &g),
@@ -357,37 +279,37 @@ fn abs_max_min_against_the_scalar_path<T: Bits>(args: &[T]) {
 /// As [`abs_max_min_against_the_scalar_path`], with a constant `c` (a scalar of type `$t`, what a
 /// literal or a constant capture is in the lane closure, broadcast) on either side.
 macro_rules! constant_operands {
-    ($t:ident, $args:expr) => {{
+    ($t:ident, $l:ty, $args:expr) => {{
         use matgrad::__private as s;
         use matgrad::lanes::body as l;
         for c in <$t as Bits>::specials() {
-            check_bits("max(x, c)", $args, |x, _, _| l::max(x, c), |x, _, _| s::max(x, c), false);
-            check_bits("max(c, x)", $args, |x, _, _| l::max(c, x), |x, _, _| s::max(c, x), false);
-            check_bits("min(x, c)", $args, |x, _, _| l::min(x, c), |x, _, _| s::min(x, c), false);
-            check_bits("min(c, x)", $args, |x, _, _| l::min(c, x), |x, _, _| s::min(c, x), false);
+            check_bits::<$t, $l>("max(x, c)", $args, |x, _, _| l::max(x, c), |x, _, _| s::max(x, c), false);
+            check_bits::<$t, $l>("max(c, x)", $args, |x, _, _| l::max(c, x), |x, _, _| s::max(c, x), false);
+            check_bits::<$t, $l>("min(x, c)", $args, |x, _, _| l::min(x, c), |x, _, _| s::min(x, c), false);
+            check_bits::<$t, $l>("min(c, x)", $args, |x, _, _| l::min(c, x), |x, _, _| s::min(c, x), false);
             let y = |x: $t| s::max(x, c);
-            check_bits(
+            check_bits::<$t, $l>(
                 "max_lhs_adj(x, c)",
                 $args,
                 |x, _, g| l::max_lhs_adj(&x, &c, &x, &g),
                 |x, _, g| s::max_lhs_adj(&x, &c, &y(x), &g),
                 false,
             );
-            check_bits(
+            check_bits::<$t, $l>(
                 "max_rhs_adj(c, x)",
                 $args,
                 |x, _, g| l::max_rhs_adj(&c, &x, &x, &g),
                 |x, _, g| s::max_rhs_adj(&c, &x, &y(x), &g),
                 false,
             );
-            check_bits(
+            check_bits::<$t, $l>(
                 "min_lhs_adj(x, c)",
                 $args,
                 |x, _, g| l::min_lhs_adj(&x, &c, &x, &g),
                 |x, _, g| s::min_lhs_adj(&x, &c, &y(x), &g),
                 false,
             );
-            check_bits(
+            check_bits::<$t, $l>(
                 "min_rhs_adj(c, x)",
                 $args,
                 |x, _, g| l::min_rhs_adj(&c, &x, &x, &g),
@@ -446,15 +368,122 @@ fn scalar_path_definitions<T: Bits>(args: &[T], std_max: fn(T, T) -> T, std_min:
 #[test]
 fn f64_abs_max_min_over_lanes_are_the_scalar_path_bit_for_bit() {
     let a = args_f64();
-    abs_max_min_against_the_scalar_path(&a);
-    constant_operands!(f64, &a);
+    abs_max_min_against_the_scalar_path::<_, Wide<f64>>(&a);
+    constant_operands!(f64, Wide<f64>, &a);
     scalar_path_definitions(&a, f64::max, f64::min, f64::abs);
 }
 
 #[test]
 fn f32_abs_max_min_over_lanes_are_the_scalar_path_bit_for_bit() {
     let a = args_f32();
-    abs_max_min_against_the_scalar_path(&a);
-    constant_operands!(f32, &a);
+    abs_max_min_against_the_scalar_path::<_, Wide<f32>>(&a);
+    constant_operands!(f32, Wide<f32>, &a);
     scalar_path_definitions(&a, f32::max, f32::min, f32::abs);
+}
+
+/// The kernels at each level of lanes chosen at run time (`dispatch`) against the scalar
+/// functions, over the same arguments, each argument in every position of a lane (the storage
+/// shifted by one entry at a time) and in the padded last lane; a level the CPU lacks is skipped.
+#[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
+mod dispatched {
+    use super::*;
+    use matgrad::lanes::dispatch::{f32_at, f64_at, Fun, Level};
+
+    fn check_at<T: matgrad::Real + core::fmt::Debug>(
+        name: &str,
+        args: &[T],
+        run: impl Fn(&mut [T]) -> bool,
+        scalar: impl Fn(T) -> T,
+        ulps: impl Fn(T, T) -> Option<u64>,
+    ) {
+        let mut worst = 0;
+        let mut bad = Vec::new();
+        for start in 0..16.min(args.len()) {
+            let mut out = args[start..].to_vec();
+            if !run(&mut out) {
+                println!("{name}: not run, the CPU lacks the level");
+                return;
+            }
+            for (&x, &got) in args[start..].iter().zip(&out) {
+                let want = scalar(x);
+                let d = ulps(got, want);
+                if d.is_none_or(|d| d > u64::from(ULPS)) && bad.len() < 8 {
+                    bad.push(format!(
+                        "{name}({x:?}) = {got:?} in lanes chosen at run time, {want:?} by the scalar ({d:?} ulps)"
+                    ));
+                }
+                worst = worst.max(d.unwrap_or(u64::MAX));
+            }
+        }
+        println!("{name}: at most {worst} ulps from the scalar function");
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+
+    #[test]
+    fn f64_kernels_at_each_level_against_the_scalar_functions() {
+        let a = args_f64();
+        for level in [Level::Avx2, Level::Avx512] {
+            check_at(&format!("{level:?} tanh"), &a, |x| f64_at(level, x, Fun::Tanh), f64::tanh, ulps_f64);
+            check_at(&format!("{level:?} exp"), &a, |x| f64_at(level, x, Fun::Exp), f64::exp, ulps_f64);
+        }
+    }
+
+    #[test]
+    fn f32_kernels_at_each_level_against_the_scalar_functions() {
+        let a = args_f32();
+        for level in [Level::Avx2, Level::Avx512] {
+            check_at(&format!("{level:?} tanh"), &a, |x| f32_at(level, x, Fun::Tanh), f32::tanh, ulps_f32);
+            check_at(&format!("{level:?} exp"), &a, |x| f32_at(level, x, Fun::Exp), f32::exp, ulps_f32);
+        }
+    }
+
+    /// The lanes of the closures over lanes chosen at run time (`Avx2<T>`, `Avx512<T>`: arrays
+    /// of 4 or 8 f64, 8 or 16 f32), every kernel and `abs`/`max`/`min` as for the build's lanes.
+    /// They are computed here as built; in the function compiled for their level, the same
+    /// operations (fused multiply-adds included) give the same bits.
+    #[test]
+    fn the_lanes_of_each_level_against_the_scalar_functions() {
+        use matgrad::lanes::{Avx2, Avx512};
+        let b = u64::from(ULPS);
+        f64_kernels::<Avx2<f64>>(b);
+        f64_kernels::<Avx512<f64>>(b);
+        f32_kernels::<Avx2<f32>>(b);
+        f32_kernels::<Avx512<f32>>(b);
+        let (a, a32) = (args_f64(), args_f32());
+        abs_max_min_against_the_scalar_path::<_, Avx2<f64>>(&a);
+        abs_max_min_against_the_scalar_path::<_, Avx512<f64>>(&a);
+        abs_max_min_against_the_scalar_path::<_, Avx512<f32>>(&a32);
+        constant_operands!(f64, Avx512<f64>, &a);
+        constant_operands!(f32, Avx2<f32>, &a32);
+    }
+
+    /// With FMA in the build (`-C target-cpu=x86-64-v3` or `native`), the build's lanes compute
+    /// the same operations as those chosen at run time: the same bits.
+    #[test]
+    fn with_fma_in_the_build_the_levels_agree_with_its_lanes_bit_for_bit() {
+        if !cfg!(target_feature = "fma") {
+            return;
+        }
+        let a = args_f64();
+        for level in [Level::Avx2, Level::Avx512] {
+            for (fun, lane) in [(Fun::Tanh, Lane::tanh as fn(Wide<f64>) -> Wide<f64>), (Fun::Exp, Lane::exp)] {
+                let mut got = a.clone();
+                if !f64_at(level, &mut got, fun) {
+                    continue;
+                }
+                let w = <Wide<f64> as Lane>::WIDTH;
+                for (chunk, g) in a.chunks(w).zip(got.chunks(w)) {
+                    let mut want = vec![0.0; chunk.len()];
+                    lane(Wide::<f64>::load(chunk)).store(&mut want);
+                    for ((x, w), g) in chunk.iter().zip(&want).zip(g) {
+                        assert_eq!(
+                            w.to_bits(),
+                            g.to_bits(),
+                            "{level:?} {fun:?}({x:?}): {g:?}, the build's lanes {w:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

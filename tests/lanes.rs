@@ -39,7 +39,8 @@ fn kernels_closed_form(x: &DMatrix<f64>) -> DMatrix<f64> {
 
 #[test]
 fn every_kernel_over_lanes_f64_dynamic() {
-    for &(m, n) in SHAPES.iter().chain(&[(3, 5), (7, 3), (1, 9)]) {
+    // (9×8 and longer: lanes chosen at run time where the CPU has them)
+    for &(m, n) in SHAPES.iter().chain(&[(3, 5), (7, 3), (1, 9), (9, 8), (13, 5), (1, 70)]) {
         // entries in ±[0.1, 1.1]: away from the pole of 1/v
         let x = mat(m, n, 3).map(|v| v + 0.1 * v.signum() + if v == 0.0 { 0.3 } else { 0.0 });
         let (value, dx) = kernels_grad(&x);
@@ -58,12 +59,32 @@ fn gated_f32(x: &SMatrix<f32, 3, 5>, s: f32) -> f32 {
     t.component_mul(&g).sum()
 }
 
+/// [`gated_f32`] on 99 entries: lanes chosen at run time where the CPU has them (`dispatch`).
+#[differentiate(wrt(x))]
+fn gated_f32_long(x: &SMatrix<f32, 9, 11>, s: f32) -> f32 {
+    let t = x.map(|v| (s * v).tanh());
+    let g = x.map(|v| 1.0 / (1.0 + (-v).exp()));
+    t.component_mul(&g).sum()
+}
+
 #[test]
 fn static_f32_with_a_constant_capture() {
-    let x = SMatrix::<f32, 3, 5>::from_fn(|i, j| (i as f32 - 1.3 * j as f32) * 0.37);
     let s = 0.8f32;
-    let (value, dx) = gated_f32_grad(&x, s);
-    assert!(same_value(value, gated_f32(&x, s)));
+    let x = SMatrix::<f32, 3, 5>::from_fn(|i, j| (i as f32 - 1.3 * j as f32) * 0.37);
+    check_gated(&x, s, gated_f32_grad(&x, s), |x| gated_f32(x, s));
+    let x = SMatrix::<f32, 9, 11>::from_fn(|i, j| (i as f32 - 1.3 * j as f32) * 0.17);
+    check_gated(&x, s, gated_f32_long_grad(&x, s), |x| gated_f32_long(x, s));
+}
+
+/// The value and gradient `grad` of [`gated_f32`] at `x` against the function `f`, the closed
+/// form and central differences.
+fn check_gated<const R: usize, const C: usize>(
+    x: &SMatrix<f32, R, C>,
+    s: f32,
+    (value, dx): (f32, SMatrix<f32, R, C>),
+    f: impl Fn(&SMatrix<f32, R, C>) -> f32,
+) {
+    assert!(same_value(value, f(x)));
     let want = x.map(|v| {
         let (t, g) = ((s * v).tanh(), 1.0 / (1.0 + (-v).exp()));
         s * (1.0 - t * t) * g + t * g * (1.0 - g)
@@ -72,9 +93,8 @@ fn static_f32_with_a_constant_capture() {
         assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{dx} vs {want}");
     }
     // central differences in f64 of the same function evaluated in f32 (h = 1e-3: f32 noise)
-    let f = |x: &SMatrix<f32, 3, 5>| gated_f32(x, s);
-    for k in 0..15 {
-        let (mut up, mut down) = (x, x);
+    for k in 0..R * C {
+        let (mut up, mut down) = (*x, *x);
         up[k] += 1e-3;
         down[k] -= 1e-3;
         let fd = (f(&up) - f(&down)) / 2e-3;
@@ -91,7 +111,7 @@ fn zipped(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
 
 #[test]
 fn zip_map_over_lanes() {
-    for &(m, n) in SHAPES.iter().chain(&[(3, 5)]) {
+    for &(m, n) in SHAPES.iter().chain(&[(3, 5), (9, 9), (70, 1)]) {
         let (a, b) = (mat(m, n, 5), mat(m, n, 6));
         let (value, da, db) = zipped_grad(&a, &b);
         assert!(same_value(value, zipped(&a, &b)));
@@ -231,13 +251,15 @@ fn captures(x: &DMatrix<f64>, a: &f64, b: f64, n: i32) -> f64 {
 
 #[test]
 fn constant_captures_over_lanes() {
-    let x = mat(3, 5, 15);
-    let (a, b) = (1.3, 0.7);
-    let (value, dx) = captures_grad(&x, &a, b, 3);
-    assert!(same_value(value, captures(&x, &a, b, 3)));
-    let want = x.map(|v| 2.0 * a * a * v / b + 0.5 * b * v.exp() - 3.0 * v * v);
-    assert_close(&dx, &want, 1e-12);
-    assert_fd(|x| captures(x, &a, b, 3), &x, &dx, 1e-6);
+    for (m, n) in [(3, 5), (12, 9)] {
+        let x = mat(m, n, 15);
+        let (a, b) = (1.3, 0.7);
+        let (value, dx) = captures_grad(&x, &a, b, 3);
+        assert!(same_value(value, captures(&x, &a, b, 3)));
+        let want = x.map(|v| 2.0 * a * a * v / b + 0.5 * b * v.exp() - 3.0 * v * v);
+        assert_close(&dx, &want, 1e-12);
+        assert_fd(|x| captures(x, &a, b, 3), &x, &dx, 1e-6);
+    }
 }
 
 /// A typed `let` inside the closure keeps it on the scalar path (a lane is not an `f64`):

@@ -147,9 +147,10 @@ pub enum Lanes {
     Select,
     /// A vectorised kernel in place of a libm call (`ln`, `tanh`, …).
     Kernel,
-    /// A vectorised kernel where FMA is enabled at compile time, else each entry's scalar call
-    /// (`exp`): a closure reading one keeps the scalar path without FMA (the runtime's
-    /// `lanes::EXP_IN_LANES`), where lanes would only pack and unpack the entries.
+    /// A vectorised kernel where FMA is enabled, else each entry's scalar call (`exp`): the
+    /// runtime takes the scalar closure of a closure reading one where the build's lanes lack FMA
+    /// and no lanes are chosen at run time (`lanes::EXP_IN_LANES`), where lanes would only pack
+    /// and unpack the entries.
     FmaKernel,
 }
 

@@ -42,15 +42,18 @@ use crate::value::{MatArg, Real};
 
 #[cfg(feature = "simd")]
 mod kernel;
+#[cfg(feature = "dispatch")]
+#[doc(hidden)]
+pub use kernel::Portable;
 
 use core::ops::{Add, Div, Mul, Neg as NegOp, Sub};
 use nalgebra::allocator::Allocator;
 use nalgebra::{ComplexField, DefaultAllocator, Dim, Matrix, OMatrix, Storage, U1};
 
-/// Whether `exp` runs as a vectorised kernel on this target (FMA enabled at compile time). Where
-/// it does not, a closure that reads `exp` gains nothing from lanes (each entry takes the scalar
-/// `exp` anyway) and pays for packing them, and a larger function: generated code then calls
-/// `map_d` instead of [`map_d_lanes`] (a branch on this constant, so one path is compiled).
+/// Whether `exp` runs as a vectorised kernel in the build's lanes (FMA enabled at compile time).
+/// Where it does not, a closure that reads `exp` gains nothing from the build's lanes (each entry
+/// takes the scalar `exp` anyway) and pays for packing them: [`map_d_lanes`] then takes the
+/// scalar closure, unless it runs in lanes chosen at run time (which have FMA).
 pub const EXP_IN_LANES: bool = cfg!(target_feature = "fma");
 
 /// The largest error of the `exp`, `ln` and `tanh` kernels, in units in the last place of the
@@ -317,10 +320,32 @@ pub trait Lanes: Sized {
     /// Its lane: several of it (`simd`), or itself.
     type Wide: Lane<Scalar = Self>;
 
+    /// Its lanes for AVX2 with FMA and for AVX-512, chosen at run time (`dispatch`; else
+    /// [`Lanes::Wide`], never run).
+    #[doc(hidden)]
+    type Avx2: Lane<Scalar = Self>;
+    #[doc(hidden)]
+    type Avx512: Lane<Scalar = Self>;
+
     /// Applies a value map's kernel to `xs` in place in lanes chosen at run time, wider than
     /// [`Lanes::Wide`], where the CPU has them (the `dispatch` feature): false when it did not.
     #[doc(hidden)]
     fn in_wider_lanes(xs: &mut [Self], fun: Fun) -> bool;
+
+    /// The level of lanes chosen at run time for `len` entries: the widest the CPU has beyond
+    /// the build's lanes (`dispatch`, 64 entries or more), else `None`.
+    #[doc(hidden)]
+    fn level(len: usize) -> Option<Level>;
+}
+
+/// An instruction set that lanes may be chosen for at run time (`dispatch`).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// AVX2 and FMA (x86-64-v3): four f64 or eight f32 a lane.
+    Avx2,
+    /// AVX-512 (x86-64-v4): eight f64 or sixteen f32 a lane.
+    Avx512,
 }
 
 /// The kernel a value map applies (see [`Lanes::in_wider_lanes`]).
@@ -356,9 +381,29 @@ type Lanes64 = f64;
 type Lanes32 = f32;
 
 macro_rules! lanes_of {
-    ($($t:ident: $wide:ident, $run:ident;)*) => {$(
+    ($($t:ident: $wide:ident, $run:ident, $n4:literal, $n8:literal;)*) => {$(
         impl Lanes for $t {
             type Wide = $wide;
+            #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
+            type Avx2 = kernel::Portable<$t, $n4>;
+            #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
+            type Avx512 = kernel::Portable<$t, $n8>;
+            // (without `dispatch`, never run)
+            #[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
+            type Avx2 = $wide;
+            #[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
+            type Avx512 = $wide;
+
+            #[inline]
+            fn level(len: usize) -> Option<Level> {
+                #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
+                return dispatch::level(len);
+                #[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
+                {
+                    let _ = len;
+                    None
+                }
+            }
 
             #[inline]
             fn in_wider_lanes(xs: &mut [$t], fun: Fun) -> bool {
@@ -375,9 +420,16 @@ macro_rules! lanes_of {
 }
 
 lanes_of! {
-    f64: Lanes64, f64s;
-    f32: Lanes32, f32s;
+    f64: Lanes64, f64s, 4, 8;
+    f32: Lanes32, f32s, 8, 16;
 }
+
+/// The lanes of a float type for AVX2 with FMA, chosen at run time.
+#[doc(hidden)]
+pub type Avx2<T> = <T as Lanes>::Avx2;
+/// The lanes of a float type for AVX-512, chosen at run time.
+#[doc(hidden)]
+pub type Avx512<T> = <T as Lanes>::Avx512;
 
 /// The lane of a float type.
 pub type Wide<T> = <T as Lanes>::Wide;
@@ -412,6 +464,33 @@ impl<L: Lane> Operands<L> for L {
     }
 }
 
+/// A closure over lanes of one entry or two (`zip_map`), called through an inlined method: in
+/// the function compiled for a level of lanes chosen at run time, its body (inlined by its own
+/// `#[inline(always)]`, which generated code writes) is compiled for the level.
+trait Entry<L, const N: usize> {
+    fn call(&mut self, a: L, b: L) -> (L, [L; N]);
+}
+
+/// A closure of the entry alone.
+struct One<W>(W);
+
+impl<L, const N: usize, W: FnMut(L) -> (L, [L; N])> Entry<L, N> for One<W> {
+    #[inline(always)]
+    fn call(&mut self, a: L, _b: L) -> (L, [L; N]) {
+        (self.0)(a)
+    }
+}
+
+/// A closure of the entries of two matrices.
+struct Two<W>(W);
+
+impl<L, const N: usize, W: FnMut(L, L) -> (L, [L; N])> Entry<L, N> for Two<W> {
+    #[inline(always)]
+    fn call(&mut self, a: L, b: L) -> (L, [L; N]) {
+        (self.0)(a, b)
+    }
+}
+
 /// `f` applied to the column-major storage `xs`, a lane at a time (the last one padded with
 /// zeros, the padding's results dropped), with the lane of the same entries of a second matrix
 /// from `second(k, end)`: the values replace `xs`, and the `N` partials fill `ds`.
@@ -419,22 +498,29 @@ impl<L: Lane> Operands<L> for L {
 /// Every lane, the last partial one included, is read from and written to `WIDTH` entries (the
 /// last in buffers on the stack, copied in and out once), through one call of `f`: so the
 /// loads and stores are fixed-size copies and `f` is inlined once.
-#[inline]
-fn sweep<T: Lanes + Real, const N: usize>(
-    xs: &mut [T],
-    ds: &mut [&mut [T]; N],
-    mut second: impl FnMut(usize, usize) -> Wide<T>,
-    mut f: impl FnMut(Wide<T>, Wide<T>) -> (Wide<T>, [Wide<T>; N]),
+/// `hide`: each lane's slices are hidden from LLVM (for the lanes chosen at run time, arrays
+/// whose operations LLVM would otherwise vectorise across lanes, by gathers).
+#[inline(always)]
+fn sweep<L: Lane, const N: usize>(
+    xs: &mut [L::Scalar],
+    ds: &mut [&mut [L::Scalar]; N],
+    hide: bool,
+    mut second: impl FnMut(usize, usize) -> L,
+    mut f: impl Entry<L, N>,
 ) {
-    let (w, n) = (<Wide<T> as Lane>::WIDTH, xs.len());
+    let zero = nalgebra::zero::<L::Scalar>();
+    let (w, n) = (L::WIDTH, xs.len());
     let full = n - n % w;
-    let mut xt = [T::zero(); MAX_WIDTH];
-    let mut dt = [[T::zero(); MAX_WIDTH]; N];
+    let mut xt = [zero; MAX_WIDTH];
+    let mut dt = [[zero; MAX_WIDTH]; N];
     xt[..n - full].copy_from_slice(&xs[full..]);
     for j in 0..n.div_ceil(w) {
         let k = j * w;
-        let x = if k < full { &mut xs[k..k + w] } else { &mut xt[..w] };
-        let (v, d) = f(Wide::<T>::load(x), second(k, (k + w).min(n)));
+        let mut x = if k < full { &mut xs[k..k + w] } else { &mut xt[..w] };
+        if hide {
+            x = core::hint::black_box(x);
+        }
+        let (v, d) = f.call(L::load(x), second(k, (k + w).min(n)));
         v.store(x);
         for ((dn, dtn), dv) in ds.iter_mut().zip(dt.iter_mut()).zip(d) {
             dv.store(if k < full { &mut dn[k..k + w] } else { &mut dtn[..w] });
@@ -449,50 +535,114 @@ fn sweep<T: Lanes + Real, const N: usize>(
 /// The widest lane's entry count (f32x16).
 const MAX_WIDTH: usize = 16;
 
-/// [`map_d`](crate::rules::map_d) with the closure also given over lanes (`w`, the same body):
-/// `w` is applied to the entries a lane at a time with the `simd` feature, `f` to each entry
-/// without it.
+/// Where a map over lanes runs: the build's lanes, lanes chosen at run time, or each entry's
+/// scalar closure.
+enum Run {
+    Build,
+    At(Level),
+    Scalar,
+}
+
+/// Where a closure over lanes runs for `len` entries: at a level chosen at run time where the
+/// CPU has one wider than the build's lanes (`dispatch`, 64 entries or more), else in the
+/// build's lanes; on the scalar path where a lane is one entry, or where the closure reads
+/// `exp` (`exp`) and the build's `exp` kernel does not run in lanes ([`EXP_IN_LANES`]).
 #[inline]
-pub fn map_d_lanes<X: MatArg, const N: usize, F, W>(
+fn run_of<T: Lanes>(len: usize, exp: bool) -> Run {
+    if <Wide<T> as Lane>::WIDTH == 1 {
+        return Run::Scalar;
+    }
+    match T::level(len) {
+        Some(level) => Run::At(level),
+        None if exp && !EXP_IN_LANES => Run::Scalar,
+        None => Run::Build,
+    }
+}
+
+/// [`map_d`](crate::rules::map_d) with the closure also given over lanes, the same body at each
+/// lane type: `w` at the build's ([`Wide`]), `w4` and `w8` at the lanes chosen at run time for
+/// AVX2 and AVX-512 (`dispatch`; the generated code writes the lane closure once for each).
+/// `exp`: the closure reads `exp` (see [`run_of`]).
+#[inline]
+pub fn map_d_lanes<X: MatArg, const N: usize, F, W, W4, W8>(
+    exp: bool,
     x: X,
     f: F,
-    mut w: W,
+    w: W,
+    w4: W4,
+    w8: W8,
 ) -> crate::rules::MapWithPartials<X::T, X::R, X::C, N>
 where
     X::T: Lanes,
     F: FnMut(X::T) -> (X::T, [X::T; N]),
     W: FnMut(Wide<X::T>) -> (Wide<X::T>, [Wide<X::T>; N]),
+    W4: FnMut(Avx2<X::T>) -> (Avx2<X::T>, [Avx2<X::T>; N]),
+    W8: FnMut(Avx512<X::T>) -> (Avx512<X::T>, [Avx512<X::T>; N]),
     DefaultAllocator: Allocator<X::R, X::C>,
 {
-    if <Wide<X::T> as Lane>::WIDTH == 1 {
+    let run = run_of::<X::T>(x.mat().len(), exp);
+    if let Run::Scalar = run {
         return crate::rules::map_d(x, f);
     }
     let (r, c) = x.mat().shape_generic();
     let mut y = x.into_mat();
     let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
     let mut ds = d.each_mut().map(|m| m.as_mut_slice());
-    let none = |_, _| Wide::<X::T>::splat(nalgebra::zero());
-    sweep(y.as_mut_slice(), &mut ds, none, |a, _| w(a));
+    let ys = y.as_mut_slice();
+    match run {
+        Run::At(Level::Avx512) => {
+            let none = |_, _| Avx512::<X::T>::splat(nalgebra::zero());
+            at(Level::Avx512, SweepAt { xs: ys, ds: &mut ds, second: none, f: One(w8) })
+        }
+        Run::At(Level::Avx2) => {
+            let none = |_, _| Avx2::<X::T>::splat(nalgebra::zero());
+            at(Level::Avx2, SweepAt { xs: ys, ds: &mut ds, second: none, f: One(w4) })
+        }
+        Run::Build | Run::Scalar => {
+            let none = |_, _| Wide::<X::T>::splat(nalgebra::zero());
+            sweep(ys, &mut ds, false, none, One(w))
+        }
+    }
     (y, d)
+}
+
+/// Rows `k..end` of the column-major entries `entries` as a lane.
+#[inline(always)]
+fn next_lane<'a, L: Lane>(entries: &mut impl Iterator<Item = &'a L::Scalar>, k: usize, end: usize) -> L
+where
+    L::Scalar: 'a,
+{
+    let mut buf = [nalgebra::zero::<L::Scalar>(); MAX_WIDTH];
+    for (b, v) in buf[..end - k].iter_mut().zip(entries) {
+        *b = *v;
+    }
+    L::load(&buf[..end - k])
 }
 
 /// [`map_d2`](crate::rules::map_d2) (`x.zip_map(&y, f)`) with the closure also given over
 /// lanes, as [`map_d_lanes`]; `y` is read in column-major order whatever its storage.
 #[inline]
-pub fn map_d2_lanes<X: MatArg, SY, const N: usize, F, W>(
+#[allow(clippy::too_many_arguments)]
+pub fn map_d2_lanes<X: MatArg, SY, const N: usize, F, W, W4, W8>(
+    exp: bool,
     x: X,
     y: &Matrix<X::T, X::R, X::C, SY>,
     f: F,
     w: W,
+    w4: W4,
+    w8: W8,
 ) -> crate::rules::MapWithPartials<X::T, X::R, X::C, N>
 where
     X::T: Lanes,
     SY: Storage<X::T, X::R, X::C>,
     F: FnMut(X::T, X::T) -> (X::T, [X::T; N]),
     W: FnMut(Wide<X::T>, Wide<X::T>) -> (Wide<X::T>, [Wide<X::T>; N]),
+    W4: FnMut(Avx2<X::T>, Avx2<X::T>) -> (Avx2<X::T>, [Avx2<X::T>; N]),
+    W8: FnMut(Avx512<X::T>, Avx512<X::T>) -> (Avx512<X::T>, [Avx512<X::T>; N]),
     DefaultAllocator: Allocator<X::R, X::C>,
 {
-    if <Wide<X::T> as Lane>::WIDTH == 1 {
+    let run = run_of::<X::T>(x.mat().len(), exp);
+    if let Run::Scalar = run {
         return crate::rules::map_d2(x, y, f);
     }
     let (r, c) = x.mat().shape_generic();
@@ -501,15 +651,58 @@ where
     let mut d: [OMatrix<X::T, X::R, X::C>; N] = core::array::from_fn(|_| OMatrix::zeros_generic(r, c));
     let mut ds = d.each_mut().map(|m| m.as_mut_slice());
     let mut entries = y.iter();
-    let second = |k: usize, end: usize| {
-        let mut buf = [nalgebra::zero::<X::T>(); MAX_WIDTH];
-        for (b, v) in buf[..end - k].iter_mut().zip(&mut entries) {
-            *b = *v;
+    let zs = z.as_mut_slice();
+    match run {
+        Run::At(Level::Avx512) => {
+            let second = |k, e| next_lane(&mut entries, k, e);
+            at(Level::Avx512, SweepAt { xs: zs, ds: &mut ds, second, f: Two(w8) })
         }
-        Wide::<X::T>::load(&buf[..end - k])
-    };
-    sweep(z.as_mut_slice(), &mut ds, second, w);
+        Run::At(Level::Avx2) => {
+            let second = |k, e| next_lane(&mut entries, k, e);
+            at(Level::Avx2, SweepAt { xs: zs, ds: &mut ds, second, f: Two(w4) })
+        }
+        Run::Build | Run::Scalar => sweep(zs, &mut ds, false, |k, e| next_lane(&mut entries, k, e), Two(w)),
+    }
     (z, d)
+}
+
+/// Code to run in the function compiled for a level of lanes chosen at run time: its calls
+/// are all inlined there (`#[inline(always)]`), so that they are compiled for the level too.
+pub(crate) trait AtLevel {
+    type Output;
+    fn run(self) -> Self::Output;
+}
+
+/// [`sweep`] with the lanes hidden, as code to run at a level.
+struct SweepAt<'a, 'b, L: Lane, const N: usize, S, F> {
+    xs: &'a mut [L::Scalar],
+    ds: &'a mut [&'b mut [L::Scalar]; N],
+    second: S,
+    f: F,
+}
+
+impl<L: Lane, const N: usize, S, F> AtLevel for SweepAt<'_, '_, L, N, S, F>
+where
+    S: FnMut(usize, usize) -> L,
+    F: Entry<L, N>,
+{
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        sweep(self.xs, self.ds, true, self.second, self.f)
+    }
+}
+
+/// `code` run in the function compiled for `level` (`dispatch`), else as built.
+#[inline(always)]
+fn at<C: AtLevel>(level: Level, code: C) -> C::Output {
+    #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
+    return dispatch::at(level, code);
+    #[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
+    {
+        let _ = level;
+        code.run()
+    }
 }
 
 // Y = f(X) entrywise, for an f whose derivative is a function of its value
@@ -532,7 +725,8 @@ macro_rules! value_maps {
             if !$lanes {
                 return crate::rules::map_d::<_, 0, _>(y, |v| (crate::rules::$f(v), [])).0;
             }
-            map_d_lanes::<_, 0, _, _>(y, |v| (crate::rules::$f(v), []), |l| (body::$f(l), [])).0
+            let scalar = |v| (crate::rules::$f(v), []);
+            map_d_lanes::<_, 0, _, _, _, _>(false, y, scalar, |l| (body::$f(l), []), |l| (body::$f(l), []), |l| (body::$f(l), [])).0
         }
 
         #[doc = concat!("`y = ", stringify!($map), "(x)`: the contribution to `x̄`, `Ḡ ⊙ f′(Y)` from the values `Y` (in `Ḡ`'s buffer when it is moved in), the products the stored derivative's path computes.")]

@@ -112,27 +112,27 @@ impl Emitter<'_> {
         let x = self.operand(input, move_input, span);
         let (code, y, ds) = self.body(&closure.body, Some(quote!(::matgrad::__private::one_like(&#p))), &inner);
         if let Some(lane) = self.lane_body(closure, &inner, &code, &y, &ds) {
+            // A closure reading `exp` pays in lanes only where its kernel runs vectorised (FMA at
+            // compile time, or lanes chosen at run time); the runtime takes the scalar closure
+            // elsewhere. The lane closure is given once for each lane type: the build's, and the
+            // two the runtime may choose by the CPU's features (a closure has one type).
+            let exp = lane_kinds(closure).contains(&Lanes::FmaKernel);
             let lanes = match closure.second {
                 Some((other, b)) => {
                     let (other, b) = (self.reference(other), self.ident(b));
+                    let lane = quote_spanned!(span=> #[inline(always)] |#p, #b| { #lane });
                     quote_spanned! {span=>
                         ::matgrad::__private::map_d2_lanes(
-                            #x, #other, |#p, #b| { #code (#y, [#(#ds),*]) }, |#p, #b| { #lane },
+                            #exp, #x, #other, |#p, #b| { #code (#y, [#(#ds),*]) }, #lane, #lane, #lane,
                         )
                     }
                 }
-                None => quote_spanned! {span=>
-                    ::matgrad::__private::map_d_lanes(#x, |#p| { #code (#y, [#(#ds),*]) }, |#p| { #lane })
-                },
-            };
-            // Lanes pay where every kernel the closure reads runs vectorised on the target; the
-            // constant condition leaves one path to compile (the other is not instantiated).
-            let lanes = match lane_kinds(closure).contains(&Lanes::FmaKernel) {
-                true => {
-                    let scalar = self.scalar_map_d(closure, &x, p, &code, &y, &ds, span);
-                    quote_spanned! {span=> if ::matgrad::__private::lanes::EXP_IN_LANES { #lanes } else { #scalar } }
+                None => {
+                    let lane = quote_spanned!(span=> #[inline(always)] |#p| { #lane });
+                    quote_spanned! {span=>
+                        ::matgrad::__private::map_d_lanes(#exp, #x, |#p| { #code (#y, [#(#ds),*]) }, #lane, #lane, #lane)
+                    }
                 }
-                false => lanes,
             };
             return quote_spanned! {span=> let (#out, [#(#names),*]) = #lanes; };
         }

@@ -47,77 +47,99 @@ fn loss_vjp(
 ) -> (f64, DMatrix<f64>) {
     let _ = loss;
     let z_3 = ::matgrad::__private::by_ref(x) * ::matgrad::__private::by_ref(w);
-    let (a_11, [a_11_d0]) = if ::matgrad::__private::lanes::EXP_IN_LANES {
-        ::matgrad::__private::map_d_lanes(
-            z_3,
-            |v_4| {
-                let t_7 = -::matgrad::__private::by_ref(&v_4);
-                let t_8 = ::matgrad::__private::exp(::matgrad::__private::by_ref(&t_7));
-                let t_9 = 1.0 + ::matgrad::__private::by_ref(&t_8);
-                let t_10 = 1.0 / ::matgrad::__private::by_ref(&t_9);
-                let d_t_10 = ::matgrad::__private::init(
-                    ::matgrad::__private::one_like(&v_4),
-                );
-                let d_t_9 = ::matgrad::__private::init(
-                    ::matgrad::__private::div_rhs(&(1.0), &t_9, &t_10, &d_t_10),
-                );
-                let d_t_8 = ::matgrad::__private::init(d_t_9);
-                let d_t_7 = ::matgrad::__private::init(
-                    ::matgrad::__private::Neg(
-                        ::matgrad::__private::exp_adj(&t_7, &t_8, &d_t_8),
-                    ),
-                );
-                let d_v_4 = ::matgrad::__private::init(d_t_7);
-                (::core::clone::Clone::clone(&t_10), [d_v_4])
-            },
-            |v_4| {
-                let t_7 = -::matgrad::__private::lanes::by_ref(&v_4);
-                let t_8 = ::matgrad::__private::lanes::exp(
-                    ::matgrad::__private::lanes::by_ref(&t_7),
-                );
-                let t_9 = 1.0 + ::matgrad::__private::lanes::by_ref(&t_8);
-                let t_10 = 1.0 / ::matgrad::__private::lanes::by_ref(&t_9);
-                let d_t_10 = ::matgrad::__private::lanes::init(
-                    ::matgrad::__private::lanes::one_like(&v_4),
-                );
-                let d_t_9 = ::matgrad::__private::lanes::init(
-                    ::matgrad::__private::lanes::div_rhs(&(1.0), &t_9, &t_10, &d_t_10),
-                );
-                let d_t_8 = ::matgrad::__private::lanes::init(d_t_9);
-                let d_t_7 = ::matgrad::__private::lanes::init(
-                    ::matgrad::__private::lanes::Neg(
-                        ::matgrad::__private::lanes::exp_adj(&t_7, &t_8, &d_t_8),
-                    ),
-                );
-                let d_v_4 = ::matgrad::__private::lanes::init(d_t_7);
-                (::core::clone::Clone::clone(&t_10), [d_v_4])
-            },
-        )
-    } else {
-        ::matgrad::__private::map_d(
-            z_3,
-            |v_4| {
-                let t_7 = -::matgrad::__private::by_ref(&v_4);
-                let t_8 = ::matgrad::__private::exp(::matgrad::__private::by_ref(&t_7));
-                let t_9 = 1.0 + ::matgrad::__private::by_ref(&t_8);
-                let t_10 = 1.0 / ::matgrad::__private::by_ref(&t_9);
-                let d_t_10 = ::matgrad::__private::init(
-                    ::matgrad::__private::one_like(&v_4),
-                );
-                let d_t_9 = ::matgrad::__private::init(
-                    ::matgrad::__private::div_rhs(&(1.0), &t_9, &t_10, &d_t_10),
-                );
-                let d_t_8 = ::matgrad::__private::init(d_t_9);
-                let d_t_7 = ::matgrad::__private::init(
-                    ::matgrad::__private::Neg(
-                        ::matgrad::__private::exp_adj(&t_7, &t_8, &d_t_8),
-                    ),
-                );
-                let d_v_4 = ::matgrad::__private::init(d_t_7);
-                (::core::clone::Clone::clone(&t_10), [d_v_4])
-            },
-        )
-    };
+    let (a_11, [a_11_d0]) = ::matgrad::__private::map_d_lanes(
+        true,
+        z_3,
+        |v_4| {
+            let t_7 = -::matgrad::__private::by_ref(&v_4);
+            let t_8 = ::matgrad::__private::exp(::matgrad::__private::by_ref(&t_7));
+            let t_9 = 1.0 + ::matgrad::__private::by_ref(&t_8);
+            let t_10 = 1.0 / ::matgrad::__private::by_ref(&t_9);
+            let d_t_10 = ::matgrad::__private::init(
+                ::matgrad::__private::one_like(&v_4),
+            );
+            let d_t_9 = ::matgrad::__private::init(
+                ::matgrad::__private::div_rhs(&(1.0), &t_9, &t_10, &d_t_10),
+            );
+            let d_t_8 = ::matgrad::__private::init(d_t_9);
+            let d_t_7 = ::matgrad::__private::init(
+                ::matgrad::__private::Neg(
+                    ::matgrad::__private::exp_adj(&t_7, &t_8, &d_t_8),
+                ),
+            );
+            let d_v_4 = ::matgrad::__private::init(d_t_7);
+            (::core::clone::Clone::clone(&t_10), [d_v_4])
+        },
+        #[inline(always)]
+        |v_4| {
+            let t_7 = -::matgrad::__private::lanes::by_ref(&v_4);
+            let t_8 = ::matgrad::__private::lanes::exp(
+                ::matgrad::__private::lanes::by_ref(&t_7),
+            );
+            let t_9 = 1.0 + ::matgrad::__private::lanes::by_ref(&t_8);
+            let t_10 = 1.0 / ::matgrad::__private::lanes::by_ref(&t_9);
+            let d_t_10 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::one_like(&v_4),
+            );
+            let d_t_9 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::div_rhs(&(1.0), &t_9, &t_10, &d_t_10),
+            );
+            let d_t_8 = ::matgrad::__private::lanes::init(d_t_9);
+            let d_t_7 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::Neg(
+                    ::matgrad::__private::lanes::exp_adj(&t_7, &t_8, &d_t_8),
+                ),
+            );
+            let d_v_4 = ::matgrad::__private::lanes::init(d_t_7);
+            (::core::clone::Clone::clone(&t_10), [d_v_4])
+        },
+        #[inline(always)]
+        |v_4| {
+            let t_7 = -::matgrad::__private::lanes::by_ref(&v_4);
+            let t_8 = ::matgrad::__private::lanes::exp(
+                ::matgrad::__private::lanes::by_ref(&t_7),
+            );
+            let t_9 = 1.0 + ::matgrad::__private::lanes::by_ref(&t_8);
+            let t_10 = 1.0 / ::matgrad::__private::lanes::by_ref(&t_9);
+            let d_t_10 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::one_like(&v_4),
+            );
+            let d_t_9 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::div_rhs(&(1.0), &t_9, &t_10, &d_t_10),
+            );
+            let d_t_8 = ::matgrad::__private::lanes::init(d_t_9);
+            let d_t_7 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::Neg(
+                    ::matgrad::__private::lanes::exp_adj(&t_7, &t_8, &d_t_8),
+                ),
+            );
+            let d_v_4 = ::matgrad::__private::lanes::init(d_t_7);
+            (::core::clone::Clone::clone(&t_10), [d_v_4])
+        },
+        #[inline(always)]
+        |v_4| {
+            let t_7 = -::matgrad::__private::lanes::by_ref(&v_4);
+            let t_8 = ::matgrad::__private::lanes::exp(
+                ::matgrad::__private::lanes::by_ref(&t_7),
+            );
+            let t_9 = 1.0 + ::matgrad::__private::lanes::by_ref(&t_8);
+            let t_10 = 1.0 / ::matgrad::__private::lanes::by_ref(&t_9);
+            let d_t_10 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::one_like(&v_4),
+            );
+            let d_t_9 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::div_rhs(&(1.0), &t_9, &t_10, &d_t_10),
+            );
+            let d_t_8 = ::matgrad::__private::lanes::init(d_t_9);
+            let d_t_7 = ::matgrad::__private::lanes::init(
+                ::matgrad::__private::lanes::Neg(
+                    ::matgrad::__private::lanes::exp_adj(&t_7, &t_8, &d_t_8),
+                ),
+            );
+            let d_v_4 = ::matgrad::__private::lanes::init(d_t_7);
+            (::core::clone::Clone::clone(&t_10), [d_v_4])
+        },
+    );
     let ty_12 = ::matgrad::__private::adj_type(&a_11);
     let t_14 = a_11 - ::matgrad::__private::by_ref(y);
     let t_15 = ::matgrad::__private::by_ref(&t_14).norm_squared();

@@ -13,15 +13,7 @@ use core::marker::PhantomData;
 use super::kernel::{self, Kernel, Portable};
 pub use super::Fun;
 
-/// An instruction set that lanes may be chosen for at run time.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
-    /// AVX2 and FMA (x86-64-v3): four f64 or eight f32 a lane.
-    Avx2,
-    /// AVX-512 (x86-64-v4): eight f64 or sixteen f32 a lane.
-    Avx512,
-}
+pub use super::Level;
 
 /// Fewer entries than this take the build's lanes, so that small fixed-size maps pay nothing
 /// for the choice (not measured: a guess at where the wider lanes start to pay).
@@ -148,4 +140,43 @@ pub(crate) fn widest<R>(len: usize, f: impl FnOnce() -> R) -> R {
         return f();
     }
     pulp::Arch::new().dispatch(f)
+}
+
+/// The widest level the CPU has beyond the build's lanes, for `len` entries (64 or more).
+#[inline]
+pub(crate) fn level(len: usize) -> Option<Level> {
+    if len < MIN_LEN {
+        return None;
+    }
+    LEVELS.iter().copied().find(|l| match l {
+        Level::Avx512 => pulp::x86::V4::try_new().is_some(),
+        Level::Avx2 => pulp::x86::V3::try_new().is_some(),
+    })
+}
+
+/// Code run in a function compiled for a level (see [`super::AtLevel`]).
+struct Call<C>(C);
+
+impl<C: super::AtLevel> pulp::WithSimd for Call<C> {
+    type Output = C::Output;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> C::Output {
+        self.0.run()
+    }
+}
+
+/// `code` run in the function compiled for `level`, or as built where the CPU lacks it.
+#[inline(always)]
+pub(crate) fn at<C: super::AtLevel>(level: Level, code: C) -> C::Output {
+    use pulp::Simd;
+    match level {
+        Level::Avx512 => match pulp::x86::V4::try_new() {
+            Some(simd) => Simd::vectorize(simd, Call(code)),
+            None => code.run(),
+        },
+        Level::Avx2 => match pulp::x86::V3::try_new() {
+            Some(simd) => Simd::vectorize(simd, Call(code)),
+            None => code.run(),
+        },
+    }
 }

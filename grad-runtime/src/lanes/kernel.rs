@@ -235,7 +235,8 @@ wide_kernel! {
 /// fused `mul_add` of std, one instruction where FMA is enabled.
 #[cfg(feature = "dispatch")]
 #[derive(Clone, Copy)]
-pub(crate) struct Portable<T, const N: usize>(pub [T; N]);
+#[doc(hidden)]
+pub struct Portable<T, const N: usize>(pub [T; N]);
 
 #[cfg(feature = "dispatch")]
 macro_rules! portable_ops {
@@ -320,4 +321,134 @@ macro_rules! portable_kernel {
 portable_kernel! {
     f64: i64, 52, 1023;
     f32: i32, 23, 127;
+}
+
+// A lane of `N` entries for the closures over lanes (`Lane`), where lanes are chosen at run time:
+// `exp` and `tanh` the kernels above; `ln` each entry's scalar `ln` (this module has no `ln`
+// kernel); `sqrt`, `recip`, `powi`, `abs`, `max`, `min` and the indicator the scalar results bit
+// for bit, as the build's lanes give them.
+#[cfg(feature = "dispatch")]
+macro_rules! portable_lane {
+    ($($t:ident),*) => {$(
+        impl<const N: usize> super::Lane for Portable<$t, N> {
+            type Scalar = $t;
+            const WIDTH: usize = N;
+            #[inline(always)]
+            fn splat(s: $t) -> Self {
+                Portable([s; N])
+            }
+            #[inline(always)]
+            fn load(s: &[$t]) -> Self {
+                if let Some(full) = s.first_chunk::<N>() {
+                    return Portable(*full);
+                }
+                let mut a = [0.0; N];
+                a[..s.len()].copy_from_slice(s);
+                Portable(a)
+            }
+            #[inline(always)]
+            fn store(self, out: &mut [$t]) {
+                if let Some(full) = out.first_chunk_mut::<N>() {
+                    *full = self.0;
+                    return;
+                }
+                let k = out.len();
+                out.copy_from_slice(&self.0[..k]);
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                Portable(self.0.map(ComplexField::ln))
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                tanh(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                Portable(self.0.map(ComplexField::sqrt))
+            }
+            #[inline(always)]
+            fn recip(self) -> Self {
+                Portable(self.0.map(|x| 1.0 / x))
+            }
+            #[inline(always)]
+            fn powi(self, n: i32) -> Self {
+                super::powi_lanes(self, n)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                Kernel::abs(self)
+            }
+            #[inline(always)]
+            fn max(self, c: Self) -> Self {
+                Portable(core::array::from_fn(|i| if self.0[i] > c.0[i] || c.0[i].is_nan() { self.0[i] } else { c.0[i] }))
+            }
+            #[inline(always)]
+            fn min(self, c: Self) -> Self {
+                Portable(core::array::from_fn(|i| if self.0[i] < c.0[i] || c.0[i].is_nan() { self.0[i] } else { c.0[i] }))
+            }
+            #[inline(always)]
+            fn gt_indicator(self, c: Self) -> Self {
+                Portable(core::array::from_fn(|i| if self.0[i] > c.0[i] { 1.0 } else { 0.0 }))
+            }
+        }
+
+        impl<const N: usize> super::Operands<$t> for Portable<$t, N> {
+            type Lane = Self;
+            #[inline(always)]
+            fn lanes(self, c: $t) -> (Self, Self) {
+                (self, Portable([c; N]))
+            }
+        }
+
+        impl<const N: usize> super::Operands<Portable<$t, N>> for $t {
+            type Lane = Portable<$t, N>;
+            #[inline(always)]
+            fn lanes(self, c: Portable<$t, N>) -> (Portable<$t, N>, Portable<$t, N>) {
+                (Portable([self; N]), c)
+            }
+        }
+
+        impl<const N: usize> super::AsLane<Portable<$t, N>> for $t {
+            #[inline(always)]
+            fn lane(self) -> Portable<$t, N> {
+                Portable([self; N])
+            }
+        }
+    )*};
+}
+
+#[cfg(feature = "dispatch")]
+portable_lane!(f64, f32);
+
+// A scalar constant beside a lane, on either side (`1.0 + t`), as wide's types allow.
+#[cfg(feature = "dispatch")]
+macro_rules! portable_scalar_ops {
+    ($($t:ident: [$($tr:ident, $f:ident, $op:tt;)*])*) => {$($(
+        impl<const N: usize> $tr<Portable<$t, N>> for $t {
+            type Output = Portable<$t, N>;
+            #[inline(always)]
+            fn $f(self, o: Portable<$t, N>) -> Portable<$t, N> {
+                Portable(o.0.map(|x| self $op x))
+            }
+        }
+
+        impl<const N: usize> $tr<$t> for Portable<$t, N> {
+            type Output = Self;
+            #[inline(always)]
+            fn $f(self, o: $t) -> Self {
+                Portable(self.0.map(|x| x $op o))
+            }
+        }
+    )*)*};
+}
+
+#[cfg(feature = "dispatch")]
+portable_scalar_ops! {
+    f64: [Add, add, +; Sub, sub, -; Mul, mul, *; Div, div, /;]
+    f32: [Add, add, +; Sub, sub, -; Mul, mul, *; Div, div, /;]
 }
