@@ -381,30 +381,30 @@ fn f32_abs_max_min_over_lanes_are_the_scalar_path_bit_for_bit() {
     scalar_path_definitions(&a, f32::max, f32::min, f32::abs);
 }
 
-/// The kernels at each level of lanes chosen at run time (`dispatch`) against the scalar
-/// functions, over the same arguments, each argument in every position of a lane (the storage
-/// shifted by one entry at a time) and in the padded last lane; a level the CPU lacks is skipped.
+/// The lanes chosen at run time (`dispatch`): the value maps' kernels as they run, at the widest
+/// level the CPU has, against the scalar functions over the same arguments, each argument in
+/// every position of a lane (the storage shifted by one entry at a time) and in the padded last
+/// lane; and both levels' lane types, computed as built (the same operations, fused
+/// multiply-adds included, give the same bits in the function compiled for the level).
 #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
 mod dispatched {
     use super::*;
-    use matgrad::lanes::dispatch::{f32_at, f64_at, Fun, Level};
+    use matgrad::__private::{map_exp, map_tanh};
+    use nalgebra::DMatrix;
 
-    fn check_at<T: matgrad::Real + core::fmt::Debug>(
+    fn check_map<T: matgrad::Real + core::fmt::Debug + matgrad::lanes::Lanes>(
         name: &str,
         args: &[T],
-        run: impl Fn(&mut [T]) -> bool,
+        map: impl Fn(DMatrix<T>) -> DMatrix<T>,
         scalar: impl Fn(T) -> T,
         ulps: impl Fn(T, T) -> Option<u64>,
     ) {
         let mut worst = 0;
         let mut bad = Vec::new();
         for start in 0..16.min(args.len()) {
-            let mut out = args[start..].to_vec();
-            if !run(&mut out) {
-                println!("{name}: not run, the CPU lacks the level");
-                return;
-            }
-            for (&x, &got) in args[start..].iter().zip(&out) {
+            let xs = &args[start..];
+            let out = map(DMatrix::from_column_slice(xs.len(), 1, xs));
+            for (&x, &got) in xs.iter().zip(out.iter()) {
                 let want = scalar(x);
                 let d = ulps(got, want);
                 if d.is_none_or(|d| d > u64::from(ULPS)) && bad.len() < 8 {
@@ -420,27 +420,16 @@ mod dispatched {
     }
 
     #[test]
-    fn f64_kernels_at_each_level_against_the_scalar_functions() {
-        let a = args_f64();
-        for level in [Level::Avx2, Level::Avx512] {
-            check_at(&format!("{level:?} tanh"), &a, |x| f64_at(level, x, Fun::Tanh), f64::tanh, ulps_f64);
-            check_at(&format!("{level:?} exp"), &a, |x| f64_at(level, x, Fun::Exp), f64::exp, ulps_f64);
-        }
-    }
-
-    #[test]
-    fn f32_kernels_at_each_level_against_the_scalar_functions() {
-        let a = args_f32();
-        for level in [Level::Avx2, Level::Avx512] {
-            check_at(&format!("{level:?} tanh"), &a, |x| f32_at(level, x, Fun::Tanh), f32::tanh, ulps_f32);
-            check_at(&format!("{level:?} exp"), &a, |x| f32_at(level, x, Fun::Exp), f32::exp, ulps_f32);
-        }
+    fn value_maps_at_the_widest_level_against_the_scalar_functions() {
+        let (a, a32) = (args_f64(), args_f32());
+        check_map("tanh", &a, map_tanh, f64::tanh, ulps_f64);
+        check_map("exp", &a, map_exp, f64::exp, ulps_f64);
+        check_map("tanh", &a32, map_tanh, f32::tanh, ulps_f32);
+        check_map("exp", &a32, map_exp, f32::exp, ulps_f32);
     }
 
     /// The lanes of the closures over lanes chosen at run time (`Avx2<T>`, `Avx512<T>`: arrays
     /// of 4 or 8 f64, 8 or 16 f32), every kernel and `abs`/`max`/`min` as for the build's lanes.
-    /// They are computed here as built; in the function compiled for their level, the same
-    /// operations (fused multiply-adds included) give the same bits.
     #[test]
     fn the_lanes_of_each_level_against_the_scalar_functions() {
         use matgrad::lanes::{Avx2, Avx512};
@@ -465,23 +454,17 @@ mod dispatched {
             return;
         }
         let a = args_f64();
-        for level in [Level::Avx2, Level::Avx512] {
-            for (fun, lane) in [(Fun::Tanh, Lane::tanh as fn(Wide<f64>) -> Wide<f64>), (Fun::Exp, Lane::exp)] {
-                let mut got = a.clone();
-                if !f64_at(level, &mut got, fun) {
-                    continue;
-                }
-                let w = <Wide<f64> as Lane>::WIDTH;
-                for (chunk, g) in a.chunks(w).zip(got.chunks(w)) {
-                    let mut want = vec![0.0; chunk.len()];
-                    lane(Wide::<f64>::load(chunk)).store(&mut want);
-                    for ((x, w), g) in chunk.iter().zip(&want).zip(g) {
-                        assert_eq!(
-                            w.to_bits(),
-                            g.to_bits(),
-                            "{level:?} {fun:?}({x:?}): {g:?}, the build's lanes {w:?}"
-                        );
-                    }
+        type Map = fn(DMatrix<f64>) -> DMatrix<f64>;
+        for (name, map, lane) in
+            [("tanh", map_tanh as Map, Lane::tanh as fn(Wide<f64>) -> Wide<f64>), ("exp", map_exp as Map, Lane::exp)]
+        {
+            let got = map(DMatrix::from_column_slice(a.len(), 1, &a));
+            let w = <Wide<f64> as Lane>::WIDTH;
+            for (chunk, g) in a.chunks(w).zip(got.as_slice().chunks(w)) {
+                let mut want = vec![0.0; chunk.len()];
+                lane(Wide::<f64>::load(chunk)).store(&mut want);
+                for ((x, w), g) in chunk.iter().zip(&want).zip(g) {
+                    assert_eq!(w.to_bits(), g.to_bits(), "{name}({x:?}): {g:?}, the build's lanes {w:?}");
                 }
             }
         }

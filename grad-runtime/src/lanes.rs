@@ -327,11 +327,6 @@ pub trait Lanes: Sized {
     #[doc(hidden)]
     type Avx512: Lane<Scalar = Self>;
 
-    /// Applies a value map's kernel to `xs` in place in lanes chosen at run time, wider than
-    /// [`Lanes::Wide`], where the CPU has them (the `dispatch` feature): false when it did not.
-    #[doc(hidden)]
-    fn in_wider_lanes(xs: &mut [Self], fun: Fun) -> bool;
-
     /// The level of lanes chosen at run time for `len` entries: the widest the CPU has beyond
     /// the build's lanes (`dispatch`, 64 entries or more), else `None`.
     #[doc(hidden)]
@@ -348,17 +343,8 @@ pub enum Level {
     Avx512,
 }
 
-/// The kernel a value map applies (see [`Lanes::in_wider_lanes`]).
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fun {
-    Tanh,
-    Exp,
-}
-
 #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
-#[doc(hidden)]
-pub mod dispatch;
+mod dispatch;
 
 // A lane is one vector register: 512 bits with AVX-512, 256 with AVX, else 128 (SSE2, NEON).
 // wide's wider types without the instructions for them are arrays of narrower vectors, whose
@@ -381,7 +367,7 @@ type Lanes64 = f64;
 type Lanes32 = f32;
 
 macro_rules! lanes_of {
-    ($($t:ident: $wide:ident, $run:ident, $n4:literal, $n8:literal;)*) => {$(
+    ($($t:ident: $wide:ident, $n4:literal, $n8:literal;)*) => {$(
         impl Lanes for $t {
             type Wide = $wide;
             #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
@@ -404,24 +390,13 @@ macro_rules! lanes_of {
                     None
                 }
             }
-
-            #[inline]
-            fn in_wider_lanes(xs: &mut [$t], fun: Fun) -> bool {
-                #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
-                return dispatch::$run(xs, fun);
-                #[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
-                {
-                    let _ = (xs, fun);
-                    false
-                }
-            }
         }
     )*};
 }
 
 lanes_of! {
-    f64: Lanes64, f64s, 4, 8;
-    f32: Lanes32, f32s, 8, 16;
+    f64: Lanes64, 4, 8;
+    f32: Lanes32, 8, 16;
 }
 
 /// The lanes of a float type for AVX2 with FMA, chosen at run time.
@@ -708,7 +683,7 @@ fn at<C: AtLevel>(level: Level, code: C) -> C::Output {
 // Y = f(X) entrywise, for an f whose derivative is a function of its value
 // X̄ += Ḡ ⊙ f′(Y)
 macro_rules! value_maps {
-    ($($map:ident, $adj:ident: $f:ident, $d:ident, $lanes:expr, $fun:expr;)*) => {$(
+    ($($map:ident, $adj:ident: $f:ident, $d:ident, $exp:literal;)*) => {$(
         #[doc = concat!("`x.map(|v| v.", stringify!($f), "())`, for a differentiated map: its values alone, over lanes as [`map_d_lanes`] (or each entry's scalar `", stringify!($f), "` where that kernel does not run in lanes); the reverse sweep computes `Ḡ ⊙ f′` from them ([`", stringify!($adj), "`]), so the forward pass stores no derivative.")]
         #[inline]
         pub fn $map<X: MatArg>(x: X) -> OMatrix<X::T, X::R, X::C>
@@ -716,17 +691,19 @@ macro_rules! value_maps {
             X::T: Lanes,
             DefaultAllocator: Allocator<X::R, X::C>,
         {
-            let mut y = x.into_mat();
-            if let Some(fun) = $fun {
-                if <X::T as Lanes>::in_wider_lanes(y.as_mut_slice(), fun) {
-                    return y;
-                }
-            }
-            if !$lanes {
-                return crate::rules::map_d::<_, 0, _>(y, |v| (crate::rules::$f(v), [])).0;
-            }
             let scalar = |v| (crate::rules::$f(v), []);
-            map_d_lanes::<_, 0, _, _, _, _>(false, y, scalar, |l| (body::$f(l), []), |l| (body::$f(l), []), |l| (body::$f(l), [])).0
+            map_d_lanes::<_, 0, _, _, _, _>(
+                $exp,
+                x,
+                scalar,
+                #[inline(always)]
+                |l| (body::$f(l), []),
+                #[inline(always)]
+                |l| (body::$f(l), []),
+                #[inline(always)]
+                |l| (body::$f(l), []),
+            )
+            .0
         }
 
         #[doc = concat!("`y = ", stringify!($map), "(x)`: the contribution to `x̄`, `Ḡ ⊙ f′(Y)` from the values `Y` (in `Ḡ`'s buffer when it is moved in), the products the stored derivative's path computes.")]
@@ -745,10 +722,10 @@ macro_rules! value_maps {
 }
 
 value_maps! {
-    map_tanh, map_tanh_adj: tanh, d_tanh, true, Some(Fun::Tanh);
-    map_exp, map_exp_adj: exp, d_exp, EXP_IN_LANES, Some(Fun::Exp);
-    map_sqrt, map_sqrt_adj: sqrt, d_sqrt, true, None::<Fun>;
-    map_recip, map_recip_adj: recip, d_recip, true, None::<Fun>;
+    map_tanh, map_tanh_adj: tanh, d_tanh, false;
+    map_exp, map_exp_adj: exp, d_exp, true;
+    map_sqrt, map_sqrt_adj: sqrt, d_sqrt, false;
+    map_recip, map_recip_adj: recip, d_recip, false;
 }
 
 /// Rows `k..end` of column `j` of `z` as a lane (a column of any storage is read entry by entry).
