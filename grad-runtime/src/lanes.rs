@@ -326,11 +326,6 @@ pub trait Lanes: Sized {
     type Avx2: Lane<Scalar = Self>;
     #[doc(hidden)]
     type Avx512: Lane<Scalar = Self>;
-
-    /// The level of lanes chosen at run time for `len` entries: the widest the CPU has beyond
-    /// the build's lanes (`dispatch`, 64 entries or more), else `None`.
-    #[doc(hidden)]
-    fn level(len: usize) -> Option<Level>;
 }
 
 /// An instruction set that lanes may be chosen for at run time (`dispatch`).
@@ -379,17 +374,6 @@ macro_rules! lanes_of {
             type Avx2 = $wide;
             #[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
             type Avx512 = $wide;
-
-            #[inline]
-            fn level(len: usize) -> Option<Level> {
-                #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
-                return dispatch::level(len);
-                #[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
-                {
-                    let _ = len;
-                    None
-                }
-            }
         }
     )*};
 }
@@ -527,7 +511,7 @@ fn run_of<T: Lanes>(len: usize, exp: bool) -> Run {
     if <Wide<T> as Lane>::WIDTH == 1 {
         return Run::Scalar;
     }
-    match T::level(len) {
+    match level(len) {
         Some(level) => Run::At(level),
         None if exp && !EXP_IN_LANES => Run::Scalar,
         None => Run::Build,
@@ -668,6 +652,40 @@ where
     }
 }
 
+/// The level of lanes chosen at run time for `len` entries: the widest the CPU has beyond the
+/// build's lanes (`dispatch`, 64 entries or more), else `None`.
+#[inline]
+fn level(len: usize) -> Option<Level> {
+    #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
+    return dispatch::level(len);
+    #[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
+    {
+        let _ = len;
+        None
+    }
+}
+
+/// A pass of arithmetic alone (its results the same bits at every width), as code to run at a
+/// level: LLVM vectorises its loops for the level.
+struct Pass<F>(F);
+
+impl<R, F: FnOnce() -> R> AtLevel for Pass<F> {
+    type Output = R;
+    #[inline(always)]
+    fn run(self) -> R {
+        (self.0)()
+    }
+}
+
+/// `f()` at the level of lanes chosen at run time for `len` entries, else as built.
+#[inline(always)]
+fn widest<R>(len: usize, f: impl FnOnce() -> R) -> R {
+    match level(len) {
+        Some(l) => at(l, Pass(f)),
+        None => f(),
+    }
+}
+
 /// `code` run in the function compiled for `level` (`dispatch`), else as built.
 #[inline(always)]
 fn at<C: AtLevel>(level: Level, code: C) -> C::Output {
@@ -712,11 +730,7 @@ macro_rules! value_maps {
         where
             DefaultAllocator: Allocator<Y::R, Y::C>,
         {
-            let pass = || g.zip_into(y.mat(), |g, y| g * crate::rules::$d(y, y));
-            #[cfg(all(feature = "dispatch", target_arch = "x86_64"))]
-            return dispatch::widest(y.mat().len(), pass);
-            #[cfg(not(all(feature = "dispatch", target_arch = "x86_64")))]
-            pass()
+            widest(y.mat().len(), || g.zip_into(y.mat(), |g, y| g * crate::rules::$d(y, y)))
         }
     )*};
 }

@@ -21,18 +21,6 @@ const LEVELS: &[Level] = match (cfg!(target_feature = "avx512f"), cfg!(target_fe
     (false, false) => &[Level::Avx512, Level::Avx2],
 };
 
-/// `f()` compiled for the CPU's widest vector instructions (pulp's `Arch::dispatch`: LLVM
-/// vectorises its loops for them) where they are wider than the build's and `len` entries gain
-/// from them, else `f()` as built. For elementwise passes of arithmetic alone, whose results are
-/// the same bits at every width.
-#[inline]
-pub(crate) fn widest<R>(len: usize, f: impl FnOnce() -> R) -> R {
-    if len < MIN_LEN || LEVELS.is_empty() {
-        return f();
-    }
-    pulp::Arch::new().dispatch(f)
-}
-
 /// The widest level the CPU has beyond the build's lanes, for `len` entries (64 or more).
 #[inline]
 pub(crate) fn level(len: usize) -> Option<Level> {
