@@ -109,6 +109,29 @@ fn paired(rounds: usize, generated: &mut impl FnMut(), hand: &mut impl FnMut()) 
     println!("{gm:.1} {hm:.1} {m:.3} {q1:.3} {q3:.3}");
 }
 
+/// The workload this binary is built for alone, when `MATGRAD_INSTRUCTIONS_ONLY` names one at
+/// build time (`scripts/instructions.py --apart`): the other workloads' code is then not in the
+/// binary, so what LLVM inlines into this one's gradients (and so its count) does not depend on
+/// what the others are. Every workload otherwise.
+const ONLY: Option<&str> = option_env!("MATGRAD_INSTRUCTIONS_ONLY");
+
+/// Whether this binary runs `workload` (a constant: the arms of the others are compiled out).
+const fn built(workload: &str) -> bool {
+    let Some(only) = ONLY else { return true };
+    let (a, b) = (only.as_bytes(), workload.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let [workload, which, n] = args.as_slice() else {
@@ -122,7 +145,7 @@ fn main() {
         _ => Mode::Count { hand: false, calls: n },
     };
     match workload.as_str() {
-        "network" => {
+        "network" if const { built("network") } => {
             let (x, w, y) = (data(8, 4, 1, 1.0), data(4, 3, 2, 0.5), data(8, 3, 3, 0.5));
             drive(
                 &mode,
@@ -130,7 +153,7 @@ fn main() {
                 || sink(network_hand(black_box(&w), black_box(&x), black_box(&y))),
             );
         }
-        "network_large" => {
+        "network_large" if const { built("network_large") } => {
             // the large network of `gradients.rs`: X 1024×512, W 512×256
             let (x, w) = (data(1024, 512, 1, 1.0), data(512, 256, 2, 1.0 / 512f64.sqrt()));
             let y = data(1024, 256, 3, 0.4).add_scalar(0.5);
@@ -140,7 +163,7 @@ fn main() {
                 || sink(network_hand(black_box(&w), black_box(&x), black_box(&y))),
             );
         }
-        "dictionary" => {
+        "dictionary" if const { built("dictionary") } => {
             // the smaller dictionary of `gradients.rs`: X 64×128, D 64×16, R 16×128
             let (x, d, r) = (data(64, 128, 4, 1.0), data(64, 16, 5, 1.0), data(16, 128, 6, 0.25));
             drive(
@@ -149,7 +172,7 @@ fn main() {
                 || sink(dictionary_hand(black_box(&x), black_box(&d), black_box(&r))),
             );
         }
-        "mlp" => {
+        "mlp" if const { built("mlp") } => {
             let (w1, b1, w2, b2, x, y) = mlp_data();
             drive(
                 &mode,
@@ -175,33 +198,42 @@ fn main() {
                 },
             );
         }
-        "gaussian" | "gaussian_solve" => {
+        "gaussian" if const { built("gaussian") } => {
             let (s, c) = gaussian_data(16);
-            let solve = workload == "gaussian_solve";
             drive(
                 &mode,
-                || match solve {
-                    false => sink(gaussian_grad(black_box(&s), black_box(&c))),
-                    true => sink(gaussian_solve_grad(black_box(&s), black_box(&c))),
-                },
+                || sink(gaussian_grad(black_box(&s), black_box(&c))),
                 || sink(gaussian_hand(black_box(&s), black_box(&c))),
             );
         }
-        "pose" | "pose_loop" => {
-            let (r, t, p, q) = pose_data();
-            let looped = workload == "pose_loop";
+        "gaussian_solve" if const { built("gaussian_solve") } => {
+            let (s, c) = gaussian_data(16);
             drive(
                 &mode,
-                || match looped {
-                    false => sink(pose_grad(black_box(&r), black_box(&t), black_box(&p), black_box(&q))),
-                    true => sink(pose_loop_grad(black_box(&r), black_box(&t), black_box(&p), black_box(&q))),
-                },
+                || sink(gaussian_solve_grad(black_box(&s), black_box(&c))),
+                || sink(gaussian_hand(black_box(&s), black_box(&c))),
+            );
+        }
+        "pose" if const { built("pose") } => {
+            let (r, t, p, q) = pose_data();
+            drive(
+                &mode,
+                || sink(pose_grad(black_box(&r), black_box(&t), black_box(&p), black_box(&q))),
+                || sink(pose_hand(black_box(&r), black_box(&t), black_box(&p), black_box(&q))),
+            );
+        }
+        "pose_loop" if const { built("pose_loop") } => {
+            let (r, t, p, q) = pose_data();
+            drive(
+                &mode,
+                || sink(pose_loop_grad(black_box(&r), black_box(&t), black_box(&p), black_box(&q))),
                 || sink(pose_hand(black_box(&r), black_box(&t), black_box(&p), black_box(&q))),
             );
         }
         other => {
             eprintln!(
-                "unknown workload {other}: network, network_large, dictionary, mlp, gaussian, gaussian_solve, pose, pose_loop"
+                "unknown workload {other}: network, network_large, dictionary, mlp, gaussian, gaussian_solve, pose, pose_loop{}",
+                ONLY.map(|w| format!(" (this binary: {w} only)")).unwrap_or_default()
             );
             std::process::exit(2);
         }

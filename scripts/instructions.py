@@ -6,8 +6,13 @@ calls and with 1 call for each workload and each of `generated` and `hand`, and 
 difference divided by N (setup and the first call's one-time costs cancel), with the ratio.
 Instruction counts do not depend on machine noise.
 
-Usage: python3 scripts/instructions.py [N [WORKLOAD…]]   (N = 200 by default; every workload by
-default)
+Usage: python3 scripts/instructions.py [--apart] [N [WORKLOAD…]]   (N = 200 by default; every
+workload by default)
+
+--apart builds the binary once per workload with that workload's code alone in it
+(MATGRAD_INSTRUCTIONS_ONLY), so that its count does not depend on the others': LLVM inlines a
+function with one caller almost whatever its size, so adding a workload to the binary can move
+another's count (the pose's moved from 601 to 648 instructions with its code unchanged).
 """
 
 import glob
@@ -22,9 +27,14 @@ LARGE_CALLS = 3
 WORKLOADS = ("network", "network_large", "dictionary", "mlp", "gaussian", "gaussian_solve", "pose", "pose_loop")
 
 
-def binary():
+def binary(only=None):
+    """The bench binary, built for every workload, or for `only` alone (`--apart`)."""
+    env = dict(os.environ)
+    env.pop("MATGRAD_INSTRUCTIONS_ONLY", None)
+    if only:
+        env["MATGRAD_INSTRUCTIONS_ONLY"] = only
     subprocess.run(["cargo", "bench", "--bench", "instructions", "--no-run"], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     found = [p for p in glob.glob("target/release/deps/instructions-*") if os.access(p, os.X_OK)
              and not p.endswith(".d")]
     return max(found, key=os.path.getmtime)
@@ -40,8 +50,9 @@ def instructions(exe, workload, which, calls):
 def arguments(default_count):
     """The count (argv[1], `default_count` by default) and the workloads (the rest, every one
     by default) of a command line, exiting on an unknown workload."""
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else default_count
-    chosen = sys.argv[2:] or WORKLOADS
+    args = [a for a in sys.argv[1:] if a != "--apart"]
+    n = int(args[0]) if args else default_count
+    chosen = args[1:] or WORKLOADS
     unknown = [w for w in chosen if w not in WORKLOADS]
     if unknown:
         sys.exit(f"unknown workloads {unknown}; known: {', '.join(WORKLOADS)}")
@@ -50,10 +61,13 @@ def arguments(default_count):
 
 def main():
     n, chosen = arguments(200)
-    exe = binary()
+    apart = "--apart" in sys.argv[1:]
+    exe = None if apart else binary()
     print("| workload | generated (instr/call) | hand-written (instr/call) | ratio |")
     print("|---|---:|---:|---:|")
     for w in chosen:
+        if apart:
+            exe = binary(w)
         per = {}
         calls = min(n, LARGE_CALLS) if w in LARGE else n
         for which in ("generated", "hand"):

@@ -3,14 +3,15 @@
 //! data, the batch split into row shards whose `_grad`s run on a pool of 1 or 2 threads and are
 //! summed by halves as they finish (a tree fixed by the shard count: the same bits for any
 //! thread count). Beside them, the whole batch's `_grad` on the calling thread, measured in the
-//! same run.
+//! same run; and the delay before a sleeping worker starts on work handed to it (`parallel/wake`),
+//! which bounds the speed-up of a short call.
 //!
 //! `cargo bench -p matgrad-parallel-example --bench scaling`; the speed-up is the 1-thread
 //! median over the 2-thread one.
 
 use std::hint::black_box;
 use std::ops::Range;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use nalgebra::{DMatrix, RowDVector};
@@ -129,5 +130,37 @@ fn bench_mlp(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_network, bench_mlp);
+/// How long a sleeping worker takes to start on work handed to it: the calling worker `join`s a
+/// stolen half that reads the clock against a half of 100 µs it runs itself. After each call the
+/// other worker has nothing to do, spins briefly and sleeps, as between two batch gradients, so
+/// every `join` wakes it. The reported time is that delay per call (δ), not the call's time. A
+/// call of T on one thread then takes at least (T + δ)/2 on two, whatever the shards: a
+/// speed-up of at most 2T/(T + δ).
+fn bench_wake(c: &mut Criterion) {
+    let busy = |micros: u64| {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_micros(micros) {
+            std::hint::spin_loop();
+        }
+    };
+    let pool = pool(2);
+    let mut group = c.benchmark_group("parallel/wake");
+    group.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    group.bench_function("until the stolen half starts", |b| {
+        pool.install(|| {
+            b.iter_custom(|iters| {
+                let mut delay = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let (_, started) = rayon::join(|| busy(100), || start.elapsed());
+                    delay += started;
+                }
+                delay
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_network, bench_mlp, bench_wake);
 criterion_main!(benches);
