@@ -165,7 +165,10 @@ def main():
         print(f"(matgrad generated: the sharded batch on {threads} rayon threads, `cargo bench -p matgrad-parallel-example`)")
     head = ["workload", "JAX jit(value_and_grad)"]
     for label, _ in ours:
-        head += [f"generated ({label})", "/ JAX", f"hand-written ({label})", "/ JAX"]
+        # on several threads the second pair of columns is the same batch with the pool's
+        # workers spinning between calls (`spin::keep_spinning`), not a hand-written gradient
+        other = f"workers spinning ({label})" if threads > 1 else f"hand-written ({label})"
+        head += [f"generated ({label})", "/ JAX", other, "/ JAX"]
     print("| " + " | ".join(head) + " |")
     print("|---|" + "---:|" * (len(head) - 1))
     for group, f, f_np, args, argnums in workloads():
@@ -182,10 +185,24 @@ def main():
                 # the batch-parallel figure of examples/parallel/benches/scaling.rs, when measured
                 parallel = medians.get(f"parallel/{group}", {})
                 gen = next((t for f, t in parallel.items() if f and f.endswith(f", {threads} threads")), None)
-                hand = None
+                hand = next((t for f, t in parallel.items() if f and f.endswith(f", {threads} threads, workers spinning")), None)
             row += [fmt(gen), ratio(gen), fmt(hand), ratio(hand)]
         print("| " + " | ".join(row) + " |")
         print(f"<!-- {group}: value {value!r} -->")
+    if threads > 1:
+        # the speed-ups of the sharded batches: 1 thread against `threads`, asleep and spinning
+        for label, medians in ours:
+            for group, funcs in sorted((g, f) for g, f in medians.items() if g and g.startswith("parallel/")):
+                one = next((t for f, t in funcs.items() if f and f.endswith(", 1 threads")), None)
+                if one is None:
+                    continue
+                parts = []
+                for suffix, what in ((f", {threads} threads", "asleep between calls"),
+                                     (f", {threads} threads, workers spinning", "spinning")):
+                    t = next((t for f, t in funcs.items() if f and f.endswith(suffix)), None)
+                    if t:
+                        parts.append(f"{fmt(t)} {what} ({one / t:.2f}x)")
+                print(f"{label} {group}: 1 thread {fmt(one)}; {threads} threads " + ", ".join(parts))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 //! data, the batch split into row shards whose `_grad`s run on a pool of 1 or 2 threads and are
 //! summed by halves as they finish (a tree fixed by the shard count: the same bits for any
 //! thread count). Beside them, the whole batch's `_grad` on the calling thread, measured in the
-//! same run; and the delay before a sleeping worker starts on work handed to it (`parallel/wake`),
-//! which bounds the speed-up of a short call.
+//! same run; the 2-thread batches again with the pool's workers kept looking for work between
+//! calls (`spin::keep_spinning`) instead of sleeping; and the delay before a worker starts on
+//! work handed to it, asleep and spinning (`parallel/wake`), which bounds the speed-up of a
+//! short call.
 //!
 //! `cargo bench -p matgrad-parallel-example --bench scaling`; the speed-up is the 1-thread
 //! median over the 2-thread one.
@@ -18,6 +20,8 @@ use nalgebra::{DMatrix, RowDVector};
 
 #[path = "../src/malloc.rs"]
 mod malloc;
+#[path = "../src/spin.rs"]
+mod spin;
 #[path = "../../../benches/workloads/mod.rs"]
 mod workloads;
 use workloads::*;
@@ -69,6 +73,10 @@ fn mlp_batch(
     tree_sum(0..xs.len(), &|k| mlp_grad(w1, b1, w2, b2, &xs[k], &ys[k]), &add)
 }
 
+/// How long the workers of a pool kept spinning (`spin::keep_spinning`) look for work before they
+/// sleep again: OpenMP's usual block time.
+const LINGER: Duration = Duration::from_millis(200);
+
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool")
 }
@@ -98,6 +106,12 @@ fn bench_network(c: &mut Criterion) {
         group.bench_function(format!("{shards} shards, {threads} threads"), |b| {
             pool.install(|| b.iter(|| network_batch(black_box(&w), &xs, &ys)))
         });
+        if threads > 1 {
+            let _spinning = spin::keep_spinning(&pool, LINGER);
+            group.bench_function(format!("{shards} shards, {threads} threads, workers spinning"), |b| {
+                pool.install(|| b.iter(|| network_batch(black_box(&w), &xs, &ys)))
+            });
+        }
     }
     group.finish();
 }
@@ -126,6 +140,12 @@ fn bench_mlp(c: &mut Criterion) {
         group.bench_function(format!("{shards} shards, {threads} threads"), |b| {
             pool.install(|| b.iter(|| mlp_batch((black_box(&w1), &b1, &w2, &b2), &xs, &ys)))
         });
+        if threads > 1 {
+            let _spinning = spin::keep_spinning(&pool, LINGER);
+            group.bench_function(format!("{shards} shards, {threads} threads, workers spinning"), |b| {
+                pool.install(|| b.iter(|| mlp_batch((black_box(&w1), &b1, &w2, &b2), &xs, &ys)))
+            });
+        }
     }
     group.finish();
 }
@@ -146,19 +166,19 @@ fn bench_wake(c: &mut Criterion) {
     let pool = pool(2);
     let mut group = c.benchmark_group("parallel/wake");
     group.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    group.bench_function("until the stolen half starts", |b| {
-        pool.install(|| {
-            b.iter_custom(|iters| {
-                let mut delay = Duration::ZERO;
-                for _ in 0..iters {
-                    let start = Instant::now();
-                    let (_, started) = rayon::join(|| busy(100), || start.elapsed());
-                    delay += started;
-                }
-                delay
-            })
-        })
-    });
+    let delay = |iters: u64| {
+        let mut delay = Duration::ZERO;
+        for _ in 0..iters {
+            let start = Instant::now();
+            let (_, started) = rayon::join(|| busy(100), || start.elapsed());
+            delay += started;
+        }
+        delay
+    };
+    group.bench_function("until the stolen half starts", |b| pool.install(|| b.iter_custom(delay)));
+    let spinning = spin::keep_spinning(&pool, LINGER);
+    group.bench_function("until the stolen half starts, workers spinning", |b| pool.install(|| b.iter_custom(delay)));
+    drop(spinning);
     group.finish();
 }
 
