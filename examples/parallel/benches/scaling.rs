@@ -73,9 +73,16 @@ fn mlp_batch(
     tree_sum(0..xs.len(), &|k| mlp_grad(w1, b1, w2, b2, &xs[k], &ys[k]), &add)
 }
 
-/// How long the workers of a pool kept spinning (`spin::keep_spinning`) look for work before they
-/// sleep again: OpenMP's usual block time.
-const LINGER: Duration = Duration::from_millis(200);
+/// The pools each batch runs on: 1 thread, 2 threads whose idle workers sleep (rayon's own), and
+/// 2 threads whose workers spin between calls (`spin::keep_spinning`).
+const POOLS: [(usize, bool); 3] = [(1, false), (2, false), (2, true)];
+
+/// The benchmark's name for a batch of `shards` on a pool of `POOLS` (`scripts/jax_compare.py`
+/// reads the names).
+fn pool_name(shards: usize, threads: usize, spinning: bool) -> String {
+    let spin = if spinning { ", workers spinning" } else { "" };
+    format!("{shards} shards, {threads} threads{spin}")
+}
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool")
@@ -101,17 +108,12 @@ fn bench_network(c: &mut Criterion) {
     let mut group = c.benchmark_group("parallel/network/1024x512");
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
     group.bench_function("whole", |b| b.iter(|| network_grad(black_box(&w), &x, &y)));
-    for threads in [1, 2] {
+    for (threads, spinning) in POOLS {
         let pool = pool(threads);
-        group.bench_function(format!("{shards} shards, {threads} threads"), |b| {
+        let _spinning = spinning.then(|| spin::keep_spinning(&pool, spin::LINGER));
+        group.bench_function(pool_name(shards, threads, spinning), |b| {
             pool.install(|| b.iter(|| network_batch(black_box(&w), &xs, &ys)))
         });
-        if threads > 1 {
-            let _spinning = spin::keep_spinning(&pool, LINGER);
-            group.bench_function(format!("{shards} shards, {threads} threads, workers spinning"), |b| {
-                pool.install(|| b.iter(|| network_batch(black_box(&w), &xs, &ys)))
-            });
-        }
     }
     group.finish();
 }
@@ -135,17 +137,12 @@ fn bench_mlp(c: &mut Criterion) {
     let mut group = c.benchmark_group("parallel/mlp/256");
     group.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
     group.bench_function("whole", |b| b.iter(|| mlp_grad(black_box(&w1), &b1, &w2, &b2, &x, &y)));
-    for threads in [1, 2] {
+    for (threads, spinning) in POOLS {
         let pool = pool(threads);
-        group.bench_function(format!("{shards} shards, {threads} threads"), |b| {
+        let _spinning = spinning.then(|| spin::keep_spinning(&pool, spin::LINGER));
+        group.bench_function(pool_name(shards, threads, spinning), |b| {
             pool.install(|| b.iter(|| mlp_batch((black_box(&w1), &b1, &w2, &b2), &xs, &ys)))
         });
-        if threads > 1 {
-            let _spinning = spin::keep_spinning(&pool, LINGER);
-            group.bench_function(format!("{shards} shards, {threads} threads, workers spinning"), |b| {
-                pool.install(|| b.iter(|| mlp_batch((black_box(&w1), &b1, &w2, &b2), &xs, &ys)))
-            });
-        }
     }
     group.finish();
 }
@@ -176,7 +173,7 @@ fn bench_wake(c: &mut Criterion) {
         delay
     };
     group.bench_function("until the stolen half starts", |b| pool.install(|| b.iter_custom(delay)));
-    let spinning = spin::keep_spinning(&pool, LINGER);
+    let spinning = spin::keep_spinning(&pool, spin::LINGER);
     group.bench_function("until the stolen half starts, workers spinning", |b| pool.install(|| b.iter_custom(delay)));
     drop(spinning);
     group.finish();

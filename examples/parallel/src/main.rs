@@ -89,7 +89,7 @@ fn main() {
     // the calls instead of sleeping, so that each call's `join` does not wait for one to wake
     // (see `spin`).
     let pool = rayon::ThreadPoolBuilder::new().build().expect("a thread pool");
-    let _spinning = spin::keep_spinning(&pool, std::time::Duration::from_millis(200));
+    let _spinning = spin::keep_spinning(&pool, spin::LINGER);
     let mut adam = Adam::new(0.01);
     pool.install(|| {
         for step in 0..=300 {

@@ -20,6 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How long the workers of a pool kept spinning look for work before they sleep again: the block
+/// time OpenMP runtimes use by default.
+pub const LINGER: Duration = Duration::from_millis(200);
+
 /// While it lives, the pool's workers look for work instead of sleeping; dropping it lets them
 /// sleep again (each when the job it is running, if any, returns).
 pub struct Spinning {
