@@ -3,7 +3,7 @@
 //! `python3 scripts/bench_ratios.py` for the ratio table.
 //!
 //! Each workload has one criterion group (`network/128x64`, `dictionary/512x1024`, `mlp/256`,
-//! `gaussian/16`, `pose/8`) with three functions: `generated` (the `_grad` that
+//! `factorization/200x150`, `gaussian/16`, `pose/8`) with three functions: `generated` (the `_grad` that
 //! `#[differentiate]` emits), `hand` (the closed form written directly with nalgebra, same
 //! signature and owned results, buffers reused within the call, transposed products on
 //! nalgebra's fast kernel) and `forward` (the function as written). Before timing, each workload
@@ -77,6 +77,28 @@ fn bench_dictionary(c: &mut Criterion) {
         group.bench_function("forward", |b| b.iter(|| dictionary(black_box(&x), black_box(&d), black_box(&r))));
         group.finish();
     }
+}
+
+fn bench_factorization(c: &mut Criterion) {
+    // (users n, items m, factors k): U is n×k, V is m×k, R is n×m.
+    let (n, m, k) = (200, 150, 8);
+    let u = data(n, k, 21, 0.5);
+    let v = data(m, k, 22, 0.5);
+    let r = data(n, m, 23, 1.0);
+    let (v_gen, du_gen, dv_gen) = factorization_grad(&u, &v, &r);
+    let (v_hand, du_hand, dv_hand) = factorization_hand(&u, &v, &r);
+    let name = format!("factorization/{n}x{m}");
+    assert_value(&name, v_gen, v_hand);
+    assert_value(&name, factorization(&u, &v, &r), v_hand);
+    assert_rel(&format!("{name} dU"), &du_gen, &du_hand);
+    assert_rel(&format!("{name} dV"), &dv_gen, &dv_hand);
+
+    let mut group = c.benchmark_group(&name);
+    configure(&mut group, false);
+    group.bench_function("generated", |b| b.iter(|| factorization_grad(black_box(&u), black_box(&v), black_box(&r))));
+    group.bench_function("hand", |b| b.iter(|| factorization_hand(black_box(&u), black_box(&v), black_box(&r))));
+    group.bench_function("forward", |b| b.iter(|| factorization(black_box(&u), black_box(&v), black_box(&r))));
+    group.finish();
 }
 
 fn bench_mlp(c: &mut Criterion) {
@@ -203,5 +225,5 @@ fn bench_pose(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_network, bench_dictionary, bench_mlp, bench_gaussian, bench_pose);
+criterion_group!(benches, bench_network, bench_dictionary, bench_factorization, bench_mlp, bench_gaussian, bench_pose);
 criterion_main!(benches);

@@ -172,6 +172,15 @@ fn main() {
                 || sink(dictionary_hand(black_box(&x), black_box(&d), black_box(&r))),
             );
         }
+        "factorization" if const { built("factorization") } => {
+            // the factorization of `gradients.rs`: U 200×8, V 150×8, R 200×150
+            let (u, v, r) = (data(200, 8, 21, 0.5), data(150, 8, 22, 0.5), data(200, 150, 23, 1.0));
+            drive(
+                &mode,
+                || sink(factorization_grad(black_box(&u), black_box(&v), black_box(&r))),
+                || sink(factorization_hand(black_box(&u), black_box(&v), black_box(&r))),
+            );
+        }
         "mlp" if const { built("mlp") } => {
             let (w1, b1, w2, b2, x, y) = mlp_data();
             drive(
@@ -232,7 +241,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "unknown workload {other}: network, network_large, dictionary, mlp, gaussian, gaussian_solve, pose, pose_loop{}",
+                "unknown workload {other}: network, network_large, dictionary, factorization, mlp, gaussian, gaussian_solve, pose, pose_loop{}",
                 ONLY.map(|w| format!(" (this binary: {w} only)")).unwrap_or_default()
             );
             std::process::exit(2);

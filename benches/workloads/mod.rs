@@ -73,6 +73,12 @@ pub fn pose_loop(r: &SMatrix<f64, 3, 3>, t: &SVector<f64, 3>, p: &SMatrix<f64, 3
 }
 
 // ---------------------------------------------------------------------------------------------
+/// Matrix factorization (a recommender's ratings R ≈ UVᵀ): f(U, V) = ‖UVᵀ − R‖²_F.
+#[differentiate(wrt(u, v))]
+pub fn factorization(u: &DMatrix<f64>, v: &DMatrix<f64>, r: &DMatrix<f64>) -> f64 {
+    (u * v.transpose() - r).norm_squared()
+}
+
 // Hand-written gradients: the closed forms, with as few passes and allocations as is reasonable.
 
 /// `Aᵀ B` on nalgebra's fast kernel: `Aᵀ` as a strided view (no copy) when every dimension
@@ -123,6 +129,17 @@ pub fn dictionary_hand(x: &DMatrix<f64>, d: &DMatrix<f64>, r: &DMatrix<f64>) -> 
     let dd = mul_tr_fast(&e, r);
     let dr = tr_mul_fast(d, &e);
     (value, dd, dr)
+}
+
+/// dU = 2(UVᵀ − R)V, dV = 2(UVᵀ − R)ᵀU. The product UVᵀ is turned into E = 2(UVᵀ − R) in place.
+pub fn factorization_hand(u: &DMatrix<f64>, v: &DMatrix<f64>, r: &DMatrix<f64>) -> (f64, DMatrix<f64>, DMatrix<f64>) {
+    let mut e = mul_tr_fast(u, v);
+    e -= r;
+    let value = e.norm_squared();
+    e *= 2.0;
+    let du = &e * v;
+    let dv = tr_mul_fast(&e, u);
+    (value, du, dv)
 }
 
 /// With E = 2(HW₂ + 1b₂ − Y) and H = tanh(XW₁ + 1b₁):

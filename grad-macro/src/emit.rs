@@ -375,6 +375,17 @@ impl Emitter<'_> {
                 let (a, b) = (op(0), op(1));
                 quote_spanned!(span=> (#a * #b).trace())
             }
+            // The transpose named at the user's `transpose` (the fused node's call spans).
+            Fwd::TransposeMul => {
+                let (x, b) = (self.operand(args[0], false, span), op(1));
+                let t = Ident::new("transpose", call.map_or(span, |c| c.method));
+                quote_spanned!(span=> #x.#t() * #b)
+            }
+            Fwd::MulTranspose => {
+                let (a, x) = (op(0), self.operand(args[1], false, span));
+                let t = Ident::new("transpose", call.map_or(span, |c| c.method));
+                quote_spanned!(span=> #a * #x.#t())
+            }
             Fwd::Tuple => {
                 let parts = (0..args.len()).map(|k| match movable(k) {
                     true => self.ident(args[k]).to_token_stream(),

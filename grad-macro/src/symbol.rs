@@ -14,6 +14,11 @@ pub enum Fwd {
     /// `(a * b).trace()`: the value computed as the user's code computes it (the same bits);
     /// its rule differs from a product and a trace in its adjoints only.
     TraceOfProduct,
+    /// `x.transpose() * b` with the transpose read by the product alone (see
+    /// `passes::simplify`): computed as written, differentiated as `xᵀ b`.
+    TransposeMul,
+    /// `a * x.transpose()`, likewise: differentiated as `a xᵀ`.
+    MulTranspose,
     /// `(a, b, …)`: the values a function returning several ends with (each moved at its last
     /// use, cloned before).
     Tuple,
@@ -447,6 +452,25 @@ pub static TRACE_MUL: Rule = rule!(
     [R("trace_mul_lhs"), R("trace_mul_rhs")],
     false,
     n("tr($0 $1)", &["$g $1ᵀ", "$g $0ᵀ"]).scalar()
+);
+
+/// `x.transpose() * b` with the transpose read by the product alone (see `passes::simplify`):
+/// X̄ += B Ḡᵀ, B̄ += X Ḡ, with no transposed copy of a contribution to X̄.
+pub static TRANSPOSE_MUL: Rule = rule!(
+    "transpose_mul",
+    Fwd::TransposeMul,
+    [R("transpose_mul_lhs"), R("transpose_mul_rhs")],
+    false,
+    n("$0ᵀ $1", &["$1 $gᵀ", "$0 $g"])
+);
+
+/// `a * x.transpose()` with the transpose read by the product alone: Ā += Ḡ X, X̄ += Ḡᵀ A.
+pub static MUL_TRANSPOSE: Rule = rule!(
+    "mul_transpose",
+    Fwd::MulTranspose,
+    [R("mul_transpose_lhs"), R("mul_transpose_rhs")],
+    false,
+    n("$0 $1ᵀ", &["$g $1", "$gᵀ $0"])
 );
 
 /// `t.0` … `t.3` of a tuple a called function returned.

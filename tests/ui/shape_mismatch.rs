@@ -24,4 +24,10 @@ fn inner(a: &SMatrix<f64, 2, 3>, b: &SMatrix<f64, 3, 2>) -> f64 {
     a.dot(b)
 }
 
+// A product with a transpose, differentiated as one op (see `passes::simplify`), on either side.
+#[differentiate(forward)]
+fn transposed(a: &SMatrix<f64, 2, 3>, b: &SMatrix<f64, 3, 2>) -> f64 {
+    (a.transpose() * b).norm_squared() + (b * a.transpose()).norm_squared()
+}
+
 fn main() {}

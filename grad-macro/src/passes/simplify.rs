@@ -18,6 +18,21 @@
 //! t₂ = trace_mul(s_inv, c)     (forward: (s_inv * c).trace())
 //! ```
 //!
+//! - A product with a transpose that nothing else reads, `x.transpose() * b` or
+//!   `a * x.transpose()`: computed as written, and differentiated as one op, whose adjoints
+//!   contribute `B Ḡᵀ` to `X̄` (`Ḡᵀ A` for `a * xᵀ`) instead of forming `Ḡ Bᵀ` for the
+//!   transpose's adjoint and then copying its transpose.
+//!
+//! Input:
+//! ```text
+//! t₁ = x.transpose()
+//! t₂ = t₁ * w
+//! ```
+//! Output:
+//! ```text
+//! t₂ = transpose_mul(x, w)     (forward: x.transpose() * w)
+//! ```
+//!
 //! For the reverse program alone ([`value_maps`], not the tangent program, whose `map` runs in
 //! one pass with its tangent): a `map` whose closure applies to its entry one scalar function
 //! whose derivative is a function of its value, `x.map(|v| v.tanh())`, as that function's
@@ -48,6 +63,7 @@ pub fn run(low: &mut Lowered) {
         reads[v] += 1;
     }
     trace_of_products(&mut low.body, &reads);
+    transposed_products(&mut low.body, &reads);
 }
 
 fn is(rule: &Rule, other: Option<&'static Rule>) -> bool {
@@ -79,6 +95,50 @@ fn trace_of_products(body: &mut Body, reads: &[usize]) {
         }
     }
     for j in dead.into_iter().rev() {
+        body.stmts.remove(j);
+    }
+}
+
+/// `x.transpose() * b` as `transpose_mul(x, b)` and `a * x.transpose()` as `mul_transpose(a, x)`
+/// where the transpose is read by the product alone, computed in the same body and bound without
+/// a type annotation. After [`trace_of_products`], whose fused trace reads the product's factors.
+fn transposed_products(body: &mut Body, reads: &[usize]) {
+    let transpose = symbol::method("transpose", 0);
+    let mut dead = Vec::new();
+    for i in 0..body.stmts.len() {
+        match &mut body.stmts[i] {
+            Stmt::Branch(b) => b.arms.iter_mut().for_each(|arm| transposed_products(&mut arm.body, reads)),
+            Stmt::Loop(l) => transposed_products(&mut l.body, reads),
+            _ => {}
+        }
+        let (before, rest) = body.stmts.split_at_mut(i);
+        let Stmt::Node(n) = &mut rest[0] else { continue };
+        let Op::Rule { rule, args } = &n.op else { continue };
+        if !std::ptr::eq(*rule, &symbol::MUL) {
+            continue;
+        }
+        let fused = [(0, &symbol::TRANSPOSE_MUL), (1, &symbol::MUL_TRANSPOSE)].into_iter().find_map(|(k, fused)| {
+            let t = args[k];
+            if reads[t] != 1 || dead.iter().any(|&(_, d)| d == t) {
+                return None;
+            }
+            before.iter().enumerate().find_map(|(j, s)| match s {
+                Stmt::Node(tn) if tn.out == t && tn.ty.is_none() => match &tn.op {
+                    Op::Rule { rule, args: x } if is(rule, transpose) => Some((k, fused, j, x[0], tn.call.clone())),
+                    _ => None,
+                },
+                _ => None,
+            })
+        });
+        let Some((k, fused, j, x, call)) = fused else { continue };
+        let mut operands = args.clone();
+        operands[k] = x;
+        dead.push((j, args[k]));
+        n.op = Op::Rule { rule: fused, args: operands };
+        n.call = call;
+    }
+    dead.sort_unstable();
+    for (j, _) in dead.into_iter().rev() {
         body.stmts.remove(j);
     }
 }

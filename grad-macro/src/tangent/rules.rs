@@ -67,7 +67,9 @@ impl Tx<'_> {
             Fwd::Tuple => self.joint(rule, args, &ta, span),
             Fwd::Method(_) | Fwd::Runtime(_) if rule.tangent == Tangent::Joint => self.joint(rule, args, &ta, span),
             // y = B(a, b) bilinear: ẏ = B(ȧ, b) + B(a, ḃ)
-            Fwd::Mul | Fwd::TraceOfProduct => self.bilinear(rule, args, &ta, span),
+            Fwd::Mul | Fwd::TraceOfProduct | Fwd::TransposeMul | Fwd::MulTranspose => {
+                self.bilinear(rule, args, &ta, span)
+            }
             Fwd::Method(_) if rule.tangent == Tangent::Bilinear => self.bilinear(rule, args, &ta, span),
             // y = a / b: ẏ = (ȧ − y ḃ) / b
             Fwd::Div => {

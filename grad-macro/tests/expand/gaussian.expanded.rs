@@ -13,28 +13,26 @@ fn nll(a: &DMatrix<f64>, c: &DMatrix<f64>, eps: &DMatrix<f64>) -> f64 {
 f = nll(a, c, eps); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  t₁ = aᵀ
-  t₂ = a t₁
-  s = t₂ + eps
+  t₁ = a aᵀ
+  s = t₁ + eps
   chol = chol(s)
-  t₃ = ln det(chol)
-  t₄ = chol⁻¹ c
-  t₅ = tr(t₄)
-  f = t₃ + t₅
+  t₂ = ln det(chol)
+  t₃ = chol⁻¹ c
+  t₄ = tr(t₃)
+  f = t₂ + t₄
 
 Adjoints, in reverse order:
-  ∂f/∂t₅ = 1
-  ∂f/∂t₄ = ∂f/∂t₅ I
-  ∂f/∂t₃ = 1
-  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₄ t₄ᵀ) + ∂f/∂t₃ chol⁻¹
+  ∂f/∂t₄ = 1
+  ∂f/∂t₃ = ∂f/∂t₄ I
+  ∂f/∂t₂ = 1
+  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₃ t₃ᵀ) + ∂f/∂t₂ chol⁻¹
   ∂f/∂s = ∂f/∂chol
-  ∂f/∂t₂ = ∂f/∂s
-  ∂f/∂t₁ = aᵀ ∂f/∂t₂
-  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + (∂f/∂t₁)ᵀ
+  ∂f/∂t₁ = ∂f/∂s
+  ∂f/∂a = ∂f/∂t₁ a + (∂f/∂t₁)ᵀ a
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ
-  where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
+  ∂f/∂a = ∂f/∂t₁ a + (∂f/∂t₁)ᵀ a
+  where ∂f/∂t₁ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn nll_vjp(
@@ -44,8 +42,8 @@ fn nll_vjp(
     adjoint: f64,
 ) -> (f64, DMatrix<f64>) {
     let _ = nll;
-    let t_3 = ::matgrad::__private::by_ref(a).transpose();
-    let t_4 = ::matgrad::__private::by_ref(a) * ::matgrad::__private::by_ref(&t_3);
+    let t_4 = ::matgrad::__private::by_ref(a)
+        * ::matgrad::__private::by_ref(a).transpose();
     let ty_5 = ::matgrad::__private::adj_type(&t_4);
     let s_7 = t_4 + ::matgrad::__private::by_ref(eps);
     let chol_9 = s_7.cholesky().expect("S = AAᵀ + εI is positive definite");
@@ -77,14 +75,11 @@ fn nll_vjp(
     let d_s_7 = ::matgrad::__private::init(d_chol_9);
     let d_t_4 = ::matgrad::__private::init(::matgrad::__private::pass_as(ty_5, d_s_7));
     let mut d_a = ::matgrad::__private::init(
-        ::matgrad::__private::mul_lhs(a, &t_3, &d_t_4),
-    );
-    let d_t_3 = ::matgrad::__private::init(
-        ::matgrad::__private::mul_rhs(a, &t_3, &d_t_4),
+        ::matgrad::__private::mul_transpose_lhs(a, a, &d_t_4),
     );
     ::matgrad::__private::add_to(
         &mut d_a,
-        ::matgrad::__private::transpose_adj(a, &d_t_3),
+        ::matgrad::__private::mul_transpose_rhs(a, a, &d_t_4),
     );
     (t_13, d_a)
 }
@@ -97,28 +92,26 @@ fn nll_vjp(
 f = nll(a, c, eps); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  t₁ = aᵀ
-  t₂ = a t₁
-  s = t₂ + eps
+  t₁ = a aᵀ
+  s = t₁ + eps
   chol = chol(s)
-  t₃ = ln det(chol)
-  t₄ = chol⁻¹ c
-  t₅ = tr(t₄)
-  f = t₃ + t₅
+  t₂ = ln det(chol)
+  t₃ = chol⁻¹ c
+  t₄ = tr(t₃)
+  f = t₂ + t₄
 
 Adjoints, in reverse order:
-  ∂f/∂t₅ = 1
-  ∂f/∂t₄ = ∂f/∂t₅ I
-  ∂f/∂t₃ = 1
-  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₄ t₄ᵀ) + ∂f/∂t₃ chol⁻¹
+  ∂f/∂t₄ = 1
+  ∂f/∂t₃ = ∂f/∂t₄ I
+  ∂f/∂t₂ = 1
+  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₃ t₃ᵀ) + ∂f/∂t₂ chol⁻¹
   ∂f/∂s = ∂f/∂chol
-  ∂f/∂t₂ = ∂f/∂s
-  ∂f/∂t₁ = aᵀ ∂f/∂t₂
-  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + (∂f/∂t₁)ᵀ
+  ∂f/∂t₁ = ∂f/∂s
+  ∂f/∂a = ∂f/∂t₁ a + (∂f/∂t₁)ᵀ a
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ
-  where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
+  ∂f/∂a = ∂f/∂t₁ a + (∂f/∂t₁)ᵀ a
+  where ∂f/∂t₁ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn nll_grad(
@@ -150,30 +143,28 @@ fn nll_pullback(
 f = nll(a, c, eps); ∂f/∂v is the adjoint of v.
 
 Forward pass:
-  t₁ = aᵀ
-  t₂ = a t₁
-  s = t₂ + eps
+  t₁ = a aᵀ
+  s = t₁ + eps
   chol = chol(s)
-  t₃ = ln det(chol)
-  t₄ = chol⁻¹ c
-  t₅ = tr(t₄)
-  f = t₃ + t₅
+  t₂ = ln det(chol)
+  t₃ = chol⁻¹ c
+  t₄ = tr(t₃)
+  f = t₂ + t₄
 
 Adjoints, in reverse order:
-  ∂f/∂t₅ = 1
-  ∂f/∂t₄ = ∂f/∂t₅ I
-  ∂f/∂t₃ = 1
-  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₄ t₄ᵀ) + ∂f/∂t₃ chol⁻¹
+  ∂f/∂t₄ = 1
+  ∂f/∂t₃ = ∂f/∂t₄ I
+  ∂f/∂t₂ = 1
+  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₃ t₃ᵀ) + ∂f/∂t₂ chol⁻¹
   ∂f/∂s = ∂f/∂chol
-  ∂f/∂t₂ = ∂f/∂s
-  ∂f/∂t₁ = aᵀ ∂f/∂t₂
-  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + (∂f/∂t₁)ᵀ
+  ∂f/∂t₁ = ∂f/∂s
+  ∂f/∂a = ∂f/∂t₁ a + (∂f/∂t₁)ᵀ a
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ
-  where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
+  ∂f/∂a = ∂f/∂t₁ a + (∂f/∂t₁)ᵀ a
+  where ∂f/∂t₁ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹
 ```*/
 #[allow(dead_code)]
 fn nll_derivation() -> &'static str {
-    "f = nll(a, c, eps); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = aᵀ\n  t₂ = a t₁\n  s = t₂ + eps\n  chol = chol(s)\n  t₃ = ln det(chol)\n  t₄ = chol⁻¹ c\n  t₅ = tr(t₄)\n  f = t₃ + t₅\n\nAdjoints, in reverse order:\n  ∂f/∂t₅ = 1\n  ∂f/∂t₄ = ∂f/∂t₅ I\n  ∂f/∂t₃ = 1\n  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₄ t₄ᵀ) + ∂f/∂t₃ chol⁻¹\n  ∂f/∂s = ∂f/∂chol\n  ∂f/∂t₂ = ∂f/∂s\n  ∂f/∂t₁ = aᵀ ∂f/∂t₂\n  ∂f/∂a = ∂f/∂t₂ t₁ᵀ + (∂f/∂t₁)ᵀ\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂a = ∂f/∂t₂ a + (aᵀ ∂f/∂t₂)ᵀ\n  where ∂f/∂t₂ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹\n"
+    "f = nll(a, c, eps); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  t₁ = a aᵀ\n  s = t₁ + eps\n  chol = chol(s)\n  t₂ = ln det(chol)\n  t₃ = chol⁻¹ c\n  t₄ = tr(t₃)\n  f = t₂ + t₄\n\nAdjoints, in reverse order:\n  ∂f/∂t₄ = 1\n  ∂f/∂t₃ = ∂f/∂t₄ I\n  ∂f/∂t₂ = 1\n  ∂f/∂chol = −sym(chol⁻¹ ∂f/∂t₃ t₃ᵀ) + ∂f/∂t₂ chol⁻¹\n  ∂f/∂s = ∂f/∂chol\n  ∂f/∂t₁ = ∂f/∂s\n  ∂f/∂a = ∂f/∂t₁ a + (∂f/∂t₁)ᵀ a\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂a = ∂f/∂t₁ a + (∂f/∂t₁)ᵀ a\n  where ∂f/∂t₁ = −sym(chol⁻¹ I (chol⁻¹ c)ᵀ) + chol⁻¹\n"
 }
