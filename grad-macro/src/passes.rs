@@ -1,7 +1,8 @@
 //! Passes over the IR and the reverse plan, between lowering and emission.
 //!
 //! - [`simplify`] (IR → IR, before the plan): rewrites that keep what the code computes and make
-//!   the reverse sweep cheaper (the trace of a product that nothing else reads).
+//!   the reverse sweep cheaper (the trace of a product that nothing else reads, a product with a
+//!   transpose that nothing else reads).
 //! - [`share`] (part of the reverse plan): what several adjoint rules read is computed once (the
 //!   inverse of a factorization), and a scaled identity `s̄ I` is kept as the scalar `s̄`.
 //! - [`storage`] (part of the reverse plan): which value is moved, borrowed or cloned, and where;
