@@ -233,3 +233,25 @@ fn forward_mode_and_hvp_match_central_differences() {
     assert_close(&hx, &((px - mx) / (2.0 * h)), 1e-5);
     assert_close(&hw, &((pw - mw) / (2.0 * h)), 1e-5);
 }
+
+/// Borrowed operands, as users write them beside owned values: f(X, W) = ‖(XW)ᵀ(XW)‖² +
+/// Σ((XW)(XW)ᵀ), with P = XW: X̄ = 4 (P G) Wᵀ + (J P + Jᵀ P) Wᵀ for G = PᵀP, J = 1 1ᵀ.
+#[differentiate(wrt(x, w))]
+fn borrowed(x: &DMatrix<f64>, w: &DMatrix<f64>) -> f64 {
+    let p = x * w;
+    (p.transpose() * &p).norm_squared() + (&p * &p.transpose()).sum()
+}
+
+#[test]
+fn borrowed_operands_match_the_closed_form() {
+    let (x, w) = (mat(4, 3, 25), mat(3, 2, 26));
+    let (v, dx, dw) = borrowed_grad(&x, &w);
+    assert_eq!(v, borrowed(&x, &w));
+    let p = &x * &w;
+    let g = p.transpose() * &p;
+    let j = DMatrix::from_element(4, 4, 1.0);
+    let dp = 4.0 * &p * &g + 2.0 * &j * &p;
+    assert_close(&dx, &(&dp * w.transpose()), 1e-12);
+    assert_close(&dw, &(x.transpose() * &dp), 1e-12);
+    assert_fd(|x| borrowed(x, &w), &x, &dx, 1e-6);
+}

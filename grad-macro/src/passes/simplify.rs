@@ -49,7 +49,7 @@
 //! h = map_tanh(t)              (reverse: t̄ = map_tanh_adj(h, h̄))
 //! ```
 
-use crate::ir::{Body, Closure, Op, Stmt, Value, ValueId};
+use crate::ir::{Body, CallSpans, Closure, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::symbol::{self, Rule};
 
@@ -100,10 +100,9 @@ fn trace_of_products(body: &mut Body, reads: &[usize]) {
 }
 
 /// `x.transpose() * b` as `transpose_mul(x, b)` and `a * x.transpose()` as `mul_transpose(a, x)`
-/// where the transpose is read by the product alone, computed in the same body and bound without
-/// a type annotation. After [`trace_of_products`], whose fused trace reads the product's factors.
+/// (`&x.transpose()` too) where the transpose is read by the product alone, computed in the same
+/// body and bound without a type annotation. After [`trace_of_products`], whose fused trace reads the product's factors.
 fn transposed_products(body: &mut Body, reads: &[usize]) {
-    let transpose = symbol::method("transpose", 0);
     let mut dead = Vec::new();
     for i in 0..body.stmts.len() {
         match &mut body.stmts[i] {
@@ -117,29 +116,43 @@ fn transposed_products(body: &mut Body, reads: &[usize]) {
         if !std::ptr::eq(*rule, &symbol::MUL) {
             continue;
         }
-        let fused = [(0, &symbol::TRANSPOSE_MUL), (1, &symbol::MUL_TRANSPOSE)].into_iter().find_map(|(k, fused)| {
-            let t = args[k];
-            if reads[t] != 1 || dead.iter().any(|&(_, d)| d == t) {
-                return None;
-            }
-            before.iter().enumerate().find_map(|(j, s)| match s {
-                Stmt::Node(tn) if tn.out == t && tn.ty.is_none() => match &tn.op {
-                    Op::Rule { rule, args: x } if is(rule, transpose) => Some((k, fused, j, x[0], tn.call.clone())),
-                    _ => None,
-                },
-                _ => None,
-            })
-        });
-        let Some((k, fused, j, x, call)) = fused else { continue };
+        let fused = [(0, &symbol::TRANSPOSE_MUL), (1, &symbol::MUL_TRANSPOSE)]
+            .into_iter()
+            .find_map(|(k, fused)| transpose_of(before, args[k], reads).map(|found| (k, fused, found)));
+        let Some((k, fused, (nodes, x, call))) = fused else { continue };
         let mut operands = args.clone();
         operands[k] = x;
-        dead.push((j, args[k]));
+        dead.extend(nodes);
         n.op = Op::Rule { rule: fused, args: operands };
         n.call = call;
     }
     dead.sort_unstable();
-    for (j, _) in dead.into_iter().rev() {
+    for j in dead.into_iter().rev() {
         body.stmts.remove(j);
+    }
+}
+
+/// For an operand `t` of a product, read by it alone: when `stmts` compute it as `x.transpose()`
+/// or `&x.transpose()` (each node read once, bound without a type annotation), the positions of
+/// those nodes, `x`, and the transpose's call spans.
+fn transpose_of(stmts: &[Stmt], t: ValueId, reads: &[usize]) -> Option<(Vec<usize>, ValueId, Option<CallSpans>)> {
+    let node = |v: ValueId| {
+        stmts.iter().enumerate().find_map(|(j, s)| match s {
+            Stmt::Node(n) if n.out == v && n.ty.is_none() && reads[v] == 1 => match &n.op {
+                Op::Rule { rule, args } => Some((j, *rule, args[0], n.call.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+    };
+    let transpose = symbol::method("transpose", 0);
+    match node(t)? {
+        (j, rule, x, call) if is(rule, transpose) => Some((vec![j], x, call)),
+        (j, rule, u, _) if std::ptr::eq(rule, &symbol::REF) => match node(u)? {
+            (i, rule, x, call) if is(rule, transpose) => Some((vec![i, j], x, call)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
