@@ -101,7 +101,8 @@ fn trace_of_products(body: &mut Body, reads: &[usize]) {
 
 /// `x.transpose() * b` as `transpose_mul(x, b)` and `a * x.transpose()` as `mul_transpose(a, x)`
 /// (`&x.transpose()` too) where the transpose is read by the product alone, computed in the same
-/// body and bound without a type annotation. After [`trace_of_products`], whose fused trace reads the product's factors.
+/// body and bound without a type annotation. It runs after [`trace_of_products`], whose fused
+/// trace reads the product's factors (and is the cheaper rewrite).
 fn transposed_products(body: &mut Body, reads: &[usize]) {
     let mut dead = Vec::new();
     for i in 0..body.stmts.len() {
@@ -139,7 +140,7 @@ fn transpose_of(stmts: &[Stmt], t: ValueId, reads: &[usize]) -> Option<(Vec<usiz
     let node = |v: ValueId| {
         stmts.iter().enumerate().find_map(|(j, s)| match s {
             Stmt::Node(n) if n.out == v && n.ty.is_none() && reads[v] == 1 => match &n.op {
-                Op::Rule { rule, args } => Some((j, *rule, args[0], n.call.clone())),
+                Op::Rule { rule, args } => Some((j, *rule, *args.first()?, n.call.clone())),
                 _ => None,
             },
             _ => None,
