@@ -7,56 +7,6 @@ use nalgebra::allocator::Allocator;
 use nalgebra::storage::IsContiguous;
 use nalgebra::{DefaultAllocator, Dim, Dyn, Matrix, MatrixView, MatrixViewMut, OMatrix, Storage, StorageMut};
 
-/// The product `A Bᵀ` as a contribution (`A` is R×K, `B` is C×K).
-pub struct MatMulNT<'a, T, R: Dim, K: Dim, SA, C: Dim, SB> {
-    /// Left factor.
-    pub a: &'a Matrix<T, R, K, SA>,
-    /// Right factor, transposed.
-    pub b: &'a Matrix<T, C, K, SB>,
-}
-
-impl<T: Real, R: Dim, K: Dim, SA, C: Dim, SB> Contrib for MatMulNT<'_, T, R, K, SA, C, SB>
-where
-    SA: Storage<T, R, K>,
-    SB: Storage<T, C, K>,
-    DefaultAllocator: Allocator<R, C> + Allocator<K, C>,
-{
-    type Adj = OMatrix<T, R, C>;
-    #[inline]
-    fn init(self) -> OMatrix<T, R, C> {
-        self.a * self.b.transpose()
-    }
-    #[inline]
-    fn add_to(self, acc: &mut OMatrix<T, R, C>) {
-        acc.gemm(nalgebra::one::<T>(), self.a, &self.b.transpose(), nalgebra::one::<T>());
-    }
-}
-
-/// The product `Aᵀ B` as a contribution (`A` is K×R, `B` is K×C).
-pub struct MatMulTN<'a, T, K: Dim, R: Dim, SA, C: Dim, SB> {
-    /// Left factor, transposed.
-    pub a: &'a Matrix<T, K, R, SA>,
-    /// Right factor.
-    pub b: &'a Matrix<T, K, C, SB>,
-}
-
-impl<T: Real, K: Dim, R: Dim, SA, C: Dim, SB> Contrib for MatMulTN<'_, T, K, R, SA, C, SB>
-where
-    SA: Storage<T, K, R>,
-    SB: Storage<T, K, C>,
-    DefaultAllocator: Allocator<R, C> + Allocator<R, K>,
-{
-    type Adj = OMatrix<T, R, C>;
-    #[inline]
-    fn init(self) -> OMatrix<T, R, C> {
-        self.a.transpose() * self.b
-    }
-    #[inline]
-    fn add_to(self, acc: &mut OMatrix<T, R, C>) {
-        acc.gemm(nalgebra::one::<T>(), &self.a.transpose(), self.b, nalgebra::one::<T>());
-    }
-}
-
 /// The product `A B` as a contribution (`A` is R×K, `B` is K×C).
 pub struct MatMulNN<'a, T, R: Dim, K: Dim, SA, C: Dim, SB> {
     /// Left factor.
@@ -104,12 +54,12 @@ pub fn tr_mul_lhs<'a, T: Real, K: Dim, R: Dim, SA, K2: Dim, C: Dim, SB>(
     _a: &'a Matrix<T, K, R, SA>,
     b: &'a Matrix<T, K2, C, SB>,
     g: &'a OMatrix<T, R, C>,
-) -> AsAdj<MatMulNT<'a, T, K2, C, SB, R, nalgebra::Owned<T, R, C>>, OMatrix<T, K, R>>
+) -> AsAdj<MulGradT<'a, T, K2, C, SB, R, nalgebra::Owned<T, R, C>>, OMatrix<T, K, R>>
 where
     SB: Storage<T, K2, C>,
     DefaultAllocator: Allocator<R, C> + Allocator<K2, R> + Allocator<C, R> + Allocator<K, R>,
 {
-    as_adj(MatMulNT { a: b, b: g })
+    as_adj(MulGradT { a: b, g })
 }
 
 /// `c = a.tr_mul(&b)`: the contribution to `b̄`.
@@ -274,7 +224,8 @@ where
     }
 }
 
-/// `A Ḡᵀ` (A is R×K, Ḡ is C×K and owned): the contribution of `Xᵀ B` to `X̄` (A = B).
+/// `A Ḡᵀ` (A is R×K, Ḡ is C×K and owned): the contribution of `Xᵀ B` (and of `x.tr_mul(&b)`)
+/// to `X̄` (A = B).
 ///
 /// On the fast kernel `Ḡᵀ` is a strided view of `Ḡ` (no copy) and `gemm` with β = 1
 /// accumulates in place; a first contribution where 4K ≤ R multiplies the copy `Ḡᵀ` instead
