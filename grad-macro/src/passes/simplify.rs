@@ -49,7 +49,7 @@
 //! h = map_tanh(t)              (reverse: t̄ = map_tanh_adj(h, h̄))
 //! ```
 
-use crate::ir::{Body, CallSpans, Closure, Op, Stmt, Value, ValueId};
+use crate::ir::{Body, CallSpans, Closure, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::symbol::{self, Rule};
 
@@ -62,12 +62,37 @@ pub fn run(low: &mut Lowered) {
     for v in all {
         reads[v] += 1;
     }
-    trace_of_products(&mut low.body, &reads);
-    transposed_products(&mut low.body, &reads);
+    in_every_body(&mut low.body, &mut |body| trace_of_products(body, &reads));
+    in_every_body(&mut low.body, &mut |body| transposed_products(body, &reads));
 }
 
 fn is(rule: &Rule, other: Option<&'static Rule>) -> bool {
     other.is_some_and(|o| std::ptr::eq(rule, o))
+}
+
+/// Applies `rewrite` to `body` and to every body its branches and loops hold (a closure's body
+/// holds scalars: none of these rewrites applies there).
+fn in_every_body(body: &mut Body, rewrite: &mut impl FnMut(&mut Body)) {
+    for stmt in &mut body.stmts {
+        match stmt {
+            Stmt::Branch(b) => b.arms.iter_mut().for_each(|arm| in_every_body(&mut arm.body, rewrite)),
+            Stmt::Loop(l) => in_every_body(&mut l.body, rewrite),
+            Stmt::Node(_) | Stmt::Effect { .. } => {}
+        }
+    }
+    rewrite(body);
+}
+
+/// The position among `stmts` of the rule node computing `v`, with the node, its rule and its
+/// operands.
+fn rule_node(stmts: &[Stmt], v: ValueId) -> Option<(usize, &Node, &'static Rule, &[ValueId])> {
+    stmts.iter().enumerate().find_map(|(j, s)| match s {
+        Stmt::Node(n) if n.out == v => match &n.op {
+            Op::Rule { rule, args } => Some((j, &**n, *rule, args.as_slice())),
+            _ => None,
+        },
+        _ => None,
+    })
 }
 
 /// `(a * b).trace()` as `trace_mul(a, b)` where the product is read by the trace alone and
@@ -76,11 +101,6 @@ fn trace_of_products(body: &mut Body, reads: &[usize]) {
     let trace = symbol::method("trace", 0);
     let mut dead = Vec::new();
     for i in 0..body.stmts.len() {
-        match &mut body.stmts[i] {
-            Stmt::Branch(b) => b.arms.iter_mut().for_each(|arm| trace_of_products(&mut arm.body, reads)),
-            Stmt::Loop(l) => trace_of_products(&mut l.body, reads),
-            _ => {}
-        }
         let Some(m) = traced(&body.stmts[i], trace) else { continue };
         if reads[m] != 1 {
             continue;
@@ -106,11 +126,6 @@ fn trace_of_products(body: &mut Body, reads: &[usize]) {
 fn transposed_products(body: &mut Body, reads: &[usize]) {
     let mut dead = Vec::new();
     for i in 0..body.stmts.len() {
-        match &mut body.stmts[i] {
-            Stmt::Branch(b) => b.arms.iter_mut().for_each(|arm| transposed_products(&mut arm.body, reads)),
-            Stmt::Loop(l) => transposed_products(&mut l.body, reads),
-            _ => {}
-        }
         let (before, rest) = body.stmts.split_at_mut(i);
         let Stmt::Node(n) = &mut rest[0] else { continue };
         let Op::Rule { rule, args } = &n.op else { continue };
@@ -138,13 +153,8 @@ fn transposed_products(body: &mut Body, reads: &[usize]) {
 /// those nodes, `x`, and the transpose's call spans.
 fn transpose_of(stmts: &[Stmt], t: ValueId, reads: &[usize]) -> Option<(Vec<usize>, ValueId, Option<CallSpans>)> {
     let node = |v: ValueId| {
-        stmts.iter().enumerate().find_map(|(j, s)| match s {
-            Stmt::Node(n) if n.out == v && n.ty.is_none() && reads[v] == 1 => match &n.op {
-                Op::Rule { rule, args } => Some((j, *rule, *args.first()?, n.call.clone())),
-                _ => None,
-            },
-            _ => None,
-        })
+        let (j, n, rule, args) = rule_node(stmts, v).filter(|(_, n, ..)| n.ty.is_none() && reads[v] == 1)?;
+        Some((j, rule, *args.first()?, n.call.clone()))
     };
     let transpose = symbol::method("transpose", 0);
     match node(t)? {
@@ -171,21 +181,14 @@ fn traced(s: &Stmt, trace: Option<&'static Rule>) -> Option<ValueId> {
 /// Whether the op computing `a` among `stmts` has adjoints for being the left factor of a traced
 /// product, reading the product (`Rule::of_traced_lhs`): the product is then kept, for them.
 fn reads_traced_product(stmts: &[Stmt], a: ValueId) -> bool {
-    stmts.iter().any(|s| match s {
-        Stmt::Node(n) if n.out == a => matches!(&n.op, Op::Rule { rule, .. } if !rule.of_traced_lhs.is_empty()),
-        _ => false,
-    })
+    rule_node(stmts, a).is_some_and(|(_, _, rule, _)| !rule.of_traced_lhs.is_empty())
 }
 
 /// The position and factors of the node computing `m = a * b` among `stmts`.
 fn product(stmts: &[Stmt], m: ValueId) -> Option<(usize, Vec<ValueId>)> {
-    stmts.iter().enumerate().find_map(|(j, s)| match s {
-        Stmt::Node(p) if p.out == m => match &p.op {
-            Op::Rule { rule, args } if std::ptr::eq(*rule, &symbol::MUL) => Some((j, args.clone())),
-            _ => None,
-        },
-        _ => None,
-    })
+    rule_node(stmts, m)
+        .filter(|(_, _, rule, _)| std::ptr::eq(*rule, &symbol::MUL))
+        .map(|(j, _, _, args)| (j, args.to_vec()))
 }
 
 /// Rewrites every differentiated `map` of the reverse program whose closure is one scalar
@@ -193,22 +196,17 @@ fn product(stmts: &[Stmt], m: ValueId) -> Option<(usize, Vec<ValueId>)> {
 /// branches and loops (a closure's body holds scalars, no `map`). A map of a constant is left
 /// as written (the user's scalar calls, bit for bit).
 pub fn value_maps(low: &mut Lowered) {
-    maps_of_values(&mut low.body, &low.values);
+    let values = &low.values;
+    in_every_body(&mut low.body, &mut |body| maps_of_values(body, values));
 }
 
 fn maps_of_values(body: &mut Body, values: &[Value]) {
     for stmt in &mut body.stmts {
-        match stmt {
-            Stmt::Node(n) => {
-                if let Op::Map { input, closure } = &n.op {
-                    if let Some(rule) = value_map(closure).filter(|_| values[*input].active) {
-                        n.op = Op::Rule { rule, args: vec![*input] };
-                    }
-                }
+        let Stmt::Node(n) = stmt else { continue };
+        if let Op::Map { input, closure } = &n.op {
+            if let Some(rule) = value_map(closure).filter(|_| values[*input].active) {
+                n.op = Op::Rule { rule, args: vec![*input] };
             }
-            Stmt::Branch(b) => b.arms.iter_mut().for_each(|arm| maps_of_values(&mut arm.body, values)),
-            Stmt::Loop(l) => maps_of_values(&mut l.body, values),
-            Stmt::Effect { .. } => {}
         }
     }
 }
