@@ -26,10 +26,12 @@
 //! adjoint at its last use (`2 z` above is computed in `z`'s buffer); the terms of a sum borrow
 //! its adjoint; the adjoint of `-x` or `c - x` is kept negated so that the sign costs no pass.
 //! Those decisions are the reverse plan's ([`Plan`]), as is where each adjoint starts (bound by
-//! a consumer's first contribution, or zeros before a branch or loop); emission prints them.
+//! a consumer's first contribution, or zeros before a branch or loop). The reverse sweep prints
+//! the plan's reverse program ([`reverse::program`]): the steps at each site, each an adjoint op
+//! of operands read as the program says, binding or added to its target.
 //!
 //! Split along the seams of `lower`: this module holds the entry points and the core (values
-//! as operands, nodes forward, their rules' adjoints in the reverse sweep); [`control`] the
+//! as operands, nodes forward, the reverse program's steps); [`control`] the
 //! branches and loops with their tapes; [`closures`] the `map` closures, their partials and
 //! lanes; [`fields`] the field paths of struct parameters and their gradients.
 
@@ -46,9 +48,10 @@ use crate::check::Signature;
 use crate::ir::{Body, CallSpans, Kind, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::passes::share::InverseAt;
-use crate::passes::storage::{self, Via};
-use crate::reverse::{self, Consumer, Plan};
-use crate::symbol::{self, Adj, Fwd, Rule};
+use crate::passes::storage;
+use crate::reverse::program::{Expr, Operand, Site, Step};
+use crate::reverse::{self, Plan};
+use crate::symbol::{Adj, Fwd, Rule};
 
 /// The parts of `<name>_pullback`: the forward pass, the reverse sweep, the value and the
 /// gradients of `wrt`.
@@ -206,9 +209,7 @@ impl Emitter<'_> {
         let mut rev = TokenStream::new();
         let swept = seed.is_some();
         if let Some(seed) = seed {
-            if let Some(ret) = body.ret.filter(|&r| self.values[r].active) {
-                rev.extend(self.accumulate(ret, seed, &plan, &mut Site::new(Consumer::Seed)));
-            }
+            rev.extend(self.steps(plan.program.at(Site::Seed), None, Some(&seed)));
             rev.extend(self.block_reverse(body, &plan));
         }
         let value = match body.ret {
@@ -497,188 +498,149 @@ impl Emitter<'_> {
         quote_spanned!(span=> #recv.#name #fish (#(#rest),*))
     }
 
-    /// `contrib` added to `target`'s adjoint by `site`'s consumer: bound by its first
-    /// contribution where the plan starts the adjoint there, added in place otherwise.
-    fn accumulate(&self, target: ValueId, contrib: TokenStream, plan: &Plan, site: &mut Site) -> TokenStream {
-        let d = self.adj(target);
-        let contrib = match plan.negated[target] {
-            true => quote!(::matgrad::__private::Neg(#contrib)),
-            false => contrib,
-        };
-        if !site.binds(plan, target) {
-            return quote!(::matgrad::__private::add_to(&mut #d, #contrib););
-        }
-        let m = (plan.contribs[target] > 1).then(|| quote!(mut));
-        quote!(let #m #d = ::matgrad::__private::init(#contrib);)
+    /// The steps of a consumer of the reverse program, printed: `node` is the consumer's node
+    /// (for a pullback), `seed` the result's seed (for the seed's step).
+    fn steps(&self, steps: &[Step], node: Option<&Node>, seed: Option<&TokenStream>) -> TokenStream {
+        steps.iter().map(|s| self.step(s, node, seed)).collect()
     }
 
-    /// The inverse a node's adjoints read, as a reference: the function's own, or the one shared
-    /// by the sweep, computed here (into `code`) for the first rule that reads it.
-    fn inverse(&self, at: InverseAt, code: &mut TokenStream) -> TokenStream {
-        match at {
-            InverseAt::Forward(v) => self.reference(v),
-            InverseAt::Compute(f) | InverseAt::Shared(f) => {
-                let inv = format_ident!("{}_inv", self.ident(f), span = Span::mixed_site());
-                if let InverseAt::Compute(_) = at {
-                    let f = self.reference(f);
-                    code.extend(quote!(let #inv = ::matgrad::__private::factor_inverse(#f);));
-                }
-                quote!(&#inv)
-            }
-        }
-    }
-
-    fn reverse(&self, node: &Node, plan: &Plan) -> TokenStream {
-        if !plan.participates(self.values, node.out) || !plan.started(node.out) {
-            return TokenStream::new();
-        }
-        let site = &mut Site::new(Consumer::Node(node.out));
-        let g = self.adj(node.out);
-        // Ḡ as a reference (it already is one when it aliases the adjoint of a sum).
-        let g_ref = if plan.alias[node.out] { quote!(#g) } else { quote!(&#g) };
-        let span = node.span;
-        let mut code = TokenStream::new();
-        match &node.op {
-            Op::Rule { rule, args } => {
-                let adjs = plan.adjoints(rule, node.out);
-                // The product `P` of a left factor whose adjoint is kept as `s̄`.
-                let product = plan.traced[node.out].map(|p| {
-                    let p = self.reference(p);
-                    quote!(#p,)
-                });
-                let inverse = plan.inverse[node.out].map(|at| self.inverse(at, &mut code));
-                let g_moved = quote!(#g);
-                for c in plan.contributions.get(&node.out).into_iter().flatten() {
-                    let (k, arg) = (c.slot, c.target);
-                    let contrib = match &c.via {
-                        Via::TraceIdentity => quote_spanned!(span=> ::matgrad::__private::trace_identity(#g_ref)),
-                        Via::Rule { f, moved, out_moved, moves_g } => {
-                            let pass = |v: ValueId, moved: bool| match moved {
-                                true => self.ident(v).to_token_stream(),
-                                false => self.reference(v),
-                            };
-                            let refs = rule.adjoint_operands().into_iter().zip(moved).map(|(k, &m)| pass(args[k], m));
-                            let out = rule.needs_out.then(|| {
-                                let r = pass(node.out, *out_moved);
-                                quote!(#r,)
-                            });
-                            let inv = inverse.as_ref().map(|inv| quote!(#inv,));
-                            let g = if *moves_g { &g_moved } else { &g_ref };
-                            let f = Ident::new(f, span);
-                            quote_spanned!(span=> ::matgrad::__private::#f(#(#refs,)* #out #inv #product #g))
-                        }
-                        Via::OfAdjoint(f) => {
-                            let f = Ident::new(f, span);
-                            // The op's constant operands (indices) come first.
-                            let consts = args
-                                .iter()
-                                .zip(adjs)
-                                .filter(|(_, adj)| **adj == Adj::Constant)
-                                .map(|(&a, _)| self.reference(a));
-                            let contrib = quote_spanned!(span=> ::matgrad::__private::#f(#(#consts,)* #g_ref));
-                            // In the operand's adjoint type (a `Vector3` set as a column of a `DMatrix`).
-                            match symbol::adj_type_of(rule, args, k) {
-                                Some(ty) => {
-                                    let ty = self.plain(ty);
-                                    quote!(::matgrad::__private::pass_as(#ty, #contrib))
-                                }
-                                None => contrib,
-                            }
-                        }
-                        Via::Alias => {
-                            let d = self.adj(arg);
-                            // Ḡ read in the operand's adjoint type (borrowed where they agree).
-                            code.extend(match symbol::adj_type_of(rule, args, k) {
-                                Some(ty) => {
-                                    let (ty, c) =
-                                        (self.plain(ty), format_ident!("{}_as", d, span = Span::mixed_site()));
-                                    quote!(let #c = ::matgrad::__private::alias_as(#ty, #g_ref); let #d = &*#c;)
-                                }
-                                None => quote!(let #d = #g_ref;),
-                            });
-                            continue;
-                        }
-                        Via::Pass { moves_g, neg } => {
-                            let flow = match moves_g {
-                                true => quote!(#g),
-                                false => quote!(::matgrad::__private::shared(#g_ref)),
-                            };
-                            // Ḡ converted into the operand's adjoint type (moved where they agree).
-                            let flow = match symbol::adj_type_of(rule, args, k) {
-                                Some(ty) => {
-                                    let ty = self.plain(ty);
-                                    quote!(::matgrad::__private::pass_as(#ty, #flow))
-                                }
-                                None => flow,
-                            };
-                            match neg {
-                                true => quote!(::matgrad::__private::Neg(#flow)),
-                                false => flow,
-                            }
-                        }
-                        // (a map's, listed for map nodes alone)
-                        Via::Partial { .. } | Via::FusedMap { .. } => continue,
-                    };
-                    code.extend(self.accumulate(arg, contrib, plan, site));
-                }
-            }
-            Op::Map { .. } => code.extend(self.reverse_map(node, plan, site)),
-            Op::Call { func, args, by_ref, spans } => {
-                // The callee's pullback, from the arguments and the value kept for the reverse pass.
-                let argv = args.iter().enumerate().map(|(k, &a)| self.call_arg(a, by_ref[k], false, spans[k]));
-                let f = pullback_path(func);
-                let value = self.reference(node.out);
-                let gs: Vec<TokenStream> = args
-                    .iter()
-                    .enumerate()
-                    .map(|(k, &a)| match self.values[a].active {
-                        // Spanned at the argument, so that a missing gradient is reported there
-                        // (no user variable is named like this).
-                        true => format_ident!("{}_g{}", self.ident(node.out), k, span = spans[k]).to_token_stream(),
-                        false => quote!(_),
-                    })
-                    .collect();
-                // The adjoint of a sum's term is the sum's, borrowed: the pullback takes its own.
-                let g_owned = match plan.alias[node.out] {
-                    true => quote!(::core::clone::Clone::clone(#g)),
-                    false => quote!(#g),
-                };
-                code.extend(quote_spanned!(span=> let (#(#gs,)*) = #f(#(#argv,)* #value, #g_owned);));
-                for (k, &a) in args.iter().enumerate() {
-                    if self.values[a].active {
-                        let gk = &gs[k];
-                        let sp = spans[k];
-                        let contrib = quote_spanned!(sp=> ::matgrad::__private::gradient(#gk));
-                        code.extend(self.accumulate(a, contrib, plan, site));
+    fn step(&self, step: &Step, node: Option<&Node>, seed: Option<&TokenStream>) -> TokenStream {
+        match step {
+            Step::Contribute { target, bind, expr } => {
+                let (d, e) = (self.adj(*target), self.expr(expr, seed));
+                match bind {
+                    None => quote!(::matgrad::__private::add_to(&mut #d, #e);),
+                    Some(mutable) => {
+                        let m = mutable.then(|| quote!(mut));
+                        quote!(let #m #d = ::matgrad::__private::init(#e);)
                     }
                 }
             }
-            Op::Opaque { .. } => {}
+            Step::Alias { target, g, ty } => {
+                let (d, g) = (self.adj(*target), self.read(g, seed));
+                match ty {
+                    // Ḡ read in the operand's adjoint type (borrowed where they agree).
+                    Some(ty) => {
+                        let (ty, c) = (self.plain(*ty), format_ident!("{}_as", d, span = Span::mixed_site()));
+                        quote!(let #c = ::matgrad::__private::alias_as(#ty, #g); let #d = &*#c;)
+                    }
+                    None => quote!(let #d = #g;),
+                }
+            }
+            Step::Inverse(f) => {
+                let (inv, f) = (self.inverse_ident(*f), self.reference(*f));
+                quote!(let #inv = ::matgrad::__private::factor_inverse(#f);)
+            }
+            Step::Pullback { out, clone_g } => {
+                let Some(Node { op: Op::Call { func, args, by_ref, spans }, span, .. }) = node else {
+                    return TokenStream::new();
+                };
+                // The callee's pullback, from the arguments and the value kept for the reverse pass.
+                let argv = args.iter().enumerate().map(|(k, &a)| self.call_arg(a, by_ref[k], false, spans[k]));
+                let f = pullback_path(func);
+                let value = self.reference(*out);
+                let gs = args.iter().enumerate().map(|(k, &a)| match self.values[a].active {
+                    true => self.pulled(*out, k, spans[k]).to_token_stream(),
+                    false => quote!(_),
+                });
+                let g = self.adj(*out);
+                // The adjoint of a sum's term is the sum's, borrowed: the pullback takes its own.
+                let g = match clone_g {
+                    true => quote!(::core::clone::Clone::clone(#g)),
+                    false => quote!(#g),
+                };
+                quote_spanned!(*span=> let (#(#gs,)*) = #f(#(#argv,)* #value, #g);)
+            }
+            Step::Zeros(t) => {
+                let (d, r) = (self.adj(*t), self.reference(*t));
+                quote!(let mut #d = ::matgrad::__private::zero_like(#r);)
+            }
+            Step::Carry { out, from_adjoint } => {
+                let dc = self.carry_ident(*out);
+                let init = match from_adjoint {
+                    true => self.adj(*out).to_token_stream(),
+                    false => {
+                        let r = self.reference(*out);
+                        quote!(::matgrad::__private::zero_like(#r))
+                    }
+                };
+                quote!(let mut #dc = #init;)
+            }
+            Step::CarryBack { out, inner } => {
+                let (dc, d) = (self.carry_ident(*out), self.adj(*inner));
+                quote!(#dc = #d;)
+            }
         }
-        code
-    }
-}
-
-/// The contributions of one consumer (see [`Consumer`]), printed in the sweep's order.
-struct Site {
-    consumer: Consumer,
-    /// The adjoints this consumer has bound.
-    bound: Vec<ValueId>,
-}
-
-impl Site {
-    fn new(consumer: Consumer) -> Self {
-        Site { consumer, bound: Vec::new() }
     }
 
-    /// Whether the contribution to `target` about to be printed binds its adjoint: the plan
-    /// starts it at this consumer, and this is the consumer's first contribution to it.
-    fn binds(&mut self, plan: &Plan, target: ValueId) -> bool {
-        let first = plan.binds(target, self.consumer) && !self.bound.contains(&target);
-        if first {
-            self.bound.push(target);
+    fn expr(&self, expr: &Expr, seed: Option<&TokenStream>) -> TokenStream {
+        match expr {
+            Expr::Call { f, args, span } => {
+                let f = Ident::new(f, *span);
+                let args = args.iter().map(|a| self.read(a, seed));
+                quote_spanned!(*span=> ::matgrad::__private::#f(#(#args),*))
+            }
+            Expr::Operand(o) => self.read(o, seed),
+            Expr::As { ty, expr } => {
+                let (ty, e) = (self.plain(*ty), self.expr(expr, seed));
+                quote!(::matgrad::__private::pass_as(#ty, #e))
+            }
+            Expr::Neg(expr) => {
+                let e = self.expr(expr, seed);
+                quote!(::matgrad::__private::Neg(#e))
+            }
         }
-        first
+    }
+
+    /// What an adjoint op reads, as it reads it.
+    fn read(&self, o: &Operand, seed: Option<&TokenStream>) -> TokenStream {
+        match *o {
+            Operand::Value { v, moved: true } => self.ident(v).to_token_stream(),
+            Operand::Value { v, moved: false } => self.reference(v),
+            Operand::Adjoint { v, borrow } => {
+                let (d, r) = (self.adj(v), borrow.then(|| quote!(&)));
+                quote!(#r #d)
+            }
+            Operand::Inverse(InverseAt::Forward(v)) => self.reference(v),
+            Operand::Inverse(InverseAt::Compute(f) | InverseAt::Shared(f)) => {
+                let inv = self.inverse_ident(f);
+                quote!(&#inv)
+            }
+            Operand::Partial { map, k, borrow } => {
+                let (d, r) = (self.partial_ident(map, k), borrow.then(|| quote!(&)));
+                quote!(#r #d)
+            }
+            Operand::Carry { out, zeroed } => {
+                let dc = self.carry_ident(out);
+                match zeroed {
+                    true => quote!(::matgrad::__private::take_zeroed(&mut #dc)),
+                    false => quote!(#dc),
+                }
+            }
+            Operand::Pulled { out, k, span } => self.pulled(out, k, span).to_token_stream(),
+            Operand::Seed => seed.cloned().unwrap_or_default(),
+        }
+    }
+
+    /// The inverse of factorization `f` that the reverse sweep computes and shares.
+    fn inverse_ident(&self, f: ValueId) -> Ident {
+        format_ident!("{}_inv", self.ident(f), span = Span::mixed_site())
+    }
+
+    /// The gradient of argument `k` that the pullback of call `out` returns: spanned at the
+    /// argument, so that a missing gradient is reported there (no user variable is named like
+    /// this).
+    fn pulled(&self, out: ValueId, k: usize, span: Span) -> Ident {
+        format_ident!("{}_g{}", self.ident(out), k, span = span)
+    }
+
+    /// The adjoint a loop carries for its carried value `out`.
+    fn carry_ident(&self, out: ValueId) -> Ident {
+        format_ident!("d_{}_carry", self.ident(out), span = Span::mixed_site())
+    }
+
+    fn reverse(&self, node: &Node, plan: &Plan) -> TokenStream {
+        self.steps(plan.program.at(Site::Node(node.out)), Some(node), None)
     }
 }
 

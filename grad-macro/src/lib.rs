@@ -3,7 +3,8 @@
 //! Stages, one module (or folder) each, in one direction: [`args`] and [`check`] read the
 //! attribute and the signature, [`lower`] turns the body into the IR of [`ir`] (values and ops,
 //! each with its span), [`passes`] simplify it, [`reverse`] plans the reverse sweep (activity,
-//! where each adjoint starts and accumulates) with the [`passes`] that share and place values, and [`emit`] writes
+//! where each adjoint starts and accumulates) with the [`passes`] that share and place values,
+//! and writes it as a program of adjoint ops (`reverse::program`), and [`emit`] writes
 //! the `<name>_grad` function; [`tangent`] turns the IR into its tangent program (forward mode),
 //! which `emit` prints as `_jvp` and differentiates as `_hvp`. [`expand`] strings them together
 //! and, on error, emits the user's function and a `_grad` stub beside the errors.

@@ -5,7 +5,8 @@
 //! The [`Plan`] it builds is what `emit` prints from; its passes fill in the rest while it
 //! walks: `passes::share` (one inverse of a factorization for every rule that reads it, a
 //! scaled identity kept as a scalar), asked while counting, and `passes::storage` (moves,
-//! borrows, last uses, which adjoint borrows another's), run once the counts are in.
+//! borrows, last uses, which adjoint borrows another's), run once the counts are in. Last,
+//! [`program`] writes the sweep from the complete plan as the steps `emit` prints.
 //!
 //! Control flow: a value computed in an arm or a loop body reaches the result only through the
 //! statement's outputs, so a branch or loop takes part when one of its outputs does. A loop's
@@ -16,6 +17,8 @@ use crate::ir::{outer_of, Body, Kind, Op, Stmt, Value, ValueId};
 use crate::passes::share::{self, InverseAt};
 use crate::passes::storage::{self, BLOCKED};
 use crate::symbol::{Adj, Rule};
+
+pub mod program;
 
 pub struct Plan {
     /// The key of the planned body (the function's): its values live until the end.
@@ -68,19 +71,19 @@ pub struct Plan {
     /// For a branch or loop taking part (by its tape): the values defined outside it that its
     /// reverse pass adds to, whose adjoints must exist before it.
     pub region_targets: std::collections::HashMap<ValueId, Vec<ValueId>>,
-    /// For each rule or map node taking part (by its output): its contributions, in the order
-    /// the sweep makes them, with what each moves (see [`Contribution`](storage::Contribution)).
-    pub contributions: std::collections::HashMap<ValueId, Vec<storage::Contribution>>,
     /// A map `a = x.map(g)` and, right after it, its tangent `ȧ = x.zip_map(&ẋ, ġ)` (forward
     /// mode: the latter's `value_of` is `a`), that run as one pass: for each of the two, the
     /// other's output. Either neither takes part in the reverse sweep, or both do with partials
     /// for their entries alone: the map's derivative g′ is then the tangent map's partial for
     /// the tangent's entry (∂ġ/∂ẋ = g′), not computed again.
     pub fused: Vec<Option<ValueId>>,
+    /// The reverse sweep's contributions, as the steps of each consumer (see
+    /// [`program::Program`]): what `emit` prints.
+    pub program: program::Program,
 }
 
 /// What makes contributions to adjoints in the reverse sweep.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Consumer {
     /// The seed of the body's result.
     Seed,
@@ -259,8 +262,8 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         traced_seed: vec![None; n],
         shared_inverse: Default::default(),
         region_targets: Default::default(),
-        contributions: Default::default(),
         fused: vec![None; n],
+        program: Default::default(),
     };
     define(body, &mut p.def);
     if let Some(ret) = body.ret {
@@ -274,7 +277,8 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     let mut terms = Vec::new();
     count(values, body, &mut p, &mut terms);
     fuse(values, body, &mut p);
-    storage::run(values, body, &mut p, terms);
+    let listed = storage::run(values, body, &mut p, terms);
+    p.program = program::build(values, body, &p, &listed);
     p
 }
 

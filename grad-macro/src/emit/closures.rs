@@ -6,9 +6,9 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 
-use super::{Emitter, Site};
+use super::Emitter;
 use crate::ir::{Closure, Node, Op, Stmt, ValueId};
-use crate::passes::storage::{self, Of, Via};
+use crate::passes::storage;
 use crate::reverse::Plan;
 use crate::symbol::{self, Lanes};
 
@@ -55,38 +55,6 @@ impl Emitter<'_> {
         }
     }
 
-    /// The reverse pass of a differentiated `map` (node `node`): its contributions as the plan
-    /// lists them (see `storage::map_contributions`), each stored partial times Ḡ, added to the
-    /// input's adjoint, the second matrix's (`zip_map`) and the captures'; each stored partial is
-    /// read once, and moved.
-    pub(super) fn reverse_map(&self, node: &Node, plan: &Plan, site: &mut Site) -> TokenStream {
-        let g = self.adj(node.out);
-        // Ḡ as a reference (it already is one when it aliases the adjoint of a sum).
-        let g_ref = if plan.alias[node.out] { quote!(#g) } else { quote!(&#g) };
-        let span = node.span;
-        let mut code = TokenStream::new();
-        for c in plan.contributions.get(&node.out).into_iter().flatten() {
-            let contrib = match c.via {
-                Via::FusedMap { tangent, map, borrow_partial } => {
-                    let (d, g) = (self.partial_ident(tangent, 1), self.adj(map));
-                    let d = if borrow_partial { quote!(&#d) } else { quote!(#d) };
-                    quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g))
-                }
-                Via::Partial { of, moves_g } => {
-                    let d = self.partial_ident(node.out, c.slot);
-                    let g = if moves_g { quote!(#g) } else { g_ref.clone() };
-                    match of {
-                        Of::Entry | Of::Second => quote_spanned!(span=> ::matgrad::__private::map_adj(#d, #g)),
-                        Of::Capture => quote_spanned!(span=> ::matgrad::__private::map_capture_adj(&#d, #g)),
-                    }
-                }
-                _ => continue,
-            };
-            code.extend(self.accumulate(c.target, contrib, plan, site));
-        }
-        code
-    }
-
     /// The identifiers of the derivative matrices a differentiated `map` stores.
     pub(super) fn map_partials(&self, node: &Node, closure: &Closure) -> Vec<(ValueId, Ident)> {
         let partials = closure.partials(self.values).into_iter().enumerate();
@@ -94,7 +62,7 @@ impl Emitter<'_> {
     }
 
     /// The name of the `k`-th derivative matrix the differentiated map of `out` stores.
-    fn partial_ident(&self, out: ValueId, k: usize) -> Ident {
+    pub(super) fn partial_ident(&self, out: ValueId, k: usize) -> Ident {
         format_ident!("{}_d{}", self.ident(out), k, span = Span::mixed_site())
     }
 

@@ -6,9 +6,10 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 
-use super::{Emitter, Site};
+use super::Emitter;
 use crate::ir::{Axis, Body, Branch, Head, Kind, Loop, Op, Stmt, ValueId};
-use crate::reverse::{Consumer, Plan, Start};
+use crate::reverse::program::Site;
+use crate::reverse::Plan;
 
 impl Emitter<'_> {
     /// The value an arm or a loop body gives a variable: moved when nothing else needs it.
@@ -180,19 +181,11 @@ impl Emitter<'_> {
         if !plan.stmt_participates(self.values, stmt) {
             return TokenStream::new();
         }
-        let mut code = self.pre_zero(b.tape, plan);
+        let mut code = self.steps(plan.program.at(Site::Enter(b.tape)), None, None);
         let e = self.enum_ident(b.tape);
         let mut arms = Vec::new();
         for (k, arm) in b.arms.iter().enumerate() {
-            let mut body = TokenStream::new();
-            let site = &mut Site::new(Consumer::Arms(b.tape));
-            for (j, &o) in b.outs.iter().enumerate() {
-                let r = arm.results[j];
-                if plan.participates(self.values, o) && plan.started(o) && self.values[r].active {
-                    let d = self.adj(o);
-                    body.extend(self.accumulate(r, quote!(#d), plan, site));
-                }
-            }
+            let mut body = self.steps(plan.program.at(Site::Arm(b.tape, k)), None, None);
             body.extend(self.block_reverse(&arm.body, plan));
             let saved = self.restore(&arm.body, self.saved(&arm.body, plan), self.saved_extra(&arm.body, plan));
             let var = format_ident!("A{}", k);
@@ -200,19 +193,6 @@ impl Emitter<'_> {
         }
         let tape = self.ident(b.tape);
         code.extend(quote!(match #tape { #(#arms)* }));
-        code
-    }
-
-    /// The adjoints the plan starts at zeros before the reverse pass of the branch or loop with
-    /// tape `tape` (see [`Start::Zeros`]).
-    fn pre_zero(&self, tape: ValueId, plan: &Plan) -> TokenStream {
-        let mut code = TokenStream::new();
-        for &t in plan.region_targets.get(&tape).into_iter().flatten() {
-            if plan.start[t] == Some(Start::Zeros(tape)) {
-                let (d, r) = (self.adj(t), self.reference(t));
-                code.extend(quote!(let mut #d = ::matgrad::__private::zero_like(#r);));
-            }
-        }
         code
     }
 
@@ -338,38 +318,11 @@ impl Emitter<'_> {
         if !plan.stmt_participates(self.values, stmt) {
             return TokenStream::new();
         }
-        let mut code = self.pre_zero(l.tape, plan);
-        let carried: Vec<_> = l.carried.iter().filter(|c| plan.carried_participates(self.values, c)).collect();
-        let carry = |c: &crate::ir::Carried| format_ident!("d_{}_carry", self.ident(c.out), span = Span::mixed_site());
-        for c in &carried {
-            let dc = carry(c);
-            let init = if plan.started(c.out) {
-                self.adj(c.out).to_token_stream()
-            } else {
-                let r = self.reference(c.out);
-                quote!(::matgrad::__private::zero_like(#r))
-            };
-            code.extend(quote!(let mut #dc = #init;));
-        }
-        let mut body = TokenStream::new();
-        let site = &mut Site::new(Consumer::LoopSeed(l.tape));
-        for c in &carried {
-            if !self.values[c.result].active {
-                continue;
-            }
-            let dc = carry(c);
-            // The carried adjoint moves into the body's result when the iteration's sweep
-            // gives it back (the value at the iteration's start has an adjoint); otherwise it
-            // is left at zeros.
-            let seed =
-                if plan.started(c.inner) { quote!(#dc) } else { quote!(::matgrad::__private::take_zeroed(&mut #dc)) };
-            body.extend(self.accumulate(c.result, seed, plan, site));
-        }
+        let program = &plan.program;
+        let mut code = self.steps(program.at(Site::Enter(l.tape)), None, None);
+        let mut body = self.steps(program.at(Site::IterationStart(l.tape)), None, None);
         body.extend(self.block_reverse(&l.body, plan));
-        for c in carried.iter().filter(|c| plan.started(c.inner)) {
-            let (dc, d) = (carry(c), self.adj(c.inner));
-            body.extend(quote!(#dc = #d;));
-        }
+        body.extend(self.steps(program.at(Site::IterationEnd(l.tape)), None, None));
         let saved = self.restore(&l.body, self.saved(&l.body, plan), self.saved_extra(&l.body, plan));
         let (tape, item) =
             (self.ident(l.tape), format_ident!("{}_item", self.ident(l.tape), span = Span::mixed_site()));
@@ -392,13 +345,7 @@ impl Emitter<'_> {
                 }
             }),
         }
-        let site = &mut Site::new(Consumer::LoopExit(l.tape));
-        for c in &carried {
-            if plan.participates(self.values, c.inner) && self.values[c.before].active {
-                let dc = carry(c);
-                code.extend(self.accumulate(c.before, quote!(#dc), plan, site));
-            }
-        }
+        code.extend(self.steps(program.at(Site::Exit(l.tape)), None, None));
         code
     }
 }

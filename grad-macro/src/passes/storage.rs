@@ -18,8 +18,9 @@ use crate::symbol::{Adj, Rule};
 
 /// Plans where values live once the counts are in (see `reverse::plan`): each value's last use
 /// in the forward pass (where it may be moved), what views keep alive, which terms of a sum
-/// borrow its adjoint, and who may move what the reverse pass reads.
-pub fn run(values: &[Value], body: &Body, p: &mut Plan, terms: Vec<(ValueId, ValueId)>) {
+/// borrow its adjoint, and who may move what the reverse pass reads. Returns each rule or map
+/// node's contributions, by its output, for the reverse program (`reverse::program`).
+pub fn run(values: &[Value], body: &Body, p: &mut Plan, terms: Vec<(ValueId, ValueId)>) -> Listed {
     last_uses(values, body, p);
     keep_viewed(values, body, p);
     // A term's adjoint can be the sum's, borrowed, when the sum's is all it receives and the
@@ -33,8 +34,13 @@ pub fn run(values: &[Value], body: &Body, p: &mut Plan, terms: Vec<(ValueId, Val
             p.last_reader[v] = None;
         }
     }
-    contributions(values, body, p);
+    let mut listed = Listed::new();
+    contributions(values, body, p, &mut listed);
+    listed
 }
+
+/// The contributions of each rule or map node taking part, by its output, in the sweep's order.
+pub type Listed = std::collections::HashMap<ValueId, Vec<Contribution>>;
 
 /// How a rule or map node's contribution reaches one operand's adjoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,8 +93,8 @@ pub struct Contribution {
 }
 
 /// Lists the contributions of every rule and map node of `body` (and of its arms and loop
-/// bodies) that takes part, into `Plan::contributions`.
-fn contributions(values: &[Value], body: &Body, p: &mut Plan) {
+/// bodies) that takes part, into `listed`.
+fn contributions(values: &[Value], body: &Body, p: &Plan, listed: &mut Listed) {
     for stmt in &body.stmts {
         match stmt {
             Stmt::Node(node) if p.participates(values, node.out) => {
@@ -97,11 +103,11 @@ fn contributions(values: &[Value], body: &Body, p: &mut Plan) {
                     Op::Map { input, closure } => map_contributions(values, p, node.out, *input, closure),
                     Op::Call { .. } | Op::Opaque { .. } => continue,
                 };
-                p.contributions.insert(node.out, list);
+                listed.insert(node.out, list);
             }
             Stmt::Node(_) => {}
-            Stmt::Branch(b) => b.arms.iter().for_each(|arm| contributions(values, &arm.body, p)),
-            Stmt::Loop(l) => contributions(values, &l.body, p),
+            Stmt::Branch(b) => b.arms.iter().for_each(|arm| contributions(values, &arm.body, p, listed)),
+            Stmt::Loop(l) => contributions(values, &l.body, p, listed),
             Stmt::Effect { .. } => {}
         }
     }

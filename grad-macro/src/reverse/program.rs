@@ -1,0 +1,370 @@
+//! The reverse sweep as a program: every contribution the sweep makes, written as the adjoint
+//! op it applies ([`Expr`]) to what it reads ([`Operand`]: a forward value, an adjoint, a shared
+//! inverse, a stored partial, each moved or borrowed), and how its result reaches the target's
+//! adjoint ([`Step::Contribute`]: binding it or added in place, negated where the target's
+//! adjoint is kept negated).
+//!
+//! The steps are listed by [`Site`], the places of the sweep: the seed, each node, each arm of
+//! a branch, and before, in and after the reverse pass of a branch or loop (where adjoints start
+//! at zeros, and a loop's carried adjoints flow). They are built once the plan is complete, from
+//! what its passes decided ([`storage::Via`]); `emit` prints them in the sweep's structure
+//! (reversed statements, arms matched on the tape, iterations popped from it) and decides none of
+//! what they say.
+//!
+//! Input (the rule node `z = x * w`, `Ḡ = d_z`, with `x` constant):
+//! `[Contribute { target: w, bind: Some(false), expr: Call("mul_rhs", [x, w, &d_z]) }]`,
+//! printed `let d_w = init(mul_rhs(x, w, &d_z));`.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+
+use super::{Consumer, Plan};
+use crate::ir::{Body, Branch, Loop, Node, Op, Stmt, Value, ValueId};
+use crate::passes::share::InverseAt;
+use crate::passes::storage::{Listed, Of, Via};
+use crate::symbol::{self, Adj, Rule};
+
+/// What an adjoint op reads.
+#[derive(Clone, Copy, Debug)]
+pub enum Operand {
+    /// A forward value, moved (by value) or borrowed.
+    Value { v: ValueId, moved: bool },
+    /// The adjoint of `v`: borrowed when `borrow`, else the adjoint itself (moved, or already a
+    /// reference: a term's adjoint that aliases the sum's, see `Plan::alias`).
+    Adjoint { v: ValueId, borrow: bool },
+    /// The inverse of a factorization, as a reference (see [`InverseAt`]).
+    Inverse(InverseAt),
+    /// The `k`-th partial the differentiated map `map` stored: borrowed when `borrow`, else
+    /// moved.
+    Partial { map: ValueId, k: usize, borrow: bool },
+    /// The adjoint a loop carries for its carried value `out`, moved; left at zeros (taken)
+    /// when `zeroed`.
+    Carry { out: ValueId, zeroed: bool },
+    /// The gradient of argument `k` the pullback of call `out` returned (spanned at the
+    /// argument).
+    Pulled { out: ValueId, k: usize, span: Span },
+    /// The seed of the body's result.
+    Seed,
+}
+
+/// An adjoint op.
+#[derive(Clone, Debug)]
+pub enum Expr {
+    /// The runtime's `f` of `args` (`::matgrad::__private::f(args…)`), spanned at `span`.
+    Call { f: &'static str, args: Vec<Operand>, span: Span },
+    /// The operand itself.
+    Operand(Operand),
+    /// `expr` converted into the adjoint type of value `ty` (a `Vector3` set as a column of a
+    /// `DMatrix`).
+    As { ty: ValueId, expr: Box<Expr> },
+    /// `−expr`, folded into the accumulation (no pass of its own).
+    Neg(Box<Expr>),
+}
+
+impl Expr {
+    fn call(f: &'static str, args: Vec<Operand>, span: Span) -> Expr {
+        Expr::Call { f, args, span }
+    }
+
+    /// `self` in the adjoint type of `ty`, when there is one.
+    fn in_adjoint_type(self, ty: Option<ValueId>) -> Expr {
+        match ty {
+            Some(ty) => Expr::As { ty, expr: Box::new(self) },
+            None => self,
+        }
+    }
+
+    fn negated(self, neg: bool) -> Expr {
+        match neg {
+            true => Expr::Neg(Box::new(self)),
+            false => self,
+        }
+    }
+}
+
+/// One step of a consumer's reverse pass.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// `expr` reaches `target`'s adjoint: it binds it (`let [mut] d = init(expr)`, mutable when
+    /// more contributions follow) when `bind` is `Some(mutable)`, else is added in place.
+    Contribute { target: ValueId, bind: Option<bool>, expr: Expr },
+    /// `target`'s adjoint is `g`, the adjoint of the sum it is a term of, borrowed (read in the
+    /// adjoint type of `ty` when there is one): a term that receives nothing else.
+    Alias { target: ValueId, g: Operand, ty: Option<ValueId> },
+    /// The inverse of factorization `f`, computed for this and every later rule that reads it.
+    Inverse(ValueId),
+    /// The pullback of the call `out`, from its arguments, its value and its adjoint (cloned
+    /// when `clone_g`: it aliases a sum's, and the pullback takes its own).
+    Pullback { out: ValueId, clone_g: bool },
+    /// `target`'s adjoint starts at zeros (`let mut d = zero_like(&target)`): its contributions,
+    /// inside an arm or a loop body, cannot bind it.
+    Zeros(ValueId),
+    /// The adjoint a loop carries for its carried value `out` starts (`let mut`): as `out`'s
+    /// adjoint after the loop, moved, when `from_adjoint`, else zeros.
+    Carry { out: ValueId, from_adjoint: bool },
+    /// The carried adjoint of `out` becomes the adjoint of `inner`, its value at the start of
+    /// the iteration just swept.
+    CarryBack { out: ValueId, inner: ValueId },
+}
+
+/// Where the reverse sweep runs a list of steps.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Site {
+    /// The seed of the body's result.
+    Seed,
+    /// The reverse pass of the node with this output.
+    Node(ValueId),
+    /// Arm `k` of the branch with this tape, before the arm's own sweep.
+    Arm(ValueId, usize),
+    /// Before the reverse pass of the branch or loop with this tape.
+    Enter(ValueId),
+    /// The start of each iteration of the reverse pass of the loop with this tape.
+    IterationStart(ValueId),
+    /// The end of each iteration of that reverse pass.
+    IterationEnd(ValueId),
+    /// After the reverse pass of the loop with this tape.
+    Exit(ValueId),
+}
+
+/// The reverse program of a body: its steps, by site.
+#[derive(Default)]
+pub struct Program {
+    steps: HashMap<Site, Vec<Step>>,
+}
+
+impl Program {
+    /// The steps at `site`, in order.
+    pub fn at(&self, site: Site) -> &[Step] {
+        self.steps.get(&site).map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
+/// Builds the reverse program of `body` (with its arms and loop bodies; a closure has a plan and
+/// program of its own) from its complete plan and its nodes' contributions as `storage` lists
+/// them.
+pub fn build(values: &[Value], body: &Body, p: &Plan, listed: &Listed) -> Program {
+    let mut prog = Program::default();
+    if let Some(ret) = body.ret.filter(|&r| values[r].active) {
+        let mut b = Builder::new(p, Consumer::Seed);
+        b.contribute(ret, Expr::Operand(Operand::Seed));
+        prog.steps.insert(Site::Seed, b.steps);
+    }
+    walk(values, body, p, listed, &mut prog);
+    prog
+}
+
+fn walk(values: &[Value], body: &Body, p: &Plan, listed: &Listed, prog: &mut Program) {
+    for stmt in &body.stmts {
+        match stmt {
+            Stmt::Node(n) if p.participates(values, n.out) && p.started(n.out) => {
+                prog.steps.insert(Site::Node(n.out), node(values, p, listed, n));
+            }
+            Stmt::Node(_) | Stmt::Effect { .. } => {}
+            Stmt::Branch(b) => {
+                if p.stmt_participates(values, stmt) {
+                    prog.steps.insert(Site::Enter(b.tape), zeros(p, b.tape));
+                    for (k, steps) in arms(values, p, b).into_iter().enumerate() {
+                        prog.steps.insert(Site::Arm(b.tape, k), steps);
+                    }
+                }
+                b.arms.iter().for_each(|arm| walk(values, &arm.body, p, listed, prog));
+            }
+            Stmt::Loop(l) => {
+                if p.stmt_participates(values, stmt) {
+                    carried(values, p, l, prog);
+                }
+                walk(values, &l.body, p, listed, prog);
+            }
+        }
+    }
+}
+
+/// The steps of one consumer, which bind each adjoint the plan starts there at their first
+/// contribution to it.
+struct Builder<'p> {
+    plan: &'p Plan,
+    consumer: Consumer,
+    /// The adjoints this consumer has bound.
+    bound: Vec<ValueId>,
+    steps: Vec<Step>,
+}
+
+impl<'p> Builder<'p> {
+    fn new(plan: &'p Plan, consumer: Consumer) -> Self {
+        Builder { plan, consumer, bound: Vec::new(), steps: Vec::new() }
+    }
+
+    /// `expr` added to `target`'s adjoint: bound by it where the plan starts the adjoint here
+    /// and this is the first contribution to it, added in place otherwise; negated where the
+    /// adjoint is kept negated.
+    fn contribute(&mut self, target: ValueId, expr: Expr) {
+        let first = self.plan.binds(target, self.consumer) && !self.bound.contains(&target);
+        if first {
+            self.bound.push(target);
+        }
+        let bind = first.then(|| self.plan.contribs[target] > 1);
+        self.steps.push(Step::Contribute { target, bind, expr: expr.negated(self.plan.negated[target]) });
+    }
+}
+
+/// The adjoint of `v` read by reference (the adjoint itself when it already is one).
+fn borrowed(p: &Plan, v: ValueId) -> Operand {
+    Operand::Adjoint { v, borrow: !p.alias[v] }
+}
+
+/// The adjoint of `v` moved, or borrowed.
+fn adjoint(p: &Plan, v: ValueId, moved: bool) -> Operand {
+    match moved {
+        true => Operand::Adjoint { v, borrow: false },
+        false => borrowed(p, v),
+    }
+}
+
+/// The steps of a node's reverse pass: its rule's adjoints, its map's partials, or its call's
+/// pullback.
+fn node(values: &[Value], p: &Plan, listed: &Listed, node: &Node) -> Vec<Step> {
+    let mut b = Builder::new(p, Consumer::Node(node.out));
+    let (out, span) = (node.out, node.span);
+    let listed = listed.get(&out).into_iter().flatten();
+    match &node.op {
+        Op::Rule { rule, args } => {
+            let inverse = p.inverse[out];
+            if let Some(InverseAt::Compute(f)) = inverse {
+                b.steps.push(Step::Inverse(f));
+            }
+            for c in listed {
+                if c.via == Via::Alias {
+                    let ty = symbol::adj_type_of(rule, args, c.slot);
+                    b.steps.push(Step::Alias { target: c.target, g: borrowed(p, out), ty });
+                } else if let Some(expr) = rule_expr(p, rule, args, out, c.slot, &c.via, inverse, span) {
+                    b.contribute(c.target, expr);
+                }
+            }
+        }
+        Op::Map { .. } => {
+            for c in listed {
+                let (f, partial, g) = match c.via {
+                    Via::FusedMap { tangent, map, borrow_partial } => (
+                        "map_adj",
+                        Operand::Partial { map: tangent, k: 1, borrow: borrow_partial },
+                        Operand::Adjoint { v: map, borrow: false },
+                    ),
+                    Via::Partial { of, moves_g } => (
+                        match of {
+                            Of::Entry | Of::Second => "map_adj",
+                            Of::Capture => "map_capture_adj",
+                        },
+                        Operand::Partial { map: out, k: c.slot, borrow: of == Of::Capture },
+                        adjoint(p, out, moves_g),
+                    ),
+                    _ => continue,
+                };
+                b.contribute(c.target, Expr::call(f, vec![partial, g], span));
+            }
+        }
+        Op::Call { args, spans, .. } => {
+            b.steps.push(Step::Pullback { out, clone_g: p.alias[out] });
+            for (k, &a) in args.iter().enumerate().filter(|&(_, &a)| values[a].active) {
+                let pulled = Operand::Pulled { out, k, span: spans[k] };
+                b.contribute(a, Expr::call("gradient", vec![pulled], spans[k]));
+            }
+        }
+        Op::Opaque { .. } => {}
+    }
+    b.steps
+}
+
+/// The contribution of rule node `out` (`rule` of `args`) through its operand `slot` (`None`
+/// for the kinds a rule node does not list: an alias, listed apart, and a map's).
+#[allow(clippy::too_many_arguments)]
+fn rule_expr(
+    p: &Plan,
+    rule: &'static Rule,
+    args: &[ValueId],
+    out: ValueId,
+    slot: usize,
+    via: &Via,
+    inverse: Option<InverseAt>,
+    span: Span,
+) -> Option<Expr> {
+    let ty = symbol::adj_type_of(rule, args, slot);
+    Some(match via {
+        Via::TraceIdentity => Expr::call("trace_identity", vec![borrowed(p, out)], span),
+        Via::Rule { f, moved, out_moved, moves_g } => {
+            let operands = rule.adjoint_operands().into_iter().zip(moved);
+            let mut reads: Vec<Operand> = operands.map(|(k, &m)| Operand::Value { v: args[k], moved: m }).collect();
+            reads.extend(rule.needs_out.then_some(Operand::Value { v: out, moved: *out_moved }));
+            reads.extend(inverse.map(Operand::Inverse));
+            // The product `P` of a left factor whose adjoint is kept as `s̄`.
+            reads.extend(p.traced[out].map(|v| Operand::Value { v, moved: false }));
+            reads.push(adjoint(p, out, *moves_g));
+            Expr::call(f, reads, span)
+        }
+        Via::OfAdjoint(f) => {
+            // The op's constant operands (indices) come first.
+            let consts = args.iter().zip(p.adjoints(rule, out)).filter(|(_, adj)| **adj == Adj::Constant);
+            let mut reads: Vec<Operand> = consts.map(|(&v, _)| Operand::Value { v, moved: false }).collect();
+            reads.push(borrowed(p, out));
+            Expr::call(f, reads, span).in_adjoint_type(ty)
+        }
+        Via::Pass { moves_g, neg } => {
+            let flow = match moves_g {
+                true => Expr::Operand(adjoint(p, out, true)),
+                false => Expr::call("shared", vec![borrowed(p, out)], Span::call_site()),
+            };
+            flow.in_adjoint_type(ty).negated(*neg)
+        }
+        Via::Alias | Via::Partial { .. } | Via::FusedMap { .. } => return None,
+    })
+}
+
+/// The steps of each arm of branch `b`: the adjoints of the branch's outputs passed to the
+/// arm's results.
+fn arms(values: &[Value], p: &Plan, br: &Branch) -> Vec<Vec<Step>> {
+    let arm = |arm: &crate::ir::Arm| {
+        let mut b = Builder::new(p, Consumer::Arms(br.tape));
+        for (j, &o) in br.outs.iter().enumerate() {
+            let r = arm.results[j];
+            if p.participates(values, o) && p.started(o) && values[r].active {
+                b.contribute(r, Expr::Operand(Operand::Adjoint { v: o, borrow: false }));
+            }
+        }
+        b.steps
+    };
+    br.arms.iter().map(arm).collect()
+}
+
+/// The adjoints the plan starts at zeros before the reverse pass of the branch or loop with
+/// tape `tape` (see [`Start::Zeros`](super::Start::Zeros)).
+fn zeros(p: &Plan, tape: ValueId) -> Vec<Step> {
+    let targets = p.region_targets.get(&tape).into_iter().flatten();
+    targets.filter(|&&t| p.start[t] == Some(super::Start::Zeros(tape))).map(|&t| Step::Zeros(t)).collect()
+}
+
+/// The steps of loop `l`'s reverse pass: before it, its zeros and carried adjoints (from the
+/// adjoints of the values after the loop); at the start of each iteration, the carried adjoints
+/// into the body's results; at its end, the carried adjoints taken from the values at the
+/// iteration's start; after the loop, the carried adjoints into the values before it.
+fn carried(values: &[Value], p: &Plan, l: &Loop, prog: &mut Program) {
+    let taking_part = || l.carried.iter().filter(|c| p.carried_participates(values, c));
+    let mut enter = zeros(p, l.tape);
+    enter.extend(taking_part().map(|c| Step::Carry { out: c.out, from_adjoint: p.started(c.out) }));
+    let mut seed = Builder::new(p, Consumer::LoopSeed(l.tape));
+    for c in taking_part().filter(|c| values[c.result].active) {
+        // The carried adjoint moves into the body's result when the iteration's sweep gives it
+        // back (the value at the iteration's start has an adjoint); otherwise it is left at
+        // zeros.
+        let zeroed = !p.started(c.inner);
+        seed.contribute(c.result, Expr::Operand(Operand::Carry { out: c.out, zeroed }));
+    }
+    let back = taking_part().filter(|c| p.started(c.inner)).map(|c| Step::CarryBack { out: c.out, inner: c.inner });
+    let mut exit = Builder::new(p, Consumer::LoopExit(l.tape));
+    for c in taking_part().filter(|c| p.participates(values, c.inner) && values[c.before].active) {
+        exit.contribute(c.before, Expr::Operand(Operand::Carry { out: c.out, zeroed: false }));
+    }
+    prog.steps.insert(Site::Enter(l.tape), enter);
+    prog.steps.insert(Site::IterationStart(l.tape), seed.steps);
+    prog.steps.insert(Site::IterationEnd(l.tape), back.collect());
+    prog.steps.insert(Site::Exit(l.tape), exit.steps);
+}
