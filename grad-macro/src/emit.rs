@@ -575,7 +575,7 @@ impl Emitter<'_> {
 
     fn expr(&self, expr: &Expr, seed: Option<&TokenStream>) -> TokenStream {
         match expr {
-            Expr::Call { f, args, span } => {
+            Expr::Call { f, args, span, .. } => {
                 let f = Ident::new(f, *span);
                 let args = args.iter().map(|a| self.read(a, seed));
                 quote_spanned!(*span=> ::matgrad::__private::#f(#(#args),*))

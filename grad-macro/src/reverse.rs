@@ -278,7 +278,9 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     count(values, body, &mut p, &mut terms);
     fuse(values, body, &mut p);
     let listed = storage::run(values, body, &mut p, terms);
-    p.program = program::build(values, body, &p, &listed);
+    let mut prog = program::build(values, body, &p, &listed);
+    storage::moves(body, &p, &mut prog);
+    p.program = prog;
     p
 }
 

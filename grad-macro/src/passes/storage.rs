@@ -4,15 +4,20 @@
 //! borrows from moving; the terms of a sum whose adjoint is all they receive borrow it; a branch
 //! or loop's reverse pass reads the values it adds to (their zeros are made from them).
 //!
-//! A rule or map node's contributions are listed in the order the sweep makes them, each with
-//! what it moves ([`Contribution`]): the rules reading Ḡ first, the last of them taking the
-//! values it reads last by value, then Ḡ passed through, moved by the last pass; a map's
-//! partials for its captures first, the entry's last, moving Ḡ.
+//! A rule or map node's contributions are listed in the order the sweep makes them
+//! ([`Contribution`]): the rules reading Ḡ first, the last of them marked as taking by value
+//! what it reads last, then Ḡ passed through; a map's partials for its captures first, the
+//! entry's last. From those lists `reverse::program` writes the reverse program with every
+//! operand borrowed, and [`moves`], a pass over that program, moves into each step what it reads
+//! last and can take by value: Ḡ into the last step reading it, the dead forward values into
+//! the last rule reading them.
 //!
-//! `reverse::plan` runs [`run`] once the contributions are counted; the counting records the
-//! reverse sweep's readers through [`read_blocked`] and [`region_targets`].
+//! `reverse::plan` runs [`run`] once the contributions are counted, and [`moves`] once the
+//! program is written; the counting records the reverse sweep's readers through
+//! [`read_blocked`] and [`region_targets`].
 
 use crate::ir::{outer_of, Body, Closure, Kind, Op, Stmt, Value, ValueId};
+use crate::reverse::program::{self, Expr, Operand, Program, Site, Step};
 use crate::reverse::Plan;
 use crate::symbol::{Adj, Rule};
 
@@ -49,20 +54,19 @@ pub enum Via {
     /// `Plan::identity`, `Plan::traced`).
     TraceIdentity,
     /// The adjoint rule `f` of the operands it reads (`Rule::adjoint_operands`), the output where
-    /// the rule reads it, and Ḡ: each of those operands (`moved`, in order) and the output
-    /// (`out_moved`) by value or by reference, Ḡ by value when `moves_g`.
-    Rule { f: &'static str, moved: Vec<bool>, out_moved: bool, moves_g: bool },
+    /// the rule reads it, and Ḡ; `owning` when it is the last of the node's rules to read them and
+    /// takes by value what it reads last (`Rule::owning`; see [`moves`]).
+    Rule { f: &'static str, owning: bool },
     /// The rule `f` of Ḡ alone (and the op's constant operands).
     OfAdjoint(&'static str),
     /// Ḡ itself, borrowed as the operand's adjoint: a term of a sum that receives nothing else
     /// (see `Plan::alias`); it binds the operand's adjoint.
     Alias,
-    /// Ḡ itself: moved when `moves_g`, else shared; negated when `neg` (a sign the output's
+    /// Ḡ itself (moved by the last pass, see [`moves`]); negated when `neg` (a sign the output's
     /// adjoint does not already carry).
-    Pass { moves_g: bool, neg: bool },
-    /// A map's stored partial (the contribution's `slot`) times Ḡ, entry by entry, for `of`:
-    /// Ḡ moved when `moves_g`.
-    Partial { of: Of, moves_g: bool },
+    Pass { neg: bool },
+    /// A map's stored partial (the contribution's `slot`) times Ḡ, entry by entry, for `of`.
+    Partial { of: Of },
     /// The contribution of the map `map` fused with its tangent map `tangent` (see
     /// `Plan::fused`): the tangent map's partial for the tangent's entry (g′) times the map's
     /// adjoint, moved. Made by the tangent map, borrowing the partial before its own
@@ -134,22 +138,20 @@ fn map_contributions(values: &[Value], p: &Plan, out: ValueId, input: ValueId, c
         p.fused[out].filter(|&a| p.started(a)).map(|a| fused(out, a, true)).into_iter().collect();
     let mut partials: Vec<(usize, ValueId)> = closure.partials(values).into_iter().enumerate().collect();
     partials.rotate_left(usize::from(values[closure.param].active));
-    let n = partials.len();
-    for (i, (k, v)) in partials.into_iter().enumerate() {
+    for (k, v) in partials {
         let (target, of) = match closure.second {
             _ if v == closure.param => (input, Of::Entry),
             Some((other, b)) if b == v => (other, Of::Second),
             _ => (outer_of(values, v), Of::Capture),
         };
-        list.push(Contribution { slot: k, target, via: Via::Partial { of, moves_g: of == Of::Entry && i + 1 == n } });
+        list.push(Contribution { slot: k, target, via: Via::Partial { of } });
     }
     list
 }
 
 /// The contributions of rule node `out` (`rule` of `args`), in the order the sweep makes them:
-/// those that read Ḡ first (the last of them may take what it reads last by value, and Ḡ when
-/// nothing passes it on), then those that pass Ḡ through, the last of which moves it unless a
-/// term of the sum borrows it.
+/// those that read Ḡ first (the last of them may take what it reads last by value), then those
+/// that pass Ḡ through.
 fn node_contributions(
     values: &[Value],
     p: &Plan,
@@ -161,11 +163,9 @@ fn node_contributions(
     let active: Vec<(usize, ValueId)> =
         crate::reverse::contributed(values, args, adjs).map(|(k, a, _)| (k, a)).collect();
     let passes = active.iter().filter(|&&(k, _)| matches!(adjs[k], Adj::Pass | Adj::PassNeg)).count();
-    let mut passes_left = passes;
     let mut rules_left = active.len() - passes;
-    // Terms of a sum that receive nothing else borrow Ḡ; then nothing moves it.
+    // Terms of a sum that receive nothing else borrow Ḡ.
     let aliased = active.iter().any(|&(k, a)| adjs[k] == Adj::Pass && passes > 1 && p.alias[a]);
-    let movable_g = !aliased && !p.alias[out];
     let reads_g = |k: usize| matches!(adjs[k], Adj::Rule(_) | Adj::OfAdjoint(_));
     let ordered = active.iter().filter(|&&(k, _)| reads_g(k)).chain(active.iter().filter(|&&(k, _)| !reads_g(k)));
     let mut list = Vec::new();
@@ -182,30 +182,90 @@ fn node_contributions(
                 rules_left -= 1;
                 // The last rule reading the values may take the dead ones by value (`owning` is a
                 // property of the rule's own adjoints, `adj`).
-                let owning = rules_left == 0 && rule.owning && std::ptr::eq(adjs, rule.adj);
-                let moved = |v: ValueId| owning && owned_in_reverse(p, out, args, v);
-                Via::Rule {
-                    f,
-                    // (an `expect` message, past the rule's operands, is not passed)
-                    moved: rule.adjoint_operands().into_iter().map(|k| moved(args[k])).collect(),
-                    out_moved: rule.needs_out && moved(out),
-                    moves_g: owning && passes == 0,
-                }
+                Via::Rule { f, owning: rules_left == 0 && rule.owning && std::ptr::eq(adjs, rule.adj) }
             }
             Adj::OfAdjoint(f) => {
                 rules_left -= 1;
                 Via::OfAdjoint(f)
             }
             Adj::Pass if aliased && p.alias[arg] => Via::Alias,
-            Adj::Pass | Adj::PassNeg => {
-                passes_left -= 1;
-                Via::Pass { moves_g: passes_left == 0 && movable_g, neg: adjs[k] == Adj::PassNeg && !p.negated[out] }
-            }
+            Adj::Pass | Adj::PassNeg => Via::Pass { neg: adjs[k] == Adj::PassNeg && !p.negated[out] },
             Adj::Constant => continue,
         };
         list.push(Contribution { slot: k, target: arg, via });
     }
     list
+}
+
+/// Moves in the reverse program: in each rule or map node's steps, Ḡ goes by value into the
+/// last step that reads it where that step can take it (a pass of Ḡ, or a rule computing in its
+/// buffer: `Expr::Call::by_value`), unless a term of the sum borrows it; and a rule computing in
+/// its buffers takes by value the forward values it is the last reader of (`owned_in_reverse`).
+pub fn moves(body: &Body, p: &Plan, prog: &mut Program) {
+    for stmt in &body.stmts {
+        match stmt {
+            Stmt::Node(node) => {
+                let args: &[ValueId] = match &node.op {
+                    Op::Rule { args, .. } => args,
+                    Op::Map { .. } => &[],
+                    Op::Call { .. } | Op::Opaque { .. } => continue,
+                };
+                let steps = prog.at_mut(Site::Node(node.out));
+                move_values(p, node.out, args, steps);
+                move_adjoint(p, node.out, steps);
+            }
+            Stmt::Branch(b) => b.arms.iter().for_each(|arm| moves(&arm.body, p, prog)),
+            Stmt::Loop(l) => moves(&l.body, p, prog),
+            Stmt::Effect { .. } => {}
+        }
+    }
+}
+
+/// The forward values (operands `args` and output `out`) that the rules of node `out` computing
+/// in their buffers read last, moved into them.
+fn move_values(p: &Plan, out: ValueId, args: &[ValueId], steps: &mut [Step]) {
+    for step in steps {
+        let Step::Contribute { expr, .. } = step else { continue };
+        let Some(Expr::Call { args: reads, by_value: true, .. }) = expr.call_mut() else { continue };
+        for read in reads {
+            if let Operand::Value { v, moved } = read {
+                let own = *v == out || args.contains(v);
+                *moved = own && Some(*v) != p.traced[out] && owned_in_reverse(p, out, args, *v);
+            }
+        }
+    }
+}
+
+/// Ḡ, the adjoint of node `out`, moved into the last of its steps that reads it, where that
+/// step can take it by value and no term of the sum borrows it (`Step::Alias`).
+fn move_adjoint(p: &Plan, out: ValueId, steps: &mut [Step]) {
+    if steps.iter().any(|s| matches!(s, Step::Alias { .. })) {
+        return;
+    }
+    let reads_g = |step: &Step| match step {
+        Step::Contribute { expr, .. } => {
+            expr.operands().iter().any(|o| matches!(o, Operand::Adjoint { v, .. } if *v == out))
+        }
+        _ => false,
+    };
+    let Some(last) = steps.iter_mut().rev().find(|s| reads_g(s)) else { return };
+    let Step::Contribute { expr, .. } = last else { return };
+    let Some(call) = expr.call_mut() else { return };
+    match call {
+        // A pass: Ḡ itself, unless it is a reference already (the adjoint of a sum's term).
+        Expr::Call { f: program::SHARED, .. } if !p.alias[out] => {
+            *call = Expr::Operand(Operand::Adjoint { v: out, borrow: false })
+        }
+        Expr::Call { f: program::SHARED, .. } => {}
+        Expr::Call { args, by_value: true, .. } => {
+            for a in args {
+                if let Operand::Adjoint { v, borrow } = a {
+                    *borrow &= *v != out;
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A last reader that may not move the value.

@@ -7,9 +7,12 @@
 //! The steps are listed by [`Site`], the places of the sweep: the seed, each node, each arm of
 //! a branch, and before, in and after the reverse pass of a branch or loop (where adjoints start
 //! at zeros, and a loop's carried adjoints flow). They are built once the plan is complete, from
-//! what its passes decided ([`storage::Via`]); `emit` prints them in the sweep's structure
+//! what its passes decided ([`Via`]); `emit` prints them in the sweep's structure
 //! (reversed statements, arms matched on the tape, iterations popped from it) and decides none of
 //! what they say.
+//!
+//! Built with every operand borrowed; `passes::storage::moves` then moves what each step reads
+//! last into it, where it can take it by value.
 //!
 //! Input (the rule node `z = x * w`, `Ḡ = d_z`, with `x` constant):
 //! `[Contribute { target: w, bind: Some(false), expr: Call("mul_rhs", [x, w, &d_z]) }]`,
@@ -24,6 +27,9 @@ use crate::ir::{Body, Branch, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::passes::share::InverseAt;
 use crate::passes::storage::{Listed, Of, Via};
 use crate::symbol::{self, Adj, Rule};
+
+/// The runtime function that lends an adjoint read again later as a contribution.
+pub const SHARED: &str = "shared";
 
 /// What an adjoint op reads.
 #[derive(Clone, Copy, Debug)]
@@ -51,8 +57,10 @@ pub enum Operand {
 /// An adjoint op.
 #[derive(Clone, Debug)]
 pub enum Expr {
-    /// The runtime's `f` of `args` (`::matgrad::__private::f(args…)`), spanned at `span`.
-    Call { f: &'static str, args: Vec<Operand>, span: Span },
+    /// The runtime's `f` of `args` (`::matgrad::__private::f(args…)`), spanned at `span`;
+    /// `by_value` when `f` takes by value what it reads last (computing in its buffer), so
+    /// that `passes::storage::moves` may move its operands into it.
+    Call { f: &'static str, args: Vec<Operand>, span: Span, by_value: bool },
     /// The operand itself.
     Operand(Operand),
     /// `expr` converted into the adjoint type of value `ty` (a `Vector3` set as a column of a
@@ -64,7 +72,29 @@ pub enum Expr {
 
 impl Expr {
     fn call(f: &'static str, args: Vec<Operand>, span: Span) -> Expr {
-        Expr::Call { f, args, span }
+        Expr::Call { f, args, span, by_value: false }
+    }
+
+    fn call_by_value(f: &'static str, args: Vec<Operand>, span: Span, by_value: bool) -> Expr {
+        Expr::Call { f, args, span, by_value }
+    }
+
+    /// The call this contribution makes, under its sign and its conversion into an adjoint type.
+    pub(crate) fn call_mut(&mut self) -> Option<&mut Expr> {
+        match self {
+            Expr::Call { .. } => Some(self),
+            Expr::As { expr, .. } | Expr::Neg(expr) => expr.call_mut(),
+            Expr::Operand(_) => None,
+        }
+    }
+
+    /// The operands this contribution reads.
+    pub(crate) fn operands(&self) -> Vec<Operand> {
+        match self {
+            Expr::Call { args, .. } => args.clone(),
+            Expr::Operand(o) => vec![*o],
+            Expr::As { expr, .. } | Expr::Neg(expr) => expr.operands(),
+        }
     }
 
     /// `self` in the adjoint type of `ty`, when there is one.
@@ -137,6 +167,11 @@ impl Program {
     /// The steps at `site`, in order.
     pub fn at(&self, site: Site) -> &[Step] {
         self.steps.get(&site).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The steps at `site`, for a pass to rewrite.
+    pub(crate) fn at_mut(&mut self, site: Site) -> &mut [Step] {
+        self.steps.get_mut(&site).map(Vec::as_mut_slice).unwrap_or_default()
     }
 }
 
@@ -213,14 +248,6 @@ fn borrowed(p: &Plan, v: ValueId) -> Operand {
     Operand::Adjoint { v, borrow: !p.alias[v] }
 }
 
-/// The adjoint of `v` moved, or borrowed.
-fn adjoint(p: &Plan, v: ValueId, moved: bool) -> Operand {
-    match moved {
-        true => Operand::Adjoint { v, borrow: false },
-        false => borrowed(p, v),
-    }
-}
-
 /// The steps of a node's reverse pass: its rule's adjoints, its map's partials, or its call's
 /// pullback.
 fn node(values: &[Value], p: &Plan, listed: &Listed, node: &Node) -> Vec<Step> {
@@ -244,23 +271,26 @@ fn node(values: &[Value], p: &Plan, listed: &Listed, node: &Node) -> Vec<Step> {
         }
         Op::Map { .. } => {
             for c in listed {
-                let (f, partial, g) = match c.via {
+                let (f, partial, g, by_value) = match c.via {
+                    // (the map's adjoint, moved)
                     Via::FusedMap { tangent, map, borrow_partial } => (
                         "map_adj",
                         Operand::Partial { map: tangent, k: 1, borrow: borrow_partial },
                         Operand::Adjoint { v: map, borrow: false },
+                        true,
                     ),
-                    Via::Partial { of, moves_g } => (
+                    Via::Partial { of } => (
                         match of {
                             Of::Entry | Of::Second => "map_adj",
                             Of::Capture => "map_capture_adj",
                         },
                         Operand::Partial { map: out, k: c.slot, borrow: of == Of::Capture },
-                        adjoint(p, out, moves_g),
+                        borrowed(p, out),
+                        of == Of::Entry,
                     ),
                     _ => continue,
                 };
-                b.contribute(c.target, Expr::call(f, vec![partial, g], span));
+                b.contribute(c.target, Expr::call_by_value(f, vec![partial, g], span, by_value));
             }
         }
         Op::Call { args, spans, .. } => {
@@ -291,15 +321,16 @@ fn rule_expr(
     let ty = symbol::adj_type_of(rule, args, slot);
     Some(match via {
         Via::TraceIdentity => Expr::call("trace_identity", vec![borrowed(p, out)], span),
-        Via::Rule { f, moved, out_moved, moves_g } => {
-            let operands = rule.adjoint_operands().into_iter().zip(moved);
-            let mut reads: Vec<Operand> = operands.map(|(k, &m)| Operand::Value { v: args[k], moved: m }).collect();
-            reads.extend(rule.needs_out.then_some(Operand::Value { v: out, moved: *out_moved }));
+        Via::Rule { f, owning } => {
+            // (an `expect` message, past the rule's operands, is not passed)
+            let operands = rule.adjoint_operands().into_iter().map(|k| args[k]);
+            let mut reads: Vec<Operand> = operands.map(|v| Operand::Value { v, moved: false }).collect();
+            reads.extend(rule.needs_out.then_some(Operand::Value { v: out, moved: false }));
             reads.extend(inverse.map(Operand::Inverse));
             // The product `P` of a left factor whose adjoint is kept as `s̄`.
             reads.extend(p.traced[out].map(|v| Operand::Value { v, moved: false }));
-            reads.push(adjoint(p, out, *moves_g));
-            Expr::call(f, reads, span)
+            reads.push(borrowed(p, out));
+            Expr::call_by_value(f, reads, span, *owning)
         }
         Via::OfAdjoint(f) => {
             // The op's constant operands (indices) come first.
@@ -308,12 +339,9 @@ fn rule_expr(
             reads.push(borrowed(p, out));
             Expr::call(f, reads, span).in_adjoint_type(ty)
         }
-        Via::Pass { moves_g, neg } => {
-            let flow = match moves_g {
-                true => Expr::Operand(adjoint(p, out, true)),
-                false => Expr::call("shared", vec![borrowed(p, out)], Span::call_site()),
-            };
-            flow.in_adjoint_type(ty).negated(*neg)
+        // (moved instead of shared by the last pass, see `passes::storage::moves`)
+        Via::Pass { neg } => {
+            Expr::call(SHARED, vec![borrowed(p, out)], Span::call_site()).in_adjoint_type(ty).negated(*neg)
         }
         Via::Alias | Via::Partial { .. } | Via::FusedMap { .. } => return None,
     })
