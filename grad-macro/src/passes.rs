@@ -5,12 +5,14 @@
 //!   transpose that nothing else reads).
 //! - [`share`] (part of the reverse plan): what several adjoint rules read is computed once (the
 //!   inverse of a factorization), and a scaled identity `s̄ I` is kept as the scalar `s̄`.
-//! - [`storage`] (part of the reverse plan): which value is moved, borrowed or cloned, and where;
-//!   which adjoint borrows another's; each rule or map node's contributions, in the sweep's
-//!   order, with what each moves.
+//! - [`storage`] (part of the reverse plan, and passes over the reverse program): which value is
+//!   moved, borrowed or cloned, and where; each rule or map node's contributions, in the sweep's
+//!   order; then, over the program `reverse::program` writes from them, which adjoint borrows
+//!   another's (`storage::aliases`) and what each step moves (`storage::moves`).
 //!
 //! `share` and `storage` write the [`Plan`](crate::reverse::Plan) that `reverse::plan` builds
-//! (which ops take part, how many contributions each adjoint gets), and `emit` prints.
+//! (which ops take part, how many contributions each adjoint gets), and `storage` rewrites the
+//! reverse program that `emit` prints.
 
 pub mod share;
 pub mod simplify;

@@ -5,8 +5,9 @@
 //! The [`Plan`] it builds is what `emit` prints from; its passes fill in the rest while it
 //! walks: `passes::share` (one inverse of a factorization for every rule that reads it, a
 //! scaled identity kept as a scalar), asked while counting, and `passes::storage` (moves,
-//! borrows, last uses, which adjoint borrows another's), run once the counts are in. Last,
-//! [`program`] writes the sweep from the complete plan as the steps `emit` prints.
+//! borrows, last uses), run once the counts are in. Last, [`program`] writes the sweep from the
+//! complete plan as the steps `emit` prints, and `passes::storage` rewrites them: which adjoint
+//! borrows another's (`aliases`), what each step moves (`moves`).
 //!
 //! Control flow: a value computed in an arm or a loop body reaches the result only through the
 //! statement's outputs, so a branch or loop takes part when one of its outputs does. A loop's
@@ -47,9 +48,6 @@ pub struct Plan {
     /// The value's adjoint is kept negated (`d_v = −v̄`): it comes from `-x` or `c - x` with a
     /// constant `c`, so the sign folds into the contributions to it instead of costing a pass.
     pub negated: Vec<bool>,
-    /// The value's adjoint is a reference to the adjoint of the sum it is one of several terms
-    /// of (`a + b`): it receives nothing else, so the sum's adjoint is not copied for it.
-    pub alias: Vec<bool>,
     /// For a node whose adjoints read the inverse of its first operand (a factorization): where
     /// that inverse comes from (see [`InverseAt`]).
     pub inverse: Vec<Option<InverseAt>>,
@@ -254,7 +252,6 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         def: vec![body.key(); n],
         last_reader: vec![None; n],
         negated: vec![false; n],
-        alias: vec![false; n],
         inverse: vec![None; n],
         identity: vec![false; n],
         identity_seed: vec![false; n],
@@ -277,8 +274,9 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     let mut terms = Vec::new();
     count(values, body, &mut p, &mut terms);
     fuse(values, body, &mut p);
-    let listed = storage::run(values, body, &mut p, terms);
+    let listed = storage::run(values, body, &mut p);
     let mut prog = program::build(values, body, &p, &listed);
+    storage::aliases(body, &p, &terms, &mut prog);
     storage::moves(body, &p, &mut prog);
     p.program = prog;
     p

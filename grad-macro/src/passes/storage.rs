@@ -22,17 +22,12 @@ use crate::reverse::Plan;
 use crate::symbol::{Adj, Rule};
 
 /// Plans where values live once the counts are in (see `reverse::plan`): each value's last use
-/// in the forward pass (where it may be moved), what views keep alive, which terms of a sum
-/// borrow its adjoint, and who may move what the reverse pass reads. Returns each rule or map
-/// node's contributions, by its output, for the reverse program (`reverse::program`).
-pub fn run(values: &[Value], body: &Body, p: &mut Plan, terms: Vec<(ValueId, ValueId)>) -> Listed {
+/// in the forward pass (where it may be moved), what views keep alive, and who may move what the
+/// reverse pass reads. Returns each rule or map node's contributions, by its output, for the
+/// reverse program (`reverse::program`).
+pub fn run(values: &[Value], body: &Body, p: &mut Plan) -> Listed {
     last_uses(values, body, p);
     keep_viewed(values, body, p);
-    // A term's adjoint can be the sum's, borrowed, when the sum's is all it receives and the
-    // two live in the same body (a term defined outside a loop accumulates over iterations).
-    for (v, sum) in terms {
-        p.alias[v] = p.contribs[v] == 1 && !p.negated[v] && p.def[v] == p.def[sum] && Some(v) != body.ret;
-    }
     for (v, value) in values.iter().enumerate() {
         p.read[v] |= p.rev_needed[v];
         if !matches!(value.kind, Kind::Node) || Some(v) == body.ret {
@@ -59,10 +54,8 @@ pub enum Via {
     Rule { f: &'static str, owning: bool },
     /// The rule `f` of Ḡ alone (and the op's constant operands).
     OfAdjoint(&'static str),
-    /// Ḡ itself, borrowed as the operand's adjoint: a term of a sum that receives nothing else
-    /// (see `Plan::alias`); it binds the operand's adjoint.
-    Alias,
-    /// Ḡ itself (moved by the last pass, see [`moves`]); negated when `neg` (a sign the output's
+    /// Ḡ itself (moved by the last pass, see [`moves`]; borrowed as the operand's adjoint by a
+    /// term of a sum that receives nothing else, see [`aliases`]); negated when `neg` (a sign the output's
     /// adjoint does not already carry).
     Pass { neg: bool },
     /// A map's stored partial (the contribution's `slot`) times Ḡ, entry by entry, for `of`.
@@ -164,8 +157,6 @@ fn node_contributions(
         crate::reverse::contributed(values, args, adjs).map(|(k, a, _)| (k, a)).collect();
     let passes = active.iter().filter(|&&(k, _)| matches!(adjs[k], Adj::Pass | Adj::PassNeg)).count();
     let mut rules_left = active.len() - passes;
-    // Terms of a sum that receive nothing else borrow Ḡ.
-    let aliased = active.iter().any(|&(k, a)| adjs[k] == Adj::Pass && passes > 1 && p.alias[a]);
     let reads_g = |k: usize| matches!(adjs[k], Adj::Rule(_) | Adj::OfAdjoint(_));
     let ordered = active.iter().filter(|&&(k, _)| reads_g(k)).chain(active.iter().filter(|&&(k, _)| !reads_g(k)));
     let mut list = Vec::new();
@@ -188,13 +179,37 @@ fn node_contributions(
                 rules_left -= 1;
                 Via::OfAdjoint(f)
             }
-            Adj::Pass if aliased && p.alias[arg] => Via::Alias,
             Adj::Pass | Adj::PassNeg => Via::Pass { neg: adjs[k] == Adj::PassNeg && !p.negated[out] },
             Adj::Constant => continue,
         };
         list.push(Contribution { slot: k, target: arg, via });
     }
     list
+}
+
+/// Which adjoints borrow another's, a pass over the reverse program: a term of a sum (`terms`,
+/// as `(term, sum)`) whose adjoint receives nothing else, is not kept negated, is not the
+/// result and lives in the sum's body (a term defined outside a loop accumulates over
+/// iterations) is bound as a reference to the sum's adjoint (`Step::Alias`) instead of a copy
+/// of it; every later read of it reads that reference, and a pullback given it clones it.
+pub fn aliases(body: &Body, p: &Plan, terms: &[(ValueId, ValueId)], prog: &mut Program) {
+    let aliased =
+        |v: ValueId, sum: ValueId| p.contribs[v] == 1 && !p.negated[v] && p.def[v] == p.def[sum] && Some(v) != body.ret;
+    for &(v, sum) in terms.iter().filter(|&&(v, sum)| aliased(v, sum)) {
+        for step in prog.at_mut(Site::Node(sum)) {
+            if let Step::Contribute { target, expr, .. } = step {
+                if *target == v {
+                    let ty = match expr {
+                        Expr::As { ty, .. } => Some(*ty),
+                        _ => None,
+                    };
+                    *step = Step::Alias { target: v, g: Operand::Adjoint { v: sum, borrow: true }, ty };
+                }
+            }
+        }
+        prog.set_reference(v);
+    }
+    prog.read_references();
 }
 
 /// Moves in the reverse program: in each rule or map node's steps, Ḡ goes by value into the
@@ -210,9 +225,10 @@ pub fn moves(body: &Body, p: &Plan, prog: &mut Program) {
                     Op::Map { .. } => &[],
                     Op::Call { .. } | Op::Opaque { .. } => continue,
                 };
+                let reference = prog.is_reference(node.out);
                 let steps = prog.at_mut(Site::Node(node.out));
                 move_values(p, node.out, args, steps);
-                move_adjoint(p, node.out, steps);
+                move_adjoint(node.out, reference, steps);
             }
             Stmt::Branch(b) => b.arms.iter().for_each(|arm| moves(&arm.body, p, prog)),
             Stmt::Loop(l) => moves(&l.body, p, prog),
@@ -238,7 +254,7 @@ fn move_values(p: &Plan, out: ValueId, args: &[ValueId], steps: &mut [Step]) {
 
 /// Ḡ, the adjoint of node `out`, moved into the last of its steps that reads it, where that
 /// step can take it by value and no term of the sum borrows it (`Step::Alias`).
-fn move_adjoint(p: &Plan, out: ValueId, steps: &mut [Step]) {
+fn move_adjoint(out: ValueId, reference: bool, steps: &mut [Step]) {
     if steps.iter().any(|s| matches!(s, Step::Alias { .. })) {
         return;
     }
@@ -253,7 +269,7 @@ fn move_adjoint(p: &Plan, out: ValueId, steps: &mut [Step]) {
     let Some(call) = expr.call_mut() else { return };
     match call {
         // A pass: Ḡ itself, unless it is a reference already (the adjoint of a sum's term).
-        Expr::Call { f: program::SHARED, .. } if !p.alias[out] => {
+        Expr::Call { f: program::SHARED, .. } if !reference => {
             *call = Expr::Operand(Operand::Adjoint { v: out, borrow: false })
         }
         Expr::Call { f: program::SHARED, .. } => {}

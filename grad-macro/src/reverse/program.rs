@@ -18,7 +18,7 @@
 //! `[Contribute { target: w, bind: Some(false), expr: Call("mul_rhs", [x, w, &d_z]) }]`,
 //! printed `let d_w = init(mul_rhs(x, w, &d_z));`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use proc_macro2::Span;
 
@@ -85,6 +85,15 @@ impl Expr {
             Expr::Call { .. } => Some(self),
             Expr::As { expr, .. } | Expr::Neg(expr) => expr.call_mut(),
             Expr::Operand(_) => None,
+        }
+    }
+
+    /// Applies `f` to every operand this contribution reads.
+    fn operands_mut(&mut self, f: &mut impl FnMut(&mut Operand)) {
+        match self {
+            Expr::Call { args, .. } => args.iter_mut().for_each(f),
+            Expr::Operand(o) => f(o),
+            Expr::As { expr, .. } | Expr::Neg(expr) => expr.operands_mut(f),
         }
     }
 
@@ -161,6 +170,8 @@ pub enum Site {
 #[derive(Default)]
 pub struct Program {
     steps: HashMap<Site, Vec<Step>>,
+    /// The values whose adjoints are references to another's (bound by [`Step::Alias`]).
+    references: HashSet<ValueId>,
 }
 
 impl Program {
@@ -172,6 +183,34 @@ impl Program {
     /// The steps at `site`, for a pass to rewrite.
     pub(crate) fn at_mut(&mut self, site: Site) -> &mut [Step] {
         self.steps.get_mut(&site).map(Vec::as_mut_slice).unwrap_or_default()
+    }
+
+    /// Whether `v`'s adjoint is a reference to another's (see `passes::storage::aliases`).
+    pub(crate) fn is_reference(&self, v: ValueId) -> bool {
+        self.references.contains(&v)
+    }
+
+    pub(crate) fn set_reference(&mut self, v: ValueId) {
+        self.references.insert(v);
+    }
+
+    /// Every read of an adjoint that is a reference reads the reference itself; a pullback given
+    /// one clones it (it takes its own).
+    pub(crate) fn read_references(&mut self) {
+        let refs = &self.references;
+        let unborrow = |o: &mut Operand| {
+            if let Operand::Adjoint { v, borrow } = o {
+                *borrow &= !refs.contains(v);
+            }
+        };
+        for step in self.steps.values_mut().flatten() {
+            match step {
+                Step::Contribute { expr, .. } => expr.operands_mut(&mut |o| unborrow(o)),
+                Step::Alias { g, .. } => unborrow(g),
+                Step::Pullback { out, clone_g } => *clone_g = refs.contains(out),
+                Step::Inverse(_) | Step::Zeros(_) | Step::Carry { .. } | Step::CarryBack { .. } => {}
+            }
+        }
     }
 }
 
@@ -243,9 +282,10 @@ impl<'p> Builder<'p> {
     }
 }
 
-/// The adjoint of `v` read by reference (the adjoint itself when it already is one).
-fn borrowed(p: &Plan, v: ValueId) -> Operand {
-    Operand::Adjoint { v, borrow: !p.alias[v] }
+/// The adjoint of `v` read by reference (by `passes::storage::aliases`, the adjoint itself when
+/// it is one already).
+fn borrowed(v: ValueId) -> Operand {
+    Operand::Adjoint { v, borrow: true }
 }
 
 /// The steps of a node's reverse pass: its rule's adjoints, its map's partials, or its call's
@@ -261,10 +301,7 @@ fn node(values: &[Value], p: &Plan, listed: &Listed, node: &Node) -> Vec<Step> {
                 b.steps.push(Step::Inverse(f));
             }
             for c in listed {
-                if c.via == Via::Alias {
-                    let ty = symbol::adj_type_of(rule, args, c.slot);
-                    b.steps.push(Step::Alias { target: c.target, g: borrowed(p, out), ty });
-                } else if let Some(expr) = rule_expr(p, rule, args, out, c.slot, &c.via, inverse, span) {
+                if let Some(expr) = rule_expr(p, rule, args, out, c.slot, &c.via, inverse, span) {
                     b.contribute(c.target, expr);
                 }
             }
@@ -285,7 +322,7 @@ fn node(values: &[Value], p: &Plan, listed: &Listed, node: &Node) -> Vec<Step> {
                             Of::Capture => "map_capture_adj",
                         },
                         Operand::Partial { map: out, k: c.slot, borrow: of == Of::Capture },
-                        borrowed(p, out),
+                        borrowed(out),
                         of == Of::Entry,
                     ),
                     _ => continue,
@@ -294,7 +331,7 @@ fn node(values: &[Value], p: &Plan, listed: &Listed, node: &Node) -> Vec<Step> {
             }
         }
         Op::Call { args, spans, .. } => {
-            b.steps.push(Step::Pullback { out, clone_g: p.alias[out] });
+            b.steps.push(Step::Pullback { out, clone_g: false });
             for (k, &a) in args.iter().enumerate().filter(|&(_, &a)| values[a].active) {
                 let pulled = Operand::Pulled { out, k, span: spans[k] };
                 b.contribute(a, Expr::call("gradient", vec![pulled], spans[k]));
@@ -306,7 +343,7 @@ fn node(values: &[Value], p: &Plan, listed: &Listed, node: &Node) -> Vec<Step> {
 }
 
 /// The contribution of rule node `out` (`rule` of `args`) through its operand `slot` (`None`
-/// for the kinds a rule node does not list: an alias, listed apart, and a map's).
+/// for a map's kinds, which a rule node does not list).
 #[allow(clippy::too_many_arguments)]
 fn rule_expr(
     p: &Plan,
@@ -320,7 +357,7 @@ fn rule_expr(
 ) -> Option<Expr> {
     let ty = symbol::adj_type_of(rule, args, slot);
     Some(match via {
-        Via::TraceIdentity => Expr::call("trace_identity", vec![borrowed(p, out)], span),
+        Via::TraceIdentity => Expr::call("trace_identity", vec![borrowed(out)], span),
         Via::Rule { f, owning } => {
             // (an `expect` message, past the rule's operands, is not passed)
             let operands = rule.adjoint_operands().into_iter().map(|k| args[k]);
@@ -329,21 +366,21 @@ fn rule_expr(
             reads.extend(inverse.map(Operand::Inverse));
             // The product `P` of a left factor whose adjoint is kept as `s̄`.
             reads.extend(p.traced[out].map(|v| Operand::Value { v, moved: false }));
-            reads.push(borrowed(p, out));
+            reads.push(borrowed(out));
             Expr::call_by_value(f, reads, span, *owning)
         }
         Via::OfAdjoint(f) => {
             // The op's constant operands (indices) come first.
             let consts = args.iter().zip(p.adjoints(rule, out)).filter(|(_, adj)| **adj == Adj::Constant);
             let mut reads: Vec<Operand> = consts.map(|(&v, _)| Operand::Value { v, moved: false }).collect();
-            reads.push(borrowed(p, out));
+            reads.push(borrowed(out));
             Expr::call(f, reads, span).in_adjoint_type(ty)
         }
         // (moved instead of shared by the last pass, see `passes::storage::moves`)
         Via::Pass { neg } => {
-            Expr::call(SHARED, vec![borrowed(p, out)], Span::call_site()).in_adjoint_type(ty).negated(*neg)
+            Expr::call(SHARED, vec![borrowed(out)], Span::call_site()).in_adjoint_type(ty).negated(*neg)
         }
-        Via::Alias | Via::Partial { .. } | Via::FusedMap { .. } => return None,
+        Via::Partial { .. } | Via::FusedMap { .. } => return None,
     })
 }
 
