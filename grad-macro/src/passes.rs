@@ -5,6 +5,8 @@
 //!   transpose that nothing else reads).
 //! - [`share`] (part of the reverse plan): what several adjoint rules read is computed once (the
 //!   inverse of a factorization), and a scaled identity `s̄ I` is kept as the scalar `s̄`.
+//! - [`signs`] (a pass over the reverse program): the adjoint of `-x` or `c - x` is kept negated,
+//!   so that the sign folds into the contributions to it.
 //! - [`storage`] (part of the reverse plan, and passes over the reverse program): which value is
 //!   moved, borrowed or cloned, and where; each rule or map node's contributions, in the sweep's
 //!   order; then, over the program `reverse::program` writes from them, which adjoint borrows
@@ -15,5 +17,6 @@
 //! reverse program that `emit` prints.
 
 pub mod share;
+pub mod signs;
 pub mod simplify;
 pub mod storage;

@@ -6,8 +6,9 @@
 //! walks: `passes::share` (one inverse of a factorization for every rule that reads it, a
 //! scaled identity kept as a scalar), asked while counting, and `passes::storage` (moves,
 //! borrows, last uses), run once the counts are in. Last, [`program`] writes the sweep from the
-//! complete plan as the steps `emit` prints, and `passes::storage` rewrites them: which adjoint
-//! borrows another's (`aliases`), what each step moves (`moves`).
+//! complete plan as the steps `emit` prints, and passes rewrite them: `passes::signs` (which
+//! adjoints are kept negated), then `passes::storage` (which adjoint borrows another's, `aliases`;
+//! what each step moves, `moves`).
 //!
 //! Control flow: a value computed in an arm or a loop body reaches the result only through the
 //! statement's outputs, so a branch or loop takes part when one of its outputs does. A loop's
@@ -16,6 +17,7 @@
 
 use crate::ir::{outer_of, Body, Kind, Op, Stmt, Value, ValueId};
 use crate::passes::share::{self, InverseAt};
+use crate::passes::signs;
 use crate::passes::storage::{self, BLOCKED};
 use crate::symbol::{Adj, Rule};
 
@@ -45,9 +47,6 @@ pub struct Plan {
     /// [`BLOCKED`](storage::BLOCKED) when the last reader is something else (a call's pullback, a rule in a
     /// branch or loop the value is defined outside of, the zeros an adjoint starts from).
     pub last_reader: Vec<Option<ValueId>>,
-    /// The value's adjoint is kept negated (`d_v = −v̄`): it comes from `-x` or `c - x` with a
-    /// constant `c`, so the sign folds into the contributions to it instead of costing a pass.
-    pub negated: Vec<bool>,
     /// For a node whose adjoints read the inverse of its first operand (a factorization): where
     /// that inverse comes from (see [`InverseAt`]).
     pub inverse: Vec<Option<InverseAt>>,
@@ -251,7 +250,6 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         read: vec![false; n],
         def: vec![body.key(); n],
         last_reader: vec![None; n],
-        negated: vec![false; n],
         inverse: vec![None; n],
         identity: vec![false; n],
         identity_seed: vec![false; n],
@@ -276,6 +274,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     fuse(values, body, &mut p);
     let listed = storage::run(values, body, &mut p);
     let mut prog = program::build(values, body, &p, &listed);
+    signs::fold(values, body, &p, &mut prog);
     storage::aliases(body, &p, &terms, &mut prog);
     storage::moves(body, &p, &mut prog);
     p.program = prog;
@@ -402,7 +401,6 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         }
                         let active: Vec<(ValueId, Adj)> =
                             contributed(values, args, adjs).map(|(_, a, adj)| (a, adj)).collect();
-                        p.negated[node.out] = !active.is_empty() && active.iter().all(|&(_, adj)| adj == Adj::PassNeg);
                         let passed: Vec<ValueId> =
                             active.iter().filter(|&&(_, adj)| adj == Adj::Pass).map(|&(a, _)| a).collect();
                         if passed.len() > 1 && node_out_only(values, body, &passed) {

@@ -179,7 +179,7 @@ fn node_contributions(
                 rules_left -= 1;
                 Via::OfAdjoint(f)
             }
-            Adj::Pass | Adj::PassNeg => Via::Pass { neg: adjs[k] == Adj::PassNeg && !p.negated[out] },
+            Adj::Pass | Adj::PassNeg => Via::Pass { neg: adjs[k] == Adj::PassNeg },
             Adj::Constant => continue,
         };
         list.push(Contribution { slot: k, target: arg, via });
@@ -193,9 +193,13 @@ fn node_contributions(
 /// iterations) is bound as a reference to the sum's adjoint (`Step::Alias`) instead of a copy
 /// of it; every later read of it reads that reference, and a pullback given it clones it.
 pub fn aliases(body: &Body, p: &Plan, terms: &[(ValueId, ValueId)], prog: &mut Program) {
-    let aliased =
-        |v: ValueId, sum: ValueId| p.contribs[v] == 1 && !p.negated[v] && p.def[v] == p.def[sum] && Some(v) != body.ret;
-    for &(v, sum) in terms.iter().filter(|&&(v, sum)| aliased(v, sum)) {
+    let aliased = |v: ValueId, sum: ValueId, prog: &Program| {
+        p.contribs[v] == 1 && !prog.is_negated(v) && p.def[v] == p.def[sum] && Some(v) != body.ret
+    };
+    for &(v, sum) in terms {
+        if !aliased(v, sum, prog) {
+            continue;
+        }
         for step in prog.at_mut(Site::Node(sum)) {
             if let Step::Contribute { target, expr, .. } = step {
                 if *target == v {

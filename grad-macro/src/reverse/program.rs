@@ -11,8 +11,10 @@
 //! (reversed statements, arms matched on the tape, iterations popped from it) and decides none of
 //! what they say.
 //!
-//! Built with every operand borrowed; `passes::storage::moves` then moves what each step reads
-//! last into it, where it can take it by value.
+//! Built plainly, every operand borrowed, every adjoint owned and unsigned; passes then rewrite
+//! it: `passes::signs` keeps some adjoints negated, `passes::storage::aliases` binds some as
+//! references to another's, and `passes::storage::moves` moves into each step what it reads
+//! last, where it can take it by value.
 //!
 //! Input (the rule node `z = x * w`, `Ḡ = d_z`, with `x` constant):
 //! `[Contribute { target: w, bind: Some(false), expr: Call("mul_rhs", [x, w, &d_z]) }]`,
@@ -66,7 +68,7 @@ pub enum Expr {
     /// `expr` converted into the adjoint type of value `ty` (a `Vector3` set as a column of a
     /// `DMatrix`).
     As { ty: ValueId, expr: Box<Expr> },
-    /// `−expr`, folded into the accumulation (no pass of its own).
+    /// `−expr`, folded into the accumulation (no pass of its own; see `passes::signs`).
     Neg(Box<Expr>),
 }
 
@@ -172,6 +174,8 @@ pub struct Program {
     steps: HashMap<Site, Vec<Step>>,
     /// The values whose adjoints are references to another's (bound by [`Step::Alias`]).
     references: HashSet<ValueId>,
+    /// The values whose adjoints are kept negated (see `passes::signs`).
+    negated: HashSet<ValueId>,
 }
 
 impl Program {
@@ -183,6 +187,34 @@ impl Program {
     /// The steps at `site`, for a pass to rewrite.
     pub(crate) fn at_mut(&mut self, site: Site) -> &mut [Step] {
         self.steps.get_mut(&site).map(Vec::as_mut_slice).unwrap_or_default()
+    }
+
+    /// Rewrites the steps at `site`, one by one.
+    pub(crate) fn rewrite(&mut self, site: Site, f: impl FnMut(Step) -> Step) {
+        if let Some(steps) = self.steps.get_mut(&site) {
+            *steps = std::mem::take(steps).into_iter().map(f).collect();
+        }
+    }
+
+    /// Whether `v`'s adjoint is kept negated (see `passes::signs`).
+    pub(crate) fn is_negated(&self, v: ValueId) -> bool {
+        self.negated.contains(&v)
+    }
+
+    /// Keeps the adjoints of `negated` negated: every contribution to them is negated.
+    pub(crate) fn negate(&mut self, negated: HashSet<ValueId>) {
+        for steps in self.steps.values_mut() {
+            *steps = std::mem::take(steps)
+                .into_iter()
+                .map(|step| match step {
+                    Step::Contribute { target, bind, expr } if negated.contains(&target) => {
+                        Step::Contribute { target, bind, expr: Expr::Neg(Box::new(expr)) }
+                    }
+                    step => step,
+                })
+                .collect();
+        }
+        self.negated = negated;
     }
 
     /// Whether `v`'s adjoint is a reference to another's (see `passes::storage::aliases`).
@@ -278,7 +310,7 @@ impl<'p> Builder<'p> {
             self.bound.push(target);
         }
         let bind = first.then(|| self.plan.contribs[target] > 1);
-        self.steps.push(Step::Contribute { target, bind, expr: expr.negated(self.plan.negated[target]) });
+        self.steps.push(Step::Contribute { target, bind, expr });
     }
 }
 
