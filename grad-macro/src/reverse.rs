@@ -18,7 +18,7 @@
 use crate::ir::{outer_of, Body, Kind, Op, Stmt, Value, ValueId};
 use crate::passes::share::{self, InverseAt};
 use crate::passes::signs;
-use crate::passes::storage::{self, BLOCKED};
+use crate::passes::storage;
 use crate::symbol::{Adj, Rule};
 
 pub mod program;
@@ -32,7 +32,8 @@ pub struct Plan {
     pub contribs: Vec<usize>,
     /// Where the value's adjoint starts (`None`: it receives nothing, and does not exist).
     pub start: Vec<Option<Start>>,
-    /// The reverse pass reads the value.
+    /// The reverse pass reads the value (read off the reverse program,
+    /// `passes::storage::reverse_reads`).
     pub rev_needed: Vec<bool>,
     /// The statement that reads the value last in the forward pass, in the body that defines
     /// it: `(body key, index)`; an arm's results and a loop's carried values count as read
@@ -42,8 +43,9 @@ pub struct Plan {
     pub read: Vec<bool>,
     /// The body that defines each value.
     pub def: Vec<usize>,
-    /// For a forward value the reverse sweep reads: the node (by its output) whose adjoint rules
-    /// read it last, where it may be moved into the rule (never a parameter or the result).
+    /// For a forward value the reverse sweep reads: the node (by its output) whose steps of the
+    /// reverse program read it last, where it may be moved into them (never a parameter or the
+    /// result).
     /// [`BLOCKED`](storage::BLOCKED) when the last reader is something else (a call's pullback, a rule in a
     /// branch or loop the value is defined outside of, the zeros an adjoint starts from).
     pub last_reader: Vec<Option<ValueId>>,
@@ -272,8 +274,10 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     let mut terms = Vec::new();
     count(values, body, &mut p, &mut terms);
     fuse(values, body, &mut p);
-    let listed = storage::run(values, body, &mut p);
+    let listed = storage::listed(values, body, &p);
     let mut prog = program::build(values, body, &p, &listed);
+    storage::reverse_reads(values, body, &mut p, &prog);
+    storage::run(values, body, &mut p);
     signs::fold(values, body, &p, &mut prog);
     storage::aliases(body, &p, &terms, &mut prog);
     storage::moves(body, &p, &mut prog);
@@ -374,9 +378,9 @@ fn mark_useful(values: &[Value], body: &Body, p: &mut Plan) -> bool {
     changed
 }
 
-/// Counts contributions and marks what the reverse pass reads (visiting statements last to
-/// first, as the reverse sweep runs them, so that the last reader recorded is the sweep's last).
-/// `terms` collects the terms of sums, with the sum.
+/// Counts contributions (visiting statements last to first, as the reverse sweep runs them, so
+/// that what is shared depends on the contributions made after it), with what `share` decides
+/// while counting. `terms` collects the terms of sums, with the sum.
 fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, ValueId)>) {
     for stmt in body.stmts.iter().rev() {
         match stmt {
@@ -410,35 +414,8 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         if rules && rule.reads_inverse_with(p.identity[node.out]) {
                             p.inverse[node.out] = Some(share::inverse(values, body, p, args[0]));
                         }
-                        let reads: Vec<ValueId> = if rules {
-                            let out = rule.needs_out.then_some(node.out);
-                            rule.adjoint_operands()
-                                .into_iter()
-                                .map(|k| args[k])
-                                .chain(out)
-                                .chain(p.traced[node.out])
-                                .collect()
-                        } else if active.iter().any(|&(_, adj)| matches!(adj, Adj::OfAdjoint(_))) {
-                            // A rule of the adjoint alone still reads the op's indices.
-                            args.iter().zip(adjs).filter(|(_, adj)| **adj == Adj::Constant).map(|(&a, _)| a).collect()
-                        } else {
-                            Vec::new()
-                        };
-                        // A sum's conversions into its operands' adjoint types read those types.
-                        let types = (0..rule.adj.len().min(args.len()))
-                            .filter(|&k| values[args[k]].active)
-                            .filter_map(|k| crate::symbol::adj_type_of(rule, args, k));
-                        for a in reads.into_iter().chain(types) {
-                            p.rev_needed[a] = true;
-                            p.last_reader[a] = Some(if p.def[a] == p.def[node.out] { node.out } else { BLOCKED });
-                        }
                     }
-                    // The callee's pullback reads the arguments and the value.
-                    Op::Call { args, .. } => {
-                        args.iter().for_each(|&a| storage::read_blocked(p, a));
-                        storage::read_blocked(p, node.out);
-                    }
-                    Op::Map { .. } | Op::Opaque { .. } => {}
+                    Op::Call { .. } | Op::Map { .. } | Op::Opaque { .. } => {}
                 }
             }
             Stmt::Effect { .. } => {}
@@ -459,7 +436,6 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                 for arm in &b.arms {
                     count(values, &arm.body, p, terms);
                 }
-                p.rev_needed[b.tape] = true;
                 storage::region_targets(values, stmt, b.tape, p);
             }
             Stmt::Loop(l) => {
@@ -468,15 +444,8 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                 }
                 zeros_before(values, stmt, l.tape, p);
                 for c in &l.carried {
-                    if p.carried_participates(values, c) {
-                        if values[c.result].active {
-                            p.contribute(c.result, Consumer::LoopSeed(l.tape));
-                        }
-                        // Without an adjoint after the loop, the carried one starts at zeros
-                        // of its shape.
-                        if !p.participates(values, c.out) {
-                            storage::read_blocked(p, c.out);
-                        }
+                    if p.carried_participates(values, c) && values[c.result].active {
+                        p.contribute(c.result, Consumer::LoopSeed(l.tape));
                     }
                 }
                 count(values, &l.body, p, terms);
@@ -485,7 +454,6 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         p.contribute(c.before, Consumer::LoopExit(l.tape));
                     }
                 }
-                p.rev_needed[l.tape] = true;
                 storage::region_targets(values, stmt, l.tape, p);
             }
         }

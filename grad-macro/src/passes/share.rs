@@ -13,7 +13,6 @@
 //! since what is shared depends on the counts made so far.
 
 use crate::ir::{Body, Kind, Op, Stmt, Value, ValueId};
-use crate::passes::storage;
 use crate::reverse::Plan;
 use crate::symbol::{Inverse, Rule};
 
@@ -70,10 +69,8 @@ pub fn inverse(values: &[Value], body: &Body, p: &mut Plan, f: ValueId) -> Inver
         _ => None,
     });
     if let Some(inv) = own {
-        storage::read_blocked(p, inv);
         return InverseAt::Forward(inv);
     }
-    storage::read_blocked(p, f);
     match p.shared_inverse.insert((body.key(), f)) {
         true => InverseAt::Compute(f),
         false => InverseAt::Shared(f),

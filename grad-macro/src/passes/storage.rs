@@ -12,20 +12,29 @@
 //! last and can take by value: Ḡ into the last step reading it, the dead forward values into
 //! the last rule reading them.
 //!
-//! `reverse::plan` runs [`run`] once the contributions are counted, and [`moves`] once the
-//! program is written; the counting records the reverse sweep's readers through
-//! [`read_blocked`] and [`region_targets`].
+//! `reverse::plan` lists the contributions ([`listed`]) once they are counted; once the program
+//! is written, [`reverse_reads`] reads off it which forward values the sweep reads and who
+//! reads each last, [`run`] plans the forward pass's moves from that, and [`aliases`] and
+//! [`moves`] rewrite the program.
 
 use crate::ir::{outer_of, Body, Closure, Kind, Op, Stmt, Value, ValueId};
+use crate::passes::share::InverseAt;
 use crate::reverse::program::{self, Expr, Operand, Program, Site, Step};
 use crate::reverse::Plan;
 use crate::symbol::{Adj, Rule};
 
-/// Plans where values live once the counts are in (see `reverse::plan`): each value's last use
-/// in the forward pass (where it may be moved), what views keep alive, and who may move what the
-/// reverse pass reads. Returns each rule or map node's contributions, by its output, for the
-/// reverse program (`reverse::program`).
-pub fn run(values: &[Value], body: &Body, p: &mut Plan) -> Listed {
+/// Each rule or map node's contributions, by its output, for the reverse program
+/// (`reverse::program`), once the counts are in.
+pub fn listed(values: &[Value], body: &Body, p: &Plan) -> Listed {
+    let mut listed = Listed::new();
+    contributions(values, body, p, &mut listed);
+    listed
+}
+
+/// Plans where values live once the reverse program's reads are known ([`reverse_reads`]): each
+/// value's last use in the forward pass (where it may be moved), what views keep alive, and who
+/// may move what the reverse pass reads.
+pub fn run(values: &[Value], body: &Body, p: &mut Plan) {
     last_uses(values, body, p);
     keep_viewed(values, body, p);
     for (v, value) in values.iter().enumerate() {
@@ -34,9 +43,80 @@ pub fn run(values: &[Value], body: &Body, p: &mut Plan) -> Listed {
             p.last_reader[v] = None;
         }
     }
-    let mut listed = Listed::new();
-    contributions(values, body, p, &mut listed);
-    listed
+}
+
+/// The forward values the reverse sweep reads, read off the reverse program in the sweep's
+/// order (`Plan::rev_needed`), each with its last reader (`Plan::last_reader`): the rule node
+/// whose steps read it last, where it may be moved into them, or [`BLOCKED`] where that is
+/// something else (a pullback, a shared inverse, a rule in a branch or loop the value is defined
+/// outside of, the zeros an adjoint starts from, a tape).
+pub fn reverse_reads(values: &[Value], body: &Body, p: &mut Plan, prog: &Program) {
+    for stmt in body.stmts.iter().rev() {
+        match stmt {
+            Stmt::Node(node) if p.participates(values, node.out) => {
+                let steps = prog.at(Site::Node(node.out));
+                // What a shared inverse is computed from (or the function's own inverse) first:
+                // the rule reading it as an operand may still take it by value.
+                for step in steps {
+                    match step {
+                        Step::Inverse(f) => read_blocked(p, *f),
+                        Step::Contribute { expr, .. } => {
+                            for o in expr.operands() {
+                                if let Operand::Inverse(InverseAt::Forward(v) | InverseAt::Shared(v)) = o {
+                                    read_blocked(p, v);
+                                }
+                            }
+                        }
+                        // The callee's pullback reads the arguments and the value.
+                        Step::Pullback { out, .. } => {
+                            if let Op::Call { args, .. } = &node.op {
+                                args.iter().for_each(|&a| read_blocked(p, a));
+                            }
+                            read_blocked(p, *out);
+                        }
+                        _ => {}
+                    }
+                }
+                let mut read = |v: ValueId| {
+                    p.rev_needed[v] = true;
+                    p.last_reader[v] = Some(if p.def[v] == p.def[node.out] { node.out } else { BLOCKED });
+                };
+                for step in steps {
+                    match step {
+                        Step::Contribute { expr, .. } => expr.reads(&mut read),
+                        Step::Alias { ty: Some(ty), .. } => read(*ty),
+                        _ => {}
+                    }
+                }
+            }
+            Stmt::Node(_) | Stmt::Effect { .. } => {}
+            Stmt::Branch(b) if p.stmt_participates(values, stmt) => {
+                b.arms.iter().for_each(|arm| reverse_reads(values, &arm.body, p, prog));
+                region_read(p, b.tape);
+            }
+            Stmt::Loop(l) if p.stmt_participates(values, stmt) => {
+                // Without an adjoint after the loop, a carried adjoint starts at zeros of its
+                // shape.
+                for c in &l.carried {
+                    if p.carried_participates(values, c) && !p.participates(values, c.out) {
+                        read_blocked(p, c.out);
+                    }
+                }
+                reverse_reads(values, &l.body, p, prog);
+                region_read(p, l.tape);
+            }
+            Stmt::Branch(_) | Stmt::Loop(_) => {}
+        }
+    }
+}
+
+/// The reverse pass of the branch or loop with tape `tape` reads the tape and the outer values
+/// it adds to (their zeros are made from them).
+fn region_read(p: &mut Plan, tape: ValueId) {
+    p.rev_needed[tape] = true;
+    for t in p.region_targets.get(&tape).cloned().unwrap_or_default() {
+        read_blocked(p, t);
+    }
 }
 
 /// The contributions of each rule or map node taking part, by its output, in the sweep's order.
@@ -387,17 +467,14 @@ pub fn keep_viewed(values: &[Value], body: &Body, p: &mut Plan) {
 }
 
 /// Records the outer values the reverse pass of region `stmt` (with tape `tape`) adds to: their
-/// zeros are made from them before it, so they are read there.
+/// zeros are made from them before it, so they are read there ([`reverse_reads`]).
 pub fn region_targets(values: &[Value], stmt: &Stmt, tape: ValueId, p: &mut Plan) {
     let targets = p.outer_targets(values, stmt);
-    for &t in &targets {
-        read_blocked(p, t);
-    }
     p.region_targets.insert(tape, targets);
 }
 
 /// Records that the reverse pass reads `v` where it may not move it.
-pub fn read_blocked(p: &mut Plan, v: ValueId) {
+fn read_blocked(p: &mut Plan, v: ValueId) {
     p.rev_needed[v] = true;
     p.last_reader[v] = Some(BLOCKED);
 }

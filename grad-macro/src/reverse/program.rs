@@ -99,6 +99,25 @@ impl Expr {
         }
     }
 
+    /// Applies `f` to every forward value this contribution reads (its operands, and the
+    /// adjoint type it is converted into).
+    pub(crate) fn reads(&self, f: &mut impl FnMut(ValueId)) {
+        match self {
+            Expr::Call { args, .. } => args.iter().for_each(|a| {
+                if let Operand::Value { v, .. } = a {
+                    f(*v)
+                }
+            }),
+            Expr::Operand(Operand::Value { v, .. }) => f(*v),
+            Expr::Operand(_) => {}
+            Expr::As { ty, expr } => {
+                expr.reads(f);
+                f(*ty);
+            }
+            Expr::Neg(expr) => expr.reads(f),
+        }
+    }
+
     /// The operands this contribution reads.
     pub(crate) fn operands(&self) -> Vec<Operand> {
         match self {
