@@ -7,10 +7,10 @@
 //!   inverse of a factorization), and a scaled identity `s̄ I` is kept as the scalar `s̄`.
 //! - [`signs`] (a pass over the reverse program): the adjoint of `-x` or `c - x` is kept negated,
 //!   so that the sign folds into the contributions to it.
-//! - [`storage`] (part of the reverse plan, and passes over the reverse program): which value is
-//!   moved, borrowed or cloned, and where; each rule or map node's contributions, in the sweep's
-//!   order; then, over the program `reverse::program` writes from them, which adjoint borrows
-//!   another's (`storage::aliases`) and what each step moves (`storage::moves`).
+//! - [`storage`] (passes over the reverse program): which forward values the reverse sweep
+//!   reads, read off the program; from that, which value is moved, borrowed or cloned, and
+//!   where; which adjoint borrows another's (`storage::aliases`) and what each step moves
+//!   (`storage::moves`).
 //!
 //! `share` and `storage` write the [`Plan`](crate::reverse::Plan) that `reverse::plan` builds
 //! (which ops take part, how many contributions each adjoint gets), and `storage` rewrites the

@@ -274,8 +274,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     let mut terms = Vec::new();
     count(values, body, &mut p, &mut terms);
     fuse(values, body, &mut p);
-    let listed = storage::listed(values, body, &p);
-    let mut prog = program::build(values, body, &p, &listed);
+    let mut prog = program::build(values, body, &p);
     storage::reverse_reads(values, body, &mut p, &prog);
     storage::run(values, body, &mut p);
     signs::fold(values, body, &p, &mut prog);

@@ -4,32 +4,18 @@
 //! borrows from moving; the terms of a sum whose adjoint is all they receive borrow it; a branch
 //! or loop's reverse pass reads the values it adds to (their zeros are made from them).
 //!
-//! A rule or map node's contributions are listed in the order the sweep makes them
-//! ([`Contribution`]): the rules reading Ḡ first, the last of them marked as taking by value
-//! what it reads last, then Ḡ passed through; a map's partials for its captures first, the
-//! entry's last. From those lists `reverse::program` writes the reverse program with every
-//! operand borrowed, and [`moves`], a pass over that program, moves into each step what it reads
-//! last and can take by value: Ḡ into the last step reading it, the dead forward values into
-//! the last rule reading them.
-//!
-//! `reverse::plan` lists the contributions ([`listed`]) once they are counted; once the program
-//! is written, [`reverse_reads`] reads off it which forward values the sweep reads and who
-//! reads each last, [`run`] plans the forward pass's moves from that, and [`aliases`] and
-//! [`moves`] rewrite the program.
+//! `reverse::program` writes the reverse program plainly, every operand borrowed. Once it is
+//! written, [`reverse_reads`] reads off it which forward values the sweep reads and who reads
+//! each last, [`run`] plans the forward pass's moves from that, and two passes rewrite the
+//! program: [`aliases`] binds the adjoint of a sum's term that receives nothing else as a
+//! reference to the sum's, and [`moves`] moves into each step what it reads last and can take
+//! by value (Ḡ into the last step reading it, the dead forward values into the last rule
+//! computing in their buffers).
 
-use crate::ir::{outer_of, Body, Closure, Kind, Op, Stmt, Value, ValueId};
+use crate::ir::{Body, Kind, Op, Stmt, Value, ValueId};
 use crate::passes::share::InverseAt;
 use crate::reverse::program::{self, Expr, Operand, Program, Site, Step};
 use crate::reverse::Plan;
-use crate::symbol::{Adj, Rule};
-
-/// Each rule or map node's contributions, by its output, for the reverse program
-/// (`reverse::program`), once the counts are in.
-pub fn listed(values: &[Value], body: &Body, p: &Plan) -> Listed {
-    let mut listed = Listed::new();
-    contributions(values, body, p, &mut listed);
-    listed
-}
 
 /// Plans where values live once the reverse program's reads are known ([`reverse_reads`]): each
 /// value's last use in the forward pass (where it may be moved), what views keep alive, and who
@@ -117,154 +103,6 @@ fn region_read(p: &mut Plan, tape: ValueId) {
     for t in p.region_targets.get(&tape).cloned().unwrap_or_default() {
         read_blocked(p, t);
     }
-}
-
-/// The contributions of each rule or map node taking part, by its output, in the sweep's order.
-pub type Listed = std::collections::HashMap<ValueId, Vec<Contribution>>;
-
-/// How a rule or map node's contribution reaches one operand's adjoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Via {
-    /// `s̄`, to an operand whose adjoint `s̄ I` (or `s̄ Bᵀ`) is kept as `s̄` (see
-    /// `Plan::identity`, `Plan::traced`).
-    TraceIdentity,
-    /// The adjoint rule `f` of the operands it reads (`Rule::adjoint_operands`), the output where
-    /// the rule reads it, and Ḡ; `owning` when it is the last of the node's rules to read them and
-    /// takes by value what it reads last (`Rule::owning`; see [`moves`]).
-    Rule { f: &'static str, owning: bool },
-    /// The rule `f` of Ḡ alone (and the op's constant operands).
-    OfAdjoint(&'static str),
-    /// Ḡ itself (moved by the last pass, see [`moves`]; borrowed as the operand's adjoint by a
-    /// term of a sum that receives nothing else, see [`aliases`]); negated when `neg` (a sign the output's
-    /// adjoint does not already carry).
-    Pass { neg: bool },
-    /// A map's stored partial (the contribution's `slot`) times Ḡ, entry by entry, for `of`.
-    Partial { of: Of },
-    /// The contribution of the map `map` fused with its tangent map `tangent` (see
-    /// `Plan::fused`): the tangent map's partial for the tangent's entry (g′) times the map's
-    /// adjoint, moved. Made by the tangent map, borrowing the partial before its own
-    /// contributions move it (`borrow_partial`), or by the map when the tangent map has no
-    /// adjoint.
-    FusedMap { tangent: ValueId, map: ValueId, borrow_partial: bool },
-}
-
-/// What a map's partial is the derivative with respect to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Of {
-    /// The closure's parameter: the map's input.
-    Entry,
-    /// The entry of a `zip_map`'s second matrix.
-    Second,
-    /// A captured scalar: its adjoint sums the products over the entries.
-    Capture,
-}
-
-/// One contribution of a node's reverse pass, to the value `target`: through the rule's operand
-/// `slot`, or a map's stored partial `slot` (its input's, its second matrix's, its captures', in
-/// that order, of those that are active).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Contribution {
-    pub slot: usize,
-    pub target: ValueId,
-    pub via: Via,
-}
-
-/// Lists the contributions of every rule and map node of `body` (and of its arms and loop
-/// bodies) that takes part, into `listed`.
-fn contributions(values: &[Value], body: &Body, p: &Plan, listed: &mut Listed) {
-    for stmt in &body.stmts {
-        match stmt {
-            Stmt::Node(node) if p.participates(values, node.out) => {
-                let list = match &node.op {
-                    Op::Rule { rule, args } => node_contributions(values, p, rule, args, node.out),
-                    Op::Map { input, closure } => map_contributions(values, p, node.out, *input, closure),
-                    Op::Call { .. } | Op::Opaque { .. } => continue,
-                };
-                listed.insert(node.out, list);
-            }
-            Stmt::Node(_) => {}
-            Stmt::Branch(b) => b.arms.iter().for_each(|arm| contributions(values, &arm.body, p, listed)),
-            Stmt::Loop(l) => contributions(values, &l.body, p, listed),
-            Stmt::Effect { .. } => {}
-        }
-    }
-}
-
-/// The contributions of map node `out` (of `input`): its partials times Ḡ, the captures' first
-/// so that the entry's, last, moves Ḡ; of a map fused with its tangent map (see `Plan::fused`),
-/// the map's own contribution where the tangent map makes it or, when that has no adjoint, the
-/// map does.
-fn map_contributions(values: &[Value], p: &Plan, out: ValueId, input: ValueId, closure: &Closure) -> Vec<Contribution> {
-    let fused = |tangent, map, borrow_partial| Contribution {
-        slot: 0,
-        target: input,
-        via: Via::FusedMap { tangent, map, borrow_partial },
-    };
-    // The map of a fused pair: the tangent map's partial is its derivative.
-    if let Some(t) = p.fused_tangent(out, closure) {
-        return match p.started(t) {
-            true => Vec::new(),
-            false => vec![fused(t, out, false)],
-        };
-    }
-    let mut list: Vec<Contribution> =
-        p.fused[out].filter(|&a| p.started(a)).map(|a| fused(out, a, true)).into_iter().collect();
-    let mut partials: Vec<(usize, ValueId)> = closure.partials(values).into_iter().enumerate().collect();
-    partials.rotate_left(usize::from(values[closure.param].active));
-    for (k, v) in partials {
-        let (target, of) = match closure.second {
-            _ if v == closure.param => (input, Of::Entry),
-            Some((other, b)) if b == v => (other, Of::Second),
-            _ => (outer_of(values, v), Of::Capture),
-        };
-        list.push(Contribution { slot: k, target, via: Via::Partial { of } });
-    }
-    list
-}
-
-/// The contributions of rule node `out` (`rule` of `args`), in the order the sweep makes them:
-/// those that read Ḡ first (the last of them may take what it reads last by value), then those
-/// that pass Ḡ through.
-fn node_contributions(
-    values: &[Value],
-    p: &Plan,
-    rule: &'static Rule,
-    args: &[ValueId],
-    out: ValueId,
-) -> Vec<Contribution> {
-    let adjs = p.adjoints(rule, out);
-    let active: Vec<(usize, ValueId)> =
-        crate::reverse::contributed(values, args, adjs).map(|(k, a, _)| (k, a)).collect();
-    let passes = active.iter().filter(|&&(k, _)| matches!(adjs[k], Adj::Pass | Adj::PassNeg)).count();
-    let mut rules_left = active.len() - passes;
-    let reads_g = |k: usize| matches!(adjs[k], Adj::Rule(_) | Adj::OfAdjoint(_));
-    let ordered = active.iter().filter(|&&(k, _)| reads_g(k)).chain(active.iter().filter(|&&(k, _)| !reads_g(k)));
-    let mut list = Vec::new();
-    for &(k, arg) in ordered {
-        let via = match adjs[k] {
-            Adj::Rule(_)
-                if (rule.seeds_identity && p.identity[arg])
-                    || (k == 0 && rule.seeds_traced_lhs && p.traced[arg] == Some(out)) =>
-            {
-                rules_left -= 1;
-                Via::TraceIdentity
-            }
-            Adj::Rule(f) => {
-                rules_left -= 1;
-                // The last rule reading the values may take the dead ones by value (`owning` is a
-                // property of the rule's own adjoints, `adj`).
-                Via::Rule { f, owning: rules_left == 0 && rule.owning && std::ptr::eq(adjs, rule.adj) }
-            }
-            Adj::OfAdjoint(f) => {
-                rules_left -= 1;
-                Via::OfAdjoint(f)
-            }
-            Adj::Pass | Adj::PassNeg => Via::Pass { neg: adjs[k] == Adj::PassNeg },
-            Adj::Constant => continue,
-        };
-        list.push(Contribution { slot: k, target: arg, via });
-    }
-    list
 }
 
 /// Which adjoints borrow another's, a pass over the reverse program: a term of a sum (`terms`,
