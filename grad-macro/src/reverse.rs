@@ -1,14 +1,14 @@
 //! Planning the reverse sweep: which ops take part (activity), how many contributions each
 //! adjoint receives and where it starts (bound by the first, the rest accumulated in place, or
-//! zeros before the branch or loop whose reverse pass first adds to it), which
-//! forward values the reverse pass reads, and which map runs as one pass with its tangent map.
-//! The [`Plan`] it builds is what `emit` prints from; its passes fill in the rest while it
-//! walks: `passes::share` (one inverse of a factorization for every rule that reads it, a
-//! scaled identity kept as a scalar), asked while counting, and `passes::storage` (moves,
-//! borrows, last uses), run once the counts are in. Last, [`program`] writes the sweep from the
-//! complete plan as the steps `emit` prints, and passes rewrite them: `passes::signs` (which
-//! adjoints are kept negated), then `passes::storage` (which adjoint borrows another's, `aliases`;
-//! what each step moves, `moves`).
+//! zeros before the branch or loop whose reverse pass first adds to it), and which map runs as
+//! one pass with its tangent map.
+//! The [`Plan`] it builds is what `emit` prints from; `passes::share` decides while it counts
+//! which adjoints `s̄ I` are kept as the scalar `s̄`. Then [`program`] writes the sweep from the
+//! plan as the steps `emit` prints, and passes rewrite them in turn: `passes::share::inverses`
+//! (one inverse of each factorization for every rule that reads it), `passes::storage` (what the
+//! sweep reads, read off the program, and from that the forward pass's moves), `passes::signs`
+//! (which adjoints are kept negated), and `passes::storage` again (which adjoint borrows
+//! another's, `aliases`; what each step moves, `moves`).
 //!
 //! Control flow: a value computed in an arm or a loop body reaches the result only through the
 //! statement's outputs, so a branch or loop takes part when one of its outputs does. A loop's
@@ -16,7 +16,7 @@
 //! of an iteration does (the previous iteration's result then does): that is a fixed point.
 
 use crate::ir::{outer_of, Body, Kind, Op, Stmt, Value, ValueId};
-use crate::passes::share::{self, InverseAt};
+use crate::passes::share;
 use crate::passes::signs;
 use crate::passes::storage;
 use crate::symbol::{Adj, Rule};
@@ -49,9 +49,6 @@ pub struct Plan {
     /// [`BLOCKED`](storage::BLOCKED) when the last reader is something else (a call's pullback, a rule in a
     /// branch or loop the value is defined outside of, the zeros an adjoint starts from).
     pub last_reader: Vec<Option<ValueId>>,
-    /// For a node whose adjoints read the inverse of its first operand (a factorization): where
-    /// that inverse comes from (see [`InverseAt`]).
-    pub inverse: Vec<Option<InverseAt>>,
     /// The value is read by a trace alone and its op has adjoints of a scaled identity: its
     /// adjoint `s̄ I` is kept as the scalar `s̄` (see `Rule::of_identity`).
     pub identity: Vec<bool>,
@@ -64,9 +61,6 @@ pub struct Plan {
     pub traced: Vec<Option<ValueId>>,
     /// The product in the value's body whose left factor it is, with its adjoint kept as `s̄`.
     pub(crate) traced_seed: Vec<Option<ValueId>>,
-    /// The factorizations whose shared inverse the sweep has computed, by body:
-    /// `(body key, factorization)`.
-    pub(crate) shared_inverse: std::collections::HashSet<(usize, ValueId)>,
     /// For a branch or loop taking part (by its tape): the values defined outside it that its
     /// reverse pass adds to, whose adjoints must exist before it.
     pub region_targets: std::collections::HashMap<ValueId, Vec<ValueId>>,
@@ -252,12 +246,10 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         read: vec![false; n],
         def: vec![body.key(); n],
         last_reader: vec![None; n],
-        inverse: vec![None; n],
         identity: vec![false; n],
         identity_seed: vec![false; n],
         traced: vec![None; n],
         traced_seed: vec![None; n],
-        shared_inverse: Default::default(),
         region_targets: Default::default(),
         fused: vec![None; n],
         program: Default::default(),
@@ -275,6 +267,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     count(values, body, &mut p, &mut terms);
     fuse(values, body, &mut p);
     let mut prog = program::build(values, body, &p);
+    share::inverses(values, body, &p, &mut prog);
     storage::reverse_reads(values, body, &mut p, &prog);
     storage::run(values, body, &mut p);
     signs::fold(values, body, &p, &mut prog);
@@ -408,10 +401,6 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                             active.iter().filter(|&&(_, adj)| adj == Adj::Pass).map(|&(a, _)| a).collect();
                         if passed.len() > 1 && node_out_only(values, body, &passed) {
                             terms.extend(passed.iter().map(|&a| (a, node.out)));
-                        }
-                        let rules = active.iter().any(|&(_, adj)| matches!(adj, Adj::Rule(_)));
-                        if rules && rule.reads_inverse_with(p.identity[node.out]) {
-                            p.inverse[node.out] = Some(share::inverse(values, body, p, args[0]));
                         }
                     }
                     Op::Call { .. } | Op::Map { .. } | Op::Opaque { .. } => {}

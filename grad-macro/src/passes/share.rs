@@ -9,10 +9,14 @@
 //!   of such a product, when its op has adjoints for `s̄ Bᵀ` reading the product
 //!   (`Rule::of_traced_lhs`), keeps its own as `s̄` as well ([`traced_lhs`]).
 //!
-//! `reverse::plan` asks these while it counts contributions (the sweep's order, last to first),
-//! since what is shared depends on the counts made so far.
+//! `reverse::plan` asks about scaled identities while it counts contributions (the sweep's
+//! order, last to first), since they depend on the counts made so far; [`inverses`] is a pass
+//! over the reverse program once it is written.
+
+use std::collections::HashSet;
 
 use crate::ir::{Body, Kind, Op, Stmt, Value, ValueId};
+use crate::reverse::program::{Operand, Program, Site, Step};
 use crate::reverse::Plan;
 use crate::symbol::{Inverse, Rule};
 
@@ -51,11 +55,59 @@ pub fn traced_lhs(values: &[Value], body: &Body, p: &Plan, rule: &Rule, out: Val
     p.traced_seed[out].filter(|_| ok)
 }
 
-/// "share": the inverse of factorization `f` that a node's adjoints read, one per body: a
-/// `chol.inverse()` the body computes (a node whose rule is that inverse), else one computed
-/// before the first adjoint in the sweep that reads it, for all of them.
-pub fn inverse(values: &[Value], body: &Body, p: &mut Plan, f: ValueId) -> InverseAt {
-    let own = body.stmts.iter().find_map(|s| match s {
+/// "share", a pass over the reverse program: the inverse of the factorization each rule node's
+/// adjoints read (written `InverseAt::Shared` by the builder), one per factorization and body:
+/// the function's own `chol.inverse()` when the body computes it, else one computed (a
+/// `Step::Inverse`) before the first rule in the sweep that reads it, for all of them.
+pub fn inverses(values: &[Value], body: &Body, p: &Plan, prog: &mut Program) {
+    let mut computed = HashSet::new();
+    inverses_in(values, body, p, prog, &mut computed);
+}
+
+/// [`inverses`] over `body` (with its arms and loop bodies), in the sweep's order; `computed`
+/// holds the factorizations whose inverse the sweep has computed, by body.
+fn inverses_in(values: &[Value], body: &Body, p: &Plan, prog: &mut Program, computed: &mut HashSet<(usize, ValueId)>) {
+    for stmt in body.stmts.iter().rev() {
+        match stmt {
+            Stmt::Node(n) if p.participates(values, n.out) => {
+                let site = Site::Node(n.out);
+                let read = prog.at(site).iter().find_map(|step| match step {
+                    Step::Contribute { expr, .. } => expr.operands().into_iter().find_map(|o| match o {
+                        Operand::Inverse(InverseAt::Shared(f)) => Some(f),
+                        _ => None,
+                    }),
+                    _ => None,
+                });
+                let Some(f) = read else { continue };
+                let at = match own_inverse(values, body, f) {
+                    Some(inv) => InverseAt::Forward(inv),
+                    None if computed.insert((body.key(), f)) => {
+                        prog.put_first(site, Step::Inverse(f));
+                        InverseAt::Compute(f)
+                    }
+                    None => continue,
+                };
+                for step in prog.at_mut(site) {
+                    if let Step::Contribute { expr, .. } = step {
+                        expr.operands_mut(&mut |o| {
+                            if let Operand::Inverse(i @ InverseAt::Shared(_)) = o {
+                                *i = at;
+                            }
+                        });
+                    }
+                }
+            }
+            Stmt::Node(_) | Stmt::Effect { .. } => {}
+            Stmt::Branch(b) => b.arms.iter().for_each(|arm| inverses_in(values, &arm.body, p, prog, computed)),
+            Stmt::Loop(l) => inverses_in(values, &l.body, p, prog, computed),
+        }
+    }
+}
+
+/// The inverse of factorization `f` that `body` computes itself (a node whose rule is that
+/// inverse), if any.
+fn own_inverse(values: &[Value], body: &Body, f: ValueId) -> Option<ValueId> {
+    body.stmts.iter().find_map(|s| match s {
         Stmt::Node(n) => match &n.op {
             Op::Rule { rule, args }
                 if rule.inverse == Inverse::Is
@@ -67,12 +119,5 @@ pub fn inverse(values: &[Value], body: &Body, p: &mut Plan, f: ValueId) -> Inver
             _ => None,
         },
         _ => None,
-    });
-    if let Some(inv) = own {
-        return InverseAt::Forward(inv);
-    }
-    match p.shared_inverse.insert((body.key(), f)) {
-        true => InverseAt::Compute(f),
-        false => InverseAt::Shared(f),
-    }
+    })
 }

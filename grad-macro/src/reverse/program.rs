@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use proc_macro2::Span;
 
-use super::{Consumer, Plan};
+use super::{contributed, Consumer, Plan};
 use crate::ir::{outer_of, Body, Branch, Closure, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::passes::share::InverseAt;
 use crate::symbol::{self, Adj, Rule};
@@ -90,7 +90,7 @@ impl Expr {
     }
 
     /// Applies `f` to every operand this contribution reads.
-    fn operands_mut(&mut self, f: &mut impl FnMut(&mut Operand)) {
+    pub(crate) fn operands_mut(&mut self, f: &mut impl FnMut(&mut Operand)) {
         match self {
             Expr::Call { args, .. } => args.iter_mut().for_each(f),
             Expr::Operand(o) => f(o),
@@ -151,7 +151,8 @@ pub enum Step {
     /// `target`'s adjoint is `g`, the adjoint of the sum it is a term of, borrowed (read in the
     /// adjoint type of `ty` when there is one): a term that receives nothing else.
     Alias { target: ValueId, g: Operand, ty: Option<ValueId> },
-    /// The inverse of factorization `f`, computed for this and every later rule that reads it.
+    /// The inverse of factorization `f`, computed for this and every later rule that reads it
+    /// (see `passes::share::inverses`).
     Inverse(ValueId),
     /// The pullback of the call `out`, from its arguments, its value and its adjoint (cloned
     /// when `clone_g`: it aliases a sum's, and the pullback takes its own).
@@ -205,6 +206,11 @@ impl Program {
     /// The steps at `site`, for a pass to rewrite.
     pub(crate) fn at_mut(&mut self, site: Site) -> &mut [Step] {
         self.steps.get_mut(&site).map(Vec::as_mut_slice).unwrap_or_default()
+    }
+
+    /// Puts `step` first among the steps at `site`.
+    pub(crate) fn put_first(&mut self, site: Site, step: Step) {
+        self.steps.entry(site).or_default().insert(0, step);
     }
 
     /// Rewrites the steps at `site`, one by one.
@@ -346,10 +352,11 @@ fn node(values: &[Value], p: &Plan, listed: &Listed, node: &Node) -> Vec<Step> {
     let listed = listed.get(&out).into_iter().flatten();
     match &node.op {
         Op::Rule { rule, args } => {
-            let inverse = p.inverse[out];
-            if let Some(InverseAt::Compute(f)) = inverse {
-                b.steps.push(Step::Inverse(f));
-            }
+            // The inverse of the factorization its adjoints read, shared until `passes::share`
+            // places it.
+            let rules = contributed(values, args, p.adjoints(rule, out)).any(|(_, _, adj)| matches!(adj, Adj::Rule(_)));
+            let reads_inverse = rules && rule.reads_inverse_with(p.identity[out]);
+            let inverse = args.first().filter(|_| reads_inverse).map(|&f| InverseAt::Shared(f));
             for c in listed {
                 if let Some(expr) = rule_expr(p, rule, args, out, c.slot, &c.via, inverse, span) {
                     b.contribute(c.target, expr);
