@@ -2,8 +2,8 @@
 //! adjoint receives and where it starts (bound by the first, the rest accumulated in place, or
 //! zeros before the branch or loop whose reverse pass first adds to it), and which map runs as
 //! one pass with its tangent map.
-//! The [`Plan`] it builds is what `emit` prints from; `passes::share` decides while it counts
-//! which adjoints `s̄ I` are kept as the scalar `s̄`. Then [`program`] writes the sweep from the
+//! The [`Plan`] it builds is what `emit` prints from; `passes::share` decides, once the
+//! contributions are counted, which adjoints `s̄ I` are kept as the scalar `s̄`. Then [`program`] writes the sweep from the
 //! plan as the steps `emit` prints, and passes rewrite them in turn: `passes::share::inverses`
 //! (one inverse of each factorization for every rule that reads it), `passes::storage` (what the
 //! sweep reads, read off the program, and from that the forward pass's moves), `passes::signs`
@@ -52,15 +52,11 @@ pub struct Plan {
     /// The value is read by a trace alone and its op has adjoints of a scaled identity: its
     /// adjoint `s̄ I` is kept as the scalar `s̄` (see `Rule::of_identity`).
     pub identity: Vec<bool>,
-    /// A trace in the value's body contributes `s̄ I` to it.
-    pub(crate) identity_seed: Vec<bool>,
     /// The value is the left factor of the product `P` (the value here) whose adjoint `s̄ I` is
     /// kept as `s̄`, nothing else contributes to it, and its op has adjoints for that: its
     /// adjoint `s̄ Bᵀ` is kept as `s̄`, and its op's adjoints read `P` (see
     /// `Rule::of_traced_lhs`).
     pub traced: Vec<Option<ValueId>>,
-    /// The product in the value's body whose left factor it is, with its adjoint kept as `s̄`.
-    pub(crate) traced_seed: Vec<Option<ValueId>>,
     /// For a branch or loop taking part (by its tape): the values defined outside it that its
     /// reverse pass adds to, whose adjoints must exist before it.
     pub region_targets: std::collections::HashMap<ValueId, Vec<ValueId>>,
@@ -247,9 +243,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         def: vec![body.key(); n],
         last_reader: vec![None; n],
         identity: vec![false; n],
-        identity_seed: vec![false; n],
         traced: vec![None; n],
-        traced_seed: vec![None; n],
         region_targets: Default::default(),
         fused: vec![None; n],
         program: Default::default(),
@@ -265,6 +259,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     while mark_useful(values, body, &mut p) {}
     let mut terms = Vec::new();
     count(values, body, &mut p, &mut terms);
+    share::scaled_identities(values, body, &mut p);
     fuse(values, body, &mut p);
     let mut prog = program::build(values, body, &p);
     share::inverses(values, body, &p, &mut prog);
@@ -370,9 +365,9 @@ fn mark_useful(values: &[Value], body: &Body, p: &mut Plan) -> bool {
     changed
 }
 
-/// Counts contributions (visiting statements last to first, as the reverse sweep runs them, so
-/// that what is shared depends on the contributions made after it), with what `share` decides
-/// while counting. `terms` collects the terms of sums, with the sum.
+/// Counts contributions, visiting statements last to first as the reverse sweep runs them (so
+/// that where an adjoint starts is its first contribution in the sweep). `terms` collects the
+/// terms of sums, with the sum.
 fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, ValueId)>) {
     for stmt in body.stmts.iter().rev() {
         match stmt {
@@ -385,18 +380,8 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                 }
                 match &node.op {
                     Op::Rule { rule, args } => {
-                        p.identity[node.out] = share::of_identity(values, body, p, rule, node.out);
-                        p.traced[node.out] = share::traced_lhs(values, body, p, rule, node.out);
-                        let adjs = p.adjoints(rule, node.out);
-                        let same_body = p.def[args[0]] == p.def[node.out];
-                        if rule.seeds_identity && values[args[0]].active && same_body {
-                            p.identity_seed[args[0]] = true;
-                        }
-                        if rule.seeds_traced_lhs && p.identity[node.out] && values[args[0]].active && same_body {
-                            p.traced_seed[args[0]] = Some(node.out);
-                        }
                         let active: Vec<(ValueId, Adj)> =
-                            contributed(values, args, adjs).map(|(_, a, adj)| (a, adj)).collect();
+                            contributed(values, args, rule.adj).map(|(_, a, adj)| (a, adj)).collect();
                         let passed: Vec<ValueId> =
                             active.iter().filter(|&&(_, adj)| adj == Adj::Pass).map(|&(a, _)| a).collect();
                         if passed.len() > 1 && node_out_only(values, body, &passed) {

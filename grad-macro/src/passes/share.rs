@@ -5,20 +5,20 @@
 //!   `chol.inverse()` when the body computes it, else one `factor_inverse(chol)` before the first
 //!   rule in the sweep that reads it, for every rule of the body that does ([`InverseAt`]).
 //! - A scaled identity: a value read by a trace alone whose op has adjoints for `Ḡ = s̄ I`
-//!   (`Rule::of_identity`) keeps its adjoint as the scalar `s̄` ([`of_identity`]); the left factor
-//!   of such a product, when its op has adjoints for `s̄ Bᵀ` reading the product
-//!   (`Rule::of_traced_lhs`), keeps its own as `s̄` as well ([`traced_lhs`]).
+//!   (`Rule::of_identity`) keeps its adjoint as the scalar `s̄`; the left factor of such a
+//!   product, when its op has adjoints for `s̄ Bᵀ` reading the product (`Rule::of_traced_lhs`),
+//!   keeps its own as `s̄` as well ([`scaled_identities`]).
 //!
-//! `reverse::plan` asks about scaled identities while it counts contributions (the sweep's
-//! order, last to first), since they depend on the counts made so far; [`inverses`] is a pass
-//! over the reverse program once it is written.
+//! `reverse::plan` runs [`scaled_identities`] once the contributions are counted (it reads the
+//! counts), before the reverse program is written, and [`inverses`], a pass over that program,
+//! once it is.
 
 use std::collections::HashSet;
 
 use crate::ir::{Body, Kind, Op, Stmt, Value, ValueId};
 use crate::reverse::program::{Operand, Program, Site, Step};
 use crate::reverse::Plan;
-use crate::symbol::{Inverse, Rule};
+use crate::symbol::Inverse;
 
 /// Where an adjoint rule finds the inverse of the factorization it reads: one per factorization
 /// and body, for every rule that reads it ("share").
@@ -33,26 +33,45 @@ pub enum InverseAt {
     Shared(ValueId),
 }
 
-/// Whether node `out` (rule `rule`) of `body` takes its adjoint as a scaled identity kept as a
-/// scalar: a trace in the same body is the only contribution to it, and the rule has adjoints for
-/// that. (The sweep reaches the node after every contribution to it, so the count is final.)
-pub fn of_identity(values: &[Value], body: &Body, p: &Plan, rule: &Rule, out: ValueId) -> bool {
-    !rule.of_identity.is_empty()
-        && p.identity_seed[out]
-        && p.contribs[out] == 1
-        && matches!(values[out].kind, Kind::Node)
-        && Some(out) != body.ret
+/// Which adjoints `s̄ I` are kept as the scalar `s̄` (`Plan::identity`) and which `s̄ Bᵀ` are
+/// (`Plan::traced`), decided once the contributions are counted, over `body` in the sweep's
+/// order (a trace or a product is reached before the value it reads).
+pub fn scaled_identities(values: &[Value], body: &Body, p: &mut Plan) {
+    let mut seeds = Seeds { identity: vec![false; values.len()], traced: vec![None; values.len()] };
+    identities_in(values, body, p, &mut seeds);
 }
 
-/// Whether node `out` (rule `rule`) of `body` keeps its adjoint `s̄ Bᵀ` as `s̄`: it is the left
-/// factor of a product whose adjoint is kept as `s̄` (the product, returned), that product is
-/// the only contribution to it, and the rule has adjoints for that.
-pub fn traced_lhs(values: &[Value], body: &Body, p: &Plan, rule: &Rule, out: ValueId) -> Option<ValueId> {
-    let ok = !rule.of_traced_lhs.is_empty()
-        && p.contribs[out] == 1
-        && matches!(values[out].kind, Kind::Node)
-        && Some(out) != body.ret;
-    p.traced_seed[out].filter(|_| ok)
+/// What the values reached so far seed: the values a trace in their body reads
+/// (`identity`), and the left factor of each product whose adjoint is kept as `s̄` (`traced`:
+/// the product).
+struct Seeds {
+    identity: Vec<bool>,
+    traced: Vec<Option<ValueId>>,
+}
+
+fn identities_in(values: &[Value], body: &Body, p: &mut Plan, seeds: &mut Seeds) {
+    for stmt in body.stmts.iter().rev() {
+        match stmt {
+            Stmt::Node(node) if p.participates(values, node.out) => {
+                let (Op::Rule { rule, args }, out) = (&node.op, node.out) else { continue };
+                // Each only reads the value's own contributions, all of them counted.
+                let alone = p.contribs[out] == 1 && matches!(values[out].kind, Kind::Node) && Some(out) != body.ret;
+                p.identity[out] = !rule.of_identity.is_empty() && seeds.identity[out] && alone;
+                p.traced[out] = seeds.traced[out].filter(|_| !rule.of_traced_lhs.is_empty() && alone);
+                let Some(&a) = args.first().filter(|&&a| values[a].active && p.def[a] == p.def[out]) else { continue };
+                seeds.identity[a] |= rule.seeds_identity;
+                if rule.seeds_traced_lhs && p.identity[out] {
+                    seeds.traced[a] = Some(out);
+                }
+            }
+            Stmt::Node(_) | Stmt::Effect { .. } => {}
+            Stmt::Branch(b) if p.stmt_participates(values, stmt) => {
+                b.arms.iter().for_each(|arm| identities_in(values, &arm.body, p, seeds));
+            }
+            Stmt::Loop(l) if p.stmt_participates(values, stmt) => identities_in(values, &l.body, p, seeds),
+            Stmt::Branch(_) | Stmt::Loop(_) => {}
+        }
+    }
 }
 
 /// "share", a pass over the reverse program: the inverse of the factorization each rule node's
