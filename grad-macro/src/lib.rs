@@ -76,6 +76,9 @@ pub fn derive_differentiable(item: TokenStream) -> TokenStream {
 
 // Tests of the expansion that need the crate's internals, kept with the other tests.
 #[cfg(test)]
+#[path = "../tests/unit/expansions.rs"]
+mod expansions;
+#[cfg(test)]
 #[path = "../tests/unit/fuzz.rs"]
 mod fuzz;
 #[cfg(test)]
