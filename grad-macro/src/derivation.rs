@@ -34,7 +34,8 @@ use std::collections::HashMap;
 use crate::check::{Class, Signature};
 use crate::ir::{Kind, Value, ValueId};
 use crate::lower::Lowered;
-use crate::reverse::{self, Plan};
+use crate::passes;
+use crate::reverse::Plan;
 use crate::symbol::Rule;
 use text::Shown;
 
@@ -43,7 +44,7 @@ pub fn derivation(sig: &Signature, low: &Lowered, name: &str) -> String {
     if low.values.len() > LARGEST {
         return format!("The derivation is not written out for a body this large ({} values).\n", low.values.len());
     }
-    let plan = reverse::plan(&low.values, &low.body);
+    let plan = passes::reverse(&low.values, &low.body);
     let mut d = Deriv::new(sig, low, plan);
     let params: Vec<String> = sig.params.iter().map(|p| p.ident.to_string()).collect();
     // A struct parameter's gradient is its fields': those the body differentiates (the others'

@@ -27,7 +27,7 @@
 //! its adjoint; the adjoint of `-x` or `c - x` is kept negated so that the sign costs no pass.
 //! Those decisions are the reverse plan's ([`Plan`]), as is where each adjoint starts (bound by
 //! a consumer's first contribution, or zeros before a branch or loop). The reverse sweep prints
-//! the plan's reverse program ([`reverse::program`]): the steps at each site, each an adjoint op
+//! the plan's reverse program ([`reverse::program`](crate::reverse::program)): the steps at each site, each an adjoint op
 //! of operands read as the program says, binding or added to its target.
 //!
 //! Split along the seams of `lower`: this module holds the entry points and the core (values
@@ -47,10 +47,10 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use crate::check::Signature;
 use crate::ir::{Body, CallSpans, Kind, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
-use crate::passes::share::InverseAt;
+use crate::passes;
 use crate::passes::storage;
-use crate::reverse::program::{Expr, Operand, Site, Step};
-use crate::reverse::{self, Plan};
+use crate::reverse::program::{Expr, InverseAt, Operand, Site, Step};
+use crate::reverse::Plan;
 use crate::symbol::{Adj, Fwd, Rule};
 
 /// The parts of `<name>_pullback`: the forward pass, the reverse sweep, the value and the
@@ -204,7 +204,7 @@ impl Emitter<'_> {
         seed: Option<TokenStream>,
         wrt: &[ValueId],
     ) -> (TokenStream, TokenStream, TokenStream, Vec<Option<TokenStream>>) {
-        let plan = reverse::plan(self.values, body);
+        let plan = passes::reverse(self.values, body);
         let forward = self.block_forward(body, &plan, body.ret);
         let mut rev = TokenStream::new();
         let swept = seed.is_some();

@@ -3,8 +3,9 @@
 //! Stages, one module (or folder) each, in one direction: [`args`] and [`check`] read the
 //! attribute and the signature, [`lower`] turns the body into the IR of [`ir`] (values and ops,
 //! each with its span), [`passes`] simplify it, [`reverse`] plans the reverse sweep (activity,
-//! where each adjoint starts and accumulates) with the [`passes`] that share and place values,
-//! and writes it as a program of adjoint ops (`reverse::program`), and [`emit`] writes
+//! where each adjoint starts and accumulates) and defines its program of adjoint ops
+//! (`reverse::program`), which the [`passes`] (`passes::reverse`) write from the plan and
+//! rewrite (what is shared, signs, storage), and [`emit`] writes
 //! the `<name>_grad` function; [`tangent`] turns the IR into its tangent program (forward mode),
 //! which `emit` prints as `_jvp` and differentiates as `_hvp`. [`expand`] strings them together
 //! and, on error, emits the user's function and a `_grad` stub beside the errors.

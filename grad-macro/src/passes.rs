@@ -13,11 +13,31 @@
 //!   where; which adjoint borrows another's (`storage::aliases`) and what each step moves
 //!   (`storage::moves`).
 //!
-//! `share` and `storage` write the [`Plan`](crate::reverse::Plan) that `reverse::plan` builds
-//! (which ops take part, how many contributions each adjoint gets), and `storage` rewrites the
-//! reverse program that `emit` prints.
+//! [`reverse`] runs reverse mode: the [`Plan`] that `reverse::plan` builds (which ops take part,
+//! how many contributions each adjoint gets), completed by `share` and `storage`, and the
+//! reverse program written from it and rewritten by `share`, `signs` and `storage`, which `emit`
+//! prints. The passes depend on `reverse` and `ir`, never the other way.
 
 pub mod share;
 pub mod signs;
 pub mod simplify;
 pub mod storage;
+
+use crate::ir::{Body, Value};
+use crate::reverse::{self, program, Plan};
+
+/// Reverse mode for `body`: the plan of [`reverse::plan`], then the passes, in order, that
+/// decide the rest and write and rewrite the reverse program that `emit` prints.
+pub fn reverse(values: &[Value], body: &Body) -> Plan {
+    let mut p = reverse::plan(values, body);
+    share::scaled_identities(values, body, &mut p);
+    let mut prog = program::build(values, body, &p);
+    share::inverses(values, body, &p, &mut prog);
+    storage::reverse_reads(values, body, &mut p, &prog);
+    storage::run(values, body, &mut p);
+    signs::fold(values, body, &p, &mut prog);
+    storage::aliases(body, &p, &mut prog);
+    storage::moves(body, &p, &mut prog);
+    p.program = prog;
+    p
+}

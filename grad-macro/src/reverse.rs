@@ -2,13 +2,14 @@
 //! adjoint receives and where it starts (bound by the first, the rest accumulated in place, or
 //! zeros before the branch or loop whose reverse pass first adds to it), and which map runs as
 //! one pass with its tangent map.
-//! The [`Plan`] it builds is what `emit` prints from; `passes::share` decides, once the
-//! contributions are counted, which adjoints `s̄ I` are kept as the scalar `s̄`. Then [`program`] writes the sweep from the
-//! plan as the steps `emit` prints, and passes rewrite them in turn: `passes::share::inverses`
-//! (one inverse of each factorization for every rule that reads it), `passes::storage` (what the
-//! sweep reads, read off the program, and from that the forward pass's moves), `passes::signs`
-//! (which adjoints are kept negated), and `passes::storage` again (which adjoint borrows
-//! another's, `aliases`; what each step moves, `moves`).
+//! The [`Plan`] it builds is what `emit` prints from, once `passes::reverse` has run the passes
+//! over it in order: `passes::share` decides from the counts which adjoints `s̄ I` are kept as
+//! the scalar `s̄`; [`program`] writes the sweep from the plan as the steps `emit` prints; then
+//! passes rewrite them in turn: `passes::share::inverses` (one inverse of each factorization
+//! for every rule that reads it), `passes::storage` (what the sweep reads, read off the program,
+//! and from that the forward pass's moves), `passes::signs` (which adjoints are kept negated),
+//! and `passes::storage` again (which adjoint borrows another's, `aliases`; what each step
+//! moves, `moves`).
 //!
 //! Control flow: a value computed in an arm or a loop body reaches the result only through the
 //! statement's outputs, so a branch or loop takes part when one of its outputs does. A loop's
@@ -16,9 +17,6 @@
 //! of an iteration does (the previous iteration's result then does): that is a fixed point.
 
 use crate::ir::{outer_of, Body, Kind, Op, Stmt, Value, ValueId};
-use crate::passes::share;
-use crate::passes::signs;
-use crate::passes::storage;
 use crate::symbol::{Adj, Rule};
 
 pub mod program;
@@ -46,7 +44,7 @@ pub struct Plan {
     /// For a forward value the reverse sweep reads: the node (by its output) whose steps of the
     /// reverse program read it last, where it may be moved into them (never a parameter or the
     /// result).
-    /// [`BLOCKED`](storage::BLOCKED) when the last reader is something else (a call's pullback, a rule in a
+    /// [`BLOCKED`] when the last reader is something else (a call's pullback, a rule in a
     /// branch or loop the value is defined outside of, the zeros an adjoint starts from).
     pub last_reader: Vec<Option<ValueId>>,
     /// The value is read by a trace alone and its op has adjoints of a scaled identity: its
@@ -66,8 +64,11 @@ pub struct Plan {
     /// for their entries alone: the map's derivative g′ is then the tangent map's partial for
     /// the tangent's entry (∂ġ/∂ẋ = g′), not computed again.
     pub fused: Vec<Option<ValueId>>,
+    /// The terms of sums (each with its sum), whose adjoints may borrow the sum's
+    /// (`passes::storage::aliases`).
+    pub(crate) terms: Vec<(ValueId, ValueId)>,
     /// The reverse sweep's contributions, as the steps of each consumer (see
-    /// [`program::Program`]): what `emit` prints.
+    /// [`program::Program`]), written and rewritten by `passes::reverse`: what `emit` prints.
     pub program: program::Program,
 }
 
@@ -229,7 +230,8 @@ fn node_targets(values: &[Value], op: &Op) -> Vec<ValueId> {
     }
 }
 
-/// Plans the reverse sweep of `body`, whose result's adjoint is seeded.
+/// Plans the reverse sweep of `body`, whose result's adjoint is seeded: activity, the counts,
+/// where each adjoint starts, the fused maps. The passes (`passes::reverse`) do the rest.
 pub fn plan(values: &[Value], body: &Body) -> Plan {
     let n = values.len();
     let mut p = Plan {
@@ -246,6 +248,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         traced: vec![None; n],
         region_targets: Default::default(),
         fused: vec![None; n],
+        terms: Vec::new(),
         program: Default::default(),
     };
     define(body, &mut p.def);
@@ -259,16 +262,8 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
     while mark_useful(values, body, &mut p) {}
     let mut terms = Vec::new();
     count(values, body, &mut p, &mut terms);
-    share::scaled_identities(values, body, &mut p);
+    p.terms = terms;
     fuse(values, body, &mut p);
-    let mut prog = program::build(values, body, &p);
-    share::inverses(values, body, &p, &mut prog);
-    storage::reverse_reads(values, body, &mut p, &prog);
-    storage::run(values, body, &mut p);
-    signs::fold(values, body, &p, &mut prog);
-    storage::aliases(body, &p, &terms, &mut prog);
-    storage::moves(body, &p, &mut prog);
-    p.program = prog;
     p
 }
 
@@ -409,7 +404,7 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                 for arm in &b.arms {
                     count(values, &arm.body, p, terms);
                 }
-                storage::region_targets(values, stmt, b.tape, p);
+                region_targets(values, stmt, b.tape, p);
             }
             Stmt::Loop(l) => {
                 if !p.stmt_participates(values, stmt) {
@@ -427,11 +422,21 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         p.contribute(c.before, Consumer::LoopExit(l.tape));
                     }
                 }
-                storage::region_targets(values, stmt, l.tape, p);
+                region_targets(values, stmt, l.tape, p);
             }
         }
     }
 }
+
+/// Records the outer values the reverse pass of region `stmt` (with tape `tape`) adds to: their
+/// zeros are made from them before it, so they are read there (`passes::storage::reverse_reads`).
+fn region_targets(values: &[Value], stmt: &Stmt, tape: ValueId, p: &mut Plan) {
+    let targets = p.outer_targets(values, stmt);
+    p.region_targets.insert(tape, targets);
+}
+
+/// A last reader that may not move the value (see [`Plan::last_reader`]).
+pub const BLOCKED: ValueId = usize::MAX;
 
 /// Starts at zeros, before the reverse pass of `stmt` (a branch or loop with tape `tape`), the
 /// adjoints of values outside it that its contributions reach first: inside an arm or a loop

@@ -2,7 +2,7 @@
 //! forward listing, and each `map` closure's derivative.
 
 use crate::ir::{outer_of, Body, Branch, Closure, Head, Loop, Node, Op, Stmt, ValueId};
-use crate::reverse;
+use crate::passes;
 use crate::symbol::{Adj, Out, Rule};
 
 use super::sweep::both;
@@ -169,7 +169,7 @@ impl Deriv<'_> {
     /// Writes the derivative of closure `g` among the closures: its sweep on scalars, then
     /// `g′(v)` and `∂g/∂s` for each differentiated capture `s`.
     pub(super) fn closure(&mut self, g: &str, closure: &Closure) {
-        let saved_plan = std::mem::replace(&mut self.plan, reverse::plan(self.values, &closure.body));
+        let saved_plan = std::mem::replace(&mut self.plan, passes::reverse(self.values, &closure.body));
         let saved_prefix = std::mem::replace(&mut self.prefix, g.to_string());
         let saved_lines = std::mem::take(&mut self.lines);
         let p = closure.param;

@@ -3,7 +3,7 @@
 //!
 //! - The inverse of a factorization (`chol.ln_determinant()` reads `C⁻¹`): the function's own
 //!   `chol.inverse()` when the body computes it, else one `factor_inverse(chol)` before the first
-//!   rule in the sweep that reads it, for every rule of the body that does ([`InverseAt`]).
+//!   rule in the sweep that reads it, for every rule of the body that does ([`inverses`]).
 //! - A scaled identity: a value read by a trace alone whose op has adjoints for `Ḡ = s̄ I`
 //!   (`Rule::of_identity`) keeps its adjoint as the scalar `s̄`; the left factor of such a
 //!   product, when its op has adjoints for `s̄ Bᵀ` reading the product (`Rule::of_traced_lhs`),
@@ -16,22 +16,9 @@
 use std::collections::HashSet;
 
 use crate::ir::{Body, Kind, Op, Stmt, Value, ValueId};
-use crate::reverse::program::{Operand, Program, Site, Step};
+use crate::reverse::program::{InverseAt, Operand, Program, Site, Step};
 use crate::reverse::Plan;
 use crate::symbol::Inverse;
-
-/// Where an adjoint rule finds the inverse of the factorization it reads: one per factorization
-/// and body, for every rule that reads it ("share").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InverseAt {
-    /// The function's own `chol.inverse()`, a forward value.
-    Forward(ValueId),
-    /// Computed from the factorization (the value) before this node's adjoints, the first in
-    /// the sweep to read it.
-    Compute(ValueId),
-    /// The one computed before an earlier node's adjoints, from this factorization.
-    Shared(ValueId),
-}
 
 /// Which adjoints `s̄ I` are kept as the scalar `s̄` (`Plan::identity`) and which `s̄ Bᵀ` are
 /// (`Plan::traced`), decided once the contributions are counted, over `body` in the sweep's

@@ -13,9 +13,8 @@
 //! computing in their buffers).
 
 use crate::ir::{Body, Kind, Op, Stmt, Value, ValueId};
-use crate::passes::share::InverseAt;
-use crate::reverse::program::{self, Expr, Operand, Program, Site, Step};
-use crate::reverse::Plan;
+use crate::reverse::program::{self, Expr, InverseAt, Operand, Program, Site, Step};
+use crate::reverse::{Plan, BLOCKED};
 
 /// Plans where values live once the reverse program's reads are known ([`reverse_reads`]): each
 /// value's last use in the forward pass (where it may be moved), what views keep alive, and who
@@ -105,16 +104,16 @@ fn region_read(p: &mut Plan, tape: ValueId) {
     }
 }
 
-/// Which adjoints borrow another's, a pass over the reverse program: a term of a sum (`terms`,
-/// as `(term, sum)`) whose adjoint receives nothing else, is not kept negated, is not the
+/// Which adjoints borrow another's, a pass over the reverse program: a term of a sum
+/// (`Plan::terms`) whose adjoint receives nothing else, is not kept negated, is not the
 /// result and lives in the sum's body (a term defined outside a loop accumulates over
 /// iterations) is bound as a reference to the sum's adjoint (`Step::Alias`) instead of a copy
 /// of it; every later read of it reads that reference, and a pullback given it clones it.
-pub fn aliases(body: &Body, p: &Plan, terms: &[(ValueId, ValueId)], prog: &mut Program) {
+pub fn aliases(body: &Body, p: &Plan, prog: &mut Program) {
     let aliased = |v: ValueId, sum: ValueId, prog: &Program| {
         p.contribs[v] == 1 && !prog.is_negated(v) && p.def[v] == p.def[sum] && Some(v) != body.ret
     };
-    for &(v, sum) in terms {
+    for &(v, sum) in &p.terms {
         if !aliased(v, sum, prog) {
             continue;
         }
@@ -205,9 +204,6 @@ fn move_adjoint(out: ValueId, reference: bool, steps: &mut [Step]) {
         _ => {}
     }
 }
-
-/// A last reader that may not move the value.
-pub const BLOCKED: ValueId = usize::MAX;
 
 /// Whether the forward statement `at` of body `key`, reading `v` as operand `k` of `args`, may
 /// move `v`.
@@ -302,13 +298,6 @@ pub fn keep_viewed(values: &[Value], body: &Body, p: &mut Plan) {
             Stmt::Effect { .. } => {}
         }
     }
-}
-
-/// Records the outer values the reverse pass of region `stmt` (with tape `tape`) adds to: their
-/// zeros are made from them before it, so they are read there ([`reverse_reads`]).
-pub fn region_targets(values: &[Value], stmt: &Stmt, tape: ValueId, p: &mut Plan) {
-    let targets = p.outer_targets(values, stmt);
-    p.region_targets.insert(tape, targets);
 }
 
 /// Records that the reverse pass reads `v` where it may not move it.

@@ -26,11 +26,23 @@ use proc_macro2::Span;
 
 use super::{contributed, Consumer, Plan};
 use crate::ir::{outer_of, Body, Branch, Closure, Loop, Node, Op, Stmt, Value, ValueId};
-use crate::passes::share::InverseAt;
 use crate::symbol::{self, Adj, Rule};
 
 /// The runtime function that lends an adjoint read again later as a contribution.
 pub const SHARED: &str = "shared";
+
+/// Where an adjoint rule finds the inverse of the factorization it reads: one per factorization
+/// and body, for every rule that reads it (`passes::share::inverses`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InverseAt {
+    /// The function's own `chol.inverse()`, a forward value.
+    Forward(ValueId),
+    /// Computed from the factorization (the value) before this node's adjoints, the first in
+    /// the sweep to read it.
+    Compute(ValueId),
+    /// The one computed before an earlier node's adjoints, from this factorization.
+    Shared(ValueId),
+}
 
 /// What an adjoint op reads.
 #[derive(Clone, Copy, Debug)]
