@@ -207,7 +207,7 @@ fn slots(fields: &[Field]) -> TokenStream {
         .iter()
         .map(|f| {
             let (m, ty, vis) = (&f.member, &f.ty, &f.vis);
-            let name = crate::lower::slot_method(m);
+            let name = crate::symbol::slot_method(m);
             let body = if f.skip {
                 quote!(::core::option::Option::None)
             } else {
@@ -215,7 +215,7 @@ fn slots(fields: &[Field]) -> TokenStream {
             };
             // Only a skipped field can be read where a constant is needed (`0..p.steps`): the
             // accessor of a differentiated one returns a type `constant_field` refuses.
-            let constant = crate::lower::const_method(m);
+            let constant = crate::symbol::const_method(m);
             let wrapper = if f.skip { quote!(Skipped) } else { quote!(Differentiated) };
             quote! {
                 #[doc(hidden)]

@@ -7,7 +7,7 @@ mod fields;
 mod messages;
 mod update;
 
-pub use fields::{binding as field_binding, const_method, slot_method, FieldRead};
+pub use fields::{binding as field_binding, FieldRead};
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};

@@ -142,7 +142,7 @@ impl<R: Resolve> Renamer<'_, R> {
         self.shape_reads.push(id);
         members.reverse();
         let (last, prefix) = members.split_last()?;
-        let accessor = crate::lower::const_method(last);
+        let accessor = symbol::const_method(last);
         let span = syn::spanned::Spanned::span(f);
         let read = quote::quote_spanned!(span=> *::matgrad::__private::constant_field(#toks #(.#prefix)*.#accessor()));
         // A group without delimiters keeps the deref together where a method follows.

@@ -1,5 +1,26 @@
 //! Every name the macro recognises, in one place: methods and functions with a rule, methods
-//! that alias their receiver or only read its shape, and constructors of constants.
+//! that alias their receiver or only read its shape, and constructors of constants; and the
+//! names `#[derive(Differentiable)]` gives the methods it generates for each field, which
+//! generated code calls.
+
+/// A field's name or index, as written.
+pub fn member_str(m: &syn::Member) -> String {
+    match m {
+        syn::Member::Named(i) => i.to_string(),
+        syn::Member::Unnamed(i) => i.index.to_string(),
+    }
+}
+
+/// The name of the slot method `#[derive(Differentiable)]` generates for a field.
+pub fn slot_method(m: &syn::Member) -> syn::Ident {
+    quote::format_ident!("__matgrad_slot_{}", member_str(m))
+}
+
+/// The name of the accessor `#[derive(Differentiable)]` generates for a skipped field: how a
+/// field of a differentiated struct is read as a constant.
+pub fn const_method(m: &syn::Member) -> syn::Ident {
+    quote::format_ident!("__matgrad_const_{}", member_str(m))
+}
 
 /// How the forward pass computes an op.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -68,8 +68,8 @@ impl Emitter<'_> {
         let adds = reached.iter().map(|(f, d)| {
             let span = self.values[f.value].span;
             let (first, rest) = f.path.split_first().expect("a field path has a field");
-            let first = lower::slot_method(first);
-            let rest = rest.iter().map(lower::slot_method);
+            let first = crate::symbol::slot_method(first);
+            let rest = rest.iter().map(crate::symbol::slot_method);
             let slot = format_ident!("slot", span = Span::mixed_site());
             quote_spanned! {span=>
                 if let ::core::option::Option::Some(#slot) = #g.#first() #(.and_then(|s| s.#rest()))* {

@@ -160,7 +160,8 @@ impl Lower<'_> {
     }
 
     fn new_field(&mut self, root: &syn::Ident, param: usize, path: Vec<Member>, e: &Expr) {
-        let key = format!("{root}{}", path.iter().map(|m| format!(".{}", member_str(m))).collect::<String>());
+        let key =
+            format!("{root}{}", path.iter().map(|m| format!(".{}", crate::symbol::member_str(m))).collect::<String>());
         let ident = format_ident!("{}_{}", key.replace('.', "_"), self.values.len(), span = Span::mixed_site());
         let span = syn::spanned::Spanned::span(e);
         let value = self.push_value(ident, Kind::Param { is_ref: true }, true, span);
@@ -200,24 +201,6 @@ fn field_path(e: &Expr) -> Option<(syn::Ident, Vec<Member>)> {
     }
 }
 
-fn member_str(m: &Member) -> String {
-    match m {
-        Member::Named(i) => i.to_string(),
-        Member::Unnamed(i) => i.index.to_string(),
-    }
-}
-
-/// The name of the slot method `#[derive(Differentiable)]` generates for a field.
-pub fn slot_method(m: &Member) -> syn::Ident {
-    format_ident!("__matgrad_slot_{}", member_str(m))
-}
-
-/// The name of the accessor `#[derive(Differentiable)]` generates for a skipped field: how a
-/// field of a differentiated struct is read as a constant.
-pub fn const_method(m: &Member) -> syn::Ident {
-    format_ident!("__matgrad_const_{}", member_str(m))
-}
-
 /// `&p.a.b`: the binding of a field path's value at the top of the generated function.
 ///
 /// For a tangent parameter's field, each member is read through its constant accessor, whose
@@ -233,7 +216,7 @@ pub fn binding(root: &syn::Ident, read: &FieldRead, ident: &syn::Ident) -> Token
     let mut base = quote!(#root);
     for (k, m) in path.iter().enumerate() {
         let step = format_ident!("{}_{}", ident, k, span = Span::mixed_site());
-        let accessor = const_method(m);
+        let accessor = crate::symbol::const_method(m);
         code.extend(quote!(let #step = ::matgrad::__private::field_tangent(#base.#accessor());));
         base = quote!(#step.get());
     }
