@@ -77,7 +77,7 @@ pub fn reverse_reads(values: &[Value], body: &Body, p: &mut Plan, prog: &Program
             Stmt::Node(_) | Stmt::Effect { .. } => {}
             Stmt::Branch(b) if p.stmt_participates(values, stmt) => {
                 b.arms.iter().for_each(|arm| reverse_reads(values, &arm.body, p, prog));
-                region_read(p, b.tape);
+                region_read(p, b.tape, prog);
             }
             Stmt::Loop(l) if p.stmt_participates(values, stmt) => {
                 // Without an adjoint after the loop, a carried adjoint starts at zeros of its
@@ -88,19 +88,21 @@ pub fn reverse_reads(values: &[Value], body: &Body, p: &mut Plan, prog: &Program
                     }
                 }
                 reverse_reads(values, &l.body, p, prog);
-                region_read(p, l.tape);
+                region_read(p, l.tape, prog);
             }
             Stmt::Branch(_) | Stmt::Loop(_) => {}
         }
     }
 }
 
-/// The reverse pass of the branch or loop with tape `tape` reads the tape and the outer values
-/// it adds to (their zeros are made from them).
-fn region_read(p: &mut Plan, tape: ValueId) {
+/// The reverse pass of the branch or loop with tape `tape` reads the tape, and the outer values
+/// whose adjoints start at zeros before it (`Step::Zeros`: the zeros are made from them).
+fn region_read(p: &mut Plan, tape: ValueId, prog: &Program) {
     p.rev_needed[tape] = true;
-    for t in p.region_targets.get(&tape).cloned().unwrap_or_default() {
-        read_blocked(p, t);
+    for step in prog.at(Site::Enter(tape)) {
+        if let Step::Zeros(t) = step {
+            read_blocked(p, *t);
+        }
     }
 }
 

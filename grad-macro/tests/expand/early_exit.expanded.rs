@@ -122,16 +122,7 @@ fn budgeted_vjp(x: &DVector<f64>, budget: f64, adjoint: f64) -> (f64, DVector<f6
                 Branch25::A1(()),
             )
         };
-        tape_30
-            .push((
-                __mg_ret_9,
-                t_12,
-                t_13,
-                t_14,
-                t_15,
-                ::core::clone::Clone::clone(&t_17),
-                branch_25,
-            ));
+        tape_30.push((__mg_ret_9, t_12, t_13, t_14, t_15, branch_25));
         cost_26 = t_17;
         __mg_go0_27 = __mg_go0_22;
         __mg_ret_28 = __mg_ret_23;
@@ -160,7 +151,7 @@ fn budgeted_vjp(x: &DVector<f64>, budget: f64, adjoint: f64) -> (f64, DVector<f6
     let mut d___mg_ret_28_carry = d___mg_ret_28;
     while let ::core::option::Option::Some(tape_30_item) = tape_30.pop() {
         #[allow(unused_variables)]
-        let (__mg_ret_9, t_12, t_13, t_14, t_15, t_17, branch_25) = tape_30_item;
+        let (__mg_ret_9, t_12, t_13, t_14, t_15, branch_25) = tape_30_item;
         let mut d_t_17 = ::matgrad::__private::init(d_cost_26_carry);
         let d___mg_ret_23 = ::matgrad::__private::init(d___mg_ret_28_carry);
         let mut d___mg_ret_9 = ::matgrad::__private::zero_like(&__mg_ret_9);
