@@ -428,8 +428,9 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
     }
 }
 
-/// Records the outer values the reverse pass of region `stmt` (with tape `tape`) adds to: their
-/// zeros are made from them before it, so they are read there (`passes::storage::reverse_reads`).
+/// Records the outer values the reverse pass of region `stmt` (with tape `tape`) adds to: those
+/// whose adjoints start there start at zeros made from them (`Start::Zeros`, read there, see
+/// `passes::storage::reverse_reads`).
 fn region_targets(values: &[Value], stmt: &Stmt, tape: ValueId, p: &mut Plan) {
     let targets = p.outer_targets(values, stmt);
     p.region_targets.insert(tape, targets);

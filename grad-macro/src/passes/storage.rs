@@ -2,7 +2,8 @@
 //! A forward value is moved at its last use in the forward pass, or into the adjoint rule that
 //! reads it last in the reverse sweep (when nothing else reads it there); a view keeps what it
 //! borrows from moving; the terms of a sum whose adjoint is all they receive borrow it; a branch
-//! or loop's reverse pass reads the values it adds to (their zeros are made from them).
+//! or loop's reverse pass reads the outer values whose adjoints start at zeros before it (the
+//! zeros are made from them).
 //!
 //! `reverse::program` writes the reverse program plainly, every operand borrowed. Once it is
 //! written, [`reverse_reads`] reads off it which forward values the sweep reads and who reads
