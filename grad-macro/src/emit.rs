@@ -27,8 +27,9 @@
 //! its adjoint; the adjoint of `-x` or `c - x` is kept negated so that the sign costs no pass.
 //! Those decisions are the reverse plan's ([`Plan`]), as is where each adjoint starts (bound by
 //! a consumer's first contribution, or zeros before a branch or loop). The reverse sweep prints
-//! the plan's reverse program ([`reverse::program`](crate::reverse::program)): the steps at each site, each an adjoint op
-//! of operands read as the program says, binding or added to its target.
+//! the plan's reverse program ([`reverse::program`](crate::reverse::program)): the steps at each
+//! site, each an adjoint op of operands read as the program says, binding or added to its
+//! target.
 //!
 //! Split along the seams of `lower`: this module holds the entry points and the core (values
 //! as operands, nodes forward, the reverse program's steps); [`control`] the

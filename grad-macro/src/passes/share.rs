@@ -9,7 +9,7 @@
 //!   product, when its op has adjoints for `s̄ Bᵀ` reading the product (`Rule::of_traced_lhs`),
 //!   keeps its own as `s̄` as well ([`scaled_identities`]).
 //!
-//! `reverse::plan` runs [`scaled_identities`] once the contributions are counted (it reads the
+//! `passes::reverse` runs [`scaled_identities`] once the contributions are counted (it reads the
 //! counts), before the reverse program is written, and [`inverses`], a pass over that program,
 //! once it is.
 

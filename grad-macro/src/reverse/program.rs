@@ -6,15 +6,16 @@
 //!
 //! The steps are listed by [`Site`], the places of the sweep: the seed, each node, each arm of
 //! a branch, and before, in and after the reverse pass of a branch or loop (where adjoints start
-//! at zeros, and a loop's carried adjoints flow). They are built once the plan is complete, from
-//! what its passes decided, through each node's contributions in the sweep's order ([`Via`]); `emit` prints them in the sweep's structure
-//! (reversed statements, arms matched on the tape, iterations popped from it) and decides none of
-//! what they say.
+//! at zeros, and a loop's carried adjoints flow). They are built once the plan is complete,
+//! through each node's contributions in the sweep's order ([`Via`]); `emit` prints them in the
+//! sweep's structure (reversed statements, arms matched on the tape, iterations popped from it)
+//! and decides none of what they say.
 //!
-//! Built plainly, every operand borrowed, every adjoint owned and unsigned; passes then rewrite
-//! it: `passes::signs` keeps some adjoints negated, `passes::storage::aliases` binds some as
-//! references to another's, and `passes::storage::moves` moves into each step what it reads
-//! last, where it can take it by value.
+//! Built plainly, every operand borrowed, every adjoint owned and unsigned, every inverse
+//! shared; passes (run by `passes::reverse`) then rewrite it: `passes::share::inverses` places
+//! each inverse, `passes::signs` keeps some adjoints negated, `passes::storage::aliases` binds
+//! some as references to another's, and `passes::storage::moves` moves into each step what it
+//! reads last, where it can take it by value.
 //!
 //! Input (the rule node `z = x * w`, `Ḡ = d_z`, with `x` constant):
 //! `[Contribute { target: w, bind: Some(false), expr: Call("mul_rhs", [x, w, &d_z]) }]`,
@@ -50,7 +51,7 @@ pub enum Operand {
     /// A forward value, moved (by value) or borrowed.
     Value { v: ValueId, moved: bool },
     /// The adjoint of `v`: borrowed when `borrow`, else the adjoint itself (moved, or already a
-    /// reference: a term's adjoint that aliases the sum's, see `Plan::alias`).
+    /// reference: a term's adjoint that aliases the sum's, see `passes::storage::aliases`).
     Adjoint { v: ValueId, borrow: bool },
     /// The inverse of a factorization, as a reference (see [`InverseAt`]).
     Inverse(InverseAt),
@@ -338,8 +339,8 @@ impl<'p> Builder<'p> {
     }
 
     /// `expr` added to `target`'s adjoint: bound by it where the plan starts the adjoint here
-    /// and this is the first contribution to it, added in place otherwise; negated where the
-    /// adjoint is kept negated.
+    /// and this is the first contribution to it, added in place otherwise (`passes::signs`
+    /// negates it later where the adjoint is kept negated).
     fn contribute(&mut self, target: ValueId, expr: Expr) {
         let first = self.plan.binds(target, self.consumer) && !self.bound.contains(&target);
         if first {
@@ -525,9 +526,10 @@ pub enum Via {
     Rule { f: &'static str, owning: bool },
     /// The rule `f` of Ḡ alone (and the op's constant operands).
     OfAdjoint(&'static str),
-    /// Ḡ itself (moved by the last pass, see `passes::storage::moves`; borrowed as the operand's
-    /// adjoint by a term of a sum that receives nothing else, see `passes::storage::aliases`); negated when `neg` (a sign the output's
-    /// adjoint does not already carry).
+    /// Ḡ itself (moved by the last pass, see `passes::storage::moves`; borrowed as the
+    /// operand's adjoint by a term of a sum that receives nothing else, see
+    /// `passes::storage::aliases`); negated when `neg` (`Adj::PassNeg`; `passes::signs` drops
+    /// the sign where the output's adjoint is kept negated).
     Pass { neg: bool },
     /// A map's stored partial (the contribution's `slot`) times Ḡ, entry by entry, for `of`.
     Partial { of: Of },
