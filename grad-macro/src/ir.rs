@@ -311,6 +311,19 @@ impl Body {
         out
     }
 
+    /// Calls `f` on every node of the body and of its arms and loop bodies, in forward order (a
+    /// `map` closure's body, which has a plan of its own, is not visited).
+    pub fn for_each_node<'a>(&'a self, f: &mut impl FnMut(&'a Node)) {
+        for stmt in &self.stmts {
+            match stmt {
+                Stmt::Node(n) => f(n),
+                Stmt::Branch(b) => b.arms.iter().for_each(|arm| arm.body.for_each_node(f)),
+                Stmt::Loop(l) => l.body.for_each_node(f),
+                Stmt::Effect { .. } => {}
+            }
+        }
+    }
+
     /// An identity for the body, stable while the IR is not changed.
     pub fn key(&self) -> usize {
         self as *const Body as usize

@@ -260,9 +260,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         }
     }
     while mark_useful(values, body, &mut p) {}
-    let mut terms = Vec::new();
-    count(values, body, &mut p, &mut terms);
-    p.terms = terms;
+    count(values, body, &mut p);
     fuse(values, body, &mut p);
     p
 }
@@ -361,9 +359,9 @@ fn mark_useful(values: &[Value], body: &Body, p: &mut Plan) -> bool {
 }
 
 /// Counts contributions, visiting statements last to first as the reverse sweep runs them (so
-/// that where an adjoint starts is its first contribution in the sweep). `terms` collects the
-/// terms of sums, with the sum.
-fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, ValueId)>) {
+/// that where an adjoint starts is its first contribution in the sweep), with the terms of sums
+/// (`Plan::terms`).
+fn count(values: &[Value], body: &Body, p: &mut Plan) {
     for stmt in body.stmts.iter().rev() {
         match stmt {
             Stmt::Node(node) => {
@@ -380,7 +378,7 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         let passed: Vec<ValueId> =
                             active.iter().filter(|&&(_, adj)| adj == Adj::Pass).map(|&(a, _)| a).collect();
                         if passed.len() > 1 && node_out_only(values, body, &passed) {
-                            terms.extend(passed.iter().map(|&a| (a, node.out)));
+                            p.terms.extend(passed.iter().map(|&a| (a, node.out)));
                         }
                     }
                     Op::Call { .. } | Op::Map { .. } | Op::Opaque { .. } => {}
@@ -402,7 +400,7 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                     }
                 }
                 for arm in &b.arms {
-                    count(values, &arm.body, p, terms);
+                    count(values, &arm.body, p);
                 }
                 region_targets(values, stmt, b.tape, p);
             }
@@ -416,7 +414,7 @@ fn count(values: &[Value], body: &Body, p: &mut Plan, terms: &mut Vec<(ValueId, 
                         p.contribute(c.result, Consumer::LoopSeed(l.tape));
                     }
                 }
-                count(values, &l.body, p, terms);
+                count(values, &l.body, p);
                 for c in &l.carried {
                     if p.participates(values, c.inner) && values[c.before].active {
                         p.contribute(c.before, Consumer::LoopExit(l.tape));

@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use crate::ir::{Body, Op, Stmt, Value, ValueId};
+use crate::ir::{Body, Op, Value, ValueId};
 use crate::reverse::program::{Expr, Program, Site, Step};
 use crate::reverse::{contributed, Plan};
 use crate::symbol::Adj;
@@ -34,18 +34,14 @@ pub fn fold(values: &[Value], body: &Body, p: &Plan, prog: &mut Program) {
 
 /// The rule nodes of `body` taking part whose every contribution passes Ḡ on negated.
 fn kept_negated(values: &[Value], body: &Body, p: &Plan, out: &mut HashSet<ValueId>) {
-    for stmt in &body.stmts {
-        match stmt {
-            Stmt::Node(n) if p.participates(values, n.out) => {
-                let Op::Rule { rule, args } = &n.op else { continue };
-                let mut adjs = contributed(values, args, p.adjoints(rule, n.out)).map(|(_, _, adj)| adj).peekable();
-                if adjs.peek().is_some() && adjs.all(|adj| adj == Adj::PassNeg) {
-                    out.insert(n.out);
-                }
-            }
-            Stmt::Node(_) | Stmt::Effect { .. } => {}
-            Stmt::Branch(b) => b.arms.iter().for_each(|arm| kept_negated(values, &arm.body, p, out)),
-            Stmt::Loop(l) => kept_negated(values, &l.body, p, out),
+    body.for_each_node(&mut |n| {
+        let Op::Rule { rule, args } = &n.op else { return };
+        if !p.participates(values, n.out) {
+            return;
         }
-    }
+        let mut adjs = contributed(values, args, p.adjoints(rule, n.out)).map(|(_, _, adj)| adj).peekable();
+        if adjs.peek().is_some() && adjs.all(|adj| adj == Adj::PassNeg) {
+            out.insert(n.out);
+        }
+    });
 }

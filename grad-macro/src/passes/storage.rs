@@ -141,24 +141,17 @@ pub fn aliases(body: &Body, p: &Plan, prog: &mut Program) {
 /// buffer: `Expr::Call::by_value`), unless a term of the sum borrows it; and a rule computing in
 /// its buffers takes by value the forward values it is the last reader of (`owned_in_reverse`).
 pub fn moves(body: &Body, p: &Plan, prog: &mut Program) {
-    for stmt in &body.stmts {
-        match stmt {
-            Stmt::Node(node) => {
-                let args: &[ValueId] = match &node.op {
-                    Op::Rule { args, .. } => args,
-                    Op::Map { .. } => &[],
-                    Op::Call { .. } | Op::Opaque { .. } => continue,
-                };
-                let reference = prog.is_reference(node.out);
-                let steps = prog.at_mut(Site::Node(node.out));
-                move_values(p, node.out, args, steps);
-                move_adjoint(node.out, reference, steps);
-            }
-            Stmt::Branch(b) => b.arms.iter().for_each(|arm| moves(&arm.body, p, prog)),
-            Stmt::Loop(l) => moves(&l.body, p, prog),
-            Stmt::Effect { .. } => {}
-        }
-    }
+    body.for_each_node(&mut |node| {
+        let args: &[ValueId] = match &node.op {
+            Op::Rule { args, .. } => args,
+            Op::Map { .. } => &[],
+            Op::Call { .. } | Op::Opaque { .. } => return,
+        };
+        let reference = prog.is_reference(node.out);
+        let steps = prog.at_mut(Site::Node(node.out));
+        move_values(p, node.out, args, steps);
+        move_adjoint(node.out, reference, steps);
+    });
 }
 
 /// The forward values (operands `args` and output `out`) that the rules of node `out` computing

@@ -565,22 +565,17 @@ pub struct Contribution {
 /// Lists the contributions of every rule and map node of `body` (and of its arms and loop
 /// bodies) that takes part, into `listed`.
 fn contributions(values: &[Value], body: &Body, p: &Plan, listed: &mut Listed) {
-    for stmt in &body.stmts {
-        match stmt {
-            Stmt::Node(node) if p.participates(values, node.out) => {
-                let list = match &node.op {
-                    Op::Rule { rule, args } => node_contributions(values, p, rule, args, node.out),
-                    Op::Map { input, closure } => map_contributions(values, p, node.out, *input, closure),
-                    Op::Call { .. } | Op::Opaque { .. } => continue,
-                };
-                listed.insert(node.out, list);
-            }
-            Stmt::Node(_) => {}
-            Stmt::Branch(b) => b.arms.iter().for_each(|arm| contributions(values, &arm.body, p, listed)),
-            Stmt::Loop(l) => contributions(values, &l.body, p, listed),
-            Stmt::Effect { .. } => {}
+    body.for_each_node(&mut |node| {
+        if !p.participates(values, node.out) {
+            return;
         }
-    }
+        let list = match &node.op {
+            Op::Rule { rule, args } => node_contributions(values, p, rule, args, node.out),
+            Op::Map { input, closure } => map_contributions(values, p, node.out, *input, closure),
+            Op::Call { .. } | Op::Opaque { .. } => return,
+        };
+        listed.insert(node.out, list);
+    });
 }
 
 /// The contributions of map node `out` (of `input`): its partials times Ḡ, the captures' first
