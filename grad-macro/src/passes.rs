@@ -3,9 +3,11 @@
 //! - [`simplify`] (IR → IR, before the plan): rewrites that keep what the code computes and make
 //!   the reverse sweep cheaper (the trace of a product that nothing else reads, a product with a
 //!   transpose that nothing else reads).
-//! - [`share`] (part of the reverse plan, and a pass over the reverse program): a scaled identity
-//!   `s̄ I` is kept as the scalar `s̄`; what several adjoint rules read is computed once (the
-//!   inverse of a factorization, `share::inverses`).
+//! - [`identities`] (a pass over the reverse program): a scaled identity `s̄ I` (a trace's
+//!   adjoint) is kept as the scalar `s̄` where its operand's op has adjoints for that, and so is
+//!   `s̄ Bᵀ` for the left factor of such a product.
+//! - [`share`] (a pass over the reverse program): what several adjoint rules read is computed
+//!   once (the inverse of a factorization, `share::inverses`).
 //! - [`signs`] (a pass over the reverse program): the adjoint of `-x` or `c - x` is kept negated,
 //!   so that the sign folds into the contributions to it.
 //! - [`storage`] (passes over the reverse program): which forward values the reverse sweep
@@ -14,10 +16,11 @@
 //!   (`storage::moves`).
 //!
 //! [`reverse`] runs reverse mode: the [`Plan`] that `reverse::plan` builds (which ops take part,
-//! how many contributions each adjoint gets), completed by `share` and `storage`, and the
-//! reverse program written from it and rewritten by `share`, `signs` and `storage`, which `emit`
-//! prints. The passes depend on `reverse` and `ir`, never the other way.
+//! how many contributions each adjoint gets), completed by `storage`, and the reverse program
+//! written plainly from it and rewritten by `identities`, `share`, `signs` and `storage`, which
+//! `emit` prints. The passes depend on `reverse` and `ir`, never the other way.
 
+pub mod identities;
 pub mod share;
 pub mod signs;
 pub mod simplify;
@@ -30,8 +33,8 @@ use crate::reverse::{self, program, Plan};
 /// decide the rest and write and rewrite the reverse program that `emit` prints.
 pub fn reverse(values: &[Value], body: &Body) -> Plan {
     let mut p = reverse::plan(values, body);
-    share::scaled_identities(values, body, &mut p);
     let mut prog = program::build(values, body, &p);
+    identities::scaled(values, body, &mut p, &mut prog);
     share::inverses(values, body, &p, &mut prog);
     storage::reverse_reads(values, body, &mut p, &prog);
     storage::run(values, body, &mut p);

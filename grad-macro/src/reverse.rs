@@ -3,10 +3,10 @@
 //! zeros before the branch or loop whose reverse pass first adds to it), and which map runs as
 //! one pass with its tangent map.
 //! The [`Plan`] it builds is what `emit` prints from, once `passes::reverse` has run the passes
-//! over it in order: `passes::share` decides from the counts which adjoints `s̄ I` are kept as
-//! the scalar `s̄`; [`program`] writes the sweep from the plan as the steps `emit` prints; then
-//! passes rewrite them in turn: `passes::share::inverses` (one inverse of each factorization
-//! for every rule that reads it), `passes::storage` (what the sweep reads, read off the program,
+//! over it in order: [`program`] writes the sweep from the plan as the steps `emit` prints; then
+//! passes rewrite them in turn: `passes::identities` (which adjoints `s̄ I` are kept as the
+//! scalar `s̄`, decided from the counts), `passes::share::inverses` (one inverse of each
+//! factorization for every rule that reads it), `passes::storage` (what the sweep reads, read off the program,
 //! and from that the forward pass's moves), `passes::signs` (which adjoints are kept negated),
 //! and `passes::storage` again (which adjoint borrows another's, `aliases`; what each step
 //! moves, `moves`).
@@ -48,7 +48,8 @@ pub struct Plan {
     /// branch or loop the value is defined outside of, the zeros an adjoint starts from).
     pub last_reader: Vec<Option<ValueId>>,
     /// The value is read by a trace alone and its op has adjoints of a scaled identity: its
-    /// adjoint `s̄ I` is kept as the scalar `s̄` (see `Rule::of_identity`).
+    /// adjoint `s̄ I` is kept as the scalar `s̄` (see `Rule::of_identity`; decided by
+    /// `passes::identities`).
     pub identity: Vec<bool>,
     /// The value is the left factor of the product `P` (the value here) whose adjoint `s̄ I` is
     /// kept as `s̄`, nothing else contributes to it, and its op has adjoints for that: its

@@ -12,8 +12,9 @@
 //! and decides none of what they say.
 //!
 //! Built plainly, every operand borrowed, every adjoint owned and unsigned, every inverse
-//! shared; passes (run by `passes::reverse`) then rewrite it: `passes::share::inverses` places
-//! each inverse, `passes::signs` keeps some adjoints negated, `passes::storage::aliases` binds
+//! shared, every op's own adjoints; passes (run by `passes::reverse`) then rewrite it:
+//! `passes::identities` keeps a trace's `s̄ I` as `s̄` where the op it reaches has adjoints for
+//! that, `passes::share::inverses` places each inverse, `passes::signs` keeps some adjoints negated, `passes::storage::aliases` binds
 //! some as references to another's, and `passes::storage::moves` moves into each step what it
 //! reads last, where it can take it by value.
 //!
@@ -224,6 +225,13 @@ impl Program {
     /// Puts `step` first among the steps at `site`.
     pub(crate) fn put_first(&mut self, site: Site, step: Step) {
         self.steps.entry(site).or_default().insert(0, step);
+    }
+
+    /// Replaces the steps at `site`, where there are any.
+    pub(crate) fn replace(&mut self, site: Site, steps: Vec<Step>) {
+        if let Some(old) = self.steps.get_mut(&site) {
+            *old = steps;
+        }
     }
 
     /// Rewrites the steps at `site`, one by one.
@@ -452,6 +460,14 @@ fn rule_expr(
         }
         Via::Partial { .. } | Via::FusedMap { .. } => return None,
     })
+}
+
+/// The steps of rule node `n`'s reverse pass written again from the plan (once
+/// `passes::identities` has changed which adjoints it takes, or its operands do).
+pub(crate) fn node_steps(values: &[Value], p: &Plan, n: &Node) -> Vec<Step> {
+    let Op::Rule { rule, args } = &n.op else { return Vec::new() };
+    let listed = Listed::from([(n.out, node_contributions(values, p, rule, args, n.out))]);
+    node(values, p, &listed, n)
 }
 
 /// The steps of each arm of branch `b`: the adjoints of the branch's outputs passed to the
