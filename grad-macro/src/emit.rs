@@ -25,8 +25,9 @@
 //! in a rule that can compute in its buffer (`Rule::owning`) is moved there, as is the
 //! adjoint at its last use (`2 z` above is computed in `z`'s buffer); the terms of a sum borrow
 //! its adjoint; the adjoint of `-x` or `c - x` is kept negated so that the sign costs no pass.
-//! Those decisions are the reverse plan's ([`Plan`]), as is where each adjoint starts (bound by
-//! a consumer's first contribution, or zeros before a branch or loop). The reverse sweep prints
+//! Those decisions are the reverse plan's ([`Plan`]), as are where each adjoint starts (bound by
+//! a consumer's first contribution, or zeros before a branch or loop) and which values the
+//! forward pass moves (`Plan::moves`, decided by `passes::storage`). The reverse sweep prints
 //! the plan's reverse program ([`reverse::program`](crate::reverse::program)): the steps at each
 //! site, each an adjoint op of operands read as the program says, binding or added to its
 //! target.
@@ -49,7 +50,6 @@ use crate::check::Signature;
 use crate::ir::{Body, CallSpans, Kind, Node, Op, Stmt, Value, ValueId};
 use crate::lower::Lowered;
 use crate::passes;
-use crate::passes::storage;
 use crate::reverse::program::{Expr, InverseAt, Operand, Site, Step};
 use crate::reverse::Plan;
 use crate::symbol::{Adj, Fwd, Rule};
@@ -206,7 +206,7 @@ impl Emitter<'_> {
         wrt: &[ValueId],
     ) -> (TokenStream, TokenStream, TokenStream, Vec<Option<TokenStream>>) {
         let plan = passes::reverse(self.values, body);
-        let forward = self.block_forward(body, &plan, body.ret);
+        let forward = self.block_forward(body, &plan);
         let mut rev = TokenStream::new();
         let swept = seed.is_some();
         if let Some(seed) = seed {
@@ -246,7 +246,7 @@ impl Emitter<'_> {
         }
     }
 
-    fn block_forward(&self, body: &Body, plan: &Plan, ret: Option<ValueId>) -> TokenStream {
+    fn block_forward(&self, body: &Body, plan: &Plan) -> TokenStream {
         let key = body.key();
         let stmts = &body.stmts;
         let fused =
@@ -254,11 +254,11 @@ impl Emitter<'_> {
         (0..stmts.len())
             .map(|i| match (&stmts[i], stmts.get(i + 1)) {
                 (Stmt::Node(a), Some(Stmt::Node(t))) if fused(&stmts[i], &stmts[i + 1]) => {
-                    self.forward_fused(a, t, (key, i + 1), plan, ret)
+                    self.forward_fused(a, t, plan)
                 }
                 // (computed with the map before it)
                 (t, _) if i > 0 && fused(&stmts[i - 1], t) => TokenStream::new(),
-                (stmt, _) => self.forward(stmt, (key, i), plan, ret),
+                (stmt, _) => self.forward(stmt, (key, i), plan),
             })
             .collect()
     }
@@ -276,7 +276,7 @@ impl Emitter<'_> {
         code
     }
 
-    fn forward(&self, stmt: &Stmt, at: (usize, usize), plan: &Plan, ret: Option<ValueId>) -> TokenStream {
+    fn forward(&self, stmt: &Stmt, at: (usize, usize), plan: &Plan) -> TokenStream {
         let node = match stmt {
             Stmt::Effect { tokens, .. } => return tokens.clone(),
             Stmt::Node(node) => node,
@@ -292,16 +292,14 @@ impl Emitter<'_> {
         let ty = node.ty.as_ref().map(|t| quote!(: #t));
         let span = node.span;
         let value = match &node.op {
-            Op::Rule { rule, args } => self.forward_rule(rule, args, span, node.call.as_ref(), |k| {
-                storage::movable(self.values, plan, ret, args, k, at)
-            }),
+            Op::Rule { rule, args } => {
+                self.forward_rule(rule, args, span, node.call.as_ref(), |k| plan.moves(node.out, k))
+            }
             Op::Opaque { tokens, .. } => tokens.clone(),
             Op::Map { input, closure } => {
                 if plan.participates(self.values, node.out) {
                     // (not when the second matrix of a `zip_map` is the same value)
-                    let read: Vec<ValueId> = std::iter::once(*input).chain(closure.second.map(|(y, _)| y)).collect();
-                    let move_input = storage::movable(self.values, plan, ret, &read, 0, at);
-                    return self.forward_map_d(node, *input, closure, move_input);
+                    return self.forward_map_d(node, *input, closure, plan.moves(node.out, 0));
                 }
                 let x = self.operand(*input, false, span);
                 let p = self.ident(closure.param);
@@ -316,10 +314,10 @@ impl Emitter<'_> {
                 }
             }
             Op::Call { func, args, by_ref, spans } => {
-                let argv = args.iter().enumerate().map(|(k, &a)| {
-                    let moved = storage::movable(self.values, plan, ret, args, k, at);
-                    self.call_arg(a, by_ref[k], moved, spans[k])
-                });
+                let argv = args
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &a)| self.call_arg(a, by_ref[k], plan.moves(node.out, k), spans[k]));
                 let argv: Vec<TokenStream> = argv.collect();
                 quote_spanned!(span=> #func(#(#argv),*))
             }
@@ -349,9 +347,9 @@ impl Emitter<'_> {
         args: &[ValueId],
         span: Span,
         call: Option<&CallSpans>,
-        movable: impl Fn(usize) -> bool,
+        moved: impl Fn(usize) -> bool,
     ) -> TokenStream {
-        let op = |k: usize| self.operand(args[k], movable(k), span);
+        let op = |k: usize| self.operand(args[k], moved(k), span);
         match rule.fwd {
             Fwd::Add => {
                 let (a, b) = (op(0), op(1));
@@ -379,17 +377,17 @@ impl Emitter<'_> {
             }
             // The transpose named at the user's `transpose` (the fused node's call spans).
             Fwd::TransposeMul => {
-                let (x, b) = (self.operand(args[0], false, span), op(1));
+                let (x, b) = (op(0), op(1));
                 let t = Ident::new("transpose", call.map_or(span, |c| c.method));
                 quote_spanned!(span=> #x.#t() * #b)
             }
             Fwd::MulTranspose => {
-                let (a, x) = (op(0), self.operand(args[1], false, span));
+                let (a, x) = (op(0), op(1));
                 let t = Ident::new("transpose", call.map_or(span, |c| c.method));
                 quote_spanned!(span=> #a * #x.#t())
             }
             Fwd::Tuple => {
-                let parts = (0..args.len()).map(|k| match movable(k) {
+                let parts = (0..args.len()).map(|k| match moved(k) {
                     true => self.ident(args[k]).to_token_stream(),
                     false => self.cloned(args[k]),
                 });
@@ -420,21 +418,21 @@ impl Emitter<'_> {
                 let c = proc_macro2::Group::new(proc_macro2::Delimiter::None, c);
                 quote_spanned!(span=> &#c[#idx])
             }
-            Fwd::Method(name) => self.method_call(rule, name, args, false, None, (span, call), &movable),
-            Fwd::Consume(name) => self.method_call(rule, name, args, true, None, (span, call), &movable),
+            Fwd::Method(name) => self.method_call(rule, name, args, false, None, (span, call), &moved),
+            Fwd::Consume(name) => self.method_call(rule, name, args, true, None, (span, call), &moved),
             Fwd::Turbofish(name) => {
                 let n = rule.adj.len();
                 let fish = args.get(n).map(|&t| self.plain(t));
-                self.method_call(rule, name, &args[..n], false, fish, (span, call), &movable)
+                self.method_call(rule, name, &args[..n], false, fish, (span, call), &moved)
             }
             Fwd::Field { name, field } => {
-                let call = self.method_call(rule, name, args, true, None, (span, call), &movable);
+                let call = self.method_call(rule, name, args, true, None, (span, call), &moved);
                 let field = Ident::new(field, span);
                 quote_spanned!(span=> #call.#field)
             }
             Fwd::FieldUnwrap { name, field } => {
                 let n = rule.adj.len();
-                let call = self.method_call(rule, name, &args[..n], true, None, (span, call), &movable);
+                let call = self.method_call(rule, name, &args[..n], true, None, (span, call), &moved);
                 let field = Ident::new(field, span);
                 match args.get(n) {
                     Some(&msg) => {
@@ -446,7 +444,7 @@ impl Emitter<'_> {
             }
             Fwd::Unwrap { name, consume } => {
                 let n = rule.adj.len();
-                let call = self.method_call(rule, name, &args[..n], consume, None, (span, call), &movable);
+                let call = self.method_call(rule, name, &args[..n], consume, None, (span, call), &moved);
                 match args.get(n) {
                     Some(&msg) => {
                         let msg = self.plain(msg);
@@ -456,12 +454,10 @@ impl Emitter<'_> {
                 }
             }
             Fwd::Runtime(name) => {
-                let moves_first = rule.moves_first;
                 let name = Ident::new(name, span);
                 let all = args.iter().zip(rule.adj).enumerate().map(|(k, (&a, adj))| match adj {
                     Adj::Constant => self.plain(a),
-                    // (a view is not owned: it is lent)
-                    _ => self.operand(a, k == 0 && moves_first && self.values[a].owned && movable(k), span),
+                    _ => op(k),
                 });
                 quote_spanned!(span=> ::matgrad::__private::#name(#(#all),*))
             }
@@ -480,13 +476,13 @@ impl Emitter<'_> {
         consume: bool,
         fish: Option<TokenStream>,
         (span, call): (Span, Option<&CallSpans>),
-        movable: &impl Fn(usize) -> bool,
+        moved: &impl Fn(usize) -> bool,
     ) -> TokenStream {
         // The name and each argument with the user's spans (see `CallSpans`).
         let name = Ident::new(name, call.map_or(span, |c| c.method));
         let recv = match (&self.values[args[0]].kind, consume) {
             (Kind::Inline(_), _) | (_, false) => self.operand(args[0], false, span),
-            _ if movable(0) => self.ident(args[0]).to_token_stream(),
+            _ if moved(0) => self.ident(args[0]).to_token_stream(),
             _ => {
                 let r = self.reference(args[0]);
                 quote_spanned!(span=> ::matgrad::__private::take(#r))

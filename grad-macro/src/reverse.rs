@@ -68,6 +68,10 @@ pub struct Plan {
     /// The terms of sums (each with its sum), whose adjoints may borrow the sum's
     /// (`passes::storage::aliases`).
     pub(crate) terms: Vec<(ValueId, ValueId)>,
+    /// The forward pass's moves: for each node (by its output), which of the values it reads
+    /// (a rule's or call's operands; a map's input and second matrix) it takes by value
+    /// (decided by `passes::storage`).
+    pub(crate) forward_moves: std::collections::HashMap<ValueId, Vec<bool>>,
     /// The reverse sweep's contributions, as the steps of each consumer (see
     /// [`program::Program`]), written and rewritten by `passes::reverse`: what `emit` prints.
     pub program: program::Program,
@@ -111,6 +115,12 @@ impl Plan {
     /// Whether value `v`'s adjoint exists in the sweep (some contribution reaches it).
     pub fn started(&self, v: ValueId) -> bool {
         self.start[v].is_some()
+    }
+
+    /// Whether the forward pass's node `out` takes the `k`-th value it reads by value (see
+    /// [`Plan::forward_moves`]).
+    pub fn moves(&self, out: ValueId, k: usize) -> bool {
+        self.forward_moves.get(&out).is_some_and(|m| m[k])
     }
 
     /// Whether `consumer`'s first contribution to `v` binds `v`'s adjoint.
@@ -250,6 +260,7 @@ pub fn plan(values: &[Value], body: &Body) -> Plan {
         region_targets: Default::default(),
         fused: vec![None; n],
         terms: Vec::new(),
+        forward_moves: Default::default(),
         program: Default::default(),
     };
     define(body, &mut p.def);

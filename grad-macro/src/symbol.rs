@@ -317,6 +317,25 @@ impl Rule {
 
     /// Whether the adjoints used (`of_identity` when the plan keeps `s̄ I` as `s̄`) read the
     /// inverse of operand 0.
+    /// Whether the op's forward form can take operand `k` by value: an operator's operands, the
+    /// receiver of a method consuming it, the first operand of a runtime helper that
+    /// [`Rule::moves_first`]. The forward pass moves it there when nothing reads it afterwards
+    /// (`passes::storage`).
+    pub fn takes_by_value(&self, k: usize) -> bool {
+        match self.fwd {
+            Fwd::Add | Fwd::Sub | Fwd::Mul | Fwd::Div | Fwd::Neg | Fwd::TraceOfProduct | Fwd::Tuple => true,
+            // (the transposed factor is read through its `transpose()`)
+            Fwd::TransposeMul => k == 1,
+            Fwd::MulTranspose => k == 0,
+            Fwd::Consume(_) | Fwd::Field { .. } | Fwd::FieldUnwrap { .. } => k == 0,
+            Fwd::Unwrap { consume, .. } => consume && k == 0,
+            Fwd::Runtime(_) => k == 0 && self.moves_first && self.adj.first().is_some_and(|a| *a != Adj::Constant),
+            Fwd::Method(_) | Fwd::Turbofish(_) | Fwd::Index | Fwd::Element | Fwd::Ref | Fwd::AdjType | Fwd::Deref => {
+                false
+            }
+        }
+    }
+
     pub fn reads_inverse_with(&self, of_identity: bool) -> bool {
         self.inverse == Inverse::Read || (of_identity && self.identity_reads_inverse)
     }

@@ -8,7 +8,6 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 
 use super::Emitter;
 use crate::ir::{Closure, Node, Op, Stmt, ValueId};
-use crate::passes::storage;
 use crate::reverse::Plan;
 use crate::symbol::{self, Lanes};
 
@@ -20,14 +19,7 @@ impl Emitter<'_> {
     ///
     /// Output: `let (a, ȧ) = map_pair(x, &ẋ, |v, v̇| { …; (y, ẏ) });` or
     /// `let (a, ȧ, [ȧ_d0, ȧ_d1]) = map_pair_d2(x, &ẋ, |v, v̇| { …; (y, ẏ, [∂ẏ/∂v, ∂ẏ/∂v̇]) });`
-    pub(super) fn forward_fused(
-        &self,
-        a: &Node,
-        t: &Node,
-        at: (usize, usize),
-        plan: &Plan,
-        ret: Option<ValueId>,
-    ) -> TokenStream {
+    pub(super) fn forward_fused(&self, a: &Node, t: &Node, plan: &Plan) -> TokenStream {
         let Op::Map { input, closure } = &t.op else { return TokenStream::new() };
         let (Some((other, b)), Some((_, y))) = (closure.second, closure.value_of) else { return TokenStream::new() };
         let bind = |v: ValueId| match plan.read[v] {
@@ -35,7 +27,7 @@ impl Emitter<'_> {
             false => quote!(_),
         };
         let (out_a, out_t, span) = (bind(a.out), bind(t.out), t.span);
-        let x = self.operand(*input, storage::movable(self.values, plan, ret, &[*input, other], 0, at), span);
+        let x = self.operand(*input, plan.moves(t.out, 0), span);
         let (p, b, other, y) = (self.ident(closure.param), self.ident(b), self.reference(other), self.ident(y));
         if !plan.participates(self.values, t.out) {
             let (code, dy, _) = self.body(&closure.body, None, &[]);

@@ -129,7 +129,7 @@ impl Emitter<'_> {
             .iter()
             .enumerate()
             .map(|(k, arm)| {
-                let code = self.block_forward(&arm.body, plan, None);
+                let code = self.block_forward(&arm.body, plan);
                 let key = arm.body.key();
                 let results = arm.results.iter().enumerate().map(|(j, &r)| {
                     let repeated = arm.results[j + 1..].contains(&r);
@@ -275,7 +275,7 @@ impl Emitter<'_> {
                 body.extend(quote!(let #inner = #out;));
             }
         }
-        body.extend(self.block_forward(&l.body, plan, None));
+        body.extend(self.block_forward(&l.body, plan));
         if part {
             let results: Vec<ValueId> = l.carried.iter().map(|c| c.result).collect();
             let saved = self.saved(&l.body, plan).into_iter().map(|v| self.saved_value(&l.body, plan, v, &results));

@@ -7,15 +7,17 @@
 //!
 //! `reverse::program` writes the reverse program plainly, every operand borrowed. Once it is
 //! written, [`reverse_reads`] reads off it which forward values the sweep reads and who reads
-//! each last, [`run`] plans the forward pass's moves from that, and two passes rewrite the
-//! program: [`aliases`] binds the adjoint of a sum's term that receives nothing else as a
-//! reference to the sum's, and [`moves`] moves into each step what it reads last and can take
-//! by value (Ḡ into the last step reading it, the dead forward values into the last rule
-//! computing in their buffers).
+//! each last, [`run`] plans the forward pass's moves from that (`Plan::forward_moves`: each
+//! node takes by value what it reads last where its op's form can, `Rule::takes_by_value`;
+//! `emit` only prints them), and two passes rewrite the program: [`aliases`] binds the adjoint
+//! of a sum's term that receives nothing else as a reference to the sum's, and [`moves`] moves
+//! into each step what it reads last and can take by value (Ḡ into the last step reading it,
+//! the dead forward values into the last rule computing in their buffers).
 
 use crate::ir::{Body, Kind, Op, Stmt, Value, ValueId};
 use crate::reverse::program::{self, Expr, InverseAt, Operand, Program, Site, Step};
 use crate::reverse::{Plan, BLOCKED};
+use crate::symbol::Fwd;
 
 /// Plans where values live once the reverse program's reads are known ([`reverse_reads`]): each
 /// value's last use in the forward pass (where it may be moved), what views keep alive, and who
@@ -27,6 +29,40 @@ pub fn run(values: &[Value], body: &Body, p: &mut Plan) {
         p.read[v] |= p.rev_needed[v];
         if !matches!(value.kind, Kind::Node) || Some(v) == body.ret {
             p.last_reader[v] = None;
+        }
+    }
+    forward_moves(values, body, body.ret, p);
+}
+
+/// The forward pass's moves (`Plan::forward_moves`): each node of `body` (with its arms and loop
+/// bodies; `ret`, the function's result, is never moved) takes by value each value it reads for
+/// the last time, once, that the reverse sweep does not read.
+fn forward_moves(values: &[Value], body: &Body, ret: Option<ValueId>, p: &mut Plan) {
+    let key = body.key();
+    for (i, stmt) in body.stmts.iter().enumerate() {
+        match stmt {
+            Stmt::Node(node) => {
+                let (reads, rule): (Vec<ValueId>, _) = match &node.op {
+                    Op::Rule { args, rule } => (args.clone(), Some(rule)),
+                    Op::Call { args, .. } => (args.clone(), None),
+                    Op::Map { input, closure } => {
+                        (std::iter::once(*input).chain(closure.second.map(|(y, _)| y)).collect(), None)
+                    }
+                    Op::Opaque { .. } => continue,
+                };
+                // A rule's form takes some operands by value (a runtime helper only an owned
+                // matrix: a view is lent).
+                let takes = |k: usize| match rule {
+                    Some(r) => r.takes_by_value(k) && (!matches!(r.fwd, Fwd::Runtime(_)) || values[reads[k]].owned),
+                    None => true,
+                };
+                let moved =
+                    (0..reads.len()).map(|k| takes(k) && movable(values, p, ret, &reads, k, (key, i))).collect();
+                p.forward_moves.insert(node.out, moved);
+            }
+            Stmt::Branch(b) => b.arms.iter().for_each(|arm| forward_moves(values, &arm.body, None, p)),
+            Stmt::Loop(l) => forward_moves(values, &l.body, None, p),
+            Stmt::Effect { .. } => {}
         }
     }
 }
@@ -203,7 +239,7 @@ fn move_adjoint(out: ValueId, reference: bool, steps: &mut [Step]) {
 
 /// Whether the forward statement `at` of body `key`, reading `v` as operand `k` of `args`, may
 /// move `v`.
-pub fn movable(
+fn movable(
     values: &[Value],
     plan: &Plan,
     ret: Option<ValueId>,
