@@ -578,6 +578,10 @@ impl Emitter<'_> {
                 quote_spanned!(*span=> ::matgrad::__private::#f(#(#args),*))
             }
             Expr::Operand(o) => self.read(o, seed),
+            Expr::Shared(o) => {
+                let o = self.read(o, seed);
+                quote!(::matgrad::__private::shared(#o))
+            }
             Expr::As { ty, expr } => {
                 let (ty, e) = (self.plain(*ty), self.expr(expr, seed));
                 quote!(::matgrad::__private::pass_as(#ty, #e))

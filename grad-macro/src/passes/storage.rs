@@ -15,7 +15,7 @@
 //! the dead forward values into the last rule computing in their buffers).
 
 use crate::ir::{Body, Kind, Op, Stmt, Value, ValueId};
-use crate::reverse::program::{self, Expr, InverseAt, Operand, Program, Site, Step};
+use crate::reverse::program::{Expr, InverseAt, Operand, Program, Site, Step};
 use crate::reverse::{Plan, BLOCKED};
 use crate::symbol::Fwd;
 
@@ -222,10 +222,8 @@ fn move_adjoint(out: ValueId, reference: bool, steps: &mut [Step]) {
     let Some(call) = expr.call_mut() else { return };
     match call {
         // A pass: Ḡ itself, unless it is a reference already (the adjoint of a sum's term).
-        Expr::Call { f: program::SHARED, .. } if !reference => {
-            *call = Expr::Operand(Operand::Adjoint { v: out, borrow: false })
-        }
-        Expr::Call { f: program::SHARED, .. } => {}
+        Expr::Shared(_) if !reference => *call = Expr::Operand(Operand::Adjoint { v: out, borrow: false }),
+        Expr::Shared(_) => {}
         Expr::Call { args, by_value: true, .. } => {
             for a in args {
                 if let Operand::Adjoint { v, borrow } = a {

@@ -30,9 +30,6 @@ use super::{contributed, Consumer, Plan};
 use crate::ir::{outer_of, Body, Branch, Closure, Loop, Node, Op, Stmt, Value, ValueId};
 use crate::symbol::{self, Adj, Rule};
 
-/// The runtime function that lends an adjoint read again later as a contribution.
-pub const SHARED: &str = "shared";
-
 /// Where an adjoint rule finds the inverse of the factorization it reads: one per factorization
 /// and body, for every rule that reads it (`passes::share::inverses`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +75,9 @@ pub enum Expr {
     Call { f: &'static str, args: Vec<Operand>, span: Span, by_value: bool },
     /// The operand itself.
     Operand(Operand),
+    /// Ḡ passed on, lent (`shared(&d)`) because a later step may read it again:
+    /// `passes::storage::moves` passes Ḡ itself ([`Expr::Operand`]) where no later step does.
+    Shared(Operand),
     /// `expr` converted into the adjoint type of value `ty` (a `Vector3` set as a column of a
     /// `DMatrix`).
     As { ty: ValueId, expr: Box<Expr> },
@@ -94,10 +94,11 @@ impl Expr {
         Expr::Call { f, args, span, by_value }
     }
 
-    /// The call this contribution makes, under its sign and its conversion into an adjoint type.
+    /// The call or lent pass this contribution makes, under its sign and its conversion into an
+    /// adjoint type.
     pub(crate) fn call_mut(&mut self) -> Option<&mut Expr> {
         match self {
-            Expr::Call { .. } => Some(self),
+            Expr::Call { .. } | Expr::Shared(_) => Some(self),
             Expr::As { expr, .. } | Expr::Neg(expr) => expr.call_mut(),
             Expr::Operand(_) => None,
         }
@@ -107,7 +108,7 @@ impl Expr {
     pub(crate) fn operands_mut(&mut self, f: &mut impl FnMut(&mut Operand)) {
         match self {
             Expr::Call { args, .. } => args.iter_mut().for_each(f),
-            Expr::Operand(o) => f(o),
+            Expr::Operand(o) | Expr::Shared(o) => f(o),
             Expr::As { expr, .. } | Expr::Neg(expr) => expr.operands_mut(f),
         }
     }
@@ -121,8 +122,8 @@ impl Expr {
                     f(*v)
                 }
             }),
-            Expr::Operand(Operand::Value { v, .. }) => f(*v),
-            Expr::Operand(_) => {}
+            Expr::Operand(Operand::Value { v, .. }) | Expr::Shared(Operand::Value { v, .. }) => f(*v),
+            Expr::Operand(_) | Expr::Shared(_) => {}
             Expr::As { ty, expr } => {
                 expr.reads(f);
                 f(*ty);
@@ -135,7 +136,7 @@ impl Expr {
     pub(crate) fn operands(&self) -> Vec<Operand> {
         match self {
             Expr::Call { args, .. } => args.clone(),
-            Expr::Operand(o) => vec![*o],
+            Expr::Operand(o) | Expr::Shared(o) => vec![*o],
             Expr::As { expr, .. } | Expr::Neg(expr) => expr.operands(),
         }
     }
@@ -455,9 +456,7 @@ fn rule_expr(
             Expr::call(f, reads, span).in_adjoint_type(ty)
         }
         // (moved instead of shared by the last pass, see `passes::storage::moves`)
-        Via::Pass { neg } => {
-            Expr::call(SHARED, vec![borrowed(out)], Span::call_site()).in_adjoint_type(ty).negated(*neg)
-        }
+        Via::Pass { neg } => Expr::Shared(borrowed(out)).in_adjoint_type(ty).negated(*neg),
         Via::Partial { .. } | Via::FusedMap { .. } => return None,
     })
 }
