@@ -9,7 +9,8 @@
 //! - `while` and `loop` become a `for` over the unbounded range `0usize..` that stops once a
 //!   flag is cleared; a loop that may stop early checks its flag first in each iteration (the
 //!   lowering turns that check into the loop's stopping condition).
-//! - `let (a, b) = (e₁, e₂);` binds each part.
+//! - `let (a, b) = (e₁, e₂);` binds each part; `let (s, c) = x.sin_cos();` is
+//!   `let (s, c) = (x.sin(), x.cos());`.
 //!
 //! Closures are bodies of their own: a `return` in a closure gives the closure's value.
 //!
@@ -646,6 +647,7 @@ impl<'c> Desugar<'c> {
     }
 
     /// `let (a, b) = (e₁, e₂);` → each part bound through a temporary (so that `(b, a)` swaps),
+    /// `let (s, c) = x.sin_cos();` → the same with `(x.sin(), x.cos())`,
     /// `let (a, b) = pair;` → `let a = pair.0; let b = pair.1;`.
     fn split_tuple(&mut self, l: &syn::Local) -> Option<Vec<Stmt>> {
         let (pat, ty) = match &l.pat {
@@ -671,33 +673,31 @@ impl<'c> Desugar<'c> {
             None => vec![None; tuple.elems.len()],
         };
         let mut out: Vec<Stmt> = Vec::new();
-        let parts: Vec<Expr> = match &*init.expr {
-            Expr::Tuple(t) if t.elems.len() == tuple.elems.len() => {
-                let mut temps = Vec::new();
-                for e in &t.elems {
-                    let tmp = format_ident!("__mg_part{}", self.next, span = Span::mixed_site());
-                    self.next += 1;
-                    out.push(parse_quote!(let #tmp = #e;));
-                    temps.push(parse_quote!(#tmp));
+        let sin_cos = self.sin_cos(&init.expr, tuple, &mut out);
+        let parts: Vec<Expr> = if let Some(parts) = sin_cos {
+            parts
+        } else {
+            match &*init.expr {
+                Expr::Tuple(t) if t.elems.len() == tuple.elems.len() => {
+                    t.elems.iter().map(|e| self.part(e, &mut out)).collect()
                 }
-                temps
-            }
-            Expr::Path(_) => (0..tuple.elems.len())
-                .map(|k| {
-                    let (base, idx) = (&init.expr, syn::Index::from(k));
-                    parse_quote!(#base.#idx)
-                })
-                .collect(),
-            other => {
-                let tmp = format_ident!("__mg_tuple{}", self.next, span = Span::mixed_site());
-                self.next += 1;
-                out.push(parse_quote!(let #tmp = #other;));
-                (0..tuple.elems.len())
+                Expr::Path(_) => (0..tuple.elems.len())
                     .map(|k| {
-                        let idx = syn::Index::from(k);
-                        parse_quote!(#tmp.#idx)
+                        let (base, idx) = (&init.expr, syn::Index::from(k));
+                        parse_quote!(#base.#idx)
                     })
-                    .collect()
+                    .collect(),
+                other => {
+                    let tmp = format_ident!("__mg_tuple{}", self.next, span = Span::mixed_site());
+                    self.next += 1;
+                    out.push(parse_quote!(let #tmp = #other;));
+                    (0..tuple.elems.len())
+                        .map(|k| {
+                            let idx = syn::Index::from(k);
+                            parse_quote!(#tmp.#idx)
+                        })
+                        .collect()
+                }
             }
         };
         for ((p, e), ty) in tuple.elems.iter().zip(parts).zip(types) {
@@ -707,6 +707,38 @@ impl<'c> Desugar<'c> {
             });
         }
         Some(out)
+    }
+
+    /// `x.sin_cos()` bound to a pair: its parts `x.sin()` and `x.cos()`, bit for bit (std
+    /// computes it so), with `x` bound first when it is not a name, and the parts bound first
+    /// when a name of the pair is `x`'s. The calls carry the span of `sin_cos`.
+    fn sin_cos(&mut self, e: &Expr, pair: &syn::PatTuple, out: &mut Vec<Stmt>) -> Option<Vec<Expr>> {
+        let Expr::MethodCall(m) = e else { return None };
+        if m.method != "sin_cos" || !m.args.is_empty() || m.turbofish.is_some() || pair.elems.len() != 2 {
+            return None;
+        }
+        let (x, rebound): (Expr, bool) = match &*m.receiver {
+            Expr::Path(p) if p.qself.is_none() && p.path.get_ident().is_some() => {
+                let name = p.path.get_ident();
+                let simple = |q: &Pat| matches!(q, Pat::Ident(i) if i.subpat.is_none() && Some(&i.ident) != name);
+                ((*m.receiver).clone(), !pair.elems.iter().all(simple))
+            }
+            recv => (self.part(recv, out), false),
+        };
+        let span = m.method.span();
+        let parts: [Expr; 2] = [parse_quote_spanned!(span=> #x.sin()), parse_quote_spanned!(span=> #x.cos())];
+        Some(match rebound {
+            false => parts.into(),
+            true => parts.iter().map(|e| self.part(e, out)).collect(),
+        })
+    }
+
+    /// `let __mg_partN = e;` pushed onto `out`, and the name it binds.
+    fn part(&mut self, e: &Expr, out: &mut Vec<Stmt>) -> Expr {
+        let tmp = format_ident!("__mg_part{}", self.next, span = Span::mixed_site());
+        self.next += 1;
+        out.push(parse_quote!(let #tmp = #e;));
+        parse_quote!(#tmp)
     }
 
     /// A loop, rewritten: `for` stays a `for` (with a flag when something inside may leave

@@ -36,6 +36,10 @@ pub fn not_differentiable(e: &Expr, what: &Construct, var: &str) -> syn::Error {
             m.to_token_stream(),
             format!("iterator chains are not differentiable ({reads}): write the computation with matrix operations such as `sum()`, `map(|v| …)`, `dot` or `component_mul`"),
         ),
+        Construct::Method(m) if *m == "sin_cos" => (
+            m.to_token_stream(),
+            format!("`sin_cos` is differentiated when its pair is bound by a tuple pattern, and {reads}: write `let (s, c) = x.sin_cos();`, or `x.sin()` and `x.cos()`"),
+        ),
         Construct::Method(m) if symbol::FLOAT_METHODS.contains(&m.to_string().as_str()) => (
             m.to_token_stream(),
             format!(
