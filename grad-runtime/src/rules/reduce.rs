@@ -106,12 +106,14 @@ pub trait EntryIndex: Copy {
 }
 
 impl EntryIndex for usize {
+    #[inline]
     fn linear(self, _: usize) -> usize {
         self
     }
 }
 
 impl EntryIndex for (usize, usize) {
+    #[inline]
     fn linear(self, nrows: usize) -> usize {
         self.0 + self.1 * nrows
     }

@@ -481,12 +481,14 @@ pub trait Indices {
 }
 
 impl Indices for [usize] {
+    #[inline]
     fn indices(&self) -> &[usize] {
         self
     }
 }
 
 impl<const N: usize> Indices for [usize; N] {
+    #[inline]
     fn indices(&self) -> &[usize] {
         self
     }
@@ -494,6 +496,7 @@ impl<const N: usize> Indices for [usize; N] {
 
 #[cfg(feature = "alloc")]
 impl Indices for alloc::vec::Vec<usize> {
+    #[inline]
     fn indices(&self) -> &[usize] {
         self
     }

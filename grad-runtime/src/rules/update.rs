@@ -22,6 +22,7 @@ pub trait Place: Copy {
 }
 
 impl Place for usize {
+    #[inline]
     fn at(self, nrows: usize, ncols: usize) -> usize {
         assert!(self < nrows * ncols, "Matrix index out of bounds.");
         self
@@ -29,6 +30,7 @@ impl Place for usize {
 }
 
 impl Place for (usize, usize) {
+    #[inline]
     fn at(self, nrows: usize, ncols: usize) -> usize {
         assert!(self.0 < nrows && self.1 < ncols, "Matrix index out of bounds.");
         self.0 + self.1 * nrows
@@ -36,6 +38,7 @@ impl Place for (usize, usize) {
 }
 
 impl<P: Place> Place for &P {
+    #[inline]
     fn at(self, nrows: usize, ncols: usize) -> usize {
         (*self).at(nrows, ncols)
     }
@@ -46,6 +49,7 @@ impl<P: Place> Place for &P {
 pub struct RowMajor(pub usize);
 
 impl Place for RowMajor {
+    #[inline]
     fn at(self, nrows: usize, ncols: usize) -> usize {
         assert!(self.0 < nrows * ncols, "Matrix index out of bounds.");
         let (i, j) = (self.0 / ncols, self.0 % ncols);
