@@ -223,6 +223,28 @@ fn bench_pose(c: &mut Criterion) {
         b.iter(|| pose_loop(black_box(&r), black_box(&t), black_box(&p), black_box(&q)))
     });
     group.finish();
+
+    // A planar pose from its angle, R(θ) built from `sin_cos`.
+    let (theta, t, p, q) = pose_angle_data();
+    let (v_gen, dtheta_gen, dt_gen) = pose_angle_grad(theta, &t, &p, &q);
+    let (v_hand, dtheta_hand, dt_hand) = pose_angle_hand(theta, &t, &p, &q);
+    let name = "pose_angle/8";
+    assert_value(name, v_gen, v_hand);
+    assert_value(name, pose_angle(theta, &t, &p, &q), v_hand);
+    assert_rel("pose_angle/8 dθ", &DMatrix::from_element(1, 1, dtheta_gen), &DMatrix::from_element(1, 1, dtheta_hand));
+    assert_rel("pose_angle/8 dt", &dynamic(dt_gen.as_slice(), 2), &dynamic(dt_hand.as_slice(), 2));
+    let mut group = c.benchmark_group(name);
+    configure(&mut group, false);
+    group.bench_function("generated", |b| {
+        b.iter(|| pose_angle_grad(black_box(theta), black_box(&t), black_box(&p), black_box(&q)))
+    });
+    group.bench_function("hand", |b| {
+        b.iter(|| pose_angle_hand(black_box(theta), black_box(&t), black_box(&p), black_box(&q)))
+    });
+    group.bench_function("forward", |b| {
+        b.iter(|| pose_angle(black_box(theta), black_box(&t), black_box(&p), black_box(&q)))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench_network, bench_dictionary, bench_factorization, bench_mlp, bench_gaussian, bench_pose);

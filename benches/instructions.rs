@@ -239,9 +239,17 @@ fn main() {
                 || sink(pose_hand(black_box(&r), black_box(&t), black_box(&p), black_box(&q))),
             );
         }
+        "pose_angle" if const { built("pose_angle") } => {
+            let (theta, t, p, q) = pose_angle_data();
+            drive(
+                &mode,
+                || sink(pose_angle_grad(black_box(theta), black_box(&t), black_box(&p), black_box(&q))),
+                || sink(pose_angle_hand(black_box(theta), black_box(&t), black_box(&p), black_box(&q))),
+            );
+        }
         other => {
             eprintln!(
-                "unknown workload {other}: network, network_large, dictionary, factorization, mlp, gaussian, gaussian_solve, pose, pose_loop{}",
+                "unknown workload {other}: network, network_large, dictionary, factorization, mlp, gaussian, gaussian_solve, pose, pose_loop, pose_angle{}",
                 ONLY.map(|w| format!(" (this binary: {w} only)")).unwrap_or_default()
             );
             std::process::exit(2);

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use matgrad::differentiate;
-use nalgebra::{DMatrix, DMatrixView, RowDVector, SMatrix, SVector};
+use nalgebra::{DMatrix, DMatrixView, Matrix2, RowDVector, SMatrix, SVector};
 
 // ---------------------------------------------------------------------------------------------
 // The functions differentiated.
@@ -65,6 +65,19 @@ pub fn pose(r: &SMatrix<f64, 3, 3>, t: &SVector<f64, 3>, p: &SMatrix<f64, 3, 8>,
 /// The same residual as a loop over the points: f(R, t) = Σᵢ ‖R pᵢ + t − qᵢ‖².
 #[differentiate(wrt(r, t))]
 pub fn pose_loop(r: &SMatrix<f64, 3, 3>, t: &SVector<f64, 3>, p: &SMatrix<f64, 3, 8>, q: &SMatrix<f64, 3, 8>) -> f64 {
+    let mut total = 0.0;
+    for i in 0..8 {
+        total += (r * p.column(i) + t - q.column(i)).norm_squared();
+    }
+    total
+}
+
+/// A planar pose from its angle, as a loop over 8 points: f(θ, t) = Σᵢ ‖R(θ) pᵢ + t − qᵢ‖², with
+/// R(θ) built from the angle's sine and cosine.
+#[differentiate(wrt(theta, t))]
+pub fn pose_angle(theta: f64, t: &SVector<f64, 2>, p: &SMatrix<f64, 2, 8>, q: &SMatrix<f64, 2, 8>) -> f64 {
+    let (s, c) = theta.sin_cos();
+    let r = Matrix2::new(c, -s, s, c);
     let mut total = 0.0;
     for i in 0..8 {
         total += (r * p.column(i) + t - q.column(i)).norm_squared();
@@ -205,8 +218,36 @@ pub fn pose_hand(
     (value, e * p.transpose(), e.column_sum())
 }
 
+/// E = R(θ)P + t1ᵀ − Q: dR = 2EPᵀ, dθ = ⟨dR, R′(θ)⟩ with R′ = [[−s, −c], [c, −s]], dt = 2E1.
+pub fn pose_angle_hand(
+    theta: f64,
+    t: &SVector<f64, 2>,
+    p: &SMatrix<f64, 2, 8>,
+    q: &SMatrix<f64, 2, 8>,
+) -> (f64, f64, SVector<f64, 2>) {
+    let (s, c) = theta.sin_cos();
+    let r = Matrix2::new(c, -s, s, c);
+    let mut e = r * p - q;
+    for mut col in e.column_iter_mut() {
+        col += t;
+    }
+    let value = e.norm_squared();
+    e *= 2.0;
+    let dr = e * p.transpose();
+    let dtheta = dr.dot(&Matrix2::new(-s, -c, c, -s));
+    (value, dtheta, e.column_sum())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Data and checks.
+
+/// The planar pose's data: θ = 0.3, t, and 8 points P and their targets Q.
+pub fn pose_angle_data() -> (f64, SVector<f64, 2>, SMatrix<f64, 2, 8>, SMatrix<f64, 2, 8>) {
+    let t = SVector::<f64, 2>::new(0.1, -0.2);
+    let p = SMatrix::<f64, 2, 8>::from_fn(|i, j| ((i * 8 + j) % 5) as f64 * 0.3 - 0.6);
+    let q = SMatrix::<f64, 2, 8>::from_fn(|i, j| ((i + 3 * j) % 7) as f64 * 0.2 - 0.5);
+    (0.3, t, p, q)
+}
 
 /// A deterministic pseudo-random matrix with entries in [-scale, scale].
 pub fn data(rows: usize, cols: usize, seed: u64, scale: f64) -> DMatrix<f64> {
