@@ -1160,7 +1160,8 @@ pub static SET_ENTRY: Rule = rule!(
     "set_entry",
     Fwd::Runtime("set_entry"),
     [OfAdjoint("set_entry_base"), OfAdjoint("entry_of"), Constant],
-    false
+    false,
+    n("($0 with [{2}] = {1})", &["($g with [{2}] = 0)", "$g[{2}]"])
 )
 .joint()
 .moves_first();
@@ -1168,34 +1169,58 @@ pub static SET_COLUMN: Rule = rule!(
     "set_column",
     Fwd::Runtime("set_column"),
     [OfAdjoint("set_column_base"), OfAdjoint("column_of"), Constant],
-    false
+    false,
+    n("($0 with column {2} = {1})", &["($g with column {2} = 0)", "$g[:, {2}]"])
 )
 .joint()
 .moves_first()
 .index_first();
-pub static SET_ROW: Rule =
-    rule!("set_row", Fwd::Runtime("set_row"), [OfAdjoint("set_row_base"), OfAdjoint("row_of"), Constant], false)
-        .joint()
-        .moves_first()
-        .index_first();
-pub static FILL: Rule =
-    rule!("fill", Fwd::Runtime("fill"), [OfAdjoint("overwritten"), OfAdjoint("sum_of")], false).joint().moves_first();
+pub static SET_ROW: Rule = rule!(
+    "set_row",
+    Fwd::Runtime("set_row"),
+    [OfAdjoint("set_row_base"), OfAdjoint("row_of"), Constant],
+    false,
+    n("($0 with row {2} = {1})", &["($g with row {2} = 0)", "$g[{2}, :]"])
+)
+.joint()
+.moves_first()
+.index_first();
+pub static FILL: Rule = rule!(
+    "fill",
+    Fwd::Runtime("fill"),
+    [OfAdjoint("overwritten"), OfAdjoint("sum_of")],
+    false,
+    n("($0 with every entry {1})", &["0", "⟨{g}, 1⟩"])
+)
+.joint()
+.moves_first();
 pub static FILL_DIAGONAL: Rule = rule!(
     "fill_diagonal",
     Fwd::Runtime("fill_diagonal"),
     [OfAdjoint("fill_diagonal_base"), OfAdjoint("diagonal_sum_of")],
-    false
+    false,
+    n("($0 with diagonal {1})", &["($g with diagonal 0)", "Σᵢ $g[(i, i)]"])
 )
 .joint()
 .moves_first();
-pub static SWAP_ROWS: Rule =
-    rule!("swap_rows", Fwd::Runtime("swap_rows"), [OfAdjoint("swap_rows_adj"), Constant, Constant], false)
-        .linear()
-        .moves_first();
-pub static SWAP_COLUMNS: Rule =
-    rule!("swap_columns", Fwd::Runtime("swap_columns"), [OfAdjoint("swap_columns_adj"), Constant, Constant], false)
-        .linear()
-        .moves_first();
+pub static SWAP_ROWS: Rule = rule!(
+    "swap_rows",
+    Fwd::Runtime("swap_rows"),
+    [OfAdjoint("swap_rows_adj"), Constant, Constant],
+    false,
+    n("($0 with rows {1} and {2} swapped)", &["($g with rows {1} and {2} swapped)"])
+)
+.linear()
+.moves_first();
+pub static SWAP_COLUMNS: Rule = rule!(
+    "swap_columns",
+    Fwd::Runtime("swap_columns"),
+    [OfAdjoint("swap_columns_adj"), Constant, Constant],
+    false,
+    n("($0 with columns {1} and {2} swapped)", &["($g with columns {1} and {2} swapped)"])
+)
+.linear()
+.moves_first();
 
 /// In-place methods written as statements (`m.fill(s);`), by name and arity: the rule of the
 /// new value (`m.scale_mut(s)` is `m = m.scale(s)`). The receiver is the rule's first operand;

@@ -284,7 +284,7 @@ pub fn subscript(n: usize) -> String {
 
 /// A literal as a mathematician writes it: `1.0` is `1`, `2.5f64` is `2.5`.
 pub fn literal(text: &str) -> String {
-    let t = text.trim_end_matches("f64").trim_end_matches("f32").trim_end_matches('_');
+    let t = text.trim_end_matches("f64").trim_end_matches("f32").trim_end_matches("usize").trim_end_matches('_');
     match t.strip_suffix(".0") {
         Some(int) if !int.is_empty() => int.to_string(),
         _ => t.to_string(),
@@ -299,9 +299,42 @@ pub fn tokens(ts: &TokenStream, names: &HashMap<String, String>) -> String {
     out.trim().to_string()
 }
 
+/// `::matgrad::__private::name(args)` at the start of `tts`: the name and the arguments.
+fn private_call(tts: &[TokenTree]) -> Option<(String, TokenStream)> {
+    let [TokenTree::Punct(a), TokenTree::Punct(b), TokenTree::Ident(krate), TokenTree::Punct(c), TokenTree::Punct(d), TokenTree::Ident(module), TokenTree::Punct(e), TokenTree::Punct(f), TokenTree::Ident(name), TokenTree::Group(args), ..] =
+        tts
+    else {
+        return None;
+    };
+    let colons = [a, b, c, d, e, f].iter().all(|p| p.as_char() == ':');
+    (colons && krate == "matgrad" && module == "__private" && args.delimiter() == Delimiter::Parenthesis)
+        .then(|| (name.to_string(), args.stream()))
+}
+
 fn write_tokens(ts: &TokenStream, names: &HashMap<String, String>, out: &mut String) {
     let mut prev_word = false;
-    for tt in ts.clone() {
+    let tts: Vec<TokenTree> = ts.clone().into_iter().collect();
+    let mut i = 0;
+    while i < tts.len() {
+        let tt = tts[i].clone();
+        i += 1;
+        // What the macro wraps a part of a constructor in: `scalar_in(x)` is `x`, the place
+        // `RowMajor(k)` (the k-th entry in the order `Matrix2::new` takes them) `row-major k`.
+        match private_call(&tts[i - 1..]) {
+            Some((name, args)) if name == "scalar_in" || name == "RowMajor" => {
+                if prev_word {
+                    out.push(' ');
+                }
+                if name == "RowMajor" {
+                    out.push_str("row-major ");
+                }
+                write_tokens(&args, names, out);
+                i += 9;
+                prev_word = true;
+                continue;
+            }
+            _ => {}
+        }
         match tt {
             TokenTree::Ident(i) => {
                 if prev_word {

@@ -18,14 +18,14 @@ Forward pass:
   c = cos(theta)
   s = sin(theta)
   t₁ = −s
-  t₂ = Matrix2::new(::matgrad::__private::scalar_in(c), ::matgrad::__private::scalar_in(t₁), ::matgrad::__private::scalar_in(s), ::matgrad::__private::scalar_in(c)).set_entry(c, ::matgrad::__private::RowMajor(0usize))
-  t₃ = t₂.set_entry(t₁, ::matgrad::__private::RowMajor(1usize))
-  t₄ = t₃.set_entry(s, ::matgrad::__private::RowMajor(2usize))
-  r = t₄.set_entry(c, ::matgrad::__private::RowMajor(3usize))
+  t₂ = (Matrix2::new(c, t₁, s, c) with [row-major 0] = c)
+  t₃ = (t₂ with [row-major 1] = t₁)
+  t₄ = (t₃ with [row-major 2] = s)
+  r = (t₄ with [row-major 3] = c)
   t₅ = r[(1, 1)]
   t₆ = 0.5 s
   t₇ = t₅ + t₆
-  t₈ = r.set_entry(t₇, (1, 1))
+  t₈ = (r with [(1, 1)] = t₇)
   t₉ = t₈ p
   t₁₀ = t₉ − q
   f = ‖t₁₀‖²_F
@@ -34,24 +34,22 @@ Adjoints, in reverse order:
   ∂f/∂t₁₀ = 2t₁₀
   ∂f/∂t₉ = ∂f/∂t₁₀
   ∂f/∂t₈ = ∂f/∂t₉ pᵀ
-  ∂f/∂t₇ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈]
+  ∂f/∂t₇ = ∂f/∂t₈[(1, 1)]
   ∂f/∂t₆ = ∂f/∂t₇
   ∂f/∂t₅ = ∂f/∂t₇
-  ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + ∂f/∂t₅ E[(1, 1)]
-  ∂f/∂t₄ = (∂set_entry/∂operand 0)ᵀ[∂f/∂r]
-  ∂f/∂t₃ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₄]
-  ∂f/∂t₂ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₃]
-  ∂f/∂t₁ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₃]
-  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] − ∂f/∂t₁
-  ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₂]
+  ∂f/∂r = (∂f/∂t₈ with [(1, 1)] = 0) + ∂f/∂t₅ E[(1, 1)]
+  ∂f/∂t₄ = (∂f/∂r with [row-major 3] = 0)
+  ∂f/∂t₃ = (∂f/∂t₄ with [row-major 2] = 0)
+  ∂f/∂t₂ = (∂f/∂t₃ with [row-major 1] = 0)
+  ∂f/∂t₁ = ∂f/∂t₃[row-major 1]
+  ∂f/∂s = 0.5 ∂f/∂t₆ + ∂f/∂t₄[row-major 2] − ∂f/∂t₁
+  ∂f/∂c = ∂f/∂r[row-major 3] + ∂f/∂t₂[row-major 0]
   ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
-  where ∂f/∂t₈ = 2(r.set_entry(r[(1, 1)] + 0.5 s, (1, 1)) p − q) pᵀ
-  where ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] E[(1, 1)]
-  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] − (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]
-  where ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]]
+  ∂f/∂theta = (0.5 ∂f/∂t₈[(1, 1)] + (∂f/∂r with [row-major 3] = 0)[row-major 2] − ((∂f/∂r with [row-major 3] = 0) with [row-major 2] = 0)[row-major 1]) cos(theta) − (∂f/∂r[row-major 3] + (((∂f/∂r with [row-major 3] = 0) with [row-major 2] = 0) with [row-major 1] = 0)[row-major 0]) sin(theta)
+  where ∂f/∂t₈ = 2((r with [(1, 1)] = r[(1, 1)] + 0.5 s) p − q) pᵀ
+  where ∂f/∂r = (∂f/∂t₈ with [(1, 1)] = 0) + ∂f/∂t₈[(1, 1)] E[(1, 1)]
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn fit_vjp(theta: f64, p: &Vector2<f64>, q: &Vector2<f64>, adjoint: f64) -> (f64, f64) {
@@ -189,14 +187,14 @@ Forward pass:
   c = cos(theta)
   s = sin(theta)
   t₁ = −s
-  t₂ = Matrix2::new(::matgrad::__private::scalar_in(c), ::matgrad::__private::scalar_in(t₁), ::matgrad::__private::scalar_in(s), ::matgrad::__private::scalar_in(c)).set_entry(c, ::matgrad::__private::RowMajor(0usize))
-  t₃ = t₂.set_entry(t₁, ::matgrad::__private::RowMajor(1usize))
-  t₄ = t₃.set_entry(s, ::matgrad::__private::RowMajor(2usize))
-  r = t₄.set_entry(c, ::matgrad::__private::RowMajor(3usize))
+  t₂ = (Matrix2::new(c, t₁, s, c) with [row-major 0] = c)
+  t₃ = (t₂ with [row-major 1] = t₁)
+  t₄ = (t₃ with [row-major 2] = s)
+  r = (t₄ with [row-major 3] = c)
   t₅ = r[(1, 1)]
   t₆ = 0.5 s
   t₇ = t₅ + t₆
-  t₈ = r.set_entry(t₇, (1, 1))
+  t₈ = (r with [(1, 1)] = t₇)
   t₉ = t₈ p
   t₁₀ = t₉ − q
   f = ‖t₁₀‖²_F
@@ -205,24 +203,22 @@ Adjoints, in reverse order:
   ∂f/∂t₁₀ = 2t₁₀
   ∂f/∂t₉ = ∂f/∂t₁₀
   ∂f/∂t₈ = ∂f/∂t₉ pᵀ
-  ∂f/∂t₇ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈]
+  ∂f/∂t₇ = ∂f/∂t₈[(1, 1)]
   ∂f/∂t₆ = ∂f/∂t₇
   ∂f/∂t₅ = ∂f/∂t₇
-  ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + ∂f/∂t₅ E[(1, 1)]
-  ∂f/∂t₄ = (∂set_entry/∂operand 0)ᵀ[∂f/∂r]
-  ∂f/∂t₃ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₄]
-  ∂f/∂t₂ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₃]
-  ∂f/∂t₁ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₃]
-  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] − ∂f/∂t₁
-  ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₂]
+  ∂f/∂r = (∂f/∂t₈ with [(1, 1)] = 0) + ∂f/∂t₅ E[(1, 1)]
+  ∂f/∂t₄ = (∂f/∂r with [row-major 3] = 0)
+  ∂f/∂t₃ = (∂f/∂t₄ with [row-major 2] = 0)
+  ∂f/∂t₂ = (∂f/∂t₃ with [row-major 1] = 0)
+  ∂f/∂t₁ = ∂f/∂t₃[row-major 1]
+  ∂f/∂s = 0.5 ∂f/∂t₆ + ∂f/∂t₄[row-major 2] − ∂f/∂t₁
+  ∂f/∂c = ∂f/∂r[row-major 3] + ∂f/∂t₂[row-major 0]
   ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
-  where ∂f/∂t₈ = 2(r.set_entry(r[(1, 1)] + 0.5 s, (1, 1)) p − q) pᵀ
-  where ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] E[(1, 1)]
-  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] − (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]
-  where ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]]
+  ∂f/∂theta = (0.5 ∂f/∂t₈[(1, 1)] + (∂f/∂r with [row-major 3] = 0)[row-major 2] − ((∂f/∂r with [row-major 3] = 0) with [row-major 2] = 0)[row-major 1]) cos(theta) − (∂f/∂r[row-major 3] + (((∂f/∂r with [row-major 3] = 0) with [row-major 2] = 0) with [row-major 1] = 0)[row-major 0]) sin(theta)
+  where ∂f/∂t₈ = 2((r with [(1, 1)] = r[(1, 1)] + 0.5 s) p − q) pᵀ
+  where ∂f/∂r = (∂f/∂t₈ with [(1, 1)] = 0) + ∂f/∂t₈[(1, 1)] E[(1, 1)]
 ```*/
 #[allow(clippy::too_many_arguments)]
 fn fit_grad(theta: f64, p: &Vector2<f64>, q: &Vector2<f64>) -> (f64, f64) {
@@ -253,14 +249,14 @@ Forward pass:
   c = cos(theta)
   s = sin(theta)
   t₁ = −s
-  t₂ = Matrix2::new(::matgrad::__private::scalar_in(c), ::matgrad::__private::scalar_in(t₁), ::matgrad::__private::scalar_in(s), ::matgrad::__private::scalar_in(c)).set_entry(c, ::matgrad::__private::RowMajor(0usize))
-  t₃ = t₂.set_entry(t₁, ::matgrad::__private::RowMajor(1usize))
-  t₄ = t₃.set_entry(s, ::matgrad::__private::RowMajor(2usize))
-  r = t₄.set_entry(c, ::matgrad::__private::RowMajor(3usize))
+  t₂ = (Matrix2::new(c, t₁, s, c) with [row-major 0] = c)
+  t₃ = (t₂ with [row-major 1] = t₁)
+  t₄ = (t₃ with [row-major 2] = s)
+  r = (t₄ with [row-major 3] = c)
   t₅ = r[(1, 1)]
   t₆ = 0.5 s
   t₇ = t₅ + t₆
-  t₈ = r.set_entry(t₇, (1, 1))
+  t₈ = (r with [(1, 1)] = t₇)
   t₉ = t₈ p
   t₁₀ = t₉ − q
   f = ‖t₁₀‖²_F
@@ -269,26 +265,24 @@ Adjoints, in reverse order:
   ∂f/∂t₁₀ = 2t₁₀
   ∂f/∂t₉ = ∂f/∂t₁₀
   ∂f/∂t₈ = ∂f/∂t₉ pᵀ
-  ∂f/∂t₇ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈]
+  ∂f/∂t₇ = ∂f/∂t₈[(1, 1)]
   ∂f/∂t₆ = ∂f/∂t₇
   ∂f/∂t₅ = ∂f/∂t₇
-  ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + ∂f/∂t₅ E[(1, 1)]
-  ∂f/∂t₄ = (∂set_entry/∂operand 0)ᵀ[∂f/∂r]
-  ∂f/∂t₃ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₄]
-  ∂f/∂t₂ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₃]
-  ∂f/∂t₁ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₃]
-  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] − ∂f/∂t₁
-  ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₂]
+  ∂f/∂r = (∂f/∂t₈ with [(1, 1)] = 0) + ∂f/∂t₅ E[(1, 1)]
+  ∂f/∂t₄ = (∂f/∂r with [row-major 3] = 0)
+  ∂f/∂t₃ = (∂f/∂t₄ with [row-major 2] = 0)
+  ∂f/∂t₂ = (∂f/∂t₃ with [row-major 1] = 0)
+  ∂f/∂t₁ = ∂f/∂t₃[row-major 1]
+  ∂f/∂s = 0.5 ∂f/∂t₆ + ∂f/∂t₄[row-major 2] − ∂f/∂t₁
+  ∂f/∂c = ∂f/∂r[row-major 3] + ∂f/∂t₂[row-major 0]
   ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
 
 Gradients, each adjoint used once substituted back:
-  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)
-  where ∂f/∂t₈ = 2(r.set_entry(r[(1, 1)] + 0.5 s, (1, 1)) p − q) pᵀ
-  where ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] E[(1, 1)]
-  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] − (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]
-  where ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]]
+  ∂f/∂theta = (0.5 ∂f/∂t₈[(1, 1)] + (∂f/∂r with [row-major 3] = 0)[row-major 2] − ((∂f/∂r with [row-major 3] = 0) with [row-major 2] = 0)[row-major 1]) cos(theta) − (∂f/∂r[row-major 3] + (((∂f/∂r with [row-major 3] = 0) with [row-major 2] = 0) with [row-major 1] = 0)[row-major 0]) sin(theta)
+  where ∂f/∂t₈ = 2((r with [(1, 1)] = r[(1, 1)] + 0.5 s) p − q) pᵀ
+  where ∂f/∂r = (∂f/∂t₈ with [(1, 1)] = 0) + ∂f/∂t₈[(1, 1)] E[(1, 1)]
 ```*/
 #[allow(dead_code)]
 fn fit_derivation() -> &'static str {
-    "f = fit(theta, p, q); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  c = cos(theta)\n  s = sin(theta)\n  t₁ = −s\n  t₂ = Matrix2::new(::matgrad::__private::scalar_in(c), ::matgrad::__private::scalar_in(t₁), ::matgrad::__private::scalar_in(s), ::matgrad::__private::scalar_in(c)).set_entry(c, ::matgrad::__private::RowMajor(0usize))\n  t₃ = t₂.set_entry(t₁, ::matgrad::__private::RowMajor(1usize))\n  t₄ = t₃.set_entry(s, ::matgrad::__private::RowMajor(2usize))\n  r = t₄.set_entry(c, ::matgrad::__private::RowMajor(3usize))\n  t₅ = r[(1, 1)]\n  t₆ = 0.5 s\n  t₇ = t₅ + t₆\n  t₈ = r.set_entry(t₇, (1, 1))\n  t₉ = t₈ p\n  t₁₀ = t₉ − q\n  f = ‖t₁₀‖²_F\n\nAdjoints, in reverse order:\n  ∂f/∂t₁₀ = 2t₁₀\n  ∂f/∂t₉ = ∂f/∂t₁₀\n  ∂f/∂t₈ = ∂f/∂t₉ pᵀ\n  ∂f/∂t₇ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈]\n  ∂f/∂t₆ = ∂f/∂t₇\n  ∂f/∂t₅ = ∂f/∂t₇\n  ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + ∂f/∂t₅ E[(1, 1)]\n  ∂f/∂t₄ = (∂set_entry/∂operand 0)ᵀ[∂f/∂r]\n  ∂f/∂t₃ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₄]\n  ∂f/∂t₂ = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₃]\n  ∂f/∂t₁ = (∂set_entry/∂operand 1)ᵀ[∂f/∂t₃]\n  ∂f/∂s = 0.5 ∂f/∂t₆ + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₄] − ∂f/∂t₁\n  ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₂]\n  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)\n  where ∂f/∂t₈ = 2(r.set_entry(r[(1, 1)] + 0.5 s, (1, 1)) p − q) pᵀ\n  where ∂f/∂r = (∂set_entry/∂operand 0)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] E[(1, 1)]\n  where ∂f/∂s = 0.5 (∂set_entry/∂operand 1)ᵀ[∂f/∂t₈] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]] − (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]\n  where ∂f/∂c = (∂set_entry/∂operand 1)ᵀ[∂f/∂r] + (∂set_entry/∂operand 1)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[(∂set_entry/∂operand 0)ᵀ[∂f/∂r]]]]\n"
+    "f = fit(theta, p, q); ∂f/∂v is the adjoint of v.\n\nForward pass:\n  c = cos(theta)\n  s = sin(theta)\n  t₁ = −s\n  t₂ = (Matrix2::new(c, t₁, s, c) with [row-major 0] = c)\n  t₃ = (t₂ with [row-major 1] = t₁)\n  t₄ = (t₃ with [row-major 2] = s)\n  r = (t₄ with [row-major 3] = c)\n  t₅ = r[(1, 1)]\n  t₆ = 0.5 s\n  t₇ = t₅ + t₆\n  t₈ = (r with [(1, 1)] = t₇)\n  t₉ = t₈ p\n  t₁₀ = t₉ − q\n  f = ‖t₁₀‖²_F\n\nAdjoints, in reverse order:\n  ∂f/∂t₁₀ = 2t₁₀\n  ∂f/∂t₉ = ∂f/∂t₁₀\n  ∂f/∂t₈ = ∂f/∂t₉ pᵀ\n  ∂f/∂t₇ = ∂f/∂t₈[(1, 1)]\n  ∂f/∂t₆ = ∂f/∂t₇\n  ∂f/∂t₅ = ∂f/∂t₇\n  ∂f/∂r = (∂f/∂t₈ with [(1, 1)] = 0) + ∂f/∂t₅ E[(1, 1)]\n  ∂f/∂t₄ = (∂f/∂r with [row-major 3] = 0)\n  ∂f/∂t₃ = (∂f/∂t₄ with [row-major 2] = 0)\n  ∂f/∂t₂ = (∂f/∂t₃ with [row-major 1] = 0)\n  ∂f/∂t₁ = ∂f/∂t₃[row-major 1]\n  ∂f/∂s = 0.5 ∂f/∂t₆ + ∂f/∂t₄[row-major 2] − ∂f/∂t₁\n  ∂f/∂c = ∂f/∂r[row-major 3] + ∂f/∂t₂[row-major 0]\n  ∂f/∂theta = ∂f/∂s cos(theta) − ∂f/∂c sin(theta)\n\nGradients, each adjoint used once substituted back:\n  ∂f/∂theta = (0.5 ∂f/∂t₈[(1, 1)] + (∂f/∂r with [row-major 3] = 0)[row-major 2] − ((∂f/∂r with [row-major 3] = 0) with [row-major 2] = 0)[row-major 1]) cos(theta) − (∂f/∂r[row-major 3] + (((∂f/∂r with [row-major 3] = 0) with [row-major 2] = 0) with [row-major 1] = 0)[row-major 0]) sin(theta)\n  where ∂f/∂t₈ = 2((r with [(1, 1)] = r[(1, 1)] + 0.5 s) p − q) pᵀ\n  where ∂f/∂r = (∂f/∂t₈ with [(1, 1)] = 0) + ∂f/∂t₈[(1, 1)] E[(1, 1)]\n"
 }

@@ -1,6 +1,8 @@
 //! Filling templates: parentheses where precedence needs them and nowhere else.
 
-use super::{fill, Shown};
+use std::collections::HashMap;
+
+use super::{fill, tokens, Shown};
 
 fn m(t: &str) -> Shown {
     Shown::new(t, Some(false))
@@ -45,4 +47,17 @@ fn double_negations_cancel() {
     assert_eq!(f("−$g", &[s("x")], s("−a")), "a");
     assert_eq!(f("−$g", &[s("x")], s("−a + b")), "−(−a + b)");
     assert_eq!(f("−$g", &[s("x")], s("(−1 / t²) e")), "(1 / t²) e");
+}
+
+#[test]
+fn a_constructors_wrappers_are_not_written() {
+    let ts: proc_macro2::TokenStream =
+        quote::quote!(Matrix2::new(::matgrad::__private::scalar_in(c_4), ::matgrad::__private::scalar_in(t_5)));
+    let names = HashMap::from([("c_4".to_string(), "c".to_string()), ("t_5".to_string(), "t₁".to_string())]);
+    assert_eq!(tokens(&ts, &names), "Matrix2::new(c, t₁)");
+    let place: proc_macro2::TokenStream = quote::quote!(::matgrad::__private::RowMajor(3usize));
+    assert_eq!(tokens(&place, &HashMap::new()), "row-major 3");
+    // other runtime calls are written as they are
+    let other: proc_macro2::TokenStream = quote::quote!(::matgrad::__private::zero());
+    assert_eq!(tokens(&other, &HashMap::new()), "::matgrad::__private::zero()");
 }
