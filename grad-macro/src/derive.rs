@@ -189,6 +189,17 @@ fn implementation(input: &DeriveInput, fields: &[Field], first: &Type) -> TokenS
             }
         }
 
+        // Its fields may be read on a value of it (`layer.w`, an element of `p.layers`).
+        #[automatically_derived]
+        impl #impl_generics ::matgrad::__private::Fields for #name #ty_generics #where_clause {}
+        #[automatically_derived]
+        impl #impl_generics ::matgrad::__private::AsValue for #name #ty_generics #where_clause {
+            #[inline(always)]
+            fn as_value(&self) -> &Self {
+                self
+            }
+        }
+
         // Where a field read's adjoint goes (`#[differentiate]` adds it there); none for a
         // skipped field, whose gradient slot keeps the value.
         #[automatically_derived]

@@ -418,6 +418,11 @@ impl Emitter<'_> {
                 let c = proc_macro2::Group::new(proc_macro2::Delimiter::None, c);
                 quote_spanned!(span=> &#c[#idx])
             }
+            Fwd::Member => {
+                let s = self.reference(args[0]);
+                let (s, member) = (proc_macro2::Group::new(proc_macro2::Delimiter::None, s), self.plain(args[1]));
+                quote_spanned!(span=> &#s.#member)
+            }
             Fwd::Method(name) => self.method_call(rule, name, args, false, None, (span, call), &moved),
             Fwd::Consume(name) => self.method_call(rule, name, args, true, None, (span, call), &moved),
             Fwd::Turbofish(name) => {

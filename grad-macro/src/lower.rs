@@ -47,6 +47,7 @@ pub fn function(cx: &Ctxt, sig: &Signature, block: &syn::Block) -> Lowered {
         fields: Vec::new(),
         collections: Vec::new(),
         scalars: Default::default(),
+        elements: Default::default(),
     };
     let mut params = Vec::new();
     for (i, p) in sig.params.iter().enumerate() {
@@ -97,6 +98,9 @@ struct Lower<'c> {
     /// Values known to be scalars (a float parameter, a reduction, arithmetic and functions of
     /// known scalars): a sum with one of them is of scalars, whose adjoints need no conversion.
     scalars: std::collections::HashSet<ValueId>,
+    /// Elements of collection fields (`&p.layers[k]`) and fields of those (`&layer.enc`):
+    /// values whose fields are read as [`symbol::MEMBER`]s.
+    elements: std::collections::HashSet<ValueId>,
 }
 
 impl Resolve for Lower<'_> {
@@ -115,7 +119,7 @@ impl Resolve for Lower<'_> {
     }
 
     fn struct_root(&mut self, name: &Ident) -> bool {
-        self.struct_root_of(name)
+        self.struct_root_or_element(name)
     }
 
     fn resolve_field(&mut self, e: &Expr) -> Option<usize> {
@@ -787,6 +791,9 @@ impl Lower<'_> {
     fn field(&mut self, e: &Expr, f: &syn::ExprField) -> Option<ValueId> {
         if let Some(v) = self.struct_field(e) {
             return Some(v);
+        }
+        if let Some(s) = self.element_of(&f.base) {
+            return self.member(e, s?, &f.member);
         }
         // A part of the tuple a called function returned.
         if let syn::Member::Unnamed(idx) = &f.member {

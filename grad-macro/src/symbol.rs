@@ -51,6 +51,9 @@ pub enum Fwd {
     Ref,
     /// `&base[index]`: an element of a collection field of a struct (`p.layers[k]`), borrowed.
     Element,
+    /// `&base.member`: a field of a struct value (`layer.w` for `layer` an element of
+    /// `p.layers`), borrowed.
+    Member,
     /// `recv.name(args…)`, an nalgebra method.
     Method(&'static str),
     /// `::matgrad::__private::name(args…)`, a scalar function (no_std-safe) or a helper.
@@ -330,9 +333,14 @@ impl Rule {
             Fwd::Consume(_) | Fwd::Field { .. } | Fwd::FieldUnwrap { .. } => k == 0,
             Fwd::Unwrap { consume, .. } => consume && k == 0,
             Fwd::Runtime(_) => k == 0 && self.moves_first && self.adj.first().is_some_and(|a| *a != Adj::Constant),
-            Fwd::Method(_) | Fwd::Turbofish(_) | Fwd::Index | Fwd::Element | Fwd::Ref | Fwd::AdjType | Fwd::Deref => {
-                false
-            }
+            Fwd::Method(_)
+            | Fwd::Turbofish(_)
+            | Fwd::Index
+            | Fwd::Element
+            | Fwd::Member
+            | Fwd::Ref
+            | Fwd::AdjType
+            | Fwd::Deref => false,
         }
     }
 
@@ -536,6 +544,13 @@ pub static INDEX: Rule =
 /// `&p.layers[k]`: an element of a collection field of a struct parameter, borrowed.
 pub static ELEMENT: Rule =
     rule!("index", Fwd::Element, [R("element_adj"), Constant], false, n("{0}[{1}]", &["{g} at [{1}]"]));
+/// `&s.f`: a field of a struct value that is not a parameter (an element of a collection field,
+/// `layer.w` in `for layer in &p.layers`), borrowed. Operands: the struct, the member, and the
+/// slot `#[derive(Differentiable)]` writes for it (`|s| s.__matgrad_slot_w()`), through which
+/// the adjoint `member_adj` puts Ḡ in that field of the struct's.
+pub static MEMBER: Rule =
+    rule!("member", Fwd::Member, [R("member_adj"), Constant, Constant], false, n("{0}.{1}", &["{g} in field {1}"]))
+        .adjoint_reads(&[0, 2]);
 
 /// Methods on matrices (and `scale`/`add_scalar` on a matrix and a scalar), by name; the arity
 /// counts the arguments after the receiver.

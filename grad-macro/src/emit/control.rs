@@ -48,11 +48,32 @@ impl Emitter<'_> {
     fn local_view(&self, body: &Body, plan: &Plan, v: ValueId) -> bool {
         let short_lived = |r: ValueId| plan.def[r] != plan.root;
         if let Some(r) = self.values[v].borrows {
-            return short_lived(r);
+            return !self.lasting(body, plan, r);
         }
         body.stmts.iter().any(|s| match s {
             Stmt::Node(n) if n.out == v => matches!(&n.op, Op::Rule { rule, args }
                 if crate::symbol::borrows_receiver(rule) && short_lived(args[0])),
+            _ => false,
+        })
+    }
+
+    /// Whether `r` lives for the whole function or points into a value that does: one of the
+    /// function's body, a reference to such a value, or an element of a collection field or a
+    /// field of one (`&p.layers[k]`, `&layer.w`) defined in `body`.
+    fn lasting(&self, body: &Body, plan: &Plan, r: ValueId) -> bool {
+        if plan.def[r] == plan.root {
+            return true;
+        }
+        if let Some(b) = self.values[r].borrows {
+            return self.lasting(body, plan, b);
+        }
+        let element = |rule: &crate::symbol::Rule| {
+            std::ptr::eq(rule, &crate::symbol::ELEMENT) || std::ptr::eq(rule, &crate::symbol::MEMBER)
+        };
+        body.stmts.iter().any(|s| match s {
+            Stmt::Node(n) if n.out == r => {
+                matches!(&n.op, Op::Rule { rule, args } if element(rule) && self.lasting(body, plan, args[0]))
+            }
             _ => false,
         })
     }

@@ -11,14 +11,14 @@ use crate::ir::ValueId;
 use crate::lower::{self, Lowered};
 
 impl Emitter<'_> {
-    /// A tuple's fields are reached through these traits (a struct's through methods of its
-    /// own).
+    /// A tuple's fields and a vector's coordinates are reached through these traits (a
+    /// struct's through methods of its own).
     pub(super) fn field_traits(&self, low: &Lowered) {
         if !low.fields.is_empty() {
             self.items.borrow_mut().push(quote!(
                 use ::matgrad::__private::{
-                    TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _, TupleSlot4 as _,
-                    TupleSlot5 as _,
+                    Coordinates as _, TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _,
+                    TupleSlot4 as _, TupleSlot5 as _,
                 };
             ));
         }

@@ -83,15 +83,66 @@ impl Lower<'_> {
     pub(super) fn element(&mut self, base: ValueId, idx: ValueId, span: Span) -> ValueId {
         let v = self.rule(&crate::symbol::ELEMENT, vec![base, idx], span);
         self.values[v].borrowed = true;
+        self.elements.insert(v);
         v
+    }
+
+    /// The value of `base` when it is an element of a collection field or a field of one
+    /// (`layer` bound to `&p.layers[k]`, `p.layers[k]`, `layer.enc`), whose fields are then
+    /// [`crate::symbol::MEMBER`]s; `Some(None)` after an error.
+    pub(super) fn element_of(&mut self, base: &Expr) -> Option<Option<ValueId>> {
+        let v = match base {
+            Expr::Paren(p) => return self.element_of(&p.expr),
+            // (a name bound outside a closure: `member` reports the read)
+            Expr::Path(p) if p.qself.is_none() => self.binding(p.path.get_ident()?)?.1,
+            Expr::Index(_) | Expr::Field(_) if self.reads_active(base) => match self.expr(base) {
+                Some(v) => v,
+                None => return Some(None),
+            },
+            _ => return None,
+        };
+        self.is_element(v).then_some(Some(v))
+    }
+
+    /// Whether `v` is an element of a collection field or a field of one, or a reference to one.
+    pub(super) fn is_element(&self, mut v: ValueId) -> bool {
+        loop {
+            if self.elements.contains(&v) {
+                return true;
+            }
+            match self.values[v].borrows {
+                Some(b) => v = b,
+                None => return false,
+            }
+        }
+    }
+
+    /// `&s.member` for `s` an element of a collection field (see [`Self::element_of`]).
+    pub(super) fn member(&mut self, e: &Expr, s: ValueId, member: &Member) -> Option<ValueId> {
+        if self.closure.is_some() {
+            let shown = quote::ToTokens::to_token_stream(e).to_string().replace(' ', "");
+            self.cx.error_spanned_by(
+                e,
+                format!("reading a field of a collection's element inside a `map` closure is not supported: bind it before the closure, `let v = {shown};`, and read `v` in it"),
+            );
+            return None;
+        }
+        let span = member.span();
+        let (arg, slot) = (format_ident!("s", span = Span::mixed_site()), crate::symbol::slot_method(member));
+        let name = self.inline(quote::ToTokens::to_token_stream(member), span);
+        let slot = self.inline(quote::quote_spanned!(span=> |#arg| #arg.#slot()), span);
+        let v = self.rule(&crate::symbol::MEMBER, vec![s, name, slot], e.span());
+        self.values[v].borrowed = true;
+        self.elements.insert(v);
+        Some(v)
     }
 
     /// A loop over fields of a struct parameter, as a loop over indices.
     ///
     /// Input: `for w in &p.layers { … }` (or `p.layers.iter()`), `for (w, b) in
     /// p.ws.iter().zip(&p.bs) { … }`
-    /// Output: `for k in 0..p.layers.len() { let w = &p.layers[k]; … }`, `for k in
-    /// 0..min(p.ws.len(), p.bs.len()) { let w = &p.ws[k]; let b = &p.bs[k]; … }`
+    /// Output: `for k in 0..p.layers[..].len() { let w = &p.layers[k]; … }`, `for k in
+    /// 0..min(p.ws[..].len(), p.bs[..].len()) { let w = &p.ws[k]; let b = &p.bs[k]; … }`
     pub(super) fn field_loop(&mut self, f: &syn::ExprForLoop) -> Option<syn::ExprForLoop> {
         let (fields, names) = match (&*f.pat, self.iterated_field(&f.expr)) {
             (syn::Pat::Ident(p), Some(field)) if p.subpat.is_none() && p.by_ref.is_none() => {
@@ -114,8 +165,10 @@ impl Lower<'_> {
         let k = format_ident!("k", span = Span::mixed_site());
         let first = &fields[0];
         let len = match fields.get(1) {
-            Some(second) => quote!(::core::cmp::min(#first.len(), #second.len())),
-            None => quote!(#first.len()),
+            // (the slice's `len`: an array's `.len()` finds `Differentiable::len`, its number of
+            // scalars, when the trait is in scope)
+            Some(second) => quote!(::core::cmp::min(#first[..].len(), #second[..].len())),
+            None => quote!(#first[..].len()),
         };
         let body = &f.body.stmts;
         let (attrs, label) = (&f.attrs, &f.label);
@@ -157,6 +210,13 @@ impl Lower<'_> {
     /// Whether `root` names a differentiated struct parameter (not shadowed).
     pub(super) fn struct_root_of(&self, root: &syn::Ident) -> bool {
         self.binding(root).is_some_and(|(_, id)| self.struct_params.iter().any(|(v, _)| *v == id))
+    }
+
+    /// Whether `root` names a differentiated struct parameter or an element of a collection
+    /// field (`layer` in `for layer in &p.layers`): a skipped field of it may be read where a
+    /// constant is needed (`0..layer.steps`).
+    pub(super) fn struct_root_or_element(&self, root: &syn::Ident) -> bool {
+        self.struct_root_of(root) || self.binding(root).is_some_and(|(_, id)| self.is_element(id))
     }
 
     fn new_field(&mut self, root: &syn::Ident, param: usize, path: Vec<Member>, e: &Expr) {

@@ -40,9 +40,9 @@ impl Tx<'_> {
             Fwd::Consume("lu") | Fwd::Unwrap { name: "cholesky", .. } => ta[0],
             // y = L(a) for a linear L: ẏ = L(ȧ) (the other operands are constants).
             Fwd::Neg | Fwd::Deref | Fwd::Index => Some(self.rule(rule, replaced(0, ta[0]?), span)),
-            // an element of a collection (`&p.layers[k]`) and a reference to it: borrowed as
-            // the value is
-            Fwd::Ref | Fwd::Element => {
+            // an element of a collection (`&p.layers[k]`), a field of one (`&layer.w`) and a
+            // reference to it: borrowed as the value is
+            Fwd::Ref | Fwd::Element | Fwd::Member => {
                 let t = self.rule(rule, replaced(0, ta[0]?), span);
                 self.values[t].borrowed = self.values[y].borrowed;
                 Some(t)

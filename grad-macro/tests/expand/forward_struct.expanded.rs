@@ -38,8 +38,8 @@ Gradients, each adjoint used once substituted back:
 fn fit_vjp(p: &Affine, x: &DMatrix<f64>, adjoint: f64) -> (f64, Affine) {
     let _ = fit;
     use ::matgrad::__private::{
-        TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _,
-        TupleSlot4 as _, TupleSlot5 as _,
+        Coordinates as _, TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _,
+        TupleSlot3 as _, TupleSlot4 as _, TupleSlot5 as _,
     };
     #[allow(unused_variables)]
     let p_w_2 = &p.w;
@@ -184,8 +184,8 @@ fn fit_derivation() -> &'static str {
 fn fit_jvp(p: &Affine, x: &DMatrix<f64>, tangent_p: &Affine) -> (f64, f64) {
     let _ = fit;
     use ::matgrad::__private::{
-        TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _,
-        TupleSlot4 as _, TupleSlot5 as _,
+        Coordinates as _, TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _,
+        TupleSlot3 as _, TupleSlot4 as _, TupleSlot5 as _,
     };
     #[allow(unused_variables)]
     let p_w_2 = &p.w;
@@ -242,8 +242,8 @@ fn fit_jvp(p: &Affine, x: &DMatrix<f64>, tangent_p: &Affine) -> (f64, f64) {
 fn fit_hvp(p: &Affine, x: &DMatrix<f64>, tangent_p: &Affine) -> (f64, Affine, Affine) {
     let _ = fit;
     use ::matgrad::__private::{
-        TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _,
-        TupleSlot4 as _, TupleSlot5 as _,
+        Coordinates as _, TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _,
+        TupleSlot3 as _, TupleSlot4 as _, TupleSlot5 as _,
     };
     let adjoint = ::matgrad::__private::one::<f64>();
     #[allow(unused_variables)]
@@ -413,8 +413,8 @@ fn fit_tangent_pullback(
 ) {
     let _ = fit;
     use ::matgrad::__private::{
-        TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _,
-        TupleSlot4 as _, TupleSlot5 as _,
+        Coordinates as _, TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _,
+        TupleSlot3 as _, TupleSlot4 as _, TupleSlot5 as _,
     };
     let tangent_p = &::matgrad::__private::into_struct_tangent(slot_p, p);
     #[allow(unused_variables)]

@@ -49,8 +49,8 @@ Gradients, each adjoint used once substituted back:
 fn loss_vjp(p: &Mlp, x: &DMatrix<f64>, adjoint: f64) -> (f64, Mlp) {
     let _ = loss;
     use ::matgrad::__private::{
-        TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _, TupleSlot3 as _,
-        TupleSlot4 as _, TupleSlot5 as _,
+        Coordinates as _, TupleSlot0 as _, TupleSlot1 as _, TupleSlot2 as _,
+        TupleSlot3 as _, TupleSlot4 as _, TupleSlot5 as _,
     };
     #[allow(unused_variables)]
     let p_steps_2 = &p.steps;

@@ -120,3 +120,124 @@ where
         index_adj(self, idx, g)
     }
 }
+
+// y = s.f            (a field of a struct value: an element of a collection field)
+// s̄.f += Ḡ           (the struct's other fields: zeros)
+/// `y = &s.f`: the contribution to `s̄`, `Ḡ` in the field that `slot` reaches (the accessor
+/// `#[derive(Differentiable)]` writes; `None` for a skipped field, which takes none).
+#[inline]
+pub fn member_adj<'a, S, F, P>(s: &'a S, slot: &'a P, g: &'a F) -> Member<'a, S, F, P>
+where
+    S: Fields,
+    P: Fn(&mut S) -> Option<&mut F>,
+{
+    Member { like: s, slot, g }
+}
+
+/// `Ḡ` in one field of a struct shaped like `like`.
+pub struct Member<'a, S, F, P> {
+    like: &'a S,
+    slot: &'a P,
+    g: &'a F,
+}
+
+impl<S, F, P> Contrib for Member<'_, S, F, P>
+where
+    S: Fields + Differentiable + crate::value::Adjoint,
+    F: Differentiable,
+    P: Fn(&mut S) -> Option<&mut F>,
+{
+    type Adj = S;
+    fn init(self) -> S {
+        let mut z = self.like.zero_like();
+        self.add_to(&mut z);
+        z
+    }
+    fn add_to(self, acc: &mut S) {
+        if let Some(f) = (self.slot)(acc) {
+            f.add_scaled(nalgebra::one(), self.g);
+        }
+    }
+}
+
+/// A value whose fields `#[differentiate]` reads on an element of a collection (`layer.w` for
+/// `layer` in `&p.layers`): a struct with `#[derive(Differentiable)]`, a tuple (`pair.0`), or a
+/// vector (its coordinates `v.x`, `v.y`, `v.z`, `v.w`, see [`Coordinates`]).
+#[diagnostic::on_unimplemented(
+    message = "`#[differentiate]` reads fields of `{Self}` as those of a struct with `#[derive(Differentiable)]`",
+    label = "a field of a value that is not such a struct"
+)]
+pub trait Fields {}
+
+impl<T: Real, R: Dim, C: Dim, S> Fields for Matrix<T, R, C, S> {}
+
+macro_rules! tuple_fields {
+    ($($t:ident),+) => {
+        impl<$($t),+> Fields for ($($t,)+) {}
+    };
+}
+
+tuple_fields!(A);
+tuple_fields!(A, B);
+tuple_fields!(A, B, C);
+tuple_fields!(A, B, C, D);
+tuple_fields!(A, B, C, D, E);
+tuple_fields!(A, B, C, D, E, G);
+
+/// Where the adjoint of a vector's coordinate goes (`v.x` is entry 0, `v.y` 1, `v.z` 2, `v.w`
+/// 3, as nalgebra's `Deref` to `XYZW` reads them), as a struct's field slots do; a method of
+/// a struct with a field of the same name comes first.
+#[doc(hidden)]
+#[allow(non_snake_case)]
+pub trait Coordinates {
+    /// The entry's type.
+    type Elem;
+    /// Entry 0.
+    fn __matgrad_slot_x(&mut self) -> Option<&mut Self::Elem>;
+    /// Entry 1.
+    fn __matgrad_slot_y(&mut self) -> Option<&mut Self::Elem>;
+    /// Entry 2.
+    fn __matgrad_slot_z(&mut self) -> Option<&mut Self::Elem>;
+    /// Entry 3.
+    fn __matgrad_slot_w(&mut self) -> Option<&mut Self::Elem>;
+    /// A coordinate read where a constant is needed: refused (it is differentiated).
+    fn __matgrad_const_x(&self) -> crate::differentiable::Differentiated<'_, Self::Elem>;
+    /// As `__matgrad_const_x`.
+    fn __matgrad_const_y(&self) -> crate::differentiable::Differentiated<'_, Self::Elem>;
+    /// As `__matgrad_const_x`.
+    fn __matgrad_const_z(&self) -> crate::differentiable::Differentiated<'_, Self::Elem>;
+    /// As `__matgrad_const_x`.
+    fn __matgrad_const_w(&self) -> crate::differentiable::Differentiated<'_, Self::Elem>;
+}
+
+impl<T: Real, R: Dim, C: Dim, S: nalgebra::StorageMut<T, R, C>> Coordinates for Matrix<T, R, C, S> {
+    type Elem = T;
+    #[inline(always)]
+    fn __matgrad_slot_x(&mut self) -> Option<&mut T> {
+        Some(&mut self[0])
+    }
+    #[inline(always)]
+    fn __matgrad_slot_y(&mut self) -> Option<&mut T> {
+        Some(&mut self[1])
+    }
+    #[inline(always)]
+    fn __matgrad_slot_z(&mut self) -> Option<&mut T> {
+        Some(&mut self[2])
+    }
+    #[inline(always)]
+    fn __matgrad_slot_w(&mut self) -> Option<&mut T> {
+        Some(&mut self[3])
+    }
+    fn __matgrad_const_x(&self) -> crate::differentiable::Differentiated<'_, T> {
+        crate::differentiable::Differentiated(&self[0])
+    }
+    fn __matgrad_const_y(&self) -> crate::differentiable::Differentiated<'_, T> {
+        crate::differentiable::Differentiated(&self[1])
+    }
+    fn __matgrad_const_z(&self) -> crate::differentiable::Differentiated<'_, T> {
+        crate::differentiable::Differentiated(&self[2])
+    }
+    fn __matgrad_const_w(&self) -> crate::differentiable::Differentiated<'_, T> {
+        crate::differentiable::Differentiated(&self[3])
+    }
+}
