@@ -5,6 +5,9 @@
 //! sizes, reverse and forward mode. Each gradient is checked against its closed form and against
 //! central differences through `to_flat`/`from_flat`.
 
+mod common;
+
+use common::{assert_close_flat, numeric_flat};
 use matgrad::{differentiate, Differentiable};
 use nalgebra::{DMatrix, DVector, SMatrix, SVector};
 
@@ -20,27 +23,6 @@ pub struct Layer {
 #[derive(Clone, Debug, PartialEq, Differentiable)]
 pub struct Net {
     pub layers: Vec<Layer>,
-}
-
-/// Central differences of `f` at `p` through `to_flat`/`from_flat`.
-fn numeric<P: Differentiable<Scalar = f64>>(f: impl Fn(&P) -> f64, p: &P) -> Vec<f64> {
-    let x = p.to_flat();
-    (0..x.len())
-        .map(|k| {
-            let h = 1e-6;
-            let (mut a, mut b) = (x.clone(), x.clone());
-            a[k] += h;
-            b[k] -= h;
-            (f(&p.from_flat(&a)) - f(&p.from_flat(&b))) / (2.0 * h)
-        })
-        .collect()
-}
-
-fn assert_close(a: &[f64], b: &[f64], tol: f64) {
-    assert_eq!(a.len(), b.len());
-    for (k, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= tol * y.abs().max(1.0), "entry {k}: {x} vs {y}");
-    }
 }
 
 /// Layers of shapes 3×4, 2×3 and 1×2 (a 1×n edge), each with its bias and scale.
@@ -61,8 +43,8 @@ fn x4() -> DVector<f64> {
 // ---------------------------------------------------------------- a loop over the layers
 
 /// f(p) = Σₖ sₖ ‖Wₖ x + bₖ‖², each layer reading the same x's first columns: with
-/// rₖ = Wₖ x₍ₖ₎ + bₖ, W̄ₖ = 2sₖ rₖ x₍ₖ₎ᵀ, b̄ₖ = 2sₖ rₖ, s̄ₖ = ‖rₖ‖².
-#[differentiate(wrt(p))]
+/// rₖ = Wₖ x₍ₖ₎ + bₖ, W̄ₖ = 2sₖ rₖ x₍ₖ₎ᵀ, b̄ₖ = 2sₖ rₖ, s̄ₖ = ‖rₖ‖² (forward mode too, below).
+#[differentiate(wrt(p), forward)]
 fn scaled_residuals(p: &Net, x: &DVector<f64>) -> f64 {
     let mut total = 0.0;
     for layer in &p.layers {
@@ -91,8 +73,8 @@ fn a_loop_over_the_layers() {
     let (value, g) = scaled_residuals_grad(&p, &x);
     assert_eq!(value, scaled_residuals(&p, &x));
     let want = scaled_residuals_closed_form(&p, &x);
-    assert_close(&g.to_flat(), &want.to_flat(), 1e-12);
-    assert_close(&g.to_flat(), &numeric(|p| scaled_residuals(p, &x), &p), 1e-7);
+    assert_close_flat(&g.to_flat(), &want.to_flat(), 1e-12);
+    assert_close_flat(&g.to_flat(), &numeric_flat(|p| scaled_residuals(p, &x), &p), 1e-7);
     // the skipped field keeps the value
     assert_eq!(g.layers[1].name, "layer 1");
 }
@@ -134,8 +116,8 @@ fn a_network_of_layers() {
     let p = Net { layers: vec![p.layers[0].clone(), p.layers[1].clone(), p.layers[2].clone()] };
     let (value, g) = tanh_net_grad(&p, &x, &y);
     assert_eq!(value, tanh_net(&p, &x, &y));
-    assert_close(&g.to_flat(), &tanh_net_by_hand(&p, &x, &y).to_flat(), 1e-12);
-    assert_close(&g.to_flat(), &numeric(|p| tanh_net(p, &x, &y), &p), 1e-7);
+    assert_close_flat(&g.to_flat(), &tanh_net_by_hand(&p, &x, &y).to_flat(), 1e-12);
+    assert_close_flat(&g.to_flat(), &numeric_flat(|p| tanh_net(p, &x, &y), &p), 1e-7);
 }
 
 // ---------------------------------------------------------------- the body, an arm, a block
@@ -177,8 +159,8 @@ fn in_the_body_an_arm_and_a_block() {
             want.layers[1].b = 2.0 * &p.layers[1].b;
         }
         want.layers[2].w = 2.0 * &p.layers[2].w;
-        assert_close(&g.to_flat(), &want.to_flat(), 1e-12);
-        assert_close(&g.to_flat(), &numeric(|p| indexed(p, &x), &p), 1e-7);
+        assert_close_flat(&g.to_flat(), &want.to_flat(), 1e-12);
+        assert_close_flat(&g.to_flat(), &numeric_flat(|p| indexed(p, &x), &p), 1e-7);
     }
 }
 
@@ -215,8 +197,8 @@ fn in_nested_loops_and_a_closure() {
         gl.s = (&l.w * xk).sum() + l.b.dot(&e);
         gl.b = l.s * e;
     }
-    assert_close(&g.to_flat(), &want.to_flat(), 1e-12);
-    assert_close(&g.to_flat(), &numeric(|p| entries(p, &x), &p), 1e-7);
+    assert_close_flat(&g.to_flat(), &want.to_flat(), 1e-12);
+    assert_close_flat(&g.to_flat(), &numeric_flat(|p| entries(p, &x), &p), 1e-7);
 }
 
 // ---------------------------------------------------------------- nested structs
@@ -274,8 +256,8 @@ fn fields_of_nested_structs() {
         gb.enc.s = 0.0;
         gb.gain = r.norm_squared();
     }
-    assert_close(&g.to_flat(), &want.to_flat(), 1e-12);
-    assert_close(&g.to_flat(), &numeric(|p| stacked(p, &x), &p), 1e-7);
+    assert_close_flat(&g.to_flat(), &want.to_flat(), 1e-12);
+    assert_close_flat(&g.to_flat(), &numeric_flat(|p| stacked(p, &x), &p), 1e-7);
 }
 
 // ---------------------------------------------------------------- f32, fixed sizes, an array
@@ -332,18 +314,6 @@ fn f32_fixed_size_cells() {
 
 // ---------------------------------------------------------------- forward mode, H·v
 
-/// The loop of `scaled_residuals` with forward mode: ⟨∇f, V⟩ and H V.
-#[differentiate(wrt(p), forward)]
-fn scaled_fwd(p: &Net, x: &DVector<f64>) -> f64 {
-    let mut total = 0.0;
-    for layer in &p.layers {
-        let xk = x.rows(0, layer.w.ncols());
-        let r = &layer.w * xk + &layer.b;
-        total += layer.s * r.norm_squared();
-    }
-    total
-}
-
 #[test]
 fn tangents_and_hessian_vector_products() {
     let (p, x) = (net(), x4());
@@ -354,20 +324,20 @@ fn tangents_and_hessian_vector_products() {
         l.s = 0.3 - 0.1 * k as f64;
     }
     let grad = scaled_residuals_closed_form(&p, &x);
-    let (value, tangent) = scaled_fwd_jvp(&p, &x, &v);
-    assert_eq!(value, scaled_fwd(&p, &x));
+    let (value, tangent) = scaled_residuals_jvp(&p, &x, &v);
+    assert_eq!(value, scaled_residuals(&p, &x));
     let want: f64 = grad.to_flat().iter().zip(v.to_flat()).map(|(a, b)| a * b).sum();
     assert!((tangent - want).abs() <= 1e-12 * want.abs().max(1.0), "{tangent} vs {want}");
     // H V by central differences of the closed-form gradient along V
-    let (_, g, hv) = scaled_fwd_hvp(&p, &x, &v);
-    assert_close(&g.to_flat(), &grad.to_flat(), 1e-12);
+    let (_, g, hv) = scaled_residuals_hvp(&p, &x, &v);
+    assert_close_flat(&g.to_flat(), &grad.to_flat(), 1e-12);
     let along = |t: f64| {
         let q = p.from_flat(&p.to_flat().iter().zip(v.to_flat()).map(|(a, b)| a + t * b).collect::<Vec<_>>());
         scaled_residuals_closed_form(&q, &x).to_flat()
     };
     let (plus, minus) = (along(1e-5), along(-1e-5));
     let fd: Vec<f64> = plus.iter().zip(&minus).map(|(a, b)| (a - b) / 2e-5).collect();
-    assert_close(&hv.to_flat(), &fd, 1e-6);
+    assert_close_flat(&hv.to_flat(), &fd, 1e-6);
 }
 
 // ---------------------------------------------------------------- vectors' coordinates, tuples
@@ -409,8 +379,8 @@ fn coordinates_and_tuple_parts() {
         *gu = 2.0 * c * u;
         *gc = u.norm_squared();
     }
-    assert_close(&g.to_flat(), &want.to_flat(), 1e-12);
-    assert_close(&g.to_flat(), &numeric(cloud, &p), 1e-7);
+    assert_close_flat(&g.to_flat(), &want.to_flat(), 1e-12);
+    assert_close_flat(&g.to_flat(), &numeric_flat(cloud, &p), 1e-7);
 }
 
 #[derive(Clone, Debug, PartialEq, Differentiable)]
@@ -433,7 +403,7 @@ fn coordinates_of_a_parameters_field() {
     assert_eq!(value, energy(&b));
     assert_eq!(g.pos, nalgebra::Vector3::new(-2.0, 0.5, 1.5));
     assert_eq!(g.m, 3.0);
-    assert_close(&g.to_flat(), &numeric(energy, &b), 1e-8);
+    assert_close_flat(&g.to_flat(), &numeric_flat(energy, &b), 1e-8);
     let v = Particle { pos: nalgebra::Vector3::new(0.1, 0.2, -0.3), m: 0.4 };
     let (_, tangent) = energy_jvp(&b, &v);
     let want = -2.0 * 0.1 + 0.5 * 0.2 + 1.5 * -0.3 + 3.0 * 0.4;

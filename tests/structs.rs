@@ -2,6 +2,9 @@
 //! each gradient against a closed form and against central differences through
 //! `to_flat`/`from_flat`.
 
+mod common;
+
+use common::{assert_close_flat, numeric_flat};
 use matgrad::{differentiate, Differentiable};
 use nalgebra::{DMatrix, DVector, RowDVector};
 
@@ -22,27 +25,6 @@ fn affine(p: &Mlp, x: &DMatrix<f64>) -> f64 {
     p.scale * r.norm_squared()
 }
 
-/// Central differences of `f` at `p` through `to_flat`/`from_flat`.
-fn numeric<P: Differentiable<Scalar = f64>>(f: impl Fn(&P) -> f64, p: &P) -> Vec<f64> {
-    let x = p.to_flat();
-    (0..x.len())
-        .map(|k| {
-            let h = 1e-6;
-            let (mut a, mut b) = (x.clone(), x.clone());
-            a[k] += h;
-            b[k] -= h;
-            (f(&p.from_flat(&a)) - f(&p.from_flat(&b))) / (2.0 * h)
-        })
-        .collect()
-}
-
-fn assert_close(a: &[f64], b: &[f64], tol: f64) {
-    assert_eq!(a.len(), b.len());
-    for (k, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!((x - y).abs() <= tol * y.abs().max(1.0), "entry {k}: {x} vs {y}");
-    }
-}
-
 fn mlp() -> Mlp {
     Mlp {
         w1: DMatrix::from_fn(3, 2, |i, j| 0.3 * i as f64 - 0.2 * j as f64 + 0.1),
@@ -61,7 +43,7 @@ fn field_reads_of_a_struct() {
     assert!((dp.w1.clone() - 2.0 * 0.7 * x.transpose() * &r).norm() < 1e-12);
     assert!((dp.b1.clone() - 2.0 * 0.7 * r.row_sum()).norm() < 1e-12);
     assert_eq!(dp.scale, 0.7, "a skipped field's slot holds the value");
-    assert_close(&dp.to_flat(), &numeric(|q: &Mlp| affine(q, &x), &p), 1e-6);
+    assert_close_flat(&dp.to_flat(), &numeric_flat(|q: &Mlp| affine(q, &x), &p), 1e-6);
 }
 
 #[derive(Clone, Debug, PartialEq, Differentiable)]
@@ -126,7 +108,7 @@ fn field_reads_in_every_position() {
     assert!((&dm.v - dv).norm() < 1e-12);
     assert!((dm.enc.gain - dg).abs() < 1e-12);
     assert_eq!(dm.steps, 4);
-    assert_close(&dm.to_flat(), &numeric(|q: &Model| positions(q), &m), 1e-6);
+    assert_close_flat(&dm.to_flat(), &numeric_flat(|q: &Model| positions(q), &m), 1e-6);
 }
 
 /// The encoder alone, a composed function: e(E, v) = g ‖W v‖².
@@ -158,7 +140,7 @@ fn composition_with_struct_arguments() {
     assert!((&dm.enc.w - 2.0 * 2.0 * g * &y * v.transpose()).norm() < 1e-12);
     assert!((&dm.v - (2.0 * 2.0 * g * w.transpose() * &y + 2.0 * v)).norm() < 1e-12);
     assert!((dm.enc.gain - 2.0 * y.norm_squared()).abs() < 1e-12);
-    assert_close(&dm.to_flat(), &numeric(|q: &Model| composed(q.clone()), &m), 1e-6);
+    assert_close_flat(&dm.to_flat(), &numeric_flat(|q: &Model| composed(q.clone()), &m), 1e-6);
 }
 
 /// A skipped scalar read where a differentiated one would be: its adjoint is dropped, the slot
@@ -238,7 +220,7 @@ fn generic_fixed_size_struct_in_f32_and_f64() {
     assert_eq!(value, pose_fit(&p, &x, &y));
     assert!((dp.r - 2.0 * e * x.transpose()).norm() < 1e-12);
     assert!((dp.t - 2.0 * e.column_sum()).norm() < 1e-12);
-    assert_close(&dp.to_flat(), &numeric(|q: &Pose<f64>| pose_fit(q, &x, &y), &p), 1e-6);
+    assert_close_flat(&dp.to_flat(), &numeric_flat(|q: &Pose<f64>| pose_fit(q, &x, &y), &p), 1e-6);
 
     let p32 = Pose { r: p.r.cast::<f32>(), t: p.t.cast::<f32>() };
     let (x32, y32) = (x.cast::<f32>(), y.cast::<f32>());
@@ -264,7 +246,7 @@ fn tuple_struct_by_value() {
     assert_eq!(value, 1.5 * 5.25);
     assert!((&dp.0 - 3.0 * &p.0).norm() < 1e-12);
     assert!((dp.1 - 5.25).abs() < 1e-12);
-    assert_close(&dp.to_flat(), &numeric(|q: &Scaled| scaled(q.clone()), &p), 1e-6);
+    assert_close_flat(&dp.to_flat(), &numeric_flat(|q: &Scaled| scaled(q.clone()), &p), 1e-6);
 }
 
 /// A user rule over a struct: e(E, v) = g ‖W v‖² by hand. Ē = (2g (W v) vᵀ, ‖W v‖²),
@@ -296,7 +278,7 @@ fn custom_vjp_over_a_struct() {
     let (value, dm) = through_rule_grad(&m);
     assert_eq!(value, through_rule(&m));
     assert!((&dm.v - (&dv2 + 2.0 * &m.v)).norm() < 1e-12);
-    assert_close(&dm.to_flat(), &numeric(|q: &Model| through_rule(q), &m), 1e-6);
+    assert_close_flat(&dm.to_flat(), &numeric_flat(|q: &Model| through_rule(q), &m), 1e-6);
 }
 
 #[derive(Clone, Debug, PartialEq, Differentiable)]
@@ -342,7 +324,7 @@ fn vec_array_and_entry_of_fields() {
     }
     assert_eq!(dp.heads, [p.heads[1].clone(), p.heads[0].clone()]);
     assert_eq!(dp.w, DMatrix::from_column_slice(2, 2, &[0.0, 0.0, 1.0, 0.0]));
-    assert_close(&dp.to_flat(), &numeric(|q: &Deep| indexed(q, &h), &p), 1e-6);
+    assert_close_flat(&dp.to_flat(), &numeric_flat(|q: &Deep| indexed(q, &h), &p), 1e-6);
 }
 
 #[derive(Clone, Debug, PartialEq, Differentiable)]
@@ -391,7 +373,7 @@ fn loops_over_fields() {
         assert!((&dp.bs[k] - &y).norm() < 1e-12);
     }
     assert_eq!(dp.gates, [2.0, -4.0, 8.0]);
-    assert_close(&dp.to_flat(), &numeric(|q: &Layers| loops(q, &h), &p), 1e-6);
+    assert_close_flat(&dp.to_flat(), &numeric_flat(|q: &Layers| loops(q, &h), &p), 1e-6);
 }
 
 /// A slice of matrices in `wrt`: its gradient is a `Vec`. f = Σₖ ‖Wₖ h‖² + ⟨W₀, W₁⟩
@@ -445,7 +427,7 @@ fn slices_vecs_and_arrays_in_wrt() {
         assert!((&dws[k] - &expected[k]).norm() < 1e-12);
         assert!((&dws2[k] - &expected[k]).norm() < 1e-12);
     }
-    assert_close(&dws.to_flat(), &numeric(|q: &Vec<DMatrix<f64>>| over_slice(q, &h), &ws), 1e-6);
+    assert_close_flat(&dws.to_flat(), &numeric_flat(|q: &Vec<DMatrix<f64>>| over_slice(q, &h), &ws), 1e-6);
 
     use nalgebra::SVector;
     let vs = [SVector::<f32, 2>::new(1.0, 2.0), SVector::<f32, 2>::new(-0.5, 0.5), SVector::<f32, 2>::new(0.0, 3.0)];
@@ -493,7 +475,7 @@ fn fields_in_a_map_closure() {
     assert_eq!(dp.w, DMatrix::from_element(2, 3, 5.0));
     assert_eq!(dp.gates, [0.0, p.w.sum()]);
     assert!((dp.s - p.w.sum()).abs() < 1e-12);
-    assert_close(&dp.to_flat(), &numeric(|q: &Gated| gated(q), &p), 1e-6);
+    assert_close_flat(&dp.to_flat(), &numeric_flat(|q: &Gated| gated(q), &p), 1e-6);
 }
 
 /// Tuples in `wrt`, by reference and by value, and a tuple field of a struct: f(t) = t.1 ‖t.0‖²
@@ -528,7 +510,7 @@ fn tuples_in_wrt() {
     assert_eq!((dt2, du), (dt.clone(), 1.0));
     let (_, dp) = pair_field_grad(&WithPair { pair: t.clone() });
     assert_eq!(dp.pair, dt);
-    assert_close(&dt.to_flat(), &numeric(|q: &(DVector<f64>, f64)| tuple_ref(q), &t), 1e-6);
+    assert_close_flat(&dt.to_flat(), &numeric_flat(|q: &(DVector<f64>, f64)| tuple_ref(q), &t), 1e-6);
 }
 
 /// Composition with collections: a callee over a slice in `wrt`, called with a `Vec` field.

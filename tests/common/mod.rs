@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use matgrad::{check_gradient, Perturb};
+use matgrad::{check_gradient, Differentiable, Perturb};
 use nalgebra::{DMatrix, Dim, OMatrix};
 
 /// A deterministic "random" matrix with entries in about [-1, 1], different for each `seed`.
@@ -58,5 +58,28 @@ pub fn assert_same_value<'a, T: nalgebra::RealField + Copy>(
 ) {
     for (k, (g, w)) in got.into_iter().zip(want).enumerate() {
         assert!(same_value(*g, *w), "entry {k}: the generated value {g} is not the function's {w}");
+    }
+}
+
+/// Central differences of `f` at `p` (a struct, a tuple, a collection) through
+/// `to_flat`/`from_flat`, in the order of `to_flat`.
+pub fn numeric_flat<P: Differentiable<Scalar = f64>>(f: impl Fn(&P) -> f64, p: &P) -> Vec<f64> {
+    let x = p.to_flat();
+    (0..x.len())
+        .map(|k| {
+            let h = 1e-6;
+            let (mut a, mut b) = (x.clone(), x.clone());
+            a[k] += h;
+            b[k] -= h;
+            (f(&p.from_flat(&a)) - f(&p.from_flat(&b))) / (2.0 * h)
+        })
+        .collect()
+}
+
+/// Asserts `a ≈ b` entrywise for flattened values: `|a − b| ≤ tol · max(1, |b|)`.
+pub fn assert_close_flat(a: &[f64], b: &[f64], tol: f64) {
+    assert_eq!(a.len(), b.len());
+    for (k, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!((x - y).abs() <= tol * y.abs().max(1.0), "entry {k}: {x} vs {y}");
     }
 }
