@@ -409,3 +409,28 @@ fn coordinates_of_a_parameters_field() {
     let want = -2.0 * 0.1 + 0.5 * 0.2 + 1.5 * -0.3 + 3.0 * 0.4;
     assert!((tangent - want).abs() < 1e-14, "{tangent} vs {want}");
 }
+
+// ---------------------------------------------------------------- a reference to a temporary
+
+/// A reference to a temporary kept by a loop's tape (it borrows itself: the tape's check of
+/// what a reference points into must stop there): f(W) = Σ₁ⁿ ⟨W, 2X⟩² , W̄ = Σ 2⟨W, 2X⟩ 2X.
+#[differentiate(wrt(w))]
+fn temporary_reference(w: &DMatrix<f64>, x: &DMatrix<f64>, n: usize) -> f64 {
+    let mut total = 0.0;
+    for _ in 0..n {
+        let c = &(x * 2.0);
+        total += w.component_mul(c).sum().powi(2);
+    }
+    total
+}
+
+#[test]
+fn a_reference_to_a_temporary_in_a_loop() {
+    let w = DMatrix::from_fn(2, 3, |i, j| i as f64 - 0.5 * j as f64);
+    let x = DMatrix::from_fn(2, 3, |i, j| 0.3 * (i + j) as f64 - 0.4);
+    let (value, g) = temporary_reference_grad(&w, &x, 3);
+    assert_eq!(value, temporary_reference(&w, &x, 3));
+    let want = 3.0 * 2.0 * w.dot(&(2.0 * &x)) * 2.0 * &x;
+    assert_close_flat(g.as_slice(), want.as_slice(), 1e-13);
+    assert_close_flat(&g.to_flat(), &numeric_flat(|w| temporary_reference(w, &x, 3), &w), 1e-7);
+}

@@ -64,7 +64,8 @@ impl Emitter<'_> {
         if plan.def[r] == plan.root {
             return true;
         }
-        if let Some(b) = self.values[r].borrows {
+        // (a reference to a temporary borrows itself)
+        if let Some(b) = self.values[r].borrows.filter(|&b| b != r) {
             return self.lasting(body, plan, b);
         }
         let element = |rule: &crate::symbol::Rule| {

@@ -110,9 +110,10 @@ impl Lower<'_> {
             if self.elements.contains(&v) {
                 return true;
             }
+            // (a reference to a temporary borrows itself)
             match self.values[v].borrows {
-                Some(b) => v = b,
-                None => return false,
+                Some(b) if b != v => v = b,
+                _ => return false,
             }
         }
     }
