@@ -89,25 +89,32 @@ impl<T: Real> Differentiable for T {
 }
 
 /// Owned matrices and vectors of every shape (the storage is generic so that rustc matches
-/// `DMatrix` and `SMatrix` alike without normalising the allocator's buffer type).
+/// `DMatrix` and `SMatrix` alike without normalising the allocator's buffer type; owned
+/// storage is contiguous, so the entries are walked as one slice).
 impl<T: Real, R: Dim, C: Dim, S> Differentiable for Matrix<T, R, C, S>
 where
-    S: Storage<T, R, C> + StorageMut<T, R, C> + Clone,
+    S: Storage<T, R, C> + StorageMut<T, R, C> + Clone + nalgebra::IsContiguous,
 {
     type Scalar = T;
+    #[inline]
     fn zero_like(&self) -> Self {
         let mut z = self.clone();
-        z.fill(nalgebra::zero::<T>());
+        z.as_mut_slice().fill(nalgebra::zero::<T>());
         z
     }
+    #[inline]
     fn add_scaled(&mut self, a: T, other: &Self) {
-        self.zip_apply(other, |y, x| *y += a * x);
+        assert_eq!(self.shape(), other.shape(), "add_scaled on matrices of different shapes");
+        self.as_mut_slice().iter_mut().zip(other.as_slice()).for_each(|(y, &x)| *y += a * x);
     }
+    #[inline]
     fn scale(&mut self, a: T) {
-        self.apply(|v| *v *= a);
+        self.as_mut_slice().iter_mut().for_each(|v| *v *= a);
     }
+    #[inline]
     fn dot(&self, other: &Self) -> T {
-        self.zip_fold(other, nalgebra::zero::<T>(), |acc, a, b| acc + a * b)
+        assert_eq!(self.shape(), other.shape(), "dot of matrices of different shapes");
+        self.as_slice().iter().zip(other.as_slice()).fold(nalgebra::zero::<T>(), |acc, (&a, &b)| acc + a * b)
     }
     fn len(&self) -> usize {
         self.nrows() * self.ncols()
