@@ -595,6 +595,11 @@ impl Emitter<'_> {
                 let e = self.expr(expr, seed);
                 quote!(::matgrad::__private::Neg(#e))
             }
+            Expr::At { like, index, slot, expr } => {
+                let (c, i, s) = (self.read(like, seed), self.read(index, seed), self.read(slot, seed));
+                let e = self.expr(expr, seed);
+                quote!(::matgrad::__private::field_at(#c, #i, #s, #e))
+            }
         }
     }
 

@@ -10,6 +10,10 @@
 //!   once (the inverse of a factorization, `share::inverses`).
 //! - [`signs`] (a pass over the reverse program): the adjoint of `-x` or `c - x` is kept negated,
 //!   so that the sign folds into the contributions to it.
+//! - [`places`] (a pass over the reverse program): the adjoint of a field of a collection's
+//!   element (`layer.w` in `for layer in &p.layers`) is added into that field of the
+//!   collection's adjoint, where that exists before the loop, instead of through a whole
+//!   element's adjoint.
 //! - [`storage`] (passes over the reverse program): which forward values the reverse sweep
 //!   reads, read off the program; from that, which value is moved, borrowed or cloned, and
 //!   where; which adjoint borrows another's (`storage::aliases`) and what each step moves
@@ -17,10 +21,11 @@
 //!
 //! [`reverse`] runs reverse mode: the [`Plan`] that `reverse::plan` builds (which ops take part,
 //! how many contributions each adjoint gets), completed by `storage`, and the reverse program
-//! written plainly from it and rewritten by `identities`, `share`, `signs` and `storage`, which
-//! `emit` prints. The passes depend on `reverse` and `ir`, never the other way.
+//! written plainly from it and rewritten by `identities`, `share`, `signs`, `places` and
+//! `storage`, which `emit` prints. The passes depend on `reverse` and `ir`, never the other way.
 
 pub mod identities;
+pub mod places;
 pub mod share;
 pub mod signs;
 pub mod simplify;
@@ -39,6 +44,7 @@ pub fn reverse(values: &[Value], body: &Body) -> Plan {
     storage::reverse_reads(values, body, &mut p, &prog);
     storage::run(values, body, &mut p);
     signs::fold(values, body, &p, &mut prog);
+    places::fields(body, &mut prog);
     storage::aliases(body, &p, &mut prog);
     storage::moves(body, &p, &mut prog);
     p.program = prog;

@@ -41,7 +41,9 @@ impl Emitter<'_> {
     /// each field path's adjoint added into the same field of it (through the slots of
     /// `#[derive(Differentiable)]`; a skipped field has none and keeps its value).
     ///
-    /// Output: `{ let mut g = zero_like(p); if let Some(s) = g.__matgrad_slot_w1() { add_to(s, d_p_w1) } g }`
+    /// Output: `{ let mut g = zero_like(p); if let Some(s) = g.__matgrad_slot_w1() { *s = init(d_p_w1) } g }`
+    /// (`add_to(s, d_p_w1)` where the field does not start at zeros, or another path reaches
+    /// into it)
     pub(super) fn gradient(
         &self,
         low: &Lowered,
@@ -61,6 +63,13 @@ impl Emitter<'_> {
             return own.unwrap_or_else(|| self.zeros(w));
         }
         let g = format_ident!("g", span = Span::mixed_site());
+        // A field that starts at zeros and no other path reaches into (or out of) takes its
+        // adjoint as it is: no pass adding it to zeros.
+        let zeros = own.is_none();
+        let alone = |f: &lower::FieldRead| {
+            let overlaps = |o: &lower::FieldRead| o.path.starts_with(&f.path) || f.path.starts_with(&o.path);
+            reached.iter().filter(|(o, _)| overlaps(o)).count() == 1
+        };
         let start = own.unwrap_or_else(|| {
             let r = self.reference(w);
             quote!(::matgrad::Differentiable::zero_like(#r))
@@ -71,9 +80,13 @@ impl Emitter<'_> {
             let first = crate::symbol::slot_method(first);
             let rest = rest.iter().map(crate::symbol::slot_method);
             let slot = format_ident!("slot", span = Span::mixed_site());
+            let put = match zeros && alone(f) {
+                true => quote!(*#slot = ::matgrad::__private::init(#d);),
+                false => quote!(::matgrad::__private::add_to(#slot, #d);),
+            };
             quote_spanned! {span=>
                 if let ::core::option::Option::Some(#slot) = #g.#first() #(.and_then(|s| s.#rest()))* {
-                    ::matgrad::__private::add_to(#slot, #d);
+                    #put
                 }
             }
         });

@@ -83,6 +83,9 @@ pub enum Expr {
     As { ty: ValueId, expr: Box<Expr> },
     /// `−expr`, folded into the accumulation (no pass of its own; see `passes::signs`).
     Neg(Box<Expr>),
+    /// `expr`, the adjoint of a field of element `index` of collection `like`, added into that
+    /// field (reached through `slot`) of the collection's adjoint (see `passes::places`).
+    At { like: Operand, index: Operand, slot: Operand, expr: Box<Expr> },
 }
 
 impl Expr {
@@ -99,7 +102,7 @@ impl Expr {
     pub(crate) fn call_mut(&mut self) -> Option<&mut Expr> {
         match self {
             Expr::Call { .. } | Expr::Shared(_) => Some(self),
-            Expr::As { expr, .. } | Expr::Neg(expr) => expr.call_mut(),
+            Expr::As { expr, .. } | Expr::Neg(expr) | Expr::At { expr, .. } => expr.call_mut(),
             Expr::Operand(_) => None,
         }
     }
@@ -110,6 +113,12 @@ impl Expr {
             Expr::Call { args, .. } => args.iter_mut().for_each(f),
             Expr::Operand(o) | Expr::Shared(o) => f(o),
             Expr::As { expr, .. } | Expr::Neg(expr) => expr.operands_mut(f),
+            Expr::At { like, index, slot, expr } => {
+                f(like);
+                f(index);
+                f(slot);
+                expr.operands_mut(f);
+            }
         }
     }
 
@@ -129,6 +138,14 @@ impl Expr {
                 f(*ty);
             }
             Expr::Neg(expr) => expr.reads(f),
+            Expr::At { like, index, slot, expr } => {
+                for o in [like, index, slot] {
+                    if let Operand::Value { v, .. } = o {
+                        f(*v)
+                    }
+                }
+                expr.reads(f);
+            }
         }
     }
 
@@ -138,6 +155,7 @@ impl Expr {
             Expr::Call { args, .. } => args.clone(),
             Expr::Operand(o) | Expr::Shared(o) => vec![*o],
             Expr::As { expr, .. } | Expr::Neg(expr) => expr.operands(),
+            Expr::At { like, index, slot, expr } => [*like, *index, *slot].into_iter().chain(expr.operands()).collect(),
         }
     }
 
@@ -239,6 +257,18 @@ impl Program {
     pub(crate) fn rewrite(&mut self, site: Site, f: impl FnMut(Step) -> Step) {
         if let Some(steps) = self.steps.get_mut(&site) {
             *steps = std::mem::take(steps).into_iter().map(f).collect();
+        }
+    }
+
+    /// Every step, with its site.
+    pub(crate) fn all(&self) -> impl Iterator<Item = (Site, &Step)> {
+        self.steps.iter().flat_map(|(&site, steps)| steps.iter().map(move |s| (site, s)))
+    }
+
+    /// Rewrites every step, dropping those `f` returns `None` for.
+    pub(crate) fn rewrite_all(&mut self, mut f: impl FnMut(Site, Step) -> Option<Step>) {
+        for (&site, steps) in self.steps.iter_mut() {
+            *steps = std::mem::take(steps).into_iter().filter_map(|s| f(site, s)).collect();
         }
     }
 

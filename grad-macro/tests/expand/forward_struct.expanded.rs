@@ -84,13 +84,13 @@ fn fit_vjp(p: &Affine, x: &DMatrix<f64>, adjoint: f64) -> (f64, Affine) {
         {
             let mut g = ::matgrad::Differentiable::zero_like(p);
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w() {
-                ::matgrad::__private::add_to(slot, d_p_w_2);
+                *slot = ::matgrad::__private::init(d_p_w_2);
             }
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_b() {
-                ::matgrad::__private::add_to(slot, d_p_b_3);
+                *slot = ::matgrad::__private::init(d_p_b_3);
             }
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_scale() {
-                ::matgrad::__private::add_to(slot, d_p_scale_4);
+                *slot = ::matgrad::__private::init(d_p_scale_4);
             }
             g
         },
@@ -356,26 +356,26 @@ fn fit_hvp(p: &Affine, x: &DMatrix<f64>, tangent_p: &Affine) -> (f64, Affine, Af
         {
             let mut g = ::matgrad::Differentiable::zero_like(tangent_p);
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w() {
-                ::matgrad::__private::add_to(slot, d_tangent_p_w_2);
+                *slot = ::matgrad::__private::init(d_tangent_p_w_2);
             }
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_b() {
-                ::matgrad::__private::add_to(slot, d_tangent_p_b_3);
+                *slot = ::matgrad::__private::init(d_tangent_p_b_3);
             }
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_scale() {
-                ::matgrad::__private::add_to(slot, d_tangent_p_scale_4);
+                *slot = ::matgrad::__private::init(d_tangent_p_scale_4);
             }
             g
         },
         {
             let mut g = ::matgrad::Differentiable::zero_like(p);
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w() {
-                ::matgrad::__private::add_to(slot, d_p_w_2);
+                *slot = ::matgrad::__private::init(d_p_w_2);
             }
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_b() {
-                ::matgrad::__private::add_to(slot, d_p_b_3);
+                *slot = ::matgrad::__private::init(d_p_b_3);
             }
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_scale() {
-                ::matgrad::__private::add_to(slot, d_p_scale_4);
+                *slot = ::matgrad::__private::init(d_p_scale_4);
             }
             g
         },
@@ -542,13 +542,13 @@ fn fit_tangent_pullback(
         {
             let mut g = ::matgrad::Differentiable::zero_like(p);
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w() {
-                ::matgrad::__private::add_to(slot, d_p_w_2);
+                *slot = ::matgrad::__private::init(d_p_w_2);
             }
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_b() {
-                ::matgrad::__private::add_to(slot, d_p_b_3);
+                *slot = ::matgrad::__private::init(d_p_b_3);
             }
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_scale() {
-                ::matgrad::__private::add_to(slot, d_p_scale_4);
+                *slot = ::matgrad::__private::init(d_p_scale_4);
             }
             g
         },
@@ -556,13 +556,13 @@ fn fit_tangent_pullback(
         {
             let mut g = ::matgrad::Differentiable::zero_like(tangent_p);
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w() {
-                ::matgrad::__private::add_to(slot, d_tangent_p_w_2);
+                *slot = ::matgrad::__private::init(d_tangent_p_w_2);
             }
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_b() {
-                ::matgrad::__private::add_to(slot, d_tangent_p_b_3);
+                *slot = ::matgrad::__private::init(d_tangent_p_b_3);
             }
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_scale() {
-                ::matgrad::__private::add_to(slot, d_tangent_p_scale_4);
+                *slot = ::matgrad::__private::init(d_tangent_p_scale_4);
             }
             g
         },

@@ -121,16 +121,16 @@ fn loss_vjp(p: &Mlp, x: &DMatrix<f64>, adjoint: f64) -> (f64, Mlp) {
         {
             let mut g = ::matgrad::Differentiable::zero_like(p);
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w1() {
-                ::matgrad::__private::add_to(slot, d_p_w1_3);
+                *slot = ::matgrad::__private::init(d_p_w1_3);
             }
             if let ::core::option::Option::Some(slot) = g
                 .__matgrad_slot_enc()
                 .and_then(|s| s.__matgrad_slot_gain())
             {
-                ::matgrad::__private::add_to(slot, d_p_enc_gain_4);
+                *slot = ::matgrad::__private::init(d_p_enc_gain_4);
             }
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_b1() {
-                ::matgrad::__private::add_to(slot, d_p_b1_6);
+                *slot = ::matgrad::__private::init(d_p_b1_6);
             }
             g
         },

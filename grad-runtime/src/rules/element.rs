@@ -241,3 +241,49 @@ impl<T: Real, R: Dim, C: Dim, S: nalgebra::StorageMut<T, R, C>> Coordinates for 
         crate::differentiable::Differentiated(&self[3])
     }
 }
+
+// y = c[k].f          (a field of an element of a collection)
+// c̄[k].f += Ḡ         (added where the collection's adjoint holds it: no element built)
+/// The contribution `c` to field `slot` of element `at` of a collection's adjoint (`like` is
+/// the collection, whose elements are their own adjoints' type), added there in place (a
+/// product accumulates with gemm into the field). Generated code only adds it to an adjoint that
+/// exists (the collection's, started at zeros before the loop that reads the element).
+#[inline]
+pub fn field_at<'a, A, D, P, C>(like: &[D], at: &usize, slot: &'a P, c: C) -> FieldAt<'a, A, P, C>
+where
+    C: Contrib,
+    P: Fn(&mut D) -> Option<&mut C::Adj>,
+{
+    let _ = like;
+    FieldAt { at: *at, slot, c, adjoint: core::marker::PhantomData }
+}
+
+/// See [`field_at`].
+pub struct FieldAt<'a, A, P, C> {
+    at: usize,
+    slot: &'a P,
+    c: C,
+    adjoint: core::marker::PhantomData<fn() -> A>,
+}
+
+impl<A, P, C> Contrib for FieldAt<'_, A, P, C>
+where
+    A: crate::value::Adjoint + core::ops::IndexMut<usize>,
+    C: Contrib,
+    P: Fn(&mut <A as core::ops::Index<usize>>::Output) -> Option<&mut C::Adj>,
+{
+    type Adj = A;
+    fn init(self) -> A {
+        unreachable!("`field_at` is only added to a collection's adjoint that exists")
+    }
+    fn add_to(self, acc: &mut A) {
+        if let Some(f) = (self.slot)(&mut acc[self.at]) {
+            self.c.add_to(f);
+        }
+    }
+    fn sub_from(self, acc: &mut A) {
+        if let Some(f) = (self.slot)(&mut acc[self.at]) {
+            self.c.sub_from(f);
+        }
+    }
+}
