@@ -13,6 +13,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use matgrad::Differentiable;
 use nalgebra::{DMatrix, RowDVector, SMatrix, SVector};
 
 mod workloads;
@@ -247,5 +248,31 @@ fn bench_pose(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_network, bench_dictionary, bench_factorization, bench_mlp, bench_gaussian, bench_pose);
+fn bench_layers(c: &mut Criterion) {
+    let (p, x, y) = layers_data();
+    let (v_gen, g_gen) = layers_grad(&p, &x, &y);
+    let (v_hand, g_hand) = layers_hand(&p, &x, &y);
+    let name = "layers/3";
+    assert_value(name, v_gen, v_hand);
+    assert_value(name, layers(&p, &x, &y), v_hand);
+    let flat = |n: &Net| DMatrix::from_column_slice(n.len(), 1, &n.to_flat());
+    assert_rel("layers/3 dp", &flat(&g_gen), &flat(&g_hand));
+    let mut group = c.benchmark_group(name);
+    configure(&mut group, false);
+    group.bench_function("generated", |b| b.iter(|| layers_grad(black_box(&p), black_box(&x), black_box(&y))));
+    group.bench_function("hand", |b| b.iter(|| layers_hand(black_box(&p), black_box(&x), black_box(&y))));
+    group.bench_function("forward", |b| b.iter(|| layers(black_box(&p), black_box(&x), black_box(&y))));
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_network,
+    bench_dictionary,
+    bench_factorization,
+    bench_mlp,
+    bench_gaussian,
+    bench_pose,
+    bench_layers
+);
 criterion_main!(benches);

@@ -247,9 +247,17 @@ fn main() {
                 || sink(pose_angle_hand(black_box(theta), black_box(&t), black_box(&p), black_box(&q))),
             );
         }
+        "layers" if const { built("layers") } => {
+            let (p, x, y) = layers_data();
+            drive(
+                &mode,
+                || sink(layers_grad(black_box(&p), black_box(&x), black_box(&y))),
+                || sink(layers_hand(black_box(&p), black_box(&x), black_box(&y))),
+            );
+        }
         other => {
             eprintln!(
-                "unknown workload {other}: network, network_large, dictionary, factorization, mlp, gaussian, gaussian_solve, pose, pose_loop, pose_angle{}",
+                "unknown workload {other}: network, network_large, dictionary, factorization, mlp, gaussian, gaussian_solve, pose, pose_loop, pose_angle, layers{}",
                 ONLY.map(|w| format!(" (this binary: {w} only)")).unwrap_or_default()
             );
             std::process::exit(2);

@@ -20,7 +20,7 @@ import re
 import sys
 
 FUNCTIONS = ("generated", "hand", "forward")
-FAMILIES = ("network", "dictionary", "factorization", "mlp", "gaussian", "gaussian_solve", "pose", "pose_loop", "pose_angle")
+FAMILIES = ("network", "dictionary", "factorization", "mlp", "gaussian", "gaussian_solve", "pose", "pose_loop", "pose_angle", "layers")
 
 
 def load(criterion_dir):

@@ -24,7 +24,7 @@ import sys
 # The large network (1024×512 · 512×256) takes about a second a call under callgrind: 3 calls.
 LARGE = ("network_large",)
 LARGE_CALLS = 3
-WORKLOADS = ("network", "network_large", "dictionary", "factorization", "mlp", "gaussian", "gaussian_solve", "pose", "pose_loop", "pose_angle")
+WORKLOADS = ("network", "network_large", "dictionary", "factorization", "mlp", "gaussian", "gaussian_solve", "pose", "pose_loop", "pose_angle", "layers")
 
 
 def binary(only=None):

@@ -2,8 +2,8 @@
 //! their hand-written gradients, and the data.
 #![allow(dead_code)]
 
-use matgrad::differentiate;
-use nalgebra::{DMatrix, DMatrixView, Matrix2, RowDVector, SMatrix, SVector};
+use matgrad::{differentiate, Differentiable};
+use nalgebra::{DMatrix, DMatrixView, DVector, Matrix2, RowDVector, SMatrix, SVector};
 
 // ---------------------------------------------------------------------------------------------
 // The functions differentiated.
@@ -83,6 +83,30 @@ pub fn pose_angle(theta: f64, t: &SVector<f64, 2>, p: &SMatrix<f64, 2, 8>, q: &S
         total += (r * p.column(i) + t - q.column(i)).norm_squared();
     }
     total
+}
+
+/// A layer of [`Net`]: h ← tanh(W h + b).
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Layer {
+    pub w: DMatrix<f64>,
+    pub b: DVector<f64>,
+}
+
+/// A network as users write one: its layers in a `Vec`.
+#[derive(Clone, Debug, PartialEq, Differentiable)]
+pub struct Net {
+    pub layers: Vec<Layer>,
+}
+
+/// A tanh network over one sample, its layers read by field in a loop:
+/// f(p) = ‖h_L − y‖², h₀ = x, hₖ₊₁ = tanh(Wₖ hₖ + bₖ).
+#[differentiate(wrt(p))]
+pub fn layers(p: &Net, x: &DVector<f64>, y: &DVector<f64>) -> f64 {
+    let mut h = x.clone();
+    for layer in &p.layers {
+        h = (&layer.w * h + &layer.b).map(|v| v.tanh());
+    }
+    (h - y).norm_squared()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,6 +264,46 @@ pub fn pose_angle_hand(
 
 // ---------------------------------------------------------------------------------------------
 // Data and checks.
+
+/// Backpropagation through [`layers`] by hand: z̄ₖ = h̄ₖ₊₁ ⊙ (1 − hₖ₊₁²), W̄ₖ = z̄ₖ hₖᵀ,
+/// b̄ₖ = z̄ₖ, h̄ₖ = Wₖᵀ z̄ₖ.
+pub fn layers_hand(p: &Net, x: &DVector<f64>, y: &DVector<f64>) -> (f64, Net) {
+    let mut hs = vec![x.clone()];
+    for l in &p.layers {
+        let mut z = &l.b + &l.w * &hs[hs.len() - 1];
+        z.apply(|v| *v = v.tanh());
+        hs.push(z);
+    }
+    let e = &hs[hs.len() - 1] - y;
+    let value = e.norm_squared();
+    let mut grads = Vec::with_capacity(p.layers.len());
+    let mut dh = 2.0 * e;
+    for k in (0..p.layers.len()).rev() {
+        dh.zip_apply(&hs[k + 1], |d, h| *d *= 1.0 - h * h);
+        let w = &dh * hs[k].transpose();
+        let next = p.layers[k].w.tr_mul(&dh);
+        grads.push(Layer { w, b: dh });
+        dh = next;
+    }
+    grads.reverse();
+    (value, Net { layers: grads })
+}
+
+/// Three layers, 32 → 64 → 64 → 10, one sample.
+pub fn layers_data() -> (Net, DVector<f64>, DVector<f64>) {
+    let sizes = [(64, 32), (64, 64), (10, 64)];
+    let layers = sizes
+        .iter()
+        .enumerate()
+        .map(|(k, &(r, c))| Layer {
+            w: data(r, c, 30 + k as u64, 1.0 / (c as f64).sqrt()),
+            b: DVector::from_fn(r, |i, _| 0.01 * i as f64),
+        })
+        .collect();
+    let x = DVector::from_fn(32, |i, _| (i as f64 * 0.3).sin());
+    let y = DVector::from_fn(10, |i, _| (i as f64 * 0.2).cos() * 0.5);
+    (Net { layers }, x, y)
+}
 
 /// The planar pose's data: θ = 0.3, t, and 8 points P and their targets Q.
 pub fn pose_angle_data() -> (f64, SVector<f64, 2>, SMatrix<f64, 2, 8>, SMatrix<f64, 2, 8>) {
