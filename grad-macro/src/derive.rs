@@ -212,11 +212,13 @@ fn implementation(input: &DeriveInput, fields: &[Field], first: &Type) -> TokenS
 
 /// `fn __matgrad_slot_<field>(&mut self) -> Option<&mut Field>` and
 /// `fn __matgrad_const_<field>(&self) -> Skipped<Field>` (`Differentiated<Field>` for a
-/// differentiated field), with the field's visibility.
+/// differentiated field) and `fn __matgrad_with_<field>` (see [`with_field`]), with the
+/// field's visibility.
 fn slots(fields: &[Field]) -> TokenStream {
     fields
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(k, f)| {
             let (m, ty, vis) = (&f.member, &f.ty, &f.vis);
             let name = crate::symbol::slot_method(m);
             let body = if f.skip {
@@ -228,6 +230,7 @@ fn slots(fields: &[Field]) -> TokenStream {
             // accessor of a differentiated one returns a type `constant_field` refuses.
             let constant = crate::symbol::const_method(m);
             let wrapper = if f.skip { quote!(Skipped) } else { quote!(Differentiated) };
+            let with = with_field(fields, k);
             quote! {
                 #[doc(hidden)]
                 #[inline(always)]
@@ -239,9 +242,43 @@ fn slots(fields: &[Field]) -> TokenStream {
                 #vis fn #constant(&self) -> ::matgrad::__private::#wrapper<'_, #ty> {
                     ::matgrad::__private::#wrapper(&self.#m)
                 }
+                #with
             }
         })
         .collect()
+}
+
+/// `fn __matgrad_with_<field>(&self, v: Field) -> Self`: zeros shaped like `self` with field
+/// `k` set to `v` (a skipped field keeps its value, as in `zero_like`, and `v` is dropped).
+fn with_field(fields: &[Field], k: usize) -> TokenStream {
+    let f = &fields[k];
+    let (name, ty, vis) = (crate::symbol::with_method(&f.member), &f.ty, &f.vis);
+    let inits = fields.iter().enumerate().map(|(j, g)| {
+        let m = &g.member;
+        match (j == k && !g.skip, g.skip) {
+            (true, _) => quote!(#m: v),
+            (false, true) => quote!(#m: ::core::clone::Clone::clone(&self.#m)),
+            (false, false) => quote!(#m: ::matgrad::Differentiable::zero_like(&self.#m)),
+        }
+    });
+    let bounds = fields.iter().enumerate().filter(|&(j, _)| j != k || f.skip).map(|(_, g)| {
+        let t = &g.ty;
+        // (under `for<'__m>`, a bound on a type without parameters is checked where the method
+        // is called, not here: a field that is not `Differentiable` is reported once, on the
+        // trait's impl)
+        match g.skip {
+            true => quote!(for<'__m> #t: ::core::clone::Clone,),
+            false => quote!(for<'__m> #t: ::matgrad::Differentiable,),
+        }
+    });
+    quote! {
+        #[doc(hidden)]
+        #[inline]
+        #[allow(unused_variables)]
+        #vis fn #name(&self, v: #ty) -> Self where #(#bounds)* {
+            Self { #(#inits),* }
+        }
+    }
 }
 
 /// The struct's type parameters.

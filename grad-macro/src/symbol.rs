@@ -16,6 +16,13 @@ pub fn slot_method(m: &syn::Member) -> syn::Ident {
     quote::format_ident!("__matgrad_slot_{}", member_str(m))
 }
 
+/// The name of the constructor `#[derive(Differentiable)]` generates for a field: zeros shaped
+/// like the struct with that field given (how a gradient whose field's adjoint is known whole
+/// starts, without zeros for that field).
+pub fn with_method(m: &syn::Member) -> syn::Ident {
+    quote::format_ident!("__matgrad_with_{}", member_str(m))
+}
+
 /// The name of the accessor `#[derive(Differentiable)]` generates for a skipped field: how a
 /// field of a differentiated struct is read as a constant.
 pub fn const_method(m: &syn::Member) -> syn::Ident {

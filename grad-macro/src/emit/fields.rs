@@ -70,11 +70,26 @@ impl Emitter<'_> {
             let overlaps = |o: &lower::FieldRead| o.path.starts_with(&f.path) || f.path.starts_with(&o.path);
             reached.iter().filter(|(o, _)| overlaps(o)).count() == 1
         };
-        let start = own.unwrap_or_else(|| {
-            let r = self.reference(w);
-            quote!(::matgrad::Differentiable::zero_like(#r))
-        });
-        let adds = reached.iter().map(|(f, d)| {
+        // The first such field of a struct (a named one at the top) is given to the gradient as it
+        // starts, so that it is not made of zeros first.
+        let given = match zeros {
+            true => reached.iter().position(|(f, _)| matches!(f.path.as_slice(), [syn::Member::Named(_)]) && alone(f)),
+            false => None,
+        };
+        let start = match (own, given) {
+            (Some(own), _) => own,
+            (None, Some(k)) => {
+                let (f, d) = reached[k];
+                let (r, with) = (self.reference(w), crate::symbol::with_method(&f.path[0]));
+                let span = self.values[f.value].span;
+                quote_spanned!(span=> #r.#with(::matgrad::__private::init(#d)))
+            }
+            (None, None) => {
+                let r = self.reference(w);
+                quote!(::matgrad::Differentiable::zero_like(#r))
+            }
+        };
+        let adds = reached.iter().enumerate().filter(|&(k, _)| Some(k) != given).map(|(_, (f, d))| {
             let span = self.values[f.value].span;
             let (first, rest) = f.path.split_first().expect("a field path has a field");
             let first = crate::symbol::slot_method(first);

@@ -82,10 +82,7 @@ fn fit_vjp(p: &Affine, x: &DMatrix<f64>, adjoint: f64) -> (f64, Affine) {
     (
         t_12,
         {
-            let mut g = ::matgrad::Differentiable::zero_like(p);
-            if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w() {
-                *slot = ::matgrad::__private::init(d_p_w_2);
-            }
+            let mut g = p.__matgrad_with_w(::matgrad::__private::init(d_p_w_2));
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_b() {
                 *slot = ::matgrad::__private::init(d_p_b_3);
             }
@@ -354,10 +351,8 @@ fn fit_hvp(p: &Affine, x: &DMatrix<f64>, tangent_p: &Affine) -> (f64, Affine, Af
     (
         value,
         {
-            let mut g = ::matgrad::Differentiable::zero_like(tangent_p);
-            if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w() {
-                *slot = ::matgrad::__private::init(d_tangent_p_w_2);
-            }
+            let mut g = tangent_p
+                .__matgrad_with_w(::matgrad::__private::init(d_tangent_p_w_2));
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_b() {
                 *slot = ::matgrad::__private::init(d_tangent_p_b_3);
             }
@@ -367,10 +362,7 @@ fn fit_hvp(p: &Affine, x: &DMatrix<f64>, tangent_p: &Affine) -> (f64, Affine, Af
             g
         },
         {
-            let mut g = ::matgrad::Differentiable::zero_like(p);
-            if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w() {
-                *slot = ::matgrad::__private::init(d_p_w_2);
-            }
+            let mut g = p.__matgrad_with_w(::matgrad::__private::init(d_p_w_2));
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_b() {
                 *slot = ::matgrad::__private::init(d_p_b_3);
             }
@@ -540,10 +532,7 @@ fn fit_tangent_pullback(
     );
     (
         {
-            let mut g = ::matgrad::Differentiable::zero_like(p);
-            if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w() {
-                *slot = ::matgrad::__private::init(d_p_w_2);
-            }
+            let mut g = p.__matgrad_with_w(::matgrad::__private::init(d_p_w_2));
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_b() {
                 *slot = ::matgrad::__private::init(d_p_b_3);
             }
@@ -554,10 +543,8 @@ fn fit_tangent_pullback(
         },
         ::matgrad::__private::NoGradient,
         {
-            let mut g = ::matgrad::Differentiable::zero_like(tangent_p);
-            if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w() {
-                *slot = ::matgrad::__private::init(d_tangent_p_w_2);
-            }
+            let mut g = tangent_p
+                .__matgrad_with_w(::matgrad::__private::init(d_tangent_p_w_2));
             if let ::core::option::Option::Some(slot) = g.__matgrad_slot_b() {
                 *slot = ::matgrad::__private::init(d_tangent_p_b_3);
             }

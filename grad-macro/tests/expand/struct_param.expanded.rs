@@ -119,10 +119,7 @@ fn loss_vjp(p: &Mlp, x: &DMatrix<f64>, adjoint: f64) -> (f64, Mlp) {
     (
         t_18,
         {
-            let mut g = ::matgrad::Differentiable::zero_like(p);
-            if let ::core::option::Option::Some(slot) = g.__matgrad_slot_w1() {
-                *slot = ::matgrad::__private::init(d_p_w1_3);
-            }
+            let mut g = p.__matgrad_with_w1(::matgrad::__private::init(d_p_w1_3));
             if let ::core::option::Option::Some(slot) = g
                 .__matgrad_slot_enc()
                 .and_then(|s| s.__matgrad_slot_gain())
