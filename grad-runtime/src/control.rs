@@ -424,21 +424,4 @@ impl<T: crate::value::Real, R: nalgebra::Dim, C: nalgebra::Dim, S> AsValue for n
     }
 }
 
-/// A tuple, an element of a collection field (`for pair in &p.pairs`).
-macro_rules! tuple_as_value {
-    ($($t:ident),+) => {
-        impl<$($t),+> AsValue for ($($t,)+) {
-            #[inline(always)]
-            fn as_value(&self) -> &Self {
-                self
-            }
-        }
-    };
-}
-
-tuple_as_value!(A);
-tuple_as_value!(A, B);
-tuple_as_value!(A, B, C);
-tuple_as_value!(A, B, C, D);
-tuple_as_value!(A, B, C, D, E);
-tuple_as_value!(A, B, C, D, E, G);
+// (tuples, elements of collection fields: `rules::element`)

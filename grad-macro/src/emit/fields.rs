@@ -41,9 +41,11 @@ impl Emitter<'_> {
     /// each field path's adjoint added into the same field of it (through the slots of
     /// `#[derive(Differentiable)]`; a skipped field has none and keeps its value).
     ///
-    /// Output: `{ let mut g = zero_like(p); if let Some(s) = g.__matgrad_slot_w1() { *s = init(d_p_w1) } g }`
-    /// (`add_to(s, d_p_w1)` where the field does not start at zeros, or another path reaches
-    /// into it)
+    /// Output: `{ let mut g = p.__matgrad_with_w1(init(d_p_w1)); if let Some(s) = g.__matgrad_slot_b1() { *s = init(d_p_b1) } g }`:
+    /// the first named top-level field that one path alone reaches is given to the gradient as
+    /// it starts (else it starts as `zero_like(p)`), each other such field is set to its
+    /// adjoint, and a field that does not start at zeros, or that another path reaches into,
+    /// has its adjoint added (`add_to(s, d)`).
     pub(super) fn gradient(
         &self,
         low: &Lowered,

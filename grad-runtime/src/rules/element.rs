@@ -171,9 +171,18 @@ pub trait Fields {}
 
 impl<T: Real, R: Dim, C: Dim, S> Fields for Matrix<T, R, C, S> {}
 
+/// A tuple as an element of a collection field (`for pair in &p.pairs`): read by reference and
+/// by field.
 macro_rules! tuple_fields {
     ($($t:ident),+) => {
         impl<$($t),+> Fields for ($($t,)+) {}
+
+        impl<$($t),+> crate::control::AsValue for ($($t,)+) {
+            #[inline(always)]
+            fn as_value(&self) -> &Self {
+                self
+            }
+        }
     };
 }
 
@@ -184,62 +193,45 @@ tuple_fields!(A, B, C, D);
 tuple_fields!(A, B, C, D, E);
 tuple_fields!(A, B, C, D, E, G);
 
-/// Where the adjoint of a vector's coordinate goes (`v.x` is entry 0, `v.y` 1, `v.z` 2, `v.w`
-/// 3, as nalgebra's `Deref` to `XYZW` reads them), as a struct's field slots do; a method of
-/// a struct with a field of the same name comes first.
-#[doc(hidden)]
-#[allow(non_snake_case)]
-pub trait Coordinates {
-    /// The entry's type.
-    type Elem;
-    /// Entry 0.
-    fn __matgrad_slot_x(&mut self) -> Option<&mut Self::Elem>;
-    /// Entry 1.
-    fn __matgrad_slot_y(&mut self) -> Option<&mut Self::Elem>;
-    /// Entry 2.
-    fn __matgrad_slot_z(&mut self) -> Option<&mut Self::Elem>;
-    /// Entry 3.
-    fn __matgrad_slot_w(&mut self) -> Option<&mut Self::Elem>;
-    /// A coordinate read where a constant is needed: refused (it is differentiated).
-    fn __matgrad_const_x(&self) -> crate::differentiable::Differentiated<'_, Self::Elem>;
-    /// As `__matgrad_const_x`.
-    fn __matgrad_const_y(&self) -> crate::differentiable::Differentiated<'_, Self::Elem>;
-    /// As `__matgrad_const_x`.
-    fn __matgrad_const_z(&self) -> crate::differentiable::Differentiated<'_, Self::Elem>;
-    /// As `__matgrad_const_x`.
-    fn __matgrad_const_w(&self) -> crate::differentiable::Differentiated<'_, Self::Elem>;
+/// `Coordinates` from its coordinates' names, slots and constant accessors, and entries.
+macro_rules! coordinates {
+    ($($slot:ident $constant:ident $k:literal;)+) => {
+        /// Where the adjoint of a vector's coordinate goes (`v.x` is entry 0, `v.y` 1, `v.z` 2,
+        /// `v.w` 3, as nalgebra's `Deref` to `XYZW` reads them), as a struct's field slots do; a
+        /// method of a struct with a field of the same name comes first.
+        #[doc(hidden)]
+        #[allow(non_snake_case)]
+        pub trait Coordinates {
+            /// The entry's type.
+            type Elem;
+            $(
+                /// Where the coordinate's adjoint goes.
+                fn $slot(&mut self) -> Option<&mut Self::Elem>;
+                /// The coordinate read where a constant is needed: refused (it is differentiated).
+                fn $constant(&self) -> crate::differentiable::Differentiated<'_, Self::Elem>;
+            )+
+        }
+
+        impl<T: Real, R: Dim, C: Dim, S: nalgebra::StorageMut<T, R, C>> Coordinates for Matrix<T, R, C, S> {
+            type Elem = T;
+            $(
+                #[inline(always)]
+                fn $slot(&mut self) -> Option<&mut T> {
+                    Some(&mut self[$k])
+                }
+                fn $constant(&self) -> crate::differentiable::Differentiated<'_, T> {
+                    crate::differentiable::Differentiated(&self[$k])
+                }
+            )+
+        }
+    };
 }
 
-impl<T: Real, R: Dim, C: Dim, S: nalgebra::StorageMut<T, R, C>> Coordinates for Matrix<T, R, C, S> {
-    type Elem = T;
-    #[inline(always)]
-    fn __matgrad_slot_x(&mut self) -> Option<&mut T> {
-        Some(&mut self[0])
-    }
-    #[inline(always)]
-    fn __matgrad_slot_y(&mut self) -> Option<&mut T> {
-        Some(&mut self[1])
-    }
-    #[inline(always)]
-    fn __matgrad_slot_z(&mut self) -> Option<&mut T> {
-        Some(&mut self[2])
-    }
-    #[inline(always)]
-    fn __matgrad_slot_w(&mut self) -> Option<&mut T> {
-        Some(&mut self[3])
-    }
-    fn __matgrad_const_x(&self) -> crate::differentiable::Differentiated<'_, T> {
-        crate::differentiable::Differentiated(&self[0])
-    }
-    fn __matgrad_const_y(&self) -> crate::differentiable::Differentiated<'_, T> {
-        crate::differentiable::Differentiated(&self[1])
-    }
-    fn __matgrad_const_z(&self) -> crate::differentiable::Differentiated<'_, T> {
-        crate::differentiable::Differentiated(&self[2])
-    }
-    fn __matgrad_const_w(&self) -> crate::differentiable::Differentiated<'_, T> {
-        crate::differentiable::Differentiated(&self[3])
-    }
+coordinates! {
+    __matgrad_slot_x __matgrad_const_x 0;
+    __matgrad_slot_y __matgrad_const_y 1;
+    __matgrad_slot_z __matgrad_const_z 2;
+    __matgrad_slot_w __matgrad_const_w 3;
 }
 
 // y = c[k].f          (a field of an element of a collection)
